@@ -1,0 +1,55 @@
+//! A connection: one app registration on one platform, and the tokens it holds.
+//!
+//! This is the record the store keeps and the lifecycle updates. How it is written
+//! to a settings file (connection-string keys, provider attribute) is the business of
+//! the settings module; nothing here knows about XML.
+
+use std::time::SystemTime;
+
+use crate::secret::{AccessToken, ClientSecret, RefreshToken};
+
+/// One named connection.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// The name users type (`acme-nl`); unique within a store, compared case-insensitively.
+    pub name: String,
+    /// The id of the platform record (`exact-online`, `twinfield`, or a user-defined one).
+    pub platform: String,
+    /// The base URL the platform's endpoints hang off (`https://start.exactonline.nl`,
+    /// or a sandbox on 127.0.0.1). Written as `api-url`.
+    pub api_url: String,
+    /// The app's client id.
+    pub client_id: String,
+    /// The app's client secret; absent for public clients.
+    pub client_secret: Option<ClientSecret>,
+    /// The redirect URL registered with the app (written as `api-redirect-url`).
+    pub redirect_url: String,
+    /// The tokens, once the connection has been authorized.
+    pub tokens: Option<Tokens>,
+    /// Connection-string keys preauth does not interpret, in their original order and
+    /// spelling, so that a rewrite never drops a user's data.
+    pub extra: Vec<(String, String)>,
+}
+
+/// The tokens of a connection, with absolute times.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    /// The bearer access token.
+    pub access_token: AccessToken,
+    /// When the access token was issued (by our clock, when the response arrived).
+    pub access_token_issued_at: SystemTime,
+    /// When the access token stops working.
+    pub access_token_expires_at: SystemTime,
+    /// The refresh token, when the platform gave one.
+    pub refresh_token: Option<RefreshToken>,
+    /// When the current refresh token was obtained. On platforms whose refresh tokens
+    /// expire after a period unused (Exact: 30 days), its expiry counts from here.
+    pub refresh_token_issued_at: Option<SystemTime>,
+}
+
+impl Connection {
+    /// Whether `name` names this connection (names compare case-insensitively).
+    pub fn is_named(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name)
+    }
+}

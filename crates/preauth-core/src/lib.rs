@@ -1,0 +1,21 @@
+//! The core of preauth: platforms, OAuth2 flows, the token lifecycle, connection
+//! strings and the settings store.
+//!
+//! The lifecycle's one rule: **persist before use; lock, re-read, refresh, persist,
+//! unlock.** A token response is written durably before its access token is returned
+//! to anyone, and two processes never spend the same refresh token.
+//!
+//! Boundaries:
+//! - [`store::Store`] is where connections live; [`settings`] is the embedded
+//!   implementation (a folder of Invantive-style `settings-<NAME>.xml` files).
+//! - [`protector::Protector`] seals connection strings at rest; the binary plugs in
+//!   the device key. The core knows no cipher.
+//! - [`clock::Clock`] is injected, so tests reach expiries without waiting.
+#![deny(missing_docs)]
+
+pub mod clock;
+pub mod connection;
+pub mod platform;
+pub mod protector;
+pub mod secret;
+pub mod store;

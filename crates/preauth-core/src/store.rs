@@ -1,0 +1,148 @@
+//! Where connections live: the [`Store`] trait.
+//!
+//! The lifecycle never touches files. It asks a store for a [`LockedConnection`]
+//! (a cross-process exclusive lock on one connection), reads the connection under
+//! that lock, talks to the platform, writes the result durably, and drops the lock:
+//!
+//! ```text
+//! lock -> load (re-read) -> refresh only if still needed -> save (durable) -> unlock
+//! ```
+//!
+//! The embedded implementation is the settings folder ([`crate::settings`]). A second
+//! implementation on PostgreSQL maps `lock` to a transaction with
+//! `SELECT … FOR UPDATE` on the connection's row, `load`/`save` to that row, and the
+//! drop of the guard to `COMMIT`; the lifecycle code does not change.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use crate::connection::Connection;
+use crate::secret::{PkceVerifier, StateToken};
+
+/// An authorization that was started (URL shown to the user) and waits for its return
+/// URL. Kept in the store so that another process can finish it; used at most once.
+#[derive(Debug, Clone)]
+pub struct PendingAuthorization {
+    /// The `state` sent with the authorization URL.
+    pub state: StateToken,
+    /// The connection to create once the code is exchanged (no tokens yet).
+    pub connection: Connection,
+    /// The PKCE verifier, when a challenge was sent.
+    pub pkce_verifier: Option<PkceVerifier>,
+    /// The OpenID Connect nonce, when one was sent.
+    pub nonce: Option<String>,
+    /// After this the pending authorization is useless (codes live minutes).
+    pub expires_at: SystemTime,
+}
+
+/// A failure of the store. Messages name the file (and line and column where known)
+/// and never contain a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No connection of that name.
+    #[error("no connection named '{name}'; 'show connections' lists the ones there are")]
+    NotFound {
+        /// The name asked for.
+        name: String,
+    },
+    /// A connection of that name exists already (on create).
+    #[error("a connection named '{name}' exists already in {path}")]
+    AlreadyExists {
+        /// The name.
+        name: String,
+        /// Where it is.
+        path: PathBuf,
+    },
+    /// The name cannot be used (empty, path separators, control characters, too long).
+    #[error("'{name}' cannot be used as a connection name: {reason}")]
+    InvalidName {
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A settings file could not be parsed; it is left untouched.
+    #[error("{path}:{line}:{column}: {message}")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// 1-based column.
+        column: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// The stored connection is valid XML but not a usable connection (missing key,
+    /// unknown provider, bad connection string).
+    #[error("{path}: connection '{name}': {message}")]
+    InvalidConnection {
+        /// The file.
+        path: PathBuf,
+        /// The connection.
+        name: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// A sealed connection string could not be opened.
+    #[error("{path}: connection '{name}': {source}")]
+    Protect {
+        /// The file.
+        path: PathBuf,
+        /// The connection.
+        name: String,
+        /// The protector's error.
+        source: crate::protector::ProtectError,
+    },
+    /// Reading, writing or locking failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// A connection held under an exclusive, cross-process lock. Dropping it unlocks.
+pub trait LockedConnection: Send {
+    /// Reads the connection as stored now (never a cached copy).
+    fn load(&mut self) -> Result<Connection, StoreError>;
+
+    /// Writes the connection durably before returning (temp file, fsync, rename,
+    /// fsync of the folder, or a committed row). Only after this returns may an access
+    /// token from a new token response be used or shown.
+    fn save(&mut self, connection: &Connection) -> Result<(), StoreError>;
+}
+
+/// A place that keeps connections.
+pub trait Store: Send + Sync {
+    /// The names of all connections, sorted case-insensitively.
+    fn names(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Reads one connection without locking (for display and checks).
+    fn load(&self, name: &str) -> Result<Connection, StoreError>;
+
+    /// Creates a new connection durably; fails with [`StoreError::AlreadyExists`] when
+    /// the name is taken.
+    fn create(&self, connection: &Connection) -> Result<(), StoreError>;
+
+    /// Locks an existing connection for a read-modify-write cycle. Blocks until the
+    /// lock is free.
+    fn lock(&self, name: &str) -> Result<Box<dyn LockedConnection + '_>, StoreError>;
+
+    /// Removes a connection; returns whether it existed.
+    fn drop_connection(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// Keeps a pending authorization until its return URL arrives (secrets sealed
+    /// when a protector is configured). Expired ones may be purged here.
+    fn put_pending(&self, pending: &PendingAuthorization) -> Result<(), StoreError>;
+
+    /// Removes and returns the pending authorization whose `state` equals `state`
+    /// (compared in constant time), if any and not expired at `now`.
+    fn take_pending(
+        &self,
+        state: &str,
+        now: SystemTime,
+    ) -> Result<Option<PendingAuthorization>, StoreError>;
+}
