@@ -5,7 +5,15 @@
 //! relative to a base URL so that one record serves every Exact country and the
 //! sandbox on 127.0.0.1 alike (the base-URL override is just another base).
 
+use std::path::PathBuf;
 use std::time::Duration;
+
+use url::Url;
+
+mod file;
+mod generic;
+
+pub use generic::GenericPlatform;
 
 /// How the client authenticates at the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,9 +44,11 @@ pub struct Platform {
     pub provider: String,
     /// Where it runs. The first host is the default.
     pub hosts: Vec<Host>,
-    /// Authorization endpoint path, relative to the base URL.
+    /// Authorization endpoint: a path relative to the base URL (`/api/oauth2/auth`), or
+    /// an absolute URL, which must then be on the base URL's scheme, host and port (see
+    /// [`Platform::endpoint`]).
     pub authorize_path: String,
-    /// Token endpoint path, relative to the base URL.
+    /// Token endpoint: a path relative to the base URL, or an absolute URL on its host.
     pub token_path: String,
     /// How the client authenticates at the token endpoint.
     pub client_auth: ClientAuth,
@@ -78,6 +88,60 @@ impl Platform {
             Some(c) => self.hosts.iter().find(|h| h.country.eq_ignore_ascii_case(c)),
         }
         .map(|h| h.base_url.as_str())
+    }
+
+    /// The URL of one endpoint of this platform (`authorize_path`, `token_path`,
+    /// `me_path`, …) on `base_url` (a connection's `api-url`).
+    ///
+    /// A path is appended to the base URL (whose own path, if any, is kept as a prefix).
+    /// An absolute URL is accepted only on the base URL's scheme, host and port, so that
+    /// pointing a connection at the sandbox can never send a request anywhere else.
+    pub fn endpoint(&self, base_url: &str, path_or_url: &str) -> Result<Url, PlatformError> {
+        let base = parse_base_url(&self.id, base_url)?;
+        if let Ok(absolute) = Url::parse(path_or_url) {
+            if absolute.origin() != base.origin() {
+                return Err(PlatformError::ForeignEndpoint {
+                    platform: self.id.clone(),
+                    endpoint: path_or_url.to_string(),
+                    base_url: base_url.to_string(),
+                });
+            }
+            return Ok(absolute);
+        }
+        if !path_or_url.starts_with('/') {
+            return Err(PlatformError::InvalidEndpoint {
+                platform: self.id.clone(),
+                endpoint: path_or_url.to_string(),
+                reason: "it is neither an absolute URL nor a path starting with '/'".into(),
+            });
+        }
+        let joined = format!("{}{}", base.as_str().trim_end_matches('/'), path_or_url);
+        Url::parse(&joined).map_err(|e| PlatformError::InvalidEndpoint {
+            platform: self.id.clone(),
+            endpoint: path_or_url.to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// The authorization endpoint on `base_url`.
+    pub fn authorize_url(&self, base_url: &str) -> Result<Url, PlatformError> {
+        self.endpoint(base_url, &self.authorize_path)
+    }
+
+    /// The token endpoint on `base_url`.
+    pub fn token_url(&self, base_url: &str) -> Result<Url, PlatformError> {
+        self.endpoint(base_url, &self.token_path)
+    }
+
+    /// The issuer identifier (RFC 9207 `iss`) on `base_url`, when the platform has one.
+    pub fn issuer(&self, base_url: &str) -> Result<Option<String>, PlatformError> {
+        match &self.issuer_path {
+            None => Ok(None),
+            Some(path) => {
+                let url = self.endpoint(base_url, path)?;
+                Ok(Some(url.as_str().trim_end_matches('/').to_string()))
+            }
+        }
     }
 
     /// Exact Online, on all its countries.
@@ -157,6 +221,46 @@ impl Default for Registry {
 }
 
 impl Registry {
+    /// The built-in platforms plus the ones defined in a platforms file (see
+    /// [`Registry::parse_platforms`] for its shape). A file that does not exist defines
+    /// no platforms; a malformed one is an error naming its line and column.
+    pub fn load_file(path: &std::path::Path) -> Result<Registry, PlatformError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::builtin()),
+            Err(source) => {
+                return Err(PlatformError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let mut registry = Self::builtin();
+        for platform in file::parse(&text, path)? {
+            registry.add(platform);
+        }
+        Ok(registry)
+    }
+
+    /// Parses the text of a platforms file: one element per platform, for example
+    ///
+    /// ```xml
+    /// <platforms>
+    ///   <platform id="acme-idp" issuer="https://login.acme.example/realm"
+    ///             authorizeUrl="/realm/authorize" tokenUrl="https://login.acme.example/realm/token"
+    ///             clientAuth="basic" scopes="openid offline_access" pkce="true"/>
+    /// </platforms>
+    /// ```
+    ///
+    /// Attributes: `id`, `authorizeUrl` and `tokenUrl` (required; a path or an absolute
+    /// URL on the issuer's host), `issuer`, `name`, `provider`, `clientAuth`
+    /// (`basic`|`body`), `scopes` (space separated), `pkce`, `nonce`, `extraParams`
+    /// (`a=1&b=2`), `accessTokenSeconds`, `refreshWindowSeconds`, `rotatesRefreshTokens`,
+    /// `refreshTokenDays`, `meUrl`. `path` only names the file in errors.
+    pub fn parse_platforms(text: &str, path: &std::path::Path) -> Result<Vec<Platform>, PlatformError> {
+        file::parse(text, path)
+    }
+
     /// Exact Online and Twinfield.
     pub fn builtin() -> Self {
         Registry {
@@ -194,6 +298,109 @@ impl Registry {
     }
 }
 
+/// A platform that cannot be used: a bad URL in its record or a malformed platforms file.
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    /// The base URL (a connection's `api-url`) is not an absolute http(s) URL.
+    #[error("the base URL '{base_url}' for platform '{platform}' is not usable: {reason}")]
+    InvalidBaseUrl {
+        /// The platform id.
+        platform: String,
+        /// The base URL as given.
+        base_url: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An endpoint is neither a path nor an absolute URL.
+    #[error("the endpoint '{endpoint}' of platform '{platform}' is not usable: {reason}")]
+    InvalidEndpoint {
+        /// The platform id.
+        platform: String,
+        /// The endpoint as given.
+        endpoint: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An absolute endpoint URL is on another host than the platform's base URL.
+    #[error(
+        "the endpoint '{endpoint}' of platform '{platform}' is not on its base URL '{base_url}'; \
+         give a path, or an absolute URL on the same scheme, host and port"
+    )]
+    ForeignEndpoint {
+        /// The platform id.
+        platform: String,
+        /// The endpoint as given.
+        endpoint: String,
+        /// The base URL it must be on.
+        base_url: String,
+    },
+    /// A user-defined platform record is incomplete or inconsistent.
+    #[error("platform '{platform}' cannot be defined: {reason}")]
+    InvalidDefinition {
+        /// The platform id (may be empty when the id itself is missing).
+        platform: String,
+        /// What is wrong and what to write instead.
+        reason: String,
+    },
+    /// A platforms file is malformed; nothing from it was used.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// 1-based column.
+        column: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// The platforms file could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Parses a base URL: absolute, http or https, with a host, no query or fragment.
+/// Plain http is allowed only on loopback (the sandbox).
+pub(crate) fn parse_base_url(platform: &str, base_url: &str) -> Result<Url, PlatformError> {
+    let invalid = |reason: &str| PlatformError::InvalidBaseUrl {
+        platform: platform.to_string(),
+        base_url: base_url.to_string(),
+        reason: reason.to_string(),
+    };
+    let url = Url::parse(base_url).map_err(|e| invalid(&e.to_string()))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback_host(&url) => {}
+        "http" => return Err(invalid("plain http is only allowed on 127.0.0.1, [::1] or localhost; use https")),
+        _ => return Err(invalid("the scheme must be https")),
+    }
+    if url.host().is_none() {
+        return Err(invalid("it has no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("a base URL takes no query or fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("a base URL takes no user name or password"));
+    }
+    Ok(url)
+}
+
+/// Whether the URL's host is a loopback name or address.
+pub(crate) fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,5 +418,29 @@ mod tests {
         let r = Registry::builtin();
         assert_eq!(r.get("Exact").map(|p| p.id.as_str()), Some("exact-online"));
         assert_eq!(r.by_provider("twinfieldall").map(|p| p.id.as_str()), Some("twinfield"));
+    }
+
+    #[test]
+    fn endpoints_join_paths_and_keep_absolute_urls_on_the_base_host() {
+        let mut p = Platform::twinfield();
+        let base = "http://127.0.0.1:4000";
+        assert_eq!(
+            p.token_url(base).map(String::from).ok(),
+            Some("http://127.0.0.1:4000/auth/authentication/connect/token".into())
+        );
+        assert_eq!(
+            p.issuer(base).ok().flatten(),
+            Some("http://127.0.0.1:4000/auth/authentication".into())
+        );
+        p.token_path = "http://127.0.0.1:4000/other/token".into();
+        assert!(p.token_url(base).is_ok());
+        p.token_path = "http://127.0.0.1:4001/other/token".into();
+        assert!(matches!(p.token_url(base), Err(PlatformError::ForeignEndpoint { .. })));
+        p.token_path = "token".into();
+        assert!(matches!(p.token_url(base), Err(PlatformError::InvalidEndpoint { .. })));
+        assert!(matches!(
+            p.token_url("http://example.com"),
+            Err(PlatformError::InvalidBaseUrl { .. })
+        ));
     }
 }
