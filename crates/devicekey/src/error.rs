@@ -1,0 +1,203 @@
+//! The one error type of the crate: one variant per cause, each Display an actionable sentence.
+//!
+//! No variant carries a secret: not the host secret, not a fingerprint value, not a passphrase,
+//! not a plaintext, not a label (labels are names, but the caller knows them already).
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use crate::Mode;
+use crate::fingerprint::Source;
+use crate::kdf::KdfParams;
+
+/// Everything that can go wrong while loading a key, encrypting or decrypting.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The envelope was sealed with a key this device cannot derive: another host secret or
+    /// other hardware identifiers.
+    #[error("encrypted on another device ({})", describe(changes))]
+    AnotherDevice {
+        /// What differs between the device that encrypted and this one, where it can be told.
+        /// Empty when nothing visible changed (then the envelope's header was probably altered).
+        changes: Vec<Change>,
+    },
+
+    /// The key is right but authentication failed: the text was altered, or the label differs
+    /// from the one it was encrypted with.
+    #[error(
+        "the encrypted text was altered or was encrypted under another label; \
+         decrypt it with the label it was encrypted with, or encrypt the secret again"
+    )]
+    TamperedOrWrongLabel,
+
+    /// A passphrase envelope was opened with a different passphrase.
+    #[error("wrong passphrase: the text was encrypted with a different passphrase")]
+    WrongPassphrase,
+
+    /// The envelope was sealed in one mode (device or passphrase) and opened with the other.
+    #[error("the text was encrypted with {sealed}; open it with {sealed}, not with {opened}")]
+    WrongMode {
+        /// The mode recorded in the envelope.
+        sealed: Mode,
+        /// The mode of the key used to open it.
+        opened: Mode,
+    },
+
+    /// The text is not a well-formed envelope.
+    #[error("not a valid device-key envelope: {what}")]
+    Malformed {
+        /// What is wrong: prefix, version, length, encoding or a header field.
+        what: &'static str,
+    },
+
+    /// The envelope uses a format version this build does not know.
+    #[error(
+        "the text uses envelope format `{prefix}`, which this version of devicekey cannot read; \
+         upgrade devicekey"
+    )]
+    UnsupportedVersion {
+        /// The version prefix found, such as `dk2:`.
+        prefix: String,
+    },
+
+    /// The envelope asks for more key-derivation work than the fixed ceiling; refused before
+    /// running the KDF so that a crafted envelope cannot cost minutes or gigabytes.
+    #[error(
+        "the envelope asks for key derivation with {required}, above the limit of {limit}; \
+         refusing to run it (the text was crafted or comes from an incompatible tool)"
+    )]
+    ExcessiveWork {
+        /// The parameters the envelope asks for.
+        required: KdfParams,
+        /// The ceiling this build accepts.
+        limit: KdfParams,
+    },
+
+    /// Key-derivation parameters given through the API are unusable.
+    #[error("unusable key-derivation parameters ({params}): {reason}")]
+    InvalidKdfParams {
+        /// The parameters given.
+        params: KdfParams,
+        /// Why Argon2id refuses them.
+        reason: String,
+    },
+
+    /// The plaintext is too large for one envelope.
+    #[error("the plaintext has {len} bytes, more than the {limit} bytes one envelope can hold")]
+    TooLarge {
+        /// Length of the plaintext in bytes.
+        len: usize,
+        /// The largest plaintext accepted.
+        limit: usize,
+    },
+
+    /// No machine-id could be read, so the key cannot be bound to this machine.
+    #[error(
+        "no machine-id found (tried {}); create one with `systemd-machine-id-setup` \
+         or use a passphrase instead",
+        join_paths(tried)
+    )]
+    NoFingerprint {
+        /// The files that were tried.
+        tried: Vec<PathBuf>,
+    },
+
+    /// A passphrase key was requested with an empty passphrase.
+    #[error("the passphrase is empty; choose a non-empty passphrase")]
+    EmptyPassphrase,
+
+    /// Neither `DEVICEKEY_SECRET_DIR` nor the user's data folder is known.
+    #[error(
+        "cannot tell where to keep the host secret: the user's data folder is unknown; \
+         set DEVICEKEY_SECRET_DIR to a folder"
+    )]
+    NoSecretDir,
+
+    /// Reading, creating or syncing the host secret file (or its folder) failed.
+    #[error("could not {action} the host secret at {}: {source}", path.display())]
+    HostSecretIo {
+        /// What was being done: "read", "create", "create the folder of", ...
+        action: &'static str,
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+
+    /// The host secret file exists but does not hold exactly 32 bytes.
+    #[error(
+        "the host secret at {} holds {len} bytes instead of 32; restore it from a backup \
+         (do not delete it: whatever it encrypted would become unreadable)",
+        path.display()
+    )]
+    HostSecretSize {
+        /// The host secret file.
+        path: PathBuf,
+        /// Its size in bytes.
+        len: u64,
+    },
+
+    /// The host secret file can be read or written by other users.
+    #[error(
+        "the host secret at {} is accessible to other users (mode {mode:03o}); \
+         run `chmod 600 {}`",
+        path.display(),
+        path.display()
+    )]
+    HostSecretPermissions {
+        /// The host secret file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+
+    /// The operating system's random number generator failed.
+    #[error("the system random number generator failed: {0}")]
+    Random(getrandom::Error),
+}
+
+/// One difference between the device that encrypted an envelope and this one.
+///
+/// Told apart with short keyed tags stored in the envelope (see the crate docs), never with
+/// the identifiers' values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Change {
+    /// The host secret differs (another machine or user, or a recreated secret file). The
+    /// hardware identifiers cannot be compared then.
+    HostSecret,
+    /// The identifier was read then and now, but its value differs.
+    SourceChanged(Source),
+    /// The identifier was used then but cannot be read now.
+    SourceMissing(Source),
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Change::HostSecret => f.write_str("the host secret differs"),
+            Change::SourceChanged(source) => write!(f, "the {source} differs"),
+            Change::SourceMissing(source) => write!(f, "the {source} cannot be read here"),
+        }
+    }
+}
+
+fn describe(changes: &[Change]) -> String {
+    if changes.is_empty() {
+        return "the host secret and identifiers look unchanged, so the envelope's header \
+                was probably altered"
+            .to_owned();
+    }
+    let parts: Vec<String> = changes.iter().map(Change::to_string).collect();
+    parts.join(", ")
+}
+
+fn join_paths(paths: &[PathBuf]) -> String {
+    let parts: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    parts.join(" and ")
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

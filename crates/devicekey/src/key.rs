@@ -1,0 +1,294 @@
+//! [`DeviceKey`]: derives keys (cached), seals and opens envelopes.
+
+use std::fmt;
+use std::path::Path;
+
+use chacha20poly1305::XNonce;
+use chacha20poly1305::aead::{Aead, Payload};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::envelope::{Envelope, MAX_PLAINTEXT_LEN, NONCE_LEN};
+use crate::error::{Change, Error, Result};
+use crate::fingerprint::{Fingerprint, HINTS_LEN, Source, compare_hints};
+use crate::kdf::{DerivedKey, KEY_ID_LEN, KdfParams, KeyCache, KeySpec, SALT_LEN, derive};
+use crate::secret::{self, HostSecret};
+
+/// Where an envelope's key comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// Host secret and hardware fingerprint: opens only on this machine, for this user.
+    Device,
+    /// A passphrase: opens wherever the passphrase is known (for moving a secret on purpose).
+    Passphrase,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Device => "the device key",
+            Mode::Passphrase => "a passphrase",
+        })
+    }
+}
+
+/// What the keys are derived from. Every variant zeroizes on drop.
+enum Material {
+    Device {
+        secret: HostSecret,
+        fingerprint: Fingerprint,
+        /// Keyed tags of the secret and sources, written into every envelope.
+        hints: [u8; HINTS_LEN],
+    },
+    Passphrase(Zeroizing<String>),
+}
+
+/// A key that seals secrets for this machine (or for a passphrase) and opens them again.
+///
+/// Derived keys are cached inside the value by salt, KDF parameters and sources, so keep one
+/// `DeviceKey` for a batch: a thousand encryptions pay Argon2id once. All envelopes sealed by one
+/// `DeviceKey` share a salt (chosen at random when it was made) and differ by their nonce.
+/// `DeviceKey` is `Send + Sync`; its `Debug` shows the mode and the source names only.
+pub struct DeviceKey {
+    material: Material,
+    /// Names of the fingerprint sources in use (empty for a passphrase).
+    sources: Vec<Source>,
+    params: KdfParams,
+    seal_salt: [u8; SALT_LEN],
+    cache: KeyCache,
+}
+
+impl DeviceKey {
+    /// Loads this machine's key, creating the host secret on first use in
+    /// [`default_secret_dir`](crate::default_secret_dir) (`$DEVICEKEY_SECRET_DIR`, else the
+    /// user's data folder). Cheap: the key itself is derived on first use.
+    pub fn load_or_create() -> Result<DeviceKey> {
+        DeviceKey::load_or_create_in(&secret::default_secret_dir()?)
+    }
+
+    /// Like [`DeviceKey::load_or_create`] with the host secret kept in `dir` (created 0700 when
+    /// missing; the secret file is `dir/host.secret`, 0600).
+    pub fn load_or_create_in(dir: &Path) -> Result<DeviceKey> {
+        let secret = secret::load_or_create(dir)?;
+        DeviceKey::device(secret, Fingerprint::read()?)
+    }
+
+    /// A portable key from a passphrase: same envelope, no hardware binding.
+    pub fn from_passphrase(passphrase: Zeroizing<String>) -> Result<DeviceKey> {
+        if passphrase.is_empty() {
+            return Err(Error::EmptyPassphrase);
+        }
+        DeviceKey::new(Material::Passphrase(passphrase), Vec::new())
+    }
+
+    /// Uses `params` for the envelopes this key seals (opening always uses the envelope's own).
+    /// Refuses parameters above [`KdfParams::CEILING`] or that Argon2id does not accept.
+    pub fn with_kdf_params(mut self, params: KdfParams) -> Result<DeviceKey> {
+        self.params = params.check()?;
+        Ok(self)
+    }
+
+    pub(crate) fn device(secret: HostSecret, fingerprint: Fingerprint) -> Result<DeviceKey> {
+        let hints = fingerprint.hints(&secret);
+        let sources = fingerprint.sources();
+        let material = Material::Device {
+            secret,
+            fingerprint,
+            hints,
+        };
+        DeviceKey::new(material, sources)
+    }
+
+    fn new(material: Material, sources: Vec<Source>) -> Result<DeviceKey> {
+        let mut seal_salt = [0u8; SALT_LEN];
+        getrandom::fill(&mut seal_salt).map_err(Error::Random)?;
+        Ok(DeviceKey {
+            material,
+            sources,
+            params: KdfParams::DEFAULT,
+            seal_salt,
+            cache: KeyCache::default(),
+        })
+    }
+
+    /// Whether this key is bound to the device or to a passphrase.
+    pub fn mode(&self) -> Mode {
+        match self.material {
+            Material::Device { .. } => Mode::Device,
+            Material::Passphrase(_) => Mode::Passphrase,
+        }
+    }
+
+    /// The fingerprint sources this key is bound to (names only; empty for a passphrase).
+    pub fn sources(&self) -> &[Source] {
+        &self.sources
+    }
+
+    /// Seals `plaintext` into a printable envelope (`dk1:…`) that opens only with this key and
+    /// the same `label` (for example the name of the connection the secret belongs to).
+    pub fn encrypt(&self, plaintext: &str, label: &str) -> Result<String> {
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::fill(&mut nonce).map_err(Error::Random)?;
+        self.encrypt_with_nonce(plaintext, label, nonce)
+    }
+
+    /// [`DeviceKey::encrypt`] with a given nonce; only `encrypt` and the `danger` module call it.
+    pub(crate) fn encrypt_with_nonce(
+        &self,
+        plaintext: &str,
+        label: &str,
+        nonce: [u8; NONCE_LEN],
+    ) -> Result<String> {
+        let too_large = || Error::TooLarge {
+            len: plaintext.len(),
+            limit: MAX_PLAINTEXT_LEN,
+        };
+        if plaintext.len() > MAX_PLAINTEXT_LEN {
+            return Err(too_large());
+        }
+        let (mask, hints) = match &self.material {
+            Material::Device {
+                fingerprint, hints, ..
+            } => (fingerprint.mask(), *hints),
+            Material::Passphrase(_) => (0, [0; HINTS_LEN]),
+        };
+        let spec = KeySpec {
+            salt: self.seal_salt,
+            params: self.params,
+            mask,
+        };
+        let mut envelope = Envelope {
+            mode: self.mode(),
+            kdf: self.params,
+            salt: self.seal_salt,
+            key_id: [0; KEY_ID_LEN],
+            mask,
+            hints,
+            nonce,
+            sealed: Vec::new(),
+        };
+        let sealed = self.with_key(spec, |key| {
+            envelope.key_id = key.key_id;
+            let aad = envelope.associated_data(label);
+            key.cipher.encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: &aad,
+                },
+            )
+        })?;
+        envelope.sealed = sealed.map_err(|_| too_large())?;
+        Ok(envelope.to_text())
+    }
+
+    /// Opens an envelope made by [`DeviceKey::encrypt`] with the same `label`.
+    ///
+    /// Each cause of failure has its own error: [`Error::AnotherDevice`] (saying what changed
+    /// where it can tell), [`Error::WrongPassphrase`], [`Error::TamperedOrWrongLabel`],
+    /// [`Error::WrongMode`], [`Error::Malformed`], [`Error::UnsupportedVersion`] and
+    /// [`Error::ExcessiveWork`] (checked before any key derivation).
+    pub fn decrypt(&self, text: &str, label: &str) -> Result<Zeroizing<String>> {
+        let envelope = Envelope::parse(text)?;
+        if envelope.mode != self.mode() {
+            return Err(Error::WrongMode {
+                sealed: envelope.mode,
+                opened: self.mode(),
+            });
+        }
+        envelope.kdf.check()?;
+        if let Material::Device { fingerprint, .. } = &self.material
+            && envelope.mask & !fingerprint.mask() != 0
+        {
+            // A source used then cannot be read now: no key can match, skip the KDF.
+            return Err(self.key_mismatch(&envelope));
+        }
+        let spec = KeySpec {
+            salt: envelope.salt,
+            params: envelope.kdf,
+            mask: envelope.mask,
+        };
+        let opened = self.with_key(spec, |key| {
+            if !bool::from(key.key_id.ct_eq(&envelope.key_id)) {
+                return Err(self.key_mismatch(&envelope));
+            }
+            let aad = envelope.associated_data(label);
+            key.cipher
+                .decrypt(
+                    XNonce::from_slice(&envelope.nonce),
+                    Payload {
+                        msg: &envelope.sealed,
+                        aad: &aad,
+                    },
+                )
+                .map(Zeroizing::new)
+                .map_err(|_| Error::TamperedOrWrongLabel)
+        })??;
+        let text = std::str::from_utf8(&opened).map_err(|_| Error::Malformed {
+            what: "its plaintext is not UTF-8",
+        })?;
+        Ok(Zeroizing::new(text.to_owned()))
+    }
+
+    fn with_key<R>(&self, spec: KeySpec, use_key: impl FnOnce(&DerivedKey) -> R) -> Result<R> {
+        self.cache
+            .with_key(spec, || derive(&self.material(spec.mask), spec), use_key)
+    }
+
+    /// The Argon2id input: a domain, then the host secret and the values of the sources in
+    /// `mask` (device), or the passphrase.
+    fn material(&self, mask: u8) -> Zeroizing<Vec<u8>> {
+        const DEVICE: &[u8] = b"devicekey/v1/device\0";
+        const PASSPHRASE: &[u8] = b"devicekey/v1/passphrase\0";
+        match &self.material {
+            Material::Device {
+                secret,
+                fingerprint,
+                ..
+            } => {
+                // Sized up front so no reallocation leaves an unwiped copy behind.
+                let len = DEVICE.len() + secret.bytes().len() + fingerprint.encoded_len(mask);
+                let mut material = Zeroizing::new(Vec::with_capacity(len));
+                material.extend_from_slice(DEVICE);
+                material.extend_from_slice(secret.bytes());
+                fingerprint.encode_into(mask, &mut material);
+                material
+            }
+            Material::Passphrase(passphrase) => {
+                Zeroizing::new([PASSPHRASE, passphrase.as_bytes()].concat())
+            }
+        }
+    }
+
+    /// The error for an envelope whose key this key cannot produce.
+    fn key_mismatch(&self, envelope: &Envelope) -> Error {
+        match &self.material {
+            Material::Passphrase(_) => Error::WrongPassphrase,
+            Material::Device {
+                fingerprint, hints, ..
+            } => {
+                let readable = fingerprint.mask();
+                let mut changes = compare_hints(&envelope.hints, hints, envelope.mask & readable);
+                changes.extend(
+                    Source::from_mask(envelope.mask & !readable).map(Change::SourceMissing),
+                );
+                Error::AnotherDevice { changes }
+            }
+        }
+    }
+
+    #[cfg(feature = "danger")]
+    pub(crate) fn set_seal_salt(&mut self, salt: [u8; SALT_LEN]) {
+        self.seal_salt = salt;
+    }
+}
+
+impl fmt::Debug for DeviceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceKey")
+            .field("mode", &self.mode())
+            .field("sources", &self.sources)
+            .field("kdf", &self.params)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,185 @@
+//! The host secret: 32 random bytes in a file, created once and never overwritten.
+//!
+//! The file is written under a temporary name (created exclusively, mode 0600), synced, then
+//! hard-linked to its final name, which fails rather than replaces when another process got
+//! there first: the loser reads the winner's secret. A crash leaves either no secret or a
+//! whole one, never a partial file under the final name.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// Size of the host secret in bytes.
+pub const SECRET_LEN: usize = 32;
+
+/// File name of the host secret inside its folder.
+pub const SECRET_FILE_NAME: &str = "host.secret";
+
+/// Environment variable naming the folder of the host secret; overrides the default folder.
+pub const SECRET_DIR_ENV: &str = "DEVICEKEY_SECRET_DIR";
+
+/// The 32 secret bytes; zeroized on drop, never printed.
+pub(crate) struct HostSecret(Zeroizing<[u8; SECRET_LEN]>);
+
+impl HostSecret {
+    #[cfg(feature = "danger")]
+    pub(crate) fn from_bytes(bytes: [u8; SECRET_LEN]) -> Self {
+        HostSecret(Zeroizing::new(bytes))
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8; SECRET_LEN] {
+        &self.0
+    }
+}
+
+/// The folder [`DeviceKey::load_or_create`](crate::DeviceKey::load_or_create) keeps the host
+/// secret in: `$DEVICEKEY_SECRET_DIR` when set and not empty, else `preauth` inside the user's
+/// data folder (`~/.local/share/preauth` on Linux).
+pub fn default_secret_dir() -> Result<PathBuf> {
+    match std::env::var_os(SECRET_DIR_ENV) {
+        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
+        _ => dirs::data_dir()
+            .map(|dir| dir.join("preauth"))
+            .ok_or(Error::NoSecretDir),
+    }
+}
+
+/// Reads the host secret in `dir`, creating the folder (0700) and the secret (0600) first when
+/// there is none.
+pub(crate) fn load_or_create(dir: &Path) -> Result<HostSecret> {
+    let path = dir.join(SECRET_FILE_NAME);
+    match read(&path) {
+        Err(Error::HostSecretIo { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            create(dir, &path)
+        }
+        other => other,
+    }
+}
+
+fn read(path: &Path) -> Result<HostSecret> {
+    let io_error = |source| Error::HostSecretIo {
+        action: "read",
+        path: path.to_owned(),
+        source,
+    };
+    let file = File::open(path).map_err(io_error)?;
+    let metadata = file.metadata().map_err(io_error)?;
+    if !metadata.is_file() {
+        return Err(io_error(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it is not a regular file",
+        )));
+    }
+    check_permissions(path, &metadata)?;
+    if metadata.len() != SECRET_LEN as u64 {
+        return Err(Error::HostSecretSize {
+            path: path.to_owned(),
+            len: metadata.len(),
+        });
+    }
+    let mut bytes = Zeroizing::new([0u8; SECRET_LEN]);
+    // Read one byte more than expected so a file that grew since `metadata` is still refused.
+    let mut extra = [0u8; 1];
+    let mut reader = file.take(SECRET_LEN as u64 + 1);
+    reader.read_exact(&mut bytes[..]).map_err(io_error)?;
+    if reader.read(&mut extra).map_err(io_error)? != 0 {
+        return Err(Error::HostSecretSize {
+            path: path.to_owned(),
+            len: SECRET_LEN as u64 + 1,
+        });
+    }
+    Ok(HostSecret(bytes))
+}
+
+#[cfg(unix)]
+fn check_permissions(path: &Path, metadata: &fs::Metadata) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(Error::HostSecretPermissions {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_permissions(_path: &Path, _metadata: &fs::Metadata) -> Result<()> {
+    Ok(())
+}
+
+fn create(dir: &Path, path: &Path) -> Result<HostSecret> {
+    let io_error = |action, path: &Path| {
+        let path = path.to_owned();
+        move |source| Error::HostSecretIo {
+            action,
+            path,
+            source,
+        }
+    };
+    create_private_dir(dir).map_err(io_error("create the folder of", dir))?;
+
+    let mut secret = HostSecret(Zeroizing::new([0u8; SECRET_LEN]));
+    getrandom::fill(&mut secret.0[..]).map_err(Error::Random)?;
+
+    let mut suffix = [0u8; 8];
+    getrandom::fill(&mut suffix).map_err(Error::Random)?;
+    let temp = dir.join(format!(
+        ".{SECRET_FILE_NAME}.{:016x}.tmp",
+        u64::from_le_bytes(suffix)
+    ));
+    let written = write_new(&temp, secret.bytes()).map_err(io_error("create", &temp));
+    let linked = written.and_then(|()| match fs::hard_link(&temp, path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(io_error("create", path)(e)),
+    });
+    // The temporary name goes in every case; failing to remove it leaves a harmless 0600 file.
+    let _ = fs::remove_file(&temp);
+    if linked? {
+        sync_dir(dir).map_err(io_error("sync the folder of", dir))?;
+        Ok(secret)
+    } else {
+        // Another process created the secret first: use theirs.
+        read(path)
+    }
+}
+
+fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
+    Ok(())
+}
