@@ -15,7 +15,10 @@
 
 pub mod clock;
 pub mod connection;
+pub mod flow;
+pub mod loopback;
 pub mod platform;
 pub mod protector;
 pub mod secret;
 pub mod store;
+pub mod token_client;

@@ -1,0 +1,389 @@
+//! The authorization-code flow: the authorization URL and the return URL.
+//!
+//! Starting builds the URL (random `state`, PKCE S256, OpenID Connect `nonce`, the
+//! platform's scopes and extra parameters) and a [`PendingAuthorization`] that the
+//! store keeps, so that the return URL may be pasted into another process later.
+//!
+//! The return URL is read strictly (RFC 9700): its query is decoded exactly once (codes
+//! carry `%21` for `!`), a parameter given twice is refused, the platform's `error` is
+//! reported as such, and an `iss` must equal the platform's issuer (RFC 9207). Matching
+//! `state` against pending authorizations is the lifecycle's job (it owns the store).
+
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::connection::Connection;
+use crate::platform::{Platform, PlatformError};
+use crate::secret::{AuthorizationCode, PkceVerifier, StateToken};
+use crate::store::PendingAuthorization;
+
+/// How long a started authorization waits for its return URL.
+pub const PENDING_LIFETIME: Duration = Duration::from_secs(10 * 60);
+
+/// Random bytes in a `state` (256 bits, above the 128 asked for).
+const STATE_BYTES: usize = 32;
+
+/// Longest return URL or query accepted (browsers cap URLs near this).
+const MAX_RETURN_LEN: usize = 16 * 1024;
+
+/// An authorization that was started: the URL to open and what the store keeps.
+#[derive(Debug, Clone)]
+pub struct StartedAuthorization {
+    /// The authorization URL to show (and, where a browser exists, to open).
+    pub url: Url,
+    /// The pending authorization (to be stored with [`crate::store::Store::put_pending`]).
+    pub pending: PendingAuthorization,
+}
+
+/// What the return URL carried.
+#[derive(Debug)]
+pub enum Callback {
+    /// The platform issued a code.
+    Code {
+        /// The authorization code, decoded once.
+        code: AuthorizationCode,
+        /// The `state` as returned.
+        state: String,
+        /// The RFC 9207 issuer, when the platform sent one.
+        iss: Option<String>,
+    },
+    /// The platform refused (`error`, `error_description`).
+    Denied {
+        /// The `state` as returned, when present.
+        state: Option<String>,
+        /// The RFC 6749 error code (`access_denied`, …).
+        error: String,
+        /// The human-readable description, when present (control characters removed).
+        description: Option<String>,
+        /// The RFC 9207 issuer, when the platform sent one.
+        iss: Option<String>,
+    },
+}
+
+impl Callback {
+    /// The `state` the return URL carried, if any.
+    pub fn state(&self) -> Option<&str> {
+        match self {
+            Callback::Code { state, .. } => Some(state),
+            Callback::Denied { state, .. } => state.as_deref(),
+        }
+    }
+
+    /// The `iss` the return URL carried, if any.
+    pub fn iss(&self) -> Option<&str> {
+        match self {
+            Callback::Code { iss, .. } | Callback::Denied { iss, .. } => iss.as_deref(),
+        }
+    }
+}
+
+/// What is wrong with a return URL or with starting an authorization.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    /// Nothing was pasted.
+    #[error("the return URL is empty; paste the whole address the browser shows after logging in")]
+    Empty,
+    /// Far too long to be a return URL.
+    #[error("the return URL is longer than {MAX_RETURN_LEN} characters; paste only the address the browser shows after logging in")]
+    TooLong,
+    /// A URL without a query.
+    #[error("the return URL has no query ('?code=…&state=…'); paste the whole address the browser shows after logging in")]
+    NoQuery,
+    /// The query is not `key=value&…` or not UTF-8 once decoded.
+    #[error("the return URL's query cannot be read: {0}")]
+    Unreadable(String),
+    /// A parameter appears twice (parameter injection).
+    #[error("the return URL carries '{0}' more than once; it was altered, so it is refused")]
+    Duplicate(String),
+    /// No `state`.
+    #[error("the return URL has no 'state'; paste the address the platform redirected to, unchanged")]
+    MissingState,
+    /// Neither `code` nor `error`.
+    #[error("the return URL has neither 'code' nor 'error'; paste the address the platform redirected to after the login")]
+    MissingCode,
+    /// The `state` matches no pending authorization.
+    #[error("the return URL does not belong to a pending authorization (its 'state' is unknown, already used or older than 10 minutes); start the authorization again")]
+    UnknownState,
+    /// The platform refused the authorization.
+    #[error("the platform refused the authorization: {error}{}; start the authorization again", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Denied {
+        /// The error code.
+        error: String,
+        /// The description, when given.
+        description: Option<String>,
+    },
+    /// `iss` differs from the platform's issuer: a mix-up attack or a wrong platform.
+    #[error("the return URL comes from issuer '{got}', not from '{expected}' where the authorization was started; it is refused (mix-up attack or wrong platform)")]
+    IssuerMismatch {
+        /// The issuer of the platform.
+        expected: String,
+        /// The issuer in the return URL.
+        got: String,
+    },
+    /// `iss` present but the platform announces no issuer.
+    #[error("the return URL names issuer '{got}' but platform '{platform}' has no issuer configured; it is refused")]
+    UnexpectedIssuer {
+        /// The platform id.
+        platform: String,
+        /// The issuer in the return URL.
+        got: String,
+    },
+    /// The platform record or the connection's base URL is unusable.
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
+    /// The operating system's random source failed.
+    #[error("the system's random number generator failed ({0}); try again")]
+    Random(String),
+}
+
+/// Builds an authorization for `connection` (which carries the base URL, client id and
+/// redirect URL) on `platform`, valid until `now + PENDING_LIFETIME`.
+pub fn start(
+    platform: &Platform,
+    connection: &Connection,
+    now: SystemTime,
+) -> Result<StartedAuthorization, FlowError> {
+    let mut url = platform.authorize_url(&connection.api_url)?;
+    let state = StateToken::new(random_token(STATE_BYTES)?);
+    let pkce_verifier = if platform.pkce {
+        Some(PkceVerifier::new(random_token(32)?))
+    } else {
+        None
+    };
+    let nonce = if platform.nonce {
+        Some(random_token(16)?)
+    } else {
+        None
+    };
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("client_id", &connection.client_id)
+            .append_pair("redirect_uri", &connection.redirect_url)
+            .append_pair("response_type", "code")
+            .append_pair("state", state.secret());
+        if !platform.scopes.is_empty() {
+            q.append_pair("scope", &platform.scopes.join(" "));
+        }
+        if let Some(verifier) = &pkce_verifier {
+            q.append_pair("code_challenge", &pkce_challenge(verifier))
+                .append_pair("code_challenge_method", "S256");
+        }
+        if let Some(nonce) = &nonce {
+            q.append_pair("nonce", nonce);
+        }
+        for (k, v) in &platform.extra_authorize_params {
+            q.append_pair(k, v);
+        }
+    }
+    let mut connection = connection.clone();
+    connection.tokens = None;
+    Ok(StartedAuthorization {
+        url,
+        pending: PendingAuthorization {
+            state,
+            connection,
+            pkce_verifier,
+            nonce,
+            expires_at: now + PENDING_LIFETIME,
+        },
+    })
+}
+
+/// Reads a return URL: a whole URL, or only its query (with or without `?`).
+pub fn parse_return(input: &str) -> Result<Callback, FlowError> {
+    let input = input.trim();
+    if input.is_empty() {
+        return Err(FlowError::Empty);
+    }
+    if input.len() > MAX_RETURN_LEN {
+        return Err(FlowError::TooLong);
+    }
+    let query = if input.contains("://") {
+        let url = Url::parse(input).map_err(|e| FlowError::Unreadable(e.to_string()))?;
+        // Some servers answer in the fragment (response_mode=fragment); accept that too.
+        match url.query().or(url.fragment()) {
+            Some(q) if !q.is_empty() => q.to_string(),
+            _ => return Err(FlowError::NoQuery),
+        }
+    } else {
+        let q = input.strip_prefix('?').unwrap_or(input);
+        q.split('#').next().unwrap_or(q).to_string()
+    };
+    let mut params: Vec<(String, String)> = Vec::new();
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        if k.is_empty() {
+            continue;
+        }
+        if params.iter().any(|(seen, _)| *seen == k) {
+            return Err(FlowError::Duplicate(printable(&k)));
+        }
+        if v.contains('\u{FFFD}') && !query.contains('\u{FFFD}') {
+            return Err(FlowError::Unreadable(format!("'{}' is not valid UTF-8", printable(&k))));
+        }
+        params.push((k.into_owned(), v.into_owned()));
+    }
+    let mut take = |name: &str| {
+        params
+            .iter()
+            .position(|(k, _)| k == name)
+            .map(|i| params.swap_remove(i).1)
+    };
+    let state = take("state").filter(|s| !s.is_empty());
+    let iss = take("iss");
+    if let Some(error) = take("error") {
+        return Ok(Callback::Denied {
+            state,
+            error: printable(&error),
+            description: take("error_description").map(|d| printable(&d)),
+            iss,
+        });
+    }
+    let state = state.ok_or(FlowError::MissingState)?;
+    let code = take("code").filter(|c| !c.is_empty()).ok_or(FlowError::MissingCode)?;
+    Ok(Callback::Code {
+        code: AuthorizationCode::new(code),
+        state,
+        iss,
+    })
+}
+
+/// Checks an RFC 9207 `iss` against the platform's issuer on `base_url`: equal when both
+/// exist; refused when the return URL names an issuer the platform does not have.
+/// (A missing `iss` is accepted: Exact sends none.)
+pub fn check_issuer(platform: &Platform, base_url: &str, iss: Option<&str>) -> Result<(), FlowError> {
+    let Some(got) = iss else { return Ok(()) };
+    match platform.issuer(base_url)? {
+        Some(expected) if expected == got.trim_end_matches('/') => Ok(()),
+        Some(expected) => Err(FlowError::IssuerMismatch {
+            expected,
+            got: printable(got),
+        }),
+        None => Err(FlowError::UnexpectedIssuer {
+            platform: platform.id.clone(),
+            got: printable(got),
+        }),
+    }
+}
+
+/// The S256 challenge of a PKCE verifier.
+pub fn pkce_challenge(verifier: &PkceVerifier) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.secret().as_bytes()))
+}
+
+/// `bytes` random bytes from the operating system, base64url without padding.
+pub fn random_token(bytes: usize) -> Result<String, FlowError> {
+    let mut buf = zeroize::Zeroizing::new(vec![0u8; bytes]);
+    getrandom::fill(&mut buf).map_err(|e| FlowError::Random(e.to_string()))?;
+    Ok(URL_SAFE_NO_PAD.encode(&*buf))
+}
+
+/// Text from the network, made safe to print: control characters removed, at most 200
+/// characters.
+pub(crate) fn printable(text: &str) -> String {
+    let mut out: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
+    if text.chars().count() > 200 {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connection() -> Connection {
+        Connection {
+            name: "acme".into(),
+            platform: "twinfield".into(),
+            api_url: "http://127.0.0.1:4000".into(),
+            client_id: "{client id}".into(),
+            client_secret: None,
+            redirect_url: "http://127.0.0.1:53682/callback".into(),
+            tokens: None,
+            extra: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn authorization_url_carries_state_pkce_nonce_and_scopes() {
+        let now = SystemTime::UNIX_EPOCH;
+        let started = start(&Platform::twinfield(), &connection(), now).expect("starts");
+        let url = &started.url;
+        assert!(url.as_str().starts_with("http://127.0.0.1:4000/auth/authentication/connect/authorize?"));
+        let q: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        assert_eq!(get("client_id").as_deref(), Some("{client id}"));
+        assert_eq!(get("state").as_deref(), Some(started.pending.state.secret()));
+        assert!(started.pending.state.secret().len() >= 22, "at least 128 bits");
+        let verifier = started.pending.pkce_verifier.as_ref().expect("twinfield uses PKCE");
+        assert_eq!(get("code_challenge"), Some(pkce_challenge(verifier)));
+        assert_eq!(get("code_challenge_method").as_deref(), Some("S256"));
+        assert_eq!(get("nonce"), started.pending.nonce.clone());
+        assert!(get("scope").is_some_and(|s| s.contains("offline_access")));
+        assert_eq!(started.pending.expires_at, now + PENDING_LIFETIME);
+        let again = start(&Platform::twinfield(), &connection(), now).expect("starts");
+        assert!(!again.pending.state.ct_eq(&started.pending.state));
+    }
+
+    #[test]
+    fn pkce_challenge_matches_rfc7636_appendix_b() {
+        let v = PkceVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
+        assert_eq!(pkce_challenge(&v), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+    }
+
+    #[test]
+    fn return_url_is_decoded_once_in_every_shape() {
+        for input in [
+            "http://127.0.0.1:53682/callback?code=ab%21cd%2521&state=s1",
+            "?code=ab%21cd%2521&state=s1",
+            "code=ab%21cd%2521&state=s1",
+            "  code=ab%21cd%2521&state=s1#frag \n",
+        ] {
+            match parse_return(input) {
+                Ok(Callback::Code { code, state, iss }) => {
+                    assert_eq!(code.secret(), "ab!cd%21", "{input}");
+                    assert_eq!(state, "s1");
+                    assert!(iss.is_none());
+                }
+                other => panic!("{input}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn return_url_errors_say_what_is_wrong() {
+        assert!(matches!(parse_return(""), Err(FlowError::Empty)));
+        assert!(matches!(parse_return("http://127.0.0.1/cb"), Err(FlowError::NoQuery)));
+        assert!(matches!(parse_return("code=a&state=s&code=b"), Err(FlowError::Duplicate(k)) if k == "code"));
+        assert!(matches!(parse_return("code=a"), Err(FlowError::MissingState)));
+        assert!(matches!(parse_return("state=s"), Err(FlowError::MissingCode)));
+        match parse_return("error=access_denied&error_description=User+said+no%0A&state=s") {
+            Ok(Callback::Denied { error, description, state, .. }) => {
+                assert_eq!(error, "access_denied");
+                assert_eq!(description.as_deref(), Some("User said no"));
+                assert_eq!(state.as_deref(), Some("s"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn issuer_must_match_the_platform() {
+        let tw = Platform::twinfield();
+        let base = "http://127.0.0.1:4000";
+        assert!(check_issuer(&tw, base, None).is_ok());
+        assert!(check_issuer(&tw, base, Some("http://127.0.0.1:4000/auth/authentication")).is_ok());
+        assert!(matches!(
+            check_issuer(&tw, base, Some("http://127.0.0.1:4001/auth/authentication")),
+            Err(FlowError::IssuerMismatch { .. })
+        ));
+        assert!(matches!(
+            check_issuer(&Platform::exact_online(), base, Some("http://x")),
+            Err(FlowError::UnexpectedIssuer { .. })
+        ));
+    }
+}

@@ -1,0 +1,377 @@
+//! The token client: code exchange, refresh, and the two token probes, on reqwest.
+//!
+//! Rules (RFC 6749, RFC 9700, and the platforms' quirks):
+//! - redirects are never followed (a token request must not be replayed elsewhere);
+//! - connect and total timeouts are always set;
+//! - client authentication per platform: form body or HTTP Basic (RFC 6749 §2.3.1: id and
+//!   secret form-urlencoded before base64);
+//! - answers are parsed by hand: `expires_in` as number or string, `token_type`
+//!   case-insensitive;
+//! - errors say whose fault it is and whether a retry is safe: a refusal by the server
+//!   ([`Refusal`], classified), not sent ([`TokenError::NotSent`], safe to retry), sent but
+//!   the answer lost ([`TokenError::OutcomeUnknown`], the grant may be spent), or an answer
+//!   that cannot be read ([`TokenError::Unparseable`], with a secret-free excerpt).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap};
+use url::Url;
+use zeroize::Zeroizing;
+
+use crate::clock::Clock;
+use crate::connection::Connection;
+use crate::platform::{ClientAuth, Platform, PlatformError};
+use crate::secret::{AccessToken, AuthorizationCode, PkceVerifier, RefreshToken};
+
+mod refusal;
+mod response;
+
+pub use refusal::{Refusal, RefusalKind};
+pub use response::{MeInfo, TokenResponse, TokenValidation};
+
+/// Longest answer body read; longer answers are cut (and then usually unparseable).
+const MAX_BODY: usize = 256 * 1024;
+
+/// Timeouts of the token client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenClientConfig {
+    /// Time allowed to open the TCP (and TLS) connection; a request that fails here was not sent.
+    pub connect_timeout: Duration,
+    /// Time allowed for the whole request, answer included.
+    pub timeout: Duration,
+}
+
+impl Default for TokenClientConfig {
+    /// 10 s to connect, 30 s in all.
+    fn default() -> Self {
+        TokenClientConfig {
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What went wrong talking to a platform. Messages hold no secret.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The platform answered and refused; see [`RefusalKind`] for the cause.
+    #[error("{0}")]
+    Refused(Refusal),
+    /// The request never left (connection refused, DNS, TLS); retrying is safe.
+    #[error("the platform at {url} could not be reached ({reason}); nothing was sent, so trying again is safe")]
+    NotSent {
+        /// The endpoint (without query).
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The request was sent but no usable answer came back (timeout, connection dropped,
+    /// 5xx): the grant may have been used.
+    #[error("the request to {url} was sent but its answer was lost ({reason}); the grant may have been used")]
+    OutcomeUnknown {
+        /// The endpoint (without query).
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The answer could not be read.
+    #[error("the platform answered HTTP {status} with something that cannot be read ({reason}): {excerpt}")]
+    Unparseable {
+        /// The HTTP status.
+        status: u16,
+        /// What is wrong with it.
+        reason: String,
+        /// The beginning of the body, with anything token-like removed.
+        excerpt: String,
+    },
+    /// The platform record or base URL gives no usable endpoint.
+    #[error(transparent)]
+    Endpoint(#[from] PlatformError),
+    /// The platform has no such endpoint (no `me_path`, no token validation).
+    #[error("platform '{platform}' has no {what} endpoint")]
+    NoEndpoint {
+        /// The platform id.
+        platform: String,
+        /// Which endpoint.
+        what: &'static str,
+    },
+    /// The HTTP client could not be built (TLS roots).
+    #[error("the HTTP client cannot be set up: {0}")]
+    Client(String),
+}
+
+impl TokenError {
+    /// Whether the grant sent may have been consumed without us knowing the result.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, TokenError::OutcomeUnknown { .. })
+    }
+}
+
+/// Which request an answer belongs to (refusals read differently per grant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Grant {
+    /// `grant_type=authorization_code`.
+    Code,
+    /// `grant_type=refresh_token`.
+    Refresh,
+    /// A bearer call with an access token (`current/Me`, token validation).
+    Bearer,
+}
+
+/// Talks to token endpoints. Cheap to clone.
+#[derive(Clone)]
+pub struct TokenClient {
+    http: reqwest::Client,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for TokenClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenClient").finish_non_exhaustive()
+    }
+}
+
+impl TokenClient {
+    /// A client with rustls, no redirects and the given timeouts. `clock` turns
+    /// rate-limit headers into absolute retry times.
+    pub fn new(config: TokenClientConfig, clock: Arc<dyn Clock>) -> Result<TokenClient, TokenError> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.timeout)
+            .user_agent(concat!("preauth/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| TokenError::Client(error_chain(&e)))?;
+        Ok(TokenClient { http, clock })
+    }
+
+    /// Exchanges an authorization code (with its PKCE verifier, if one was sent).
+    pub async fn exchange_code(
+        &self,
+        platform: &Platform,
+        connection: &Connection,
+        code: &AuthorizationCode,
+        pkce_verifier: Option<&PkceVerifier>,
+    ) -> Result<TokenResponse, TokenError> {
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.secret()),
+            ("redirect_uri", connection.redirect_url.as_str()),
+        ];
+        if let Some(v) = pkce_verifier {
+            form.push(("code_verifier", v.secret()));
+        }
+        self.token_request(platform, connection, form, Grant::Code).await
+    }
+
+    /// Spends a refresh token for new tokens.
+    pub async fn refresh(
+        &self,
+        platform: &Platform,
+        connection: &Connection,
+        refresh_token: &RefreshToken,
+    ) -> Result<TokenResponse, TokenError> {
+        let form = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.secret()),
+        ];
+        self.token_request(platform, connection, form, Grant::Refresh).await
+    }
+
+    /// Proves an access token with the platform's `current/Me` call.
+    pub async fn me(
+        &self,
+        platform: &Platform,
+        connection: &Connection,
+        access_token: &AccessToken,
+    ) -> Result<MeInfo, TokenError> {
+        let path = platform.me_path.as_deref().ok_or_else(|| TokenError::NoEndpoint {
+            platform: platform.id.clone(),
+            what: "current/Me",
+        })?;
+        let url = platform.endpoint(&connection.api_url, path)?;
+        let request = self
+            .http
+            .get(url.clone())
+            .header(ACCEPT, "application/json")
+            .bearer_auth(access_token.secret());
+        let (status, headers, body) = self.send(&url, request).await?;
+        self.accept(status, &headers, &body, Grant::Bearer)?;
+        response::parse_me(status, &body)
+    }
+
+    /// Validates an access token at Twinfield's `accesstokenvalidation` (which also tells
+    /// the cluster URL the API calls go to).
+    pub async fn validate_access_token(
+        &self,
+        platform: &Platform,
+        connection: &Connection,
+        access_token: &AccessToken,
+    ) -> Result<TokenValidation, TokenError> {
+        let path = platform
+            .token_validation_path
+            .as_deref()
+            .ok_or_else(|| TokenError::NoEndpoint {
+                platform: platform.id.clone(),
+                what: "access-token validation",
+            })?;
+        let url = platform.endpoint(&connection.api_url, path)?;
+        let mut with_token = url.clone();
+        with_token
+            .query_pairs_mut()
+            .append_pair("token", access_token.secret());
+        let request = self
+            .http
+            .get(with_token)
+            .header(ACCEPT, "application/json")
+            .bearer_auth(access_token.secret());
+        let (status, headers, body) = self.send(&url, request).await?;
+        self.accept(status, &headers, &body, Grant::Bearer)?;
+        response::parse_validation(status, &body)
+    }
+
+    /// Sends a token-endpoint form with the platform's client authentication.
+    async fn token_request(
+        &self,
+        platform: &Platform,
+        connection: &Connection,
+        mut form: Vec<(&str, &str)>,
+        grant: Grant,
+    ) -> Result<TokenResponse, TokenError> {
+        let url = platform.token_url(&connection.api_url)?;
+        let secret = connection.client_secret.as_ref().map_or("", |s| s.secret());
+        let mut request = self.http.post(url.clone()).header(ACCEPT, "application/json");
+        match platform.client_auth {
+            ClientAuth::FormBody => {
+                form.push(("client_id", connection.client_id.as_str()));
+                if connection.client_secret.is_some() {
+                    form.push(("client_secret", secret));
+                }
+            }
+            ClientAuth::HttpBasic => {
+                request = request.header(AUTHORIZATION, basic_auth(&connection.client_id, secret));
+            }
+        }
+        let request = request.form(&form);
+        let (status, headers, body) = self.send(&url, request).await?;
+        self.accept(status, &headers, &body, grant)?;
+        response::parse_token(status, &body)
+    }
+
+    /// Sends a request and reads the answer, classifying transport failures.
+    async fn send(
+        &self,
+        url: &Url,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(u16, HeaderMap, Zeroizing<Vec<u8>>), TokenError> {
+        let shown = endpoint_shown(url);
+        let mut response = request.send().await.map_err(|e| {
+            let reason = error_chain(&e);
+            if e.is_connect() || e.is_builder() {
+                TokenError::NotSent { url: shown.clone(), reason }
+            } else {
+                TokenError::OutcomeUnknown { url: shown.clone(), reason }
+            }
+        })?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let mut body = Zeroizing::new(Vec::new());
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = MAX_BODY.saturating_sub(body.len());
+                    body.extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or(&[]));
+                    if body.len() >= MAX_BODY {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(TokenError::OutcomeUnknown {
+                        url: shown,
+                        reason: format!("HTTP {status} answer cut off: {}", error_chain(&e)),
+                    });
+                }
+            }
+        }
+        Ok((status, headers, body))
+    }
+
+    /// Turns a non-success answer into the right error; `Ok` for 2xx.
+    fn accept(
+        &self,
+        status: u16,
+        headers: &HeaderMap,
+        body: &[u8],
+        grant: Grant,
+    ) -> Result<(), TokenError> {
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        Err(refusal::classify(status, headers, body, grant, self.clock.now()))
+    }
+}
+
+/// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).
+fn basic_auth(client_id: &str, secret: &str) -> String {
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let pair = Zeroizing::new(format!("{}:{}", enc(client_id), enc(secret)));
+    format!("Basic {}", STANDARD.encode(pair.as_bytes()))
+}
+
+/// The URL shown in messages: scheme, host, port and path (never the query).
+fn endpoint_shown(url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    shown.to_string()
+}
+
+/// An error and its causes, joined (reqwest's URL removed: it may carry a token).
+fn error_chain(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut out = String::new();
+    let mut source: Option<&dyn std::error::Error> = e.source();
+    let top = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else if e.is_body() || e.is_decode() {
+        "the answer broke off"
+    } else {
+        "request failed"
+    };
+    out.push_str(top);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    crate::flow::printable(&out)
+}
+
+/// The time now plus a duration, for callers that hold only a clock.
+pub(crate) fn after(now: SystemTime, d: Duration) -> SystemTime {
+    now.checked_add(d).unwrap_or(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_auth_form_encodes_before_base64() {
+        let h = basic_auth("{id 1}", "s:e");
+        let decoded = STANDARD
+            .decode(h.trim_start_matches("Basic "))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        assert_eq!(decoded, "%7Bid+1%7D:s%3Ae");
+    }
+}

@@ -1,0 +1,307 @@
+//! Reading refusals: RFC 6749 §5.2 errors, the platforms' own phrases, rate-limit headers.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::HeaderMap;
+use serde::Deserialize;
+
+use super::response::excerpt;
+use super::{Grant, TokenError, after};
+use crate::flow::printable;
+
+/// A refusal by the platform: the request was processed (or deliberately not) and
+/// answered with an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The cause.
+    pub kind: RefusalKind,
+    /// The HTTP status.
+    pub status: u16,
+    /// The OAuth `error` code (empty when the answer had none).
+    pub error: String,
+    /// The `error_description`, when given (printable, shortened).
+    pub description: Option<String>,
+}
+
+/// Why the platform refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// The refresh token expired (Exact: 30 days unused); with the moment when the
+    /// platform's message names it.
+    RefreshTokenExpired {
+        /// When it expired, if the message said.
+        expired_at: Option<SystemTime>,
+    },
+    /// The refresh token was already used ("Old refresh token used.").
+    RefreshTokenSpent,
+    /// The access token is still too fresh to be refreshed ("Access token not expired").
+    RefreshTooEarly,
+    /// Too many calls; with the moment a retry is allowed, when the headers say.
+    RateLimited {
+        /// When a retry is allowed, if known.
+        retry_at: Option<SystemTime>,
+    },
+    /// The client id or secret is wrong (`invalid_client`).
+    InvalidClient,
+    /// The redirect URI differs from the one registered or used for the code.
+    RedirectUriMismatch,
+    /// The authorization code is invalid, already used or expired.
+    CodeRejected,
+    /// The refresh token is unknown or revoked.
+    RefreshTokenRejected,
+    /// The access token was not accepted (bearer calls).
+    AccessTokenRejected,
+    /// Another refusal.
+    Other,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the platform refused with HTTP {}", self.status)?;
+        if !self.error.is_empty() {
+            write!(f, " {}", self.error)?;
+        }
+        if let Some(d) = &self.description {
+            write!(f, " ({d})")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+struct RawError {
+    #[serde(default)]
+    error: String,
+    error_description: Option<String>,
+}
+
+/// Classifies a non-2xx answer.
+pub(super) fn classify(
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    grant: Grant,
+    now: SystemTime,
+) -> TokenError {
+    let retry_at = retry_at(headers, now);
+    if status == 429 {
+        let (error, description) = read_error(body).unwrap_or_default();
+        return refused(RefusalKind::RateLimited { retry_at }, status, error, description);
+    }
+    if status >= 500 && grant != Grant::Bearer {
+        return TokenError::OutcomeUnknown {
+            url: "the token endpoint".into(),
+            reason: format!("HTTP {status}: {}", excerpt(body)),
+        };
+    }
+    let Some((error, description)) = read_error(body) else {
+        return TokenError::Unparseable {
+            status,
+            reason: "not an OAuth error answer".into(),
+            excerpt: excerpt(body),
+        };
+    };
+    let e = error.to_ascii_lowercase();
+    let d = description.as_deref().unwrap_or("").to_ascii_lowercase();
+    let kind = if d.contains("old refresh token used") {
+        RefusalKind::RefreshTokenSpent
+    } else if d.contains("access token not expired") {
+        RefusalKind::RefreshTooEarly
+    } else if grant == Grant::Refresh && d.contains("refresh token") && d.contains("expired") {
+        RefusalKind::RefreshTokenExpired {
+            expired_at: description.as_deref().and_then(find_datetime),
+        }
+    } else if matches!(e.as_str(), "rate_limit_exceeded" | "too_many_requests" | "slow_down")
+        || d.contains("rate limit")
+        || d.contains("too many")
+    {
+        RefusalKind::RateLimited { retry_at }
+    } else if e == "invalid_client" {
+        RefusalKind::InvalidClient
+    } else if e == "redirect_uri_mismatch" || (d.contains("redirect") && grant == Grant::Code) {
+        RefusalKind::RedirectUriMismatch
+    } else if status >= 500 {
+        RefusalKind::Other
+    } else if grant == Grant::Bearer && status == 401 {
+        RefusalKind::AccessTokenRejected
+    } else if e == "invalid_grant" && grant == Grant::Code {
+        RefusalKind::CodeRejected
+    } else if e == "invalid_grant" && grant == Grant::Refresh {
+        RefusalKind::RefreshTokenRejected
+    } else {
+        RefusalKind::Other
+    };
+    refused(kind, status, error, description)
+}
+
+fn refused(kind: RefusalKind, status: u16, error: String, description: Option<String>) -> TokenError {
+    TokenError::Refused(Refusal {
+        kind,
+        status,
+        error: printable(&error),
+        description: description.map(|d| printable(&d)),
+    })
+}
+
+/// `error` and `error_description` from a JSON body; a short plain-text body counts as
+/// a description without code.
+fn read_error(body: &[u8]) -> Option<(String, Option<String>)> {
+    if let Ok(raw) = serde_json::from_slice::<RawError>(body) {
+        if raw.error.is_empty() && raw.error_description.is_none() {
+            return None;
+        }
+        return Some((raw.error, raw.error_description));
+    }
+    None
+}
+
+/// When a retry is allowed: `Retry-After` (seconds), else the `X-RateLimit-*-Reset`
+/// whose `Remaining` is 0 (Exact gives epoch milliseconds; seconds and deltas are read
+/// too), else the latest reset given.
+fn retry_at(headers: &HeaderMap, now: SystemTime) -> Option<SystemTime> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .map(str::to_string)
+    };
+    if let Some(secs) = header("retry-after").and_then(|v| v.parse::<u64>().ok()) {
+        return Some(after(now, Duration::from_secs(secs)));
+    }
+    let mut best: Option<SystemTime> = None;
+    let mut exhausted: Option<SystemTime> = None;
+    for prefix in ["x-ratelimit-minutely", "x-ratelimit"] {
+        let Some(reset) = header(&format!("{prefix}-reset")).and_then(|v| reset_time(&v, now)) else {
+            continue;
+        };
+        if header(&format!("{prefix}-remaining")).as_deref() == Some("0") {
+            exhausted = exhausted.max(Some(reset));
+        }
+        best = best.max(Some(reset));
+    }
+    exhausted.or(best)
+}
+
+/// A reset header value: epoch milliseconds, epoch seconds or seconds from now.
+fn reset_time(value: &str, now: SystemTime) -> Option<SystemTime> {
+    let n: u64 = value.parse().ok()?;
+    Some(if n >= 100_000_000_000 {
+        SystemTime::UNIX_EPOCH + Duration::from_millis(n)
+    } else if n >= 1_000_000_000 {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(n)
+    } else {
+        after(now, Duration::from_secs(n))
+    })
+}
+
+/// The first `YYYY-MM-DD[ T]HH:MM:SS` (or bare date) in a message, read as UTC.
+pub(crate) fn find_datetime(text: &str) -> Option<SystemTime> {
+    let bytes = text.as_bytes();
+    let is_digits = |from: usize, n: usize| {
+        bytes
+            .get(from..from + n)
+            .is_some_and(|s| s.iter().all(u8::is_ascii_digit))
+    };
+    (0..bytes.len()).find_map(|i| {
+        let date_here = is_digits(i, 4)
+            && bytes.get(i + 4) == Some(&b'-')
+            && is_digits(i + 5, 2)
+            && bytes.get(i + 7) == Some(&b'-')
+            && is_digits(i + 8, 2)
+            && (i == 0 || !bytes.get(i - 1).is_some_and(u8::is_ascii_digit));
+        if !date_here {
+            return None;
+        }
+        let date = text.get(i..i + 10)?;
+        let time = text
+            .get(i + 11..i + 19)
+            .filter(|_| matches!(bytes.get(i + 10), Some(b' ' | b'T')))
+            .filter(|t| t.len() == 8 && t.as_bytes().get(2) == Some(&b':'))
+            .unwrap_or("00:00:00");
+        humantime::parse_rfc3339_weak(&format!("{date} {time}")).ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn kind(status: u16, body: &str, grant: Grant) -> Option<RefusalKind> {
+        match classify(status, &HeaderMap::new(), body.as_bytes(), grant, SystemTime::UNIX_EPOCH) {
+            TokenError::Refused(r) => Some(r.kind),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn exact_phrases_are_classified() {
+        let r = Grant::Refresh;
+        assert_eq!(
+            kind(401, r#"{"error":"unauthorized_client","error_description":"Old refresh token used."}"#, r),
+            Some(RefusalKind::RefreshTokenSpent)
+        );
+        assert_eq!(
+            kind(401, r#"{"error":"invalid_request","error_description":"Access token not expired"}"#, r),
+            Some(RefusalKind::RefreshTooEarly)
+        );
+        let expired = kind(
+            400,
+            r#"{"error":"invalid_request","error_description":"The refresh token expired at 2026-11-02 10:00:00."}"#,
+            r,
+        );
+        assert_eq!(
+            expired,
+            Some(RefusalKind::RefreshTokenExpired {
+                expired_at: humantime::parse_rfc3339("2026-11-02T10:00:00Z").ok()
+            })
+        );
+        assert_eq!(kind(401, r#"{"error":"invalid_client"}"#, r), Some(RefusalKind::InvalidClient));
+        assert_eq!(kind(400, r#"{"error":"invalid_grant"}"#, Grant::Code), Some(RefusalKind::CodeRejected));
+        assert_eq!(
+            kind(400, r#"{"error":"invalid_grant","error_description":"redirect_uri does not match"}"#, Grant::Code),
+            Some(RefusalKind::RedirectUriMismatch)
+        );
+        assert_eq!(kind(401, r#"{"error":"invalid_token"}"#, Grant::Bearer), Some(RefusalKind::AccessTokenRejected));
+    }
+
+    #[test]
+    fn server_errors_after_sending_a_grant_are_ambiguous() {
+        let e = classify(502, &HeaderMap::new(), b"Bad gateway", Grant::Refresh, SystemTime::UNIX_EPOCH);
+        assert!(e.outcome_unknown());
+        let e = classify(400, &HeaderMap::new(), b"nope", Grant::Refresh, SystemTime::UNIX_EPOCH);
+        assert!(matches!(e, TokenError::Unparseable { status: 400, .. }));
+    }
+
+    #[test]
+    fn rate_limit_headers_give_the_retry_time() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000_0);
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("120"));
+        assert_eq!(retry_at(&h, now), Some(now + Duration::from_secs(120)));
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-reset", HeaderValue::from_static("20000000000000"));
+        h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        h.insert("x-ratelimit-minutely-reset", HeaderValue::from_static("30"));
+        h.insert("x-ratelimit-minutely-remaining", HeaderValue::from_static("5"));
+        assert_eq!(
+            retry_at(&h, now),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_millis(20_000_000_000_000))
+        );
+        let err = classify(429, &h, b"", Grant::Refresh, now);
+        assert!(matches!(
+            err,
+            TokenError::Refused(Refusal { kind: RefusalKind::RateLimited { retry_at: Some(_) }, .. })
+        ));
+    }
+
+    #[test]
+    fn dates_are_found_in_messages() {
+        let t = find_datetime("expired at 2026-11-02T10:11:12Z, sorry");
+        assert_eq!(t, humantime::parse_rfc3339("2026-11-02T10:11:12Z").ok());
+        assert_eq!(find_datetime("on 2026-11-02."), humantime::parse_rfc3339("2026-11-02T00:00:00Z").ok());
+        assert_eq!(find_datetime("no date 12026-1-1"), None);
+    }
+}
