@@ -88,10 +88,14 @@ pub enum FlowError {
     #[error("the return URL is empty; paste the whole address the browser shows after logging in")]
     Empty,
     /// Far too long to be a return URL.
-    #[error("the return URL is longer than {MAX_RETURN_LEN} characters; paste only the address the browser shows after logging in")]
+    #[error(
+        "the return URL is longer than {MAX_RETURN_LEN} characters; paste only the address the browser shows after logging in"
+    )]
     TooLong,
     /// A URL without a query.
-    #[error("the return URL has no query ('?code=…&state=…'); paste the whole address the browser shows after logging in")]
+    #[error(
+        "the return URL has no query ('?code=…&state=…'); paste the whole address the browser shows after logging in"
+    )]
     NoQuery,
     /// The query is not `key=value&…` or not UTF-8 once decoded.
     #[error("the return URL's query cannot be read: {0}")]
@@ -100,13 +104,19 @@ pub enum FlowError {
     #[error("the return URL carries '{0}' more than once; it was altered, so it is refused")]
     Duplicate(String),
     /// No `state`.
-    #[error("the return URL has no 'state'; paste the address the platform redirected to, unchanged")]
+    #[error(
+        "the return URL has no 'state'; paste the address the platform redirected to, unchanged"
+    )]
     MissingState,
     /// Neither `code` nor `error`.
-    #[error("the return URL has neither 'code' nor 'error'; paste the address the platform redirected to after the login")]
+    #[error(
+        "the return URL has neither 'code' nor 'error'; paste the address the platform redirected to after the login"
+    )]
     MissingCode,
     /// The `state` matches no pending authorization.
-    #[error("the return URL does not belong to a pending authorization (its 'state' is unknown, already used or older than 10 minutes); start the authorization again")]
+    #[error(
+        "the return URL does not belong to a pending authorization (its 'state' is unknown, already used or older than 10 minutes); start the authorization again"
+    )]
     UnknownState,
     /// The platform refused the authorization.
     #[error("the platform refused the authorization: {error}{}; start the authorization again", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
@@ -117,7 +127,9 @@ pub enum FlowError {
         description: Option<String>,
     },
     /// `iss` differs from the platform's issuer: a mix-up attack or a wrong platform.
-    #[error("the return URL comes from issuer '{got}', not from '{expected}' where the authorization was started; it is refused (mix-up attack or wrong platform)")]
+    #[error(
+        "the return URL comes from issuer '{got}', not from '{expected}' where the authorization was started; it is refused (mix-up attack or wrong platform)"
+    )]
     IssuerMismatch {
         /// The issuer of the platform.
         expected: String,
@@ -125,7 +137,9 @@ pub enum FlowError {
         got: String,
     },
     /// `iss` present but the platform announces no issuer.
-    #[error("the return URL names issuer '{got}' but platform '{platform}' has no issuer configured; it is refused")]
+    #[error(
+        "the return URL names issuer '{got}' but platform '{platform}' has no issuer configured; it is refused"
+    )]
     UnexpectedIssuer {
         /// The platform id.
         platform: String,
@@ -222,7 +236,10 @@ pub fn parse_return(input: &str) -> Result<Callback, FlowError> {
             return Err(FlowError::Duplicate(printable(&k)));
         }
         if v.contains('\u{FFFD}') && !query.contains('\u{FFFD}') {
-            return Err(FlowError::Unreadable(format!("'{}' is not valid UTF-8", printable(&k))));
+            return Err(FlowError::Unreadable(format!(
+                "'{}' is not valid UTF-8",
+                printable(&k)
+            )));
         }
         params.push((k.into_owned(), v.into_owned()));
     }
@@ -243,7 +260,9 @@ pub fn parse_return(input: &str) -> Result<Callback, FlowError> {
         });
     }
     let state = state.ok_or(FlowError::MissingState)?;
-    let code = take("code").filter(|c| !c.is_empty()).ok_or(FlowError::MissingCode)?;
+    let code = take("code")
+        .filter(|c| !c.is_empty())
+        .ok_or(FlowError::MissingCode)?;
     Ok(Callback::Code {
         code: AuthorizationCode::new(code),
         state,
@@ -254,7 +273,11 @@ pub fn parse_return(input: &str) -> Result<Callback, FlowError> {
 /// Checks an RFC 9207 `iss` against the platform's issuer on `base_url`: equal when both
 /// exist; refused when the return URL names an issuer the platform does not have.
 /// (A missing `iss` is accepted: Exact sends none.)
-pub fn check_issuer(platform: &Platform, base_url: &str, iss: Option<&str>) -> Result<(), FlowError> {
+pub fn check_issuer(
+    platform: &Platform,
+    base_url: &str,
+    iss: Option<&str>,
+) -> Result<(), FlowError> {
     let Some(got) = iss else { return Ok(()) };
     match platform.issuer(base_url)? {
         Some(expected) if expected == got.trim_end_matches('/') => Ok(()),
@@ -313,13 +336,26 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH;
         let started = start(&Platform::twinfield(), &connection(), now).expect("starts");
         let url = &started.url;
-        assert!(url.as_str().starts_with("http://127.0.0.1:4000/auth/authentication/connect/authorize?"));
+        assert!(
+            url.as_str()
+                .starts_with("http://127.0.0.1:4000/auth/authentication/connect/authorize?")
+        );
         let q: Vec<(String, String)> = url.query_pairs().into_owned().collect();
         let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         assert_eq!(get("client_id").as_deref(), Some("{client id}"));
-        assert_eq!(get("state").as_deref(), Some(started.pending.state.secret()));
-        assert!(started.pending.state.secret().len() >= 22, "at least 128 bits");
-        let verifier = started.pending.pkce_verifier.as_ref().expect("twinfield uses PKCE");
+        assert_eq!(
+            get("state").as_deref(),
+            Some(started.pending.state.secret())
+        );
+        assert!(
+            started.pending.state.secret().len() >= 22,
+            "at least 128 bits"
+        );
+        let verifier = started
+            .pending
+            .pkce_verifier
+            .as_ref()
+            .expect("twinfield uses PKCE");
         assert_eq!(get("code_challenge"), Some(pkce_challenge(verifier)));
         assert_eq!(get("code_challenge_method").as_deref(), Some("S256"));
         assert_eq!(get("nonce"), started.pending.nonce.clone());
@@ -332,7 +368,10 @@ mod tests {
     #[test]
     fn pkce_challenge_matches_rfc7636_appendix_b() {
         let v = PkceVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
-        assert_eq!(pkce_challenge(&v), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+        assert_eq!(
+            pkce_challenge(&v),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
     }
 
     #[test]
@@ -357,12 +396,28 @@ mod tests {
     #[test]
     fn return_url_errors_say_what_is_wrong() {
         assert!(matches!(parse_return(""), Err(FlowError::Empty)));
-        assert!(matches!(parse_return("http://127.0.0.1/cb"), Err(FlowError::NoQuery)));
-        assert!(matches!(parse_return("code=a&state=s&code=b"), Err(FlowError::Duplicate(k)) if k == "code"));
-        assert!(matches!(parse_return("code=a"), Err(FlowError::MissingState)));
-        assert!(matches!(parse_return("state=s"), Err(FlowError::MissingCode)));
+        assert!(matches!(
+            parse_return("http://127.0.0.1/cb"),
+            Err(FlowError::NoQuery)
+        ));
+        assert!(
+            matches!(parse_return("code=a&state=s&code=b"), Err(FlowError::Duplicate(k)) if k == "code")
+        );
+        assert!(matches!(
+            parse_return("code=a"),
+            Err(FlowError::MissingState)
+        ));
+        assert!(matches!(
+            parse_return("state=s"),
+            Err(FlowError::MissingCode)
+        ));
         match parse_return("error=access_denied&error_description=User+said+no%0A&state=s") {
-            Ok(Callback::Denied { error, description, state, .. }) => {
+            Ok(Callback::Denied {
+                error,
+                description,
+                state,
+                ..
+            }) => {
                 assert_eq!(error, "access_denied");
                 assert_eq!(description.as_deref(), Some("User said no"));
                 assert_eq!(state.as_deref(), Some("s"));

@@ -15,7 +15,9 @@
 
 pub mod clock;
 pub mod connection;
+pub mod error;
 pub mod flow;
+pub mod lifecycle;
 pub mod loopback;
 pub mod platform;
 pub mod protector;

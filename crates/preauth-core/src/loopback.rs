@@ -40,10 +40,14 @@ pub struct LoopbackTarget {
 #[derive(Debug, thiserror::Error)]
 pub enum LoopbackError {
     /// The redirect URI is not a loopback `http` URI with an explicit port.
-    #[error("the redirect URL '{0}' is not http://127.0.0.1:PORT/…, http://[::1]:PORT/… or http://localhost:PORT/…; paste the return URL instead")]
+    #[error(
+        "the redirect URL '{0}' is not http://127.0.0.1:PORT/…, http://[::1]:PORT/… or http://localhost:PORT/…; paste the return URL instead"
+    )]
     NotLoopback(String),
     /// The address could not be bound (port taken, no IPv6).
-    #[error("cannot listen on {addr} for the redirect: {source}; free the port or paste the return URL instead")]
+    #[error(
+        "cannot listen on {addr} for the redirect: {source}; free the port or paste the return URL instead"
+    )]
     Bind {
         /// The address.
         addr: SocketAddr,
@@ -78,7 +82,9 @@ pub fn loopback_target(redirect_url: &str) -> Option<LoopbackTarget> {
     let ip = match url.host()? {
         url::Host::Ipv4(ip) if ip == Ipv4Addr::LOCALHOST => IpAddr::V4(ip),
         url::Host::Ipv6(ip) if ip == Ipv6Addr::LOCALHOST => IpAddr::V6(ip),
-        url::Host::Domain(d) if d.eq_ignore_ascii_case("localhost") => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        url::Host::Domain(d) if d.eq_ignore_ascii_case("localhost") => {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        }
         _ => return None,
     };
     let port = url.port()?;
@@ -102,12 +108,13 @@ impl LoopbackListener {
     pub async fn bind(redirect_url: &str) -> Result<LoopbackListener, LoopbackError> {
         let target = loopback_target(redirect_url)
             .ok_or_else(|| LoopbackError::NotLoopback(redirect_url.to_string()))?;
-        let listener = TcpListener::bind(target.addr)
-            .await
-            .map_err(|source| LoopbackError::Bind {
-                addr: target.addr,
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(target.addr)
+                .await
+                .map_err(|source| LoopbackError::Bind {
+                    addr: target.addr,
+                    source,
+                })?;
         Ok(LoopbackListener {
             listener,
             target,
@@ -123,7 +130,11 @@ impl LoopbackListener {
     /// Waits for the one callback carrying `state` and returns its query (to be handed
     /// to the lifecycle's `finish_authorization`). Callbacks with another `state` are
     /// answered with an error page and ignored. Stops listening when it returns.
-    pub async fn wait(self, state: &StateToken, timeout: Duration) -> Result<String, LoopbackError> {
+    pub async fn wait(
+        self,
+        state: &StateToken,
+        timeout: Duration,
+    ) -> Result<String, LoopbackError> {
         let (tx, mut rx) = mpsc::channel::<String>(1);
         let addr = self.target.addr;
         let mut handlers = tokio::task::JoinSet::new();
@@ -158,17 +169,32 @@ async fn serve(mut stream: TcpStream, path: &str, expected: &StateToken) -> Opti
         .ok()
         .flatten();
     let Some(target) = head.as_deref().and_then(request_target) else {
-        respond(&mut stream, 400, "Bad request", "This address only takes the sign-in redirect.").await;
+        respond(
+            &mut stream,
+            400,
+            "Bad request",
+            "This address only takes the sign-in redirect.",
+        )
+        .await;
         return None;
     };
     let (req_path, query) = target.split_once('?').unwrap_or((target, ""));
     if req_path != path {
-        respond(&mut stream, 404, "Not found", "This address only takes the sign-in redirect.").await;
+        respond(
+            &mut stream,
+            404,
+            "Not found",
+            "This address only takes the sign-in redirect.",
+        )
+        .await;
         return None;
     }
     let matches = flow::parse_return(query)
         .ok()
-        .and_then(|cb| cb.state().map(|s| crate::secret::ct_eq_str(s, expected.secret())))
+        .and_then(|cb| {
+            cb.state()
+                .map(|s| crate::secret::ct_eq_str(s, expected.secret()))
+        })
         .unwrap_or(false);
     if !matches {
         respond(
@@ -182,9 +208,21 @@ async fn serve(mut stream: TcpStream, path: &str, expected: &StateToken) -> Opti
     }
     let denied = matches!(flow::parse_return(query), Ok(Callback::Denied { .. }));
     if denied {
-        respond(&mut stream, 200, "Sign-in refused", "The platform refused the sign-in; preauth shows why. You can close this tab.").await;
+        respond(
+            &mut stream,
+            200,
+            "Sign-in refused",
+            "The platform refused the sign-in; preauth shows why. You can close this tab.",
+        )
+        .await;
     } else {
-        respond(&mut stream, 200, "Signed in", "preauth received the sign-in. You can close this tab.").await;
+        respond(
+            &mut stream,
+            200,
+            "Signed in",
+            "preauth received the sign-in. You can close this tab.",
+        )
+        .await;
     }
     Some(query.to_string())
 }
@@ -208,7 +246,11 @@ fn request_target(head: &str) -> Option<&str> {
     let line = head.lines().next()?;
     let mut parts = line.split(' ');
     let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
-    if method != "GET" || !version.starts_with("HTTP/1.") || parts.next().is_some() || !target.starts_with('/') {
+    if method != "GET"
+        || !version.starts_with("HTTP/1.")
+        || parts.next().is_some()
+        || !target.starts_with('/')
+    {
         return None;
     }
     Some(target)
@@ -254,14 +296,21 @@ mod tests {
             "[::1]:8080".parse().ok()
         );
         assert_eq!(loopback_target("https://127.0.0.1:8080/cb"), None);
-        assert_eq!(loopback_target("http://127.0.0.1/cb"), None, "an explicit port is needed");
+        assert_eq!(
+            loopback_target("http://127.0.0.1/cb"),
+            None,
+            "an explicit port is needed"
+        );
         assert_eq!(loopback_target("http://10.0.0.1:8080/cb"), None);
         assert_eq!(loopback_target("https://example.invalid/callback"), None);
     }
 
     #[test]
     fn request_line_is_read_strictly() {
-        assert_eq!(request_target("GET /cb?code=1 HTTP/1.1\r\nHost: x\r\n\r\n"), Some("/cb?code=1"));
+        assert_eq!(
+            request_target("GET /cb?code=1 HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Some("/cb?code=1")
+        );
         assert_eq!(request_target("POST /cb HTTP/1.1\r\n\r\n"), None);
         assert_eq!(request_target("GET http://x/cb HTTP/1.1\r\n\r\n"), None);
         assert_eq!(request_target("GET /cb HTTP/2\r\n\r\n"), None);

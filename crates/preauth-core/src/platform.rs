@@ -85,7 +85,10 @@ impl Platform {
     pub fn base_url(&self, country: Option<&str>) -> Option<&str> {
         match country {
             None => self.hosts.first(),
-            Some(c) => self.hosts.iter().find(|h| h.country.eq_ignore_ascii_case(c)),
+            Some(c) => self
+                .hosts
+                .iter()
+                .find(|h| h.country.eq_ignore_ascii_case(c)),
         }
         .map(|h| h.base_url.as_str())
     }
@@ -189,10 +192,16 @@ impl Platform {
             authorize_path: "/auth/authentication/connect/authorize".into(),
             token_path: "/auth/authentication/connect/token".into(),
             client_auth: ClientAuth::HttpBasic,
-            scopes: ["openid", "twf.user", "twf.organisation", "twf.organisationUser", "offline_access"]
-                .iter()
-                .map(|s| (*s).to_string())
-                .collect(),
+            scopes: [
+                "openid",
+                "twf.user",
+                "twf.organisation",
+                "twf.organisationUser",
+                "offline_access",
+            ]
+            .iter()
+            .map(|s| (*s).to_string())
+            .collect(),
             extra_authorize_params: Vec::new(),
             pkce: true,
             nonce: true,
@@ -203,7 +212,9 @@ impl Platform {
             refresh_token_lifetime: None,
             token_calls_per_day: None,
             me_path: None,
-            token_validation_path: Some("/auth/authentication/connect/accesstokenvalidation".into()),
+            token_validation_path: Some(
+                "/auth/authentication/connect/accesstokenvalidation".into(),
+            ),
         }
     }
 }
@@ -257,7 +268,10 @@ impl Registry {
     /// (`basic`|`body`), `scopes` (space separated), `pkce`, `nonce`, `extraParams`
     /// (`a=1&b=2`), `accessTokenSeconds`, `refreshWindowSeconds`, `rotatesRefreshTokens`,
     /// `refreshTokenDays`, `meUrl`. `path` only names the file in errors.
-    pub fn parse_platforms(text: &str, path: &std::path::Path) -> Result<Vec<Platform>, PlatformError> {
+    pub fn parse_platforms(
+        text: &str,
+        path: &std::path::Path,
+    ) -> Result<Vec<Platform>, PlatformError> {
         file::parse(text, path)
     }
 
@@ -279,7 +293,9 @@ impl Registry {
             "exact" | "exactonline" | "exact_online" => "exact-online".to_string(),
             other => other.to_string(),
         };
-        self.platforms.iter().find(|p| p.id.eq_ignore_ascii_case(&id))
+        self.platforms
+            .iter()
+            .find(|p| p.id.eq_ignore_ascii_case(&id))
     }
 
     /// The platform whose settings-file provider attribute is `provider` (case-insensitive).
@@ -291,7 +307,11 @@ impl Registry {
 
     /// Adds or replaces a user-defined platform (same id replaces).
     pub fn add(&mut self, platform: Platform) {
-        match self.platforms.iter_mut().find(|p| p.id.eq_ignore_ascii_case(&platform.id)) {
+        match self
+            .platforms
+            .iter_mut()
+            .find(|p| p.id.eq_ignore_ascii_case(&platform.id))
+        {
             Some(existing) => *existing = platform,
             None => self.platforms.push(platform),
         }
@@ -376,7 +396,11 @@ pub(crate) fn parse_base_url(platform: &str, base_url: &str) -> Result<Url, Plat
     match url.scheme() {
         "https" => {}
         "http" if is_loopback_host(&url) => {}
-        "http" => return Err(invalid("plain http is only allowed on 127.0.0.1, [::1] or localhost; use https")),
+        "http" => {
+            return Err(invalid(
+                "plain http is only allowed on 127.0.0.1, [::1] or localhost; use https",
+            ));
+        }
         _ => return Err(invalid("the scheme must be https")),
     }
     if url.host().is_none() {
@@ -408,8 +432,14 @@ mod tests {
     #[test]
     fn exact_hosts_cover_every_country() {
         let exact = Platform::exact_online();
-        assert_eq!(exact.base_url(Some("co.uk")), Some("https://start.exactonline.co.uk"));
-        assert_eq!(exact.base_url(Some("NL")), Some("https://start.exactonline.nl"));
+        assert_eq!(
+            exact.base_url(Some("co.uk")),
+            Some("https://start.exactonline.co.uk")
+        );
+        assert_eq!(
+            exact.base_url(Some("NL")),
+            Some("https://start.exactonline.nl")
+        );
         assert_eq!(exact.base_url(Some("us")), None);
     }
 
@@ -417,7 +447,10 @@ mod tests {
     fn registry_finds_by_alias_and_provider() {
         let r = Registry::builtin();
         assert_eq!(r.get("Exact").map(|p| p.id.as_str()), Some("exact-online"));
-        assert_eq!(r.by_provider("twinfieldall").map(|p| p.id.as_str()), Some("twinfield"));
+        assert_eq!(
+            r.by_provider("twinfieldall").map(|p| p.id.as_str()),
+            Some("twinfield")
+        );
     }
 
     #[test]
@@ -435,9 +468,15 @@ mod tests {
         p.token_path = "http://127.0.0.1:4000/other/token".into();
         assert!(p.token_url(base).is_ok());
         p.token_path = "http://127.0.0.1:4001/other/token".into();
-        assert!(matches!(p.token_url(base), Err(PlatformError::ForeignEndpoint { .. })));
+        assert!(matches!(
+            p.token_url(base),
+            Err(PlatformError::ForeignEndpoint { .. })
+        ));
         p.token_path = "token".into();
-        assert!(matches!(p.token_url(base), Err(PlatformError::InvalidEndpoint { .. })));
+        assert!(matches!(
+            p.token_url(base),
+            Err(PlatformError::InvalidEndpoint { .. })
+        ));
         assert!(matches!(
             p.token_url("http://example.com"),
             Err(PlatformError::InvalidBaseUrl { .. })

@@ -61,7 +61,9 @@ pub enum TokenError {
     #[error("{0}")]
     Refused(Refusal),
     /// The request never left (connection refused, DNS, TLS); retrying is safe.
-    #[error("the platform at {url} could not be reached ({reason}); nothing was sent, so trying again is safe")]
+    #[error(
+        "the platform at {url} could not be reached ({reason}); nothing was sent, so trying again is safe"
+    )]
     NotSent {
         /// The endpoint (without query).
         url: String,
@@ -70,7 +72,9 @@ pub enum TokenError {
     },
     /// The request was sent but no usable answer came back (timeout, connection dropped,
     /// 5xx): the grant may have been used.
-    #[error("the request to {url} was sent but its answer was lost ({reason}); the grant may have been used")]
+    #[error(
+        "the request to {url} was sent but its answer was lost ({reason}); the grant may have been used"
+    )]
     OutcomeUnknown {
         /// The endpoint (without query).
         url: String,
@@ -78,7 +82,9 @@ pub enum TokenError {
         reason: String,
     },
     /// The answer could not be read.
-    #[error("the platform answered HTTP {status} with something that cannot be read ({reason}): {excerpt}")]
+    #[error(
+        "the platform answered HTTP {status} with something that cannot be read ({reason}): {excerpt}"
+    )]
     Unparseable {
         /// The HTTP status.
         status: u16,
@@ -137,7 +143,10 @@ impl std::fmt::Debug for TokenClient {
 impl TokenClient {
     /// A client with rustls, no redirects and the given timeouts. `clock` turns
     /// rate-limit headers into absolute retry times.
-    pub fn new(config: TokenClientConfig, clock: Arc<dyn Clock>) -> Result<TokenClient, TokenError> {
+    pub fn new(
+        config: TokenClientConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<TokenClient, TokenError> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.connect_timeout)
@@ -164,7 +173,8 @@ impl TokenClient {
         if let Some(v) = pkce_verifier {
             form.push(("code_verifier", v.secret()));
         }
-        self.token_request(platform, connection, form, Grant::Code).await
+        self.token_request(platform, connection, form, Grant::Code)
+            .await
     }
 
     /// Spends a refresh token for new tokens.
@@ -178,7 +188,8 @@ impl TokenClient {
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token.secret()),
         ];
-        self.token_request(platform, connection, form, Grant::Refresh).await
+        self.token_request(platform, connection, form, Grant::Refresh)
+            .await
     }
 
     /// Proves an access token with the platform's `current/Me` call.
@@ -188,10 +199,13 @@ impl TokenClient {
         connection: &Connection,
         access_token: &AccessToken,
     ) -> Result<MeInfo, TokenError> {
-        let path = platform.me_path.as_deref().ok_or_else(|| TokenError::NoEndpoint {
-            platform: platform.id.clone(),
-            what: "current/Me",
-        })?;
+        let path = platform
+            .me_path
+            .as_deref()
+            .ok_or_else(|| TokenError::NoEndpoint {
+                platform: platform.id.clone(),
+                what: "current/Me",
+            })?;
         let url = platform.endpoint(&connection.api_url, path)?;
         let request = self
             .http
@@ -211,13 +225,14 @@ impl TokenClient {
         connection: &Connection,
         access_token: &AccessToken,
     ) -> Result<TokenValidation, TokenError> {
-        let path = platform
-            .token_validation_path
-            .as_deref()
-            .ok_or_else(|| TokenError::NoEndpoint {
-                platform: platform.id.clone(),
-                what: "access-token validation",
-            })?;
+        let path =
+            platform
+                .token_validation_path
+                .as_deref()
+                .ok_or_else(|| TokenError::NoEndpoint {
+                    platform: platform.id.clone(),
+                    what: "access-token validation",
+                })?;
         let url = platform.endpoint(&connection.api_url, path)?;
         let mut with_token = url.clone();
         with_token
@@ -243,7 +258,10 @@ impl TokenClient {
     ) -> Result<TokenResponse, TokenError> {
         let url = platform.token_url(&connection.api_url)?;
         let secret = connection.client_secret.as_ref().map_or("", |s| s.secret());
-        let mut request = self.http.post(url.clone()).header(ACCEPT, "application/json");
+        let mut request = self
+            .http
+            .post(url.clone())
+            .header(ACCEPT, "application/json");
         match platform.client_auth {
             ClientAuth::FormBody => {
                 form.push(("client_id", connection.client_id.as_str()));
@@ -271,9 +289,15 @@ impl TokenClient {
         let mut response = request.send().await.map_err(|e| {
             let reason = error_chain(&e);
             if e.is_connect() || e.is_builder() {
-                TokenError::NotSent { url: shown.clone(), reason }
+                TokenError::NotSent {
+                    url: shown.clone(),
+                    reason,
+                }
             } else {
-                TokenError::OutcomeUnknown { url: shown.clone(), reason }
+                TokenError::OutcomeUnknown {
+                    url: shown.clone(),
+                    reason,
+                }
             }
         })?;
         let status = response.status().as_u16();
@@ -311,7 +335,13 @@ impl TokenClient {
         if (200..300).contains(&status) {
             return Ok(());
         }
-        Err(refusal::classify(status, headers, body, grant, self.clock.now()))
+        Err(refusal::classify(
+            status,
+            headers,
+            body,
+            grant,
+            self.clock.now(),
+        ))
     }
 }
 

@@ -54,7 +54,9 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Vec<Platform>, PlatformEr
                 )));
             }
             Event::Text(t) if !t.iter().all(u8::is_ascii_whitespace) => {
-                return Err(at("unexpected text; only <platform …/> elements belong here".into()));
+                return Err(at(
+                    "unexpected text; only <platform …/> elements belong here".into(),
+                ));
             }
             _ => {}
         }
@@ -69,7 +71,11 @@ fn platform(e: &BytesStart<'_>) -> Result<Platform, String> {
     for attr in e.attributes() {
         let attr = attr.map_err(|e| e.to_string())?;
         let key = String::from_utf8_lossy(attr.key.as_ref()).into_owned();
-        let value = attr.unescape_value().map_err(|e| e.to_string())?.trim().to_string();
+        let value = attr
+            .unescape_value()
+            .map_err(|e| e.to_string())?
+            .trim()
+            .to_string();
         if seen.contains(&key) {
             return Err(format!("attribute '{key}' is given twice"));
         }
@@ -85,7 +91,11 @@ fn platform(e: &BytesStart<'_>) -> Result<Platform, String> {
                 spec.client_auth = match value.to_ascii_lowercase().as_str() {
                     "basic" => ClientAuth::HttpBasic,
                     "body" => ClientAuth::FormBody,
-                    _ => return Err(format!("clientAuth must be 'basic' or 'body', not '{value}'")),
+                    _ => {
+                        return Err(format!(
+                            "clientAuth must be 'basic' or 'body', not '{value}'"
+                        ));
+                    }
                 }
             }
             "scopes" => spec.scopes = value.split_whitespace().map(str::to_string).collect(),
@@ -143,7 +153,9 @@ fn seconds(key: &str, value: &str, unit: u64) -> Result<Duration, String> {
 
 /// An error at byte `offset` of `text` (skipping leading whitespace), as line and column.
 fn malformed(text: &str, path: &Path, offset: u64, message: String) -> PlatformError {
-    let offset = usize::try_from(offset).unwrap_or(usize::MAX).min(text.len());
+    let offset = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(text.len());
     let rest = text.get(offset..).unwrap_or("");
     let offset = offset + (rest.len() - rest.trim_start().len());
     let before = text.get(..offset).unwrap_or(text);
@@ -191,10 +203,23 @@ mod tests {
         let text = "<platforms>\n  <platform id=\"x\" authorizeUrl=\"/a\" tokenUrl=\"/t\" pcke=\"true\"/>\n</platforms>";
         let err = parse(text, Path::new("p.xml")).err().map(|e| e.to_string());
         let err = err.unwrap_or_default();
-        assert!(err.starts_with("p.xml:2:3: unknown attribute 'pcke'"), "{err}");
+        assert!(
+            err.starts_with("p.xml:2:3: unknown attribute 'pcke'"),
+            "{err}"
+        );
         let err = parse("<platforms>\n<platform id=\"x\"\n", Path::new("p.xml")).err();
-        assert!(matches!(err, Some(PlatformError::Malformed { line: 2, .. })), "{err:?}");
+        assert!(
+            matches!(err, Some(PlatformError::Malformed { line: 2, .. })),
+            "{err:?}"
+        );
         let err = parse("<other/>", Path::new("p.xml")).err();
-        assert!(matches!(err, Some(PlatformError::Malformed { line: 1, column: 1, .. })));
+        assert!(matches!(
+            err,
+            Some(PlatformError::Malformed {
+                line: 1,
+                column: 1,
+                ..
+            })
+        ));
     }
 }

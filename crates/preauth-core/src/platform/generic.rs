@@ -91,7 +91,10 @@ impl Platform {
         if id.is_empty() || id.len() > 64 {
             return Err(invalid("the id must have 1 to 64 characters".into()));
         }
-        if !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        if !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
             return Err(invalid(
                 "the id may only hold letters, digits, '-', '_' and '.'".into(),
             ));
@@ -100,7 +103,14 @@ impl Platform {
             Some(issuer) => {
                 let url = parse_base_url(&id, issuer)?;
                 let path = url.path().trim_end_matches('/').to_string();
-                (origin_of(&url), Some(if path.is_empty() { "/".to_string() } else { path }))
+                (
+                    origin_of(&url),
+                    Some(if path.is_empty() {
+                        "/".to_string()
+                    } else {
+                        path
+                    }),
+                )
             }
             None => {
                 let url = Url::parse(&spec.authorize_url).map_err(|_| {
@@ -117,7 +127,11 @@ impl Platform {
         let nonce = spec
             .nonce
             .unwrap_or_else(|| spec.scopes.iter().any(|s| s == "openid"));
-        if spec.scopes.iter().any(|s| s.is_empty() || s.chars().any(char::is_whitespace)) {
+        if spec
+            .scopes
+            .iter()
+            .any(|s| s.is_empty() || s.chars().any(char::is_whitespace))
+        {
             return Err(invalid("a scope may not be empty or hold spaces".into()));
         }
         Ok(Platform {
@@ -224,24 +238,40 @@ mod tests {
     fn refuses_foreign_hosts_plain_http_and_bad_ids() {
         let mut s = spec();
         s.token_url = "https://evil.example/token".into();
-        assert!(matches!(Platform::generic(s), Err(PlatformError::ForeignEndpoint { .. })));
+        assert!(matches!(
+            Platform::generic(s),
+            Err(PlatformError::ForeignEndpoint { .. })
+        ));
         let mut s = spec();
         s.issuer = Some("http://login.acme.example/realm".into());
-        assert!(matches!(Platform::generic(s), Err(PlatformError::InvalidBaseUrl { .. })));
+        assert!(matches!(
+            Platform::generic(s),
+            Err(PlatformError::InvalidBaseUrl { .. })
+        ));
         let mut s = spec();
         s.id = "a b".into();
-        assert!(matches!(Platform::generic(s), Err(PlatformError::InvalidDefinition { .. })));
+        assert!(matches!(
+            Platform::generic(s),
+            Err(PlatformError::InvalidDefinition { .. })
+        ));
         let mut s = spec();
         s.issuer = None;
         s.authorize_url = "/realm/authorize".into();
-        assert!(matches!(Platform::generic(s), Err(PlatformError::InvalidDefinition { .. })));
+        assert!(matches!(
+            Platform::generic(s),
+            Err(PlatformError::InvalidDefinition { .. })
+        ));
     }
 
     #[test]
     fn nonce_follows_openid_scope_unless_set() {
         let mut s = spec();
         s.scopes = vec!["openid".into()];
-        assert!(Platform::generic(s.clone()).map(|p| p.nonce).unwrap_or(false));
+        assert!(
+            Platform::generic(s.clone())
+                .map(|p| p.nonce)
+                .unwrap_or(false)
+        );
         s.nonce = Some(false);
         assert!(!Platform::generic(s).map(|p| p.nonce).unwrap_or(true));
     }

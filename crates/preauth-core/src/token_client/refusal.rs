@@ -87,7 +87,12 @@ pub(super) fn classify(
     let retry_at = retry_at(headers, now);
     if status == 429 {
         let (error, description) = read_error(body).unwrap_or_default();
-        return refused(RefusalKind::RateLimited { retry_at }, status, error, description);
+        return refused(
+            RefusalKind::RateLimited { retry_at },
+            status,
+            error,
+            description,
+        );
     }
     if status >= 500 && grant != Grant::Bearer {
         return TokenError::OutcomeUnknown {
@@ -112,8 +117,10 @@ pub(super) fn classify(
         RefusalKind::RefreshTokenExpired {
             expired_at: description.as_deref().and_then(find_datetime),
         }
-    } else if matches!(e.as_str(), "rate_limit_exceeded" | "too_many_requests" | "slow_down")
-        || d.contains("rate limit")
+    } else if matches!(
+        e.as_str(),
+        "rate_limit_exceeded" | "too_many_requests" | "slow_down"
+    ) || d.contains("rate limit")
         || d.contains("too many")
     {
         RefusalKind::RateLimited { retry_at }
@@ -135,7 +142,12 @@ pub(super) fn classify(
     refused(kind, status, error, description)
 }
 
-fn refused(kind: RefusalKind, status: u16, error: String, description: Option<String>) -> TokenError {
+fn refused(
+    kind: RefusalKind,
+    status: u16,
+    error: String,
+    description: Option<String>,
+) -> TokenError {
     TokenError::Refused(Refusal {
         kind,
         status,
@@ -173,7 +185,8 @@ fn retry_at(headers: &HeaderMap, now: SystemTime) -> Option<SystemTime> {
     let mut best: Option<SystemTime> = None;
     let mut exhausted: Option<SystemTime> = None;
     for prefix in ["x-ratelimit-minutely", "x-ratelimit"] {
-        let Some(reset) = header(&format!("{prefix}-reset")).and_then(|v| reset_time(&v, now)) else {
+        let Some(reset) = header(&format!("{prefix}-reset")).and_then(|v| reset_time(&v, now))
+        else {
             continue;
         };
         if header(&format!("{prefix}-remaining")).as_deref() == Some("0") {
@@ -230,7 +243,13 @@ mod tests {
     use reqwest::header::HeaderValue;
 
     fn kind(status: u16, body: &str, grant: Grant) -> Option<RefusalKind> {
-        match classify(status, &HeaderMap::new(), body.as_bytes(), grant, SystemTime::UNIX_EPOCH) {
+        match classify(
+            status,
+            &HeaderMap::new(),
+            body.as_bytes(),
+            grant,
+            SystemTime::UNIX_EPOCH,
+        ) {
             TokenError::Refused(r) => Some(r.kind),
             _ => None,
         }
@@ -240,11 +259,19 @@ mod tests {
     fn exact_phrases_are_classified() {
         let r = Grant::Refresh;
         assert_eq!(
-            kind(401, r#"{"error":"unauthorized_client","error_description":"Old refresh token used."}"#, r),
+            kind(
+                401,
+                r#"{"error":"unauthorized_client","error_description":"Old refresh token used."}"#,
+                r
+            ),
             Some(RefusalKind::RefreshTokenSpent)
         );
         assert_eq!(
-            kind(401, r#"{"error":"invalid_request","error_description":"Access token not expired"}"#, r),
+            kind(
+                401,
+                r#"{"error":"invalid_request","error_description":"Access token not expired"}"#,
+                r
+            ),
             Some(RefusalKind::RefreshTooEarly)
         );
         let expired = kind(
@@ -258,20 +285,45 @@ mod tests {
                 expired_at: humantime::parse_rfc3339("2026-11-02T10:00:00Z").ok()
             })
         );
-        assert_eq!(kind(401, r#"{"error":"invalid_client"}"#, r), Some(RefusalKind::InvalidClient));
-        assert_eq!(kind(400, r#"{"error":"invalid_grant"}"#, Grant::Code), Some(RefusalKind::CodeRejected));
         assert_eq!(
-            kind(400, r#"{"error":"invalid_grant","error_description":"redirect_uri does not match"}"#, Grant::Code),
+            kind(401, r#"{"error":"invalid_client"}"#, r),
+            Some(RefusalKind::InvalidClient)
+        );
+        assert_eq!(
+            kind(400, r#"{"error":"invalid_grant"}"#, Grant::Code),
+            Some(RefusalKind::CodeRejected)
+        );
+        assert_eq!(
+            kind(
+                400,
+                r#"{"error":"invalid_grant","error_description":"redirect_uri does not match"}"#,
+                Grant::Code
+            ),
             Some(RefusalKind::RedirectUriMismatch)
         );
-        assert_eq!(kind(401, r#"{"error":"invalid_token"}"#, Grant::Bearer), Some(RefusalKind::AccessTokenRejected));
+        assert_eq!(
+            kind(401, r#"{"error":"invalid_token"}"#, Grant::Bearer),
+            Some(RefusalKind::AccessTokenRejected)
+        );
     }
 
     #[test]
     fn server_errors_after_sending_a_grant_are_ambiguous() {
-        let e = classify(502, &HeaderMap::new(), b"Bad gateway", Grant::Refresh, SystemTime::UNIX_EPOCH);
+        let e = classify(
+            502,
+            &HeaderMap::new(),
+            b"Bad gateway",
+            Grant::Refresh,
+            SystemTime::UNIX_EPOCH,
+        );
         assert!(e.outcome_unknown());
-        let e = classify(400, &HeaderMap::new(), b"nope", Grant::Refresh, SystemTime::UNIX_EPOCH);
+        let e = classify(
+            400,
+            &HeaderMap::new(),
+            b"nope",
+            Grant::Refresh,
+            SystemTime::UNIX_EPOCH,
+        );
         assert!(matches!(e, TokenError::Unparseable { status: 400, .. }));
     }
 
@@ -282,10 +334,16 @@ mod tests {
         h.insert("retry-after", HeaderValue::from_static("120"));
         assert_eq!(retry_at(&h, now), Some(now + Duration::from_secs(120)));
         let mut h = HeaderMap::new();
-        h.insert("x-ratelimit-reset", HeaderValue::from_static("20000000000000"));
+        h.insert(
+            "x-ratelimit-reset",
+            HeaderValue::from_static("20000000000000"),
+        );
         h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
         h.insert("x-ratelimit-minutely-reset", HeaderValue::from_static("30"));
-        h.insert("x-ratelimit-minutely-remaining", HeaderValue::from_static("5"));
+        h.insert(
+            "x-ratelimit-minutely-remaining",
+            HeaderValue::from_static("5"),
+        );
         assert_eq!(
             retry_at(&h, now),
             Some(SystemTime::UNIX_EPOCH + Duration::from_millis(20_000_000_000_000))
@@ -293,7 +351,10 @@ mod tests {
         let err = classify(429, &h, b"", Grant::Refresh, now);
         assert!(matches!(
             err,
-            TokenError::Refused(Refusal { kind: RefusalKind::RateLimited { retry_at: Some(_) }, .. })
+            TokenError::Refused(Refusal {
+                kind: RefusalKind::RateLimited { retry_at: Some(_) },
+                ..
+            })
         ));
     }
 
@@ -301,7 +362,10 @@ mod tests {
     fn dates_are_found_in_messages() {
         let t = find_datetime("expired at 2026-11-02T10:11:12Z, sorry");
         assert_eq!(t, humantime::parse_rfc3339("2026-11-02T10:11:12Z").ok());
-        assert_eq!(find_datetime("on 2026-11-02."), humantime::parse_rfc3339("2026-11-02T00:00:00Z").ok());
+        assert_eq!(
+            find_datetime("on 2026-11-02."),
+            humantime::parse_rfc3339("2026-11-02T00:00:00Z").ok()
+        );
         assert_eq!(find_datetime("no date 12026-1-1"), None);
     }
 }

@@ -88,10 +88,14 @@ pub(super) fn parse_token(status: u16, body: &[u8]) -> Result<TokenResponse, Tok
         _ => None,
     };
     if expires_in.is_none() && !raw.expires_in.is_null() {
-        return Err(unparseable("expires_in is neither a number nor a numeric string"));
+        return Err(unparseable(
+            "expires_in is neither a number nor a numeric string",
+        ));
     }
     let id_token_nonce = match id_token.as_deref() {
-        Some(jwt) => Some(jwt_nonce(jwt).ok_or_else(|| unparseable("its id_token cannot be read"))?),
+        Some(jwt) => {
+            Some(jwt_nonce(jwt).ok_or_else(|| unparseable("its id_token cannot be read"))?)
+        }
         None => None,
     }
     .flatten();
@@ -113,19 +117,26 @@ fn jwt_nonce(jwt: &str) -> Option<Option<String>> {
     let payload = jwt.split('.').nth(1)?;
     let bytes = Zeroizing::new(URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?);
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    Some(claims.get("nonce").and_then(|n| n.as_str()).map(str::to_string))
+    Some(
+        claims
+            .get("nonce")
+            .and_then(|n| n.as_str())
+            .map(str::to_string),
+    )
 }
 
 /// Parses a `current/Me` answer: any JSON, searched for `CurrentDivision` and `UserName`.
 pub(super) fn parse_me(status: u16, body: &[u8]) -> Result<MeInfo, TokenError> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| TokenError::Unparseable {
-        status,
-        reason: json_reason(&e),
-        excerpt: excerpt(body),
-    })?;
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| TokenError::Unparseable {
+            status,
+            reason: json_reason(&e),
+            excerpt: excerpt(body),
+        })?;
     Ok(MeInfo {
         current_division: find(&value, "CurrentDivision").and_then(|v| {
-            v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
         }),
         user_name: find(&value, "UserName").and_then(|v| v.as_str().map(str::to_string)),
     })
@@ -133,11 +144,12 @@ pub(super) fn parse_me(status: u16, body: &[u8]) -> Result<MeInfo, TokenError> {
 
 /// Parses an `accesstokenvalidation` answer.
 pub(super) fn parse_validation(status: u16, body: &[u8]) -> Result<TokenValidation, TokenError> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| TokenError::Unparseable {
-        status,
-        reason: json_reason(&e),
-        excerpt: excerpt(body),
-    })?;
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| TokenError::Unparseable {
+            status,
+            reason: json_reason(&e),
+            excerpt: excerpt(body),
+        })?;
     Ok(TokenValidation {
         cluster_url: find(&value, "twf.clusterUrl").and_then(|v| v.as_str().map(str::to_string)),
         expires_at: find(&value, "exp")
@@ -210,11 +222,18 @@ mod tests {
 
     #[test]
     fn expires_in_as_string_or_number_and_token_type_any_case() {
-        let r = parse_token(200, br#"{"access_token":"a","token_type":"bearer","expires_in":"600","refresh_token":"r"}"#)
-            .expect("parses");
+        let r = parse_token(
+            200,
+            br#"{"access_token":"a","token_type":"bearer","expires_in":"600","refresh_token":"r"}"#,
+        )
+        .expect("parses");
         assert_eq!(r.expires_in, Some(Duration::from_secs(600)));
         assert_eq!(r.refresh_token.as_ref().map(|t| t.secret()), Some("r"));
-        let r = parse_token(200, br#"{"access_token":"a","token_type":"Bearer","expires_in":3600}"#).expect("parses");
+        let r = parse_token(
+            200,
+            br#"{"access_token":"a","token_type":"Bearer","expires_in":3600}"#,
+        )
+        .expect("parses");
         assert_eq!(r.expires_in, Some(Duration::from_secs(3600)));
         assert!(r.refresh_token.is_none());
         assert!(matches!(
@@ -250,11 +269,29 @@ mod tests {
 
     #[test]
     fn me_and_validation_find_their_fields() {
-        let me = parse_me(200, br#"{"d":{"results":[{"CurrentDivision":12345,"UserName":"demo"}]}}"#);
-        assert_eq!(me.ok(), Some(MeInfo { current_division: Some(12345), user_name: Some("demo".into()) }));
-        let v = parse_validation(200, br#"{"twf.clusterUrl":"https://api.accounting.twinfield.com","exp":1700000000}"#)
-            .expect("parses");
-        assert_eq!(v.cluster_url.as_deref(), Some("https://api.accounting.twinfield.com"));
-        assert_eq!(v.expires_at, Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)));
+        let me = parse_me(
+            200,
+            br#"{"d":{"results":[{"CurrentDivision":12345,"UserName":"demo"}]}}"#,
+        );
+        assert_eq!(
+            me.ok(),
+            Some(MeInfo {
+                current_division: Some(12345),
+                user_name: Some("demo".into())
+            })
+        );
+        let v = parse_validation(
+            200,
+            br#"{"twf.clusterUrl":"https://api.accounting.twinfield.com","exp":1700000000}"#,
+        )
+        .expect("parses");
+        assert_eq!(
+            v.cluster_url.as_deref(),
+            Some("https://api.accounting.twinfield.com")
+        );
+        assert_eq!(
+            v.expires_at,
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        );
     }
 }

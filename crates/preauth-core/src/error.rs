@@ -1,0 +1,330 @@
+//! The lifecycle's errors: one variant per cause, each one actionable sentence that
+//! names the connection (and dates where they matter), never a secret.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use crate::flow::FlowError;
+use crate::platform::PlatformError;
+use crate::store::StoreError;
+use crate::token_client::{Grant, Refusal, RefusalKind, TokenError};
+
+/// A moment shown to people: `2026-11-02 10:00:00 UTC`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct When(pub SystemTime);
+
+impl fmt::Display for When {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = humantime::format_rfc3339_seconds(self.0).to_string();
+        write!(
+            f,
+            "{} UTC",
+            text.trim_end_matches('Z').replacen('T', " ", 1)
+        )
+    }
+}
+
+/// ` on <date>` when known, else nothing.
+struct On(Option<SystemTime>);
+
+impl fmt::Display for On {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(t) => write!(f, " on {}", When(t)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What the token lifecycle could not do, and what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    /// The store failed (its message names the file).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The return URL or the authorization start failed.
+    #[error(transparent)]
+    Flow(#[from] FlowError),
+    /// The platform record or base URL is unusable.
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
+    /// The connection names a platform the registry does not know.
+    #[error(
+        "connection '{name}' uses platform '{platform}', which is not defined; add it to platforms.xml or correct the connection"
+    )]
+    UnknownPlatform {
+        /// The connection.
+        name: String,
+        /// The platform id it names.
+        platform: String,
+    },
+    /// The connection has no tokens yet.
+    #[error("connection '{name}' has no tokens yet; run preauthenticate for it")]
+    NotAuthorized {
+        /// The connection.
+        name: String,
+    },
+    /// The access token expired and there is no refresh token.
+    #[error(
+        "the access token of '{name}' has expired and the platform gave no refresh token; run preauthenticate again"
+    )]
+    NoRefreshToken {
+        /// The connection.
+        name: String,
+    },
+    /// The refresh token expired.
+    #[error("the refresh token of '{name}' expired{}; run preauthenticate again", On(*.expired_at))]
+    RefreshTokenExpired {
+        /// The connection.
+        name: String,
+        /// When, if known.
+        expired_at: Option<SystemTime>,
+    },
+    /// The refresh token was already used.
+    #[error(
+        "the refresh token of '{name}' was already used (by another program, or in a refresh whose answer was lost); run preauthenticate again"
+    )]
+    RefreshTokenSpent {
+        /// The connection.
+        name: String,
+    },
+    /// The refresh token is unknown or revoked.
+    #[error(
+        "the platform no longer accepts the refresh token of '{name}' ({detail}); run preauthenticate again"
+    )]
+    RefreshTokenRejected {
+        /// The connection.
+        name: String,
+        /// The platform's words.
+        detail: String,
+    },
+    /// A refresh was refused because the access token is still valid.
+    #[error("the platform refused to refresh '{name}' because its access token is still valid; it can be refreshed from {}", When(*.allowed_from))]
+    RefreshTooEarly {
+        /// The connection.
+        name: String,
+        /// From when a refresh is allowed (by our record of the access token).
+        allowed_from: SystemTime,
+    },
+    /// Too many calls.
+    #[error("the platform is rate-limiting '{name}'; try again {}", .retry_at.map(|t| format!("after {}", When(t))).unwrap_or_else(|| "later".into()))]
+    RateLimited {
+        /// The connection.
+        name: String,
+        /// When a retry is allowed, if the platform said.
+        retry_at: Option<SystemTime>,
+    },
+    /// Client id or secret wrong.
+    #[error(
+        "the platform rejected the client id or client secret of '{name}'; copy them again from the app registration into the connection"
+    )]
+    InvalidClient {
+        /// The connection.
+        name: String,
+    },
+    /// Redirect URI not registered or not the one used.
+    #[error(
+        "the platform says the redirect URL '{redirect_url}' of '{name}' does not match the app registration; register exactly this URL, or correct the connection"
+    )]
+    RedirectUriMismatch {
+        /// The connection.
+        name: String,
+        /// The redirect URL used.
+        redirect_url: String,
+    },
+    /// The authorization code was refused.
+    #[error(
+        "the authorization code for '{name}' was refused as invalid, already used or expired ({detail}); start the authorization again and finish it within 3 minutes"
+    )]
+    CodeRejected {
+        /// The connection.
+        name: String,
+        /// The platform's words.
+        detail: String,
+    },
+    /// A bearer call refused the access token.
+    #[error(
+        "the platform rejected the access token of '{name}' ({detail}); refresh it or run preauthenticate again"
+    )]
+    AccessTokenRejected {
+        /// The connection.
+        name: String,
+        /// The platform's words.
+        detail: String,
+    },
+    /// Another refusal.
+    #[error("the platform refused the request for '{name}': {refusal}")]
+    Refused {
+        /// The connection.
+        name: String,
+        /// The refusal.
+        refusal: Refusal,
+    },
+    /// Nothing was sent: safe to retry.
+    #[error(
+        "the platform of '{name}' could not be reached ({reason}); nothing was sent, so trying again later is safe"
+    )]
+    Unreachable {
+        /// The connection.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// A refresh was sent and its answer lost: the old refresh token may be spent.
+    #[error(
+        "the answer to the refresh of '{name}' was lost ({reason}); the old refresh token may be spent and was not used again: run 'refresh {name}' once later, and if that reports the token as already used, run preauthenticate again"
+    )]
+    RefreshOutcomeUnknown {
+        /// The connection.
+        name: String,
+        /// What happened.
+        reason: String,
+    },
+    /// A code exchange was sent and its answer lost: the code is spent.
+    #[error(
+        "the answer to the code exchange for '{name}' was lost ({reason}); the code cannot be used twice, so start the authorization again"
+    )]
+    CodeOutcomeUnknown {
+        /// The connection.
+        name: String,
+        /// What happened.
+        reason: String,
+    },
+    /// The answer could not be read.
+    #[error(
+        "the platform's answer for '{name}' cannot be read (HTTP {status}, {reason}): {excerpt}"
+    )]
+    Unparseable {
+        /// The connection.
+        name: String,
+        /// The HTTP status.
+        status: u16,
+        /// What is wrong.
+        reason: String,
+        /// A secret-free excerpt.
+        excerpt: String,
+    },
+    /// The id_token's nonce is not the one sent (replay).
+    #[error(
+        "the id_token for '{name}' carries another nonce than the one sent; the answer is refused, start the authorization again"
+    )]
+    NonceMismatch {
+        /// The connection.
+        name: String,
+    },
+    /// Tokens handed over for registration are unusable.
+    #[error("the tokens handed over for '{name}' cannot be registered: {reason}")]
+    InvalidRegistration {
+        /// The connection.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The platform has no endpoint the operation needs, or the HTTP client cannot be set up.
+    #[error("'{name}': {reason}")]
+    Unsupported {
+        /// The connection.
+        name: String,
+        /// What is missing.
+        reason: String,
+    },
+}
+
+impl LifecycleError {
+    /// Whether only a new login (preauthenticate) can repair the connection.
+    pub fn needs_new_login(&self) -> bool {
+        matches!(
+            self,
+            LifecycleError::NotAuthorized { .. }
+                | LifecycleError::NoRefreshToken { .. }
+                | LifecycleError::RefreshTokenExpired { .. }
+                | LifecycleError::RefreshTokenSpent { .. }
+                | LifecycleError::RefreshTokenRejected { .. }
+        )
+    }
+
+    /// The error for connection `name` from a token-client error during `grant`.
+    pub(crate) fn from_token(
+        name: &str,
+        grant: Grant,
+        error: TokenError,
+        redirect_url: &str,
+    ) -> Self {
+        let name = name.to_string();
+        match error {
+            TokenError::Refused(refusal) => from_refusal(name, refusal, redirect_url),
+            TokenError::NotSent { reason, .. } => LifecycleError::Unreachable { name, reason },
+            TokenError::OutcomeUnknown { reason, .. } => match grant {
+                Grant::Code => LifecycleError::CodeOutcomeUnknown { name, reason },
+                Grant::Refresh => LifecycleError::RefreshOutcomeUnknown { name, reason },
+                Grant::Bearer => LifecycleError::Unreachable { name, reason },
+            },
+            TokenError::Unparseable {
+                status,
+                reason,
+                excerpt,
+            } => LifecycleError::Unparseable {
+                name,
+                status,
+                reason,
+                excerpt,
+            },
+            TokenError::Endpoint(e) => LifecycleError::Platform(e),
+            e @ (TokenError::NoEndpoint { .. } | TokenError::Client(_)) => {
+                LifecycleError::Unsupported {
+                    name,
+                    reason: e.to_string(),
+                }
+            }
+        }
+    }
+}
+
+fn from_refusal(name: String, refusal: Refusal, redirect_url: &str) -> LifecycleError {
+    let detail = refusal.to_string();
+    match refusal.kind {
+        RefusalKind::RefreshTokenExpired { expired_at } => {
+            LifecycleError::RefreshTokenExpired { name, expired_at }
+        }
+        RefusalKind::RefreshTokenSpent => LifecycleError::RefreshTokenSpent { name },
+        RefusalKind::RefreshTooEarly => LifecycleError::Refused { name, refusal },
+        RefusalKind::RateLimited { retry_at } => LifecycleError::RateLimited { name, retry_at },
+        RefusalKind::InvalidClient => LifecycleError::InvalidClient { name },
+        RefusalKind::RedirectUriMismatch => LifecycleError::RedirectUriMismatch {
+            name,
+            redirect_url: redirect_url.to_string(),
+        },
+        RefusalKind::CodeRejected => LifecycleError::CodeRejected { name, detail },
+        RefusalKind::RefreshTokenRejected => LifecycleError::RefreshTokenRejected { name, detail },
+        RefusalKind::AccessTokenRejected => LifecycleError::AccessTokenRejected { name, detail },
+        RefusalKind::Other => LifecycleError::Refused { name, refusal },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn messages_name_the_connection_and_the_date() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_793_613_600);
+        let e = LifecycleError::RefreshTokenExpired {
+            name: "acme".into(),
+            expired_at: Some(at),
+        };
+        assert_eq!(
+            e.to_string(),
+            "the refresh token of 'acme' expired on 2026-11-02 10:00:00 UTC; run preauthenticate again"
+        );
+        assert!(e.needs_new_login());
+        let e = LifecycleError::RateLimited {
+            name: "acme".into(),
+            retry_at: None,
+        };
+        assert_eq!(
+            e.to_string(),
+            "the platform is rate-limiting 'acme'; try again later"
+        );
+    }
+}

@@ -1,0 +1,470 @@
+//! The token lifecycle: the one place tokens are obtained, refreshed and persisted.
+//!
+//! Invariants (the reason this module exists):
+//! - **Persist before use.** A token response is saved durably through
+//!   [`LockedConnection::save`](crate::store::LockedConnection::save) before its access
+//!   token is returned to anyone or used for any call.
+//! - **Lock, re-read, refresh, persist, unlock.** [`Lifecycle::ensure_access_token`]
+//!   holds the connection's cross-process lock from re-reading the stored tokens until
+//!   the new ones are saved, so two processes never spend the same refresh token. Within
+//!   one process an async lock per connection comes first, so tasks queue without
+//!   blocking the runtime's threads on the store's lock.
+//! - **A lost answer is never retried blindly.** When a refresh was sent and its answer
+//!   lost (timeout, dropped connection, 5xx), the old refresh token may be spent: the
+//!   lifecycle re-reads the store, does not send the token again, and says so.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use crate::clock::Clock;
+use crate::connection::{Connection, Tokens};
+use crate::error::LifecycleError;
+use crate::flow::{self, Callback, FlowError, StartedAuthorization};
+use crate::platform::{Platform, Registry};
+use crate::secret::AccessToken;
+use crate::store::{LockedConnection, Store, StoreError};
+use crate::token_client::{Grant, RefusalKind, TokenClient, TokenError, TokenResponse};
+
+mod keepalive;
+mod register;
+mod status;
+
+pub use keepalive::{KeepAliveEvent, KeepAliveOutcome, KeepAliveReport};
+pub use register::{Proof, RegisterRequest, Registration};
+pub use status::{ConnectionStatus, TokenState, connection_status};
+
+/// The extra connection-string key where Twinfield's cluster URL is kept.
+pub const CLUSTER_URL_KEY: &str = "api-cluster-url";
+
+/// A usable access token, persisted before it was handed out.
+#[derive(Debug, Clone)]
+pub struct AccessGrant {
+    /// The access token.
+    pub token: AccessToken,
+    /// When it stops working.
+    pub expires_at: SystemTime,
+    /// The connection as stored now.
+    pub connection: Connection,
+    /// Its platform.
+    pub platform: Platform,
+}
+
+/// When a stored access token is refreshed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// Only inside the platform's refresh window or later.
+    IfNeeded,
+    /// Always.
+    Force,
+    /// When the refresh token is older than this (keep-alive).
+    OlderThan(Duration),
+}
+
+/// The token lifecycle over a store, a platform registry, a clock and a token client.
+/// Cheap to clone (shared).
+#[derive(Clone)]
+pub struct Lifecycle {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    registry: Registry,
+    clock: Arc<dyn Clock>,
+    http: TokenClient,
+    /// In-process locks per connection (lower-cased name), taken before the store's lock.
+    local: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl std::fmt::Debug for Lifecycle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lifecycle").finish_non_exhaustive()
+    }
+}
+
+impl Lifecycle {
+    /// A lifecycle over `store`, knowing the platforms in `registry`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        registry: Registry,
+        clock: Arc<dyn Clock>,
+        http: TokenClient,
+    ) -> Lifecycle {
+        Lifecycle {
+            inner: Arc::new(Inner {
+                store,
+                registry,
+                clock,
+                http,
+                local: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The platform registry.
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// The clock.
+    pub fn now(&self) -> SystemTime {
+        self.inner.clock.now()
+    }
+
+    /// The platform of a connection.
+    pub fn platform_of(&self, connection: &Connection) -> Result<&Platform, LifecycleError> {
+        self.inner
+            .registry
+            .get(&connection.platform)
+            .ok_or_else(|| LifecycleError::UnknownPlatform {
+                name: connection.name.clone(),
+                platform: connection.platform.clone(),
+            })
+    }
+
+    /// Starts an authorization for `connection` (its name, platform, base URL, client
+    /// and redirect URL; tokens are ignored): builds the URL and stores the pending
+    /// authorization for 10 minutes. Show (or open) `url`; then call
+    /// [`Lifecycle::finish_authorization`] with the return URL, in this or another process.
+    pub fn start_authorization(
+        &self,
+        connection: &Connection,
+    ) -> Result<StartedAuthorization, LifecycleError> {
+        let platform = self.platform_of(connection)?;
+        let started = flow::start(platform, connection, self.now())?;
+        self.inner.store.put_pending(&started.pending)?;
+        Ok(started)
+    }
+
+    /// Finishes an authorization from its return URL (whole URL or query): checks
+    /// `state` against the pending authorizations (each is used once), the `iss`, and the
+    /// platform's `error`; exchanges the code at once; stores the connection with its
+    /// tokens durably, and only then returns it.
+    pub async fn finish_authorization(
+        &self,
+        return_url: &str,
+    ) -> Result<Connection, LifecycleError> {
+        let callback = flow::parse_return(return_url)?;
+        let state = callback.state().ok_or(FlowError::MissingState)?;
+        let pending = self
+            .inner
+            .store
+            .take_pending(state, self.now())?
+            .ok_or(FlowError::UnknownState)?;
+        let mut connection = pending.connection.clone();
+        let platform = self.platform_of(&connection)?.clone();
+        flow::check_issuer(&platform, &connection.api_url, callback.iss())?;
+        let code = match callback {
+            Callback::Denied {
+                error, description, ..
+            } => {
+                return Err(FlowError::Denied { error, description }.into());
+            }
+            Callback::Code { code, .. } => code,
+        };
+        let response = self
+            .inner
+            .http
+            .exchange_code(
+                &platform,
+                &connection,
+                &code,
+                pending.pkce_verifier.as_ref(),
+            )
+            .await
+            .map_err(|e| self.token_error(&connection, Grant::Code, e))?;
+        if let (Some(sent), Some(got)) = (&pending.nonce, &response.id_token_nonce)
+            && !crate::secret::ct_eq_str(sent, got)
+        {
+            return Err(LifecycleError::NonceMismatch {
+                name: connection.name,
+            });
+        }
+        connection.tokens = Some(tokens_from(&platform, response, None, self.now()));
+        self.persist_new(&connection)?;
+        self.remember_cluster_url(&platform, &mut connection).await;
+        Ok(connection)
+    }
+
+    /// THE entry point for a usable access token: under the connection's lock, re-reads
+    /// the stored tokens, refreshes only when needed (no access token, or inside the
+    /// platform's refresh window before expiry, or later), saves durably, unlocks, and
+    /// returns the token.
+    pub async fn ensure_access_token(&self, name: &str) -> Result<AccessGrant, LifecycleError> {
+        self.refresh_under_lock(name, Need::IfNeeded)
+            .await
+            .map(|(grant, _)| grant)
+    }
+
+    /// Like [`Lifecycle::ensure_access_token`]; with `force` it refreshes even when the
+    /// access token is still valid (platforms that refuse early refreshes, like Exact,
+    /// then answer "Access token not expired").
+    pub async fn refresh(&self, name: &str, force: bool) -> Result<AccessGrant, LifecycleError> {
+        let need = if force { Need::Force } else { Need::IfNeeded };
+        self.refresh_under_lock(name, need)
+            .await
+            .map(|(grant, _)| grant)
+    }
+
+    /// The status of a connection at `now`, for display and monitoring.
+    pub fn status(
+        &self,
+        connection: &Connection,
+        now: SystemTime,
+    ) -> Result<ConnectionStatus, LifecycleError> {
+        Ok(connection_status(
+            self.platform_of(connection)?,
+            connection,
+            now,
+        ))
+    }
+
+    /// Lock, re-read, refresh when `need` says so, persist, unlock. Returns the grant and
+    /// whether a refresh happened.
+    async fn refresh_under_lock(
+        &self,
+        name: &str,
+        need: Need,
+    ) -> Result<(AccessGrant, bool), LifecycleError> {
+        let local = self.local_lock(name);
+        let _local = local.lock().await;
+        let store = Arc::clone(&self.inner.store);
+        let mut locked = store.lock(name)?;
+        let connection = locked.load()?;
+        let platform = self.platform_of(&connection)?.clone();
+        let now = self.now();
+        let Some(tokens) = connection.tokens.as_ref() else {
+            return Err(LifecycleError::NotAuthorized {
+                name: connection.name,
+            });
+        };
+        let due = match need {
+            Need::Force => true,
+            Need::IfNeeded => needs_refresh(&platform, tokens, now),
+            Need::OlderThan(threshold) => tokens
+                .refresh_token_issued_at
+                .is_none_or(|at| now.duration_since(at).unwrap_or_default() >= threshold),
+        };
+        if !due {
+            return Ok((grant(connection, platform), false));
+        }
+        let Some(refresh_token) = tokens.refresh_token.clone() else {
+            return Err(LifecycleError::NoRefreshToken {
+                name: connection.name,
+            });
+        };
+        if let Some(expired_at) = refresh_token_expiry(&platform, tokens).filter(|at| *at <= now) {
+            return Err(LifecycleError::RefreshTokenExpired {
+                name: connection.name,
+                expired_at: Some(expired_at),
+            });
+        }
+        let answer = self
+            .inner
+            .http
+            .refresh(&platform, &connection, &refresh_token)
+            .await;
+        match answer {
+            Ok(response) => {
+                let mut updated = connection.clone();
+                updated.tokens = Some(tokens_from(&platform, response, Some(tokens), self.now()));
+                locked.save(&updated)?;
+                Ok((grant(updated, platform), true))
+            }
+            Err(e) if e.outcome_unknown() => Err(self.lost_refresh(&mut *locked, &connection, e)),
+            Err(TokenError::Refused(r)) if r.kind == RefusalKind::RefreshTooEarly => {
+                Err(LifecycleError::RefreshTooEarly {
+                    name: connection.name.clone(),
+                    allowed_from: tokens
+                        .access_token_expires_at
+                        .checked_sub(platform.refresh_window)
+                        .unwrap_or(tokens.access_token_expires_at),
+                })
+            }
+            Err(e) => Err(self.token_error(&connection, Grant::Refresh, e)),
+        }
+    }
+
+    /// The refresh was sent and its answer lost: re-read what the store holds (another
+    /// writer cannot have changed it while we hold the lock, but a store that lost the
+    /// lock would show it here) and report, never sending the same token again.
+    fn lost_refresh(
+        &self,
+        locked: &mut dyn LockedConnection,
+        sent: &Connection,
+        error: TokenError,
+    ) -> LifecycleError {
+        let reason = match error {
+            TokenError::OutcomeUnknown { reason, .. } => reason,
+            other => other.to_string(),
+        };
+        let changed = match locked.load() {
+            Ok(now_stored) => !same_refresh_token(&now_stored, sent),
+            Err(e) => {
+                return LifecycleError::RefreshOutcomeUnknown {
+                    name: sent.name.clone(),
+                    reason: format!("{reason}; re-reading the store failed too: {e}"),
+                };
+            }
+        };
+        let reason = if changed {
+            format!(
+                "{reason}; the store now holds a different refresh token, written by another process"
+            )
+        } else {
+            format!("{reason}; the store still holds the refresh token that was sent")
+        };
+        LifecycleError::RefreshOutcomeUnknown {
+            name: sent.name.clone(),
+            reason,
+        }
+    }
+
+    /// Maps a token-client error for `connection`.
+    fn token_error(&self, connection: &Connection, grant: Grant, e: TokenError) -> LifecycleError {
+        LifecycleError::from_token(&connection.name, grant, e, &connection.redirect_url)
+    }
+
+    /// Stores a newly authorized connection: created, or (when it exists) its tokens and
+    /// app fields replaced under the lock, keeping extra keys not set anew.
+    fn persist_new(&self, connection: &Connection) -> Result<(), LifecycleError> {
+        match self.inner.store.create(connection) {
+            Ok(()) => Ok(()),
+            Err(StoreError::AlreadyExists { .. }) => {
+                let mut locked = self.inner.store.lock(&connection.name)?;
+                let existing = locked.load()?;
+                let mut merged = connection.clone();
+                merged.name = existing.name.clone();
+                for (k, v) in existing.extra {
+                    if !merged.extra.iter().any(|(m, _)| m.eq_ignore_ascii_case(&k)) {
+                        merged.extra.push((k, v));
+                    }
+                }
+                locked.save(&merged)?;
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// On platforms with a token-validation endpoint (Twinfield), asks for the cluster
+    /// URL once and keeps it as `api-cluster-url`. Best effort: the tokens are already
+    /// saved, and the cluster URL can be asked for again on the next authorization.
+    async fn remember_cluster_url(&self, platform: &Platform, connection: &mut Connection) {
+        if platform.token_validation_path.is_none() {
+            return;
+        }
+        let Some(token) = connection.tokens.as_ref().map(|t| t.access_token.clone()) else {
+            return;
+        };
+        let Ok(validation) = self
+            .inner
+            .http
+            .validate_access_token(platform, connection, &token)
+            .await
+        else {
+            return;
+        };
+        let Some(cluster) = validation.cluster_url else {
+            return;
+        };
+        let Ok(mut locked) = self.inner.store.lock(&connection.name) else {
+            return;
+        };
+        let Ok(mut stored) = locked.load() else {
+            return;
+        };
+        stored
+            .extra
+            .retain(|(k, _)| !k.eq_ignore_ascii_case(CLUSTER_URL_KEY));
+        stored.extra.push((CLUSTER_URL_KEY.to_string(), cluster));
+        if locked.save(&stored).is_ok() {
+            *connection = stored;
+        }
+    }
+
+    /// The in-process lock of one connection.
+    fn local_lock(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self
+            .inner
+            .local
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(map.entry(name.to_ascii_lowercase()).or_default())
+    }
+}
+
+/// Whether the stored access token must be refreshed at `now`.
+pub fn needs_refresh(platform: &Platform, tokens: &Tokens, now: SystemTime) -> bool {
+    if tokens.access_token.secret().is_empty() {
+        return true;
+    }
+    let from = tokens
+        .access_token_expires_at
+        .checked_sub(platform.refresh_window)
+        .unwrap_or(tokens.access_token_expires_at);
+    now >= from
+}
+
+/// When the stored refresh token expires, on platforms where they do.
+pub fn refresh_token_expiry(platform: &Platform, tokens: &Tokens) -> Option<SystemTime> {
+    let lifetime = platform.refresh_token_lifetime?;
+    tokens.refresh_token.as_ref()?;
+    tokens.refresh_token_issued_at?.checked_add(lifetime)
+}
+
+/// Tokens from a token response received at `now`. A response without a refresh token
+/// keeps the previous one (platforms whose refresh tokens do not rotate).
+fn tokens_from(
+    platform: &Platform,
+    response: TokenResponse,
+    previous: Option<&Tokens>,
+    now: SystemTime,
+) -> Tokens {
+    let lifetime = response
+        .expires_in
+        .unwrap_or(platform.default_access_token_lifetime);
+    let (refresh_token, refresh_token_issued_at) = match response.refresh_token {
+        Some(r) => (Some(r), Some(now)),
+        None => (
+            previous.and_then(|p| p.refresh_token.clone()),
+            previous.and_then(|p| p.refresh_token_issued_at),
+        ),
+    };
+    Tokens {
+        access_token: response.access_token,
+        access_token_issued_at: now,
+        access_token_expires_at: now.checked_add(lifetime).unwrap_or(now),
+        refresh_token,
+        refresh_token_issued_at,
+    }
+}
+
+fn grant(connection: Connection, platform: Platform) -> AccessGrant {
+    let (token, expires_at) = connection
+        .tokens
+        .as_ref()
+        .map(|t| (t.access_token.clone(), t.access_token_expires_at))
+        .unwrap_or_else(|| (AccessToken::new(""), SystemTime::UNIX_EPOCH));
+    AccessGrant {
+        token,
+        expires_at,
+        connection,
+        platform,
+    }
+}
+
+fn same_refresh_token(a: &Connection, b: &Connection) -> bool {
+    let token = |c: &Connection| c.tokens.as_ref().and_then(|t| t.refresh_token.clone());
+    match (token(a), token(b)) {
+        (Some(x), Some(y)) => x.ct_eq(&y),
+        (None, None) => true,
+        _ => false,
+    }
+}

@@ -1,0 +1,234 @@
+//! Keep-alive: refresh every connection whose refresh token is getting old.
+//!
+//! Connections are refreshed concurrently (at most `concurrency` at a time), each
+//! through the same lock-refresh-persist path as every other refresh. A rate-limit
+//! answer pauses that app (client id): a short wait is waited out and the connection
+//! tried once more; a long one marks the app's remaining connections as rate-limited
+//! without calling the platform again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tokio::task::JoinSet;
+
+use super::{Lifecycle, Need, refresh_token_expiry};
+use crate::error::LifecycleError;
+
+/// Longest rate-limit wait the keep-alive sits out before trying a connection again.
+pub const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
+
+/// What happened to one connection.
+#[derive(Debug)]
+pub enum KeepAliveOutcome {
+    /// Refreshed and saved.
+    Refreshed {
+        /// When the new refresh token expires, on platforms where they do.
+        refresh_token_expires_at: Option<SystemTime>,
+    },
+    /// Its refresh token is younger than the threshold; left alone.
+    Young {
+        /// When its refresh token was obtained.
+        refresh_token_issued_at: Option<SystemTime>,
+    },
+    /// It could not be refreshed.
+    Failed(LifecycleError),
+}
+
+/// Progress of a keep-alive run, for the command line.
+#[derive(Debug)]
+pub enum KeepAliveEvent<'a> {
+    /// A connection is being looked at.
+    Started {
+        /// The connection.
+        name: &'a str,
+        /// 1-based position.
+        index: usize,
+        /// How many connections there are.
+        total: usize,
+    },
+    /// The platform rate-limits this connection's app; waiting until `until`.
+    Waiting {
+        /// The connection.
+        name: &'a str,
+        /// Until when.
+        until: SystemTime,
+    },
+    /// A connection is done.
+    Finished {
+        /// The connection.
+        name: &'a str,
+        /// What happened.
+        outcome: &'a KeepAliveOutcome,
+    },
+}
+
+/// The result of a keep-alive run, per connection in name order.
+#[derive(Debug, Default)]
+pub struct KeepAliveReport {
+    /// Each connection and what happened to it.
+    pub outcomes: Vec<(String, KeepAliveOutcome)>,
+}
+
+impl KeepAliveReport {
+    /// How many were refreshed.
+    pub fn refreshed(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|(_, o)| matches!(o, KeepAliveOutcome::Refreshed { .. }))
+            .count()
+    }
+
+    /// How many failed.
+    pub fn failed(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|(_, o)| matches!(o, KeepAliveOutcome::Failed(_)))
+            .count()
+    }
+}
+
+/// Apps (client ids) the platform told to wait, and until when.
+type Paused = Arc<Mutex<HashMap<String, SystemTime>>>;
+
+/// What a task reports back.
+enum Report {
+    Waiting(String, SystemTime),
+    Done(usize, String, KeepAliveOutcome),
+}
+
+impl Lifecycle {
+    /// Refreshes every connection whose refresh token is older than `threshold`, at most
+    /// `concurrency` at a time, calling `progress` as it goes (on the caller's task).
+    pub async fn refresh_all(
+        &self,
+        threshold: Duration,
+        concurrency: usize,
+        progress: &dyn Fn(KeepAliveEvent<'_>),
+    ) -> Result<KeepAliveReport, LifecycleError> {
+        let names = self.inner.store.names()?;
+        let total = names.len();
+        let paused: Paused = Arc::default();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Report>();
+        let mut tasks = JoinSet::new();
+        let mut results: Vec<Option<(String, KeepAliveOutcome)>> =
+            (0..total).map(|_| None).collect();
+        let mut next = names.into_iter().enumerate();
+        let mut running = 0usize;
+        let mut done = 0usize;
+        while done < total {
+            while running < concurrency.max(1) {
+                let Some((index, name)) = next.next() else {
+                    break;
+                };
+                progress(KeepAliveEvent::Started {
+                    name: &name,
+                    index: index + 1,
+                    total,
+                });
+                let (this, paused, tx) = (self.clone(), Arc::clone(&paused), tx.clone());
+                tasks.spawn(async move {
+                    let outcome = this.keep_alive_one(&name, threshold, &paused, &tx).await;
+                    let _ = tx.send(Report::Done(index, name, outcome));
+                });
+                running += 1;
+            }
+            let Some(report) = rx.recv().await else { break };
+            match report {
+                Report::Waiting(name, until) => {
+                    progress(KeepAliveEvent::Waiting { name: &name, until })
+                }
+                Report::Done(index, name, outcome) => {
+                    progress(KeepAliveEvent::Finished {
+                        name: &name,
+                        outcome: &outcome,
+                    });
+                    if let Some(slot) = results.get_mut(index) {
+                        *slot = Some((name, outcome));
+                    }
+                    running -= 1;
+                    done += 1;
+                }
+            }
+        }
+        while tasks.join_next().await.is_some() {}
+        Ok(KeepAliveReport {
+            outcomes: results.into_iter().flatten().collect(),
+        })
+    }
+
+    /// One connection: skip a paused app, refresh when old, sit out one short rate limit.
+    async fn keep_alive_one(
+        &self,
+        name: &str,
+        threshold: Duration,
+        paused: &Paused,
+        tx: &tokio::sync::mpsc::UnboundedSender<Report>,
+    ) -> KeepAliveOutcome {
+        let client_id = match self.inner.store.load(name) {
+            Ok(c) => c.client_id,
+            Err(e) => return KeepAliveOutcome::Failed(e.into()),
+        };
+        for attempt in 0..2 {
+            let until = paused
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&client_id)
+                .copied();
+            let now = self.now();
+            if let Some(until) = until.filter(|u| *u > now) {
+                let wait = until.duration_since(now).unwrap_or_default();
+                if wait > MAX_RATE_LIMIT_WAIT || attempt > 0 {
+                    return KeepAliveOutcome::Failed(LifecycleError::RateLimited {
+                        name: name.to_string(),
+                        retry_at: Some(until),
+                    });
+                }
+                let _ = tx.send(Report::Waiting(name.to_string(), until));
+                tokio::time::sleep(wait).await;
+            }
+            match self
+                .refresh_under_lock(name, Need::OlderThan(threshold))
+                .await
+            {
+                Ok((grant, true)) => {
+                    return KeepAliveOutcome::Refreshed {
+                        refresh_token_expires_at: grant
+                            .connection
+                            .tokens
+                            .as_ref()
+                            .and_then(|t| refresh_token_expiry(&grant.platform, t)),
+                    };
+                }
+                Ok((grant, false)) => {
+                    return KeepAliveOutcome::Young {
+                        refresh_token_issued_at: grant
+                            .connection
+                            .tokens
+                            .as_ref()
+                            .and_then(|t| t.refresh_token_issued_at),
+                    };
+                }
+                Err(LifecycleError::RateLimited { name: n, retry_at }) => {
+                    let until = retry_at.unwrap_or_else(|| self.now() + MAX_RATE_LIMIT_WAIT);
+                    let mut map = paused
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let entry = map.entry(client_id.clone()).or_insert(until);
+                    *entry = (*entry).max(until);
+                    if attempt > 0 {
+                        return KeepAliveOutcome::Failed(LifecycleError::RateLimited {
+                            name: n,
+                            retry_at,
+                        });
+                    }
+                }
+                Err(e) => return KeepAliveOutcome::Failed(e),
+            }
+        }
+        KeepAliveOutcome::Failed(LifecycleError::RateLimited {
+            name: name.to_string(),
+            retry_at: None,
+        })
+    }
+}

@@ -1,0 +1,177 @@
+//! OEM registration: a connection from tokens obtained elsewhere.
+
+use std::time::{Duration, SystemTime};
+
+use super::{Lifecycle, refresh_token_expiry};
+use crate::connection::{Connection, Tokens};
+use crate::error::{LifecycleError, When};
+use crate::secret::{AccessToken, RefreshToken};
+use crate::token_client::{Grant, MeInfo, TokenValidation};
+
+/// Longest token accepted.
+const MAX_TOKEN_LEN: usize = 8192;
+
+/// How far in the future `obtained_at` may lie (clock skew between machines).
+const FUTURE_SKEW: Duration = Duration::from_secs(5 * 60);
+
+/// Tokens obtained elsewhere (an OEM partner's web application) to register as a connection.
+#[derive(Debug, Clone)]
+pub struct RegisterRequest {
+    /// The connection: name, platform, base URL, client and redirect URL (tokens ignored).
+    pub connection: Connection,
+    /// The access token.
+    pub access_token: AccessToken,
+    /// The refresh token.
+    pub refresh_token: RefreshToken,
+    /// When the tokens were obtained; `None` means now.
+    pub obtained_at: Option<SystemTime>,
+    /// Prove the tokens before keeping them: with `current/Me` or the token validation
+    /// when the access token should still be valid, else with a refresh.
+    pub verify: bool,
+}
+
+/// How registered tokens were proven.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Proof {
+    /// `current/Me` answered.
+    Me(MeInfo),
+    /// The token validation answered.
+    Validation(TokenValidation),
+    /// A refresh succeeded (and its tokens were saved).
+    Refreshed,
+}
+
+/// A registered connection.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    /// The connection as stored.
+    pub connection: Connection,
+    /// When its refresh token expires, on platforms where they do.
+    pub refresh_token_expires_at: Option<SystemTime>,
+    /// How the tokens were proven, when asked.
+    pub proof: Option<Proof>,
+}
+
+impl Lifecycle {
+    /// Registers a connection from tokens obtained elsewhere: checks their shape and age
+    /// (a refresh token past its platform's lifetime, 30 days for Exact, is refused with
+    /// its expiry date), stores the connection durably, and with `verify` proves the
+    /// tokens (a refused proof removes the connection again; a lost answer keeps it).
+    pub async fn register(&self, request: RegisterRequest) -> Result<Registration, LifecycleError> {
+        let RegisterRequest {
+            mut connection,
+            access_token,
+            refresh_token,
+            obtained_at,
+            verify,
+        } = request;
+        let name = connection.name.clone();
+        let invalid = |reason: String| LifecycleError::InvalidRegistration {
+            name: name.clone(),
+            reason,
+        };
+        let platform = self.platform_of(&connection)?.clone();
+        check_token("access token", access_token.secret()).map_err(&invalid)?;
+        check_token("refresh token", refresh_token.secret()).map_err(&invalid)?;
+        if access_token.secret() == refresh_token.secret() {
+            return Err(invalid(
+                "the access token and the refresh token are the same; swap in the right values"
+                    .into(),
+            ));
+        }
+        let now = self.now();
+        let obtained = obtained_at.unwrap_or(now);
+        if obtained > now + FUTURE_SKEW {
+            return Err(invalid(format!(
+                "they are said to be obtained at {}, which is in the future; check the time given",
+                When(obtained)
+            )));
+        }
+        let tokens = Tokens {
+            access_token,
+            access_token_issued_at: obtained,
+            access_token_expires_at: obtained + platform.default_access_token_lifetime,
+            refresh_token: Some(refresh_token),
+            refresh_token_issued_at: Some(obtained),
+        };
+        let expires = refresh_token_expiry(&platform, &tokens);
+        if let Some(at) = expires.filter(|at| *at <= now) {
+            return Err(invalid(format!(
+                "the refresh token expired on {} ({} days after it was obtained); obtain new tokens",
+                When(at),
+                platform
+                    .refresh_token_lifetime
+                    .map_or(0, |l| l.as_secs() / 86_400)
+            )));
+        }
+        connection.tokens = Some(tokens.clone());
+        self.inner.store.create(&connection)?;
+        if !verify {
+            return Ok(Registration {
+                connection,
+                refresh_token_expires_at: expires,
+                proof: None,
+            });
+        }
+        let access_fresh = !super::needs_refresh(&platform, &tokens, now);
+        let proof = if access_fresh && platform.me_path.is_some() {
+            self.inner
+                .http
+                .me(&platform, &connection, &tokens.access_token)
+                .await
+                .map(Proof::Me)
+                .map_err(|e| self.token_error(&connection, Grant::Bearer, e))
+        } else if access_fresh && platform.token_validation_path.is_some() {
+            self.inner
+                .http
+                .validate_access_token(&platform, &connection, &tokens.access_token)
+                .await
+                .map(Proof::Validation)
+                .map_err(|e| self.token_error(&connection, Grant::Bearer, e))
+        } else {
+            self.refresh(&name, true).await.map(|grant| {
+                connection = grant.connection;
+                Proof::Refreshed
+            })
+        };
+        match proof {
+            Ok(proof) => Ok(Registration {
+                refresh_token_expires_at: connection
+                    .tokens
+                    .as_ref()
+                    .and_then(|t| refresh_token_expiry(&platform, t)),
+                connection,
+                proof: Some(proof),
+            }),
+            Err(e) => {
+                if !matches!(
+                    e,
+                    LifecycleError::RefreshOutcomeUnknown { .. }
+                        | LifecycleError::Unreachable { .. }
+                ) {
+                    // The tokens were refused: do not keep a connection that cannot work.
+                    let _ = self.inner.store.drop_connection(&name);
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A token must be 1 to 8192 visible ASCII characters.
+fn check_token(what: &str, value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err(format!("the {what} is empty"));
+    }
+    if value.len() > MAX_TOKEN_LEN {
+        return Err(format!(
+            "the {what} is longer than {MAX_TOKEN_LEN} characters"
+        ));
+    }
+    if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "the {what} holds spaces, line breaks or non-ASCII characters; copy it again without them"
+        ));
+    }
+    Ok(())
+}
