@@ -58,16 +58,6 @@ impl From<Fault> for FaultSpec {
     }
 }
 
-impl Fault {
-    /// Whether the request is processed (and tokens rotate) before the fault shows.
-    pub(crate) fn processes_request(self) -> bool {
-        matches!(
-            self,
-            Fault::DropAfterRotate | Fault::Delay(_) | Fault::InvalidJson
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

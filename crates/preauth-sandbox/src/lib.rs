@@ -35,19 +35,29 @@
 //!   `{"fault": "delay", "millis": 250}`, `"http500"`, `"invalid_json"` or `"plain_text400"`:
 //!   queues a [`Fault`] for the next token request.
 #![deny(missing_docs)]
-// Skeleton: handlers that use these land in the next commits.
-#![allow(dead_code)]
 
+mod admin;
+mod api;
+mod api_error;
 mod approve;
+mod authorize;
 mod clock;
 mod config;
 mod counters;
 mod error;
 mod fault;
+mod limits;
+mod pages;
+mod params;
+mod platform;
 mod server;
 mod state;
+mod timefmt;
+mod token;
+mod tokens;
 
 use axum::Router;
+use axum::routing::{get, post};
 
 pub use approve::{Login, approve};
 pub use clock::VirtualClock;
@@ -63,5 +73,25 @@ pub use state::SandboxState;
 /// Serve it with `into_make_service_with_connect_info` as [`Sandbox::spawn`] does for
 /// [`Fault::DropAfterRotate`] to cut connections; otherwise that fault answers 500.
 pub fn router(state: SandboxState) -> Router {
-    Router::new().with_state(state)
+    Router::new()
+        .route("/api/oauth2/auth", get(authorize::exact))
+        .route("/api/oauth2/login", post(authorize::login))
+        .route("/api/oauth2/consent", post(authorize::consent))
+        .route("/api/oauth2/token", post(token::exact))
+        .route("/api/v1/current/Me", get(api::me))
+        .route(
+            "/auth/authentication/connect/authorize",
+            get(authorize::twinfield),
+        )
+        .route("/auth/authentication/account/login", post(authorize::login))
+        .route("/auth/authentication/consent", post(authorize::consent))
+        .route("/auth/authentication/connect/token", post(token::twinfield))
+        .route(
+            "/auth/authentication/connect/accesstokenvalidation",
+            get(api::validate),
+        )
+        .route("/sandbox/clock/advance", post(admin::advance))
+        .route("/sandbox/counters", get(admin::counters))
+        .route("/sandbox/faults", post(admin::fault))
+        .with_state(state)
 }

@@ -114,7 +114,7 @@ impl Listener for CuttableListener {
     async fn accept(&mut self) -> (CuttableStream, Connection) {
         loop {
             match self.0.accept().await {
-                Ok((stream, peer)) => {
+                Ok((stream, _peer)) => {
                     // Small request/response exchanges: do not wait for Nagle.
                     let _ = stream.set_nodelay(true);
                     let cut = Arc::new(AtomicBool::new(false));
@@ -123,7 +123,7 @@ impl Listener for CuttableListener {
                             inner: stream,
                             cut: Arc::clone(&cut),
                         },
-                        Connection { peer, cut },
+                        Connection { cut },
                     );
                 }
                 // Too many open files and similar: back off instead of spinning.
@@ -133,18 +133,16 @@ impl Listener for CuttableListener {
     }
 
     fn local_addr(&self) -> io::Result<Connection> {
-        Ok(Connection {
-            peer: self.0.local_addr()?,
+        // The address type is the per-connection switch; the listener itself has none.
+        self.0.local_addr().map(|_| Connection {
             cut: Arc::new(AtomicBool::new(false)),
         })
     }
 }
 
-/// What a handler knows about its connection: the peer and the switch that cuts it.
+/// What a handler knows about its connection: the switch that cuts it.
 #[derive(Debug, Clone)]
 pub(crate) struct Connection {
-    #[allow(dead_code)]
-    peer: SocketAddr,
     cut: Arc<AtomicBool>,
 }
 

@@ -1,8 +1,12 @@
 //! The sandbox's shared state: apps, clock, counters, faults and every issued grant.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
 
+use crate::limits::AppUsage;
+use crate::platform::{EXACT_REFRESH_LIFETIME, PENDING_LIFETIME, Platform, SESSION_LIFETIME};
+use crate::tokens::TokenDigest;
 use crate::{App, Counters, Fault, Limits, SandboxConfig, VirtualClock};
 
 /// The state behind the router; cheap to clone (shared).
@@ -20,10 +24,103 @@ struct Shared {
     store: Mutex<Store>,
 }
 
+/// Everything that changes, behind one lock. Tokens are keyed by their SHA-256 digest.
 #[derive(Default)]
 pub(crate) struct Store {
     pub(crate) counters: Counters,
     pub(crate) faults: VecDeque<Fault>,
+    /// Authorization requests waiting for login or consent, by transaction id.
+    pub(crate) pending: HashMap<TokenDigest, Pending>,
+    /// Login sessions, by cookie value.
+    pub(crate) sessions: HashMap<TokenDigest, Session>,
+    pub(crate) codes: HashMap<TokenDigest, CodeGrant>,
+    pub(crate) refresh_tokens: HashMap<TokenDigest, RefreshGrant>,
+    pub(crate) access_tokens: HashMap<TokenDigest, AccessGrant>,
+    /// Limits bookkeeping per client id.
+    pub(crate) usage: HashMap<String, AppUsage>,
+    /// Records added since the last sweep of expired ones.
+    added_since_sweep: u32,
+}
+
+/// What an authorization request asked for; carried from the authorize URL to the code.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthRequest {
+    pub(crate) platform: Platform,
+    pub(crate) client_id: String,
+    pub(crate) redirect_uri: String,
+    pub(crate) state: Option<String>,
+    pub(crate) scope: Option<String>,
+    pub(crate) nonce: Option<String>,
+    /// PKCE S256 challenge (Twinfield).
+    pub(crate) code_challenge: Option<String>,
+}
+
+/// An authorization request shown a login or consent page.
+pub(crate) struct Pending {
+    pub(crate) request: AuthRequest,
+    pub(crate) created: SystemTime,
+    /// Set once the login form was filled in correctly.
+    pub(crate) session: Option<TokenDigest>,
+}
+
+/// A logged-in browser.
+pub(crate) struct Session {
+    pub(crate) created: SystemTime,
+    /// Client ids this user already allowed.
+    pub(crate) consented: HashSet<String>,
+}
+
+/// An issued authorization code.
+pub(crate) struct CodeGrant {
+    pub(crate) request: AuthRequest,
+    pub(crate) issued: SystemTime,
+    pub(crate) used: bool,
+}
+
+/// An issued refresh token.
+pub(crate) struct RefreshGrant {
+    pub(crate) platform: Platform,
+    pub(crate) client_id: String,
+    pub(crate) scope: Option<String>,
+    /// When it (and the access token issued with it) was issued.
+    pub(crate) issued: SystemTime,
+    /// Exact: spent by a refresh; kept to answer "Old refresh token used."
+    pub(crate) spent: bool,
+}
+
+/// An issued access token.
+pub(crate) struct AccessGrant {
+    pub(crate) platform: Platform,
+    pub(crate) client_id: String,
+    pub(crate) scope: Option<String>,
+    pub(crate) issued: SystemTime,
+    pub(crate) expires: SystemTime,
+}
+
+impl Store {
+    /// Notes that a record was added; every few thousand, drops records that can no longer
+    /// change an answer (expired codes, pages, sessions, access tokens, 30-day-old refresh
+    /// tokens), so a long benchmark does not grow without bound.
+    pub(crate) fn added(&mut self, now: SystemTime) {
+        self.added_since_sweep += 1;
+        if self.added_since_sweep < 4096 {
+            return;
+        }
+        self.added_since_sweep = 0;
+        let alive = |since: SystemTime, lifetime: Duration| since + lifetime > now;
+        self.pending
+            .retain(|_, p| alive(p.created, PENDING_LIFETIME));
+        self.sessions
+            .retain(|_, s| alive(s.created, SESSION_LIFETIME));
+        self.codes
+            .retain(|_, c| alive(c.issued, c.request.platform.code_lifetime()));
+        self.access_tokens.retain(|_, a| a.expires > now);
+        // Exact refresh tokens past their 30 days still answer "expired at" rather than
+        // "invalid" for a while: keep them twice as long. Twinfield's do not expire here.
+        self.refresh_tokens.retain(|_, r| {
+            r.platform == Platform::Twinfield || alive(r.issued, EXACT_REFRESH_LIFETIME * 2)
+        });
+    }
 }
 
 impl std::fmt::Debug for SandboxState {
