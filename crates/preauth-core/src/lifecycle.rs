@@ -277,7 +277,7 @@ impl Lifecycle {
                 locked.save(&updated)?;
                 Ok((grant(updated, platform), true))
             }
-            Err(e) if e.outcome_unknown() => Err(self.lost_refresh(&mut *locked, &connection, e)),
+            Err(e) if e.grant_may_be_spent() => Err(self.lost_refresh(&mut *locked, &connection, e)),
             Err(TokenError::Refused(r)) if r.kind == RefusalKind::RefreshTooEarly => {
                 Err(LifecycleError::RefreshTooEarly {
                     name: connection.name.clone(),
@@ -302,6 +302,9 @@ impl Lifecycle {
     ) -> LifecycleError {
         let reason = match error {
             TokenError::OutcomeUnknown { reason, .. } => reason,
+            TokenError::Unparseable { status, reason, .. } => {
+                format!("HTTP {status} arrived but cannot be read: {reason}")
+            }
             other => other.to_string(),
         };
         let changed = match locked.load() {

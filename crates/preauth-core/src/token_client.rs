@@ -114,6 +114,16 @@ impl TokenError {
     pub fn outcome_unknown(&self) -> bool {
         matches!(self, TokenError::OutcomeUnknown { .. })
     }
+
+    /// Whether a grant sent with this outcome may have been spent without us holding
+    /// its replacement: the answer was lost, or it was a success (2xx) that cannot be read.
+    pub fn grant_may_be_spent(&self) -> bool {
+        match self {
+            TokenError::OutcomeUnknown { .. } => true,
+            TokenError::Unparseable { status, .. } => (200..300).contains(status),
+            _ => false,
+        }
+    }
 }
 
 /// Which request an answer belongs to (refusals read differently per grant).

@@ -209,32 +209,64 @@ fn reset_time(value: &str, now: SystemTime) -> Option<SystemTime> {
     })
 }
 
-/// The first `YYYY-MM-DD[ T]HH:MM:SS` (or bare date) in a message, read as UTC.
+/// The first date-time in a message, read as UTC: ISO (`2026-11-02 10:00:00`,
+/// `2026-11-02T10:00:00Z`, or a bare date) or the way Exact writes them
+/// (`11/2/2026 10:00:00 AM`).
 pub(crate) fn find_datetime(text: &str) -> Option<SystemTime> {
     let bytes = text.as_bytes();
-    let is_digits = |from: usize, n: usize| {
-        bytes
-            .get(from..from + n)
-            .is_some_and(|s| s.iter().all(u8::is_ascii_digit))
+    (0..bytes.len())
+        .filter(|&i| {
+            bytes.get(i).is_some_and(u8::is_ascii_digit)
+                && (i == 0 || !bytes.get(i - 1).is_some_and(u8::is_ascii_digit))
+        })
+        .find_map(|i| {
+            let rest = text.get(i..)?;
+            iso_datetime(rest).or_else(|| us_datetime(rest))
+        })
+}
+
+/// `YYYY-MM-DD[ T]HH:MM:SS` or `YYYY-MM-DD` at the start of `s`.
+fn iso_datetime(s: &str) -> Option<SystemTime> {
+    let date = s.get(..10)?;
+    let b = date.as_bytes();
+    let shape = b.iter().enumerate().all(|(i, c)| match i {
+        4 | 7 => *c == b'-',
+        _ => c.is_ascii_digit(),
+    });
+    if !shape {
+        return None;
+    }
+    let time = s
+        .get(11..19)
+        .filter(|_| matches!(s.as_bytes().get(10), Some(b' ' | b'T')))
+        .filter(|t| t.as_bytes().get(2) == Some(&b':'))
+        .unwrap_or("00:00:00");
+    humantime::parse_rfc3339_weak(&format!("{date} {time}"))
+        .or_else(|_| humantime::parse_rfc3339_weak(&format!("{date} 00:00:00")))
+        .ok()
+}
+
+/// `M/D/YYYY h:mm:ss AM|PM` at the start of `s` (Exact's error descriptions, UTC).
+fn us_datetime(s: &str) -> Option<SystemTime> {
+    let mut words = s.split_whitespace();
+    let (date, time, meridiem) = (words.next()?, words.next()?, words.next()?);
+    let meridiem = meridiem.trim_end_matches(['.', ',', ';', ')']);
+    let mut d = date.split('/').map(|p| p.parse::<u32>().ok());
+    let (month, day, year) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.split(':').map(|p| p.parse::<u32>().ok());
+    let (hour, minute, second) = (t.next()??, t.next()??, t.next()??);
+    if d.next().is_some() || t.next().is_some() || !(1..=12).contains(&hour) {
+        return None;
+    }
+    let hour = match meridiem {
+        "AM" => hour % 12,
+        "PM" => hour % 12 + 12,
+        _ => return None,
     };
-    (0..bytes.len()).find_map(|i| {
-        let date_here = is_digits(i, 4)
-            && bytes.get(i + 4) == Some(&b'-')
-            && is_digits(i + 5, 2)
-            && bytes.get(i + 7) == Some(&b'-')
-            && is_digits(i + 8, 2)
-            && (i == 0 || !bytes.get(i - 1).is_some_and(u8::is_ascii_digit));
-        if !date_here {
-            return None;
-        }
-        let date = text.get(i..i + 10)?;
-        let time = text
-            .get(i + 11..i + 19)
-            .filter(|_| matches!(bytes.get(i + 10), Some(b' ' | b'T')))
-            .filter(|t| t.len() == 8 && t.as_bytes().get(2) == Some(&b':'))
-            .unwrap_or("00:00:00");
-        humantime::parse_rfc3339_weak(&format!("{date} {time}")).ok()
-    })
+    humantime::parse_rfc3339_weak(&format!(
+        "{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}"
+    ))
+    .ok()
 }
 
 #[cfg(test)]
@@ -367,5 +399,12 @@ mod tests {
             humantime::parse_rfc3339("2026-11-02T00:00:00Z").ok()
         );
         assert_eq!(find_datetime("no date 12026-1-1"), None);
+        let exact = "The refresh token expired at 10/11/2022 9:18:20 PM and it is now 11/1/2022 12:00:00 AM.";
+        assert_eq!(find_datetime(exact), humantime::parse_rfc3339("2022-10-11T21:18:20Z").ok());
+        assert_eq!(
+            find_datetime("unblocked at 2/29/2024 12:05:09 PM."),
+            humantime::parse_rfc3339("2024-02-29T12:05:09Z").ok()
+        );
+        assert_eq!(find_datetime("at 1/1/2024 12:00:00 AM"), humantime::parse_rfc3339("2024-01-01T00:00:00Z").ok());
     }
 }

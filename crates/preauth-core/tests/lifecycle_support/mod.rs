@@ -1,0 +1,194 @@
+//! Shared by the lifecycle and flow tests: an in-memory store, a clock that follows the
+//! sandbox's virtual clock, and builders for connections and lifecycles.
+#![allow(dead_code)]
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::SystemTime;
+
+use preauth_core::clock::Clock;
+use preauth_core::connection::Connection;
+use preauth_core::lifecycle::Lifecycle;
+use preauth_core::platform::Registry;
+use preauth_core::secret::ClientSecret;
+use preauth_core::store::{LockedConnection, PendingAuthorization, Store, StoreError};
+use preauth_core::token_client::{TokenClient, TokenClientConfig};
+use preauth_sandbox::{App, Sandbox, SandboxConfig, VirtualClock};
+
+/// The sandbox's virtual clock as the lifecycle's clock.
+pub struct SandboxClock(pub VirtualClock);
+
+impl Clock for SandboxClock {
+    fn now(&self) -> SystemTime {
+        self.0.now()
+    }
+}
+
+/// A store in memory with real per-connection locks (for tests without a settings folder).
+#[derive(Default)]
+pub struct MemStore {
+    connections: Mutex<HashMap<String, Connection>>,
+    pending: Mutex<Vec<PendingAuthorization>>,
+    locked: Mutex<HashSet<String>>,
+    freed: Condvar,
+    /// How many saves happened (each one a durable write in a real store).
+    pub saves: Mutex<u64>,
+}
+
+fn key(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+impl MemStore {
+    fn not_found(name: &str) -> StoreError {
+        StoreError::NotFound { name: name.into() }
+    }
+}
+
+struct MemLock<'a> {
+    store: &'a MemStore,
+    name: String,
+}
+
+impl LockedConnection for MemLock<'_> {
+    fn load(&mut self) -> Result<Connection, StoreError> {
+        self.store.load(&self.name)
+    }
+
+    fn save(&mut self, connection: &Connection) -> Result<(), StoreError> {
+        *self.store.saves.lock().unwrap() += 1;
+        self.store
+            .connections
+            .lock()
+            .unwrap()
+            .insert(key(&self.name), connection.clone());
+        Ok(())
+    }
+}
+
+impl Drop for MemLock<'_> {
+    fn drop(&mut self) {
+        self.store.locked.lock().unwrap().remove(&key(&self.name));
+        self.store.freed.notify_all();
+    }
+}
+
+impl Store for MemStore {
+    fn names(&self) -> Result<Vec<String>, StoreError> {
+        let mut names: Vec<String> =
+            self.connections.lock().unwrap().values().map(|c| c.name.clone()).collect();
+        names.sort_by_key(|n| n.to_ascii_lowercase());
+        Ok(names)
+    }
+
+    fn load(&self, name: &str) -> Result<Connection, StoreError> {
+        self.connections
+            .lock()
+            .unwrap()
+            .get(&key(name))
+            .cloned()
+            .ok_or_else(|| Self::not_found(name))
+    }
+
+    fn create(&self, connection: &Connection) -> Result<(), StoreError> {
+        let mut all = self.connections.lock().unwrap();
+        if all.contains_key(&key(&connection.name)) {
+            return Err(StoreError::AlreadyExists {
+                name: connection.name.clone(),
+                path: "memory".into(),
+            });
+        }
+        *self.saves.lock().unwrap() += 1;
+        all.insert(key(&connection.name), connection.clone());
+        Ok(())
+    }
+
+    fn lock(&self, name: &str) -> Result<Box<dyn LockedConnection + '_>, StoreError> {
+        self.load(name)?;
+        let mut locked = self.locked.lock().unwrap();
+        while locked.contains(&key(name)) {
+            locked = self.freed.wait(locked).unwrap();
+        }
+        locked.insert(key(name));
+        Ok(Box::new(MemLock {
+            store: self,
+            name: name.to_string(),
+        }))
+    }
+
+    fn drop_connection(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self.connections.lock().unwrap().remove(&key(name)).is_some())
+    }
+
+    fn put_pending(&self, pending: &PendingAuthorization) -> Result<(), StoreError> {
+        self.pending.lock().unwrap().push(pending.clone());
+        Ok(())
+    }
+
+    fn take_pending(
+        &self,
+        state: &str,
+        now: SystemTime,
+    ) -> Result<Option<PendingAuthorization>, StoreError> {
+        let mut pending = self.pending.lock().unwrap();
+        pending.retain(|p| p.expires_at > now);
+        let found = pending.iter().position(|p| p.state.secret() == state);
+        Ok(found.map(|i| pending.swap_remove(i)))
+    }
+}
+
+/// A sandbox with the demo app plus a short-lived app (30 s access tokens, every call
+/// may refresh), pages shown, on a free port.
+pub async fn sandbox() -> Sandbox {
+    sandbox_with(SandboxConfig {
+        apps: vec![App::demo(), short_app()],
+        ..SandboxConfig::default()
+    })
+    .await
+}
+
+/// A sandbox with the given config.
+pub async fn sandbox_with(config: SandboxConfig) -> Sandbox {
+    Sandbox::spawn(config).await.expect("the sandbox binds 127.0.0.1")
+}
+
+/// An app whose access tokens live 30 s, so every refresh is allowed.
+pub fn short_app() -> App {
+    App {
+        client_id: "short-lived-app".into(),
+        client_secret: "short-secret".into(),
+        redirect_uris: vec![App::DEMO_REDIRECT_URI.into()],
+        access_token_seconds: 30,
+    }
+}
+
+/// A connection to the sandbox for `app` on `platform` (no tokens).
+pub fn connection(name: &str, platform: &str, sandbox: &Sandbox, app: &App, redirect: &str) -> Connection {
+    Connection {
+        name: name.into(),
+        platform: platform.into(),
+        api_url: sandbox.base_url(),
+        client_id: app.client_id.clone(),
+        client_secret: Some(ClientSecret::new(app.client_secret.clone())),
+        redirect_url: redirect.into(),
+        tokens: None,
+        extra: Vec::new(),
+    }
+}
+
+/// A lifecycle on `store` whose clock follows the sandbox.
+pub fn lifecycle(sandbox: &Sandbox, store: Arc<dyn Store>) -> Lifecycle {
+    let clock: Arc<dyn Clock> = Arc::new(SandboxClock(sandbox.clock()));
+    let http = TokenClient::new(TokenClientConfig::default(), Arc::clone(&clock)).expect("client");
+    Lifecycle::new(store, Registry::builtin(), clock, http)
+}
+
+/// Authorizes `connection` through the sandbox's login pages (paste flow) and returns
+/// the stored connection.
+pub async fn authorize(lc: &Lifecycle, connection: &Connection) -> Connection {
+    let started = lc.start_authorization(connection).expect("starts");
+    let redirect = preauth_sandbox::approve(started.url.as_str(), &preauth_sandbox::Login::demo())
+        .await
+        .expect("the demo user logs in");
+    lc.finish_authorization(&redirect).await.expect("the code is exchanged")
+}
