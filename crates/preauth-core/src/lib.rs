@@ -15,6 +15,7 @@
 
 pub mod clock;
 pub mod connection;
+pub mod connstr;
 pub mod error;
 pub mod flow;
 pub mod lifecycle;
@@ -22,5 +23,6 @@ pub mod loopback;
 pub mod platform;
 pub mod protector;
 pub mod secret;
+pub mod settings;
 pub mod store;
 pub mod token_client;

@@ -1,0 +1,321 @@
+//! One settings file: read with limits, checked for shape, its connections located.
+//!
+//! Shape: `settings` > `group name=…` > `connection name=…` > `database provider=…
+//! connectionString=…`. Anything else (other elements, attributes, comments) is kept.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use crate::store::StoreError;
+
+use super::xml::{Document, Element, LineIndex, Unrepresentable, XmlError};
+
+/// Settings files larger than this are refused unread.
+pub(crate) const MAX_FILE_LEN: u64 = 16 * 1024 * 1024;
+
+const BOM: &str = "\u{feff}";
+
+/// Where one connection is in its file.
+#[derive(Debug, Clone)]
+pub(crate) struct Located {
+    /// The name attribute.
+    pub name: String,
+    /// Index of the group among the root's children.
+    group: usize,
+    /// Index of the connection among the group's children.
+    index: usize,
+    /// 1-based line of the connection element.
+    pub line: u64,
+    /// 1-based column of the connection element.
+    pub column: u64,
+}
+
+/// A parsed settings file.
+#[derive(Debug, Clone)]
+pub(crate) struct SettingsFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// The bytes as read (kept as backup when the file is rewritten).
+    pub bytes: Vec<u8>,
+    doc: Document,
+    /// Its connections in document order.
+    pub connections: Vec<Located>,
+}
+
+impl SettingsFile {
+    /// Reads and parses `path`; `None` when there is no such file.
+    pub fn read(path: &Path) -> Result<Option<Self>, StoreError> {
+        read_limited(path)?
+            .map(|bytes| Self::parse(path, bytes))
+            .transpose()
+    }
+
+    /// Parses `bytes` read from `path`.
+    pub fn parse(path: &Path, bytes: Vec<u8>) -> Result<Self, StoreError> {
+        let (doc, body) = parse_document(path, &bytes)?;
+        let lines = LineIndex::new(body);
+        let at = |offset: usize, message: String| {
+            let (line, column) = lines.position(offset);
+            malformed(path, line, column, &message)
+        };
+        let root = doc
+            .root()
+            .ok_or_else(|| at(0, "the file has no root element".into()))?;
+        if !root.name.eq_ignore_ascii_case("settings") {
+            return Err(at(
+                root.offset,
+                format!(
+                    "the root element is <{}>; a settings file starts with <settings>",
+                    root.name
+                ),
+            ));
+        }
+        let mut connections: Vec<Located> = Vec::new();
+        for (g, group) in root.children.iter().enumerate() {
+            let Some(group) = group
+                .as_element()
+                .filter(|e| e.name.eq_ignore_ascii_case("group"))
+            else {
+                continue;
+            };
+            for (c, conn) in group.children.iter().enumerate() {
+                let Some(conn) = conn
+                    .as_element()
+                    .filter(|e| e.name.eq_ignore_ascii_case("connection"))
+                else {
+                    continue;
+                };
+                let (line, column) = lines.position(conn.offset);
+                let Some(name) = conn.attr("name").filter(|n| !n.is_empty()) else {
+                    return Err(malformed(
+                        path,
+                        line,
+                        column,
+                        "a <connection> has no name attribute; give it one",
+                    ));
+                };
+                if let Some(first) = connections
+                    .iter()
+                    .find(|l| l.name.eq_ignore_ascii_case(name))
+                {
+                    return Err(malformed(
+                        path,
+                        line,
+                        column,
+                        &format!(
+                            "connection '{name}' is defined twice in this file (also at line {}); keep one of them",
+                            first.line
+                        ),
+                    ));
+                }
+                connections.push(Located {
+                    name: name.to_string(),
+                    group: g,
+                    index: c,
+                    line,
+                    column,
+                });
+            }
+        }
+        Ok(SettingsFile {
+            path: path.to_path_buf(),
+            bytes,
+            doc,
+            connections,
+        })
+    }
+
+    /// A new, empty settings file (not yet written).
+    pub fn new_empty(path: &Path) -> Result<Self, Unrepresentable> {
+        Ok(SettingsFile {
+            path: path.to_path_buf(),
+            bytes: Vec::new(),
+            doc: Document::new("settings", &[("version", "5"), ("forcedefault", "false")])?,
+            connections: Vec::new(),
+        })
+    }
+
+    /// Whether the file existed when read (so that a rewrite keeps a backup).
+    pub fn existed(&self) -> bool {
+        !self.bytes.is_empty()
+    }
+
+    /// The connection called `name` (case-insensitive).
+    pub fn find(&self, name: &str) -> Option<&Located> {
+        self.connections
+            .iter()
+            .find(|l| l.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The `group` element holding a connection.
+    pub fn group(&self, at: &Located) -> Option<&Element> {
+        self.doc.root()?.children.get(at.group)?.as_element()
+    }
+
+    /// The `connection` element.
+    pub fn connection(&self, at: &Located) -> Option<&Element> {
+        self.group(at)?.children.get(at.index)?.as_element()
+    }
+
+    fn group_mut(&mut self, at: &Located) -> Option<&mut Element> {
+        self.doc
+            .root_mut()?
+            .children
+            .get_mut(at.group)?
+            .as_element_mut()
+    }
+
+    /// The connection's first `database` element.
+    pub fn database(&self, at: &Located) -> Option<&Element> {
+        self.connection(at)?.elements().find(|e| is_database(e))
+    }
+
+    /// The connection's first `database` element for changing, added when absent.
+    pub fn database_mut(&mut self, at: &Located) -> Option<&mut Element> {
+        database_in(
+            self.group_mut(at)?
+                .children
+                .get_mut(at.index)?
+                .as_element_mut()?,
+        )
+    }
+
+    /// Adds `connection` to the group named `group_name` (created when absent).
+    pub fn insert(&mut self, group_name: &str, connection: Element) -> Result<(), Unrepresentable> {
+        let name = connection.attr("name").unwrap_or_default().to_string();
+        let Some(root) = self.doc.root_mut() else {
+            return Ok(());
+        };
+        let existing = root.children.iter().position(|n| {
+            n.as_element().is_some_and(|g| {
+                g.name.eq_ignore_ascii_case("group") && g.attr("name") == Some(group_name)
+            })
+        });
+        let g = match existing {
+            Some(g) => g,
+            None => {
+                root.append_child(Element::new("group", &[("name", group_name)])?, 1);
+                root.children.len().saturating_sub(2)
+            }
+        };
+        let Some(group) = root.children.get_mut(g).and_then(|n| n.as_element_mut()) else {
+            return Ok(());
+        };
+        group.append_child(connection, 2);
+        let index = group.children.len().saturating_sub(2);
+        self.connections.push(Located {
+            name,
+            group: g,
+            index,
+            line: 0,
+            column: 0,
+        });
+        Ok(())
+    }
+
+    /// Removes a connection element (its group stays).
+    pub fn remove(&mut self, at: &Located) {
+        if let Some(group) = self.group_mut(at) {
+            group.remove_child(at.index);
+        }
+        self.connections
+            .retain(|l| !l.name.eq_ignore_ascii_case(&at.name));
+    }
+
+    /// Whether nothing but empty groups is left (so the file can go).
+    pub fn is_empty(&self) -> bool {
+        self.connections.is_empty()
+            && self.doc.root().is_none_or(|root| {
+                root.elements()
+                    .all(|g| g.name.eq_ignore_ascii_case("group") && g.elements().next().is_none())
+            })
+    }
+
+    /// The file's new content.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.doc.to_text().into_bytes()
+    }
+}
+
+/// Decodes and parses `bytes` read from `path`; returns the document and the text
+/// that offsets refer to (without byte-order mark).
+pub(crate) fn parse_document<'b>(
+    path: &Path,
+    bytes: &'b [u8],
+) -> Result<(Document, &'b str), StoreError> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let valid = String::from_utf8_lossy(bytes.get(..e.valid_up_to()).unwrap_or_default());
+            let (line, column) = LineIndex::new(&valid).position(valid.len());
+            return Err(malformed(
+                path,
+                line,
+                column,
+                "the file is not valid UTF-8; save it as UTF-8",
+            ));
+        }
+    };
+    let (bom, body) = match text.strip_prefix(BOM) {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let doc = Document::parse(body, bom).map_err(|XmlError { offset, message }| {
+        let (line, column) = LineIndex::new(body).position(offset);
+        malformed(path, line, column, &message)
+    })?;
+    Ok((doc, body))
+}
+
+/// Reads `path` up to [`MAX_FILE_LEN`]; `None` when there is no such file.
+pub(crate) fn read_limited(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+    let io_error = |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_error(e)),
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_LEN + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    if bytes.len() as u64 > MAX_FILE_LEN {
+        return Err(malformed(
+            path,
+            1,
+            1,
+            "the file is larger than 16 MiB; this is not a settings file",
+        ));
+    }
+    Ok(Some(bytes))
+}
+
+/// The first `database` element of a `connection` element, added when absent.
+pub(crate) fn database_in(connection: &mut Element) -> Option<&mut Element> {
+    if !connection.elements().any(is_database) {
+        connection.append_child(Element::new("database", &[("order", "10")]).ok()?, 3);
+    }
+    connection
+        .children
+        .iter_mut()
+        .filter_map(|n| n.as_element_mut())
+        .find(|e| is_database(e))
+}
+
+fn is_database(e: &Element) -> bool {
+    e.name.eq_ignore_ascii_case("database")
+}
+
+/// A [`StoreError::Malformed`].
+pub(crate) fn malformed(path: &Path, line: u64, column: u64, message: &str) -> StoreError {
+    StoreError::Malformed {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message: message.to_string(),
+    }
+}

@@ -1,0 +1,128 @@
+//! The embedded [`Store`](crate::store::Store): a folder of Invantive-style settings
+//! files.
+//!
+//! ```xml
+//! <?xml version="1.0" encoding="utf-8"?>
+//! <settings version="5" forcedefault="false">
+//!   <group name="Exact Online">
+//!     <connection name="acme-nl">
+//!       <database order="10" provider="ExactOnlineAll" connectionString="api-url=…;api-client-id=…"/>
+//!     </connection>
+//!   </group>
+//! </settings>
+//! ```
+//!
+//! - [`SettingsFolder`] reads every `settings*.xml` in the folder (hand-written ones
+//!   with other groups, comments and several connections too) and writes new
+//!   connections to `settings-<NAME>.xml`, one per file, in a group named after the
+//!   platform.
+//! - The connection-string keys are documented in [`keys::KEYS`].
+//! - Rewrites change only the `provider` and `connectionString` attributes of the
+//!   connection's `database` element; every other byte stays. A file that does not
+//!   parse is never written.
+//! - Writes are durable (temporary file, fsync, rename, fsync of the folder) and keep
+//!   the previous version as `settings-<NAME>.xml.bak`. Writers of one file exclude
+//!   each other through the lock file `.settings-<name>.xml.lock` next to it.
+//! - With a [`Protector`](crate::protector::Protector), connection strings are
+//!   stored sealed under the connection name.
+
+mod durable;
+mod export;
+mod file;
+mod folder;
+pub mod keys;
+mod pending;
+mod xml;
+
+use std::path::PathBuf;
+
+pub use folder::SettingsFolder;
+
+use crate::store::StoreError;
+
+/// The environment variable that overrides the default settings folder.
+pub const SETTINGS_DIR_ENV: &str = "PREAUTH_SETTINGS_DIR";
+
+/// Connection names are at most this many characters.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// The settings folder to use: `flag` (from `--settings-dir`) when given, else
+/// `$PREAUTH_SETTINGS_DIR` when set and non-empty, else `~/.preauth` (`./.preauth`
+/// when there is no home folder).
+pub fn resolve_dir(flag: Option<PathBuf>) -> PathBuf {
+    if let Some(dir) = flag {
+        return dir;
+    }
+    if let Some(dir) = std::env::var_os(SETTINGS_DIR_ENV).filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    std::env::home_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".preauth")
+}
+
+/// Checks that `name` can be a connection name and part of a file name: non-empty,
+/// at most [`MAX_NAME_CHARS`] characters, no path separators or characters Windows
+/// forbids in file names, no control characters, not starting with a dot and not
+/// ending with a dot or space.
+pub fn validate_name(name: &str) -> Result<(), StoreError> {
+    let reason = if name.is_empty() {
+        Some("it is empty")
+    } else if name.chars().count() > MAX_NAME_CHARS {
+        Some("it is longer than 100 characters")
+    } else if name.chars().any(char::is_control) {
+        Some("it contains a control character")
+    } else if name.contains(['/', '\\', ':', '*', '?', '"', '<', '>', '|']) {
+        Some("it contains one of / \\ : * ? \" < > |, which file names cannot hold")
+    } else if name.starts_with('.') {
+        Some("it starts with a dot")
+    } else if name.ends_with(['.', ' ']) || name.starts_with(' ') {
+        Some("it starts with a space or ends with a dot or space")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(StoreError::InvalidName {
+            name: name
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(MAX_NAME_CHARS)
+                .collect(),
+            reason: reason.to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_cannot_be_file_names_are_refused() {
+        for bad in [
+            "",
+            ".hidden",
+            "a/b",
+            "a\\b",
+            "tab\there",
+            "x.",
+            &"n".repeat(101),
+            "c:d",
+        ] {
+            assert!(
+                matches!(validate_name(bad), Err(StoreError::InvalidName { .. })),
+                "{bad:?}"
+            );
+        }
+        for good in ["acme-nl", "Acme NL 2", "ö-ü", &"n".repeat(100)] {
+            assert!(validate_name(good).is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn flag_wins_over_environment() {
+        let dir = resolve_dir(Some(PathBuf::from("/tmp/x")));
+        assert_eq!(dir, PathBuf::from("/tmp/x"));
+    }
+}

@@ -1,0 +1,225 @@
+//! Pending authorizations, kept in `pending-authorizations.xml` in the settings folder:
+//!
+//! ```xml
+//! <pending-authorizations>
+//!   <pending connection="acme" provider="ExactOnlineAll" expires="2025-03-01T12:10:00Z" data="…"/>
+//! </pending-authorizations>
+//! ```
+//!
+//! `data` is a connection string with the connection's keys plus `preauth-state`,
+//! `preauth-pkce-verifier` and `preauth-nonce` (see [`super::keys::KEYS`]), sealed under
+//! the label `pending-authorization` when a protector is in use. The file is locked
+//! like a settings file; taking an entry removes it, and expired entries are purged.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use crate::connstr::ConnectionString;
+use crate::secret::{PkceVerifier, StateToken, ct_eq_str};
+use crate::store::{PendingAuthorization, StoreError};
+
+use super::durable;
+use super::file::{malformed, parse_document, read_limited};
+use super::folder::{SettingsFolder, unrepresentable};
+use super::keys::{self, KeyError, PREAUTH_NONCE, PREAUTH_PKCE_VERIFIER, PREAUTH_STATE};
+use super::xml::{Document, Element, LineIndex};
+
+const FILE: &str = "pending-authorizations.xml";
+const ROOT: &str = "pending-authorizations";
+const ENTRY: &str = "pending";
+const LABEL: &str = "pending-authorization";
+
+/// At most this many pending authorizations are kept; the ones expiring first go.
+pub(crate) const MAX_PENDING: usize = 64;
+
+/// Adds `pending` to the file.
+pub(super) fn put(
+    folder: &SettingsFolder,
+    pending: &PendingAuthorization,
+) -> Result<(), StoreError> {
+    let path = folder.dir().join(FILE);
+    let _lock = folder.lock_path(&path)?;
+    let mut doc = read(&path)?.unwrap_or(new_document(&path)?);
+    let entry = encode(folder, &path, pending)?;
+    let Some(root) = doc.root_mut() else {
+        return Ok(());
+    };
+    root.append_child(entry, 1);
+    loop {
+        let entries: Vec<(usize, Option<SystemTime>)> = root
+            .children
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| {
+                n.as_element()
+                    .filter(|e| e.name == ENTRY)
+                    .map(|e| (i, expires(e)))
+            })
+            .collect();
+        if entries.len() <= MAX_PENDING {
+            break;
+        }
+        match entries.iter().min_by_key(|(_, t)| *t) {
+            Some(&(oldest, _)) => root.remove_child(oldest),
+            None => break,
+        }
+    }
+    write(&path, &doc)
+}
+
+/// Removes and returns the entry whose state equals `state`, unless expired at `now`;
+/// purges expired entries.
+pub(super) fn take(
+    folder: &SettingsFolder,
+    state: &str,
+    now: SystemTime,
+) -> Result<Option<PendingAuthorization>, StoreError> {
+    let path = folder.dir().join(FILE);
+    let _lock = folder.lock_path(&path)?;
+    let Some(mut doc) = read(&path)? else {
+        return Ok(None);
+    };
+    let Some(root) = doc.root_mut() else {
+        return Ok(None);
+    };
+    let mut found = None;
+    let mut remove = Vec::new();
+    for (i, node) in root.children.iter().enumerate() {
+        let Some(entry) = node.as_element().filter(|e| e.name == ENTRY) else {
+            continue;
+        };
+        let expired = expires(entry).is_none_or(|t| t <= now);
+        let decoded = decode(folder, &path, entry).ok();
+        let matches = decoded
+            .as_ref()
+            .is_some_and(|p| ct_eq_str(p.state.secret(), state));
+        if matches || expired {
+            remove.push(i);
+        }
+        if matches && !expired {
+            found = decoded;
+        }
+    }
+    if remove.is_empty() {
+        return Ok(None);
+    }
+    for i in remove.into_iter().rev() {
+        root.remove_child(i);
+    }
+    write(&path, &doc)?;
+    Ok(found)
+}
+
+fn expires(entry: &Element) -> Option<SystemTime> {
+    humantime::parse_rfc3339(entry.attr("expires")?).ok()
+}
+
+fn encode(
+    folder: &SettingsFolder,
+    path: &Path,
+    pending: &PendingAuthorization,
+) -> Result<Element, StoreError> {
+    let connection = &pending.connection;
+    let name = connection.name.as_str();
+    let invalid = |e: KeyError| StoreError::InvalidConnection {
+        path: path.to_path_buf(),
+        name: name.to_string(),
+        message: e.to_string(),
+    };
+    let platform = folder.registry().get(&connection.platform).ok_or_else(|| {
+        invalid(KeyError::UnknownPlatform {
+            id: connection.platform.clone(),
+        })
+    })?;
+    let mut cs = keys::to_connection_string(connection, None).map_err(invalid)?;
+    let push = |cs: &mut ConnectionString, key, value: Option<&str>| match value {
+        Some(v) => cs.push(key, v).map_err(|e| invalid(e.into())),
+        None => Ok(()),
+    };
+    push(&mut cs, PREAUTH_STATE, Some(pending.state.secret()))?;
+    push(
+        &mut cs,
+        PREAUTH_PKCE_VERIFIER,
+        pending.pkce_verifier.as_ref().map(PkceVerifier::secret),
+    )?;
+    push(&mut cs, PREAUTH_NONCE, pending.nonce.as_deref())?;
+    let data = folder.seal(path, LABEL, &cs.to_text())?;
+    Element::new(
+        ENTRY,
+        &[
+            ("connection", name),
+            ("provider", &platform.provider),
+            ("expires", &keys::format_time(pending.expires_at)),
+            ("data", &data),
+        ],
+    )
+    .map_err(|c| unrepresentable(path, name, c))
+}
+
+fn decode(
+    folder: &SettingsFolder,
+    path: &Path,
+    entry: &Element,
+) -> Result<PendingAuthorization, StoreError> {
+    let name = entry.attr("connection").unwrap_or_default();
+    let invalid = |e: KeyError| StoreError::InvalidConnection {
+        path: path.to_path_buf(),
+        name: name.to_string(),
+        message: e.to_string(),
+    };
+    let text = folder.open_stored(path, LABEL, entry.attr("data"))?;
+    let cs = ConnectionString::parse(&text).map_err(|e| invalid(e.into()))?;
+    let connection = keys::to_connection(
+        name,
+        entry.attr("provider").unwrap_or_default(),
+        &cs,
+        folder.registry(),
+    )
+    .map_err(invalid)?;
+    let state = cs.get(PREAUTH_STATE).ok_or_else(|| {
+        invalid(KeyError::Missing {
+            key: PREAUTH_STATE,
+            platform: "a pending authorization".into(),
+        })
+    })?;
+    Ok(PendingAuthorization {
+        state: StateToken::new(state),
+        connection,
+        pkce_verifier: cs.get(PREAUTH_PKCE_VERIFIER).map(PkceVerifier::new),
+        nonce: cs.get(PREAUTH_NONCE).map(str::to_string),
+        expires_at: expires(entry).unwrap_or(SystemTime::UNIX_EPOCH),
+    })
+}
+
+fn new_document(path: &Path) -> Result<Document, StoreError> {
+    Document::new(ROOT, &[]).map_err(|c| unrepresentable(path, LABEL, c))
+}
+
+fn read(path: &Path) -> Result<Option<Document>, StoreError> {
+    let Some(bytes) = read_limited(path)? else {
+        return Ok(None);
+    };
+    let (doc, body) = parse_document(path, &bytes)?;
+    match doc.root() {
+        Some(root) if root.name != ROOT => {
+            let (line, column) = LineIndex::new(body).position(root.offset);
+            Err(malformed(
+                path,
+                line,
+                column,
+                &format!(
+                    "the root element is <{}>; this file holds <{ROOT}>",
+                    root.name
+                ),
+            ))
+        }
+        _ => Ok(Some(doc)),
+    }
+}
+
+fn write(path: &Path, doc: &Document) -> Result<(), StoreError> {
+    durable::replace(path, doc.to_text().as_bytes(), None).map_err(|source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
