@@ -277,7 +277,9 @@ impl Lifecycle {
                 locked.save(&updated)?;
                 Ok((grant(updated, platform), true))
             }
-            Err(e) if e.grant_may_be_spent() => Err(self.lost_refresh(&mut *locked, &connection, e)),
+            Err(e) if e.grant_may_be_spent() => {
+                Err(self.lost_refresh(&mut *locked, &connection, e))
+            }
             Err(TokenError::Refused(r)) if r.kind == RefusalKind::RefreshTooEarly => {
                 Err(LifecycleError::RefreshTooEarly {
                     name: connection.name.clone(),

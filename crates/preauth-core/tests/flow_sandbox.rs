@@ -24,7 +24,13 @@ fn with_param(url: &str, name: &str, value: &str) -> String {
     let pairs: Vec<(String, String)> = parsed
         .query_pairs()
         .into_owned()
-        .map(|(k, v)| if k == name { (k, value.to_string()) } else { (k, v) })
+        .map(|(k, v)| {
+            if k == name {
+                (k, value.to_string())
+            } else {
+                (k, v)
+            }
+        })
         .collect();
     parsed.query_pairs_mut().clear().extend_pairs(pairs);
     parsed.to_string()
@@ -35,16 +41,35 @@ async fn exact_paste_flow_stores_tokens_before_returning() {
     let sb = sandbox().await;
     let mem = store();
     let lc = lifecycle(&sb, mem.clone());
-    let c = connection("acme", "exact-online", &sb, &App::demo(), App::DEMO_WEB_REDIRECT_URI);
+    let c = connection(
+        "acme",
+        "exact-online",
+        &sb,
+        &App::demo(),
+        App::DEMO_WEB_REDIRECT_URI,
+    );
     let done = authorize(&lc, &c).await;
     let stored = mem.load("acme").expect("stored");
-    let (t, s) = (done.tokens.expect("tokens"), stored.tokens.expect("stored tokens"));
+    let (t, s) = (
+        done.tokens.expect("tokens"),
+        stored.tokens.expect("stored tokens"),
+    );
     assert!(t.access_token.ct_eq(&s.access_token));
     assert!(s.refresh_token.is_some());
-    let lifetime = s.access_token_expires_at.duration_since(s.access_token_issued_at).ok();
-    assert_eq!(lifetime, Some(Duration::from_secs(600)), "expires_in came as the string \"600\"");
+    let lifetime = s
+        .access_token_expires_at
+        .duration_since(s.access_token_issued_at)
+        .ok();
+    assert_eq!(
+        lifetime,
+        Some(Duration::from_secs(600)),
+        "expires_in came as the string \"600\""
+    );
     let grant = lc.ensure_access_token("acme").await.expect("token");
-    assert!(grant.token.ct_eq(&s.access_token), "a fresh token is not refreshed");
+    assert!(
+        grant.token.ct_eq(&s.access_token),
+        "a fresh token is not refreshed"
+    );
     let counters = sb.counters();
     assert_eq!(counters.token_calls_authorization_code, 1);
     assert_eq!(counters.token_calls_refresh_token, 0);
@@ -55,14 +80,27 @@ async fn twinfield_paste_flow_checks_iss_and_keeps_the_cluster_url() {
     let sb = sandbox().await;
     let mem = store();
     let lc = lifecycle(&sb, mem.clone());
-    let c = connection("tw", "twinfield", &sb, &App::demo(), App::DEMO_WEB_REDIRECT_URI);
+    let c = connection(
+        "tw",
+        "twinfield",
+        &sb,
+        &App::demo(),
+        App::DEMO_WEB_REDIRECT_URI,
+    );
     let done = authorize(&lc, &c).await;
     assert!(done.tokens.is_some());
     let stored = mem.load("tw").expect("stored");
-    let cluster = stored.extra.iter().find(|(k, _)| k == CLUSTER_URL_KEY).map(|(_, v)| v.clone());
+    let cluster = stored
+        .extra
+        .iter()
+        .find(|(k, _)| k == CLUSTER_URL_KEY)
+        .map(|(_, v)| v.clone());
     assert_eq!(cluster, Some(sb.base_url()));
     assert_eq!(sb.counters().token_validations, 1);
-    let grant = lc.refresh("tw", true).await.expect("twinfield refreshes any time");
+    let grant = lc
+        .refresh("tw", true)
+        .await
+        .expect("twinfield refreshes any time");
     let refreshed = grant.connection.tokens.expect("tokens");
     let before = stored.tokens.expect("tokens");
     assert!(!refreshed.access_token.ct_eq(&before.access_token));
@@ -72,52 +110,113 @@ async fn twinfield_paste_flow_checks_iss_and_keeps_the_cluster_url() {
 async fn iss_from_another_issuer_is_refused_as_mix_up() {
     let sb = sandbox().await;
     let lc = lifecycle(&sb, store());
-    let c = connection("tw", "twinfield", &sb, &App::demo(), App::DEMO_WEB_REDIRECT_URI);
+    let c = connection(
+        "tw",
+        "twinfield",
+        &sb,
+        &App::demo(),
+        App::DEMO_WEB_REDIRECT_URI,
+    );
     let started = lc.start_authorization(&c).expect("starts");
-    let redirect = approve(started.url.as_str(), &Login::demo()).await.expect("login");
-    assert!(redirect.contains("iss="), "the sandbox sends RFC 9207 iss for Twinfield");
+    let redirect = approve(started.url.as_str(), &Login::demo())
+        .await
+        .expect("login");
+    assert!(
+        redirect.contains("iss="),
+        "the sandbox sends RFC 9207 iss for Twinfield"
+    );
     let forged = with_param(&redirect, "iss", "https://evil.example/auth/authentication");
     let err = lc.finish_authorization(&forged).await.expect_err("mix-up");
-    assert!(matches!(err, LifecycleError::Flow(FlowError::IssuerMismatch { .. })), "{err}");
-    assert_eq!(sb.counters().token_calls_authorization_code, 0, "no code was sent");
+    assert!(
+        matches!(err, LifecycleError::Flow(FlowError::IssuerMismatch { .. })),
+        "{err}"
+    );
+    assert_eq!(
+        sb.counters().token_calls_authorization_code,
+        0,
+        "no code was sent"
+    );
 }
 
 #[tokio::test]
 async fn wrong_state_is_refused_and_the_right_one_still_works() {
     let sb = sandbox().await;
     let lc = lifecycle(&sb, store());
-    let c = connection("acme", "exact-online", &sb, &App::demo(), App::DEMO_WEB_REDIRECT_URI);
+    let c = connection(
+        "acme",
+        "exact-online",
+        &sb,
+        &App::demo(),
+        App::DEMO_WEB_REDIRECT_URI,
+    );
     let started = lc.start_authorization(&c).expect("starts");
-    let redirect = approve(started.url.as_str(), &Login::demo()).await.expect("login");
+    let redirect = approve(started.url.as_str(), &Login::demo())
+        .await
+        .expect("login");
     let wrong = with_param(&redirect, "state", "not-the-state");
-    let err = lc.finish_authorization(&wrong).await.expect_err("unknown state");
-    assert!(matches!(err, LifecycleError::Flow(FlowError::UnknownState)), "{err}");
+    let err = lc
+        .finish_authorization(&wrong)
+        .await
+        .expect_err("unknown state");
+    assert!(
+        matches!(err, LifecycleError::Flow(FlowError::UnknownState)),
+        "{err}"
+    );
     assert!(err.to_string().contains("start the authorization again"));
     // Only the query, without '?', pasted: accepted.
-    let query = redirect.split_once('?').map(|(_, q)| q.to_string()).expect("query");
-    lc.finish_authorization(&query).await.expect("the right state works");
-    let again = lc.finish_authorization(&redirect).await.expect_err("state used once");
-    assert!(matches!(again, LifecycleError::Flow(FlowError::UnknownState)));
+    let query = redirect
+        .split_once('?')
+        .map(|(_, q)| q.to_string())
+        .expect("query");
+    lc.finish_authorization(&query)
+        .await
+        .expect("the right state works");
+    let again = lc
+        .finish_authorization(&redirect)
+        .await
+        .expect_err("state used once");
+    assert!(matches!(
+        again,
+        LifecycleError::Flow(FlowError::UnknownState)
+    ));
 }
 
 #[tokio::test]
 async fn reused_and_expired_codes_are_refused_by_the_platform() {
     let sb = sandbox().await;
     let lc = lifecycle(&sb, store());
-    let c = connection("acme", "exact-online", &sb, &App::demo(), App::DEMO_WEB_REDIRECT_URI);
+    let c = connection(
+        "acme",
+        "exact-online",
+        &sb,
+        &App::demo(),
+        App::DEMO_WEB_REDIRECT_URI,
+    );
     let first = lc.start_authorization(&c).expect("starts");
     let second = lc.start_authorization(&c).expect("starts");
-    let redirect = approve(first.url.as_str(), &Login::demo()).await.expect("login");
-    lc.finish_authorization(&redirect).await.expect("first use works");
+    let redirect = approve(first.url.as_str(), &Login::demo())
+        .await
+        .expect("login");
+    lc.finish_authorization(&redirect)
+        .await
+        .expect("first use works");
     // The same code under the other pending authorization's state: the platform refuses.
     let reused = with_param(&redirect, "state", second.pending.state.secret());
-    let err = lc.finish_authorization(&reused).await.expect_err("code used");
+    let err = lc
+        .finish_authorization(&reused)
+        .await
+        .expect_err("code used");
     assert!(matches!(err, LifecycleError::CodeRejected { .. }), "{err}");
 
     let third = lc.start_authorization(&c).expect("starts");
-    let redirect = approve(third.url.as_str(), &Login::demo()).await.expect("login");
+    let redirect = approve(third.url.as_str(), &Login::demo())
+        .await
+        .expect("login");
     sb.clock().advance(Duration::from_secs(5 * 60));
-    let err = lc.finish_authorization(&redirect).await.expect_err("code expired");
+    let err = lc
+        .finish_authorization(&redirect)
+        .await
+        .expect_err("code expired");
     assert!(matches!(err, LifecycleError::CodeRejected { .. }), "{err}");
     assert!(err.to_string().contains("expired"), "{err}");
 }
@@ -126,7 +225,13 @@ async fn reused_and_expired_codes_are_refused_by_the_platform() {
 async fn platform_errors_on_the_return_url_are_reported() {
     let sb = sandbox().await;
     let lc = lifecycle(&sb, store());
-    let c = connection("acme", "exact-online", &sb, &App::demo(), App::DEMO_WEB_REDIRECT_URI);
+    let c = connection(
+        "acme",
+        "exact-online",
+        &sb,
+        &App::demo(),
+        App::DEMO_WEB_REDIRECT_URI,
+    );
     let started = lc.start_authorization(&c).expect("starts");
     let url = format!(
         "{}?error=access_denied&error_description=The+user+declined&state={}",
@@ -146,12 +251,26 @@ async fn wrong_client_secret_is_reported_as_such() {
     let lc = lifecycle(&sb, store());
     let mut app = App::demo();
     app.client_secret = "wrong".into();
-    let c = connection("acme", "exact-online", &sb, &app, App::DEMO_WEB_REDIRECT_URI);
+    let c = connection(
+        "acme",
+        "exact-online",
+        &sb,
+        &app,
+        App::DEMO_WEB_REDIRECT_URI,
+    );
     let started = lc.start_authorization(&c).expect("starts");
-    let redirect = approve(started.url.as_str(), &Login::demo()).await.expect("login");
-    let err = lc.finish_authorization(&redirect).await.expect_err("bad secret");
+    let redirect = approve(started.url.as_str(), &Login::demo())
+        .await
+        .expect("login");
+    let err = lc
+        .finish_authorization(&redirect)
+        .await
+        .expect_err("bad secret");
     assert!(matches!(err, LifecycleError::InvalidClient { .. }), "{err}");
-    assert!(!err.to_string().contains("wrong"), "no secret in messages: {err}");
+    assert!(
+        !err.to_string().contains("wrong"),
+        "no secret in messages: {err}"
+    );
 }
 
 /// A free loopback port (bound and released; the listener binds it again).
@@ -170,17 +289,35 @@ async fn loopback_flow(platform: &str) {
     let started = lc.start_authorization(&c).expect("starts");
     let state = started.pending.state.clone();
     let waiting = tokio::spawn(async move { listener.wait(&state, Duration::from_secs(20)).await });
-    let redirect = approve(started.url.as_str(), &Login::demo()).await.expect("login");
-    let browser = reqwest::Client::builder().no_proxy().build().expect("client");
+    let redirect = approve(started.url.as_str(), &Login::demo())
+        .await
+        .expect("login");
+    let browser = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
     let base = redirect_url;
-    let other_path = browser.get(base.replace("/callback", "/favicon.ico")).send().await.expect("answer");
+    let other_path = browser
+        .get(base.replace("/callback", "/favicon.ico"))
+        .send()
+        .await
+        .expect("answer");
     assert_eq!(other_path.status().as_u16(), 404);
     let forged = with_param(&redirect, "state", "someone-else");
     let forged = browser.get(forged).send().await.expect("answer");
-    assert_eq!(forged.status().as_u16(), 400, "a foreign state is answered and ignored");
+    assert_eq!(
+        forged.status().as_u16(),
+        400,
+        "a foreign state is answered and ignored"
+    );
     let real = browser.get(redirect).send().await.expect("answer");
     assert_eq!(real.status().as_u16(), 200);
-    assert!(real.text().await.unwrap_or_default().contains("You can close this tab"));
+    assert!(
+        real.text()
+            .await
+            .unwrap_or_default()
+            .contains("You can close this tab")
+    );
     let query = waiting.await.expect("task").expect("one valid callback");
     let done = lc.finish_authorization(&query).await.expect("exchanged");
     assert!(done.tokens.is_some() && mem.load("acme").is_ok());
@@ -203,6 +340,9 @@ async fn loopback_gives_up_after_its_timeout() {
     let redirect_url = format!("http://127.0.0.1:{}/cb", free_port());
     let listener = LoopbackListener::bind(&redirect_url).await.expect("binds");
     let state = preauth_core::secret::StateToken::new("s");
-    let err = listener.wait(&state, Duration::from_millis(200)).await.expect_err("timeout");
+    let err = listener
+        .wait(&state, Duration::from_millis(200))
+        .await
+        .expect_err("timeout");
     assert!(err.to_string().contains("no browser came back"), "{err}");
 }

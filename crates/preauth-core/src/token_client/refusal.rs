@@ -87,6 +87,8 @@ pub(super) fn classify(
     let retry_at = retry_at(headers, now);
     if status == 429 {
         let (error, description) = read_error(body).unwrap_or_default();
+        // Exact names the moment in the message ("resets at …", "unblocked at …").
+        let retry_at = retry_at.or_else(|| description.as_deref().and_then(find_datetime));
         return refused(
             RefusalKind::RateLimited { retry_at },
             status,
@@ -361,7 +363,7 @@ mod tests {
 
     #[test]
     fn rate_limit_headers_give_the_retry_time() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000_0);
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(10_000_000_000);
         let mut h = HeaderMap::new();
         h.insert("retry-after", HeaderValue::from_static("120"));
         assert_eq!(retry_at(&h, now), Some(now + Duration::from_secs(120)));
@@ -400,11 +402,17 @@ mod tests {
         );
         assert_eq!(find_datetime("no date 12026-1-1"), None);
         let exact = "The refresh token expired at 10/11/2022 9:18:20 PM and it is now 11/1/2022 12:00:00 AM.";
-        assert_eq!(find_datetime(exact), humantime::parse_rfc3339("2022-10-11T21:18:20Z").ok());
+        assert_eq!(
+            find_datetime(exact),
+            humantime::parse_rfc3339("2022-10-11T21:18:20Z").ok()
+        );
         assert_eq!(
             find_datetime("unblocked at 2/29/2024 12:05:09 PM."),
             humantime::parse_rfc3339("2024-02-29T12:05:09Z").ok()
         );
-        assert_eq!(find_datetime("at 1/1/2024 12:00:00 AM"), humantime::parse_rfc3339("2024-01-01T00:00:00Z").ok());
+        assert_eq!(
+            find_datetime("at 1/1/2024 12:00:00 AM"),
+            humantime::parse_rfc3339("2024-01-01T00:00:00Z").ok()
+        );
     }
 }
