@@ -1,35 +1,11 @@
-//! The envelope: one printable, versioned token that fits an XML attribute.
-//!
-//! ```text
-//! dk1:<base64url without padding of:>
-//!   offset size  field
-//!        0    1  version (1)
-//!        1    1  mode (1 = device, 2 = passphrase)
-//!        2    1  KDF (1 = Argon2id v1.3)
-//!        3    4  m, memory in KiB (u32 little endian)
-//!        7    4  t, passes (u32 LE)
-//!       11    4  p, lanes (u32 LE)
-//!       15   16  salt
-//!       31    8  key id: 8 bytes of SHA-256 over the derived key
-//!       39    1  source mask (bit 0 machine-id, 1 DMI product UUID, 2 CPU brand; 0 for a passphrase)
-//!       40    8  hints: 2-byte keyed tags of the host secret and each source (0 when unused)
-//!       48   24  XChaCha20-Poly1305 nonce
-//!       72  n+16 ciphertext and tag
-//! ```
-//!
-//! The associated data is `dk1:` + the 72 header bytes + the caller's label, so every header
-//! field and the label are authenticated. Decoding is strict: canonical base64 (no padding, no
-//! stray trailing bits, no whitespace) and every reserved bit zero, so one envelope has exactly
-//! one text form. This module only reads and writes the format; [`DeviceKey`] does the crypto.
-//!
-//! [`DeviceKey`]: crate::DeviceKey
+//! The envelope format: pure encoding and decoding, no cryptography (see [`Envelope`]).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::Mode;
 use crate::error::{Error, Result};
-use crate::fingerprint::{HINTS_LEN, Source};
+use crate::fingerprint::{HINT_TAG_LEN, HINTS_LEN, Source};
 use crate::kdf::{KEY_ID_LEN, KdfParams, SALT_LEN};
 
 /// The prefix of every envelope this version writes.
@@ -37,19 +13,41 @@ pub const PREFIX: &str = "dk1:";
 const VERSION: u8 = 1;
 const KDF_ARGON2ID: u8 = 1;
 pub(crate) const NONCE_LEN: usize = 24;
-const TAG_LEN: usize = 16;
+pub(crate) const AEAD_TAG_LEN: usize = 16;
 const HEADER_LEN: usize = 3 + 12 + SALT_LEN + KEY_ID_LEN + 1 + HINTS_LEN + NONCE_LEN;
+const _: () = assert!(HEADER_LEN.is_multiple_of(3), "to_text encodes the header on its own");
 
 /// The longest envelope text accepted (1 MiB); longer input is refused before decoding.
 pub const MAX_ENVELOPE_LEN: usize = 1024 * 1024;
 
 /// The longest plaintext (in bytes) that fits in one envelope.
 pub const MAX_PLAINTEXT_LEN: usize =
-    (MAX_ENVELOPE_LEN - PREFIX.len()) / 4 * 3 - HEADER_LEN - TAG_LEN;
+    (MAX_ENVELOPE_LEN - PREFIX.len()) / 4 * 3 - HEADER_LEN - AEAD_TAG_LEN;
 
-/// A decoded envelope: the header fields and the sealed bytes.
+/// A decoded envelope: one printable, versioned token that fits an XML attribute.
 ///
-/// Parsing checks the format only; opening it needs the right [`DeviceKey`](crate::DeviceKey).
+/// ```text
+/// dk1:<base64url without padding of:>
+///   offset size  field
+///        0    1  version (1)
+///        1    1  mode (1 = device, 2 = passphrase)
+///        2    1  KDF (1 = Argon2id v1.3)
+///        3    4  m, memory in KiB (u32 little endian)
+///        7    4  t, passes (u32 LE)
+///       11    4  p, lanes (u32 LE)
+///       15   16  salt
+///       31    8  key id: 8 bytes of SHA-256 over the derived key
+///       39    1  source mask (bit 0 machine-id, 1 DMI product UUID, 2 CPU brand; 0 for a passphrase)
+///       40    8  hints: 2-byte keyed tags of the host secret and each source (0 when unused)
+///       48   24  XChaCha20-Poly1305 nonce
+///       72  n+16 ciphertext and tag
+/// ```
+///
+/// The associated data is `dk1:` + the 72 header bytes + the caller's label, so every header
+/// field and the label are authenticated. Decoding is strict: canonical base64 (no padding, no
+/// stray trailing bits, no whitespace) and every reserved bit zero, so one envelope has exactly
+/// one text form. Parsing checks the format only; opening needs the right
+/// [`DeviceKey`](crate::DeviceKey).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
     pub(crate) mode: Mode,
@@ -80,13 +78,13 @@ impl Envelope {
                 None => malformed("it does not start with `dk1:`"),
             });
         };
-        let bytes = URL_SAFE_NO_PAD
+        let mut bytes = URL_SAFE_NO_PAD
             .decode(body)
             .map_err(|_| malformed("it is not canonical unpadded base64url"))?;
-        if bytes.len() < HEADER_LEN + TAG_LEN {
+        if bytes.len() < HEADER_LEN + AEAD_TAG_LEN {
             return Err(malformed("it is too short (truncated?)"));
         }
-        let mut reader = Reader(&bytes);
+        let mut reader = Reader(bytes.get(..HEADER_LEN).unwrap_or_default());
         let [version, mode, kdf] = reader.take()?;
         if version != VERSION {
             return Err(malformed(
@@ -117,7 +115,11 @@ impl Envelope {
             mask: u8::from_le_bytes(reader.take()?),
             hints: reader.take()?,
             nonce: reader.take()?,
-            sealed: reader.0.to_vec(),
+            // The header is parsed: keep the rest in the same buffer.
+            sealed: {
+                bytes.drain(..HEADER_LEN);
+                bytes
+            },
         };
         envelope.check_sources()?;
         Ok(envelope)
@@ -140,12 +142,13 @@ impl Envelope {
 
     /// The envelope's text: `dk1:` and base64url without padding.
     pub fn to_text(&self) -> String {
-        let mut bytes = Vec::with_capacity(HEADER_LEN + self.sealed.len());
-        bytes.extend_from_slice(&self.header());
-        bytes.extend_from_slice(&self.sealed);
-        let mut text = String::with_capacity(PREFIX.len() + bytes.len().div_ceil(3) * 4);
+        let encoded_len = (HEADER_LEN + self.sealed.len()).div_ceil(3) * 4;
+        let mut text = String::with_capacity(PREFIX.len() + encoded_len);
         text.push_str(PREFIX);
-        URL_SAFE_NO_PAD.encode_string(&bytes, &mut text);
+        // The header is a whole number of 3-byte groups, so encoding it and the sealed bytes
+        // one after the other gives the encoding of both, without copying them together.
+        URL_SAFE_NO_PAD.encode_string(self.header(), &mut text);
+        URL_SAFE_NO_PAD.encode_string(&self.sealed, &mut text);
         text
     }
 
@@ -196,8 +199,10 @@ impl Envelope {
             _ => {
                 let unused_hints = Source::ALL
                     .into_iter()
-                    .zip(self.hints.chunks_exact(2).skip(1))
-                    .any(|(source, tag)| self.mask & source.bit() == 0 && tag != [0, 0]);
+                    .zip(self.hints.chunks_exact(HINT_TAG_LEN).skip(1))
+                    .any(|(source, tag)| {
+                        self.mask & source.bit() == 0 && tag.iter().any(|&b| b != 0)
+                    });
                 if unused_hints {
                     Err(malformed("it has a hint for a source it does not use"))
                 } else {
@@ -298,7 +303,7 @@ mod tests {
     #[test]
     fn plaintext_limit_keeps_text_under_the_limit() {
         let envelope = Envelope {
-            sealed: vec![0; MAX_PLAINTEXT_LEN + TAG_LEN],
+            sealed: vec![0; MAX_PLAINTEXT_LEN + AEAD_TAG_LEN],
             ..sample(Mode::Device)
         };
         let text = envelope.to_text();

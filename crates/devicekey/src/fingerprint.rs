@@ -77,9 +77,9 @@ const MACHINE_ID_PATHS: [&str; 2] = ["/etc/machine-id", "/var/lib/dbus/machine-i
 const PRODUCT_UUID_PATH: &str = "/sys/class/dmi/id/product_uuid";
 
 /// Bytes of each keyed tag stored in the envelope's hints.
-const TAG_LEN: usize = 2;
+pub(crate) const HINT_TAG_LEN: usize = 2;
 /// Size of the hints: one tag for the host secret, one per source slot.
-pub(crate) const HINTS_LEN: usize = TAG_LEN * (1 + Source::ALL.len());
+pub(crate) const HINTS_LEN: usize = HINT_TAG_LEN * (1 + Source::ALL.len());
 
 /// The values of the sources that could be read.
 ///
@@ -166,7 +166,7 @@ impl Fingerprint {
     /// with it, 16 bits per source (the machine-id alone has 128 random bits).
     pub(crate) fn hints(&self, secret: &HostSecret) -> [u8; HINTS_LEN] {
         let mut hints = [0u8; HINTS_LEN];
-        let mut slots = hints.chunks_exact_mut(TAG_LEN);
+        let mut slots = hints.chunks_exact_mut(HINT_TAG_LEN);
         if let Some(slot) = slots.next() {
             slot.copy_from_slice(&tag(secret, None));
         }
@@ -186,8 +186,8 @@ pub(crate) fn compare_hints(
     now: &[u8; HINTS_LEN],
     mask: u8,
 ) -> Vec<Change> {
-    let mut then_tags = then.chunks_exact(TAG_LEN);
-    let mut now_tags = now.chunks_exact(TAG_LEN);
+    let mut then_tags = then.chunks_exact(HINT_TAG_LEN);
+    let mut now_tags = now.chunks_exact(HINT_TAG_LEN);
     if then_tags.next() != now_tags.next() {
         return vec![Change::HostSecret];
     }
@@ -199,7 +199,7 @@ pub(crate) fn compare_hints(
         .collect()
 }
 
-fn tag(secret: &HostSecret, source: Option<(Source, &[u8])>) -> [u8; TAG_LEN] {
+fn tag(secret: &HostSecret, source: Option<(Source, &[u8])>) -> [u8; HINT_TAG_LEN] {
     let mut hash = Sha256::new();
     hash.update(b"devicekey/v1/hint\0");
     hash.update(secret.bytes());
@@ -208,8 +208,8 @@ fn tag(secret: &HostSecret, source: Option<(Source, &[u8])>) -> [u8; TAG_LEN] {
         hash.update(value);
     }
     let digest = hash.finalize();
-    let mut out = [0u8; TAG_LEN];
-    out.copy_from_slice(&digest[..TAG_LEN]);
+    let mut out = [0u8; HINT_TAG_LEN];
+    out.copy_from_slice(&digest[..HINT_TAG_LEN]);
     out
 }
 

@@ -4,11 +4,11 @@ use std::fmt;
 use std::path::Path;
 
 use chacha20poly1305::XNonce;
-use chacha20poly1305::aead::{Aead, Payload};
+use chacha20poly1305::aead::AeadInPlace;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::envelope::{Envelope, MAX_PLAINTEXT_LEN, NONCE_LEN};
+use crate::envelope::{AEAD_TAG_LEN, Envelope, MAX_PLAINTEXT_LEN, NONCE_LEN};
 use crate::error::{Change, Error, Result};
 use crate::fingerprint::{Fingerprint, HINTS_LEN, Source, compare_hints};
 use crate::kdf::{DerivedKey, KEY_ID_LEN, KdfParams, KeyCache, KeySpec, SALT_LEN, derive};
@@ -167,18 +167,18 @@ impl DeviceKey {
             nonce,
             sealed: Vec::new(),
         };
-        let sealed = self.with_key(spec, |key| {
+        // Sized up front so that no reallocation leaves a copy of the plaintext behind; the
+        // buffer is encrypted in place and the tag appended.
+        let mut sealed = Vec::with_capacity(plaintext.len() + AEAD_TAG_LEN);
+        sealed.extend_from_slice(plaintext.as_bytes());
+        self.with_key(spec, |key| {
             envelope.key_id = key.key_id;
             let aad = envelope.associated_data(label);
-            key.cipher.encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext.as_bytes(),
-                    aad: &aad,
-                },
-            )
-        })?;
-        envelope.sealed = sealed.map_err(|_| too_large())?;
+            key.cipher
+                .encrypt_in_place(XNonce::from_slice(&nonce), &aad, &mut sealed)
+        })?
+        .map_err(|_| too_large())?;
+        envelope.sealed = sealed;
         Ok(envelope.to_text())
     }
 
@@ -189,7 +189,7 @@ impl DeviceKey {
     /// [`Error::WrongMode`], [`Error::Malformed`], [`Error::UnsupportedVersion`] and
     /// [`Error::ExcessiveWork`] (checked before any key derivation).
     pub fn decrypt(&self, text: &str, label: &str) -> Result<Zeroizing<String>> {
-        let envelope = Envelope::parse(text)?;
+        let mut envelope = Envelope::parse(text)?;
         if envelope.mode != self.mode() {
             return Err(Error::WrongMode {
                 sealed: envelope.mode,
@@ -208,26 +208,27 @@ impl DeviceKey {
             params: envelope.kdf,
             mask: envelope.mask,
         };
-        let opened = self.with_key(spec, |key| {
+        // Decrypted in place; wiped on drop whatever happens next.
+        let mut opened = Zeroizing::new(std::mem::take(&mut envelope.sealed));
+        self.with_key(spec, |key| {
             if !bool::from(key.key_id.ct_eq(&envelope.key_id)) {
                 return Err(self.key_mismatch(&envelope));
             }
             let aad = envelope.associated_data(label);
             key.cipher
-                .decrypt(
-                    XNonce::from_slice(&envelope.nonce),
-                    Payload {
-                        msg: &envelope.sealed,
-                        aad: &aad,
-                    },
-                )
-                .map(Zeroizing::new)
+                .decrypt_in_place(XNonce::from_slice(&envelope.nonce), &aad, &mut *opened)
                 .map_err(|_| Error::TamperedOrWrongLabel)
         })??;
-        let text = std::str::from_utf8(&opened).map_err(|_| Error::Malformed {
-            what: "its plaintext is not UTF-8",
-        })?;
-        Ok(Zeroizing::new(text.to_owned()))
+        match String::from_utf8(std::mem::take(&mut *opened)) {
+            Ok(text) => Ok(Zeroizing::new(text)),
+            Err(not_utf8) => {
+                // Back into the wiping buffer before reporting.
+                *opened = not_utf8.into_bytes();
+                Err(Error::Malformed {
+                    what: "its plaintext is not UTF-8",
+                })
+            }
+        }
     }
 
     fn with_key<R>(&self, spec: KeySpec, use_key: impl FnOnce(&DerivedKey) -> R) -> Result<R> {

@@ -2,9 +2,17 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use devicekey::{DeviceKey, Error, SECRET_FILE_NAME, SECRET_LEN};
+
+/// Writes a host secret file by hand into `dir` with `mode`.
+fn put_secret(dir: &Path, bytes: &[u8], mode: u32) -> PathBuf {
+    let file = dir.join(SECRET_FILE_NAME);
+    fs::write(&file, bytes).unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(mode)).unwrap();
+    file
+}
 
 fn mode(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -53,9 +61,7 @@ fn an_existing_secret_is_used_and_never_overwritten() {
 #[test]
 fn a_secret_put_in_place_by_hand_is_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join(SECRET_FILE_NAME);
-    fs::write(&file, [42u8; SECRET_LEN]).unwrap();
-    fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+    let file = put_secret(dir.path(), &[42u8; SECRET_LEN], 0o600);
     DeviceKey::load_or_create_in(dir.path()).unwrap();
     assert_eq!(fs::read(&file).unwrap(), [42u8; SECRET_LEN]);
 }
@@ -64,9 +70,7 @@ fn a_secret_put_in_place_by_hand_is_kept() {
 fn a_secret_of_the_wrong_size_is_refused_and_left_alone() {
     for len in [0, 1, SECRET_LEN - 1, SECRET_LEN + 1, 4096] {
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join(SECRET_FILE_NAME);
-        fs::write(&file, vec![7u8; len]).unwrap();
-        fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+        let file = put_secret(dir.path(), &vec![7u8; len], 0o600);
         let err = DeviceKey::load_or_create_in(dir.path()).unwrap_err();
         assert!(
             matches!(&err, Error::HostSecretSize { path, len: l } if path == &file && *l == len as u64),
@@ -83,9 +87,7 @@ fn a_secret_of_the_wrong_size_is_refused_and_left_alone() {
 #[test]
 fn a_secret_readable_by_others_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join(SECRET_FILE_NAME);
-    fs::write(&file, [1u8; SECRET_LEN]).unwrap();
-    fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+    put_secret(dir.path(), &[1u8; SECRET_LEN], 0o644);
     let err = DeviceKey::load_or_create_in(dir.path()).unwrap_err();
     assert!(
         matches!(&err, Error::HostSecretPermissions { mode: 0o644, .. }),
