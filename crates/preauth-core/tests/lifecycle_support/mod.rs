@@ -75,8 +75,13 @@ impl Drop for MemLock<'_> {
 
 impl Store for MemStore {
     fn names(&self) -> Result<Vec<String>, StoreError> {
-        let mut names: Vec<String> =
-            self.connections.lock().unwrap().values().map(|c| c.name.clone()).collect();
+        let mut names: Vec<String> = self
+            .connections
+            .lock()
+            .unwrap()
+            .values()
+            .map(|c| c.name.clone())
+            .collect();
         names.sort_by_key(|n| n.to_ascii_lowercase());
         Ok(names)
     }
@@ -117,7 +122,12 @@ impl Store for MemStore {
     }
 
     fn drop_connection(&self, name: &str) -> Result<bool, StoreError> {
-        Ok(self.connections.lock().unwrap().remove(&key(name)).is_some())
+        Ok(self
+            .connections
+            .lock()
+            .unwrap()
+            .remove(&key(name))
+            .is_some())
     }
 
     fn put_pending(&self, pending: &PendingAuthorization) -> Result<(), StoreError> {
@@ -149,7 +159,9 @@ pub async fn sandbox() -> Sandbox {
 
 /// A sandbox with the given config.
 pub async fn sandbox_with(config: SandboxConfig) -> Sandbox {
-    Sandbox::spawn(config).await.expect("the sandbox binds 127.0.0.1")
+    Sandbox::spawn(config)
+        .await
+        .expect("the sandbox binds 127.0.0.1")
 }
 
 /// An app whose access tokens live 30 s, so every refresh is allowed.
@@ -157,13 +169,22 @@ pub fn short_app() -> App {
     App {
         client_id: "short-lived-app".into(),
         client_secret: "short-secret".into(),
-        redirect_uris: vec![App::DEMO_REDIRECT_URI.into()],
+        redirect_uris: vec![
+            App::DEMO_REDIRECT_URI.into(),
+            App::DEMO_WEB_REDIRECT_URI.into(),
+        ],
         access_token_seconds: 30,
     }
 }
 
 /// A connection to the sandbox for `app` on `platform` (no tokens).
-pub fn connection(name: &str, platform: &str, sandbox: &Sandbox, app: &App, redirect: &str) -> Connection {
+pub fn connection(
+    name: &str,
+    platform: &str,
+    sandbox: &Sandbox,
+    app: &App,
+    redirect: &str,
+) -> Connection {
     Connection {
         name: name.into(),
         platform: platform.into(),
@@ -190,5 +211,7 @@ pub async fn authorize(lc: &Lifecycle, connection: &Connection) -> Connection {
     let redirect = preauth_sandbox::approve(started.url.as_str(), &preauth_sandbox::Login::demo())
         .await
         .expect("the demo user logs in");
-    lc.finish_authorization(&redirect).await.expect("the code is exchanged")
+    lc.finish_authorization(&redirect)
+        .await
+        .expect("the code is exchanged")
 }
