@@ -49,6 +49,7 @@ impl SettingsFolder {
         let unrepresentable = |c| unrepresentable(&file.path, &at.name, c);
         set_connection_string(&mut connection, &value).map_err(unrepresentable)?;
         let mut out = SettingsFile::new_empty(&self.file_for(&at.name)).map_err(unrepresentable)?;
+        out.adopt_namespaces(file).map_err(unrepresentable)?;
         out.insert(group, connection).map_err(unrepresentable)?;
         Ok(Zeroizing::new(
             String::from_utf8_lossy(&out.to_bytes()).into_owned(),
@@ -95,7 +96,7 @@ impl SettingsFolder {
         }
         let mut names = Vec::with_capacity(planned.len());
         for (name, group, connection) in planned {
-            self.add_new(&name, &group, connection)?;
+            self.add_new(&name, &group, connection, Some(&source))?;
             names.push(name);
         }
         Ok(names)

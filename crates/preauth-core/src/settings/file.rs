@@ -136,6 +136,20 @@ impl SettingsFile {
         })
     }
 
+    /// Copies the namespace declarations (`xmlns`, `xmlns:*`) of `other`'s root, so
+    /// that prefixed names in connections copied from it stay bound.
+    pub fn adopt_namespaces(&mut self, other: &SettingsFile) -> Result<(), Unrepresentable> {
+        let (Some(root), Some(source)) = (self.doc.root_mut(), other.doc.root()) else {
+            return Ok(());
+        };
+        for (name, value) in source.attrs() {
+            if name == "xmlns" || name.starts_with("xmlns:") {
+                root.set_attr(name, value)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the file existed when read (so that a rewrite keeps a backup).
     pub fn existed(&self) -> bool {
         !self.bytes.is_empty()

@@ -275,12 +275,14 @@ impl SettingsFolder {
     }
 
     /// Adds a `connection` element called `name` in group `group` to
-    /// `settings-<name>.xml`, unless the name is taken.
+    /// `settings-<name>.xml`, unless the name is taken. A new file declares the
+    /// namespaces of `source` (the file the element was copied from).
     pub(super) fn add_new(
         &self,
         name: &str,
         group: &str,
         connection: Element,
+        source: Option<&SettingsFile>,
     ) -> Result<(), StoreError> {
         validate_name(name)?;
         let path = self.file_for(name);
@@ -292,12 +294,18 @@ impl SettingsFolder {
                 path: taken.path.clone(),
             });
         }
+        let unrepresentable = |c| unrepresentable(&path, name, c);
         let mut file = match files.into_iter().find(|f| f.path == path) {
             Some(file) => file,
-            None => SettingsFile::new_empty(&path).map_err(|c| unrepresentable(&path, name, c))?,
+            None => {
+                let mut file = SettingsFile::new_empty(&path).map_err(unrepresentable)?;
+                if let Some(source) = source {
+                    file.adopt_namespaces(source).map_err(unrepresentable)?;
+                }
+                file
+            }
         };
-        file.insert(group, connection)
-            .map_err(|c| unrepresentable(&path, name, c))?;
+        file.insert(group, connection).map_err(unrepresentable)?;
         self.commit(&file)
     }
 
@@ -434,7 +442,7 @@ impl Store for SettingsFolder {
             ],
         )
         .map_err(|c| unrepresentable(&path, name, c))?;
-        self.add_new(name, &platform.display_name, element)
+        self.add_new(name, &platform.display_name, element, None)
     }
 
     fn lock(&self, name: &str) -> Result<Box<dyn LockedConnection + '_>, StoreError> {

@@ -246,6 +246,16 @@ impl Element {
             .map(|a| a.unescaped.as_str())
     }
 
+    /// The attributes in order, names as written, values unescaped.
+    pub fn attrs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.attrs.iter().map(|a| {
+            (
+                self.start.get(a.name.clone()).unwrap_or_default(),
+                a.unescaped.as_str(),
+            )
+        })
+    }
+
     /// Sets attribute `name` (matched ASCII case-insensitively, spelling kept) to
     /// `value`, escaping it. Leaves the tag untouched when the value is equal.
     pub fn set_attr(&mut self, name: &str, value: &str) -> Result<(), Unrepresentable> {
@@ -456,7 +466,9 @@ impl<'a> TagScanner<'a> {
             return Err(value_error("an attribute value contains '<'; write &lt;"));
         }
         let unescaped = quick_xml::escape::unescape(raw_value)
-            .map_err(|e| value_error(&format!("an attribute value has a bad reference: {e}")))?
+            .map_err(|_| {
+                value_error("an attribute value has an '&' that does not start a reference like &amp; or &#65;")
+            })?
             .into_owned();
         if let Some(c) = unescaped.chars().find(|&c| !is_xml_char(c)) {
             return Err(value_error(&format!(
