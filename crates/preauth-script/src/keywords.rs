@@ -63,7 +63,11 @@ pub(crate) struct Expected {
 /// What the grammar accepts right after `prefix` (the beginning of one statement). Empty
 /// when `prefix` already fails before its end.
 pub(crate) fn expected_after(prefix: &str) -> Expected {
-    let Err(error) = ScriptGrammar::parse(Rule::statement_only, prefix) else {
+    // A character no token starts with, so that parsing stops right after `prefix` even
+    // when `prefix` is already a whole statement.
+    const SENTINEL: char = '\u{1}';
+    let probe = format!("{prefix}{SENTINEL}");
+    let Err(error) = ScriptGrammar::parse(Rule::statement_only, &probe) else {
         return Expected::default();
     };
     let at = match error.location {
@@ -73,7 +77,7 @@ pub(crate) fn expected_after(prefix: &str) -> Expected {
     let pest::error::ErrorVariant::ParsingError { positives, .. } = error.variant else {
         return Expected::default();
     };
-    if prefix.get(at..).is_none_or(|rest| !rest.trim().is_empty()) {
+    if at < prefix.len() && prefix.get(at..).is_none_or(|rest| !rest.trim().is_empty()) {
         return Expected::default();
     }
     let mut expected = Expected::default();

@@ -520,6 +520,18 @@ impl Builder {
         Ok(SecretText::new(unquote(pair.as_str())))
     }
 
+    /// The string of an option, noted as a secret.
+    fn option_secret(
+        &mut self,
+        options: &mut Options<'_>,
+        rule: Rule,
+    ) -> Built<Option<SecretText>> {
+        options
+            .take(rule)
+            .map(|pair| self.secret(&mut Children::new(pair)))
+            .transpose()
+    }
+
     fn app(&mut self, options: &mut Options<'_>, statement: &'static str) -> Built<App> {
         let platform = match options.take(Rule::opt_platform) {
             Some(pair) => Children::new(pair).platform()?,
@@ -534,10 +546,7 @@ impl Builder {
         options: &mut Options<'_>,
         statement: &'static str,
     ) -> Built<App> {
-        let client_secret = match options.take(Rule::opt_client_secret) {
-            Some(pair) => Some(self.secret(&mut Children::new(pair))?),
-            None => None,
-        };
+        let client_secret = self.option_secret(options, Rule::opt_client_secret)?;
         Ok(App {
             platform,
             country: options.string(Rule::opt_country)?,
@@ -564,14 +573,12 @@ impl Builder {
         let connection = inner.string()?;
         let mut options = Options::collect(inner)?;
         let app = self.app(&mut options, STATEMENT)?;
-        let access_token = match options.take(Rule::opt_access_token) {
-            Some(pair) => self.secret(&mut Children::new(pair))?,
-            None => return Err(options.missing(STATEMENT, Rule::opt_access_token)),
-        };
-        let refresh_token = match options.take(Rule::opt_refresh_token) {
-            Some(pair) => self.secret(&mut Children::new(pair))?,
-            None => return Err(options.missing(STATEMENT, Rule::opt_refresh_token)),
-        };
+        let access_token = self
+            .option_secret(&mut options, Rule::opt_access_token)?
+            .ok_or_else(|| options.missing(STATEMENT, Rule::opt_access_token))?;
+        let refresh_token = self
+            .option_secret(&mut options, Rule::opt_refresh_token)?
+            .ok_or_else(|| options.missing(STATEMENT, Rule::opt_refresh_token))?;
         Ok(StatementKind::Register(Register {
             connection,
             app,

@@ -156,6 +156,15 @@ fn statement_start(before: &str) -> usize {
     match scan::scan(before) {
         Ok(pieces) => match pieces.last() {
             Some(last) if !last.terminated => last.start,
+            // A `local` line still being typed counts as ended only by `;` or a line break.
+            Some(last)
+                if last.local
+                    && before
+                        .get(last.end..)
+                        .is_some_and(|after| !after.contains([';', '\n'])) =>
+            {
+                last.start
+            }
             _ => before.len(),
         },
         Err(_) => before.len(),
