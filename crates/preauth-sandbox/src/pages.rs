@@ -74,6 +74,43 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     response
 }
 
+/// A page with a heading, an intro naming the app, an optional note, and one form that
+/// carries the pending request's id.
+struct FormPage<'a> {
+    platform: Platform,
+    title: &'static str,
+    /// The intro around the app's name: (before, after).
+    intro: (&'static str, &'static str),
+    client_id: &'a str,
+    /// Extra HTML before the form (already escaped).
+    note: String,
+    form_id: &'static str,
+    action: &'static str,
+    tx: &'a str,
+    /// The form's own inputs and buttons (static HTML).
+    controls: &'static str,
+}
+
+impl FormPage<'_> {
+    fn render(self) -> Response {
+        let body = format!(
+            "<h1>{heading}</h1>\n<p>{before}<b>{client}</b>{after}</p>\n{note}\
+<form id=\"{form_id}\" method=\"post\" action=\"{action}\">\n\
+<input type=\"hidden\" name=\"tx\" value=\"{tx}\">\n{controls}\n</form>",
+            heading = escape(self.platform.title()),
+            before = self.intro.0,
+            client = escape(self.client_id),
+            after = self.intro.1,
+            note = self.note,
+            form_id = self.form_id,
+            action = self.action,
+            tx = escape(self.tx),
+            controls = self.controls,
+        );
+        page(StatusCode::OK, self.title, &body)
+    }
+}
+
 /// The login page: user, password and 2FA code, with the pending request's id hidden.
 pub(crate) fn login(
     platform: Platform,
@@ -81,23 +118,23 @@ pub(crate) fn login(
     tx: &str,
     error: Option<&str>,
 ) -> Response {
-    let error = error.map_or(String::new(), |e| {
-        format!("<p id=\"error\" role=\"alert\">{}</p>\n", escape(e))
-    });
-    let body = format!(
-        "<h1>{title}</h1>\n<p>Log in to continue to <b>{client}</b>.</p>\n{error}\
-<form id=\"login\" method=\"post\" action=\"{action}\">\n\
-<input type=\"hidden\" name=\"tx\" value=\"{tx}\">\n\
-<label>User name <input type=\"text\" name=\"user\" autocomplete=\"username\"></label>\n\
+    FormPage {
+        platform,
+        title: "Log in",
+        intro: ("Log in to continue to ", "."),
+        client_id,
+        note: error.map_or(String::new(), |e| {
+            format!("<p id=\"error\" role=\"alert\">{}</p>\n", escape(e))
+        }),
+        form_id: "login",
+        action: platform.login_path(),
+        tx,
+        controls: "<label>User name <input type=\"text\" name=\"user\" autocomplete=\"username\"></label>\n\
 <label>Password <input type=\"password\" name=\"password\" autocomplete=\"current-password\"></label>\n\
 <label>Verification code <input type=\"text\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\"></label>\n\
-<button type=\"submit\">Log in</button>\n</form>",
-        title = escape(platform.title()),
-        client = escape(client_id),
-        action = platform.login_path(),
-        tx = escape(tx),
-    );
-    page(StatusCode::OK, "Log in", &body)
+<button type=\"submit\">Log in</button>",
+    }
+    .render()
 }
 
 /// The consent page: "Allow" or "Deny" access for the app.
@@ -107,21 +144,21 @@ pub(crate) fn consent(
     scope: Option<&str>,
     tx: &str,
 ) -> Response {
-    let scope = scope.map_or(String::new(), |s| {
-        format!("<p>Requested access: <code>{}</code></p>\n", escape(s))
-    });
-    let body = format!(
-        "<h1>{title}</h1>\n<p>The app <b>{client}</b> wants to access your administrations.</p>\n{scope}\
-<form id=\"consent\" method=\"post\" action=\"{action}\">\n\
-<input type=\"hidden\" name=\"tx\" value=\"{tx}\">\n\
-<button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\n\
-<button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\n</form>",
-        title = escape(platform.title()),
-        client = escape(client_id),
-        action = platform.consent_path(),
-        tx = escape(tx),
-    );
-    page(StatusCode::OK, "Allow access", &body)
+    FormPage {
+        platform,
+        title: "Allow access",
+        intro: ("The app ", " wants to access your administrations."),
+        client_id,
+        note: scope.map_or(String::new(), |s| {
+            format!("<p>Requested access: <code>{}</code></p>\n", escape(s))
+        }),
+        form_id: "consent",
+        action: platform.consent_path(),
+        tx,
+        controls: "<button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\n\
+<button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>",
+    }
+    .render()
 }
 
 #[cfg(test)]

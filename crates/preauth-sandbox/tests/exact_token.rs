@@ -227,15 +227,8 @@ async fn daily_token_budget_resets_the_next_day() {
     let app = quick_app();
     let tokens = exact_tokens(&sb, &app).await;
     let mut refresh_token = str_of(&tokens, "refresh_token").to_owned();
-    // Move to the start of a fresh UTC day so the budget cannot roll over mid-test.
-    let now = sb
-        .clock()
-        .now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    sb.clock()
-        .advance(Duration::from_secs(86_400 - now % 86_400));
+    // Start where every limit window starts, so none rolls over mid-test.
+    to_next_utc_midnight(&sb);
     for _ in 0..3 {
         let (status, body) = refresh(&sb, &app, &refresh_token).await;
         assert_eq!(status, StatusCode::OK, "{body}");
@@ -299,15 +292,8 @@ async fn me_reports_and_enforces_rate_limits() {
         ..Limits::default()
     })
     .await;
-    // Start at the beginning of a UTC day so no window rolls over mid-test.
-    let now = sb
-        .clock()
-        .now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    sb.clock()
-        .advance(Duration::from_secs(86_400 - now % 86_400));
+    // Start where every limit window starts, so none rolls over mid-test.
+    to_next_utc_midnight(&sb);
     let tokens = exact_tokens(&sb, &App::demo()).await;
     let access = str_of(&tokens, "access_token");
     let header = |r: &reqwest::Response, name: &str| r.headers()[name].to_str().unwrap().to_owned();

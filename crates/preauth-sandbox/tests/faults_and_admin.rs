@@ -12,19 +12,9 @@ use reqwest::StatusCode;
 async fn drop_after_rotate_spends_the_token_and_answers_nothing() {
     let sb = sandbox().await;
     let app = quick_app();
-    let tokens = exact_tokens(&sb, &app).await;
-    let old = str_of(&tokens, "refresh_token");
+    let old = &quick_refresh_token(&sb).await;
     sb.inject(Fault::DropAfterRotate);
-    let lost = exact_token_raw(
-        &sb,
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", &app.client_id),
-            ("client_secret", &app.client_secret),
-            ("refresh_token", old),
-        ],
-    )
-    .await;
+    let lost = refresh_raw(&sb, &app, old).await;
     assert!(
         lost.is_err(),
         "the connection closes without an answer: {lost:?}"
@@ -46,8 +36,7 @@ async fn drop_after_rotate_spends_the_token_and_answers_nothing() {
 async fn server_error_and_plain_text_do_not_spend_the_token() {
     let sb = sandbox().await;
     let app = quick_app();
-    let tokens = exact_tokens(&sb, &app).await;
-    let token = str_of(&tokens, "refresh_token");
+    let token = &quick_refresh_token(&sb).await;
 
     sb.inject(Fault::Http500);
     sb.inject(Fault::PlainText400);
@@ -70,20 +59,9 @@ async fn server_error_and_plain_text_do_not_spend_the_token() {
 async fn invalid_json_rotates_then_garbles_the_answer() {
     let sb = sandbox().await;
     let app = quick_app();
-    let tokens = exact_tokens(&sb, &app).await;
-    let token = str_of(&tokens, "refresh_token");
+    let token = &quick_refresh_token(&sb).await;
     sb.inject(Fault::InvalidJson);
-    let garbled = exact_token_raw(
-        &sb,
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", &app.client_id),
-            ("client_secret", &app.client_secret),
-            ("refresh_token", token),
-        ],
-    )
-    .await
-    .unwrap();
+    let garbled = refresh_raw(&sb, &app, token).await.unwrap();
     assert_eq!(garbled.status(), StatusCode::OK);
     assert!(serde_json::from_str::<serde_json::Value>(&garbled.text().await.unwrap()).is_err());
     assert_eq!(refresh(&sb, &app, token).await.0, StatusCode::UNAUTHORIZED);
@@ -93,10 +71,10 @@ async fn invalid_json_rotates_then_garbles_the_answer() {
 async fn delay_holds_the_answer_then_processes() {
     let sb = sandbox().await;
     let app = quick_app();
-    let tokens = exact_tokens(&sb, &app).await;
+    let token = quick_refresh_token(&sb).await;
     sb.inject(Fault::Delay(Duration::from_millis(200)));
     let started = Instant::now();
-    let (status, _) = refresh(&sb, &app, str_of(&tokens, "refresh_token")).await;
+    let (status, _) = refresh(&sb, &app, &token).await;
     assert_eq!(status, StatusCode::OK);
     assert!(started.elapsed() >= Duration::from_millis(200));
     // Faults are one-shot: the queue is empty again.

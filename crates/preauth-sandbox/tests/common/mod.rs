@@ -125,8 +125,13 @@ pub async fn exchange(sb: &Sandbox, app: &App, code: &str) -> (StatusCode, Value
     .await
 }
 
-pub async fn refresh(sb: &Sandbox, app: &App, refresh_token: &str) -> (StatusCode, Value) {
-    exact_token(
+/// A refresh request whose answer may be cut off by a fault.
+pub async fn refresh_raw(
+    sb: &Sandbox,
+    app: &App,
+    refresh_token: &str,
+) -> Result<reqwest::Response, reqwest::Error> {
+    exact_token_raw(
         sb,
         &[
             ("grant_type", "refresh_token"),
@@ -138,12 +143,34 @@ pub async fn refresh(sb: &Sandbox, app: &App, refresh_token: &str) -> (StatusCod
     .await
 }
 
+pub async fn refresh(sb: &Sandbox, app: &App, refresh_token: &str) -> (StatusCode, Value) {
+    status_json(refresh_raw(sb, app, refresh_token).await.unwrap()).await
+}
+
+/// Advances the virtual clock to the next midnight UTC, where every limit window starts.
+pub fn to_next_utc_midnight(sb: &Sandbox) {
+    let now = sb
+        .clock()
+        .now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    sb.clock()
+        .advance(Duration::from_secs(86_400 - now % 86_400));
+}
+
 /// Code flow through the pages and exchange: the token response.
 pub async fn exact_tokens(sb: &Sandbox, app: &App) -> Value {
     let code = exact_code(sb, app).await;
     let (status, body) = exchange(sb, app, &code).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
+}
+
+/// A fresh refresh token of [`quick_app`], obtained through the pages.
+pub async fn quick_refresh_token(sb: &Sandbox) -> String {
+    let tokens = exact_tokens(sb, &quick_app()).await;
+    str_of(&tokens, "refresh_token").to_owned()
 }
 
 pub fn str_of<'a>(body: &'a Value, field: &str) -> &'a str {
