@@ -15,7 +15,10 @@ const KDF_ARGON2ID: u8 = 1;
 pub(crate) const NONCE_LEN: usize = 24;
 pub(crate) const AEAD_TAG_LEN: usize = 16;
 const HEADER_LEN: usize = 3 + 12 + SALT_LEN + KEY_ID_LEN + 1 + HINTS_LEN + NONCE_LEN;
-const _: () = assert!(HEADER_LEN.is_multiple_of(3), "to_text encodes the header on its own");
+const _: () = assert!(
+    HEADER_LEN.is_multiple_of(3),
+    "to_text encodes the header on its own"
+);
 
 /// The longest envelope text accepted (1 MiB); longer input is refused before decoding.
 pub const MAX_ENVELOPE_LEN: usize = 1024 * 1024;
