@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use lifecycle_support::{MemStore, connection, lifecycle, sandbox_with};
+use lifecycle_support::{MemStore, authorize, demo_connection, lifecycle, sandbox_with};
 use preauth_core::lifecycle::Lifecycle;
-use preauth_sandbox::{App, Limits, Sandbox, SandboxConfig};
+use preauth_sandbox::{Limits, Sandbox, SandboxConfig};
 
 const CONNECTIONS: usize = 2_000;
 
@@ -32,21 +32,8 @@ async fn setup() -> (Sandbox, Lifecycle) {
     .await;
     let lc = lifecycle(&sb, Arc::new(MemStore::default()));
     for i in 0..CONNECTIONS {
-        let c = connection(
-            &format!("c{i:04}"),
-            "exact-online",
-            &sb,
-            &App::demo(),
-            App::DEMO_WEB_REDIRECT_URI,
-        );
-        let started = lc.start_authorization(&c).expect("starts");
-        let redirect =
-            preauth_sandbox::approve(started.url.as_str(), &preauth_sandbox::Login::demo())
-                .await
-                .expect("auto-approved");
-        lc.finish_authorization(&redirect)
-            .await
-            .expect("authorized");
+        let c = demo_connection(&format!("c{i:04}"), "exact-online", &sb);
+        authorize(&lc, &c).await;
     }
     (sb, lc)
 }

@@ -6,7 +6,9 @@ mod lifecycle_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lifecycle_support::{MemStore, authorize, connection, lifecycle, sandbox};
+use lifecycle_support::{
+    TempSettings, approved, authorize, connection, demo_connection, lifecycle, sandbox,
+};
 use preauth_core::error::LifecycleError;
 use preauth_core::flow::FlowError;
 use preauth_core::lifecycle::CLUSTER_URL_KEY;
@@ -14,8 +16,8 @@ use preauth_core::loopback::LoopbackListener;
 use preauth_core::store::Store;
 use preauth_sandbox::{App, Login, approve};
 
-fn store() -> Arc<MemStore> {
-    Arc::new(MemStore::default())
+fn store() -> Arc<TempSettings> {
+    Arc::new(TempSettings::default())
 }
 
 /// Replaces one query parameter of a URL.
@@ -41,13 +43,7 @@ async fn exact_paste_flow_stores_tokens_before_returning() {
     let sb = sandbox().await;
     let mem = store();
     let lc = lifecycle(&sb, mem.clone());
-    let c = connection(
-        "acme",
-        "exact-online",
-        &sb,
-        &App::demo(),
-        App::DEMO_WEB_REDIRECT_URI,
-    );
+    let c = demo_connection("acme", "exact-online", &sb);
     let done = authorize(&lc, &c).await;
     let stored = mem.load("acme").expect("stored");
     let (t, s) = (
@@ -80,13 +76,7 @@ async fn twinfield_paste_flow_checks_iss_and_keeps_the_cluster_url() {
     let sb = sandbox().await;
     let mem = store();
     let lc = lifecycle(&sb, mem.clone());
-    let c = connection(
-        "tw",
-        "twinfield",
-        &sb,
-        &App::demo(),
-        App::DEMO_WEB_REDIRECT_URI,
-    );
+    let c = demo_connection("tw", "twinfield", &sb);
     let done = authorize(&lc, &c).await;
     assert!(done.tokens.is_some());
     let stored = mem.load("tw").expect("stored");
@@ -110,17 +100,8 @@ async fn twinfield_paste_flow_checks_iss_and_keeps_the_cluster_url() {
 async fn iss_from_another_issuer_is_refused_as_mix_up() {
     let sb = sandbox().await;
     let lc = lifecycle(&sb, store());
-    let c = connection(
-        "tw",
-        "twinfield",
-        &sb,
-        &App::demo(),
-        App::DEMO_WEB_REDIRECT_URI,
-    );
-    let started = lc.start_authorization(&c).expect("starts");
-    let redirect = approve(started.url.as_str(), &Login::demo())
-        .await
-        .expect("login");
+    let c = demo_connection("tw", "twinfield", &sb);
+    let (_, redirect) = approved(&lc, &c).await;
     assert!(
         redirect.contains("iss="),
         "the sandbox sends RFC 9207 iss for Twinfield"
@@ -142,17 +123,8 @@ async fn iss_from_another_issuer_is_refused_as_mix_up() {
 async fn wrong_state_is_refused_and_the_right_one_still_works() {
     let sb = sandbox().await;
     let lc = lifecycle(&sb, store());
-    let c = connection(
-        "acme",
-        "exact-online",
-        &sb,
-        &App::demo(),
-        App::DEMO_WEB_REDIRECT_URI,
-    );
-    let started = lc.start_authorization(&c).expect("starts");
-    let redirect = approve(started.url.as_str(), &Login::demo())
-        .await
-        .expect("login");
+    let c = demo_connection("acme", "exact-online", &sb);
+    let (_, redirect) = approved(&lc, &c).await;
     let wrong = with_param(&redirect, "state", "not-the-state");
     let err = lc
         .finish_authorization(&wrong)
@@ -185,18 +157,9 @@ async fn wrong_state_is_refused_and_the_right_one_still_works() {
 async fn reused_and_expired_codes_are_refused_by_the_platform() {
     let sb = sandbox().await;
     let lc = lifecycle(&sb, store());
-    let c = connection(
-        "acme",
-        "exact-online",
-        &sb,
-        &App::demo(),
-        App::DEMO_WEB_REDIRECT_URI,
-    );
-    let first = lc.start_authorization(&c).expect("starts");
+    let c = demo_connection("acme", "exact-online", &sb);
+    let (_, redirect) = approved(&lc, &c).await;
     let second = lc.start_authorization(&c).expect("starts");
-    let redirect = approve(first.url.as_str(), &Login::demo())
-        .await
-        .expect("login");
     lc.finish_authorization(&redirect)
         .await
         .expect("first use works");
@@ -208,10 +171,7 @@ async fn reused_and_expired_codes_are_refused_by_the_platform() {
         .expect_err("code used");
     assert!(matches!(err, LifecycleError::CodeRejected { .. }), "{err}");
 
-    let third = lc.start_authorization(&c).expect("starts");
-    let redirect = approve(third.url.as_str(), &Login::demo())
-        .await
-        .expect("login");
+    let (_, redirect) = approved(&lc, &c).await;
     sb.clock().advance(Duration::from_secs(5 * 60));
     let err = lc
         .finish_authorization(&redirect)
@@ -225,13 +185,7 @@ async fn reused_and_expired_codes_are_refused_by_the_platform() {
 async fn platform_errors_on_the_return_url_are_reported() {
     let sb = sandbox().await;
     let lc = lifecycle(&sb, store());
-    let c = connection(
-        "acme",
-        "exact-online",
-        &sb,
-        &App::demo(),
-        App::DEMO_WEB_REDIRECT_URI,
-    );
+    let c = demo_connection("acme", "exact-online", &sb);
     let started = lc.start_authorization(&c).expect("starts");
     let url = format!(
         "{}?error=access_denied&error_description=The+user+declined&state={}",
@@ -249,19 +203,9 @@ async fn platform_errors_on_the_return_url_are_reported() {
 async fn wrong_client_secret_is_reported_as_such() {
     let sb = sandbox().await;
     let lc = lifecycle(&sb, store());
-    let mut app = App::demo();
-    app.client_secret = "wrong".into();
-    let c = connection(
-        "acme",
-        "exact-online",
-        &sb,
-        &app,
-        App::DEMO_WEB_REDIRECT_URI,
-    );
-    let started = lc.start_authorization(&c).expect("starts");
-    let redirect = approve(started.url.as_str(), &Login::demo())
-        .await
-        .expect("login");
+    let mut c = demo_connection("acme", "exact-online", &sb);
+    c.client_secret = Some(preauth_core::secret::ClientSecret::new("wrong"));
+    let (_, redirect) = approved(&lc, &c).await;
     let err = lc
         .finish_authorization(&redirect)
         .await

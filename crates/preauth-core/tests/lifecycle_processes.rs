@@ -107,6 +107,17 @@ fn lines_of(child: Child) -> Vec<String> {
         .collect()
 }
 
+/// The connection all processes share: Exact, 30-second access tokens.
+fn shared_connection(sb: &Sandbox) -> preauth_core::connection::Connection {
+    connection(
+        NAME,
+        "exact-online",
+        sb,
+        &short_app(),
+        App::DEMO_WEB_REDIRECT_URI,
+    )
+}
+
 async fn setup() -> (Sandbox, tempfile::TempDir, Lifecycle) {
     let sb = sandbox_with(SandboxConfig {
         apps: vec![App::demo(), short_app()],
@@ -120,14 +131,7 @@ async fn setup() -> (Sandbox, tempfile::TempDir, Lifecycle) {
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
     let lc = lifecycle(&sb, folder(dir.path()));
-    let c = connection(
-        NAME,
-        "exact-online",
-        &sb,
-        &short_app(),
-        App::DEMO_WEB_REDIRECT_URI,
-    );
-    authorize(&lc, &c).await;
+    authorize(&lc, &shared_connection(&sb)).await;
     (sb, dir, lc)
 }
 
@@ -247,14 +251,7 @@ async fn sigkill_mid_refresh_never_breaks_the_settings_file() {
                     "round {round}: every rotation was saved, so the stored token must work: {e}"
                 );
                 new_logins += 1;
-                let c = connection(
-                    NAME,
-                    "exact-online",
-                    &sb,
-                    &short_app(),
-                    App::DEMO_WEB_REDIRECT_URI,
-                );
-                authorize(&lc, &c).await;
+                authorize(&lc, &shared_connection(&sb)).await;
             }
             Err(e) => panic!("round {round}: {e}"),
         }

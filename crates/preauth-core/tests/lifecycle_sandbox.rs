@@ -7,18 +7,20 @@ use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use lifecycle_support::{MemStore, authorize, connection, lifecycle, sandbox, sandbox_with};
+use lifecycle_support::{
+    TempSettings, authorize, demo_connection, lifecycle, sandbox, sandbox_with,
+};
 use preauth_core::error::LifecycleError;
 use preauth_core::lifecycle::{
     KeepAliveEvent, KeepAliveOutcome, Proof, RegisterRequest, TokenState,
 };
 use preauth_core::secret::{AccessToken, RefreshToken};
 use preauth_core::store::{Store, StoreError};
-use preauth_sandbox::{App, Fault, Limits, SandboxConfig};
+use preauth_sandbox::{Fault, Limits, SandboxConfig};
 
 const TEN_MINUTES: Duration = Duration::from_secs(600);
 
-fn stored_refresh_token(store: &MemStore, name: &str) -> String {
+fn stored_refresh_token(store: &TempSettings, name: &str) -> String {
     store
         .load(name)
         .ok()
@@ -30,17 +32,11 @@ fn stored_refresh_token(store: &MemStore, name: &str) -> String {
 
 async fn exact_connection(
     sb: &preauth_sandbox::Sandbox,
-    mem: &Arc<MemStore>,
+    mem: &Arc<TempSettings>,
     name: &str,
 ) -> preauth_core::lifecycle::Lifecycle {
     let lc = lifecycle(sb, mem.clone());
-    let c = connection(
-        name,
-        "exact-online",
-        sb,
-        &App::demo(),
-        App::DEMO_WEB_REDIRECT_URI,
-    );
+    let c = demo_connection(name, "exact-online", sb);
     authorize(&lc, &c).await;
     lc
 }
@@ -48,7 +44,7 @@ async fn exact_connection(
 #[tokio::test]
 async fn a_chain_of_100_rotations_across_the_virtual_clock() {
     let sb = sandbox().await;
-    let mem = Arc::new(MemStore::default());
+    let mem = Arc::new(TempSettings::default());
     let lc = exact_connection(&sb, &mem, "acme").await;
     let mut previous = stored_refresh_token(&mem, "acme");
     for round in 0..100 {
@@ -84,7 +80,7 @@ async fn a_chain_of_100_rotations_across_the_virtual_clock() {
 #[tokio::test]
 async fn a_lost_answer_is_reported_and_the_spent_token_not_sent_again() {
     let sb = sandbox().await;
-    let mem = Arc::new(MemStore::default());
+    let mem = Arc::new(TempSettings::default());
     let lc = exact_connection(&sb, &mem, "acme").await;
     let sent = stored_refresh_token(&mem, "acme");
     sb.clock().advance(TEN_MINUTES);
@@ -127,7 +123,7 @@ async fn a_lost_answer_is_reported_and_the_spent_token_not_sent_again() {
 #[tokio::test]
 async fn server_errors_and_unreadable_answers_are_told_apart() {
     let sb = sandbox().await;
-    let mem = Arc::new(MemStore::default());
+    let mem = Arc::new(TempSettings::default());
     let lc = exact_connection(&sb, &mem, "acme").await;
     sb.clock().advance(TEN_MINUTES);
     sb.inject(Fault::Http500);
@@ -171,7 +167,7 @@ async fn rate_limits_are_reported_with_the_retry_time() {
         ..SandboxConfig::default()
     })
     .await;
-    let mem = Arc::new(MemStore::default());
+    let mem = Arc::new(TempSettings::default());
     let lc = exact_connection(&sb, &mem, "acme").await;
     let mut limited = None;
     for _ in 0..3 {
@@ -202,7 +198,7 @@ async fn rate_limits_are_reported_with_the_retry_time() {
 #[tokio::test]
 async fn an_expired_refresh_token_names_its_date() {
     let sb = sandbox().await;
-    let mem = Arc::new(MemStore::default());
+    let mem = Arc::new(TempSettings::default());
     let lc = exact_connection(&sb, &mem, "acme").await;
     let issued = mem
         .load("acme")
@@ -258,7 +254,7 @@ async fn an_expired_refresh_token_names_its_date() {
 #[tokio::test]
 async fn a_forced_early_refresh_on_exact_is_refused_as_too_early() {
     let sb = sandbox().await;
-    let mem = Arc::new(MemStore::default());
+    let mem = Arc::new(TempSettings::default());
     let lc = exact_connection(&sb, &mem, "acme").await;
     let err = lc.refresh("acme", true).await.expect_err("too early");
     assert!(
@@ -271,7 +267,7 @@ async fn a_forced_early_refresh_on_exact_is_refused_as_too_early() {
 async fn obtained_elsewhere(
     sb: &preauth_sandbox::Sandbox,
 ) -> (AccessToken, RefreshToken, SystemTime) {
-    let other = Arc::new(MemStore::default());
+    let other = Arc::new(TempSettings::default());
     let lc = exact_connection(sb, &other, "oem-side").await;
     let tokens = other
         .load("oem-side")
@@ -288,15 +284,9 @@ async fn obtained_elsewhere(
 #[tokio::test]
 async fn oem_registration_validates_age_and_proves_the_tokens() {
     let sb = sandbox().await;
-    let mem = Arc::new(MemStore::default());
+    let mem = Arc::new(TempSettings::default());
     let lc = lifecycle(&sb, mem.clone());
-    let c = connection(
-        "oem",
-        "exact-online",
-        &sb,
-        &App::demo(),
-        App::DEMO_WEB_REDIRECT_URI,
-    );
+    let c = demo_connection("oem", "exact-online", &sb);
     let (access, refresh, at) = obtained_elsewhere(&sb).await;
 
     let old = RegisterRequest {
@@ -376,16 +366,10 @@ async fn oem_registration_validates_age_and_proves_the_tokens() {
 #[tokio::test]
 async fn keep_alive_refreshes_old_connections_and_leaves_young_ones() {
     let sb = sandbox().await;
-    let mem = Arc::new(MemStore::default());
+    let mem = Arc::new(TempSettings::default());
     let lc = lifecycle(&sb, mem.clone());
     for i in 0..5 {
-        let c = connection(
-            &format!("c{i}"),
-            "exact-online",
-            &sb,
-            &App::demo(),
-            App::DEMO_WEB_REDIRECT_URI,
-        );
+        let c = demo_connection(&format!("c{i}"), "exact-online", &sb);
         authorize(&lc, &c).await;
     }
     sb.clock().advance(Duration::from_secs(2 * 86_400));

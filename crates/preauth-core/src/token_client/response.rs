@@ -127,12 +127,7 @@ fn jwt_nonce(jwt: &str) -> Option<Option<String>> {
 
 /// Parses a `current/Me` answer: any JSON, searched for `CurrentDivision` and `UserName`.
 pub(super) fn parse_me(status: u16, body: &[u8]) -> Result<MeInfo, TokenError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| TokenError::Unparseable {
-            status,
-            reason: json_reason(&e),
-            excerpt: excerpt(body),
-        })?;
+    let value = parse_json(status, body)?;
     Ok(MeInfo {
         current_division: find(&value, "CurrentDivision").and_then(|v| {
             v.as_i64()
@@ -144,17 +139,21 @@ pub(super) fn parse_me(status: u16, body: &[u8]) -> Result<MeInfo, TokenError> {
 
 /// Parses an `accesstokenvalidation` answer.
 pub(super) fn parse_validation(status: u16, body: &[u8]) -> Result<TokenValidation, TokenError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| TokenError::Unparseable {
-            status,
-            reason: json_reason(&e),
-            excerpt: excerpt(body),
-        })?;
+    let value = parse_json(status, body)?;
     Ok(TokenValidation {
         cluster_url: find(&value, "twf.clusterUrl").and_then(|v| v.as_str().map(str::to_string)),
         expires_at: find(&value, "exp")
             .and_then(serde_json::Value::as_u64)
             .map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s.min(u64::from(u32::MAX)))),
+    })
+}
+
+/// Any JSON answer, or the unparseable error with a secret-free excerpt.
+fn parse_json(status: u16, body: &[u8]) -> Result<serde_json::Value, TokenError> {
+    serde_json::from_slice(body).map_err(|e| TokenError::Unparseable {
+        status,
+        reason: json_reason(&e),
+        excerpt: excerpt(body),
     })
 }
 

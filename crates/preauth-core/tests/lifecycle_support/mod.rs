@@ -8,6 +8,7 @@ use std::time::SystemTime;
 
 use preauth_core::clock::Clock;
 use preauth_core::connection::Connection;
+use preauth_core::flow::StartedAuthorization;
 use preauth_core::lifecycle::Lifecycle;
 use preauth_core::platform::Registry;
 use preauth_core::secret::ClientSecret;
@@ -204,14 +205,76 @@ pub fn lifecycle(sandbox: &Sandbox, store: Arc<dyn Store>) -> Lifecycle {
     Lifecycle::new(store, Registry::builtin(), clock, http)
 }
 
-/// Authorizes `connection` through the sandbox's login pages (paste flow) and returns
-/// the stored connection.
-pub async fn authorize(lc: &Lifecycle, connection: &Connection) -> Connection {
+/// A connection for the demo app with its web redirect URL (the paste flow).
+pub fn demo_connection(name: &str, platform: &str, sandbox: &Sandbox) -> Connection {
+    connection(
+        name,
+        platform,
+        sandbox,
+        &App::demo(),
+        App::DEMO_WEB_REDIRECT_URI,
+    )
+}
+
+/// Starts an authorization and logs the demo user in on the sandbox's pages; returns the
+/// started authorization and the return URL (not yet finished).
+pub async fn approved(lc: &Lifecycle, connection: &Connection) -> (StartedAuthorization, String) {
     let started = lc.start_authorization(connection).expect("starts");
     let redirect = preauth_sandbox::approve(started.url.as_str(), &preauth_sandbox::Login::demo())
         .await
         .expect("the demo user logs in");
+    (started, redirect)
+}
+
+/// Authorizes `connection` through the sandbox's login pages (paste flow) and returns
+/// the stored connection.
+pub async fn authorize(lc: &Lifecycle, connection: &Connection) -> Connection {
+    let (_, redirect) = approved(lc, connection).await;
     lc.finish_authorization(&redirect)
         .await
         .expect("the code is exchanged")
+}
+
+/// A settings folder in a temporary directory (removed when dropped), as a [`Store`].
+pub struct TempSettings {
+    folder: preauth_core::settings::SettingsFolder,
+    _dir: tempfile::TempDir,
+}
+
+impl Default for TempSettings {
+    fn default() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let folder =
+            preauth_core::settings::SettingsFolder::open(dir.path(), Registry::builtin(), None)
+                .expect("settings folder");
+        TempSettings { folder, _dir: dir }
+    }
+}
+
+impl Store for TempSettings {
+    fn names(&self) -> Result<Vec<String>, StoreError> {
+        self.folder.names()
+    }
+    fn load(&self, name: &str) -> Result<Connection, StoreError> {
+        self.folder.load(name)
+    }
+    fn create(&self, connection: &Connection) -> Result<(), StoreError> {
+        self.folder.create(connection)
+    }
+    fn lock(&self, name: &str) -> Result<Box<dyn LockedConnection + '_>, StoreError> {
+        self.folder.lock(name)
+    }
+    fn drop_connection(&self, name: &str) -> Result<bool, StoreError> {
+        self.folder.drop_connection(name)
+    }
+    fn put_pending(&self, pending: &PendingAuthorization) -> Result<(), StoreError> {
+        self.folder.put_pending(pending)
+    }
+    fn take_pending(
+        &self,
+        state: &str,
+        now: SystemTime,
+    ) -> Result<Option<PendingAuthorization>, StoreError> {
+        self.folder.take_pending(state, now)
+    }
 }
