@@ -70,6 +70,19 @@ fn hand_written_invantive_file_is_read() {
     let tf = store.load("tf").expect("twinfield");
     assert_eq!(tf.platform, "twinfield");
 
+    let all = store.load_all().expect("one pass over the folder");
+    let loaded: Vec<_> = all
+        .iter()
+        .filter_map(|c| c.as_ref().ok())
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(loaded, vec!["acme-be", "acme-nl", "tf"]);
+    assert_eq!(
+        all.iter().filter(|c| c.is_err()).count(),
+        1,
+        "warehouse is unusable"
+    );
+
     match store.load("warehouse") {
         Err(StoreError::InvalidConnection {
             name,
@@ -269,7 +282,8 @@ fn duplicate_names_across_files_name_both_files() {
         }
         other => panic!("expected Malformed, got {other:?}"),
     }
-    assert!(store.lock("shared").is_err());
+    assert!(store.load("shared").is_err());
+    assert!(store.export_connection("shared", false).is_err());
     assert!(store.drop_connection("shared").is_err());
     assert_eq!(snapshot(dir.path()), before);
 }
@@ -445,27 +459,11 @@ fn pending_authorizations_are_single_use_and_expire() {
     assert_eq!(taken.nonce.as_deref(), Some("nonce-state-one"));
     assert_eq!(taken.expires_at, t0() + Duration::from_secs(600));
     assert!(taken.connection.tokens.is_none());
+    let gone = |state: &str, now| store.take_pending(state, now).expect("take").is_none();
+    assert!(gone("state-one", t0()), "single use");
     assert!(
-        store
-            .take_pending("state-one", t0())
-            .expect("take")
-            .is_none(),
-        "single use"
-    );
-
-    let later = t0() + Duration::from_secs(120);
-    assert!(
-        store
-            .take_pending("state-two", later)
-            .expect("take")
-            .is_none(),
+        gone("state-two", t0() + Duration::from_secs(120)),
         "expired"
     );
-    assert!(
-        store
-            .take_pending("state-two", t0())
-            .expect("take")
-            .is_none(),
-        "purged"
-    );
+    assert!(gone("state-two", t0()), "purged");
 }

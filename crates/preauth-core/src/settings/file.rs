@@ -72,20 +72,8 @@ impl SettingsFile {
             ));
         }
         let mut connections: Vec<Located> = Vec::new();
-        for (g, group) in root.children.iter().enumerate() {
-            let Some(group) = group
-                .as_element()
-                .filter(|e| e.name.eq_ignore_ascii_case("group"))
-            else {
-                continue;
-            };
-            for (c, conn) in group.children.iter().enumerate() {
-                let Some(conn) = conn
-                    .as_element()
-                    .filter(|e| e.name.eq_ignore_ascii_case("connection"))
-                else {
-                    continue;
-                };
+        for (g, group) in root.children_named("group") {
+            for (c, conn) in group.children_named("connection") {
                 let (line, column) = lines.position(conn.offset);
                 let Some(name) = conn.attr("name").filter(|n| !n.is_empty()) else {
                     return Err(malformed(

@@ -1,5 +1,6 @@
 //! [`SettingsFolder`]: the [`Store`] on a folder of settings files.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -74,18 +75,29 @@ impl SettingsFolder {
             let name = entry.file_name();
             let name = name.to_string_lossy();
             let lower = name.to_ascii_lowercase();
-            if lower.starts_with("settings") && lower.ends_with(".xml") && entry.path().is_file() {
-                paths.push(entry.path());
+            if !(lower.starts_with("settings") && lower.ends_with(".xml")) {
+                continue;
+            }
+            let path = entry.path();
+            let is_file = match entry.file_type() {
+                Ok(t) if t.is_symlink() => path.is_file(),
+                Ok(t) => t.is_file(),
+                Err(e) => return Err(self.io(&path, e)),
+            };
+            if is_file {
+                paths.push(path);
             }
         }
         paths.sort();
         let mut files: Vec<SettingsFile> = Vec::with_capacity(paths.len());
+        let mut seen: HashMap<String, usize> = HashMap::new();
         for path in paths {
             let Some(file) = SettingsFile::read(&path)? else {
                 continue;
             };
             for at in &file.connections {
-                if let Some(other) = files.iter().find(|f| f.find(&at.name).is_some()) {
+                let first = seen.insert(at.name.to_lowercase(), files.len());
+                if let Some(other) = first.and_then(|i| files.get(i)) {
                     return Err(malformed(
                         &file.path,
                         at.line,
@@ -101,6 +113,34 @@ impl SettingsFolder {
             files.push(file);
         }
         Ok(files)
+    }
+
+    /// Every connection in the folder, read in one pass; a connection that cannot be
+    /// used is an `Err` in its place, so that one bad entry does not hide the others.
+    pub fn load_all(&self) -> Result<Vec<Result<Connection, StoreError>>, StoreError> {
+        let files = self.scan()?;
+        let mut all: Vec<(String, Result<Connection, StoreError>)> = files
+            .iter()
+            .flat_map(|f| {
+                f.connections
+                    .iter()
+                    .map(move |at| (at.name.to_lowercase(), self.read_connection(f, at)))
+            })
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(all.into_iter().map(|(_, c)| c).collect())
+    }
+
+    /// The settings file to lock for `name`: its own `settings-<name>.xml` when that
+    /// holds it (without reading the other files), else the file a scan finds it in.
+    fn locate_for_lock(&self, name: &str) -> Result<PathBuf, StoreError> {
+        let own = self.file_for(name);
+        if validate_name(name).is_ok()
+            && SettingsFile::read(&own)?.is_some_and(|f| f.find(name).is_some())
+        {
+            return Ok(own);
+        }
+        self.locate(name).map(|(file, _)| file.path)
     }
 
     /// The file holding connection `name`.
@@ -446,12 +486,12 @@ impl Store for SettingsFolder {
     }
 
     fn lock(&self, name: &str) -> Result<Box<dyn LockedConnection + '_>, StoreError> {
-        let (file, at) = self.locate(name)?;
-        let lock = self.lock_path(&file.path)?;
+        let path = self.locate_for_lock(name)?;
+        let lock = self.lock_path(&path)?;
         Ok(Box::new(Locked {
             folder: self,
-            path: file.path,
-            name: at.name,
+            path,
+            name: name.to_string(),
             _lock: lock,
         }))
     }

@@ -23,6 +23,9 @@
 //! - Writes are durable (temporary file, fsync, rename, fsync of the folder) and keep
 //!   the previous version as `settings-<NAME>.xml.bak`. Writers of one file exclude
 //!   each other through the lock file `.settings-<name>.xml.lock` next to it.
+//! - Reading (`names`, `load`, `load_all`, export) reads every file and refuses a name
+//!   defined twice. `lock` reads only `settings-<NAME>.xml` when that holds the
+//!   connection, so that keep-alive of one connection costs one file, not the folder.
 //! - With a [`Protector`](crate::protector::Protector), connection strings are
 //!   stored sealed under the connection name.
 

@@ -304,6 +304,19 @@ impl Element {
         self.children.iter().filter_map(Node::as_element)
     }
 
+    /// The child elements named `name` (ASCII case-insensitive), with their indices
+    /// among all children.
+    pub fn children_named<'s>(
+        &'s self,
+        name: &'s str,
+    ) -> impl Iterator<Item = (usize, &'s Element)> + 's {
+        self.children.iter().enumerate().filter_map(move |(i, n)| {
+            n.as_element()
+                .filter(|e| e.name.eq_ignore_ascii_case(name))
+                .map(|e| (i, e))
+        })
+    }
+
     /// Appends `child` on its own line, indented for nesting level `depth` (root's
     /// children are level 1).
     pub fn append_child(&mut self, child: Element, depth: usize) {
