@@ -48,6 +48,8 @@ pub struct AccessGrant {
     pub connection: Connection,
     /// Its platform.
     pub platform: Platform,
+    /// Whether this call refreshed it (rather than finding a valid one stored).
+    pub refreshed: bool,
 }
 
 /// When a stored access token is refreshed.
@@ -252,7 +254,7 @@ impl Lifecycle {
                 .is_none_or(|at| now.duration_since(at).unwrap_or_default() >= threshold),
         };
         if !due {
-            return Ok((grant(connection, platform), false));
+            return Ok((grant(connection, platform, false), false));
         }
         let Some(refresh_token) = tokens.refresh_token.clone() else {
             return Err(LifecycleError::NoRefreshToken {
@@ -275,7 +277,7 @@ impl Lifecycle {
                 let mut updated = connection.clone();
                 updated.tokens = Some(tokens_from(&platform, response, Some(tokens), self.now()));
                 locked.save(&updated)?;
-                Ok((grant(updated, platform), true))
+                Ok((grant(updated, platform, true), true))
             }
             Err(e) if e.grant_may_be_spent() => {
                 Err(self.lost_refresh(&mut *locked, &connection, e))
@@ -451,7 +453,7 @@ fn tokens_from(
     }
 }
 
-fn grant(connection: Connection, platform: Platform) -> AccessGrant {
+fn grant(connection: Connection, platform: Platform, refreshed: bool) -> AccessGrant {
     let (token, expires_at) = connection
         .tokens
         .as_ref()
@@ -462,6 +464,7 @@ fn grant(connection: Connection, platform: Platform) -> AccessGrant {
         expires_at,
         connection,
         platform,
+        refreshed,
     }
 }
 

@@ -13,6 +13,7 @@ use url::Url;
 mod file;
 mod generic;
 
+pub use file::append as append_to_file;
 pub use generic::GenericPlatform;
 
 /// How the client authenticates at the token endpoint.

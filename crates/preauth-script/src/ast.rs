@@ -242,13 +242,21 @@ pub enum StatementKind {
         /// The settings file.
         path: String,
     },
-    /// `drop connection '<name>'`.
+    /// `drop connection [if exists] '<name>'`.
     DropConnection {
         /// The connection.
         name: String,
+        /// A missing connection is not an error.
+        if_exists: bool,
     },
     /// `create platform '<id>' …`: define a custom platform.
     CreatePlatform(CreatePlatform),
+    /// `advance sandbox clock by <N> seconds|minutes|hours|days`: move the embedded
+    /// sandbox's virtual clock (and the run's own clock) forward, to reach expiries.
+    AdvanceSandboxClock {
+        /// How far, in seconds.
+        seconds: u64,
+    },
 }
 
 impl StatementKind {

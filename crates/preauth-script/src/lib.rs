@@ -32,9 +32,12 @@
 #![deny(missing_docs)]
 
 pub mod ast;
+pub mod check;
 pub mod diagnostics;
+pub mod interpreter;
 mod keywords;
 pub mod limits;
+pub mod output;
 pub mod parser;
 mod redact;
 pub mod repl;

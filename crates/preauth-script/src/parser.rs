@@ -461,6 +461,22 @@ impl Builder {
             Rule::refresh_all => StatementKind::RefreshAll {
                 older_than_days: inner.optional_number()?,
             },
+            Rule::advance_sandbox_clock => {
+                let amount = inner.optional_number()?.unwrap_or_default();
+                let unit = inner
+                    .take(Rule::time_unit)
+                    .and_then(|p| p.into_inner().next())
+                    .map(|p| match p.as_rule() {
+                        Rule::kw_minutes => 60,
+                        Rule::kw_hours => 3600,
+                        Rule::kw_days => 86_400,
+                        _ => 1,
+                    })
+                    .unwrap_or(1);
+                StatementKind::AdvanceSandboxClock {
+                    seconds: u64::from(amount) * unit,
+                }
+            }
             Rule::show_connections => StatementKind::ShowConnections,
             Rule::show_connection => StatementKind::ShowConnection {
                 name: inner.string()?,
@@ -490,6 +506,7 @@ impl Builder {
                 path: inner.string()?,
             },
             Rule::drop_connection => StatementKind::DropConnection {
+                if_exists: inner.has(Rule::kw_exists),
                 name: inner.string()?,
             },
             Rule::create_platform => create_platform(inner)?,

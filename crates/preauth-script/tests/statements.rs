@@ -267,7 +267,7 @@ fn settings_and_drop() {
         StatementKind::ImportSettings { path } if path == "settings-a.xml"
     ));
     assert!(
-        matches!(one("drop connection 'a'"), StatementKind::DropConnection { name } if name == "a")
+        matches!(one("drop connection 'a'"), StatementKind::DropConnection { name, if_exists: false } if name == "a")
     );
 }
 

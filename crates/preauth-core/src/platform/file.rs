@@ -19,6 +19,71 @@ use quick_xml::events::{BytesStart, Event};
 
 use super::{ClientAuth, GenericPlatform, Platform, PlatformError};
 
+/// Adds `spec` to the platforms file at `path` (created when missing), durably and
+/// only when the whole file still parses afterwards; the previous version is kept as
+/// the backup. Attributes not given keep their defaults.
+pub fn append(path: &Path, spec: &GenericPlatform) -> Result<(), PlatformError> {
+    let io = |source| PlatformError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let previous = match std::fs::read_to_string(path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io(e)),
+    };
+    let element = element(spec);
+    let text = match &previous {
+        None => format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<platforms>\n{element}\n</platforms>\n"
+        ),
+        Some(text) => match text.rfind("</platforms>") {
+            Some(end) => format!("{}{element}\n{}", &text[..end], &text[end..]),
+            None => {
+                return Err(malformed(
+                    text,
+                    path,
+                    text.len() as u64,
+                    "the file has no closing </platforms>; fix it by hand first".into(),
+                ));
+            }
+        },
+    };
+    parse(&text, path)?;
+    crate::settings::durable::replace(
+        path,
+        text.as_bytes(),
+        previous.as_deref().map(str::as_bytes),
+    )
+    .map_err(io)
+}
+
+/// One `<platform …/>` line for `spec`.
+fn element(spec: &GenericPlatform) -> String {
+    let mut attrs = vec![("id", spec.id.clone())];
+    if let Some(issuer) = &spec.issuer {
+        attrs.push(("issuer", issuer.clone()));
+    }
+    attrs.push(("authorizeUrl", spec.authorize_url.clone()));
+    attrs.push(("tokenUrl", spec.token_url.clone()));
+    attrs.push((
+        "clientAuth",
+        match spec.client_auth {
+            ClientAuth::HttpBasic => "basic".into(),
+            ClientAuth::FormBody => "body".into(),
+        },
+    ));
+    if !spec.scopes.is_empty() {
+        attrs.push(("scopes", spec.scopes.join(" ")));
+    }
+    attrs.push(("pkce", spec.pkce.to_string()));
+    let attrs: Vec<String> = attrs
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", quick_xml::escape::escape(v.as_str())))
+        .collect();
+    format!("  <platform {}/>", attrs.join(" "))
+}
+
 /// Parses a platforms file's text (see the module doc).
 pub(super) fn parse(text: &str, path: &Path) -> Result<Vec<Platform>, PlatformError> {
     let mut reader = Reader::from_str(text);

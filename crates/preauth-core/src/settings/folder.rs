@@ -20,6 +20,19 @@ use super::keys::{self, KeyError};
 use super::validate_name;
 use super::xml::{Element, Unrepresentable};
 
+/// One connection as found in a settings folder.
+#[derive(Debug)]
+pub struct Entry {
+    /// The connection's name as written in the file.
+    pub name: String,
+    /// The file that holds it.
+    pub file: PathBuf,
+    /// Whether its connection string is stored sealed.
+    pub sealed: bool,
+    /// The connection, or why it cannot be used.
+    pub connection: Result<Connection, StoreError>,
+}
+
 /// A settings folder: every `settings*.xml` in it, read and written as a [`Store`].
 pub struct SettingsFolder {
     dir: PathBuf,
@@ -118,17 +131,34 @@ impl SettingsFolder {
     /// Every connection in the folder, read in one pass; a connection that cannot be
     /// used is an `Err` in its place, so that one bad entry does not hide the others.
     pub fn load_all(&self) -> Result<Vec<Result<Connection, StoreError>>, StoreError> {
+        Ok(self.entries()?.into_iter().map(|e| e.connection).collect())
+    }
+
+    /// Every connection in the folder with the file it is in and whether it is stored
+    /// sealed, in name order, read in one pass (for listings).
+    pub fn entries(&self) -> Result<Vec<Entry>, StoreError> {
         let files = self.scan()?;
-        let mut all: Vec<(String, Result<Connection, StoreError>)> = files
+        let mut all: Vec<Entry> = files
             .iter()
             .flat_map(|f| {
-                f.connections
-                    .iter()
-                    .map(move |at| (at.name.to_lowercase(), self.read_connection(f, at)))
+                f.connections.iter().map(move |at| {
+                    let stored = f.database(at).and_then(|d| d.attr("connectionString"));
+                    Entry {
+                        name: at.name.clone(),
+                        file: f.path.clone(),
+                        sealed: stored.is_some_and(|text| self.is_sealed(text)),
+                        connection: self.read_connection(f, at),
+                    }
+                })
             })
             .collect();
-        all.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(all.into_iter().map(|(_, c)| c).collect())
+        all.sort_by_cached_key(|e| e.name.to_lowercase());
+        Ok(all)
+    }
+
+    /// Whether a stored connection string is sealed rather than plain.
+    fn is_sealed(&self, stored: &str) -> bool {
+        looks_sealed(stored) || self.protector.as_ref().is_some_and(|p| p.is_sealed(stored))
     }
 
     /// The settings file to lock for `name`: its own `settings-<name>.xml` when that
@@ -205,9 +235,7 @@ impl SettingsFolder {
         stored: Option<&str>,
     ) -> Result<Zeroizing<String>, StoreError> {
         let stored = stored.unwrap_or_default();
-        let sealed =
-            looks_sealed(stored) || self.protector.as_ref().is_some_and(|p| p.is_sealed(stored));
-        if !sealed {
+        if !self.is_sealed(stored) {
             return Ok(Zeroizing::new(stored.to_string()));
         }
         let advice = format!(

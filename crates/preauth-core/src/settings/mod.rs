@@ -29,7 +29,7 @@
 //! - With a [`Protector`](crate::protector::Protector), connection strings are
 //!   stored sealed under the connection name.
 
-mod durable;
+pub(crate) mod durable;
 mod export;
 mod file;
 mod folder;
@@ -39,7 +39,7 @@ mod xml;
 
 use std::path::PathBuf;
 
-pub use folder::SettingsFolder;
+pub use folder::{Entry, SettingsFolder};
 
 use crate::store::StoreError;
 

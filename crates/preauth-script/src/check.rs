@@ -1,0 +1,343 @@
+//! The monitoring check: how close each connection is to needing a new login.
+//!
+//! Follows the Nagios / Icinga plugin conventions: one status line
+//! `PREAUTH WARNING - acme-be: refresh token expires in 5 days (2026-12-01) | connections=3 expiring=1 failed=0`
+//! and the exit codes 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. It only reads: it never
+//! refreshes, so running it every few minutes costs the platform nothing.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use preauth_core::lifecycle::{TokenState, connection_status};
+use preauth_core::platform::Registry;
+use preauth_core::settings::SettingsFolder;
+use preauth_core::store::StoreError;
+
+use crate::output::Table;
+
+/// A check result, ordered from good to bad.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CheckState {
+    /// Nothing to do.
+    Ok,
+    /// A refresh token expires within the warning period.
+    Warning,
+    /// A connection needs a new login now or within the critical period.
+    Critical,
+    /// The check itself could not run (unreadable settings folder).
+    Unknown,
+}
+
+impl CheckState {
+    /// The plugin exit code: 0, 1, 2 or 3.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            CheckState::Ok => 0,
+            CheckState::Warning => 1,
+            CheckState::Critical => 2,
+            CheckState::Unknown => 3,
+        }
+    }
+}
+
+impl fmt::Display for CheckState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CheckState::Ok => "OK",
+            CheckState::Warning => "WARNING",
+            CheckState::Critical => "CRITICAL",
+            CheckState::Unknown => "UNKNOWN",
+        })
+    }
+}
+
+/// When a refresh token counts as expiring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thresholds {
+    /// WARNING when a refresh token expires within this many days.
+    pub warn_days: u32,
+    /// CRITICAL when a refresh token expires within this many days.
+    pub critical_days: u32,
+}
+
+impl Default for Thresholds {
+    /// 7 and 2 days.
+    fn default() -> Self {
+        Thresholds {
+            warn_days: 7,
+            critical_days: 2,
+        }
+    }
+}
+
+/// The verdict on one connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionCheck {
+    /// The connection (or the file, when it could not be read).
+    pub name: String,
+    /// Its platform id, when known.
+    pub platform: String,
+    /// The verdict.
+    pub state: CheckState,
+    /// Why, as a short phrase (`refresh token expires in 5 days (2026-12-01)`).
+    pub reason: String,
+    /// When the refresh token expires, where known.
+    pub refresh_token_expires_at: Option<SystemTime>,
+}
+
+/// The verdicts on every connection of a settings folder.
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    /// Each connection, in name order.
+    pub connections: Vec<ConnectionCheck>,
+    /// Set when the folder itself could not be read.
+    pub unknown: Option<String>,
+}
+
+const DAY: u64 = 24 * 3600;
+
+/// Checks every connection in `folder` at `now`.
+pub fn check(
+    folder: &SettingsFolder,
+    registry: &Registry,
+    now: SystemTime,
+    thresholds: Thresholds,
+) -> CheckReport {
+    let all = match folder.load_all() {
+        Ok(all) => all,
+        Err(error) => {
+            return CheckReport {
+                connections: Vec::new(),
+                unknown: Some(error.to_string()),
+            };
+        }
+    };
+    let connections = all
+        .into_iter()
+        .map(|loaded| match loaded {
+            Ok(connection) => {
+                let Some(platform) = registry.get(&connection.platform) else {
+                    return ConnectionCheck {
+                        name: connection.name.clone(),
+                        platform: connection.platform.clone(),
+                        state: CheckState::Critical,
+                        reason: format!("unknown platform '{}'", connection.platform),
+                        refresh_token_expires_at: None,
+                    };
+                };
+                let status = connection_status(platform, &connection, now);
+                let (state, reason) = judge(
+                    status.state,
+                    status.refresh_token_expires_at,
+                    now,
+                    thresholds,
+                );
+                ConnectionCheck {
+                    name: connection.name,
+                    platform: platform.id.clone(),
+                    state,
+                    reason,
+                    refresh_token_expires_at: status.refresh_token_expires_at,
+                }
+            }
+            Err(error) => ConnectionCheck {
+                name: failed_name(&error),
+                platform: String::new(),
+                state: CheckState::Critical,
+                reason: error.to_string(),
+                refresh_token_expires_at: None,
+            },
+        })
+        .collect();
+    CheckReport {
+        connections,
+        unknown: None,
+    }
+}
+
+fn failed_name(error: &StoreError) -> String {
+    match error {
+        StoreError::InvalidConnection { name, .. } | StoreError::Protect { name, .. } => {
+            name.clone()
+        }
+        other => other.to_string(),
+    }
+}
+
+fn judge(
+    state: TokenState,
+    refresh_expiry: Option<SystemTime>,
+    now: SystemTime,
+    thresholds: Thresholds,
+) -> (CheckState, String) {
+    match state {
+        TokenState::NotAuthorized => (
+            CheckState::Critical,
+            "no tokens; run preauthenticate".into(),
+        ),
+        TokenState::NoRefreshToken => (
+            CheckState::Critical,
+            "access token expired and no refresh token; run preauthenticate".into(),
+        ),
+        TokenState::RefreshTokenExpired => (
+            CheckState::Critical,
+            format!(
+                "refresh token expired on {}; run preauthenticate",
+                day(refresh_expiry)
+            ),
+        ),
+        TokenState::Valid | TokenState::NeedsRefresh => match refresh_expiry {
+            None => (CheckState::Ok, "refresh token does not expire".into()),
+            Some(at) => {
+                let left = at.duration_since(now).unwrap_or(Duration::ZERO).as_secs();
+                let days = left / DAY;
+                let phrase = format!(
+                    "refresh token expires in {days} day{} ({})",
+                    if days == 1 { "" } else { "s" },
+                    day(Some(at))
+                );
+                let state = if left < u64::from(thresholds.critical_days) * DAY {
+                    CheckState::Critical
+                } else if left < u64::from(thresholds.warn_days) * DAY {
+                    CheckState::Warning
+                } else {
+                    CheckState::Ok
+                };
+                (state, phrase)
+            }
+        },
+    }
+}
+
+/// `2026-12-01`, or `an unknown date`.
+fn day(at: Option<SystemTime>) -> String {
+    at.map(|t| humantime::format_rfc3339_seconds(t).to_string()[..10].to_string())
+        .unwrap_or_else(|| "an unknown date".into())
+}
+
+impl CheckReport {
+    /// The worst verdict.
+    pub fn state(&self) -> CheckState {
+        if self.unknown.is_some() {
+            return CheckState::Unknown;
+        }
+        self.connections
+            .iter()
+            .map(|c| c.state)
+            .max()
+            .unwrap_or(CheckState::Ok)
+    }
+
+    /// The plugin status line, worst connections first, with performance data.
+    pub fn status_line(&self) -> String {
+        let state = self.state();
+        let expiring = self
+            .connections
+            .iter()
+            .filter(|c| c.state != CheckState::Ok && c.refresh_token_expires_at.is_some())
+            .count();
+        let failed = self
+            .connections
+            .iter()
+            .filter(|c| c.state == CheckState::Critical && c.refresh_token_expires_at.is_none())
+            .count();
+        let summary = if let Some(why) = &self.unknown {
+            why.clone()
+        } else if state == CheckState::Ok {
+            match self.connections.len() {
+                0 => "no connections".to_string(),
+                n => format!("{n} connection{} healthy", if n == 1 { "" } else { "s" }),
+            }
+        } else {
+            let mut bad: Vec<&ConnectionCheck> = self
+                .connections
+                .iter()
+                .filter(|c| c.state != CheckState::Ok)
+                .collect();
+            bad.sort_by(|a, b| b.state.cmp(&a.state).then(a.name.cmp(&b.name)));
+            bad.iter()
+                .map(|c| format!("{}: {}", c.name, c.reason))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!(
+            "PREAUTH {state} - {summary} | connections={} expiring={expiring} failed={failed}",
+            self.connections.len()
+        )
+    }
+
+    /// The connections as a table with a status column.
+    pub fn table(&self) -> Table {
+        let mut table = Table::new(&["name", "platform", "check", "reason"]);
+        for c in &self.connections {
+            table.push(vec![
+                c.name.clone(),
+                c.platform.clone(),
+                c.state.to_string(),
+                c.reason.clone(),
+            ]);
+        }
+        table
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(days: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + days * DAY)
+    }
+
+    #[test]
+    fn judges_by_days_left() {
+        let now = at(0);
+        let t = Thresholds::default();
+        let verdict = |days| {
+            judge(
+                TokenState::Valid,
+                Some(at(days) + Duration::from_secs(60)),
+                now,
+                t,
+            )
+            .0
+        };
+        assert_eq!(verdict(10), CheckState::Ok);
+        assert_eq!(verdict(7), CheckState::Ok);
+        assert_eq!(verdict(6), CheckState::Warning);
+        assert_eq!(verdict(2), CheckState::Warning);
+        assert_eq!(verdict(1), CheckState::Critical);
+        assert_eq!(
+            judge(TokenState::RefreshTokenExpired, Some(at(0)), now, t).0,
+            CheckState::Critical
+        );
+    }
+
+    #[test]
+    fn status_line_names_the_worst_first() {
+        let report = CheckReport {
+            connections: vec![
+                ConnectionCheck {
+                    name: "a".into(),
+                    platform: "exact-online".into(),
+                    state: CheckState::Warning,
+                    reason: "refresh token expires in 5 days (2027-01-20)".into(),
+                    refresh_token_expires_at: Some(at(5)),
+                },
+                ConnectionCheck {
+                    name: "b".into(),
+                    platform: "exact-online".into(),
+                    state: CheckState::Ok,
+                    reason: "x".into(),
+                    refresh_token_expires_at: Some(at(20)),
+                },
+            ],
+            unknown: None,
+        };
+        assert_eq!(report.state().exit_code(), 1);
+        assert_eq!(
+            report.status_line(),
+            "PREAUTH WARNING - a: refresh token expires in 5 days (2027-01-20) | connections=2 expiring=1 failed=0"
+        );
+    }
+}

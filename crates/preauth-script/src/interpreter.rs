@@ -1,0 +1,309 @@
+//! The interpreter: runs statements against the core.
+//!
+//! A run parses the whole script first (a syntax error anywhere exits 2 before anything
+//! runs or changes), then runs statement by statement, substituting `${NAME}` from the
+//! defines made so far. What a failure does is chosen by `local on error`, with
+//! Invantive's meanings; see [`exit`] for the exit codes.
+
+mod authorize;
+mod connections;
+mod environment;
+mod local;
+mod show;
+
+use std::path::{Path, PathBuf};
+
+use preauth_core::error::LifecycleError;
+use preauth_core::protector::ProtectError;
+use preauth_core::store::StoreError;
+
+use crate::ast::{OnErrorMode, Statement, StatementKind};
+use crate::parser::{StatementError, split};
+use crate::substitute::Defines;
+
+pub use authorize::{UserAgent, UserAgentFuture};
+pub use environment::{Environment, TimeMachine};
+pub use show::access_token_output;
+
+/// Exit codes of a run (documented in `--help` and the README).
+pub mod exit {
+    /// Every statement succeeded (or failures were ignored).
+    pub const SUCCESS: i32 = 0;
+    /// A statement failed.
+    pub const FAILURE: i32 = 1;
+    /// Usage or parse error: nothing ran.
+    pub const USAGE: i32 = 2;
+    /// `local on error exit warning` ended the run.
+    pub const WARNING: i32 = 3;
+}
+
+/// How deep `local include` may nest.
+pub const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// Why a statement failed. Each message is one sentence for the user; none holds a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The token lifecycle refused or failed.
+    #[error(transparent)]
+    Lifecycle(#[from] LifecycleError),
+    /// The settings store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Sealing or opening a secret failed.
+    #[error("{0}")]
+    Protect(#[from] ProtectError),
+    /// `${NAME}` substitution or the substituted text failed.
+    #[error(transparent)]
+    Statement(#[from] StatementError),
+    /// The statement's arguments cannot be used (unknown platform, bad URL, bad time, …).
+    #[error("{0}")]
+    Invalid(String),
+    /// An included script could not be read.
+    #[error("cannot read included script {}: {source}", path.display())]
+    Include {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Writing the output failed (a closed pipe).
+    #[error("cannot write the output: {0}")]
+    Output(std::io::Error),
+}
+
+/// What the run does after a statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    /// Go on with the next statement.
+    Next,
+    /// End the run with this exit code.
+    Exit(i32),
+}
+
+/// A script session: the environment, the defines and the error mode.
+pub struct Interpreter {
+    env: Environment,
+    defines: Defines,
+    on_error: OnErrorMode,
+    /// A statement failed under `local on error continue`.
+    failed: bool,
+    depth: usize,
+}
+
+impl Interpreter {
+    /// A session over `env` with no defines and `on error default`.
+    pub fn new(env: Environment) -> Interpreter {
+        Interpreter {
+            env,
+            defines: Defines::new(),
+            on_error: OnErrorMode::Default,
+            failed: false,
+            depth: 0,
+        }
+    }
+
+    /// The defines, to preset variables (for example `SANDBOX_URL`).
+    pub fn defines_mut(&mut self) -> &mut Defines {
+        &mut self.defines
+    }
+
+    /// The environment.
+    pub fn env(&self) -> &Environment {
+        &self.env
+    }
+
+    /// Runs a whole script; returns the exit code. `origin` names it in errors; includes
+    /// are resolved relative to `base_dir`.
+    pub async fn run_script(&mut self, source: &str, origin: &str, base_dir: &Path) -> i32 {
+        match self.run_statements(source, origin, base_dir).await {
+            Flow::Exit(code) => code,
+            Flow::Next if self.failed => exit::FAILURE,
+            Flow::Next => exit::SUCCESS,
+        }
+    }
+
+    /// Runs one complete REPL input. Errors are reported and the session goes on;
+    /// returns an exit code only when a statement ended the session.
+    pub async fn run_interactive(&mut self, input: &str, base_dir: &Path) -> Option<i32> {
+        self.failed = false;
+        match self.run_statements(input, "<input>", base_dir).await {
+            Flow::Exit(exit::USAGE) => None,
+            Flow::Exit(code) => Some(code),
+            Flow::Next => None,
+        }
+    }
+
+    /// Parses every statement that needs no substitution first, so that a syntax error
+    /// anywhere stops the run (exit 2) before anything ran; then runs them in order,
+    /// substituting `${NAME}` in the others from the defines made so far.
+    async fn run_statements(&mut self, source: &str, origin: &str, base_dir: &Path) -> Flow {
+        let prepared = match split(source, origin).and_then(|pieces| {
+            pieces
+                .into_iter()
+                .map(|piece| {
+                    let parsed = match piece.text().contains("${") {
+                        true => None,
+                        false => Some(piece.parse()?),
+                    };
+                    Ok((piece, parsed))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        }) {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                eprintln!("{error}");
+                return Flow::Exit(exit::USAGE);
+            }
+        };
+        for (piece, parsed) in prepared {
+            let statement = match parsed {
+                Some(statement) => Ok(statement),
+                None => piece.substitute_and_parse(&self.defines),
+            };
+            let outcome = match statement {
+                Ok(statement) => {
+                    self.echo(&statement);
+                    Box::pin(self.execute(&statement, base_dir))
+                        .await
+                        .map_err(|e| (statement.location.to_string(), e))
+                }
+                Err(error) => Err((piece.location().to_string(), error.into())),
+            };
+            let flow = match outcome {
+                Ok(flow) => flow,
+                Err((at, error)) => self.failure(&at, &error),
+            };
+            if let Flow::Exit(code) = flow {
+                return Flow::Exit(code);
+            }
+        }
+        Flow::Next
+    }
+
+    /// Reports a failed statement and applies `local on error`.
+    fn failure(&mut self, at: &str, error: &ExecError) -> Flow {
+        let text = match error {
+            // Parse errors render their own place, line and caret.
+            ExecError::Statement(StatementError::Parse(e)) => e.to_string(),
+            other => format!("error: {at}: {other}"),
+        };
+        match self.on_error {
+            OnErrorMode::Ignore => {
+                eprintln!("{text} (ignored)");
+                Flow::Next
+            }
+            OnErrorMode::Continue => {
+                eprintln!("{text}");
+                self.failed = true;
+                Flow::Next
+            }
+            OnErrorMode::Default => {
+                eprintln!("{text}");
+                Flow::Exit(exit::FAILURE)
+            }
+            OnErrorMode::ExitSuccess => {
+                eprintln!("{text}");
+                Flow::Exit(exit::SUCCESS)
+            }
+            OnErrorMode::ExitFailure => {
+                eprintln!("{text}");
+                Flow::Exit(exit::FAILURE)
+            }
+            OnErrorMode::ExitWarning => {
+                eprintln!("{text}");
+                Flow::Exit(exit::WARNING)
+            }
+        }
+    }
+
+    /// With `--echo`, prints the statement as written (secrets redacted) before it runs.
+    fn echo(&self, statement: &Statement) {
+        if self.env.echo {
+            let text = statement
+                .redacted_raw()
+                .unwrap_or_else(|| "(statement with secrets; not echoed)".into());
+            eprintln!("> {text};");
+        }
+    }
+
+    async fn execute(&mut self, statement: &Statement, base_dir: &Path) -> Result<Flow, ExecError> {
+        use StatementKind as K;
+        match &statement.kind {
+            K::Include { path } => return self.include(path, base_dir).await,
+            K::OnError(mode) => self.on_error = *mode,
+            K::Define { name, value } => self.defines.define(name, value.as_str()),
+            K::DefineEncrypted { name, value } => {
+                local::define_encrypted(&self.env, &mut self.defines, name, value)?
+            }
+            K::Undefine { name } => {
+                if !self.defines.undefine(name) {
+                    return Err(ExecError::Invalid(format!(
+                        "'{name}' is not defined, so it cannot be undefined"
+                    )));
+                }
+            }
+            K::Echo { text } => self.env.print(&format!("{text}\n"))?,
+            K::Remark { .. } => {}
+            K::EncryptConnection { connection_string } => {
+                local::encrypt_connection(&self.env, connection_string)?
+            }
+            K::EncryptValue { value } => local::encrypt_value(&self.env, value)?,
+            K::DecryptConnection { text } => local::decrypt(&self.env, text)?,
+            K::Preauthenticate(p) => connections::preauthenticate(&self.env, p).await?,
+            K::ExchangeCode { url, connection } => {
+                connections::exchange(&self.env, url.secret(), connection.as_deref()).await?
+            }
+            K::Register(r) => connections::register(&self.env, r).await?,
+            K::RefreshConnection { name, force } => {
+                connections::refresh(&self.env, name, *force).await?
+            }
+            K::RefreshAll { older_than_days } => {
+                connections::refresh_all(&self.env, *older_than_days).await?
+            }
+            K::DropConnection { name, if_exists } => {
+                connections::drop_connection(&self.env, name, *if_exists)?
+            }
+            K::ImportSettings { path } => connections::import(&self.env, &base_dir.join(path))?,
+            K::ExportSettings { name, mode } => show::export(&self.env, name, *mode)?,
+            K::ShowConnections => show::connections(&self.env)?,
+            K::ShowConnection { name } => show::connection(&self.env, name)?,
+            K::ShowPlatforms => show::platforms(&self.env)?,
+            K::ShowAccessToken { connection } => show::access_token(&self.env, connection).await?,
+            K::CheckConnections {
+                warn_days,
+                critical_days,
+            } => show::check(&self.env, *warn_days, *critical_days)?,
+            K::CreatePlatform(p) => self.env.create_platform(p)?,
+            K::AdvanceSandboxClock { seconds } => {
+                let clock = self.env.sandbox_clock.as_ref().ok_or_else(|| {
+                    ExecError::Invalid(
+                        "advance sandbox clock works only in a run started with --sandbox".into(),
+                    )
+                })?;
+                clock.advance(std::time::Duration::from_secs(*seconds));
+                let now = preauth_core::error::When(self.env.lifecycle().now());
+                self.env.print(&format!("sandbox clock now at {now}\n"))?;
+            }
+        }
+        Ok(Flow::Next)
+    }
+
+    async fn include(&mut self, path: &str, base_dir: &Path) -> Result<Flow, ExecError> {
+        if self.depth >= MAX_INCLUDE_DEPTH {
+            return Err(ExecError::Invalid(format!(
+                "local include '{path}' nests deeper than {MAX_INCLUDE_DEPTH} levels; look for an include cycle"
+            )));
+        }
+        let file = base_dir.join(path);
+        let source = std::fs::read_to_string(&file).map_err(|source| ExecError::Include {
+            path: file.clone(),
+            source,
+        })?;
+        let origin = file.display().to_string();
+        let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        self.depth += 1;
+        let flow = Box::pin(self.run_statements(&source, &origin, &dir)).await;
+        self.depth -= 1;
+        Ok(flow)
+    }
+}

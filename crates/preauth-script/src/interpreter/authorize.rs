@@ -1,0 +1,152 @@
+//! The browser step of `preauthenticate`: open the URL, then take the return URL from
+//! whichever comes first — the loopback listener, a paste at the terminal, or the user
+//! agent itself (the sandbox's scripted login).
+
+use std::future::Future;
+use std::io::BufRead;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use preauth_core::loopback::{LoopbackListener, loopback_target};
+use preauth_core::secret::StateToken;
+
+use super::ExecError;
+
+/// How long a person gets to log in (with 2FA) before the listener gives up.
+pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// The future returned by [`UserAgent::open`].
+pub type UserAgentFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<String>, String>> + Send + 'a>>;
+
+/// Something that shows an authorization URL to the user.
+pub trait UserAgent: Send + Sync {
+    /// Opens `url` (a browser, a command). Returns the return URL when the agent saw it
+    /// itself (a scripted login that did not deliver it to the loopback listener), else
+    /// `None`. An `Err` is a sentence saying why the URL could not be opened; the URL has
+    /// been printed anyway, so callers treat it as a warning.
+    fn open<'a>(&'a self, url: &'a str) -> UserAgentFuture<'a>;
+}
+
+/// Where the return URL is expected.
+pub(super) enum Return {
+    /// The loopback listener is bound and waits.
+    Listener(LoopbackListener),
+    /// Only a paste (or a later `exchange code url`) can bring it.
+    Paste,
+}
+
+impl Return {
+    /// Binds the loopback listener when `redirect_url` is a loopback URL. Binding comes
+    /// before the URL is shown, so a taken port is reported before anyone logs in.
+    pub(super) async fn prepare(redirect_url: &str) -> Result<Return, ExecError> {
+        if loopback_target(redirect_url).is_none() {
+            return Ok(Return::Paste);
+        }
+        LoopbackListener::bind(redirect_url)
+            .await
+            .map(Return::Listener)
+            .map_err(|e| ExecError::Invalid(e.to_string()))
+    }
+
+    /// Opens `url` with `agent` and waits for the return URL. `None` means nothing can
+    /// bring it in this run (batch, no loopback): the caller explains `exchange code url`.
+    pub(super) async fn wait(
+        self,
+        agent: &dyn UserAgent,
+        url: &str,
+        state: &StateToken,
+        interactive: bool,
+    ) -> Result<Option<String>, ExecError> {
+        let listening = match self {
+            Return::Listener(listener) => {
+                let state = state.clone();
+                Some(tokio::spawn(async move {
+                    listener.wait(&state, LOGIN_TIMEOUT).await
+                }))
+            }
+            Return::Paste => None,
+        };
+        let seen = match agent.open(url).await {
+            Ok(seen) => seen,
+            Err(why) => {
+                eprintln!("note: {why}; open the URL above yourself");
+                None
+            }
+        };
+        if let Some(seen) = seen {
+            if let Some(task) = listening {
+                task.abort();
+            }
+            return Ok(Some(seen));
+        }
+        match (listening, interactive) {
+            (Some(task), false) => Ok(Some(joined(task.await)?)),
+            (Some(mut task), true) => {
+                eprintln!(
+                    "Waiting for the browser to come back (or paste the URL it landed on and press Enter)..."
+                );
+                let cancel = Arc::new(AtomicBool::new(false));
+                let paste = tokio::task::spawn_blocking({
+                    let cancel = Arc::clone(&cancel);
+                    move || read_pasted_line(&cancel)
+                });
+                let result = tokio::select! {
+                    done = &mut task => joined(done).map(Some),
+                    pasted = paste => Ok(pasted.ok().flatten()),
+                };
+                cancel.store(true, Ordering::Relaxed);
+                task.abort();
+                result
+            }
+            (None, true) => {
+                eprintln!("Paste the URL your browser landed on and press Enter:");
+                let cancel = AtomicBool::new(false);
+                let pasted = tokio::task::spawn_blocking(move || read_pasted_line(&cancel));
+                Ok(pasted.await.ok().flatten())
+            }
+            (None, false) => Ok(None),
+        }
+    }
+}
+
+fn joined(
+    result: Result<Result<String, preauth_core::loopback::LoopbackError>, tokio::task::JoinError>,
+) -> Result<String, ExecError> {
+    match result {
+        Ok(Ok(query)) => Ok(query),
+        Ok(Err(error)) => Err(ExecError::Invalid(error.to_string())),
+        Err(error) => Err(ExecError::Invalid(format!(
+            "the loopback listener stopped: {error}"
+        ))),
+    }
+}
+
+/// Reads one non-empty line from standard input, polling so that it can give up when
+/// `cancel` is set (the loopback listener won) without swallowing a later line.
+fn read_pasted_line(cancel: &AtomicBool) -> Option<String> {
+    while !cancel.load(Ordering::Relaxed) {
+        let mut poll = libc::pollfd {
+            fd: 0,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: `poll` points to one valid pollfd for the duration of the call.
+        let ready = unsafe { libc::poll(&mut poll, 1, 200) };
+        if ready < 0 {
+            return None;
+        }
+        if ready == 0 {
+            continue;
+        }
+        let mut line = String::new();
+        match std::io::stdin().lock().read_line(&mut line) {
+            Ok(0) | Err(_) => return None,
+            Ok(_) if line.trim().is_empty() => continue,
+            Ok(_) => return Some(line.trim().to_string()),
+        }
+    }
+    None
+}

@@ -1,0 +1,241 @@
+//! Statements that create, refresh and remove connections.
+
+use std::path::Path;
+use std::time::Duration;
+
+use preauth_core::connection::Connection;
+use preauth_core::error::When;
+use preauth_core::lifecycle::{KeepAliveEvent, KeepAliveOutcome, Proof, RegisterRequest};
+use preauth_core::secret::{AccessToken, RefreshToken};
+use preauth_core::store::StoreError;
+
+use super::authorize::Return;
+use super::{Environment, ExecError};
+use crate::ast::{Preauthenticate, Register};
+use crate::output::Table;
+
+/// `refresh all connections` without `older than`: refresh tokens older than a week are
+/// renewed, so a daily run keeps every chain far from Exact's 30 days while spending
+/// few of the token endpoint's 200 calls a day.
+pub const DEFAULT_KEEP_ALIVE_DAYS: u32 = 7;
+
+/// How many connections the keep-alive refreshes at once.
+pub const KEEP_ALIVE_CONCURRENCY: usize = 4;
+
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+/// `preauthenticate …`: log in once in a browser and store the connection.
+pub(super) async fn preauthenticate(
+    env: &Environment,
+    p: &Preauthenticate,
+) -> Result<(), ExecError> {
+    let connection = env.new_connection(&p.connection, &p.app)?;
+    refuse_existing(env, &connection.name)?;
+    let waiting = Return::prepare(&connection.redirect_url).await?;
+    let started = env.lifecycle().start_authorization(&connection)?;
+    eprintln!(
+        "Log in to {} for connection '{}' at:\n  {}",
+        connection.api_url, connection.name, started.url
+    );
+    let returned = waiting
+        .wait(
+            env.user_agent.as_ref(),
+            started.url.as_str(),
+            &started.pending.state,
+            env.interactive,
+        )
+        .await?;
+    let Some(return_url) = returned else {
+        return env.print(&format!(
+            "After logging in, the browser lands on {}?code=…; finish within 10 minutes with:\n  exchange code url '<that whole URL>';\n",
+            connection.redirect_url
+        ));
+    };
+    let connection = env.lifecycle().finish_authorization(&return_url).await?;
+    report_stored(env, "authorized", &connection)
+}
+
+/// `exchange code url '…' [for connection '…']`: finish a started authorization.
+pub(super) async fn exchange(
+    env: &Environment,
+    url: &str,
+    expected: Option<&str>,
+) -> Result<(), ExecError> {
+    let connection = env.lifecycle().finish_authorization(url).await?;
+    if let Some(expected) = expected.filter(|e| !connection.is_named(e)) {
+        return Err(ExecError::Invalid(format!(
+            "the return URL belonged to connection '{}', not '{expected}'; it was stored as '{}'",
+            connection.name, connection.name
+        )));
+    }
+    report_stored(env, "authorized", &connection)
+}
+
+/// `register connection …`: tokens obtained elsewhere (the OEM flow).
+pub(super) async fn register(env: &Environment, r: &Register) -> Result<(), ExecError> {
+    let connection = env.new_connection(&r.connection, &r.app)?;
+    refuse_existing(env, &connection.name)?;
+    let obtained_at = r
+        .obtained_at
+        .as_deref()
+        .map(|text| {
+            humantime::parse_rfc3339_weak(text).map_err(|_| {
+                ExecError::Invalid(format!(
+                    "obtained at '{text}' is not a time like 2026-11-20T10:00:00Z"
+                ))
+            })
+        })
+        .transpose()?;
+    let registration = env
+        .lifecycle()
+        .register(RegisterRequest {
+            connection,
+            access_token: AccessToken::new(r.access_token.secret()),
+            refresh_token: RefreshToken::new(r.refresh_token.secret()),
+            obtained_at,
+            verify: r.verify,
+        })
+        .await?;
+    if let Some(proof) = &registration.proof {
+        let how = match proof {
+            Proof::Me(_) => "the platform's current/Me answered",
+            Proof::Validation(_) => "the platform validated the access token",
+            Proof::Refreshed => "a refresh succeeded",
+        };
+        eprintln!("verified: {how}");
+    }
+    report_stored(env, "registered", &registration.connection)
+}
+
+/// `refresh connection '…' [force]`.
+pub(super) async fn refresh(env: &Environment, name: &str, force: bool) -> Result<(), ExecError> {
+    let grant = env.lifecycle().refresh(name, force).await?;
+    let done = if grant.refreshed {
+        "refreshed"
+    } else {
+        "not refreshed yet (still valid)"
+    };
+    env.print(&format!(
+        "connection '{}' {done}; access token valid until {}\n",
+        grant.connection.name,
+        When(grant.expires_at)
+    ))
+}
+
+/// `refresh all connections [older than N days]`: the keep-alive.
+pub(super) async fn refresh_all(env: &Environment, days: Option<u32>) -> Result<(), ExecError> {
+    let days = days.unwrap_or(DEFAULT_KEEP_ALIVE_DAYS);
+    let show_progress = env.interactive;
+    let progress = |event: KeepAliveEvent<'_>| {
+        if !show_progress {
+            return;
+        }
+        match event {
+            KeepAliveEvent::Started { name, index, total } => {
+                eprint!("\r\x1b[2K[{index}/{total}] {name}");
+            }
+            KeepAliveEvent::Waiting { name, until } => {
+                eprint!(
+                    "\r\x1b[2K{name}: rate-limited, waiting until {}",
+                    When(until)
+                );
+            }
+            KeepAliveEvent::Finished { .. } => {}
+        }
+    };
+    let report = env
+        .lifecycle()
+        .refresh_all(DAY * days, KEEP_ALIVE_CONCURRENCY, &progress)
+        .await?;
+    if show_progress {
+        eprint!("\r\x1b[2K");
+    }
+    let mut table = Table::new(&["name", "outcome", "detail"]);
+    for (name, outcome) in &report.outcomes {
+        let (what, detail) = match outcome {
+            KeepAliveOutcome::Refreshed {
+                refresh_token_expires_at,
+            } => (
+                "refreshed",
+                refresh_token_expires_at
+                    .map(|t| format!("refresh token expires {}", When(t)))
+                    .unwrap_or_default(),
+            ),
+            KeepAliveOutcome::Young {
+                refresh_token_issued_at,
+            } => (
+                "left alone",
+                format!(
+                    "refresh token younger than {days} days{}",
+                    refresh_token_issued_at
+                        .map(|t| format!(" (obtained {})", When(t)))
+                        .unwrap_or_default()
+                ),
+            ),
+            KeepAliveOutcome::Failed(error) => ("failed", error.to_string()),
+        };
+        table.push(vec![name.clone(), what.into(), detail]);
+    }
+    env.print(&table.render(env.format))?;
+    match report.failed() {
+        0 => Ok(()),
+        n => Err(ExecError::Invalid(format!(
+            "{n} of {} connections could not be refreshed; see the failures above",
+            report.outcomes.len()
+        ))),
+    }
+}
+
+/// `drop connection [if exists] '…'`.
+pub(super) fn drop_connection(
+    env: &Environment,
+    name: &str,
+    if_exists: bool,
+) -> Result<(), ExecError> {
+    match env.lifecycle().store().drop_connection(name)? {
+        true => env.print(&format!("connection '{name}' dropped\n")),
+        false if if_exists => Ok(()),
+        false => Err(StoreError::NotFound { name: name.into() }.into()),
+    }
+}
+
+/// `import settings '…'`.
+pub(super) fn import(env: &Environment, path: &Path) -> Result<(), ExecError> {
+    let names = env.folder().import_file(path)?;
+    env.print(&format!(
+        "imported {} connection{} from {}: {}\n",
+        names.len(),
+        if names.len() == 1 { "" } else { "s" },
+        path.display(),
+        names.join(", ")
+    ))
+}
+
+/// Refuses a name that is taken before anyone logs in for it.
+fn refuse_existing(env: &Environment, name: &str) -> Result<(), ExecError> {
+    let taken = env.lifecycle().store().names()?;
+    match taken.iter().find(|n| n.eq_ignore_ascii_case(name)) {
+        Some(existing) => Err(ExecError::Invalid(format!(
+            "a connection named '{existing}' exists already; drop it first or choose another name"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// One line saying what was stored, where, and until when it lives.
+fn report_stored(env: &Environment, what: &str, connection: &Connection) -> Result<(), ExecError> {
+    let status = env.lifecycle().status(connection, env.lifecycle().now())?;
+    let access = status
+        .access_token_expires_at
+        .map(|t| format!("; access token valid until {}", When(t)))
+        .unwrap_or_default();
+    let refresh = status
+        .refresh_token_expires_at
+        .map(|t| format!("; refresh token expires {}", When(t)))
+        .unwrap_or_default();
+    env.print(&format!(
+        "connection '{}' {what}{access}{refresh}; stored encrypted in {}\n",
+        connection.name,
+        env.folder().dir().display()
+    ))
+}

@@ -1,0 +1,237 @@
+//! What statements run against: the settings folder, the lifecycle, the protector, the
+//! user agent that opens authorization URLs, and output options.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use preauth_core::clock::Clock;
+use preauth_core::connection::Connection;
+use preauth_core::lifecycle::Lifecycle;
+use preauth_core::platform::{ClientAuth, GenericPlatform, Platform, Registry};
+use preauth_core::protector::Protector;
+use preauth_core::secret::ClientSecret;
+use preauth_core::settings::{SettingsFolder, validate_name};
+use preauth_core::store::Store;
+use preauth_core::token_client::TokenClient;
+
+use super::ExecError;
+use super::authorize::UserAgent;
+use crate::ast::{App, ClientAuthentication, CreatePlatform};
+use crate::output::OutputFormat;
+use crate::repl::ConnectionNames;
+
+/// The file in the settings folder that holds user-defined platforms.
+pub const PLATFORMS_FILE: &str = "platforms.xml";
+
+/// Everything a statement needs from outside the script.
+pub struct Environment {
+    dir: PathBuf,
+    registry: Registry,
+    clock: Arc<dyn Clock>,
+    http: TokenClient,
+    protector: Arc<dyn Protector>,
+    folder: Arc<SettingsFolder>,
+    lifecycle: Lifecycle,
+    /// Opens authorization URLs (a browser, a command, or the sandbox's scripted login).
+    pub user_agent: Arc<dyn UserAgent>,
+    /// How tables are printed.
+    pub format: OutputFormat,
+    /// Print each statement before it runs.
+    pub echo: bool,
+    /// A person is at a terminal: return URLs may be pasted, progress may be drawn.
+    pub interactive: bool,
+    /// The embedded sandbox's clock, when the run has one (`preauth --sandbox`).
+    pub sandbox_clock: Option<Arc<dyn TimeMachine>>,
+}
+
+/// A clock that can be moved forward: the embedded sandbox's virtual clock, which the
+/// run's own clock follows, so that expiries are reached without waiting.
+pub trait TimeMachine: Send + Sync {
+    /// Moves the clock forward by `by`.
+    fn advance(&self, by: std::time::Duration);
+}
+
+impl Environment {
+    /// Opens the settings folder `dir` (reading its `platforms.xml`), sealing connection
+    /// strings with `protector`.
+    pub fn open(
+        dir: PathBuf,
+        clock: Arc<dyn Clock>,
+        http: TokenClient,
+        protector: Arc<dyn Protector>,
+        user_agent: Arc<dyn UserAgent>,
+    ) -> Result<Environment, ExecError> {
+        let registry = Registry::load_file(&dir.join(PLATFORMS_FILE))
+            .map_err(|e| ExecError::Invalid(e.to_string()))?;
+        let (folder, lifecycle) = build(&dir, &registry, &clock, &http, &protector)?;
+        Ok(Environment {
+            dir,
+            registry,
+            clock,
+            http,
+            protector,
+            folder,
+            lifecycle,
+            user_agent,
+            format: OutputFormat::Table,
+            echo: false,
+            interactive: false,
+            sandbox_clock: None,
+        })
+    }
+
+    /// The settings folder.
+    pub fn folder(&self) -> &SettingsFolder {
+        &self.folder
+    }
+
+    /// A callback listing the connection names, for completion in the REPL.
+    pub fn connection_names(&self) -> ConnectionNames {
+        let folder = Arc::clone(&self.folder);
+        Arc::new(move || folder.names().unwrap_or_default())
+    }
+
+    /// The settings folder's path.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The token lifecycle.
+    pub fn lifecycle(&self) -> &Lifecycle {
+        &self.lifecycle
+    }
+
+    /// The platforms known.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The protector (device key).
+    pub fn protector(&self) -> &dyn Protector {
+        self.protector.as_ref()
+    }
+
+    /// Prints `text` on standard output.
+    pub fn print(&self, text: &str) -> Result<(), ExecError> {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(ExecError::Output)
+    }
+
+    /// A new connection (no tokens) from a statement's app options.
+    pub(super) fn new_connection(&self, name: &str, app: &App) -> Result<Connection, ExecError> {
+        validate_name(name)?;
+        let platform = self.platform(&app.platform)?;
+        let api_url = match (&app.api_url, &app.country) {
+            (Some(url), _) => url.trim_end_matches('/').to_string(),
+            (None, country) => platform
+                .base_url(country.as_deref())
+                .ok_or_else(|| {
+                    let countries: Vec<&str> =
+                        platform.hosts.iter().map(|h| h.country.as_str()).collect();
+                    ExecError::Invalid(format!(
+                        "{} does not run in country '{}'; use one of: {}",
+                        platform.display_name,
+                        country.as_deref().unwrap_or_default(),
+                        countries.join(", ")
+                    ))
+                })?
+                .to_string(),
+        };
+        Ok(Connection {
+            name: name.to_string(),
+            platform: platform.id.clone(),
+            api_url,
+            client_id: app.client_id.clone(),
+            client_secret: app
+                .client_secret
+                .as_ref()
+                .map(|s| ClientSecret::new(s.secret())),
+            redirect_url: app.redirect_url.clone(),
+            tokens: None,
+            extra: Vec::new(),
+        })
+    }
+
+    /// The platform called `id`, or an error listing the known ones.
+    pub(super) fn platform(&self, id: &str) -> Result<&Platform, ExecError> {
+        self.registry.get(id).ok_or_else(|| {
+            let known: Vec<&str> = self.registry.all().iter().map(|p| p.id.as_str()).collect();
+            ExecError::Invalid(format!(
+                "unknown platform '{id}'; known platforms: {} (create platform adds one)",
+                known.join(", ")
+            ))
+        })
+    }
+
+    /// `create platform`: checks the definition, appends it to `platforms.xml` durably,
+    /// and makes it known to this session.
+    pub(super) fn create_platform(&mut self, p: &CreatePlatform) -> Result<(), ExecError> {
+        let mut spec = GenericPlatform::new(
+            p.id.clone(),
+            p.issuer.clone(),
+            p.authorize_url.clone(),
+            p.token_url.clone(),
+        );
+        if let Some(auth) = p.client_authentication {
+            spec.client_auth = match auth {
+                ClientAuthentication::Basic => ClientAuth::HttpBasic,
+                ClientAuthentication::Body => ClientAuth::FormBody,
+            };
+        }
+        if let Some(scope) = &p.scope {
+            spec.scopes = scope.split_whitespace().map(str::to_string).collect();
+        }
+        if let Some(pkce) = p.pkce {
+            spec.pkce = pkce;
+        }
+        let platform =
+            Platform::generic(spec.clone()).map_err(|e| ExecError::Invalid(e.to_string()))?;
+        if self.registry.get(&platform.id).is_some() {
+            return Err(ExecError::Invalid(format!(
+                "a platform '{}' exists already; pick another id",
+                platform.id
+            )));
+        }
+        preauth_core::platform::append_to_file(&self.dir.join(PLATFORMS_FILE), &spec)
+            .map_err(|e| ExecError::Invalid(e.to_string()))?;
+        self.registry.add(platform.clone());
+        let (folder, lifecycle) = build(
+            &self.dir,
+            &self.registry,
+            &self.clock,
+            &self.http,
+            &self.protector,
+        )?;
+        self.folder = folder;
+        self.lifecycle = lifecycle;
+        self.print(&format!(
+            "platform '{}' created in {}\n",
+            platform.id,
+            self.dir.join(PLATFORMS_FILE).display()
+        ))
+    }
+}
+
+fn build(
+    dir: &Path,
+    registry: &Registry,
+    clock: &Arc<dyn Clock>,
+    http: &TokenClient,
+    protector: &Arc<dyn Protector>,
+) -> Result<(Arc<SettingsFolder>, Lifecycle), ExecError> {
+    let folder = Arc::new(SettingsFolder::open(
+        dir,
+        registry.clone(),
+        Some(Arc::clone(protector)),
+    )?);
+    let lifecycle = Lifecycle::new(
+        Arc::clone(&folder) as _,
+        registry.clone(),
+        Arc::clone(clock),
+        http.clone(),
+    );
+    Ok((folder, lifecycle))
+}

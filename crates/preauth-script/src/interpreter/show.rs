@@ -1,0 +1,274 @@
+//! Statements that only read: `show …`, `check connections`, `export settings`.
+
+use std::time::SystemTime;
+
+use preauth_core::connection::Connection;
+use preauth_core::error::{LifecycleError, When};
+use preauth_core::lifecycle::{Lifecycle, TokenState, connection_status};
+use preauth_core::platform::{ClientAuth, Platform};
+
+use super::{Environment, ExecError};
+use crate::ast::ExportMode;
+use crate::check::{self, Thresholds};
+use crate::output::{OutputFormat, Table};
+
+/// The printed form of a usable access token for connection `name`, obtained through the
+/// lifecycle's single entry point (lock, re-read, refresh only when needed, persist).
+/// JSON carries the token, its expiry, the connection and the platform; never the
+/// refresh token or the client secret. Shared by `show access token` and `preauth token`.
+pub async fn access_token_output(
+    lifecycle: &Lifecycle,
+    name: &str,
+    format: OutputFormat,
+) -> Result<String, LifecycleError> {
+    let grant = lifecycle.ensure_access_token(name).await?;
+    Ok(match format {
+        OutputFormat::Json => {
+            serde_json::json!({
+                "access_token": grant.token.secret(),
+                "expires_at": rfc3339(grant.expires_at),
+                "connection": grant.connection.name,
+                "platform": grant.platform.id,
+            })
+            .to_string()
+                + "\n"
+        }
+        OutputFormat::Table | OutputFormat::Csv => format!("{}\n", grant.token.secret()),
+    })
+}
+
+/// `show access token for connection '…'`.
+pub(super) async fn access_token(env: &Environment, name: &str) -> Result<(), ExecError> {
+    let text = access_token_output(env.lifecycle(), name, env.format).await?;
+    env.print(&text)
+}
+
+/// `show connections`.
+pub(super) fn connections(env: &Environment) -> Result<(), ExecError> {
+    let now = env.lifecycle().now();
+    let mut table = Table::new(&[
+        "name",
+        "platform",
+        "country",
+        "status",
+        "access token expires",
+        "refresh token expires",
+        "encrypted",
+    ]);
+    for entry in env.folder().entries()? {
+        let sealed = yes_no(entry.sealed).to_string();
+        match &entry.connection {
+            Ok(connection) => {
+                let platform = env.lifecycle().platform_of(connection).ok();
+                let (status, access, refresh) = times(platform, connection, now);
+                table.push(vec![
+                    connection.name.clone(),
+                    connection.platform.clone(),
+                    platform.map(|p| country(p, connection)).unwrap_or_default(),
+                    status,
+                    access,
+                    refresh,
+                    sealed,
+                ]);
+            }
+            Err(error) => table.push(vec![
+                entry.name.clone(),
+                String::new(),
+                String::new(),
+                format!("unusable: {error}"),
+                String::new(),
+                String::new(),
+                sealed,
+            ]),
+        }
+    }
+    env.print(&table.render(env.format))
+}
+
+/// `show connection '…'`: every property except the secrets' values.
+pub(super) fn connection(env: &Environment, name: &str) -> Result<(), ExecError> {
+    let entry = env
+        .folder()
+        .entries()?
+        .into_iter()
+        .find(|e| e.name.eq_ignore_ascii_case(name))
+        .ok_or_else(|| preauth_core::store::StoreError::NotFound { name: name.into() })?;
+    let connection = entry.connection?;
+    let now = env.lifecycle().now();
+    let platform = env.lifecycle().platform_of(&connection).ok();
+    let (status, access, refresh) = times(platform, &connection, now);
+    let set = |present: bool| if present { "(set)" } else { "(none)" }.to_string();
+    let tokens = connection.tokens.as_ref();
+    let mut table = Table::new(&["property", "value"]);
+    for (key, value) in [
+        ("name", connection.name.clone()),
+        ("platform", connection.platform.clone()),
+        ("api url", connection.api_url.clone()),
+        ("client id", connection.client_id.clone()),
+        ("client secret", set(connection.client_secret.is_some())),
+        ("redirect url", connection.redirect_url.clone()),
+        ("status", status),
+        ("access token", set(tokens.is_some())),
+        ("access token expires", access),
+        (
+            "refresh token",
+            set(tokens.is_some_and(|t| t.refresh_token.is_some())),
+        ),
+        (
+            "refresh token obtained",
+            tokens
+                .and_then(|t| t.refresh_token_issued_at)
+                .map(|t| When(t).to_string())
+                .unwrap_or_default(),
+        ),
+        ("refresh token expires", refresh),
+        ("encrypted", yes_no(entry.sealed).into()),
+        ("file", entry.file.display().to_string()),
+    ] {
+        table.push(vec![key.into(), value]);
+    }
+    env.print(&table.render(env.format))
+}
+
+/// `show platforms`.
+pub(super) fn platforms(env: &Environment) -> Result<(), ExecError> {
+    let mut table = Table::new(&[
+        "id",
+        "name",
+        "provider",
+        "countries",
+        "client auth",
+        "pkce",
+        "access token",
+        "refresh window",
+        "refresh tokens",
+    ]);
+    for p in env.registry().all() {
+        let countries: Vec<&str> = p
+            .hosts
+            .iter()
+            .map(|h| {
+                if h.country.is_empty() {
+                    "-"
+                } else {
+                    h.country.as_str()
+                }
+            })
+            .collect();
+        let refresh_tokens = match (p.refresh_token_rotates, p.refresh_token_lifetime) {
+            (true, Some(l)) => format!("single use, {} days", l.as_secs() / 86_400),
+            (true, None) => "single use".to_string(),
+            (false, Some(l)) => format!("reusable, {} days", l.as_secs() / 86_400),
+            (false, None) => "reusable".to_string(),
+        };
+        table.push(vec![
+            p.id.clone(),
+            p.display_name.clone(),
+            p.provider.clone(),
+            countries.join(" "),
+            match p.client_auth {
+                ClientAuth::FormBody => "body".into(),
+                ClientAuth::HttpBasic => "basic".into(),
+            },
+            yes_no(p.pkce).into(),
+            format!("{} s", p.default_access_token_lifetime.as_secs()),
+            format!("{} s", p.refresh_window.as_secs()),
+            refresh_tokens,
+        ]);
+    }
+    env.print(&table.render(env.format))
+}
+
+/// `check connections [warn days N] [critical days M]`: the table with a check column,
+/// then the monitoring status line.
+pub(super) fn check(
+    env: &Environment,
+    warn_days: Option<u32>,
+    critical_days: Option<u32>,
+) -> Result<(), ExecError> {
+    let defaults = Thresholds::default();
+    let thresholds = Thresholds {
+        warn_days: warn_days.unwrap_or(defaults.warn_days),
+        critical_days: critical_days.unwrap_or(defaults.critical_days),
+    };
+    let report = check::check(
+        env.folder(),
+        env.registry(),
+        env.lifecycle().now(),
+        thresholds,
+    );
+    let mut text = report.table().render(env.format);
+    if env.format == OutputFormat::Table {
+        text += &report.status_line();
+        text += "\n";
+    }
+    env.print(&text)
+}
+
+/// `export settings '…' [plain|encrypted]`: encrypted unless plain is asked for.
+pub(super) fn export(
+    env: &Environment,
+    name: &str,
+    mode: Option<ExportMode>,
+) -> Result<(), ExecError> {
+    let sealed = mode != Some(ExportMode::Plain);
+    let xml = env.folder().export_connection(name, sealed)?;
+    env.print(&xml)
+}
+
+/// Status, access-token expiry and refresh-token expiry as shown in tables.
+fn times(
+    platform: Option<&Platform>,
+    connection: &Connection,
+    now: SystemTime,
+) -> (String, String, String) {
+    let Some(platform) = platform else {
+        return (
+            format!("unknown platform '{}'", connection.platform),
+            String::new(),
+            String::new(),
+        );
+    };
+    let status = connection_status(platform, connection, now);
+    let state = match status.state {
+        TokenState::NotAuthorized => "not authorized",
+        TokenState::Valid => "valid",
+        TokenState::NeedsRefresh => "needs refresh",
+        TokenState::NoRefreshToken => "expired, no refresh token",
+        TokenState::RefreshTokenExpired => "refresh token expired",
+    };
+    let show = |t: Option<SystemTime>| t.map(|t| When(t).to_string()).unwrap_or_default();
+    (
+        state.to_string(),
+        show(status.access_token_expires_at),
+        status
+            .refresh_token_expires_at
+            .map(|t| When(t).to_string())
+            .unwrap_or_else(|| {
+                if status.refresh_token_issued_at.is_some() {
+                    "does not expire".into()
+                } else {
+                    String::new()
+                }
+            }),
+    )
+}
+
+/// The country of the connection's host, or its base URL when it is not one of the
+/// platform's hosts (an override such as the sandbox).
+fn country(platform: &Platform, connection: &Connection) -> String {
+    platform
+        .hosts
+        .iter()
+        .find(|h| h.base_url.eq_ignore_ascii_case(&connection.api_url))
+        .map(|h| h.country.clone())
+        .unwrap_or_else(|| connection.api_url.clone())
+}
+
+fn yes_no(value: bool) -> &'static str {
+    if value { "yes" } else { "no" }
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
