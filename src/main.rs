@@ -1,1 +1,135 @@
-fn main() {}
+//! `preauth`: the command line. Parses arguments, wires the device key, the settings
+//! folder and a user agent into the script interpreter, and maps results to exit codes.
+//! Everything else lives in the library crates.
+
+mod cli;
+mod protector;
+mod run;
+mod sandbox;
+mod user_agent;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use preauth_core::clock::{Clock, SystemClock};
+use preauth_core::settings::resolve_dir;
+use preauth_core::token_client::{TokenClient, TokenClientConfig};
+use preauth_script::check::{self, Thresholds};
+use preauth_script::interpreter::{Environment, UserAgent, access_token_output, exit};
+
+use crate::cli::{Cli, Command, Common};
+use crate::protector::DeviceProtector;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(exit::FAILURE as u8);
+        }
+    };
+    let code = runtime.block_on(dispatch(cli));
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+async fn dispatch(cli: Cli) -> i32 {
+    match cli.subcommand {
+        Some(Command::Sandbox(args)) => sandbox::run(args).await,
+        Some(Command::Token { ref name }) => token(&cli.common, name).await,
+        Some(Command::Check {
+            warn_days,
+            critical_days,
+        }) => check(
+            &cli.common,
+            Thresholds {
+                warn_days,
+                critical_days,
+            },
+        ),
+        None => run::run(cli).await,
+    }
+}
+
+/// Opens the settings folder with the device key and `clock`.
+pub(crate) fn environment(
+    common: &Common,
+    clock: Arc<dyn Clock>,
+    user_agent: Arc<dyn UserAgent>,
+) -> Result<Environment, String> {
+    let http = TokenClient::new(TokenClientConfig::default(), Arc::clone(&clock))
+        .map_err(|e| e.to_string())?;
+    let mut env = Environment::open(
+        resolve_dir(common.settings_dir.clone()),
+        clock,
+        http,
+        Arc::new(DeviceProtector::default()),
+        user_agent,
+    )
+    .map_err(|e| e.to_string())?;
+    env.format = common.format;
+    Ok(env)
+}
+
+/// `preauth token NAME`: the access token on standard output and nothing else; the
+/// reason on standard error otherwise.
+async fn token(common: &Common, name: &str) -> i32 {
+    let env = match environment(
+        common,
+        Arc::new(SystemClock),
+        Arc::new(user_agent::SystemBrowser),
+    ) {
+        Ok(env) => env,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return exit::FAILURE;
+        }
+    };
+    match access_token_output(env.lifecycle(), name, common.format).await {
+        Ok(text) => match env.print(&text) {
+            Ok(()) => exit::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error}");
+                exit::FAILURE
+            }
+        },
+        Err(error) => {
+            eprintln!("error: {error}");
+            exit::FAILURE
+        }
+    }
+}
+
+/// `preauth check`: the plugin status line, then one line per connection that is not OK.
+fn check(common: &Common, thresholds: Thresholds) -> i32 {
+    let report = match environment(
+        common,
+        Arc::new(SystemClock),
+        Arc::new(user_agent::SystemBrowser),
+    ) {
+        Ok(env) => check::check(
+            env.folder(),
+            env.registry(),
+            env.lifecycle().now(),
+            thresholds,
+        ),
+        Err(error) => check::CheckReport {
+            connections: Vec::new(),
+            unknown: Some(error),
+        },
+    };
+    println!("{}", report.status_line());
+    for c in report
+        .connections
+        .iter()
+        .filter(|c| c.state != check::CheckState::Ok)
+    {
+        println!("{} {}: {}", c.state, c.name, c.reason);
+    }
+    report.state().exit_code()
+}

@@ -1,0 +1,155 @@
+//! Running statements: a file, `-c`, standard input, or the interactive shell.
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use preauth_core::clock::{Clock, SystemClock};
+use preauth_sandbox::{Sandbox, SandboxConfig, VirtualClock};
+use preauth_script::interpreter::{Interpreter, TimeMachine, UserAgent, exit};
+use preauth_script::repl::{ReplExit, ReplOutcome, is_interactive, run_repl};
+
+use crate::cli::Cli;
+use crate::user_agent::{SandboxLogin, SystemBrowser};
+
+/// The REPL's history file in the settings folder.
+const HISTORY_FILE: &str = "history.txt";
+
+/// The embedded sandbox's virtual clock, which the run's own clock follows.
+struct SandboxTime(VirtualClock);
+
+impl Clock for SandboxTime {
+    fn now(&self) -> std::time::SystemTime {
+        self.0.now()
+    }
+}
+
+impl TimeMachine for SandboxTime {
+    fn advance(&self, by: std::time::Duration) {
+        self.0.advance(by);
+    }
+}
+
+/// Where the statements come from.
+enum Input {
+    /// A whole script, its name in errors, and the folder its includes are relative to.
+    Script(String, String, PathBuf),
+    /// The interactive shell.
+    Repl,
+}
+
+/// Runs the statements the command line names; returns the exit code.
+pub async fn run(cli: Cli) -> i32 {
+    let input = match read_input(&cli) {
+        Ok(input) => input,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return exit::USAGE;
+        }
+    };
+    // The embedded sandbox lives as long as the run.
+    let sandbox = if cli.sandbox {
+        match Sandbox::spawn(SandboxConfig::default()).await {
+            Ok(sandbox) => Some(sandbox),
+            Err(error) => {
+                eprintln!("error: cannot start the sandbox on 127.0.0.1: {error}");
+                return exit::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+    let sandbox_time = sandbox.as_ref().map(|s| Arc::new(SandboxTime(s.clock())));
+    let user_agent: Arc<dyn UserAgent> = match sandbox {
+        Some(_) => Arc::new(SandboxLogin),
+        None => Arc::new(SystemBrowser),
+    };
+    let clock: Arc<dyn Clock> = match &sandbox_time {
+        Some(time) => Arc::clone(time) as _,
+        None => Arc::new(SystemClock),
+    };
+    let mut env = match crate::environment(&cli.common, clock, user_agent) {
+        Ok(env) => env,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return exit::FAILURE;
+        }
+    };
+    env.echo = cli.echo;
+    env.sandbox_clock = sandbox_time.map(|time| time as Arc<dyn TimeMachine>);
+    env.interactive = matches!(input, Input::Repl);
+    let dir = env.dir().to_path_buf();
+    let mut interpreter = Interpreter::new(env);
+    if let Some(sandbox) = &sandbox {
+        interpreter
+            .defines_mut()
+            .define("SANDBOX_URL", sandbox.base_url());
+    }
+    let code = match input {
+        Input::Script(source, origin, base) => {
+            interpreter.run_script(&source, &origin, &base).await
+        }
+        Input::Repl => repl(&mut interpreter, &dir),
+    };
+    if let Some(sandbox) = sandbox {
+        sandbox.shutdown().await;
+    }
+    code
+}
+
+fn read_input(cli: &Cli) -> Result<Input, String> {
+    let cwd = PathBuf::from(".");
+    if let Some(command) = &cli.command {
+        return Ok(Input::Script(command.clone(), "-c".into(), cwd));
+    }
+    match &cli.file {
+        Some(path) if path.as_os_str() != "-" => {
+            let source = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let base = path.parent().map(Path::to_path_buf).unwrap_or(cwd);
+            Ok(Input::Script(source, path.display().to_string(), base))
+        }
+        Some(_) => read_stdin(cwd),
+        None if is_interactive() => Ok(Input::Repl),
+        None if std::io::stdin().is_terminal() => Err(
+            "standard output is not a terminal; give a script file, -c, or pipe statements in"
+                .into(),
+        ),
+        None => read_stdin(cwd),
+    }
+}
+
+/// Standard input, read whole and parsed like a file.
+fn read_stdin(cwd: PathBuf) -> Result<Input, String> {
+    let mut source = String::new();
+    std::io::stdin()
+        .read_to_string(&mut source)
+        .map_err(|e| format!("cannot read standard input: {e}"))?;
+    Ok(Input::Script(source, "<stdin>".into(), cwd))
+}
+
+/// The interactive shell: each complete input runs on the async runtime.
+fn repl(interpreter: &mut Interpreter, settings_dir: &Path) -> i32 {
+    let names_env = interpreter.env().connection_names();
+    let history = settings_dir.join(HISTORY_FILE);
+    let handle = tokio::runtime::Handle::current();
+    let cwd = PathBuf::from(".");
+    let mut executor = |input: &str| {
+        let outcome = tokio::task::block_in_place(|| {
+            handle.block_on(interpreter.run_interactive(input, &cwd))
+        });
+        match outcome {
+            Some(code) => ReplOutcome::Exit(code),
+            None => ReplOutcome::Continue,
+        }
+    };
+    let ended = tokio::task::block_in_place(|| run_repl(Some(&history), names_env, &mut executor));
+    match ended {
+        Ok(ReplExit::EndOfInput) => exit::SUCCESS,
+        Ok(ReplExit::Requested(code)) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            exit::FAILURE
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! How authorization URLs reach a browser.
+//!
+//! - [`SystemBrowser`]: `$BROWSER` when set, else `xdg-open` on a desktop session, else
+//!   nothing (the URL is always printed, so a person can open it anywhere).
+//! - [`SandboxLogin`]: the sandbox's scripted login as the demo user, for `--sandbox`
+//!   runs and as `preauth sandbox --approve URL`.
+
+use std::process::{Command, Stdio};
+
+use preauth_core::loopback::loopback_target;
+use preauth_script::interpreter::{UserAgent, UserAgentFuture};
+
+/// Opens URLs with the user's browser.
+#[derive(Debug, Default)]
+pub struct SystemBrowser;
+
+impl UserAgent for SystemBrowser {
+    fn open<'a>(&'a self, url: &'a str) -> UserAgentFuture<'a> {
+        Box::pin(async move {
+            let mut command = match std::env::var("BROWSER")
+                .ok()
+                .filter(|b| !b.trim().is_empty())
+            {
+                Some(browser) => {
+                    let mut words = browser.split_whitespace();
+                    let program = words.next().unwrap_or_default().to_string();
+                    let mut command = Command::new(program);
+                    command.args(words);
+                    command
+                }
+                None if has_desktop() => Command::new("xdg-open"),
+                None => return Ok(None),
+            };
+            let mut child = command
+                .arg(url)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("could not start the browser: {e}"))?;
+            // Reap the browser when it ends, without waiting for it here.
+            std::thread::spawn(move || child.wait());
+            Ok(None)
+        })
+    }
+}
+
+fn has_desktop() -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()))
+}
+
+/// Logs in on the sandbox as the demo user and brings the return URL back.
+#[derive(Debug, Default)]
+pub struct SandboxLogin;
+
+impl SandboxLogin {
+    /// Logs in at `url`; a loopback return URL is delivered to its listener (as a
+    /// browser would follow the redirect) and `None` returned, any other is returned.
+    pub async fn login(url: &str) -> Result<Option<String>, String> {
+        let login = preauth_sandbox::Login::demo();
+        let back = preauth_sandbox::approve(url, &login)
+            .await
+            .map_err(|e| format!("the sandbox login failed: {e}"))?;
+        if loopback_target(&back).is_none() {
+            return Ok(Some(back));
+        }
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .map_err(|e| e.to_string())?;
+        client
+            .get(&back)
+            .send()
+            .await
+            .map_err(|e| format!("could not deliver the return URL to the listener: {e}"))?;
+        Ok(None)
+    }
+}
+
+impl UserAgent for SandboxLogin {
+    fn open<'a>(&'a self, url: &'a str) -> UserAgentFuture<'a> {
+        Box::pin(Self::login(url))
+    }
+}
