@@ -42,6 +42,10 @@ pub struct Cli {
     #[command(flatten)]
     pub common: Common,
 
+    /// Define ${NAME} before the script runs (repeatable), as `local define` would.
+    #[arg(short = 'D', long = "define", value_name = "NAME=VALUE", value_parser = parse_define)]
+    pub defines: Vec<(String, String)>,
+
     /// Print each statement (secrets redacted) before it runs.
     #[arg(long)]
     pub echo: bool,
@@ -66,6 +70,15 @@ pub struct Common {
     /// How results are printed.
     #[arg(long, global = true, value_name = "FORMAT", default_value = "table", value_parser = parse_format)]
     pub format: OutputFormat,
+}
+
+fn parse_define(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!("expected NAME=VALUE, got '{text}'")),
+    }
 }
 
 fn parse_format(text: &str) -> Result<OutputFormat, String> {

@@ -85,6 +85,9 @@ pub async fn run(cli: Cli) -> i32 {
             .defines_mut()
             .define("SANDBOX_URL", sandbox.base_url());
     }
+    for (name, value) in &cli.defines {
+        interpreter.defines_mut().define(name, value.as_str());
+    }
     let code = match input {
         Input::Script(source, origin, base) => {
             interpreter.run_script(&source, &origin, &base).await
