@@ -110,7 +110,13 @@ pub(super) fn classify(
         };
     };
     let e = error.to_ascii_lowercase();
-    let d = description.as_deref().unwrap_or("").to_ascii_lowercase();
+    // Exact words some refusals with underscores ("Rate limit exceeded: access_token not
+    // expired"), others with spaces.
+    let d = description
+        .as_deref()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+        .replace('_', " ");
     let kind = if d.contains("old refresh token used") {
         RefusalKind::RefreshTokenSpent
     } else if d.contains("access token not expired") {
@@ -304,6 +310,14 @@ mod tests {
             kind(
                 401,
                 r#"{"error":"invalid_request","error_description":"Access token not expired"}"#,
+                r
+            ),
+            Some(RefusalKind::RefreshTooEarly)
+        );
+        assert_eq!(
+            kind(
+                400,
+                r#"{"error":"access_denied","error_description":"Rate limit exceeded: access_token not expired"}"#,
                 r
             ),
             Some(RefusalKind::RefreshTooEarly)
