@@ -62,7 +62,10 @@ impl SandboxLogin {
         let back = preauth_sandbox::approve(url, &login)
             .await
             .map_err(|e| format!("the sandbox login failed: {e}"))?;
-        if loopback_target(&back).is_none() {
+        // The return URL carries `code` and `state`; whether it goes to a loopback
+        // listener is decided by the redirect URL it starts with.
+        let redirect = back.split(['?', '#']).next().unwrap_or_default();
+        if loopback_target(redirect).is_none() {
             return Ok(Some(back));
         }
         let client = reqwest::Client::builder()
