@@ -89,16 +89,21 @@ impl Return {
                     "Waiting for the browser to come back (or paste the URL it landed on and press Enter)..."
                 );
                 let cancel = Arc::new(AtomicBool::new(false));
-                let paste = tokio::task::spawn_blocking({
+                let mut paste = tokio::task::spawn_blocking({
                     let cancel = Arc::clone(&cancel);
                     move || read_pasted_line(&cancel)
                 });
-                let result = tokio::select! {
-                    done = &mut task => joined(done).map(Some),
-                    pasted = paste => Ok(pasted.ok().flatten()),
+                let (result, read) = tokio::select! {
+                    done = &mut task => (joined(done).map(Some), false),
+                    pasted = &mut paste => (Ok(pasted.ok().flatten()), true),
                 };
                 cancel.store(true, Ordering::Relaxed);
                 task.abort();
+                if !read {
+                    // The reader stops within one poll; wait for it, or it would take what
+                    // is typed at the next prompt.
+                    let _ = paste.await;
+                }
                 result
             }
             (None, true) => {
@@ -138,7 +143,7 @@ fn read_pasted_line(cancel: &AtomicBool) -> Option<String> {
         if ready < 0 {
             return None;
         }
-        if ready == 0 {
+        if ready == 0 || cancel.load(Ordering::Relaxed) {
             continue;
         }
         let mut line = String::new();
