@@ -122,8 +122,9 @@ impl ScriptHelper {
     }
 
     /// Connection names starting with `prefix`, when `context` ends with `connection` and the
-    /// grammar wants a string there.
-    fn names_after(&self, context: &str, prefix: &str, quote_open: bool) -> Vec<Pair> {
+    /// grammar wants a string there. The replacement closes the quote, and opens it too when
+    /// `add_opening_quote` (the user typed none).
+    fn names_after(&self, context: &str, prefix: &str, add_opening_quote: bool) -> Vec<Pair> {
         let after_connection = context
             .split_ascii_whitespace()
             .next_back()
@@ -137,7 +138,7 @@ impl ScriptHelper {
             .filter(|name| name.to_lowercase().starts_with(&prefix))
             .map(|name| {
                 let escaped = name.replace('\'', "''");
-                let replacement = if quote_open {
+                let replacement = if add_opening_quote {
                     format!("'{escaped}'")
                 } else {
                     format!("{escaped}'")

@@ -1,0 +1,416 @@
+//! The interactive shell on a real pseudo-terminal: `preauth` with no arguments, driven by
+//! rexpect as a person at a terminal would drive it. rustyline paints keywords and emits
+//! bracketed-paste and cursor escapes, so the output is read with ANSI escapes stripped.
+
+mod common;
+
+use std::process::Command;
+
+use common::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SandboxProcess, Workspace, free_port};
+use rexpect::process::WaitStatus;
+use rexpect::reader::Options;
+use rexpect::session::{PtySession, spawn_with_options};
+
+/// Each expectation's limit: generous for 2 busy cores, short enough to fail fast.
+const TIMEOUT_MS: u64 = 20_000;
+/// The REPL's prompt.
+const PROMPT: &str = "preauth> ";
+
+/// A `preauth` REPL on its own pseudo-terminal.
+struct Repl {
+    session: PtySession,
+}
+
+impl Repl {
+    /// Starts `preauth` (no arguments) in `ws` and waits for the first prompt.
+    fn start(ws: &Workspace) -> Repl {
+        let mut command = ws.preauth();
+        command.env("TERM", "xterm");
+        let options = Options::new()
+            .timeout_ms(Some(TIMEOUT_MS))
+            .strip_ansi_escape_codes(true);
+        let session = spawn_with_options(command, options).expect("preauth runs on a pty");
+        let mut repl = Repl { session };
+        repl.expect(PROMPT);
+        repl
+    }
+
+    /// Sends keys as typed (no Enter).
+    fn keys(&mut self, keys: &str) {
+        self.session.send(keys).expect("keys reach the pty");
+        self.session.flush().expect("keys are flushed");
+    }
+
+    /// Waits for `needle`; returns what came before it.
+    fn expect(&mut self, needle: &str) -> String {
+        self.session
+            .exp_string(needle)
+            .unwrap_or_else(|e| panic!("waiting for {needle:?}: {e}"))
+    }
+
+    /// Types `statement` and Enter, waits until the editor accepted it (its last line
+    /// followed by a line break) and then for the next prompt; returns what the statement
+    /// printed in between.
+    fn run(&mut self, statement: &str) -> String {
+        self.keys(statement);
+        self.keys("\r");
+        let last_line = statement.rsplit('\n').next().unwrap_or(statement);
+        self.accepted(last_line);
+        self.expect(PROMPT)
+    }
+
+    /// Waits until the editor accepted an input ending in `last_line`: the line's final
+    /// redraw is followed by a line break (`\r\r\n`), every earlier one by a redraw.
+    fn accepted(&mut self, last_line: &str) {
+        let mut pattern = String::new();
+        for c in last_line.chars() {
+            if "\\.+*?()|[]{}^$#&-~".contains(c) {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push_str("\r*\n");
+        self.session
+            .exp_regex(&pattern)
+            .unwrap_or_else(|e| panic!("waiting for {last_line:?} to be accepted: {e}"));
+    }
+
+    /// Presses Ctrl-D at an empty prompt and returns the exit code.
+    fn quit(mut self) -> i32 {
+        self.session.send_control('d').expect("Ctrl-D is sent");
+        self.session.exp_eof().expect("the REPL ends on Ctrl-D");
+        match self.session.process().wait().expect("preauth is reaped") {
+            WaitStatus::Exited(_, code) => code,
+            other => panic!("preauth did not exit normally: {other:?}"),
+        }
+    }
+}
+
+/// Asserts that `text` (what the terminal showed) holds every one of `needles`.
+fn assert_shows(text: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "{needle:?} not in {text:?}");
+    }
+}
+
+/// Asserts that `text` holds none of `secrets`.
+fn assert_hides(text: &str, secrets: &[&str]) {
+    for secret in secrets {
+        assert!(!text.contains(secret), "{secret:?} leaked: {text:?}");
+    }
+}
+
+/// Runs a batch statement in `ws` (setup outside the terminal); asserts success.
+fn batch(ws: &Workspace, statements: &str) {
+    let out = ws
+        .preauth()
+        .args(["-c", statements])
+        .output()
+        .expect("preauth runs");
+    assert!(
+        out.status.success(),
+        "setup failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `register connection` text for `name` with the demo app and the given refresh token.
+fn register(name: &str, refresh_token: &str) -> String {
+    format!(
+        "register connection '{name}' platform exact api url 'http://127.0.0.1:9/' \
+         client id '{DEMO_CLIENT_ID}' client secret '{DEMO_CLIENT_SECRET}' \
+         redirect url 'https://example.invalid/callback' \
+         access token 'at-{name}' refresh token '{refresh_token}';"
+    )
+}
+
+/// `preauth sandbox --approve URL`: logs in as the demo user in a separate process; prints
+/// the return URL unless it delivered it to a loopback listener itself.
+fn approve(url: &str) -> String {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("preauth"))
+        .args(["sandbox", "--approve", url])
+        .output()
+        .expect("preauth sandbox --approve runs");
+    assert!(
+        out.status.success(),
+        "approving failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("UTF-8")
+        .trim()
+        .to_string()
+}
+
+/// Types a `preauthenticate` statement and returns the authorization URL it prints.
+fn start_preauthenticate(
+    repl: &mut Repl,
+    sandbox: &SandboxProcess,
+    name: &str,
+    redirect: &str,
+) -> String {
+    repl.keys(&format!(
+        "preauthenticate exact api url '{}' client id '{DEMO_CLIENT_ID}' \
+         client secret '{DEMO_CLIENT_SECRET}' redirect url '{redirect}' as connection '{name}';\r",
+        sandbox.url
+    ));
+    repl.expect(&format!("for connection '{name}' at:\r\n  "));
+    let url = repl.expect("\r\n");
+    assert!(
+        url.starts_with(&sandbox.url) && url.contains("state="),
+        "not an authorization URL: {url:?}"
+    );
+    assert!(
+        !url.contains(DEMO_CLIENT_SECRET),
+        "the URL carries the secret"
+    );
+    url
+}
+
+#[test]
+fn statements_run_multi_line_input_continues_until_semicolon_and_local_ends_at_newline() {
+    let ws = Workspace::new();
+    batch(&ws, &register("acme-books", "rt-acme"));
+    let mut repl = Repl::start(&ws);
+
+    let platforms = repl.run("show platforms;");
+    assert_shows(&platforms, &["exact-online", "twinfield"]);
+
+    // Enter without `;` continues the statement on the next line; nothing runs yet.
+    repl.keys("show\r");
+    repl.keys("connections");
+    repl.expect("connections");
+    repl.keys(";\r");
+    repl.accepted("connections;");
+    let listed = repl.expect(PROMPT);
+    assert_shows(&listed, &["acme-books"]);
+    assert_hides(&listed, &["expected"]);
+
+    // `local` statements end at the line break, no `;` needed.
+    let defined = repl.run("local define WHO world");
+    assert_hides(&defined, &["error"]);
+    let echoed = repl.run("local echo hello ${WHO}");
+    assert_shows(&echoed, &["hello world\r\n"]);
+
+    assert_eq!(repl.quit(), 0);
+}
+
+#[test]
+fn tab_completes_keywords_and_connection_names() {
+    let ws = Workspace::new();
+    batch(
+        &ws,
+        &format!(
+            "{} {}",
+            register("acme-books", "rt-a"),
+            register("zeta", "rt-z")
+        ),
+    );
+    let mut repl = Repl::start(&ws);
+
+    // A keyword, then a connection name with its quotes.
+    repl.keys("sho\t");
+    repl.expect("preauth> show ");
+    repl.keys("connection ac\t");
+    repl.expect("preauth> show connection 'acme-books'");
+    let shown = repl.run(";");
+    assert_shows(&shown, &["name                    acme-books"]);
+
+    // A keyword in the case typed, and a name after an opened quote.
+    repl.keys("SHO\t");
+    repl.expect("preauth> SHOW ");
+    repl.keys("CONNECTION 'ze\t");
+    repl.expect("preauth> SHOW CONNECTION 'zeta'");
+    let shown = repl.run(";");
+    assert_shows(&shown, &["name                    zeta"]);
+    assert_hides(&shown, &["rt-z"]);
+
+    assert_eq!(repl.quit(), 0);
+}
+
+#[test]
+fn ctrl_c_cancels_the_statement_being_typed_and_ctrl_d_exits_with_0() {
+    let ws = Workspace::new();
+    batch(&ws, &register("keep", "rt-keep"));
+    let mut repl = Repl::start(&ws);
+
+    // A statement over two lines, cancelled before its `;`.
+    repl.keys("drop connection\r");
+    repl.keys("'keep'");
+    repl.expect("'keep'");
+    repl.session.send_control('c').expect("Ctrl-C is sent");
+    repl.expect(PROMPT);
+
+    let listed = repl.run("show connections;");
+    assert_shows(&listed, &["keep"]);
+    assert_eq!(repl.quit(), 0);
+
+    assert!(ws.settings().join("settings-keep.xml").exists());
+    let history = std::fs::read_to_string(ws.settings().join("history.txt")).expect("history");
+    assert_hides(&history, &["drop"]);
+}
+
+#[test]
+fn errors_show_line_column_and_caret_and_the_session_goes_on() {
+    let ws = Workspace::new();
+    let mut repl = Repl::start(&ws);
+
+    let misspelt = repl.run("shwo platforms;");
+    assert_shows(
+        &misspelt,
+        &[
+            ":1:1: 'shwo' does not start a statement",
+            "1 | shwo platforms",
+            "  | ^",
+            "did you mean 'show'?",
+        ],
+    );
+
+    // An error on the second line of an input names line 2 and points at the word.
+    repl.keys("show\r");
+    let second = repl.run("  platfrms;");
+    assert_shows(
+        &second,
+        &[
+            ":2:3: expected",
+            "2 |   platfrms",
+            "  |   ^",
+            "did you mean 'platforms'?",
+        ],
+    );
+
+    let platforms = repl.run("show platforms;");
+    assert_shows(&platforms, &["exact-online"]);
+    assert_eq!(repl.quit(), 0);
+}
+
+#[test]
+fn history_is_private_keeps_no_secret_literal_and_comes_back_next_session() {
+    let ws = Workspace::new();
+    let mut repl = Repl::start(&ws);
+
+    let sealed = repl.run("encrypt value 'hunter2';");
+    assert_shows(&sealed, &["dk1:"]);
+    assert_hides(&sealed, &["hunter2"]);
+    let registered = repl.run(&register("hist", "rt-typed-secret"));
+    assert_shows(&registered, &["connection 'hist' registered"]);
+    assert_hides(
+        &registered,
+        &["rt-typed-secret", "at-hist", DEMO_CLIENT_SECRET],
+    );
+    repl.run("show platforms;");
+    assert_eq!(repl.quit(), 0);
+
+    let path = ws.settings().join("history.txt");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path)
+            .expect("history")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "history mode {mode:o}");
+    }
+    let history = std::fs::read_to_string(&path).expect("history");
+    assert_shows(
+        &history,
+        &[
+            "show platforms;",
+            "encrypt value '<redacted>';",
+            "register connection 'hist'",
+        ],
+    );
+    assert_hides(
+        &history,
+        &["hunter2", "rt-typed-secret", "at-hist", DEMO_CLIENT_SECRET],
+    );
+
+    // The next session recalls the redacted entries with the Up arrow.
+    let mut repl = Repl::start(&ws);
+    repl.keys("\x1b[A\x1b[A");
+    repl.expect("preauth> register connection 'hist'");
+    repl.expect("refresh token '<redacted>'");
+    repl.session.send_control('c').expect("Ctrl-C is sent");
+    repl.expect(PROMPT);
+    assert_eq!(repl.quit(), 0);
+}
+
+#[test]
+fn preauthenticate_takes_a_pasted_return_url() {
+    let sandbox = SandboxProcess::start(&[]);
+    let ws = Workspace::new();
+    let mut repl = Repl::start(&ws);
+
+    let url = start_preauthenticate(&mut repl, &sandbox, "p", "https://example.invalid/callback");
+    let waiting = repl.expect("Paste the URL your browser landed on and press Enter:");
+    assert_hides(&waiting, &[DEMO_CLIENT_SECRET]);
+    let back = approve(&url);
+    assert!(
+        back.starts_with("https://example.invalid/callback?") && back.contains("code="),
+        "{back:?}"
+    );
+    repl.keys(&format!("{back}\r"));
+    let stored = repl.expect(PROMPT);
+    assert_shows(&stored, &["connection 'p' authorized"]);
+    assert_hides(&stored, &[DEMO_CLIENT_SECRET]);
+
+    let listed = repl.run("show connections;");
+    assert!(
+        listed.lines().any(|row| row.starts_with("p ")),
+        "{listed:?}"
+    );
+    assert_eq!(repl.quit(), 0);
+    let file = ws.settings_file("p");
+    assert!(
+        !file.contains(DEMO_CLIENT_SECRET),
+        "the settings file is not encrypted"
+    );
+}
+
+#[test]
+fn preauthenticate_takes_the_loopback_callback_while_waiting() {
+    let sandbox = SandboxProcess::start(&[]);
+    let ws = Workspace::new();
+    let mut repl = Repl::start(&ws);
+
+    let redirect = format!("http://127.0.0.1:{}/callback", free_port());
+    let url = start_preauthenticate(&mut repl, &sandbox, "l", &redirect);
+    repl.expect("Waiting for the browser to come back");
+    // The scripted login follows the redirect to the REPL's listener itself.
+    assert_eq!(approve(&url), "");
+    let stored = repl.expect(PROMPT);
+    assert_shows(&stored, &["connection 'l' authorized"]);
+    assert_hides(&stored, &[DEMO_CLIENT_SECRET]);
+
+    // The REPL reads the terminal again.
+    let platforms = repl.run("show platforms;");
+    assert_shows(&platforms, &["exact-online"]);
+    assert_eq!(repl.quit(), 0);
+    assert!(ws.settings().join("settings-l.xml").exists());
+}
+
+#[test]
+fn ctrl_d_at_the_paste_prompt_leaves_the_authorization_to_exchange_code_url() {
+    let sandbox = SandboxProcess::start(&[]);
+    let ws = Workspace::new();
+    let mut repl = Repl::start(&ws);
+
+    let url = start_preauthenticate(
+        &mut repl,
+        &sandbox,
+        "later",
+        "https://example.invalid/callback",
+    );
+    repl.expect("Paste the URL your browser landed on and press Enter:");
+    repl.session.send_control('d').expect("Ctrl-D is sent");
+    let abandoned = repl.expect(PROMPT);
+    assert_shows(&abandoned, &["exchange code url"]);
+    assert!(!ws.settings().join("settings-later.xml").exists());
+
+    // The started authorization is finished by a later statement in the same session.
+    let back = approve(&url);
+    let stored = repl.run(&format!("exchange code url '{back}';"));
+    assert_shows(&stored, &["connection 'later' authorized"]);
+    assert_eq!(repl.quit(), 0);
+    assert!(ws.settings().join("settings-later.xml").exists());
+}
