@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use preauth_script::output::OutputFormat;
 
 const AFTER_HELP: &str = "\
@@ -25,7 +26,12 @@ Environment:
 /// Pre-authenticate OAuth2 applications for accounting platforms (Exact Online,
 /// Twinfield, any OAuth2 / OpenID Connect provider) and keep their tokens alive.
 #[derive(Debug, Parser)]
-#[command(name = "preauth", version, after_help = AFTER_HELP, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "preauth",
+    version,
+    after_help = AFTER_HELP,
+    override_usage = "preauth [OPTIONS] [FILE]\n       preauth [OPTIONS] <COMMAND>"
+)]
 pub struct Cli {
     /// A script file to run (`-` for standard input).
     pub file: Option<PathBuf>,
@@ -58,6 +64,36 @@ pub struct Cli {
     /// What else to do.
     #[command(subcommand)]
     pub subcommand: Option<Command>,
+}
+
+impl Cli {
+    /// Parses the command line. Global options may come before or after a subcommand
+    /// (`preauth --settings-dir DIR check`); a script (FILE, -c, -D, --echo, --sandbox)
+    /// and a subcommand exclude each other.
+    pub fn parse_checked() -> Cli {
+        let cli = Cli::parse();
+        let script = cli.file.is_some()
+            || cli.command.is_some()
+            || !cli.defines.is_empty()
+            || cli.echo
+            || cli.sandbox;
+        if let (true, Some(subcommand)) = (script, &cli.subcommand) {
+            let name = match subcommand {
+                Command::Token { .. } => "token",
+                Command::Check { .. } => "check",
+                Command::Sandbox(_) => "sandbox",
+            };
+            Cli::command()
+                .error(
+                    ErrorKind::ArgumentConflict,
+                    format!(
+                        "'{name}' cannot be combined with a script (FILE, -c, -D, --echo, --sandbox)"
+                    ),
+                )
+                .exit();
+        }
+        cli
+    }
 }
 
 /// Options every command shares.

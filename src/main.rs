@@ -11,7 +11,6 @@ mod user_agent;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
 use preauth_core::clock::{Clock, SystemClock};
 use preauth_core::settings::resolve_dir;
 use preauth_core::token_client::{TokenClient, TokenClientConfig};
@@ -22,7 +21,7 @@ use crate::cli::{Cli, Command, Common};
 use crate::protector::DeviceProtector;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_checked();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
