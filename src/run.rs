@@ -47,6 +47,13 @@ pub async fn run(cli: Cli) -> i32 {
             return exit::USAGE;
         }
     };
+    // A syntax error anywhere exits 2 before anything is opened, created or started.
+    if let Input::Script(source, origin, _) = &input
+        && let Err(error) = preauth_script::interpreter::check_syntax(source, origin)
+    {
+        eprintln!("{error}");
+        return exit::USAGE;
+    }
     // The embedded sandbox lives as long as the run.
     let sandbox = if cli.sandbox {
         match Sandbox::spawn(SandboxConfig::default()).await {

@@ -18,7 +18,8 @@ use preauth_core::protector::ProtectError;
 use preauth_core::store::StoreError;
 
 use crate::ast::{OnErrorMode, Statement, StatementKind};
-use crate::parser::{StatementError, split};
+use crate::diagnostics::ParseError;
+use crate::parser::{RawStatement, StatementError, split};
 use crate::substitute::Defines;
 
 pub use authorize::{UserAgent, UserAgentFuture};
@@ -69,6 +70,30 @@ pub enum ExecError {
     /// Writing the output failed (a closed pipe).
     #[error("cannot write the output: {0}")]
     Output(std::io::Error),
+}
+
+/// Checks a whole script's syntax as a run would before running anything (statements
+/// holding `${NAME}` are checked when they run), so that a caller can refuse a script
+/// with exit code 2 before it opens or creates anything.
+pub fn check_syntax(source: &str, origin: &str) -> Result<(), ParseError> {
+    prepare(source, origin).map(|_| ())
+}
+
+/// Splits a script and parses every statement that needs no substitution.
+fn prepare(
+    source: &str,
+    origin: &str,
+) -> Result<Vec<(RawStatement, Option<Statement>)>, ParseError> {
+    split(source, origin)?
+        .into_iter()
+        .map(|piece| {
+            let parsed = match piece.text().contains("${") {
+                true => None,
+                false => Some(piece.parse()?),
+            };
+            Ok((piece, parsed))
+        })
+        .collect()
 }
 
 /// What the run does after a statement.
@@ -137,18 +162,7 @@ impl Interpreter {
     /// anywhere stops the run (exit 2) before anything ran; then runs them in order,
     /// substituting `${NAME}` in the others from the defines made so far.
     async fn run_statements(&mut self, source: &str, origin: &str, base_dir: &Path) -> Flow {
-        let prepared = match split(source, origin).and_then(|pieces| {
-            pieces
-                .into_iter()
-                .map(|piece| {
-                    let parsed = match piece.text().contains("${") {
-                        true => None,
-                        false => Some(piece.parse()?),
-                    };
-                    Ok((piece, parsed))
-                })
-                .collect::<Result<Vec<_>, _>>()
-        }) {
+        let prepared = match prepare(source, origin) {
             Ok(prepared) => prepared,
             Err(error) => {
                 eprintln!("{error}");
@@ -185,6 +199,8 @@ impl Interpreter {
         let text = match error {
             // Parse errors render their own place, line and caret.
             ExecError::Statement(StatementError::Parse(e)) => e.to_string(),
+            // Substitution errors name their place already.
+            ExecError::Statement(e @ StatementError::Substitute { .. }) => format!("error: {e}"),
             other => format!("error: {at}: {other}"),
         };
         match self.on_error {
