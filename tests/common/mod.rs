@@ -87,7 +87,10 @@ impl SandboxProcess {
             .read_line(&mut line)
             .expect("the sandbox prints its base URL");
         let url = line.trim().to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "unexpected first line {url:?}");
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "unexpected first line {url:?}"
+        );
         SandboxProcess { child, url }
     }
 
@@ -147,7 +150,9 @@ pub fn http(method: &str, url: &str, bearer: Option<&str>) -> (u16, String) {
     )
     .expect("the request is sent");
     let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("the answer is read");
+    stream
+        .read_to_string(&mut answer)
+        .expect("the answer is read");
     let status = answer
         .split_whitespace()
         .nth(1)
@@ -159,3 +164,248 @@ pub fn http(method: &str, url: &str, bearer: Option<&str>) -> (u16, String) {
         .unwrap_or_default();
     (status, body)
 }
+
+/// What one `preauth` run did: its exit code and both outputs as text.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// Runs `command` to its end.
+    pub fn of(command: &mut Command) -> Outcome {
+        let out = command.output().expect("preauth runs");
+        Outcome {
+            code: out.status.code().expect("preauth exits, no signal"),
+            stdout: String::from_utf8(out.stdout).expect("UTF-8 on stdout"),
+            stderr: String::from_utf8(out.stderr).expect("UTF-8 on stderr"),
+        }
+    }
+
+    /// Asserts the exit code.
+    #[track_caller]
+    pub fn exits(&self, code: i32) -> &Outcome {
+        assert_eq!(self.code, code, "unexpected exit code: {self:#?}");
+        self
+    }
+
+    /// Asserts that standard output holds every one of `needles`.
+    #[track_caller]
+    pub fn says(&self, needles: &[&str]) -> &Outcome {
+        for needle in needles {
+            assert!(
+                self.stdout.contains(needle),
+                "{needle:?} not on stdout: {self:#?}"
+            );
+        }
+        self
+    }
+
+    /// Asserts that standard error holds every one of `needles`.
+    #[track_caller]
+    pub fn warns(&self, needles: &[&str]) -> &Outcome {
+        for needle in needles {
+            assert!(
+                self.stderr.contains(needle),
+                "{needle:?} not on stderr: {self:#?}"
+            );
+        }
+        self
+    }
+
+    /// Asserts that neither output holds any of `secrets` (reported without the secret).
+    #[track_caller]
+    pub fn keeps_secret(&self, secrets: &[&str]) -> &Outcome {
+        for (i, secret) in secrets.iter().enumerate() {
+            assert!(!secret.is_empty(), "secret #{i} is empty");
+            assert!(!self.stdout.contains(secret), "secret #{i} on stdout");
+            assert!(!self.stderr.contains(secret), "secret #{i} on stderr");
+        }
+        self
+    }
+}
+
+impl Workspace {
+    /// Runs `preauth ARGS` in this workspace.
+    pub fn run(&self, args: &[&str]) -> Outcome {
+        Outcome::of(self.preauth().args(args))
+    }
+
+    /// Runs `preauth -c STATEMENTS` in this workspace.
+    pub fn run_c(&self, statements: &str) -> Outcome {
+        self.run(&["-c", statements])
+    }
+
+    /// Writes a file (a script, settings to import) into the workspace; returns its path.
+    pub fn write(&self, relative: &str, text: &str) -> PathBuf {
+        let path = self.path().join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("the file's folder");
+        }
+        std::fs::write(&path, text).expect("the file is written");
+        path
+    }
+
+    /// Every file of the settings folder with its bytes, sorted (empty when it is absent).
+    pub fn settings_snapshot(&self) -> Vec<(String, Vec<u8>)> {
+        let Ok(entries) = std::fs::read_dir(self.settings()) else {
+            return Vec::new();
+        };
+        let mut files: Vec<(String, Vec<u8>)> = entries
+            .map(|e| e.expect("a folder entry").path())
+            .map(|p| {
+                let bytes = std::fs::read(&p).unwrap_or_default();
+                (
+                    p.file_name().unwrap_or_default().to_string_lossy().into(),
+                    bytes,
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    }
+}
+
+/// The demo app's options for `preauthenticate` / `register`, against the platform at
+/// `api_url` with `redirect` as its redirect URL.
+pub fn demo_app(api_url: &str, redirect: &str) -> String {
+    format!(
+        "api url '{api_url}' client id '{DEMO_CLIENT_ID}' client secret '{DEMO_CLIENT_SECRET}' \
+         redirect url '{redirect}'"
+    )
+}
+
+/// `preauthenticate exact` of the demo app as connection `name`.
+pub fn preauthenticate(api_url: &str, redirect: &str, name: &str) -> String {
+    format!(
+        "preauthenticate exact {} as connection '{name}';",
+        demo_app(api_url, redirect)
+    )
+}
+
+/// A loopback redirect URL on a free port, as the sandbox's demo app accepts.
+pub fn loopback_redirect() -> String {
+    format!("http://127.0.0.1:{}/callback", free_port())
+}
+
+/// The demo app's web redirect URL (not loopback: the return URL is pasted).
+pub const WEB_REDIRECT: &str = "https://example.invalid/callback";
+
+/// The value of `key` in a plain connection string inside exported settings XML.
+pub fn connection_string_value(xml: &str, key: &str) -> String {
+    let start = xml
+        .find(&format!("{key}="))
+        .unwrap_or_else(|| panic!("{key} not in the export"))
+        + key.len()
+        + 1;
+    let rest = xml.get(start..).unwrap_or_default();
+    let end = rest.find([';', '"']).unwrap_or(rest.len());
+    rest.get(..end).unwrap_or_default().to_string()
+}
+
+/// `preauth sandbox --approve URL` in its own process: logs in as the demo user and
+/// returns what it printed (the return URL when it is not a loopback one).
+pub fn approve(authorization_url: &str) -> Outcome {
+    Outcome::of(
+        Command::cargo_bin("preauth")
+            .expect("the preauth binary")
+            .args(["sandbox", "--approve", authorization_url]),
+    )
+}
+
+/// The authorization URL `preauthenticate` printed on standard error.
+pub fn authorization_url(stderr: &str) -> String {
+    stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("http://") && l.contains("state="))
+        .unwrap_or_else(|| panic!("no authorization URL in {stderr:?}"))
+        .to_string()
+}
+
+/// An access token and a refresh token that the sandbox issued to the demo app after a
+/// real login, so that the sandbox accepts (and counts) them.
+#[derive(Debug, Clone)]
+pub struct IssuedTokens {
+    /// The access token.
+    pub access_token: String,
+    /// The refresh token.
+    pub refresh_token: String,
+}
+
+impl SandboxProcess {
+    /// Logs in `count` times as the demo user (`preauthenticate` in batch in a scratch
+    /// workspace, with the scripted browser) and returns the tokens the sandbox issued,
+    /// read back with `export settings … plain`.
+    pub fn issue_tokens(&self, count: usize) -> Vec<IssuedTokens> {
+        let scratch = Workspace::new();
+        let script: String = (0..count)
+            .map(|i| {
+                format!(
+                    "{}\nexport settings 'issued-{i}' plain;\n",
+                    preauthenticate(&self.url, &loopback_redirect(), &format!("issued-{i}"))
+                )
+            })
+            .collect();
+        let outcome = Outcome::of(
+            scratch
+                .preauth()
+                .env("BROWSER", Self::browser())
+                .args(["-c", &script]),
+        );
+        outcome.exits(0);
+        let tokens: Vec<IssuedTokens> = outcome
+            .stdout
+            .split("</settings>")
+            .filter(|xml| xml.contains("connectionString="))
+            .map(|xml| IssuedTokens {
+                access_token: connection_string_value(xml, "api-access-token"),
+                refresh_token: connection_string_value(xml, "api-refresh-token"),
+            })
+            .collect();
+        assert_eq!(tokens.len(), count, "one exported file per login");
+        tokens
+    }
+}
+
+impl Workspace {
+    /// Registers `tokens` as connection `name` on `sandbox` (the OEM statement), saying
+    /// they were obtained `age` ago by this machine's clock (in whole seconds); returns
+    /// that time as stored.
+    pub fn register_issued(
+        &self,
+        name: &str,
+        sandbox: &SandboxProcess,
+        tokens: &IssuedTokens,
+        age: std::time::Duration,
+    ) -> std::time::SystemTime {
+        let obtained = rfc3339(std::time::SystemTime::now() - age);
+        self.run_c(&format!(
+            "register connection '{name}' platform exact {} \
+             access token '{}' refresh token '{}' obtained at '{obtained}'",
+            demo_app(&sandbox.url, WEB_REDIRECT),
+            tokens.access_token,
+            tokens.refresh_token
+        ))
+        .exits(0);
+        humantime::parse_rfc3339(&obtained).expect("an RFC 3339 time")
+    }
+}
+
+/// `2026-11-20T10:00:00Z` (whole seconds, as `obtained at` takes it).
+pub fn rfc3339(at: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_seconds(at).to_string()
+}
+
+/// The calendar day of `at`, as `2026-12-01`.
+pub fn day(at: std::time::SystemTime) -> String {
+    rfc3339(at)[..10].to_string()
+}
+
+/// One day.
+pub const DAY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
