@@ -397,6 +397,20 @@ impl Workspace {
     }
 }
 
+/// A sandbox, and a workspace with one connection per `(name, age)` registered from
+/// tokens that sandbox issued (in the same order).
+pub fn registered(
+    connections: &[(&str, std::time::Duration)],
+) -> (SandboxProcess, Workspace, Vec<IssuedTokens>) {
+    let sandbox = SandboxProcess::start(&[]);
+    let ws = Workspace::new();
+    let tokens = sandbox.issue_tokens(connections.len());
+    for ((name, age), issued) in connections.iter().zip(&tokens) {
+        ws.register_issued(name, &sandbox, issued, *age);
+    }
+    (sandbox, ws, tokens)
+}
+
 /// `2026-11-20T10:00:00Z` (whole seconds, as `obtained at` takes it).
 pub fn rfc3339(at: std::time::SystemTime) -> String {
     humantime::format_rfc3339_seconds(at).to_string()
@@ -409,3 +423,18 @@ pub fn day(at: std::time::SystemTime) -> String {
 
 /// One day.
 pub const DAY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+impl Workspace {
+    /// Runs `preauth ARGS` with no input and standard output discarded (what benchmarks
+    /// time); panics unless it succeeds.
+    pub fn run_quietly<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) {
+        let status = self
+            .preauth()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .expect("preauth runs");
+        assert!(status.success(), "preauth failed: {status}");
+    }
+}
