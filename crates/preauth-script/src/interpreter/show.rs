@@ -197,6 +197,11 @@ pub(super) fn check(
         env.lifecycle().now(),
         thresholds,
     );
+    // Like `show connections`: a folder that cannot be read fails the statement (`preauth
+    // check` reports it as UNKNOWN instead).
+    if let Some(why) = report.unknown {
+        return Err(ExecError::Invalid(why));
+    }
     let mut text = report.table().render(env.format);
     if env.format == OutputFormat::Table {
         text += &report.status_line();
