@@ -397,18 +397,36 @@ impl Workspace {
     }
 }
 
-/// A sandbox, and a workspace with one connection per `(name, age)` registered from
-/// tokens that sandbox issued (in the same order).
-pub fn registered(
-    connections: &[(&str, std::time::Duration)],
-) -> (SandboxProcess, Workspace, Vec<IssuedTokens>) {
-    let sandbox = SandboxProcess::start(&[]);
-    let ws = Workspace::new();
-    let tokens = sandbox.issue_tokens(connections.len());
-    for ((name, age), issued) in connections.iter().zip(&tokens) {
-        ws.register_issued(name, &sandbox, issued, *age);
+/// A sandbox, and a workspace with connections registered from tokens that sandbox issued.
+pub struct Registered {
+    /// The sandbox.
+    pub sandbox: SandboxProcess,
+    /// The workspace.
+    pub ws: Workspace,
+    /// Each connection's tokens, in the order asked for.
+    pub tokens: Vec<IssuedTokens>,
+    /// When each connection's tokens were obtained, as stored.
+    pub obtained: Vec<std::time::SystemTime>,
+}
+
+impl Registered {
+    /// One connection per `(name, age)`, obtained `age` ago.
+    pub fn new(connections: &[(&str, std::time::Duration)]) -> Registered {
+        let sandbox = SandboxProcess::start(&[]);
+        let ws = Workspace::new();
+        let tokens = sandbox.issue_tokens(connections.len());
+        let obtained = connections
+            .iter()
+            .zip(&tokens)
+            .map(|((name, age), issued)| ws.register_issued(name, &sandbox, issued, *age))
+            .collect();
+        Registered {
+            sandbox,
+            ws,
+            tokens,
+            obtained,
+        }
     }
-    (sandbox, ws, tokens)
 }
 
 /// `2026-11-20T10:00:00Z` (whole seconds, as `obtained at` takes it).
