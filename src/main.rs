@@ -105,12 +105,27 @@ async fn token(common: &Common, name: &str) -> i32 {
 }
 
 /// `preauth check`: the plugin status line, then one line per connection that is not OK.
+/// It only reads: a settings folder that is missing is UNKNOWN (a wrong path in the
+/// monitoring configuration must not look healthy), and is not created.
 fn check(common: &Common, thresholds: Thresholds) -> i32 {
-    let report = match environment(
-        common,
-        Arc::new(SystemClock),
-        Arc::new(user_agent::SystemBrowser),
-    ) {
+    let dir = resolve_dir(common.settings_dir.clone());
+    let opened = match std::fs::metadata(&dir) {
+        Ok(meta) if meta.is_dir() => environment(
+            common,
+            Arc::new(SystemClock),
+            Arc::new(user_agent::SystemBrowser),
+        ),
+        Ok(_) => Err(format!("settings folder {} is not a folder", dir.display())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Err(format!(
+            "settings folder {} does not exist; give --settings-dir or PREAUTH_SETTINGS_DIR",
+            dir.display()
+        )),
+        Err(error) => Err(format!(
+            "cannot read settings folder {}: {error}",
+            dir.display()
+        )),
+    };
+    let report = match opened {
         Ok(env) => check::check(
             env.folder(),
             env.registry(),

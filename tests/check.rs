@@ -194,6 +194,15 @@ fn an_unreadable_settings_folder_is_unknown() {
         .exits(1)
         .warns(&["settings-broken.xml"]);
 
+    // A folder that does not exist (a wrong path must not look healthy) is not created.
+    let nothing = Workspace::new();
+    let outcome = check(&nothing, &[], 3, &[]);
+    assert!(
+        status_line(&outcome).contains("does not exist"),
+        "{outcome:#?}"
+    );
+    assert!(!nothing.settings().exists(), "check created the folder");
+
     // A settings "folder" that is a file.
     let file = Workspace::new();
     let not_a_folder = file.write("settings", "not a folder");
