@@ -75,14 +75,32 @@ pub(crate) fn environment(
     Ok(env)
 }
 
+/// The environment over a settings folder that must exist already: commands that only
+/// use connections (`token`, `check`) never create one, so a wrong path is reported.
+fn existing_environment(common: &Common) -> Result<Environment, String> {
+    let dir = resolve_dir(common.settings_dir.clone());
+    match std::fs::metadata(&dir) {
+        Ok(meta) if meta.is_dir() => environment(
+            common,
+            Arc::new(SystemClock),
+            Arc::new(user_agent::SystemBrowser),
+        ),
+        Ok(_) => Err(format!("settings folder {} is not a folder", dir.display())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Err(format!(
+            "settings folder {} does not exist; give --settings-dir or PREAUTH_SETTINGS_DIR",
+            dir.display()
+        )),
+        Err(error) => Err(format!(
+            "cannot read settings folder {}: {error}",
+            dir.display()
+        )),
+    }
+}
+
 /// `preauth token NAME`: the access token on standard output and nothing else; the
 /// reason on standard error otherwise.
 async fn token(common: &Common, name: &str) -> i32 {
-    let env = match environment(
-        common,
-        Arc::new(SystemClock),
-        Arc::new(user_agent::SystemBrowser),
-    ) {
+    let env = match existing_environment(common) {
         Ok(env) => env,
         Err(error) => {
             eprintln!("error: {error}");
@@ -108,23 +126,7 @@ async fn token(common: &Common, name: &str) -> i32 {
 /// It only reads: a settings folder that is missing is UNKNOWN (a wrong path in the
 /// monitoring configuration must not look healthy), and is not created.
 fn check(common: &Common, thresholds: Thresholds) -> i32 {
-    let dir = resolve_dir(common.settings_dir.clone());
-    let opened = match std::fs::metadata(&dir) {
-        Ok(meta) if meta.is_dir() => environment(
-            common,
-            Arc::new(SystemClock),
-            Arc::new(user_agent::SystemBrowser),
-        ),
-        Ok(_) => Err(format!("settings folder {} is not a folder", dir.display())),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Err(format!(
-            "settings folder {} does not exist; give --settings-dir or PREAUTH_SETTINGS_DIR",
-            dir.display()
-        )),
-        Err(error) => Err(format!(
-            "cannot read settings folder {}: {error}",
-            dir.display()
-        )),
-    };
+    let opened = existing_environment(common);
     let report = match opened {
         Ok(env) => check::check(
             env.folder(),

@@ -85,6 +85,7 @@ pub async fn run(cli: Cli) -> i32 {
     env.echo = cli.echo;
     env.sandbox_clock = sandbox_time.map(|time| time as Arc<dyn TimeMachine>);
     env.interactive = matches!(input, Input::Repl);
+    env.progress = std::io::stderr().is_terminal();
     let dir = env.dir().to_path_buf();
     let mut interpreter = Interpreter::new(env);
     if let Some(sandbox) = &sandbox {

@@ -125,7 +125,7 @@ pub(super) async fn refresh(env: &Environment, name: &str, force: bool) -> Resul
 /// `refresh all connections [older than N days]`: the keep-alive.
 pub(super) async fn refresh_all(env: &Environment, days: Option<u32>) -> Result<(), ExecError> {
     let days = days.unwrap_or(DEFAULT_KEEP_ALIVE_DAYS);
-    let show_progress = env.interactive;
+    let show_progress = env.progress;
     let progress = |event: KeepAliveEvent<'_>| {
         if !show_progress {
             return;

@@ -39,8 +39,10 @@ pub struct Environment {
     pub format: OutputFormat,
     /// Print each statement before it runs.
     pub echo: bool,
-    /// A person is at a terminal: return URLs may be pasted, progress may be drawn.
+    /// A person is at a terminal: return URLs may be pasted at the prompt.
     pub interactive: bool,
+    /// Standard error is a terminal: long work (keep-alive) draws its progress there.
+    pub progress: bool,
     /// The embedded sandbox's clock, when the run has one (`preauth --sandbox`).
     pub sandbox_clock: Option<Arc<dyn TimeMachine>>,
 }
@@ -77,6 +79,7 @@ impl Environment {
             format: OutputFormat::Table,
             echo: false,
             interactive: false,
+            progress: false,
             sandbox_clock: None,
         })
     }
