@@ -395,10 +395,20 @@ fn the_keepalive_example_checks_even_after_a_failed_refresh_and_exits_1() {
     assert_row(&run, "acme-gone", "failed");
     assert!(row(&run, "acme-gone").contains("already used"), "{run:#?}");
     run.warns(&["1 of 2 connections could not be refreshed"]);
-    // `local on error continue`: the check table still follows the failure.
-    assert!(row(&run, "PREAUTH").starts_with("PREAUTH "), "{run:#?}");
+    // `local on error continue`: the check table still follows the failure, and the
+    // refused refresh was recorded, so the spent token is no longer reported healthy.
+    assert!(
+        row(&run, "PREAUTH").starts_with("PREAUTH CRITICAL - acme-gone: last refresh failed at "),
+        "{run:#?}"
+    );
     assert_eq!(grew(&sandbox, &before, "token_calls_refresh_token"), 2);
     assert_eq!(grew(&sandbox, &before, "spent_refresh_token_reuses"), 1);
+    let monitored = check(&ws, &[], 2, &tokens);
+    assert!(
+        status_line(&monitored).contains("acme-gone: last refresh failed at ")
+            && status_line(&monitored).contains("already used"),
+        "{monitored:#?}"
+    );
 }
 
 #[test]

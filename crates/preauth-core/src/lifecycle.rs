@@ -37,6 +37,12 @@ pub use status::{ConnectionStatus, TokenState, connection_status};
 /// The extra connection-string key where Twinfield's cluster URL is kept.
 pub const CLUSTER_URL_KEY: &str = "api-cluster-url";
 
+/// The extra connection-string key that records a refresh the platform refused for
+/// good (or whose answer was lost): `<RFC 3339 time> <sentence>`. Monitoring reads it,
+/// because stored dates alone make a spent or revoked refresh token look healthy. A
+/// successful refresh removes it.
+pub const REFRESH_FAILED_KEY: &str = "preauth-refresh-failed";
+
 /// A usable access token, persisted before it was handed out.
 #[derive(Debug, Clone)]
 pub struct AccessGrant {
@@ -272,27 +278,47 @@ impl Lifecycle {
             .http
             .refresh(&platform, &connection, &refresh_token)
             .await;
-        match answer {
+        let error = match answer {
             Ok(response) => {
                 let mut updated = connection.clone();
                 updated.tokens = Some(tokens_from(&platform, response, Some(tokens), self.now()));
+                updated
+                    .extra
+                    .retain(|(k, _)| !k.eq_ignore_ascii_case(REFRESH_FAILED_KEY));
                 locked.save(&updated)?;
-                Ok((grant(updated, platform, true), true))
+                return Ok((grant(updated, platform, true), true));
             }
-            Err(e) if e.grant_may_be_spent() => {
-                Err(self.lost_refresh(&mut *locked, &connection, e))
-            }
+            Err(e) if e.grant_may_be_spent() => self.lost_refresh(&mut *locked, &connection, e),
             Err(TokenError::Refused(r)) if r.kind == RefusalKind::RefreshTooEarly => {
-                Err(LifecycleError::RefreshTooEarly {
+                LifecycleError::RefreshTooEarly {
                     name: connection.name.clone(),
                     allowed_from: tokens
                         .access_token_expires_at
                         .checked_sub(platform.refresh_window)
                         .unwrap_or(tokens.access_token_expires_at),
-                })
+                }
             }
-            Err(e) => Err(self.token_error(&connection, Grant::Refresh, e)),
+            Err(e) => self.token_error(&connection, Grant::Refresh, e),
+        };
+        self.record_failure(&mut *locked, &error);
+        Err(error)
+    }
+
+    /// Records a refresh failure that needs a person (a new login, new client
+    /// credentials, or a look at a lost answer) in the stored connection, for
+    /// monitoring. Best effort: when the record cannot be written, the refresh error
+    /// itself is still what the caller sees.
+    fn record_failure(&self, locked: &mut dyn LockedConnection, error: &LifecycleError) {
+        let lasting = error.needs_new_login()
+            || matches!(
+                error,
+                LifecycleError::RefreshOutcomeUnknown { .. } | LifecycleError::InvalidClient { .. }
+            );
+        if !lasting {
+            return;
         }
+        let record = format!("{} {error}", humantime::format_rfc3339_seconds(self.now()));
+        let _ = set_extra(locked, REFRESH_FAILED_KEY, record);
     }
 
     /// The refresh was sent and its answer lost: re-read what the store holds (another
@@ -384,14 +410,7 @@ impl Lifecycle {
         let Ok(mut locked) = self.inner.store.lock(&connection.name) else {
             return;
         };
-        let Ok(mut stored) = locked.load() else {
-            return;
-        };
-        stored
-            .extra
-            .retain(|(k, _)| !k.eq_ignore_ascii_case(CLUSTER_URL_KEY));
-        stored.extra.push((CLUSTER_URL_KEY.to_string(), cluster));
-        if locked.save(&stored).is_ok() {
+        if let Ok(stored) = set_extra(&mut *locked, CLUSTER_URL_KEY, cluster) {
             *connection = stored;
         }
     }
@@ -451,6 +470,20 @@ fn tokens_from(
         refresh_token,
         refresh_token_issued_at,
     }
+}
+
+/// Re-reads the locked connection, sets the extra connection-string `key` to `value`
+/// (replacing an earlier one), saves it, and returns it as saved.
+fn set_extra(
+    locked: &mut dyn LockedConnection,
+    key: &str,
+    value: String,
+) -> Result<Connection, StoreError> {
+    let mut stored = locked.load()?;
+    stored.extra.retain(|(k, _)| !k.eq_ignore_ascii_case(key));
+    stored.extra.push((key.to_string(), value));
+    locked.save(&stored)?;
+    Ok(stored)
 }
 
 fn grant(connection: Connection, platform: Platform, refreshed: bool) -> AccessGrant {

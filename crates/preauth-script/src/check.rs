@@ -8,7 +8,8 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use preauth_core::lifecycle::{TokenState, connection_status};
+use preauth_core::connection::Connection;
+use preauth_core::lifecycle::{REFRESH_FAILED_KEY, TokenState, connection_status};
 use preauth_core::platform::Registry;
 use preauth_core::settings::SettingsFolder;
 use preauth_core::store::StoreError;
@@ -126,18 +127,22 @@ pub fn check(
                     };
                 };
                 let status = connection_status(platform, &connection, now);
-                let (state, reason) = judge(
-                    status.state,
-                    status.refresh_token_expires_at,
-                    now,
-                    thresholds,
-                );
+                // A recorded failure outweighs the dates: the token chain is broken, not
+                // expiring (so it counts as failed, not expiring).
+                let (state, reason, expires) = match refresh_failure(&connection) {
+                    Some(failure) => (CheckState::Critical, failure, None),
+                    None => {
+                        let expires = status.refresh_token_expires_at;
+                        let (state, reason) = judge(status.state, expires, now, thresholds);
+                        (state, reason, expires)
+                    }
+                };
                 ConnectionCheck {
                     name: connection.name,
                     platform: platform.id.clone(),
                     state,
                     reason,
-                    refresh_token_expires_at: status.refresh_token_expires_at,
+                    refresh_token_expires_at: expires,
                 }
             }
             Err(error) => ConnectionCheck {
@@ -153,6 +158,22 @@ pub fn check(
         connections,
         unknown: None,
     }
+}
+
+/// The refresh failure the lifecycle recorded in the connection, as a phrase:
+/// `last refresh failed at 2026-11-23 10:00:00 UTC: the refresh token of 'x' was already used …`.
+pub fn refresh_failure(connection: &Connection) -> Option<String> {
+    let (_, record) = connection
+        .extra
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(REFRESH_FAILED_KEY))?;
+    Some(match record.split_once(' ') {
+        Some((at, sentence)) => format!(
+            "last refresh failed at {}: {sentence}",
+            at.trim_end_matches('Z').replacen('T', " ", 1) + " UTC"
+        ),
+        None => format!("last refresh failed: {record}"),
+    })
 }
 
 fn failed_name(error: &StoreError) -> String {

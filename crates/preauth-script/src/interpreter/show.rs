@@ -122,6 +122,10 @@ pub(super) fn connection(env: &Environment, name: &str) -> Result<(), ExecError>
                 .unwrap_or_default(),
         ),
         ("refresh token expires", refresh),
+        (
+            "last refresh failure",
+            crate::check::refresh_failure(&connection).unwrap_or_default(),
+        ),
         ("encrypted", yes_no(entry.sealed).into()),
         ("file", entry.file.display().to_string()),
     ] {
