@@ -30,6 +30,16 @@ fn stored_refresh_token(store: &TempSettings, name: &str) -> String {
         .expect("a stored refresh token")
 }
 
+fn failure_record(store: &TempSettings, name: &str) -> Option<String> {
+    store
+        .load(name)
+        .expect("the connection")
+        .extra
+        .into_iter()
+        .find(|(k, _)| k == preauth_core::lifecycle::REFRESH_FAILED_KEY)
+        .map(|(_, v)| v)
+}
+
 async fn exact_connection(
     sb: &preauth_sandbox::Sandbox,
     mem: &Arc<TempSettings>,
@@ -141,8 +151,15 @@ async fn server_errors_and_unreadable_answers_are_told_apart() {
         matches!(err, LifecycleError::Unparseable { status: 400, .. }),
         "{err}"
     );
-    // Neither spent anything: the next refresh works with the same token.
+    // The lost answer is recorded in the connection for monitoring...
+    let recorded = failure_record(&mem, "acme").expect("the lost answer is recorded");
+    assert!(
+        recorded.contains("answer") && recorded.contains("'acme'"),
+        "{recorded}"
+    );
+    // Neither spent anything: the next refresh works with the same token, and clears it.
     lc.ensure_access_token("acme").await.expect("refresh works");
+    assert_eq!(failure_record(&mem, "acme"), None);
     sb.clock().advance(TEN_MINUTES);
     let sent = stored_refresh_token(&mem, "acme");
     sb.inject(Fault::InvalidJson);
