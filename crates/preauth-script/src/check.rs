@@ -9,6 +9,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use preauth_core::connection::Connection;
+use preauth_core::error::When;
 use preauth_core::lifecycle::{REFRESH_FAILED_KEY, TokenState, connection_status};
 use preauth_core::platform::Registry;
 use preauth_core::settings::SettingsFolder;
@@ -167,11 +168,11 @@ pub fn refresh_failure(connection: &Connection) -> Option<String> {
         .extra
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(REFRESH_FAILED_KEY))?;
-    Some(match record.split_once(' ') {
-        Some((at, sentence)) => format!(
-            "last refresh failed at {}: {sentence}",
-            at.trim_end_matches('Z').replacen('T', " ", 1) + " UTC"
-        ),
+    let recorded = record
+        .split_once(' ')
+        .and_then(|(at, sentence)| Some((humantime::parse_rfc3339(at).ok()?, sentence)));
+    Some(match recorded {
+        Some((at, sentence)) => format!("last refresh failed at {}: {sentence}", When(at)),
         None => format!("last refresh failed: {record}"),
     })
 }
