@@ -115,6 +115,20 @@ pub enum Error {
     )]
     NoSecretDir,
 
+    /// The host secret file does not exist and the caller only reads
+    /// ([`DeviceKey::load`](crate::DeviceKey::load) never creates one).
+    #[error(
+        "the host secret {} does not exist; this machine has sealed nothing yet, or {} \
+         points elsewhere (set it to the folder that holds {})",
+        path.display(),
+        crate::SECRET_DIR_ENV,
+        crate::SECRET_FILE_NAME
+    )]
+    HostSecretMissing {
+        /// The host secret file that was looked for.
+        path: PathBuf,
+    },
+
     /// Reading, creating or syncing the host secret file (or its folder) failed.
     #[error("could not {action} the host secret at {}: {source}", path.display())]
     HostSecretIo {

@@ -73,6 +73,20 @@ impl DeviceKey {
         DeviceKey::device(secret, Fingerprint::read()?)
     }
 
+    /// Loads this machine's key for reading: like [`DeviceKey::load_or_create`] but never
+    /// creates the host secret (nor its folder). Use it where nothing is sealed, so that a
+    /// job run with the wrong (or no) `DEVICEKEY_SECRET_DIR` reports the missing secret
+    /// ([`Error::HostSecretMissing`]) instead of making a new one that opens nothing.
+    pub fn load() -> Result<DeviceKey> {
+        DeviceKey::load_in(&secret::default_secret_dir()?)
+    }
+
+    /// Like [`DeviceKey::load`] with the host secret read from `dir/host.secret`.
+    pub fn load_in(dir: &Path) -> Result<DeviceKey> {
+        let secret = secret::load(dir)?;
+        DeviceKey::device(secret, Fingerprint::read()?)
+    }
+
     /// A portable key from a passphrase: same envelope, no hardware binding.
     pub fn from_passphrase(passphrase: Zeroizing<String>) -> Result<DeviceKey> {
         if passphrase.is_empty() {

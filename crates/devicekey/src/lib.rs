@@ -32,7 +32,10 @@
 //!   (see [`SECRET_DIR_ENV`]), else `preauth` in the user's data folder
 //!   (`~/.local/share/preauth` on Linux), or any folder given to
 //!   [`DeviceKey::load_or_create_in`]. Back it up with the files it protects: without it they
-//!   cannot be decrypted.
+//!   cannot be decrypted. Code that only opens envelopes uses [`DeviceKey::load`] (or
+//!   [`DeviceKey::load_in`]), which never creates it: a missing secret is then
+//!   [`Error::HostSecretMissing`], naming the file and `DEVICEKEY_SECRET_DIR`, instead of a new
+//!   secret that opens nothing.
 //! - **Hardware fingerprint** from stable identifiers only ([`Source`]): the machine-id
 //!   (required), the DMI product UUID where readable, the CPU brand. Memory, disks, network
 //!   addresses, hostname, boot id and OS version are left out because they change in a

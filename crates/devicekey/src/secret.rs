@@ -51,10 +51,21 @@ pub fn default_secret_dir() -> Result<PathBuf> {
 /// Reads the host secret in `dir`, creating the folder (0700) and the secret (0600) first when
 /// there is none.
 pub(crate) fn load_or_create(dir: &Path) -> Result<HostSecret> {
+    match load(dir) {
+        Err(Error::HostSecretMissing { path }) => create(dir, &path),
+        other => other,
+    }
+}
+
+/// Reads the host secret in `dir`; never creates the folder or the file. A missing file (or
+/// folder) is [`Error::HostSecretMissing`].
+pub(crate) fn load(dir: &Path) -> Result<HostSecret> {
     let path = dir.join(SECRET_FILE_NAME);
     match read(&path) {
-        Err(Error::HostSecretIo { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-            create(dir, &path)
+        Err(Error::HostSecretIo { source, path, .. })
+            if source.kind() == io::ErrorKind::NotFound =>
+        {
+            Err(Error::HostSecretMissing { path })
         }
         other => other,
     }

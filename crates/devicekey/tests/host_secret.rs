@@ -59,6 +59,52 @@ fn an_existing_secret_is_used_and_never_overwritten() {
 }
 
 #[test]
+fn loading_for_reading_never_creates_the_secret_or_its_folder() {
+    let root = tempfile::tempdir().unwrap();
+    let empty = root.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    let absent = root.path().join("absent").join("preauth");
+    for dir in [&empty, &absent] {
+        let file = dir.join(SECRET_FILE_NAME);
+        let err = DeviceKey::load_in(dir).unwrap_err();
+        assert!(
+            matches!(&err, Error::HostSecretMissing { path } if path == &file),
+            "{err:?}"
+        );
+        // One sentence naming the file, the variable that moves it and the fix.
+        let message = err.to_string();
+        assert!(message.contains(&file.display().to_string()), "{message}");
+        assert!(message.contains("DEVICEKEY_SECRET_DIR"), "{message}");
+        assert!(message.contains("set it to the folder"), "{message}");
+        assert!(!file.exists());
+    }
+    assert_eq!(fs::read_dir(&empty).unwrap().count(), 0);
+    assert!(!root.path().join("absent").exists());
+}
+
+#[test]
+fn loading_for_reading_opens_what_was_sealed_and_checks_the_file_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let sealed = DeviceKey::load_or_create_in(dir.path())
+        .unwrap()
+        .encrypt("refresh-token", "t")
+        .unwrap();
+    let reader = DeviceKey::load_in(dir.path()).unwrap();
+    assert_eq!(*reader.decrypt(&sealed, "t").unwrap(), "refresh-token");
+
+    // The same checks as when creating: a secret readable by others is refused.
+    fs::set_permissions(
+        dir.path().join(SECRET_FILE_NAME),
+        fs::Permissions::from_mode(0o640),
+    )
+    .unwrap();
+    assert!(matches!(
+        DeviceKey::load_in(dir.path()),
+        Err(Error::HostSecretPermissions { mode: 0o640, .. })
+    ));
+}
+
+#[test]
 fn a_secret_put_in_place_by_hand_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let file = put_secret(dir.path(), &[42u8; SECRET_LEN], 0o600);
