@@ -20,6 +20,7 @@ Exit codes:
 
 Environment:
   PREAUTH_SETTINGS_DIR  settings folder (default ~/.preauth; --settings-dir wins)
+  PREAUTH_LOCK_TIMEOUT  longest wait for a locked connection, in seconds (default 60)
   DEVICEKEY_SECRET_DIR  folder of the device key's host secret
   BROWSER               command that opens authorization URLs";
 
@@ -106,6 +107,11 @@ pub struct Common {
     /// How results are printed.
     #[arg(long, global = true, value_name = "FORMAT", default_value = "table", value_parser = parse_format)]
     pub format: OutputFormat,
+
+    /// Longest wait, in seconds, for a connection another process is refreshing; then
+    /// the statement fails naming the lock file.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60, env = "PREAUTH_LOCK_TIMEOUT")]
+    pub lock_timeout: u64,
 }
 
 fn parse_define(text: &str) -> Result<(String, String), String> {

@@ -72,6 +72,8 @@ pub(crate) fn environment(
     )
     .map_err(|e| e.to_string())?;
     env.format = common.format;
+    env.set_lock_wait(std::time::Duration::from_secs(common.lock_timeout))
+        .map_err(|e| e.to_string())?;
     Ok(env)
 }
 

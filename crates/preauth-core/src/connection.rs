@@ -50,6 +50,13 @@ pub struct Tokens {
 impl Connection {
     /// Whether `name` names this connection (names compare case-insensitively).
     pub fn is_named(&self, name: &str) -> bool {
-        self.name.eq_ignore_ascii_case(name)
+        fold_name(&self.name) == fold_name(name)
     }
+}
+
+/// The one case rule for connection names, used for every comparison, lookup, lock
+/// and file name: full Unicode lower case, so that `Ö` and `ö` (like `A` and `a`) name
+/// the same connection.
+pub fn fold_name(name: &str) -> String {
+    name.to_lowercase()
 }

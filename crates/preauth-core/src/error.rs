@@ -204,6 +204,38 @@ pub enum LifecycleError {
         /// A secret-free excerpt.
         excerpt: String,
     },
+    /// A refresh was not sent because the store could not get ready to save its
+    /// answer (a full disk, a read-only folder): the refresh token is still good.
+    #[error(
+        "the refresh of '{name}' was not sent because its answer could not be stored ({source}); the refresh token is unspent: free disk space or fix the folder's permissions, then try again"
+    )]
+    SaveNotReady {
+        /// The connection.
+        name: String,
+        /// Why.
+        source: StoreError,
+    },
+    /// The platform issued new tokens that could not be stored: the chain is broken.
+    #[error(
+        "the platform issued new tokens for '{name}' but they could not be stored ({source}); the stored refresh token is now spent, so '{name}' needs a new login: run preauthenticate again"
+    )]
+    TokensNotStored {
+        /// The connection.
+        name: String,
+        /// Why the save failed.
+        source: StoreError,
+    },
+    /// A refresh is not sent because the last one with the same refresh token failed
+    /// in a way that sending it again cannot repair.
+    #[error(
+        "{} (recorded {}); preauth does not send this refresh token again by itself, because the platform counts every refused call against the app: after fixing the cause, run: refresh connection '{name}' force", .failure.message, When(.failure.at)
+    )]
+    RefreshBlocked {
+        /// The connection.
+        name: String,
+        /// The record.
+        failure: crate::lifecycle::RefreshFailure,
+    },
     /// The id_token's nonce is not the one sent (replay).
     #[error(
         "the id_token for '{name}' carries another nonce than the one sent; the answer is refused, start the authorization again"
@@ -240,7 +272,18 @@ impl LifecycleError {
                 | LifecycleError::RefreshTokenExpired { .. }
                 | LifecycleError::RefreshTokenSpent { .. }
                 | LifecycleError::RefreshTokenRejected { .. }
+                | LifecycleError::TokensNotStored { .. }
         )
+    }
+
+    /// Whether this refresh failure is recorded with the connection (see
+    /// [`crate::lifecycle::RefreshFailure`]): it needs a person, or the answer was lost.
+    pub fn is_lasting(&self) -> bool {
+        self.needs_new_login()
+            || matches!(
+                self,
+                LifecycleError::InvalidClient { .. } | LifecycleError::RefreshOutcomeUnknown { .. }
+            )
     }
 
     /// The error for connection `name` from a token-client error during `grant`.

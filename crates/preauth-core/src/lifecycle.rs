@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use crate::clock::Clock;
-use crate::connection::{Connection, Tokens};
+use crate::connection::{Connection, Tokens, fold_name};
 use crate::error::LifecycleError;
 use crate::flow::{self, Callback, FlowError, StartedAuthorization};
 use crate::platform::{Platform, Registry};
@@ -26,9 +26,12 @@ use crate::secret::AccessToken;
 use crate::store::{LockedConnection, Store, StoreError};
 use crate::token_client::{Grant, RefusalKind, TokenClient, TokenError, TokenResponse};
 
+mod failure;
 mod keepalive;
 mod register;
 mod status;
+
+pub use failure::{FailureKind, REFRESH_FAILED_KEY, RefreshFailure};
 
 pub use keepalive::{KeepAliveEvent, KeepAliveOutcome, KeepAliveReport};
 pub use register::{Proof, RegisterRequest, Registration};
@@ -37,11 +40,6 @@ pub use status::{ConnectionStatus, TokenState, connection_status};
 /// The extra connection-string key where Twinfield's cluster URL is kept.
 pub const CLUSTER_URL_KEY: &str = "api-cluster-url";
 
-/// The extra connection-string key that records a refresh the platform refused for
-/// good (or whose answer was lost): `<RFC 3339 time> <sentence>`. Monitoring reads it,
-/// because stored dates alone make a spent or revoked refresh token look healthy. A
-/// successful refresh removes it.
-pub const REFRESH_FAILED_KEY: &str = "preauth-refresh-failed";
 
 /// A usable access token, persisted before it was handed out.
 #[derive(Debug, Clone)]
@@ -81,7 +79,9 @@ struct Inner {
     registry: Registry,
     clock: Arc<dyn Clock>,
     http: TokenClient,
-    /// In-process locks per connection (lower-cased name), taken before the store's lock.
+    /// In-process locks per connection (by [`fold_name`]), taken before the store's lock,
+    /// so that tasks of one process wanting the same connection queue here instead of
+    /// each occupying a blocking thread on the store's lock.
     local: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -195,7 +195,7 @@ impl Lifecycle {
             });
         }
         connection.tokens = Some(tokens_from(&platform, response, None, self.now()));
-        self.persist_new(&connection)?;
+        self.persist_new(&connection).await?;
         self.remember_cluster_url(&platform, &mut connection).await;
         Ok(connection)
     }
@@ -235,6 +235,12 @@ impl Lifecycle {
 
     /// Lock, re-read, refresh when `need` says so, persist, unlock. Returns the grant and
     /// whether a refresh happened.
+    ///
+    /// The store's lock is taken on a blocking thread (never on a runtime worker), and
+    /// everything the save needs is made ready before the refresh token is sent, so that
+    /// only the write itself lies between the platform's answer and the disk. A refresh
+    /// token that the platform refused for good (see [`RefreshFailure`]) is not sent
+    /// again unless `need` is [`Need::Force`].
     async fn refresh_under_lock(
         &self,
         name: &str,
@@ -243,18 +249,23 @@ impl Lifecycle {
         let local = self.local_lock(name);
         let _local = local.lock().await;
         let store = Arc::clone(&self.inner.store);
-        let mut locked = store.lock(name)?;
-        let connection = locked.load()?;
+        let owned = name.to_string();
+        let (mut locked, connection) = blocking(move || {
+            let mut locked = store.lock(&owned)?;
+            let connection = locked.load()?;
+            Ok((locked, connection))
+        })
+        .await?;
         let platform = self.platform_of(&connection)?.clone();
         let now = self.now();
-        let Some(tokens) = connection.tokens.as_ref() else {
+        let Some(tokens) = connection.tokens.clone() else {
             return Err(LifecycleError::NotAuthorized {
                 name: connection.name,
             });
         };
         let due = match need {
             Need::Force => true,
-            Need::IfNeeded => needs_refresh(&platform, tokens, now),
+            Need::IfNeeded => needs_refresh(&platform, &tokens, now),
             Need::OlderThan(threshold) => tokens
                 .refresh_token_issued_at
                 .is_none_or(|at| now.duration_since(at).unwrap_or_default() >= threshold),
@@ -267,10 +278,35 @@ impl Lifecycle {
                 name: connection.name,
             });
         };
-        if let Some(expired_at) = refresh_token_expiry(&platform, tokens).filter(|at| *at <= now) {
+        if let Some(expired_at) = refresh_token_expiry(&platform, &tokens).filter(|at| *at <= now) {
             return Err(LifecycleError::RefreshTokenExpired {
                 name: connection.name,
                 expired_at: Some(expired_at),
+            });
+        }
+        let previous =
+            RefreshFailure::of(&connection).filter(|f| f.is_about_current_token(&connection));
+        if let Some(failure) = previous.as_ref().filter(|f| !f.kind.allows_automatic_try())
+            && need != Need::Force
+        {
+            return Err(LifecycleError::RefreshBlocked {
+                name: connection.name,
+                failure: failure.clone(),
+            });
+        }
+        let ready;
+        (locked, ready) = {
+            let connection = connection.clone();
+            blocking(move || {
+                let ready = locked.prepare_save(&connection);
+                Ok((locked, ready))
+            })
+            .await?
+        };
+        if let Err(source) = ready {
+            return Err(LifecycleError::SaveNotReady {
+                name: connection.name,
+                source,
             });
         }
         let answer = self
@@ -278,85 +314,83 @@ impl Lifecycle {
             .http
             .refresh(&platform, &connection, &refresh_token)
             .await;
-        let error = match answer {
+        let (error, kind) = match answer {
             Ok(response) => {
                 let mut updated = connection.clone();
-                updated.tokens = Some(tokens_from(&platform, response, Some(tokens), self.now()));
-                updated
-                    .extra
-                    .retain(|(k, _)| !k.eq_ignore_ascii_case(REFRESH_FAILED_KEY));
-                locked.save(&updated)?;
-                return Ok((grant(updated, platform, true), true));
-            }
-            Err(e) if e.grant_may_be_spent() => self.lost_refresh(&mut *locked, &connection, e),
-            Err(TokenError::Refused(r)) if r.kind == RefusalKind::RefreshTooEarly => {
-                LifecycleError::RefreshTooEarly {
-                    name: connection.name.clone(),
-                    allowed_from: tokens
-                        .access_token_expires_at
-                        .checked_sub(platform.refresh_window)
-                        .unwrap_or(tokens.access_token_expires_at),
+                updated.tokens = Some(tokens_from(&platform, response, Some(&tokens), self.now()));
+                failure::clear(&mut updated);
+                let saving = updated.clone();
+                let saved;
+                (locked, saved) = blocking(move || {
+                    let saved = locked.save(&saving);
+                    Ok((locked, saved))
+                })
+                .await?;
+                match saved {
+                    Ok(()) => return Ok((grant(updated, platform, true), true)),
+                    Err(source) => (
+                        LifecycleError::TokensNotStored {
+                            name: connection.name.clone(),
+                            source,
+                        },
+                        FailureKind::NotStored,
+                    ),
                 }
             }
-            Err(e) => self.token_error(&connection, Grant::Refresh, e),
+            Err(e) if e.grant_may_be_spent() => {
+                let kind = match previous.map(|f| f.kind) {
+                    Some(FailureKind::Lost) => FailureKind::LostAgain,
+                    _ => FailureKind::Lost,
+                };
+                let error;
+                (locked, error) = blocking(move || {
+                    let error = lost_refresh(locked.as_mut(), &connection, e);
+                    Ok((locked, error))
+                })
+                .await?;
+                (error, kind)
+            }
+            Err(TokenError::Refused(r)) if r.kind == RefusalKind::RefreshTooEarly => {
+                // The platform's clock says the stored access token still works: a
+                // caller that only needs a valid token gets it.
+                if need == Need::IfNeeded
+                    && !tokens.access_token.secret().is_empty()
+                    && tokens.access_token_expires_at > self.now()
+                {
+                    return Ok((grant(connection, platform, false), false));
+                }
+                (
+                    LifecycleError::RefreshTooEarly {
+                        name: connection.name.clone(),
+                        allowed_from: platform.refresh_allowed_from(tokens.access_token_expires_at),
+                    },
+                    FailureKind::Refused,
+                )
+            }
+            Err(e) => (
+                self.token_error(&connection, Grant::Refresh, e),
+                FailureKind::Refused,
+            ),
         };
-        self.record_failure(&mut *locked, &error);
+        if error.is_lasting() {
+            let record =
+                RefreshFailure::new(self.now(), kind, Some(&refresh_token), error.to_string());
+            self.record_failure(locked, record).await;
+        }
         Err(error)
     }
 
-    /// Records a refresh failure that needs a person (a new login, new client
-    /// credentials, or a look at a lost answer) in the stored connection, for
-    /// monitoring. Best effort: when the record cannot be written, the refresh error
-    /// itself is still what the caller sees.
-    fn record_failure(&self, locked: &mut dyn LockedConnection, error: &LifecycleError) {
-        let lasting = error.needs_new_login()
-            || matches!(
-                error,
-                LifecycleError::RefreshOutcomeUnknown { .. } | LifecycleError::InvalidClient { .. }
-            );
-        if !lasting {
-            return;
-        }
-        let record = format!("{} {error}", humantime::format_rfc3339_seconds(self.now()));
-        let _ = set_extra(locked, REFRESH_FAILED_KEY, record);
-    }
-
-    /// The refresh was sent and its answer lost: re-read what the store holds (another
-    /// writer cannot have changed it while we hold the lock, but a store that lost the
-    /// lock would show it here) and report, never sending the same token again.
-    fn lost_refresh(
-        &self,
-        locked: &mut dyn LockedConnection,
-        sent: &Connection,
-        error: TokenError,
-    ) -> LifecycleError {
-        let reason = match error {
-            TokenError::OutcomeUnknown { reason, .. } => reason,
-            TokenError::Unparseable { status, reason, .. } => {
-                format!("HTTP {status} arrived but cannot be read: {reason}")
-            }
-            other => other.to_string(),
-        };
-        let changed = match locked.load() {
-            Ok(now_stored) => !same_refresh_token(&now_stored, sent),
-            Err(e) => {
-                return LifecycleError::RefreshOutcomeUnknown {
-                    name: sent.name.clone(),
-                    reason: format!("{reason}; re-reading the store failed too: {e}"),
-                };
-            }
-        };
-        let reason = if changed {
-            format!(
-                "{reason}; the store now holds a different refresh token, written by another process"
-            )
-        } else {
-            format!("{reason}; the store still holds the refresh token that was sent")
-        };
-        LifecycleError::RefreshOutcomeUnknown {
-            name: sent.name.clone(),
-            reason,
-        }
+    /// Records a refresh failure in the stored connection, for monitoring and so that a
+    /// dead refresh token is not sent again. Best effort: when the record cannot be
+    /// written, the refresh error itself is still what the caller sees.
+    async fn record_failure(&self, mut locked: Box<dyn LockedConnection>, record: RefreshFailure) {
+        let _ = blocking(move || {
+            let mut stored = locked.load()?;
+            record.store_in(&mut stored);
+            locked.save(&stored)?;
+            Ok(())
+        })
+        .await;
     }
 
     /// Maps a token-client error for `connection`.
@@ -366,11 +400,13 @@ impl Lifecycle {
 
     /// Stores a newly authorized connection: created, or (when it exists) its tokens and
     /// app fields replaced under the lock, keeping extra keys not set anew.
-    fn persist_new(&self, connection: &Connection) -> Result<(), LifecycleError> {
-        match self.inner.store.create(connection) {
+    async fn persist_new(&self, connection: &Connection) -> Result<(), LifecycleError> {
+        let store = Arc::clone(&self.inner.store);
+        let connection = connection.clone();
+        blocking(move || match store.create(&connection) {
             Ok(()) => Ok(()),
             Err(StoreError::AlreadyExists { .. }) => {
-                let mut locked = self.inner.store.lock(&connection.name)?;
+                let mut locked = store.lock(&connection.name)?;
                 let existing = locked.load()?;
                 let mut merged = connection.clone();
                 merged.name = existing.name.clone();
@@ -379,11 +415,14 @@ impl Lifecycle {
                         merged.extra.push((k, v));
                     }
                 }
+                // New tokens: a failure recorded for the old ones no longer applies.
+                failure::clear(&mut merged);
                 locked.save(&merged)?;
                 Ok(())
             }
             Err(e) => Err(e.into()),
-        }
+        })
+        .await
     }
 
     /// On platforms with a token-validation endpoint (Twinfield), asks for the cluster
@@ -407,10 +446,14 @@ impl Lifecycle {
         let Some(cluster) = validation.cluster_url else {
             return;
         };
-        let Ok(mut locked) = self.inner.store.lock(&connection.name) else {
-            return;
-        };
-        if let Ok(stored) = set_extra(&mut *locked, CLUSTER_URL_KEY, cluster) {
+        let store = Arc::clone(&self.inner.store);
+        let name = connection.name.clone();
+        let stored = blocking(move || {
+            let mut locked = store.lock(&name)?;
+            Ok(set_extra(locked.as_mut(), CLUSTER_URL_KEY, cluster)?)
+        })
+        .await;
+        if let Ok(stored) = stored {
             *connection = stored;
         }
     }
@@ -422,8 +465,58 @@ impl Lifecycle {
             .local
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Arc::clone(map.entry(name.to_ascii_lowercase()).or_default())
+        Arc::clone(map.entry(fold_name(name)).or_default())
     }
+}
+
+/// The refresh was sent and its answer lost: re-read what the store holds (another
+/// writer cannot have changed it while the lock is held, but a store that lost the
+/// lock would show it here) and report, never sending the same token again.
+fn lost_refresh(
+    locked: &mut dyn LockedConnection,
+    sent: &Connection,
+    error: TokenError,
+) -> LifecycleError {
+    let reason = match error {
+        TokenError::OutcomeUnknown { reason, .. } => reason,
+        TokenError::Unparseable { status, reason, .. } => {
+            format!("HTTP {status} arrived but cannot be read: {reason}")
+        }
+        other => other.to_string(),
+    };
+    let changed = match locked.load() {
+        Ok(now_stored) => !same_refresh_token(&now_stored, sent),
+        Err(e) => {
+            return LifecycleError::RefreshOutcomeUnknown {
+                name: sent.name.clone(),
+                reason: format!("{reason}; re-reading the store failed too: {e}"),
+            };
+        }
+    };
+    let reason = if changed {
+        format!(
+            "{reason}; the store now holds a different refresh token, written by another process"
+        )
+    } else {
+        format!("{reason}; the store still holds the refresh token that was sent")
+    };
+    LifecycleError::RefreshOutcomeUnknown {
+        name: sent.name.clone(),
+        reason,
+    }
+}
+
+/// Runs store work on a blocking thread, so that a lock wait or a disk flush never
+/// stalls the async runtime's workers.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, LifecycleError> + Send + 'static,
+) -> Result<T, LifecycleError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        LifecycleError::Store(StoreError::Io {
+            path: std::path::PathBuf::new(),
+            source: std::io::Error::other(format!("a store worker stopped: {e}")),
+        })
+    })?
 }
 
 /// Whether the stored access token must be refreshed at `now`.
@@ -431,11 +524,7 @@ pub fn needs_refresh(platform: &Platform, tokens: &Tokens, now: SystemTime) -> b
     if tokens.access_token.secret().is_empty() {
         return true;
     }
-    let from = tokens
-        .access_token_expires_at
-        .checked_sub(platform.refresh_window)
-        .unwrap_or(tokens.access_token_expires_at);
-    now >= from
+    now >= platform.refresh_allowed_from(tokens.access_token_expires_at)
 }
 
 /// When the stored refresh token expires, on platforms where they do.

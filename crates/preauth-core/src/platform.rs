@@ -6,7 +6,7 @@
 //! sandbox on 127.0.0.1 alike (the base-URL override is just another base).
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use url::Url;
 
@@ -82,6 +82,14 @@ pub struct Platform {
 }
 
 impl Platform {
+    /// From when an access token that expires at `expires_at` may be refreshed: the
+    /// start of the platform's refresh window (the one place this is computed).
+    pub fn refresh_allowed_from(&self, expires_at: SystemTime) -> SystemTime {
+        expires_at
+            .checked_sub(self.refresh_window)
+            .unwrap_or(expires_at)
+    }
+
     /// The base URL for `country` (case-insensitive); the default host when `None`.
     pub fn base_url(&self, country: Option<&str>) -> Option<&str> {
         match country {

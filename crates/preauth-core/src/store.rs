@@ -14,7 +14,7 @@
 //! drop of the guard to `COMMIT`; the lifecycle code does not change.
 
 use std::path::PathBuf;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::connection::Connection;
 use crate::secret::{PkceVerifier, StateToken};
@@ -94,6 +94,38 @@ pub enum StoreError {
         /// The protector's error.
         source: crate::protector::ProtectError,
     },
+    /// One name is defined in two places; neither is used until one is removed.
+    #[error(
+        "connection '{name}' is defined in both {first} and {second}; keep one of them (drop or rename the other)"
+    )]
+    Duplicate {
+        /// The name.
+        name: String,
+        /// One place.
+        first: PathBuf,
+        /// The other.
+        second: PathBuf,
+    },
+    /// A settings file cannot be read; the connections of other files still work.
+    #[error("{source}; the other connections still work: fix this file{}", .backup.as_ref().map(|b| format!(", or put back its previous version {}", b.display())).unwrap_or_default())]
+    BrokenFile {
+        /// Why (names the file, and line and column where known).
+        source: Box<StoreError>,
+        /// The file's previous version, when there is one.
+        backup: Option<PathBuf>,
+    },
+    /// Another holder kept the connection's lock longer than the wait allowed.
+    #[error(
+        "connection '{name}' stayed locked by another process for {} s (lock file {}); if a preauth process hangs, stop it (`fuser -v {}` names it), or allow a longer wait with --lock-timeout", .waited.as_secs(), .lock.display(), .lock.display()
+    )]
+    LockTimeout {
+        /// The connection.
+        name: String,
+        /// The lock file.
+        lock: PathBuf,
+        /// How long was waited.
+        waited: Duration,
+    },
     /// Reading, writing or locking failed.
     #[error("{path}: {source}")]
     Io {
@@ -104,10 +136,39 @@ pub enum StoreError {
     },
 }
 
+/// One connection as listed by [`Store::list`].
+#[derive(Debug)]
+pub struct Listed {
+    /// The connection's name as stored.
+    pub name: String,
+    /// Where it is kept (a file, a table), for people.
+    pub location: String,
+    /// Whether its secrets are stored sealed.
+    pub sealed: bool,
+    /// The connection, or why it cannot be used.
+    pub connection: Result<Connection, StoreError>,
+}
+
+/// Everything in a store, read in one pass.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Every connection, sorted by name (case-insensitively).
+    pub connections: Vec<Listed>,
+    /// What could not be read at all (a settings file that does not parse). The
+    /// connections elsewhere are listed all the same.
+    pub problems: Vec<StoreError>,
+}
+
 /// A connection held under an exclusive, cross-process lock. Dropping it unlocks.
 pub trait LockedConnection: Send {
     /// Reads the connection as stored now (never a cached copy).
     fn load(&mut self) -> Result<Connection, StoreError>;
+
+    /// Makes everything a [`LockedConnection::save`] of a connection like `connection`
+    /// needs ready (sealing keys, disk space, the backup), so that after a platform
+    /// answers only the write itself remains. Called before a refresh token is spent:
+    /// an error here means nothing was sent.
+    fn prepare_save(&mut self, connection: &Connection) -> Result<(), StoreError>;
 
     /// Writes the connection durably before returning (temp file, fsync, rename,
     /// fsync of the folder, or a committed row). Only after this returns may an access
@@ -120,6 +181,10 @@ pub trait Store: Send + Sync {
     /// The names of all connections, sorted case-insensitively.
     fn names(&self) -> Result<Vec<String>, StoreError>;
 
+    /// Every connection, read in one pass (for listings, monitoring and keep-alive:
+    /// nothing that works over many connections reads the store once per connection).
+    fn list(&self) -> Result<Listing, StoreError>;
+
     /// Reads one connection without locking (for display and checks).
     fn load(&self, name: &str) -> Result<Connection, StoreError>;
 
@@ -127,9 +192,11 @@ pub trait Store: Send + Sync {
     /// the name is taken.
     fn create(&self, connection: &Connection) -> Result<(), StoreError>;
 
-    /// Locks an existing connection for a read-modify-write cycle. Blocks until the
-    /// lock is free.
-    fn lock(&self, name: &str) -> Result<Box<dyn LockedConnection + '_>, StoreError>;
+    /// Locks an existing connection for a read-modify-write cycle. Waits for another
+    /// holder at most the store's lock wait, then fails with
+    /// [`StoreError::LockTimeout`]. May block the calling thread: async callers run it
+    /// on a blocking thread.
+    fn lock(&self, name: &str) -> Result<Box<dyn LockedConnection>, StoreError>;
 
     /// Removes a connection; returns whether it existed.
     fn drop_connection(&self, name: &str) -> Result<bool, StoreError>;

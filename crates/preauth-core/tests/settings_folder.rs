@@ -268,23 +268,34 @@ fn duplicate_names_across_files_name_both_files() {
     store.create(&connection("shared", t0())).expect("create");
     let copy = fs::read(dir.path().join("settings-shared.xml")).expect("read");
     fs::write(dir.path().join("settings-zz.xml"), &copy).expect("copy");
+    store.create(&connection("other", t0())).expect("create");
     let before = snapshot(dir.path());
-    match store.names() {
-        Err(StoreError::Malformed {
-            path,
-            line,
-            column,
-            message,
-        }) => {
-            assert!(path.ends_with("settings-zz.xml"), "{path:?}");
-            assert_eq!((line, column), (4, 5));
-            assert!(message.contains("settings-shared.xml"), "{message}");
+    let listing = store.list().expect("the folder still lists");
+    let names: Vec<&str> = listing.connections.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["other", "shared", "shared"]);
+    for listed in listing.connections.iter().filter(|l| l.name == "shared") {
+        match &listed.connection {
+            Err(StoreError::Duplicate { first, second, .. }) => {
+                assert!(first.ends_with("settings-shared.xml"), "{first:?}");
+                assert!(second.ends_with("settings-zz.xml"), "{second:?}");
+            }
+            other => panic!("expected Duplicate, got {other:?}"),
         }
-        other => panic!("expected Malformed, got {other:?}"),
     }
-    assert!(store.load("shared").is_err());
-    assert!(store.export_connection("shared", false).is_err());
-    assert!(store.drop_connection("shared").is_err());
+    assert!(listing.connections[0].connection.is_ok(), "the other one works");
+    let duplicate = |r: Result<(), StoreError>| match r {
+        Err(e @ StoreError::Duplicate { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("settings-shared.xml") && text.contains("settings-zz.xml"), "{text}");
+        }
+        other => panic!("expected Duplicate, got {other:?}"),
+    };
+    duplicate(store.load("shared").map(drop));
+    duplicate(store.load("SHARED").map(drop));
+    duplicate(store.export_connection("shared", false).map(drop));
+    duplicate(store.drop_connection("shared").map(drop));
+    duplicate(store.lock("shared").map(drop));
+    assert!(store.load("other").is_ok());
     assert_eq!(snapshot(dir.path()), before);
 }
 

@@ -98,18 +98,49 @@ fn check(name: &str, bad: &[u8], line: u64, column: u64, words: &str) {
         }
         other => panic!("{name}: {what}: expected Malformed, got {other:?}"),
     };
-    expect_malformed("names", store.names().map(drop));
-    expect_malformed("load", store.load("good").map(drop));
-    // lock reads only the connection's own settings-<name>.xml: a broken neighbour
-    // does not stop keep-alive of the good connection.
-    let mut locked = store.lock("good").expect("lock by own file");
+    // The broken file is reported on its own; the good connection keeps working.
+    let listing = store.list().expect("the folder lists");
+    assert_eq!(listing.connections.len(), 1, "{name}");
+    assert!(listing.connections[0].connection.is_ok(), "{name}");
+    match listing.problems.as_slice() {
+        [problem @ StoreError::BrokenFile { source, backup }] => {
+            expect_malformed("list", Err(clone_malformed(source)));
+            assert!(backup.is_none(), "{name}");
+            let shown = problem.to_string();
+            assert!(
+                shown.contains("the other connections still work: fix this file"),
+                "{name}: {shown}"
+            );
+        }
+        other => panic!("{name}: expected one BrokenFile problem, got {other:?}"),
+    }
+    assert_eq!(store.names().expect("names"), vec!["good"], "{name}");
+    store.load("good").expect("load beside a broken file");
+    let mut locked = store.lock("good").expect("lock beside a broken file");
     locked.load().expect("load under lock");
     drop(locked);
-    expect_malformed("create", store.create(&connection("new", t0())));
-    expect_malformed("drop", store.drop_connection("good").map(drop));
-    expect_malformed("export", store.export_connection("good", false).map(drop));
+    store
+        .export_connection("good", false)
+        .expect("export beside a broken file");
     expect_malformed("import", store.import_file(&bad_path).map(drop));
     assert_eq!(snapshot(dir.path()), before, "{name}: a file changed");
+}
+
+fn clone_malformed(error: &StoreError) -> StoreError {
+    match error {
+        StoreError::Malformed {
+            path,
+            line,
+            column,
+            message,
+        } => StoreError::Malformed {
+            path: path.clone(),
+            line: *line,
+            column: *column,
+            message: message.clone(),
+        },
+        other => panic!("expected Malformed, got {other:?}"),
+    }
 }
 
 #[test]
@@ -205,17 +236,21 @@ fn oversized_files_are_refused_unread() {
     let file = fs::File::create(&path).expect("create");
     file.set_len(17 * 1024 * 1024).expect("sparse file");
     let store = SettingsFolder::open(dir.path(), Registry::builtin(), None).expect("open");
-    match store.names() {
-        Err(StoreError::Malformed {
-            message,
-            line,
-            column,
-            ..
-        }) => {
-            assert_eq!((line, column), (1, 1));
-            assert!(message.contains("larger than 16 MiB"), "{message}");
-        }
-        other => panic!("expected Malformed, got {other:?}"),
+    let listing = store.list().expect("the folder lists");
+    match listing.problems.as_slice() {
+        [StoreError::BrokenFile { source, .. }] => match source.as_ref() {
+            StoreError::Malformed {
+                message,
+                line,
+                column,
+                ..
+            } => {
+                assert_eq!((*line, *column), (1, 1));
+                assert!(message.contains("larger than 16 MiB"), "{message}");
+            }
+            other => panic!("expected Malformed, got {other:?}"),
+        },
+        other => panic!("expected one BrokenFile, got {other:?}"),
     }
     assert_eq!(
         fs::metadata(&path).expect("metadata").len(),

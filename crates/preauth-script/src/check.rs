@@ -10,10 +10,9 @@ use std::time::{Duration, SystemTime};
 
 use preauth_core::connection::Connection;
 use preauth_core::error::When;
-use preauth_core::lifecycle::{REFRESH_FAILED_KEY, TokenState, connection_status};
+use preauth_core::lifecycle::{RefreshFailure, TokenState, connection_status};
 use preauth_core::platform::Registry;
-use preauth_core::settings::SettingsFolder;
-use preauth_core::store::StoreError;
+use preauth_core::store::{Store, StoreError};
 
 use crate::output::Table;
 
@@ -98,15 +97,17 @@ pub struct CheckReport {
 
 const DAY: u64 = 24 * 3600;
 
-/// Checks every connection in `folder` at `now`.
+/// Checks every connection in `store` at `now`, read in one pass. A settings file
+/// that cannot be read is an UNKNOWN line of its own; the other connections are
+/// judged all the same.
 pub fn check(
-    folder: &SettingsFolder,
+    store: &dyn Store,
     registry: &Registry,
     now: SystemTime,
     thresholds: Thresholds,
 ) -> CheckReport {
-    let all = match folder.load_all() {
-        Ok(all) => all,
+    let listing = match store.list() {
+        Ok(listing) => listing,
         Err(error) => {
             return CheckReport {
                 connections: Vec::new(),
@@ -114,9 +115,10 @@ pub fn check(
             };
         }
     };
-    let connections = all
+    let mut connections: Vec<ConnectionCheck> = listing
+        .connections
         .into_iter()
-        .map(|loaded| match loaded {
+        .map(|listed| match listed.connection {
             Ok(connection) => {
                 let Some(platform) = registry.get(&connection.platform) else {
                     return ConnectionCheck {
@@ -147,7 +149,7 @@ pub fn check(
                 }
             }
             Err(error) => ConnectionCheck {
-                name: failed_name(&error),
+                name: listed.name,
                 platform: String::new(),
                 state: CheckState::Critical,
                 reason: error.to_string(),
@@ -155,6 +157,13 @@ pub fn check(
             },
         })
         .collect();
+    connections.extend(listing.problems.into_iter().map(|problem| ConnectionCheck {
+        name: problem_file(&problem),
+        platform: String::new(),
+        state: CheckState::Unknown,
+        reason: problem.to_string(),
+        refresh_token_expires_at: None,
+    }));
     CheckReport {
         connections,
         unknown: None,
@@ -164,23 +173,20 @@ pub fn check(
 /// The refresh failure the lifecycle recorded in the connection, as a phrase:
 /// `last refresh failed at 2026-11-23 10:00:00 UTC: the refresh token of 'x' was already used …`.
 pub fn refresh_failure(connection: &Connection) -> Option<String> {
-    let (_, record) = connection
-        .extra
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(REFRESH_FAILED_KEY))?;
-    let recorded = record
-        .split_once(' ')
-        .and_then(|(at, sentence)| Some((humantime::parse_rfc3339(at).ok()?, sentence)));
-    Some(match recorded {
-        Some((at, sentence)) => format!("last refresh failed at {}: {sentence}", When(at)),
-        None => format!("last refresh failed: {record}"),
-    })
+    let failure = RefreshFailure::of(connection)?;
+    Some(format!(
+        "last refresh failed at {}: {}",
+        When(failure.at),
+        failure.message
+    ))
 }
 
-fn failed_name(error: &StoreError) -> String {
-    match error {
-        StoreError::InvalidConnection { name, .. } | StoreError::Protect { name, .. } => {
-            name.clone()
+/// The file a store problem is about, for the check's name column.
+fn problem_file(problem: &StoreError) -> String {
+    match problem {
+        StoreError::BrokenFile { source, .. } => problem_file(source),
+        StoreError::Malformed { path, .. } | StoreError::Io { path, .. } => {
+            path.display().to_string()
         }
         other => other.to_string(),
     }
@@ -238,16 +244,18 @@ fn day(at: Option<SystemTime>) -> String {
 }
 
 impl CheckReport {
-    /// The worst verdict.
+    /// The worst verdict. A connection known to be broken (CRITICAL) outweighs a file
+    /// that could not be judged (UNKNOWN); a folder that cannot be read at all is
+    /// UNKNOWN.
     pub fn state(&self) -> CheckState {
         if self.unknown.is_some() {
             return CheckState::Unknown;
         }
-        self.connections
-            .iter()
-            .map(|c| c.state)
-            .max()
-            .unwrap_or(CheckState::Ok)
+        let states = || self.connections.iter().map(|c| c.state);
+        if states().any(|s| s == CheckState::Critical) {
+            return CheckState::Critical;
+        }
+        states().max().unwrap_or(CheckState::Ok)
     }
 
     /// The plugin status line, worst connections first, with performance data.

@@ -68,6 +68,9 @@ pub enum KeepAliveEvent<'a> {
 pub struct KeepAliveReport {
     /// Each connection and what happened to it.
     pub outcomes: Vec<(String, KeepAliveOutcome)>,
+    /// What the store could not read at all (a settings file that does not parse);
+    /// the connections elsewhere were kept alive all the same.
+    pub problems: Vec<crate::store::StoreError>,
 }
 
 impl KeepAliveReport {
@@ -100,25 +103,66 @@ enum Report {
 impl Lifecycle {
     /// Refreshes every connection whose refresh token is older than `threshold`, at most
     /// `concurrency` at a time, calling `progress` as it goes (on the caller's task).
+    ///
+    /// The store is read once; connections whose stored refresh token is young are
+    /// left alone without locking them, the others are locked one by one (and checked
+    /// again under the lock).
     pub async fn refresh_all(
         &self,
         threshold: Duration,
         concurrency: usize,
         progress: &dyn Fn(KeepAliveEvent<'_>),
     ) -> Result<KeepAliveReport, LifecycleError> {
-        let names = self.inner.store.names()?;
-        let total = names.len();
+        let store = Arc::clone(&self.inner.store);
+        let listing = super::blocking(move || Ok(store.list()?)).await?;
+        let total = listing.connections.len();
+        let now = self.now();
         let paused: Paused = Arc::default();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Report>();
         let mut tasks = JoinSet::new();
         let mut results: Vec<Option<(String, KeepAliveOutcome)>> =
             (0..total).map(|_| None).collect();
-        let mut next = names.into_iter().enumerate();
-        let mut running = 0usize;
+        let mut due = Vec::new();
         let mut done = 0usize;
+        for (index, listed) in listing.connections.into_iter().enumerate() {
+            let young = match &listed.connection {
+                Ok(c) => c
+                    .tokens
+                    .as_ref()
+                    .and_then(|t| t.refresh_token_issued_at)
+                    .filter(|at| now.duration_since(*at).unwrap_or_default() < threshold)
+                    .map(Some),
+                Err(_) => None,
+            };
+            let settled = match (listed.connection, young) {
+                (Err(e), _) => Some(KeepAliveOutcome::Failed(e.into())),
+                (Ok(_), Some(issued)) => Some(KeepAliveOutcome::Young {
+                    refresh_token_issued_at: issued,
+                }),
+                (Ok(c), None) => {
+                    due.push((index, listed.name.clone(), c.client_id));
+                    None
+                }
+            };
+            if let (Some(outcome), Some(slot)) = (settled, results.get_mut(index)) {
+                progress(KeepAliveEvent::Started {
+                    name: &listed.name,
+                    index: index + 1,
+                    total,
+                });
+                progress(KeepAliveEvent::Finished {
+                    name: &listed.name,
+                    outcome: &outcome,
+                });
+                *slot = Some((listed.name, outcome));
+                done += 1;
+            }
+        }
+        let mut next = due.into_iter();
+        let mut running = 0usize;
         while done < total {
             while running < concurrency.max(1) {
-                let Some((index, name)) = next.next() else {
+                let Some((index, name, client_id)) = next.next() else {
                     break;
                 };
                 progress(KeepAliveEvent::Started {
@@ -128,7 +172,9 @@ impl Lifecycle {
                 });
                 let (this, paused, tx) = (self.clone(), Arc::clone(&paused), tx.clone());
                 tasks.spawn(async move {
-                    let outcome = this.keep_alive_one(&name, threshold, &paused, &tx).await;
+                    let outcome = this
+                        .keep_alive_one(&name, &client_id, threshold, &paused, &tx)
+                        .await;
                     let _ = tx.send(Report::Done(index, name, outcome));
                 });
                 running += 1;
@@ -154,6 +200,7 @@ impl Lifecycle {
         while tasks.join_next().await.is_some() {}
         Ok(KeepAliveReport {
             outcomes: results.into_iter().flatten().collect(),
+            problems: listing.problems,
         })
     }
 
@@ -161,19 +208,16 @@ impl Lifecycle {
     async fn keep_alive_one(
         &self,
         name: &str,
+        client_id: &str,
         threshold: Duration,
         paused: &Paused,
         tx: &tokio::sync::mpsc::UnboundedSender<Report>,
     ) -> KeepAliveOutcome {
-        let client_id = match self.inner.store.load(name) {
-            Ok(c) => c.client_id,
-            Err(e) => return KeepAliveOutcome::Failed(e.into()),
-        };
         for attempt in 0..2 {
             let until = paused
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .get(&client_id)
+                .get(client_id)
                 .copied();
             let now = self.now();
             if let Some(until) = until.filter(|u| *u > now) {
@@ -214,7 +258,7 @@ impl Lifecycle {
                     let mut map = paused
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    let entry = map.entry(client_id.clone()).or_insert(until);
+                    let entry = map.entry(client_id.to_string()).or_insert(until);
                     *entry = (*entry).max(until);
                     if attempt > 0 {
                         return KeepAliveOutcome::Failed(LifecycleError::RateLimited {

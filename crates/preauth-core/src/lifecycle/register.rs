@@ -105,7 +105,9 @@ impl Lifecycle {
             )));
         }
         connection.tokens = Some(tokens.clone());
-        self.inner.store.create(&connection)?;
+        let store = std::sync::Arc::clone(&self.inner.store);
+        let created = connection.clone();
+        super::blocking(move || Ok(store.create(&created)?)).await?;
         if !verify {
             return Ok(Registration {
                 connection,

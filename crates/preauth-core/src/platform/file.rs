@@ -50,12 +50,7 @@ pub fn append(path: &Path, spec: &GenericPlatform) -> Result<(), PlatformError> 
         },
     };
     parse(&text, path)?;
-    crate::settings::durable::replace(
-        path,
-        text.as_bytes(),
-        previous.as_deref().map(str::as_bytes),
-    )
-    .map_err(io)
+    crate::settings::durable::replace(path, text.as_bytes(), previous.is_some()).map_err(io)
 }
 
 /// One `<platform …/>` line for `spec`.

@@ -3,12 +3,19 @@
 //! A write goes to a new temporary file in the same folder (created exclusively,
 //! mode 0600), is flushed to disk, and is renamed over the target; then the folder is
 //! flushed so that the rename itself survives a crash. Readers see the old file or
-//! the new one, never a mix. The previous version is kept next to it as `<file>.bak`,
-//! written the same way.
+//! the new one, never a mix. The previous version is kept next to it as `<file>.bak`
+//! (a hard link to the replaced file). A symbolic link is written through: its target
+//! changes, the link stays.
+//!
+//! The temporary file can be made (and its space allocated) before the content is
+//! known ([`Reserved`]), so that everything but the write itself is done before a
+//! token is spent. Temporary names carry the writer's process id; leftovers of dead
+//! processes are removed by [`remove_stale_temps`].
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// Mode of every file preauth creates.
 #[cfg(unix)]
@@ -32,21 +39,55 @@ pub(crate) fn sibling(path: &Path, prefix: &str, suffix: &str) -> PathBuf {
     path.with_file_name(format!("{prefix}{name}{suffix}"))
 }
 
-/// Replaces `path` with `bytes` durably; when `previous` is given it is first kept
-/// as the backup.
-pub(crate) fn replace(path: &Path, bytes: &[u8], previous: Option<&[u8]>) -> io::Result<()> {
-    if let Some(previous) = previous {
-        write_and_rename(&backup_path(path), previous)?;
+/// Replaces `path` with `bytes` durably; with `backup`, the version it replaces is kept
+/// as `<path>.bak` (a hard link, so that keeping it costs no space and no second write).
+pub(crate) fn replace(path: &Path, bytes: &[u8], backup: bool) -> io::Result<()> {
+    let target = write_target(path)?;
+    if backup {
+        keep_backup(&target)?;
     }
-    write_and_rename(path, bytes)?;
-    sync_dir(path)
+    let mut reserved = Reserved::create(&target, 0)?;
+    reserved.commit(bytes)
+}
+
+/// Where a write of `path` goes: the file a symbolic link points to (so that the link
+/// stays a link and its target is what changes), else `path` itself.
+pub(crate) fn write_target(path: &Path) -> io::Result<PathBuf> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(path),
+        _ => Ok(path.to_path_buf()),
+    }
+}
+
+/// Keeps the current content of `target` (if any) as `<target>.bak`, by hard link: the
+/// link goes to a temporary name first and is renamed over the old backup, so a crash
+/// leaves either backup whole.
+pub(crate) fn keep_backup(target: &Path) -> io::Result<()> {
+    let temp = temp_path(target, "bak")?;
+    match fs::hard_link(target, &temp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    // A backup is as private as every file preauth writes, whatever the old file's mode.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = fs::set_permissions(&temp, fs::Permissions::from_mode(FILE_MODE));
+    }
+    let renamed = fs::rename(&temp, backup_path(target));
+    if renamed.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    renamed
 }
 
 /// Removes `path` (and its backup when `with_backup`) and flushes the folder.
 pub(crate) fn remove(path: &Path, with_backup: bool) -> io::Result<()> {
+    let target = write_target(path)?;
     fs::remove_file(path)?;
     if with_backup {
-        match fs::remove_file(backup_path(path)) {
+        match fs::remove_file(backup_path(&target)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             _ => {}
         }
@@ -54,21 +95,150 @@ pub(crate) fn remove(path: &Path, with_backup: bool) -> io::Result<()> {
     sync_dir(path)
 }
 
-fn write_and_rename(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// A temporary file next to the file it will replace, holding disk space reserved for
+/// the new content, so that a full disk shows before a refresh token is spent rather
+/// than after. [`Reserved::commit`] writes, flushes and renames it over the target; a
+/// `Reserved` dropped uncommitted removes its file.
+#[derive(Debug)]
+pub(crate) struct Reserved {
+    file: File,
+    temp: PathBuf,
+    target: PathBuf,
+    committed: bool,
+}
+
+impl Reserved {
+    /// Creates the temporary file for `target` (exclusively, mode 0600) and allocates
+    /// `len` bytes for it. Fails with the disk's own error (`StorageFull`, a quota) when
+    /// the space is not there.
+    pub fn create(target: &Path, len: u64) -> io::Result<Reserved> {
+        let temp = temp_path(target, "tmp")?;
+        let file = create_private(&temp)?;
+        let reserved = Reserved {
+            file,
+            temp,
+            target: target.to_path_buf(),
+            committed: false,
+        };
+        allocate(&reserved.file, len)?;
+        Ok(reserved)
+    }
+
+    /// Writes `bytes` as the new content of the target durably: into the reserved
+    /// file, flushed, renamed over the target, and the folder flushed.
+    pub fn commit(&mut self, bytes: &[u8]) -> io::Result<()> {
+        use std::io::{Seek, SeekFrom};
+        self.file.seek(SeekFrom::Start(0))?;
+        self.file.write_all(bytes)?;
+        self.file.set_len(bytes.len() as u64)?;
+        self.file.sync_all()?;
+        fs::rename(&self.temp, &self.target)?;
+        self.committed = true;
+        sync_dir(&self.target)
+    }
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// Allocates `len` bytes for `file` on disk (not a sparse hole): `posix_fallocate`
+/// where the file system supports it, else by writing zeros.
+fn allocate(file: &File, len: u64) -> io::Result<()> {
+    if len == 0 {
+        return Ok(());
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let len_arg = libc::off_t::try_from(len).map_err(|_| io::Error::other("too large"))?;
+        // SAFETY: the descriptor is open for writing and owned by `file` for the call.
+        match unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len_arg) } {
+            0 => return Ok(()),
+            libc::EOPNOTSUPP | libc::EINVAL => {}
+            code => return Err(io::Error::from_raw_os_error(code)),
+        }
+    }
+    let mut writer = file;
+    let zeros = [0u8; 8192];
+    let mut left = len;
+    while left > 0 {
+        let n = usize::try_from(left.min(zeros.len() as u64)).unwrap_or(zeros.len());
+        writer.write_all(zeros.get(..n).unwrap_or(&zeros))?;
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+/// Marks temporary files: `.<file>.<kind>-<pid>-<random>`.
+const TEMP_MARK: &str = ".tmp-";
+
+/// A fresh temporary name next to `target`, carrying this process's id so that
+/// [`remove_stale_temps`] can tell a dead writer's leftovers from a live one's.
+fn temp_path(target: &Path, kind: &str) -> io::Result<PathBuf> {
     let mut random = [0u8; 8];
     getrandom::fill(&mut random).map_err(|e| io::Error::other(e.to_string()))?;
     let tag: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    let temp = sibling(path, ".", &format!(".tmp-{tag}"));
-    let result = (|| {
-        let mut file = create_private(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
+    Ok(sibling(
+        target,
+        ".",
+        &format!(".{kind}{TEMP_MARK}{}-{tag}", std::process::id()),
+    ))
+}
+
+/// Temporary files without a process id (written by older versions) are removed once
+/// they are this old.
+const STALE_UNTAGGED: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes the temporary files in `dir` left by processes that are gone (a SIGKILL
+/// between creating and renaming them). Returns how many were removed. Files of live
+/// processes are left alone.
+pub(crate) fn remove_stale_temps(dir: &Path) -> io::Result<usize> {
+    let mut removed = 0;
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let Some((_, tail)) = name.rsplit_once(TEMP_MARK) else {
+            continue;
+        };
+        if !name.starts_with('.') {
+            continue;
+        }
+        let stale = match tail.split_once('-') {
+            Some((pid, _)) => pid.parse::<u32>().is_ok_and(|pid| !process_alive(pid)),
+            None => entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|at| at.elapsed().unwrap_or_default() > STALE_UNTAGGED),
+        };
+        if stale && fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
     }
-    result
+    Ok(removed)
+}
+
+/// Whether a process with this id exists (on Unix; elsewhere always assumed alive).
+fn process_alive(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return false;
+        };
+        // SAFETY: signal 0 only checks for existence and permission; nothing is sent.
+        let result = unsafe { libc::kill(pid, 0) };
+        result == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
 }
 
 /// Creates a new file that only its owner can read and write.
@@ -118,10 +288,15 @@ pub(crate) struct FileLock {
 }
 
 impl FileLock {
-    /// Locks `path` (created 0600 when absent), blocking until it is free. Retries when
-    /// the lock file was removed and recreated while waiting, so that two holders never
-    /// lock different files of the same name.
-    pub fn acquire(path: &Path) -> io::Result<Self> {
+    /// Locks `path` (created 0600 when absent), waiting at most `wait` for another
+    /// holder (another process, or another task of this one) to let go; then fails with
+    /// [`io::ErrorKind::TimedOut`]. Never blocks without bound: call it on a thread that
+    /// may wait (not an async runtime's worker). Retries when the lock file was removed
+    /// and recreated while waiting, so that two holders never lock different files of
+    /// the same name.
+    pub fn acquire(path: &Path, wait: Duration) -> io::Result<Self> {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(1);
         loop {
             let mut options = OpenOptions::new();
             options.read(true).write(true).create(true).truncate(false);
@@ -131,13 +306,29 @@ impl FileLock {
                 options.mode(FILE_MODE);
             }
             let file = options.open(path)?;
-            file.lock()?;
-            if still_linked(&file, path)? {
-                return Ok(FileLock {
-                    file,
-                    path: path.to_path_buf(),
-                });
+            match file.try_lock() {
+                Ok(()) => {
+                    if still_linked(&file, path)? {
+                        return Ok(FileLock {
+                            file,
+                            path: path.to_path_buf(),
+                        });
+                    }
+                    continue;
+                }
+                Err(TryLockError::WouldBlock) => {}
+                Err(TryLockError::Error(e)) => return Err(e),
             }
+            drop(file);
+            let waited = started.elapsed();
+            if waited >= wait {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("still locked after {} s", waited.as_secs()),
+                ));
+            }
+            std::thread::sleep(pause.min(wait - waited));
+            pause = (pause * 2).min(MAX_LOCK_PAUSE);
         }
     }
 
@@ -148,6 +339,9 @@ impl FileLock {
         Ok(())
     }
 }
+
+/// Longest pause between two tries of a held lock.
+const MAX_LOCK_PAUSE: Duration = Duration::from_millis(20);
 
 #[cfg(unix)]
 fn still_linked(file: &File, path: &Path) -> io::Result<bool> {

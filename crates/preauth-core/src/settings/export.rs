@@ -22,13 +22,8 @@ impl SettingsFolder {
         name: &str,
         sealed: bool,
     ) -> Result<Zeroizing<String>, StoreError> {
-        let files = self.scan()?;
-        let (file, at) = files
-            .iter()
-            .find_map(|f| Some((f, f.find(name)?)))
-            .ok_or_else(|| StoreError::NotFound {
-                name: name.to_string(),
-            })?;
+        let (file, at) = self.find(name)?;
+        let (file, at) = (&file, &at);
         self.read_connection(file, at)?;
         let text = self.stored_text(file, at)?;
         let value = if sealed {
@@ -65,15 +60,18 @@ impl SettingsFolder {
             path: path.to_path_buf(),
             source: std::io::ErrorKind::NotFound.into(),
         })?;
-        let existing = self.scan()?;
         let mut planned: Vec<(String, String, Element)> = Vec::new();
         for at in &source.connections {
             validate_name(&at.name)?;
-            if let Some(taken) = existing.iter().find(|f| f.find(&at.name).is_some()) {
-                return Err(StoreError::AlreadyExists {
-                    name: at.name.clone(),
-                    path: taken.path.clone(),
-                });
+            match self.locate(&at.name, false) {
+                Ok(taken) => {
+                    return Err(StoreError::AlreadyExists {
+                        name: at.name.clone(),
+                        path: taken,
+                    });
+                }
+                Err(StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
             }
             self.read_connection(&source, at)?;
             let text = self.stored_text(&source, at)?;

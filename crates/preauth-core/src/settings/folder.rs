@@ -3,48 +3,52 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
 
 use zeroize::Zeroizing;
 
-use crate::connection::Connection;
+use crate::connection::{Connection, fold_name};
 use crate::connstr::ConnectionString;
 use crate::platform::Registry;
 use crate::protector::{ProtectError, ProtectErrorKind, Protector};
-use crate::store::{LockedConnection, PendingAuthorization, Store, StoreError};
+use crate::store::{Listed, Listing, LockedConnection, PendingAuthorization, Store, StoreError};
 
 use super::durable::{self, FileLock};
-use super::file::{Located, SettingsFile, database_in, malformed};
+use super::file::{Located, SettingsFile, database_in};
+use super::index::{self, Broken, Index};
+use super::locked::Locked;
 use super::keys::{self, KeyError};
 use super::validate_name;
 use super::xml::{Element, Unrepresentable};
 
-/// One connection as found in a settings folder.
-#[derive(Debug)]
-pub struct Entry {
-    /// The connection's name as written in the file.
-    pub name: String,
-    /// The file that holds it.
-    pub file: PathBuf,
-    /// Whether its connection string is stored sealed.
-    pub sealed: bool,
-    /// The connection, or why it cannot be used.
-    pub connection: Result<Connection, StoreError>,
-}
+/// How long a lock is waited for unless configured otherwise.
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(60);
 
 /// A settings folder: every `settings*.xml` in it, read and written as a [`Store`].
+/// Cheap to clone (shared): a locked connection keeps its own handle.
+#[derive(Clone)]
 pub struct SettingsFolder {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
     dir: PathBuf,
     registry: Registry,
     protector: Option<Arc<dyn Protector>>,
+    /// Longest wait for a lock held by someone else.
+    lock_wait: Duration,
+    /// Which file holds which connection (a hint; see [`super::index`]).
+    index: Mutex<Index>,
+    /// Set once leftovers of dead writers were cleared (before the first write).
+    cleaned: OnceLock<()>,
 }
 
 impl fmt::Debug for SettingsFolder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SettingsFolder")
-            .field("dir", &self.dir)
-            .field("sealed", &self.protector.is_some())
+            .field("dir", &self.shared.dir)
+            .field("sealed", &self.shared.protector.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -52,6 +56,8 @@ impl fmt::Debug for SettingsFolder {
 impl SettingsFolder {
     /// Opens the folder `dir`, creating it (mode 0700) when absent. Connection strings
     /// are sealed with `protector` when one is given; `registry` resolves providers.
+    /// Locks are waited for at most [`DEFAULT_LOCK_WAIT`]; see
+    /// [`SettingsFolder::with_lock_wait`].
     pub fn open(
         dir: impl Into<PathBuf>,
         registry: Registry,
@@ -63,138 +69,216 @@ impl SettingsFolder {
             source,
         })?;
         Ok(SettingsFolder {
-            dir,
-            registry,
-            protector,
+            shared: Arc::new(Shared {
+                dir,
+                registry,
+                protector,
+                lock_wait: DEFAULT_LOCK_WAIT,
+                index: Mutex::new(Index::default()),
+                cleaned: OnceLock::new(),
+            }),
         })
+    }
+
+    /// The same folder, waiting at most `wait` for a lock another holder keeps.
+    pub fn with_lock_wait(self, wait: Duration) -> Self {
+        let shared = &self.shared;
+        SettingsFolder {
+            shared: Arc::new(Shared {
+                dir: shared.dir.clone(),
+                registry: shared.registry.clone(),
+                protector: shared.protector.clone(),
+                lock_wait: wait,
+                index: Mutex::new(Index::default()),
+                cleaned: OnceLock::new(),
+            }),
+        }
     }
 
     /// The folder.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        &self.shared.dir
     }
 
     /// The file a new connection called `name` is written to.
     pub fn file_for(&self, name: &str) -> PathBuf {
-        self.dir.join(format!("settings-{name}.xml"))
+        self.shared.dir.join(format!("settings-{name}.xml"))
     }
 
-    /// Reads every settings file, refusing a connection name defined in two files.
-    pub(super) fn scan(&self) -> Result<Vec<SettingsFile>, StoreError> {
-        let entries = std::fs::read_dir(&self.dir).map_err(|e| self.io(&self.dir, e))?;
-        let mut paths = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| self.io(&self.dir, e))?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            let lower = name.to_ascii_lowercase();
-            if !(lower.starts_with("settings") && lower.ends_with(".xml")) {
-                continue;
-            }
-            let path = entry.path();
-            let is_file = match entry.file_type() {
-                Ok(t) if t.is_symlink() => path.is_file(),
-                Ok(t) => t.is_file(),
-                Err(e) => return Err(self.io(&path, e)),
-            };
-            if is_file {
-                paths.push(path);
+    fn index(&self) -> std::sync::MutexGuard<'_, Index> {
+        self.shared
+            .index
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Every settings file parsed, in one pass, with the files that could not be read
+    /// (which also updates the index).
+    pub(super) fn scan(&self) -> Result<(Vec<SettingsFile>, Vec<StoreError>), StoreError> {
+        let candidates = index::candidates(self.dir())?;
+        let mut files = Vec::with_capacity(candidates.len());
+        let mut index = self.index();
+        for candidate in &candidates {
+            match SettingsFile::read(&candidate.path) {
+                Ok(Some(file)) => {
+                    let names = file.connections.iter().map(|l| l.name.clone()).collect();
+                    index.record_read(candidate, Ok(names));
+                    files.push(file);
+                }
+                Ok(None) => {}
+                Err(e) => index.record_read(candidate, Err(Broken::from_error(&e))),
             }
         }
-        paths.sort();
-        let mut files: Vec<SettingsFile> = Vec::with_capacity(paths.len());
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for path in paths {
-            let Some(file) = SettingsFile::read(&path)? else {
-                continue;
-            };
-            for at in &file.connections {
-                let first = seen.insert(at.name.to_lowercase(), files.len());
-                if let Some(other) = first.and_then(|i| files.get(i)) {
-                    return Err(malformed(
-                        &file.path,
-                        at.line,
-                        at.column,
-                        &format!(
-                            "connection '{}' is also defined in {}; keep one of them",
-                            at.name,
-                            other.path.display()
-                        ),
-                    ));
+        index.finish_pass(&candidates);
+        let problems = index.problems();
+        Ok((files, problems))
+    }
+
+    /// Every connection in the folder with the file it is in and whether it is stored
+    /// sealed, in name order, read in one pass (for listings). A name defined in two
+    /// files is an error in both places; a file that cannot be read is a problem of
+    /// its own, and the other files' connections are listed all the same.
+    pub fn entries(&self) -> Result<Listing, StoreError> {
+        let (files, problems) = self.scan()?;
+        let mut seen: HashMap<String, &Path> = HashMap::new();
+        let mut twice: HashMap<String, (PathBuf, PathBuf)> = HashMap::new();
+        for f in &files {
+            for at in &f.connections {
+                let key = fold_name(&at.name);
+                match seen.get(&key) {
+                    Some(first) => {
+                        twice
+                            .entry(key)
+                            .or_insert_with(|| (first.to_path_buf(), f.path.clone()));
+                    }
+                    None => {
+                        seen.insert(key, &f.path);
+                    }
                 }
             }
-            files.push(file);
         }
-        Ok(files)
+        let mut all: Vec<Listed> = files
+            .iter()
+            .flat_map(|f| {
+                let twice = &twice;
+                f.connections.iter().map(move |at| {
+                    let stored = f.database(at).and_then(|d| d.attr("connectionString"));
+                    let connection = match twice.get(&fold_name(&at.name)) {
+                        Some((first, second)) => Err(StoreError::Duplicate {
+                            name: at.name.clone(),
+                            first: first.clone(),
+                            second: second.clone(),
+                        }),
+                        None => self.read_connection(f, at),
+                    };
+                    Listed {
+                        name: at.name.clone(),
+                        location: f.path.display().to_string(),
+                        sealed: stored.is_some_and(|text| self.is_sealed(text)),
+                        connection,
+                    }
+                })
+            })
+            .collect();
+        all.sort_by_cached_key(|e| fold_name(&e.name));
+        Ok(Listing {
+            connections: all,
+            problems,
+        })
     }
 
     /// Every connection in the folder, read in one pass; a connection that cannot be
     /// used is an `Err` in its place, so that one bad entry does not hide the others.
     pub fn load_all(&self) -> Result<Vec<Result<Connection, StoreError>>, StoreError> {
-        Ok(self.entries()?.into_iter().map(|e| e.connection).collect())
-    }
-
-    /// Every connection in the folder with the file it is in and whether it is stored
-    /// sealed, in name order, read in one pass (for listings).
-    pub fn entries(&self) -> Result<Vec<Entry>, StoreError> {
-        let files = self.scan()?;
-        let mut all: Vec<Entry> = files
-            .iter()
-            .flat_map(|f| {
-                f.connections.iter().map(move |at| {
-                    let stored = f.database(at).and_then(|d| d.attr("connectionString"));
-                    Entry {
-                        name: at.name.clone(),
-                        file: f.path.clone(),
-                        sealed: stored.is_some_and(|text| self.is_sealed(text)),
-                        connection: self.read_connection(f, at),
-                    }
-                })
-            })
-            .collect();
-        all.sort_by_cached_key(|e| e.name.to_lowercase());
-        Ok(all)
+        Ok(self
+            .entries()?
+            .connections
+            .into_iter()
+            .map(|e| e.connection)
+            .collect())
     }
 
     /// Whether a stored connection string is sealed rather than plain.
     fn is_sealed(&self, stored: &str) -> bool {
-        looks_sealed(stored) || self.protector.as_ref().is_some_and(|p| p.is_sealed(stored))
+        looks_sealed(stored)
+            || self
+                .shared
+                .protector
+                .as_ref()
+                .is_some_and(|p| p.is_sealed(stored))
     }
 
-    /// The settings file to lock for `name`: its own `settings-<name>.xml` when that
-    /// holds it (without reading the other files), else the file a scan finds it in.
-    fn locate_for_lock(&self, name: &str) -> Result<PathBuf, StoreError> {
-        let own = self.file_for(name);
-        if validate_name(name).is_ok()
-            && SettingsFile::read(&own)?.is_some_and(|f| f.find(name).is_some())
-        {
-            return Ok(own);
+    /// The file holding connection `name`, from the index (listing the folder again
+    /// when the index does not know the name, or when `fresh`).
+    pub(super) fn locate(&self, name: &str, fresh: bool) -> Result<PathBuf, StoreError> {
+        let mut index = self.index();
+        if fresh || !index.is_synced() || index.files_of(name).is_empty() {
+            index.sync(self.dir())?;
         }
-        self.locate(name).map(|(file, _)| file.path)
+        match index.files_of(name) {
+            [] => Err(StoreError::NotFound {
+                name: name.to_string(),
+            }),
+            [one] => Ok(one.clone()),
+            [first, second, ..] => Err(StoreError::Duplicate {
+                name: name.to_string(),
+                first: first.clone(),
+                second: second.clone(),
+            }),
+        }
     }
 
-    /// The file holding connection `name`.
-    fn locate(&self, name: &str) -> Result<(SettingsFile, Located), StoreError> {
-        self.scan()?
-            .into_iter()
-            .find_map(|f| {
-                let at = f.find(name)?.clone();
-                Some((f, at))
-            })
-            .ok_or_else(|| StoreError::NotFound {
-                name: name.to_string(),
-            })
+    /// Reads connection `name` from the file the index points to; when the file does
+    /// not (or no longer) hold it, lists the folder again and retries once.
+    pub(super) fn find(&self, name: &str) -> Result<(SettingsFile, Located), StoreError> {
+        for fresh in [false, true] {
+            let path = self.locate(name, fresh)?;
+            if let Some(file) = self.read_file(&path)?
+                && let Some(at) = file.find(name).cloned()
+            {
+                return Ok((file, at));
+            }
+        }
+        Err(StoreError::NotFound {
+            name: name.to_string(),
+        })
+    }
+
+    /// Reads one settings file and tells the index what it holds.
+    pub(super) fn read_file(&self, path: &Path) -> Result<Option<SettingsFile>, StoreError> {
+        let read = SettingsFile::read(path);
+        let content = match &read {
+            Ok(Some(file)) => Some(Ok(file.connections.iter().map(|l| l.name.clone()).collect())),
+            Ok(None) => None,
+            Err(e) => Some(Err(Broken::from_error(e))),
+        };
+        self.index().record(path, content);
+        read
     }
 
     /// Locks the settings file at `path` (through `.<file name>.lock`, lowercased so
-    /// that names differing in case share one lock).
-    pub(super) fn lock_path(&self, path: &Path) -> Result<FileLock, StoreError> {
+    /// that names differing in case share one lock), waiting at most the folder's lock
+    /// wait. Before the first lock of this process, leftovers of dead writers go.
+    pub(super) fn lock_path(&self, path: &Path, what: &str) -> Result<FileLock, StoreError> {
+        self.shared.cleaned.get_or_init(|| {
+            let _ = durable::remove_stale_temps(self.dir());
+        });
         let name = path
             .file_name()
-            .map(|n| n.to_string_lossy().to_lowercase())
+            .map(|n| fold_name(&n.to_string_lossy()))
             .unwrap_or_default();
-        let lock = self.dir.join(format!(".{name}.lock"));
-        FileLock::acquire(&lock).map_err(|e| self.io(&lock, e))
+        let lock = self.shared.dir.join(format!(".{name}.lock"));
+        FileLock::acquire(&lock, self.shared.lock_wait).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::TimedOut {
+                StoreError::LockTimeout {
+                    name: what.to_string(),
+                    lock: lock.clone(),
+                    waited: self.shared.lock_wait,
+                }
+            } else {
+                self.io(&lock, e)
+            }
+        })
     }
 
     /// Reads the connection at `at` in `file`.
@@ -214,7 +298,7 @@ impl SettingsFolder {
         let provider = database.attr("provider").unwrap_or_default();
         let text = self.open_stored(&file.path, &at.name, database.attr("connectionString"))?;
         let cs = ConnectionString::parse(&text).map_err(|e| invalid(e.into()))?;
-        keys::to_connection(&at.name, provider, &cs, &self.registry).map_err(invalid)
+        keys::to_connection(&at.name, provider, &cs, &self.shared.registry).map_err(invalid)
     }
 
     /// The connection string stored for `at`, opened when sealed.
@@ -241,7 +325,7 @@ impl SettingsFolder {
         let advice = format!(
             "run `preauthenticate` again on this machine, or `export settings {label} plain` on the machine that sealed it"
         );
-        let source = match &self.protector {
+        let source = match &self.shared.protector {
             None => ProtectError {
                 kind: ProtectErrorKind::Key,
                 message: format!(
@@ -265,7 +349,7 @@ impl SettingsFolder {
 
     /// Seals `text` under `label` when a protector is in use; `None` returns it as is.
     pub(super) fn seal(&self, path: &Path, label: &str, text: &str) -> Result<String, StoreError> {
-        match &self.protector {
+        match &self.shared.protector {
             None => Ok(text.to_string()),
             Some(p) => p.seal(text, label).map_err(|source| StoreError::Protect {
                 path: path.to_path_buf(),
@@ -282,7 +366,7 @@ impl SettingsFolder {
         label: &str,
         text: &str,
     ) -> Result<String, StoreError> {
-        if self.protector.is_none() {
+        if self.shared.protector.is_none() {
             return Err(StoreError::Protect {
                 path: path.to_path_buf(),
                 name: label.to_string(),
@@ -297,14 +381,14 @@ impl SettingsFolder {
 
     /// Writes `connection` into the `database` element of `at` (provider and
     /// connection string only).
-    fn write_connection(
+    pub(super) fn write_connection(
         &self,
         file: &mut SettingsFile,
         at: &Located,
         connection: &Connection,
     ) -> Result<(), StoreError> {
         let path = file.path.clone();
-        let platform = self.registry.get(&connection.platform).ok_or_else(|| {
+        let platform = self.shared.registry.get(&connection.platform).ok_or_else(|| {
             invalid(
                 &path,
                 &at.name,
@@ -336,15 +420,25 @@ impl SettingsFolder {
             .map_err(|c| unrepresentable(&path, &at.name, c))
     }
 
-    /// Writes `file` durably, keeping its previous version as backup.
+    /// Writes `file` durably, keeping its previous version as backup, and tells the
+    /// index what it now holds.
     pub(super) fn commit(&self, file: &SettingsFile) -> Result<(), StoreError> {
-        let previous = file.existed().then_some(file.bytes.as_slice());
-        durable::replace(&file.path, &file.to_bytes(), previous).map_err(|e| self.io(&file.path, e))
+        durable::replace(&file.path, &file.to_bytes(), true).map_err(|e| self.io(&file.path, e))?;
+        self.remember(file);
+        Ok(())
+    }
+
+    /// Tells the index what `file` holds after this process wrote it.
+    pub(super) fn remember(&self, file: &SettingsFile) {
+        let names = file.connections.iter().map(|l| l.name.clone()).collect();
+        self.index().record(&file.path, Some(Ok(names)));
     }
 
     /// Adds a `connection` element called `name` in group `group` to
     /// `settings-<name>.xml`, unless the name is taken. A new file declares the
-    /// namespaces of `source` (the file the element was copied from).
+    /// namespaces of `source` (the file the element was copied from). The folder is
+    /// listed once under the lock (not read whole), so that adding many connections
+    /// costs each one its own file, not the folder.
     pub(super) fn add_new(
         &self,
         name: &str,
@@ -354,16 +448,19 @@ impl SettingsFolder {
     ) -> Result<(), StoreError> {
         validate_name(name)?;
         let path = self.file_for(name);
-        let _lock = self.lock_path(&path)?;
-        let files = self.scan()?;
-        if let Some(taken) = files.iter().find(|f| f.find(name).is_some()) {
-            return Err(StoreError::AlreadyExists {
-                name: name.to_string(),
-                path: taken.path.clone(),
-            });
+        let _lock = self.lock_path(&path, name)?;
+        {
+            let mut index = self.index();
+            index.sync(self.dir())?;
+            if let Some(taken) = index.files_of(name).first() {
+                return Err(StoreError::AlreadyExists {
+                    name: name.to_string(),
+                    path: taken.clone(),
+                });
+            }
         }
         let unrepresentable = |c| unrepresentable(&path, name, c);
-        let mut file = match files.into_iter().find(|f| f.path == path) {
+        let mut file = match self.read_file(&path)? {
             Some(file) => file,
             None => {
                 let mut file = SettingsFile::new_empty(&path).map_err(unrepresentable)?;
@@ -386,7 +483,7 @@ impl SettingsFolder {
 
     /// The registry providers are resolved with.
     pub(super) fn registry(&self) -> &Registry {
-        &self.registry
+        &self.shared.registry
     }
 }
 
@@ -403,7 +500,7 @@ fn looks_sealed(text: &str) -> bool {
         && !payload.chars().any(char::is_whitespace)
 }
 
-fn invalid(path: &Path, name: &str, message: String) -> StoreError {
+pub(super) fn invalid(path: &Path, name: &str, message: String) -> StoreError {
     StoreError::InvalidConnection {
         path: path.to_path_buf(),
         name: name.to_string(),
@@ -426,61 +523,19 @@ pub(super) fn unrepresentable(path: &Path, name: &str, c: Unrepresentable) -> St
     )
 }
 
-/// A connection whose file is locked.
-struct Locked<'a> {
-    folder: &'a SettingsFolder,
-    path: PathBuf,
-    name: String,
-    _lock: FileLock,
-}
-
-impl Locked<'_> {
-    fn reread(&self) -> Result<(SettingsFile, Located), StoreError> {
-        let not_found = || StoreError::NotFound {
-            name: self.name.clone(),
-        };
-        let file = SettingsFile::read(&self.path)?.ok_or_else(not_found)?;
-        let at = file.find(&self.name).cloned().ok_or_else(not_found)?;
-        Ok((file, at))
-    }
-}
-
-impl LockedConnection for Locked<'_> {
-    fn load(&mut self) -> Result<Connection, StoreError> {
-        let (file, at) = self.reread()?;
-        self.folder.read_connection(&file, &at)
-    }
-
-    fn save(&mut self, connection: &Connection) -> Result<(), StoreError> {
-        if !connection.is_named(&self.name) {
-            return Err(invalid(
-                &self.path,
-                &self.name,
-                format!(
-                    "the lock is held for '{}' but connection '{}' was saved; save a connection under the name it was locked with",
-                    self.name, connection.name
-                ),
-            ));
-        }
-        let (mut file, at) = self.reread()?;
-        self.folder.write_connection(&mut file, &at, connection)?;
-        self.folder.commit(&file)
-    }
-}
-
 impl Store for SettingsFolder {
     fn names(&self) -> Result<Vec<String>, StoreError> {
-        let mut names: Vec<String> = self
-            .scan()?
-            .into_iter()
-            .flat_map(|f| f.connections.into_iter().map(|l| l.name))
-            .collect();
-        names.sort_by_key(|n| n.to_lowercase());
-        Ok(names)
+        let mut index = self.index();
+        index.sync(self.dir())?;
+        Ok(index.names().into_iter().map(|(name, _)| name).collect())
+    }
+
+    fn list(&self) -> Result<Listing, StoreError> {
+        self.entries()
     }
 
     fn load(&self, name: &str) -> Result<Connection, StoreError> {
-        let (file, at) = self.locate(name)?;
+        let (file, at) = self.find(name)?;
         self.read_connection(&file, &at)
     }
 
@@ -488,7 +543,7 @@ impl Store for SettingsFolder {
         let name = connection.name.as_str();
         validate_name(name)?;
         let path = self.file_for(name);
-        let platform = self.registry.get(&connection.platform).ok_or_else(|| {
+        let platform = self.shared.registry.get(&connection.platform).ok_or_else(|| {
             invalid(
                 &path,
                 name,
@@ -513,25 +568,29 @@ impl Store for SettingsFolder {
         self.add_new(name, &platform.display_name, element, None)
     }
 
-    fn lock(&self, name: &str) -> Result<Box<dyn LockedConnection + '_>, StoreError> {
-        let path = self.locate_for_lock(name)?;
-        let lock = self.lock_path(&path)?;
-        Ok(Box::new(Locked {
-            folder: self,
-            path,
+    fn lock(&self, name: &str) -> Result<Box<dyn LockedConnection>, StoreError> {
+        for fresh in [false, true] {
+            let path = self.locate(name, fresh)?;
+            let lock = self.lock_path(&path, name)?;
+            if let Some(file) = self.read_file(&path)?
+                && file.find(name).is_some()
+            {
+                return Ok(Box::new(Locked::new(self.clone(), path, name, lock)));
+            }
+        }
+        Err(StoreError::NotFound {
             name: name.to_string(),
-            _lock: lock,
-        }))
+        })
     }
 
     fn drop_connection(&self, name: &str) -> Result<bool, StoreError> {
-        let path = match self.locate(name) {
-            Ok((file, _)) => file.path,
+        let path = match self.locate(name, false) {
+            Ok(path) => path,
             Err(StoreError::NotFound { .. }) => return Ok(false),
             Err(e) => return Err(e),
         };
-        let lock = self.lock_path(&path)?;
-        let Some(mut file) = SettingsFile::read(&path)? else {
+        let lock = self.lock_path(&path, name)?;
+        let Some(mut file) = self.read_file(&path)? else {
             return Ok(false);
         };
         let Some(at) = file.find(name).cloned() else {
@@ -540,6 +599,7 @@ impl Store for SettingsFolder {
         file.remove(&at);
         if file.is_empty() {
             durable::remove(&path, true).map_err(|e| self.io(&path, e))?;
+            self.index().record(&path, None);
             lock.remove().map_err(|e| self.io(&path, e))?;
         } else {
             self.commit(&file)?;

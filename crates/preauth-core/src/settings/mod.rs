@@ -23,9 +23,15 @@
 //! - Writes are durable (temporary file, fsync, rename, fsync of the folder) and keep
 //!   the previous version as `settings-<NAME>.xml.bak`. Writers of one file exclude
 //!   each other through the lock file `.settings-<name>.xml.lock` next to it.
-//! - Reading (`names`, `load`, `load_all`, export) reads every file and refuses a name
-//!   defined twice. `lock` reads only `settings-<NAME>.xml` when that holds the
-//!   connection, so that keep-alive of one connection costs one file, not the folder.
+//! - Listing (`list`, `entries`) reads every file once; a file that does not parse is
+//!   reported on its own and the others are listed all the same; a name defined in two
+//!   files is an error for that name only. Finding one connection (`load`, `lock`,
+//!   `create`) asks an index of which file holds which name, kept up to date by inode
+//!   (see `index`), so that work over many connections stays linear.
+//! - Names compare by one rule, [`fold_name`], everywhere: lookups, duplicates, lock
+//!   files.
+//! - Locks are waited for at most [`DEFAULT_LOCK_WAIT`] (configurable); the wait ends
+//!   in [`StoreError::LockTimeout`] naming the connection and the lock file.
 //! - With a [`Protector`](crate::protector::Protector), connection strings are
 //!   stored sealed under the connection name.
 
@@ -33,13 +39,16 @@ pub(crate) mod durable;
 mod export;
 mod file;
 mod folder;
+mod index;
 pub mod keys;
+mod locked;
 mod pending;
 mod xml;
 
 use std::path::PathBuf;
 
-pub use folder::{Entry, SettingsFolder};
+pub use crate::connection::fold_name;
+pub use folder::{DEFAULT_LOCK_WAIT, SettingsFolder};
 
 use crate::store::StoreError;
 
@@ -48,6 +57,11 @@ pub const SETTINGS_DIR_ENV: &str = "PREAUTH_SETTINGS_DIR";
 
 /// Connection names are at most this many characters.
 pub const MAX_NAME_CHARS: usize = 100;
+
+/// Connection names are at most this many bytes in UTF-8, so that every file made
+/// from one (`.settings-<NAME>.xml.tmp-<pid>-<random>`, 45 bytes more) stays within
+/// the 255 bytes a file name may have.
+pub const MAX_NAME_BYTES: usize = 200;
 
 /// The settings folder to use: `flag` (from `--settings-dir`) when given, else
 /// `$PREAUTH_SETTINGS_DIR` when set and non-empty, else `~/.preauth` (`./.preauth`
@@ -73,6 +87,8 @@ pub fn validate_name(name: &str) -> Result<(), StoreError> {
         Some("it is empty")
     } else if name.chars().count() > MAX_NAME_CHARS {
         Some("it is longer than 100 characters")
+    } else if name.len() > MAX_NAME_BYTES {
+        Some("it is longer than 200 bytes in UTF-8 (letters outside ASCII take 2 to 4 bytes), which file names cannot hold; choose a shorter name")
     } else if name.chars().any(char::is_control) {
         Some("it contains a control character")
     } else if name.contains(['/', '\\', ':', '*', '?', '"', '<', '>', '|']) {
@@ -118,7 +134,11 @@ mod tests {
                 "{bad:?}"
             );
         }
-        for good in ["acme-nl", "Acme NL 2", "ö-ü", &"n".repeat(100)] {
+        assert!(
+            matches!(validate_name(&"€".repeat(80)), Err(StoreError::InvalidName { reason, .. }) if reason.contains("200 bytes")),
+            "80 characters of three bytes each fit in characters but not in bytes"
+        );
+        for good in ["acme-nl", "Acme NL 2", "ö-ü", &"n".repeat(100), &"ö".repeat(100 / 2)] {
             assert!(validate_name(good).is_ok(), "{good:?}");
         }
     }

@@ -38,7 +38,7 @@ pub(super) fn put(
     pending: &PendingAuthorization,
 ) -> Result<(), StoreError> {
     let path = folder.dir().join(FILE);
-    let _lock = folder.lock_path(&path)?;
+    let _lock = folder.lock_path(&path, LABEL)?;
     let mut doc = read(&path)?.unwrap_or(new_document(&path)?);
     let entry = encode(folder, &path, pending)?;
     let Some(root) = doc.root_mut() else {
@@ -75,7 +75,7 @@ pub(super) fn take(
     now: SystemTime,
 ) -> Result<Option<PendingAuthorization>, StoreError> {
     let path = folder.dir().join(FILE);
-    let _lock = folder.lock_path(&path)?;
+    let _lock = folder.lock_path(&path, LABEL)?;
     let Some(mut doc) = read(&path)? else {
         return Ok(None);
     };
@@ -218,7 +218,7 @@ fn read(path: &Path) -> Result<Option<Document>, StoreError> {
 }
 
 fn write(path: &Path, doc: &Document) -> Result<(), StoreError> {
-    durable::replace(path, doc.to_text().as_bytes(), None).map_err(|source| StoreError::Io {
+    durable::replace(path, doc.to_text().as_bytes(), false).map_err(|source| StoreError::Io {
         path: path.to_path_buf(),
         source,
     })

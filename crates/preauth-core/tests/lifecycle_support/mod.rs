@@ -12,7 +12,9 @@ use preauth_core::flow::StartedAuthorization;
 use preauth_core::lifecycle::Lifecycle;
 use preauth_core::platform::Registry;
 use preauth_core::secret::ClientSecret;
-use preauth_core::store::{LockedConnection, PendingAuthorization, Store, StoreError};
+use preauth_core::store::{
+    Listed, Listing, LockedConnection, PendingAuthorization, Store, StoreError,
+};
 use preauth_core::token_client::{TokenClient, TokenClientConfig};
 use preauth_sandbox::{App, Sandbox, SandboxConfig, VirtualClock};
 
@@ -26,8 +28,19 @@ impl Clock for SandboxClock {
 }
 
 /// A store in memory with real per-connection locks (for tests without a settings folder).
+#[derive(Default, Clone)]
+pub struct MemStore(Arc<MemState>);
+
+impl std::ops::Deref for MemStore {
+    type Target = MemState;
+    fn deref(&self) -> &MemState {
+        &self.0
+    }
+}
+
+/// What a [`MemStore`] holds.
 #[derive(Default)]
-pub struct MemStore {
+pub struct MemState {
     connections: Mutex<HashMap<String, Connection>>,
     pending: Mutex<Vec<PendingAuthorization>>,
     locked: Mutex<HashSet<String>>,
@@ -46,14 +59,18 @@ impl MemStore {
     }
 }
 
-struct MemLock<'a> {
-    store: &'a MemStore,
+struct MemLock {
+    store: MemStore,
     name: String,
 }
 
-impl LockedConnection for MemLock<'_> {
+impl LockedConnection for MemLock {
     fn load(&mut self) -> Result<Connection, StoreError> {
         self.store.load(&self.name)
+    }
+
+    fn prepare_save(&mut self, _connection: &Connection) -> Result<(), StoreError> {
+        Ok(())
     }
 
     fn save(&mut self, connection: &Connection) -> Result<(), StoreError> {
@@ -67,7 +84,7 @@ impl LockedConnection for MemLock<'_> {
     }
 }
 
-impl Drop for MemLock<'_> {
+impl Drop for MemLock {
     fn drop(&mut self) {
         self.store.locked.lock().unwrap().remove(&key(&self.name));
         self.store.freed.notify_all();
@@ -109,7 +126,27 @@ impl Store for MemStore {
         Ok(())
     }
 
-    fn lock(&self, name: &str) -> Result<Box<dyn LockedConnection + '_>, StoreError> {
+    fn list(&self) -> Result<Listing, StoreError> {
+        let mut connections: Vec<Listed> = self
+            .connections
+            .lock()
+            .unwrap()
+            .values()
+            .map(|c| Listed {
+                name: c.name.clone(),
+                location: "memory".into(),
+                sealed: false,
+                connection: Ok(c.clone()),
+            })
+            .collect();
+        connections.sort_by_key(|l| l.name.to_ascii_lowercase());
+        Ok(Listing {
+            connections,
+            problems: Vec::new(),
+        })
+    }
+
+    fn lock(&self, name: &str) -> Result<Box<dyn LockedConnection>, StoreError> {
         self.load(name)?;
         let mut locked = self.locked.lock().unwrap();
         while locked.contains(&key(name)) {
@@ -117,7 +154,7 @@ impl Store for MemStore {
         }
         locked.insert(key(name));
         Ok(Box::new(MemLock {
-            store: self,
+            store: self.clone(),
             name: name.to_string(),
         }))
     }
@@ -261,7 +298,10 @@ impl Store for TempSettings {
     fn create(&self, connection: &Connection) -> Result<(), StoreError> {
         self.folder.create(connection)
     }
-    fn lock(&self, name: &str) -> Result<Box<dyn LockedConnection + '_>, StoreError> {
+    fn list(&self) -> Result<Listing, StoreError> {
+        self.folder.list()
+    }
+    fn lock(&self, name: &str) -> Result<Box<dyn LockedConnection>, StoreError> {
         self.folder.lock(name)
     }
     fn drop_connection(&self, name: &str) -> Result<bool, StoreError> {

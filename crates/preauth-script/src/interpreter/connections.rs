@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use preauth_core::connection::Connection;
+use preauth_core::connection::{Connection, fold_name};
 use preauth_core::error::When;
 use preauth_core::lifecycle::{KeepAliveEvent, KeepAliveOutcome, Proof, RegisterRequest};
 use preauth_core::secret::{AccessToken, RefreshToken};
@@ -177,11 +177,14 @@ pub(super) async fn refresh_all(env: &Environment, days: Option<u32>) -> Result<
         table.push(vec![name.clone(), what.into(), detail]);
     }
     env.print(&table.render(env.format))?;
-    match report.failed() {
+    for problem in &report.problems {
+        eprintln!("error: {problem}");
+    }
+    match report.failed() + report.problems.len() {
         0 => Ok(()),
         n => Err(ExecError::Invalid(format!(
-            "{n} of {} connections could not be refreshed; see the failures above",
-            report.outcomes.len()
+            "{n} of {} connections or settings files could not be refreshed; see the failures above",
+            report.outcomes.len() + report.problems.len()
         ))),
     }
 }
@@ -214,7 +217,7 @@ pub(super) fn import(env: &Environment, path: &Path) -> Result<(), ExecError> {
 /// Refuses a name that is taken before anyone logs in for it.
 fn refuse_existing(env: &Environment, name: &str) -> Result<(), ExecError> {
     let taken = env.lifecycle().store().names()?;
-    match taken.iter().find(|n| n.eq_ignore_ascii_case(name)) {
+    match taken.iter().find(|n| fold_name(n) == fold_name(name)) {
         Some(existing) => Err(ExecError::Invalid(format!(
             "a connection named '{existing}' exists already; drop it first or choose another name"
         ))),

@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use preauth_core::clock::Clock;
 use preauth_core::connection::Connection;
@@ -11,7 +12,7 @@ use preauth_core::lifecycle::Lifecycle;
 use preauth_core::platform::{ClientAuth, GenericPlatform, Platform, Registry};
 use preauth_core::protector::Protector;
 use preauth_core::secret::ClientSecret;
-use preauth_core::settings::{SettingsFolder, validate_name};
+use preauth_core::settings::{DEFAULT_LOCK_WAIT, SettingsFolder, validate_name};
 use preauth_core::store::Store;
 use preauth_core::token_client::TokenClient;
 
@@ -33,6 +34,8 @@ pub struct Environment {
     protector: Arc<dyn Protector>,
     folder: Arc<SettingsFolder>,
     lifecycle: Lifecycle,
+    /// Longest wait for a connection another process holds.
+    lock_wait: Duration,
     /// Opens authorization URLs (a browser, a command, or the sandbox's scripted login).
     pub user_agent: Arc<dyn UserAgent>,
     /// How tables are printed.
@@ -66,7 +69,8 @@ impl Environment {
     ) -> Result<Environment, ExecError> {
         let registry = Registry::load_file(&dir.join(PLATFORMS_FILE))
             .map_err(|e| ExecError::Invalid(e.to_string()))?;
-        let (folder, lifecycle) = build(&dir, &registry, &clock, &http, &protector)?;
+        let lock_wait = DEFAULT_LOCK_WAIT;
+        let (folder, lifecycle) = build(&dir, &registry, &clock, &http, &protector, lock_wait)?;
         Ok(Environment {
             dir,
             registry,
@@ -75,6 +79,7 @@ impl Environment {
             protector,
             folder,
             lifecycle,
+            lock_wait,
             user_agent,
             format: OutputFormat::Table,
             echo: false,
@@ -82,6 +87,28 @@ impl Environment {
             progress: false,
             sandbox_clock: None,
         })
+    }
+
+    /// Waits at most `wait` for a connection that another process holds (the default
+    /// is [`DEFAULT_LOCK_WAIT`]); the wait ends in an error naming the lock file.
+    pub fn set_lock_wait(&mut self, wait: Duration) -> Result<(), ExecError> {
+        self.lock_wait = wait;
+        self.rebuild()
+    }
+
+    /// Builds the folder and lifecycle again after the registry or options changed.
+    fn rebuild(&mut self) -> Result<(), ExecError> {
+        let (folder, lifecycle) = build(
+            &self.dir,
+            &self.registry,
+            &self.clock,
+            &self.http,
+            &self.protector,
+            self.lock_wait,
+        )?;
+        self.folder = folder;
+        self.lifecycle = lifecycle;
+        Ok(())
     }
 
     /// The settings folder.
@@ -201,15 +228,7 @@ impl Environment {
         preauth_core::platform::append_to_file(&self.dir.join(PLATFORMS_FILE), &spec)
             .map_err(|e| ExecError::Invalid(e.to_string()))?;
         self.registry.add(platform.clone());
-        let (folder, lifecycle) = build(
-            &self.dir,
-            &self.registry,
-            &self.clock,
-            &self.http,
-            &self.protector,
-        )?;
-        self.folder = folder;
-        self.lifecycle = lifecycle;
+        self.rebuild()?;
         self.print(&format!(
             "platform '{}' created in {}\n",
             platform.id,
@@ -224,12 +243,12 @@ fn build(
     clock: &Arc<dyn Clock>,
     http: &TokenClient,
     protector: &Arc<dyn Protector>,
+    lock_wait: Duration,
 ) -> Result<(Arc<SettingsFolder>, Lifecycle), ExecError> {
-    let folder = Arc::new(SettingsFolder::open(
-        dir,
-        registry.clone(),
-        Some(Arc::clone(protector)),
-    )?);
+    let folder = Arc::new(
+        SettingsFolder::open(dir, registry.clone(), Some(Arc::clone(protector)))?
+            .with_lock_wait(lock_wait),
+    );
     let lifecycle = Lifecycle::new(
         Arc::clone(&folder) as _,
         registry.clone(),

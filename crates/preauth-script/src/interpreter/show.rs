@@ -2,6 +2,7 @@
 
 use std::time::SystemTime;
 
+use preauth_core::connection::fold_name;
 use preauth_core::connection::Connection;
 use preauth_core::error::{LifecycleError, When};
 use preauth_core::lifecycle::{Lifecycle, TokenState, connection_status};
@@ -55,7 +56,8 @@ pub(super) fn connections(env: &Environment) -> Result<(), ExecError> {
         "refresh token expires",
         "encrypted",
     ]);
-    for entry in env.folder().entries()? {
+    let listing = env.lifecycle().store().list()?;
+    for entry in listing.connections {
         let sealed = yes_no(entry.sealed).to_string();
         match &entry.connection {
             Ok(connection) => {
@@ -82,16 +84,22 @@ pub(super) fn connections(env: &Environment) -> Result<(), ExecError> {
             ]),
         }
     }
-    env.print(&table.render(env.format))
+    env.print(&table.render(env.format))?;
+    for problem in &listing.problems {
+        eprintln!("warning: {problem}");
+    }
+    Ok(())
 }
 
 /// `show connection '…'`: every property except the secrets' values.
 pub(super) fn connection(env: &Environment, name: &str) -> Result<(), ExecError> {
     let entry = env
-        .folder()
-        .entries()?
+        .lifecycle()
+        .store()
+        .list()?
+        .connections
         .into_iter()
-        .find(|e| e.name.eq_ignore_ascii_case(name))
+        .find(|e| fold_name(&e.name) == fold_name(name))
         .ok_or_else(|| preauth_core::store::StoreError::NotFound { name: name.into() })?;
     let connection = entry.connection?;
     let now = env.lifecycle().now();
@@ -127,7 +135,7 @@ pub(super) fn connection(env: &Environment, name: &str) -> Result<(), ExecError>
             crate::check::refresh_failure(&connection).unwrap_or_default(),
         ),
         ("encrypted", yes_no(entry.sealed).into()),
-        ("file", entry.file.display().to_string()),
+        ("file", entry.location.clone()),
     ] {
         table.push(vec![key.into(), value]);
     }

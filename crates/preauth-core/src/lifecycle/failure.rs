@@ -1,0 +1,232 @@
+//! The refresh-failure record: what the last refresh of a connection ran into, kept in
+//! the connection (key `preauth-refresh-failed`) so that monitoring sees a broken chain
+//! and nothing sends a refresh token known to be dead.
+//!
+//! Stored as one line, `<RFC 3339 time> <kind> <token tag> <sentence>`, for example
+//! `2026-11-23T10:00:00Z refused 3f9a0c1b7e2d the refresh token of 'acme' was already used …`.
+//! The token tag is the start of the SHA-256 of the refresh token the record is about
+//! (never the token): a record only blocks while that same token is stored, so a new
+//! login, a new registration or a hand-edited token is never held back by an old record.
+//! This module is the only place that writes or reads the line.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use sha2::{Digest, Sha256};
+
+use crate::connection::Connection;
+use crate::secret::RefreshToken;
+
+/// The extra connection-string key that holds the record.
+pub const REFRESH_FAILED_KEY: &str = "preauth-refresh-failed";
+
+/// What kind of failure was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The platform refused the refresh token or the client for good (spent, revoked,
+    /// expired, `invalid_grant`, `invalid_client`): it is not sent again automatically.
+    Refused,
+    /// The answer to a refresh was lost: the token may or may not be spent. One more
+    /// automatic try is allowed.
+    Lost,
+    /// The answer was lost twice in a row: no more automatic tries.
+    LostAgain,
+    /// The platform answered with new tokens that could not be stored: the stored
+    /// refresh token is spent and only a new login helps.
+    NotStored,
+}
+
+impl FailureKind {
+    fn word(self) -> &'static str {
+        match self {
+            FailureKind::Refused => "refused",
+            FailureKind::Lost => "lost",
+            FailureKind::LostAgain => "lost-again",
+            FailureKind::NotStored => "not-stored",
+        }
+    }
+
+    fn from_word(word: &str) -> Option<FailureKind> {
+        [
+            FailureKind::Refused,
+            FailureKind::Lost,
+            FailureKind::LostAgain,
+            FailureKind::NotStored,
+        ]
+        .into_iter()
+        .find(|k| k.word() == word)
+    }
+
+    /// Whether a refresh with the same token may still be sent without `force`.
+    pub fn allows_automatic_try(self) -> bool {
+        matches!(self, FailureKind::Lost)
+    }
+}
+
+/// A recorded refresh failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshFailure {
+    /// When it happened.
+    pub at: SystemTime,
+    /// What kind it was.
+    pub kind: FailureKind,
+    /// The tag of the refresh token it is about (`None` in records without one).
+    token_tag: Option<String>,
+    /// The sentence the user was told (with its advice).
+    pub message: String,
+}
+
+/// Hex digits of the token's SHA-256 kept in a record: enough to tell tokens apart,
+/// far too few to say anything about the token.
+const TAG_LEN: usize = 12;
+
+impl RefreshFailure {
+    /// A record of `kind` about `token`, made at `at`.
+    pub fn new(
+        at: SystemTime,
+        kind: FailureKind,
+        token: Option<&RefreshToken>,
+        message: String,
+    ) -> Self {
+        RefreshFailure {
+            at,
+            kind,
+            token_tag: token.map(tag),
+            message: message.replace(['\n', '\r'], " "),
+        }
+    }
+
+    /// The record stored in `connection`, if any.
+    pub fn of(connection: &Connection) -> Option<RefreshFailure> {
+        let (_, line) = connection
+            .extra
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(REFRESH_FAILED_KEY))?;
+        Some(RefreshFailure::parse(line))
+    }
+
+    /// Whether this record is about the refresh token `connection` holds now.
+    pub fn is_about_current_token(&self, connection: &Connection) -> bool {
+        let current = connection
+            .tokens
+            .as_ref()
+            .and_then(|t| t.refresh_token.as_ref());
+        match (&self.token_tag, current) {
+            (Some(recorded), Some(token)) => *recorded == tag(token),
+            (None, _) => true,
+            (Some(_), None) => false,
+        }
+    }
+
+    /// Puts this record into `connection`, replacing an earlier one.
+    pub fn store_in(&self, connection: &mut Connection) {
+        clear(connection);
+        connection
+            .extra
+            .push((REFRESH_FAILED_KEY.to_string(), self.to_string()));
+    }
+
+    /// Reads a stored line; a line of an older shape (`<time> <sentence>`) counts as a
+    /// refusal about whatever token is stored.
+    fn parse(line: &str) -> RefreshFailure {
+        let mut words = line.splitn(4, ' ');
+        let at = words.next().and_then(|w| humantime::parse_rfc3339(w).ok());
+        let rest: Vec<&str> = words.collect();
+        let kind = rest.first().and_then(|w| FailureKind::from_word(w));
+        match (at, kind, rest.as_slice()) {
+            (Some(at), Some(kind), [_, tag, message]) => RefreshFailure {
+                at,
+                kind,
+                token_tag: (*tag != "-").then(|| tag.to_string()),
+                message: message.to_string(),
+            },
+            (at, _, _) => RefreshFailure {
+                at: at.unwrap_or(SystemTime::UNIX_EPOCH),
+                kind: FailureKind::Refused,
+                token_tag: None,
+                message: match at {
+                    Some(_) => line.split_once(' ').map_or("", |(_, m)| m).to_string(),
+                    None => line.to_string(),
+                },
+            },
+        }
+    }
+}
+
+impl fmt::Display for RefreshFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} {} {}",
+            humantime::format_rfc3339_seconds(self.at),
+            self.kind.word(),
+            self.token_tag.as_deref().unwrap_or("-"),
+            self.message
+        )
+    }
+}
+
+/// Removes a record from `connection` (after a success, a new login or registration).
+pub fn clear(connection: &mut Connection) {
+    connection
+        .extra
+        .retain(|(k, _)| !k.eq_ignore_ascii_case(REFRESH_FAILED_KEY));
+}
+
+fn tag(token: &RefreshToken) -> String {
+    let digest = Sha256::digest(token.secret().as_bytes());
+    digest
+        .iter()
+        .flat_map(|b| [b >> 4, b & 0xf])
+        .take(TAG_LEN)
+        .map(|n| char::from_digit(u32::from(n), 16).unwrap_or('0'))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn at() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_793_613_600)
+    }
+
+    #[test]
+    fn a_record_round_trips_and_names_its_token_only_by_tag() {
+        let token = RefreshToken::new("secret-refresh-token");
+        let record = RefreshFailure::new(
+            at(),
+            FailureKind::Refused,
+            Some(&token),
+            "the refresh token of 'a' was already used".into(),
+        );
+        let line = record.to_string();
+        assert!(!line.contains("secret-refresh-token"), "{line}");
+        assert!(line.starts_with("2026-11-02T10:00:00Z refused "), "{line}");
+        assert_eq!(RefreshFailure::parse(&line), record);
+    }
+
+    #[test]
+    fn an_older_line_is_a_refusal_about_any_token() {
+        let parsed = RefreshFailure::parse("2026-11-02T10:00:00Z the token was spent");
+        assert_eq!(parsed.kind, FailureKind::Refused);
+        assert_eq!(parsed.at, at());
+        assert_eq!(parsed.message, "the token was spent");
+        assert_eq!(parsed.token_tag, None);
+        let garbage = RefreshFailure::parse("not a time");
+        assert_eq!(garbage.message, "not a time");
+    }
+
+    #[test]
+    fn only_a_lost_answer_allows_another_automatic_try() {
+        assert!(FailureKind::Lost.allows_automatic_try());
+        for kind in [
+            FailureKind::Refused,
+            FailureKind::LostAgain,
+            FailureKind::NotStored,
+        ] {
+            assert!(!kind.allows_automatic_try());
+        }
+    }
+}
