@@ -1,7 +1,10 @@
 //! The device key plugged into the core's [`Protector`] trait.
 //!
-//! The key is loaded on first use, so commands that never touch a sealed string never
-//! create a host secret.
+//! The key is loaded on first use, so commands that never touch a sealed string never read
+//! the host secret. Only sealing (a write) may create the host secret: opening loads it
+//! read-only, so a read-only command (`preauth check`, `preauth token`) run with the wrong or
+//! no `DEVICEKEY_SECRET_DIR` reports the missing secret instead of creating a new one that
+//! opens nothing.
 
 use std::sync::OnceLock;
 
@@ -12,18 +15,35 @@ use zeroize::Zeroizing;
 /// Seals connection strings with this machine's device key.
 #[derive(Default)]
 pub struct DeviceProtector {
-    key: OnceLock<Result<DeviceKey, String>>,
+    /// The key once loaded (or created); failures are not kept, so that a seal after a
+    /// failed open may still create the host secret.
+    key: OnceLock<DeviceKey>,
 }
 
 impl DeviceProtector {
-    fn key(&self) -> Result<&DeviceKey, ProtectError> {
-        self.key
-            .get_or_init(|| DeviceKey::load_or_create().map_err(|e| e.to_string()))
-            .as_ref()
-            .map_err(|message| ProtectError {
-                kind: ProtectErrorKind::Key,
-                message: format!("the device key is unavailable: {message}"),
-            })
+    /// The key for opening: never creates the host secret.
+    fn key_for_reading(&self) -> Result<&DeviceKey, ProtectError> {
+        self.key_with(DeviceKey::load)
+    }
+
+    /// The key for sealing: creates the host secret on first use.
+    fn key_for_writing(&self) -> Result<&DeviceKey, ProtectError> {
+        self.key_with(DeviceKey::load_or_create)
+    }
+
+    fn key_with(
+        &self,
+        load: fn() -> devicekey::Result<DeviceKey>,
+    ) -> Result<&DeviceKey, ProtectError> {
+        if let Some(key) = self.key.get() {
+            return Ok(key);
+        }
+        let key = load().map_err(|e| ProtectError {
+            kind: ProtectErrorKind::Key,
+            message: format!("the device key is unavailable: {e}"),
+        })?;
+        // Another thread may have loaded it meanwhile: the same host secret, keep the first.
+        Ok(self.key.get_or_init(|| key))
     }
 }
 
@@ -50,11 +70,15 @@ fn protect_error(error: KeyError) -> ProtectError {
 
 impl Protector for DeviceProtector {
     fn seal(&self, plaintext: &str, label: &str) -> Result<String, ProtectError> {
-        self.key()?.encrypt(plaintext, label).map_err(protect_error)
+        self.key_for_writing()?
+            .encrypt(plaintext, label)
+            .map_err(protect_error)
     }
 
     fn open(&self, sealed: &str, label: &str) -> Result<Zeroizing<String>, ProtectError> {
-        self.key()?.decrypt(sealed, label).map_err(protect_error)
+        self.key_for_reading()?
+            .decrypt(sealed, label)
+            .map_err(protect_error)
     }
 
     fn is_sealed(&self, text: &str) -> bool {

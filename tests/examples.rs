@@ -84,7 +84,7 @@ fn encrypt_connection_opens_the_sealed_secret_only_on_this_device() {
     assert!(file.contains("connectionString=\"dk1:") && !file.contains(DEMO_CLIENT_SECRET));
 
     // The same text on another device (another host secret) opens nothing and stores nothing.
-    let elsewhere = Workspace::new();
+    let elsewhere = Workspace::new().with_own_device_key();
     elsewhere
         .run(&args)
         .exits(1)

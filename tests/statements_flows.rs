@@ -357,7 +357,7 @@ fn export_and_import_move_a_connection_and_keep_it_sealed() {
     assert_sealed(&other, "moving", &secrets.all());
 
     // A sealed export does not open on another machine and is not imported there.
-    let third = Workspace::new();
+    let third = Workspace::new().with_own_device_key();
     third.write("moving-sealed.xml", &sealed.stdout);
     third
         .run_c("import settings 'moving-sealed.xml';")
@@ -375,11 +375,11 @@ fn another_device_key_on_the_same_settings_folder_names_the_file_and_connection(
     let sandbox = SandboxProcess::start(&[]);
     let ws = Workspace::new();
     preauthenticate_loopback(&ws, &sandbox, "bound").exits(0);
-    let elsewhere = tempfile::tempdir().expect("another key folder");
+    let elsewhere = Workspace::new().with_own_device_key();
     let file = ws.settings().join("settings-bound.xml");
     let out = Outcome::of(
         ws.preauth()
-            .env("DEVICEKEY_SECRET_DIR", elsewhere.path())
+            .env("DEVICEKEY_SECRET_DIR", elsewhere.key_dir())
             .args(["-c", "show connection 'bound';"]),
     );
     out.exits(1).warns(&[

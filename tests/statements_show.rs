@@ -185,7 +185,7 @@ fn encrypt_value_feeds_define_encrypted_and_decrypt_reverses_encrypt_connection(
         .warns(&["not a connection string"]);
 
     // Another device key cannot open either.
-    let other = Workspace::new();
+    let other = Workspace::new().with_own_device_key();
     other
         .run_c(&format!(
             "local define encrypted PASSWORD '{sealed}'\nlocal echo never"

@@ -189,7 +189,7 @@ fn unknown_connection_and_another_device_fail_with_one_sentence() {
     );
 
     // The same folder under another device key (a copied settings folder).
-    let elsewhere = Workspace::new();
+    let elsewhere = Workspace::new().with_own_device_key();
     std::fs::create_dir_all(elsewhere.settings()).unwrap();
     std::fs::copy(
         ws.settings().join("settings-acme-nl.xml"),

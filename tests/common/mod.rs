@@ -56,6 +56,15 @@ impl Workspace {
         command
     }
 
+    /// Gives this workspace a device key of its own (as on another machine that has sealed
+    /// something): seals a throw-away value, which creates the host secret. Opening only
+    /// never creates one.
+    pub fn with_own_device_key(self) -> Workspace {
+        self.run_c("encrypt value 'throw-away';").exits(0);
+        assert!(self.key_dir().join("host.secret").is_file());
+        self
+    }
+
     /// The text of `settings-<name>.xml`.
     pub fn settings_file(&self, name: &str) -> String {
         std::fs::read_to_string(self.settings().join(format!("settings-{name}.xml")))
