@@ -153,15 +153,61 @@ impl std::fmt::Debug for TokenClient {
 impl TokenClient {
     /// A client with rustls, no redirects and the given timeouts. `clock` turns
     /// rate-limit headers into absolute retry times.
+    ///
+    /// Proxies come from the environment as reqwest reads them (`HTTP_PROXY`, `HTTPS_PROXY`,
+    /// `ALL_PROXY`, `NO_PROXY`, upper case first, none under CGI), except that loopback
+    /// (127.0.0.0/8, `::1`, `localhost`) is never proxied: a plain-http token request to the
+    /// sandbox would hand the proxy the refresh token and client secret in clear text.
     pub fn new(
         config: TokenClientConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<TokenClient, TokenError> {
-        let http = reqwest::Client::builder()
+        /// Hosts never proxied, added to any `NO_PROXY` list (IPv4-mapped loopback included).
+        const LOOPBACK: &str = "localhost, 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104";
+
+        /// reqwest's system proxies, rebuilt with loopback excluded (reqwest offers no way
+        /// to filter its own).
+        fn environment_proxies() -> Vec<reqwest::Proxy> {
+            // The value of the first of `names` that is set, unless it is empty (as reqwest).
+            let first = |names: [&str; 2]| {
+                names
+                    .iter()
+                    .find_map(|name| std::env::var(name).ok())
+                    .filter(|value| !value.trim().is_empty())
+            };
+            // As reqwest: a CGI request could set HTTP_PROXY from a header ("httpoxy").
+            if std::env::var_os("REQUEST_METHOD").is_some() {
+                return Vec::new();
+            }
+            let no_proxy = match first(["NO_PROXY", "no_proxy"]) {
+                Some(list) => format!("{list}, {LOOPBACK}"),
+                None => LOOPBACK.to_string(),
+            };
+            type Make = fn(String) -> reqwest::Result<reqwest::Proxy>;
+            let rules: [(_, Make); 3] = [
+                (first(["HTTP_PROXY", "http_proxy"]), reqwest::Proxy::http),
+                (first(["HTTPS_PROXY", "https_proxy"]), reqwest::Proxy::https),
+                (first(["ALL_PROXY", "all_proxy"]), reqwest::Proxy::all),
+            ];
+            rules
+                .into_iter()
+                // The first proxy that matches a URL wins, so ALL_PROXY comes last. An
+                // unusable proxy URL is ignored, as reqwest ignores it.
+                .filter_map(|(url, make)| make(url?).ok())
+                .map(|proxy| proxy.no_proxy(reqwest::NoProxy::from_string(&no_proxy)))
+                .collect()
+        }
+
+        let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
             .user_agent(concat!("preauth/", env!("CARGO_PKG_VERSION")))
+            .no_proxy();
+        for proxy in environment_proxies() {
+            builder = builder.proxy(proxy);
+        }
+        let http = builder
             .build()
             .map_err(|e| TokenError::Client(error_chain(&e)))?;
         Ok(TokenClient { http, clock })
