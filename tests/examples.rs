@@ -2,18 +2,18 @@
 
 mod common;
 
+use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use common::{
     DAY, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, IssuedTokens, Outcome, SandboxProcess, WEB_REDIRECT,
-    Workspace, day, rfc3339,
+    Workspace, day, loopback_redirect, rfc3339,
 };
 
-/// `quickstart.sql` and `encrypt_connection.sql` listen on the demo app's fixed loopback
-/// redirect URL (port 53682): one at a time.
-static DEMO_REDIRECT_PORT: Mutex<()> = Mutex::new(());
+/// The loopback redirect URL `quickstart.sql` and `encrypt_connection.sql` give the demo
+/// app (rclone's default port, often taken on a developer's machine).
+const EXAMPLE_REDIRECT: &str = "http://127.0.0.1:53682/callback";
 
 /// The path of `examples/<name>`.
 fn example(name: &str) -> String {
@@ -21,6 +21,19 @@ fn example(name: &str) -> String {
         .iter()
         .collect();
     path.display().to_string()
+}
+
+/// `examples/<name>` copied into `ws` with its loopback redirect URL moved to a free port
+/// (the demo app accepts any loopback port, RFC 8252 §7.3), so that no test needs port
+/// 53682; returns the copy's path. The copy differs from the example in that port only.
+fn example_on_free_port(ws: &Workspace, name: &str) -> String {
+    let text = std::fs::read_to_string(example(name)).expect("the example");
+    assert!(
+        text.contains(EXAMPLE_REDIRECT),
+        "{name} no longer says {EXAMPLE_REDIRECT}; update EXAMPLE_REDIRECT"
+    );
+    let copy = ws.write(name, &text.replace(EXAMPLE_REDIRECT, &loopback_redirect()));
+    copy.display().to_string()
 }
 
 /// The value of the `property` row of a `show connection` table.
@@ -38,9 +51,9 @@ fn property(table: &str, name: &str) -> String {
 
 #[test]
 fn quickstart_runs_offline_against_the_embedded_sandbox() {
-    let _port = DEMO_REDIRECT_PORT.lock().unwrap_or_else(|e| e.into_inner());
     let ws = Workspace::new();
-    let run = ws.run(&["--sandbox", &example("quickstart.sql")]);
+    let quickstart = example_on_free_port(&ws, "quickstart.sql");
+    let run = ws.run(&["--sandbox", &quickstart]);
     run.exits(0)
         .says(&["connection 'demo' refreshed", "encrypted"])
         .keeps_secret(&[DEMO_CLIENT_SECRET]);
@@ -53,14 +66,32 @@ fn quickstart_runs_offline_against_the_embedded_sandbox() {
     assert!(!file.contains(DEMO_CLIENT_SECRET));
 
     // Running it again starts afresh (drop connection if exists) and succeeds again.
+    ws.run(&["--sandbox", &quickstart])
+        .exits(0)
+        .says(&["connection 'demo' refreshed"]);
+}
+
+#[test]
+fn quickstart_runs_while_port_53682_is_taken() {
+    // Held by this test, or already by another program (rclone): taken either way.
+    let _held = TcpListener::bind("127.0.0.1:53682");
+    assert!(
+        TcpListener::bind("127.0.0.1:53682").is_err(),
+        "port 53682 should be taken"
+    );
+    // The example as written cannot listen there, and says so ...
+    let ws = Workspace::new();
     ws.run(&["--sandbox", &example("quickstart.sql")])
+        .exits(1)
+        .warns(&["cannot listen on 127.0.0.1:53682"]);
+    // ... while the tests' copy on a free port runs through.
+    ws.run(&["--sandbox", &example_on_free_port(&ws, "quickstart.sql")])
         .exits(0)
         .says(&["connection 'demo' refreshed"]);
 }
 
 #[test]
 fn encrypt_connection_opens_the_sealed_secret_only_on_this_device() {
-    let _port = DEMO_REDIRECT_PORT.lock().unwrap_or_else(|e| e.into_inner());
     let ws = Workspace::new();
     // Step 1 of the example: seal the secret.
     let seal = ws.run_c(&format!("encrypt value '{DEMO_CLIENT_SECRET}'"));
@@ -70,7 +101,7 @@ fn encrypt_connection_opens_the_sealed_secret_only_on_this_device() {
 
     // Step 2: the script opens it and pre-authenticates with it; --echo shows no secret.
     let define = format!("SEALED_SECRET={sealed}");
-    let script = example("encrypt_connection.sql");
+    let script = example_on_free_port(&ws, "encrypt_connection.sql");
     let args = ["--sandbox", "--echo", "-D", &define, &script];
     let run = ws.run(&args);
     run.exits(0)

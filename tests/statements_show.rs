@@ -4,7 +4,10 @@
 
 mod common;
 
-use common::{DEMO_CLIENT_SECRET, Outcome, Workspace, connection_string_value, preauthenticate};
+use common::{
+    DEMO_CLIENT_SECRET, Outcome, Workspace, connection_string_value, loopback_redirect,
+    preauthenticate,
+};
 
 /// A workspace holding connection `shown`, pre-authenticated against the embedded sandbox
 /// (which stops with that run: showing needs no platform).
@@ -13,7 +16,7 @@ fn workspace_with_connection() -> Workspace {
     ws.run(&[
         "--sandbox",
         "-c",
-        &preauthenticate("${SANDBOX_URL}", "http://127.0.0.1:53682/callback", "shown"),
+        &preauthenticate("${SANDBOX_URL}", &loopback_redirect(), "shown"),
     ])
     .exits(0)
     .says(&["connection 'shown' authorized"]);
