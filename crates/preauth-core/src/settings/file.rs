@@ -3,12 +3,15 @@
 //! Shape: `settings` > `group name=…` > `connection name=…` > `database provider=…
 //! connectionString=…`. Anything else (other elements, attributes, comments) is kept.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use crate::store::StoreError;
 
+use super::fold_name;
 use super::xml::{Document, Element, LineIndex, Unrepresentable, XmlError};
 
 /// Settings files larger than this are refused unread.
@@ -41,6 +44,9 @@ pub(crate) struct SettingsFile {
     doc: Document,
     /// Its connections in document order.
     pub connections: Vec<Located>,
+    /// Index into `connections` by folded name ([`fold_name`]), so that the duplicate
+    /// check while parsing and [`SettingsFile::find`] take constant time per name.
+    by_name: HashMap<String, usize>,
 }
 
 impl SettingsFile {
@@ -72,6 +78,7 @@ impl SettingsFile {
             ));
         }
         let mut connections: Vec<Located> = Vec::new();
+        let mut by_name: HashMap<String, usize> = HashMap::new();
         for (g, group) in root.children_named("group") {
             for (c, conn) in group.children_named("connection") {
                 let (line, column) = lines.position(conn.offset);
@@ -83,19 +90,21 @@ impl SettingsFile {
                         "a <connection> has no name attribute; give it one",
                     ));
                 };
-                if let Some(first) = connections
-                    .iter()
-                    .find(|l| l.name.eq_ignore_ascii_case(name))
-                {
-                    return Err(malformed(
-                        path,
-                        line,
-                        column,
-                        &format!(
-                            "connection '{name}' is defined twice in this file (also at line {}); keep one of them",
-                            first.line
-                        ),
-                    ));
+                match by_name.entry(fold_name(name)) {
+                    Entry::Occupied(first) => {
+                        let first = connections.get(*first.get()).map_or(0, |l| l.line);
+                        return Err(malformed(
+                            path,
+                            line,
+                            column,
+                            &format!(
+                                "connection '{name}' is defined twice in this file (also at line {first}); keep one of them",
+                            ),
+                        ));
+                    }
+                    Entry::Vacant(slot) => {
+                        slot.insert(connections.len());
+                    }
                 }
                 connections.push(Located {
                     name: name.to_string(),
@@ -111,6 +120,7 @@ impl SettingsFile {
             bytes,
             doc,
             connections,
+            by_name,
         })
     }
 
@@ -121,6 +131,7 @@ impl SettingsFile {
             bytes: Vec::new(),
             doc: Document::new("settings", &[("version", "5"), ("forcedefault", "false")])?,
             connections: Vec::new(),
+            by_name: HashMap::new(),
         })
     }
 
@@ -143,11 +154,11 @@ impl SettingsFile {
         !self.bytes.is_empty()
     }
 
-    /// The connection called `name` (case-insensitive).
+    /// The connection called `name` (compared by [`fold_name`]).
     pub fn find(&self, name: &str) -> Option<&Located> {
-        self.connections
-            .iter()
-            .find(|l| l.name.eq_ignore_ascii_case(name))
+        self.by_name
+            .get(&fold_name(name))
+            .and_then(|&i| self.connections.get(i))
     }
 
     /// The `group` element holding a connection.
@@ -206,6 +217,9 @@ impl SettingsFile {
         };
         group.append_child(connection, 2);
         let index = group.children.len().saturating_sub(2);
+        self.by_name
+            .entry(fold_name(&name))
+            .or_insert(self.connections.len());
         self.connections.push(Located {
             name,
             group: g,
@@ -218,11 +232,28 @@ impl SettingsFile {
 
     /// Removes a connection element (its group stays).
     pub fn remove(&mut self, at: &Located) {
-        if let Some(group) = self.group_mut(at) {
+        let removed = self.group_mut(at).map_or(0, |group| {
+            let before = group.children.len();
             group.remove_child(at.index);
+            before - group.children.len()
+        });
+        // The connections after it in its group moved up by the nodes removed.
+        for later in &mut self.connections {
+            if later.group == at.group && later.index > at.index {
+                later.index = later.index.saturating_sub(removed);
+            }
         }
-        self.connections
-            .retain(|l| !l.name.eq_ignore_ascii_case(&at.name));
+        let Some(i) = self.by_name.remove(&fold_name(&at.name)) else {
+            return;
+        };
+        if i < self.connections.len() {
+            self.connections.remove(i);
+        }
+        for position in self.by_name.values_mut() {
+            if *position > i {
+                *position -= 1;
+            }
+        }
     }
 
     /// Whether nothing but empty groups is left (so the file can go).
@@ -319,5 +350,107 @@ pub(crate) fn malformed(path: &Path, line: u64, column: u64, message: &str) -> S
         line,
         column,
         message: message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<SettingsFile, StoreError> {
+        SettingsFile::parse(Path::new("settings-x.xml"), text.as_bytes().to_vec())
+    }
+
+    /// A file of `n` connections, one line each, in one group.
+    fn many(n: usize) -> String {
+        let mut text = String::from("<settings>\n  <group name=\"g\">\n");
+        for i in 0..n {
+            text.push_str(&format!(
+                "    <connection name=\"c-{i}\"><database connectionString=\"api-url=x\"/></connection>\n"
+            ));
+        }
+        text + "  </group>\n</settings>\n"
+    }
+
+    #[test]
+    fn names_differing_in_unicode_case_are_one_name() {
+        let text = "<settings>\n  <group name=\"g\">\n    <connection name=\"Ölfabrik\"/>\n    <!-- again -->\n      <connection name=\"ölfabrik\"/>\n  </group>\n</settings>\n";
+        match parse(text) {
+            Err(StoreError::Malformed {
+                line,
+                column,
+                message,
+                ..
+            }) => {
+                assert_eq!((line, column), (5, 7), "{message}");
+                assert!(
+                    message.contains("'ölfabrik' is defined twice in this file (also at line 3)"),
+                    "{message}"
+                );
+            }
+            other => panic!("expected a duplicate, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn find_uses_the_same_rule_as_the_duplicate_check() {
+        let file =
+            parse("<settings><group name=\"g\"><connection name=\"ÄRGER-nl\"/></group></settings>")
+                .expect("valid");
+        assert_eq!(
+            file.find("ärger-NL").map(|l| l.name.as_str()),
+            Some("ÄRGER-nl")
+        );
+        assert!(file.find("arger-nl").is_none());
+    }
+
+    #[test]
+    fn a_duplicate_after_many_connections_is_found_with_its_position() {
+        let n = 40_000;
+        let text = many(n).replace("  </group>", "    <connection name=\"C-17\"/>\n  </group>");
+        match parse(&text) {
+            Err(StoreError::Malformed {
+                line,
+                column,
+                message,
+                ..
+            }) => {
+                assert_eq!((line, column), (n as u64 + 3, 5), "{message}");
+                assert!(message.contains("also at line 20"), "{message}");
+            }
+            other => panic!("expected a duplicate, got {other:?}"),
+        }
+        let file = parse(&many(n)).expect("valid");
+        assert_eq!(file.connections.len(), n);
+        let last = file.find("C-39999").expect("found");
+        assert_eq!((last.line, last.column), (n as u64 + 2, 5));
+    }
+
+    #[test]
+    fn removing_a_connection_keeps_the_others_reachable() {
+        let mut file = parse(&many(5)).expect("valid");
+        let second = file.find("c-1").cloned().expect("found");
+        file.remove(&second);
+        assert!(file.find("c-1").is_none());
+        for name in ["c-0", "c-2", "c-3", "c-4"] {
+            let at = file.find(name).cloned().expect("still indexed");
+            let element = file.connection(&at).expect("still located");
+            assert_eq!(element.attr("name"), Some(name));
+        }
+        let third = file.find("C-3").cloned().expect("found");
+        file.remove(&third);
+        let names: Vec<&str> = file.connections.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["c-0", "c-2", "c-4"]);
+        assert_eq!(
+            file.connection(&file.find("c-4").cloned().expect("found"))
+                .and_then(|e| e.attr("name")),
+            Some("c-4")
+        );
+        assert_eq!(
+            String::from_utf8(file.to_bytes()).expect("utf-8"),
+            many(5)
+                .replace("    <connection name=\"c-1\"><database connectionString=\"api-url=x\"/></connection>\n", "")
+                .replace("    <connection name=\"c-3\"><database connectionString=\"api-url=x\"/></connection>\n", "")
+        );
     }
 }
