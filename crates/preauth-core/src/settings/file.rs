@@ -28,10 +28,8 @@ pub(crate) struct Located {
     group: usize,
     /// Index of the connection among the group's children.
     index: usize,
-    /// 1-based line of the connection element.
+    /// 1-based line of the connection element (0 for one not yet written).
     pub line: u64,
-    /// 1-based column of the connection element.
-    pub column: u64,
 }
 
 /// A parsed settings file.
@@ -39,8 +37,6 @@ pub(crate) struct Located {
 pub(crate) struct SettingsFile {
     /// Where it is.
     pub path: PathBuf,
-    /// The bytes as read (kept as backup when the file is rewritten).
-    pub bytes: Vec<u8>,
     doc: Document,
     /// Its connections in document order.
     pub connections: Vec<Located>,
@@ -111,13 +107,11 @@ impl SettingsFile {
                     group: g,
                     index: c,
                     line,
-                    column,
                 });
             }
         }
         Ok(SettingsFile {
             path: path.to_path_buf(),
-            bytes,
             doc,
             connections,
             by_name,
@@ -128,7 +122,6 @@ impl SettingsFile {
     pub fn new_empty(path: &Path) -> Result<Self, Unrepresentable> {
         Ok(SettingsFile {
             path: path.to_path_buf(),
-            bytes: Vec::new(),
             doc: Document::new("settings", &[("version", "5"), ("forcedefault", "false")])?,
             connections: Vec::new(),
             by_name: HashMap::new(),
@@ -147,11 +140,6 @@ impl SettingsFile {
             }
         }
         Ok(())
-    }
-
-    /// Whether the file existed when read (so that a rewrite keeps a backup).
-    pub fn existed(&self) -> bool {
-        !self.bytes.is_empty()
     }
 
     /// The connection called `name` (compared by [`fold_name`]).
@@ -225,7 +213,6 @@ impl SettingsFile {
             group: g,
             index,
             line: 0,
-            column: 0,
         });
         Ok(())
     }
@@ -423,7 +410,7 @@ mod tests {
         let file = parse(&many(n)).expect("valid");
         assert_eq!(file.connections.len(), n);
         let last = file.find("C-39999").expect("found");
-        assert_eq!((last.line, last.column), (n as u64 + 2, 5));
+        assert_eq!(last.line, n as u64 + 2);
     }
 
     #[test]
