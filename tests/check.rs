@@ -171,12 +171,21 @@ fn expired_and_unopenable_connections_are_critical() {
 
 #[test]
 fn an_unreadable_settings_folder_is_unknown() {
-    // A settings file that is not XML: exit 3, the file named with line and column.
+    // A settings file that is not XML: exit 3, the file named with line and column on
+    // the status line and on a line of its own.
     let ws = Workspace::new();
     let broken = "<?xml version=\"1.0\"?>\n<settings version=\"5\">\n  <group name=\"x\"\n";
     let path = ws.write("settings/settings-broken.xml", broken);
     let outcome = check(&ws, &[], 3, &[]);
-    assert_eq!(outcome.stdout.lines().count(), 1, "{outcome:#?}");
+    assert_eq!(outcome.stdout.lines().count(), 2, "{outcome:#?}");
+    assert!(
+        outcome
+            .stdout
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with(&format!("UNKNOWN {}: ", path.display()))),
+        "{outcome:#?}"
+    );
     let line = status_line(&outcome);
     assert!(line.starts_with("PREAUTH UNKNOWN - "), "{line}");
     assert!(
@@ -189,10 +198,10 @@ fn an_unreadable_settings_folder_is_unknown() {
     );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), broken);
 
-    // The statement fails like `show connections` does.
+    // The statement lists the file as UNKNOWN beside the connections it could judge.
     ws.run_c("check connections")
-        .exits(1)
-        .warns(&["settings-broken.xml"]);
+        .exits(0)
+        .says(&["settings-broken.xml", "UNKNOWN"]);
 
     // A folder that does not exist (a wrong path must not look healthy) is not created.
     let nothing = Workspace::new();

@@ -40,6 +40,9 @@ pub use status::{ConnectionStatus, TokenState, connection_status};
 /// The extra connection-string key where Twinfield's cluster URL is kept.
 pub const CLUSTER_URL_KEY: &str = "api-cluster-url";
 
+/// When a platform refuses a refresh because the access token is still valid, the token
+/// is taken to live at least this long past the platform's refresh window.
+const STILL_VALID_MARGIN: Duration = Duration::from_secs(60);
 
 /// A usable access token, persisted before it was handed out.
 #[derive(Debug, Clone)]
@@ -351,13 +354,20 @@ impl Lifecycle {
                 (error, kind)
             }
             Err(TokenError::Refused(r)) if r.kind == RefusalKind::RefreshTooEarly => {
-                // The platform's clock says the stored access token still works: a
-                // caller that only needs a valid token gets it.
-                if need == Need::IfNeeded
-                    && !tokens.access_token.secret().is_empty()
-                    && tokens.access_token_expires_at > self.now()
-                {
-                    return Ok((grant(connection, platform, false), false));
+                // The platform says the stored access token still works (its clock, or
+                // the time the tokens were obtained, differs from ours): a caller that
+                // only needs a valid token gets it, and the stored expiry moves to what
+                // the platform implies, so that the next calls do not ask again at once
+                // (each refused call counts against the app).
+                if need == Need::IfNeeded && !tokens.access_token.secret().is_empty() {
+                    let mut corrected = connection.clone();
+                    if let Some(t) = corrected.tokens.as_mut() {
+                        let implied = self.now() + platform.refresh_window + STILL_VALID_MARGIN;
+                        t.access_token_expires_at = t.access_token_expires_at.max(implied);
+                    }
+                    let saving = corrected.clone();
+                    let _ = blocking(move || Ok(locked.save(&saving)?)).await;
+                    return Ok((grant(corrected, platform, false), false));
                 }
                 (
                     LifecycleError::RefreshTooEarly {

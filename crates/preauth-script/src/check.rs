@@ -290,9 +290,14 @@ impl CheckReport {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        // Files that could not be read are listed, but are not connections.
+        let connections = self
+            .connections
+            .iter()
+            .filter(|c| c.state != CheckState::Unknown)
+            .count();
         format!(
-            "PREAUTH {state} - {summary} | connections={} expiring={expiring} failed={failed}",
-            self.connections.len()
+            "PREAUTH {state} - {summary} | connections={connections} expiring={expiring} failed={failed}"
         )
     }
 

@@ -17,8 +17,8 @@ use crate::store::{Listed, Listing, LockedConnection, PendingAuthorization, Stor
 use super::durable::{self, FileLock};
 use super::file::{Located, SettingsFile, database_in};
 use super::index::{self, Broken, Index};
-use super::locked::Locked;
 use super::keys::{self, KeyError};
+use super::locked::Locked;
 use super::validate_name;
 use super::xml::{Element, Unrepresentable};
 
@@ -248,7 +248,11 @@ impl SettingsFolder {
     pub(super) fn read_file(&self, path: &Path) -> Result<Option<SettingsFile>, StoreError> {
         let read = SettingsFile::read(path);
         let content = match &read {
-            Ok(Some(file)) => Some(Ok(file.connections.iter().map(|l| l.name.clone()).collect())),
+            Ok(Some(file)) => Some(Ok(file
+                .connections
+                .iter()
+                .map(|l| l.name.clone())
+                .collect())),
             Ok(None) => None,
             Err(e) => Some(Err(Broken::from_error(e))),
         };
@@ -334,6 +338,9 @@ impl SettingsFolder {
             },
             Some(p) => match p.open(stored, label) {
                 Ok(text) => return Ok(text),
+                // The key itself is missing or unreadable: its own sentence says what
+                // to do (which folder, which variable); a new login would not help.
+                Err(e) if e.kind == ProtectErrorKind::Key => e,
                 Err(e) => ProtectError {
                     kind: e.kind,
                     message: format!("{}; {advice}", e.message),
@@ -388,16 +395,20 @@ impl SettingsFolder {
         connection: &Connection,
     ) -> Result<(), StoreError> {
         let path = file.path.clone();
-        let platform = self.shared.registry.get(&connection.platform).ok_or_else(|| {
-            invalid(
-                &path,
-                &at.name,
-                KeyError::UnknownPlatform {
-                    id: connection.platform.clone(),
-                }
-                .to_string(),
-            )
-        })?;
+        let platform = self
+            .shared
+            .registry
+            .get(&connection.platform)
+            .ok_or_else(|| {
+                invalid(
+                    &path,
+                    &at.name,
+                    KeyError::UnknownPlatform {
+                        id: connection.platform.clone(),
+                    }
+                    .to_string(),
+                )
+            })?;
         let previous = match file.database(at).and_then(|d| d.attr("connectionString")) {
             Some(stored) if !stored.is_empty() => {
                 let text = self.open_stored(&path, &at.name, Some(stored))?;
@@ -543,16 +554,20 @@ impl Store for SettingsFolder {
         let name = connection.name.as_str();
         validate_name(name)?;
         let path = self.file_for(name);
-        let platform = self.shared.registry.get(&connection.platform).ok_or_else(|| {
-            invalid(
-                &path,
-                name,
-                KeyError::UnknownPlatform {
-                    id: connection.platform.clone(),
-                }
-                .to_string(),
-            )
-        })?;
+        let platform = self
+            .shared
+            .registry
+            .get(&connection.platform)
+            .ok_or_else(|| {
+                invalid(
+                    &path,
+                    name,
+                    KeyError::UnknownPlatform {
+                        id: connection.platform.clone(),
+                    }
+                    .to_string(),
+                )
+            })?;
         let cs = keys::to_connection_string(connection, None)
             .map_err(|e| invalid(&path, name, e.to_string()))?;
         let stored = self.seal(&path, name, &cs.to_text())?;

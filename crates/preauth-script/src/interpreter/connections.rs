@@ -180,11 +180,16 @@ pub(super) async fn refresh_all(env: &Environment, days: Option<u32>) -> Result<
     for problem in &report.problems {
         eprintln!("error: {problem}");
     }
-    match report.failed() + report.problems.len() {
-        0 => Ok(()),
-        n => Err(ExecError::Invalid(format!(
-            "{n} of {} connections or settings files could not be refreshed; see the failures above",
-            report.outcomes.len() + report.problems.len()
+    match (report.failed(), report.problems.len()) {
+        (0, 0) => Ok(()),
+        (n, 0) => Err(ExecError::Invalid(format!(
+            "{n} of {} connections could not be refreshed; see the failures above",
+            report.outcomes.len()
+        ))),
+        (n, files) => Err(ExecError::Invalid(format!(
+            "{n} of {} connections could not be refreshed, and {files} settings file{} could not be read; see the errors above",
+            report.outcomes.len(),
+            if files == 1 { "" } else { "s" }
         ))),
     }
 }
