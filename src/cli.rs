@@ -110,7 +110,13 @@ pub struct Common {
 
     /// Longest wait, in seconds, for a connection another process is refreshing; then
     /// the statement fails naming the lock file.
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60, env = "PREAUTH_LOCK_TIMEOUT")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECONDS",
+        default_value_t = 60,
+        env = "PREAUTH_LOCK_TIMEOUT"
+    )]
     pub lock_timeout: u64,
 }
 

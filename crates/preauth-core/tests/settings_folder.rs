@@ -271,7 +271,11 @@ fn duplicate_names_across_files_name_both_files() {
     store.create(&connection("other", t0())).expect("create");
     let before = snapshot(dir.path());
     let listing = store.list().expect("the folder still lists");
-    let names: Vec<&str> = listing.connections.iter().map(|l| l.name.as_str()).collect();
+    let names: Vec<&str> = listing
+        .connections
+        .iter()
+        .map(|l| l.name.as_str())
+        .collect();
     assert_eq!(names, ["other", "shared", "shared"]);
     for listed in listing.connections.iter().filter(|l| l.name == "shared") {
         match &listed.connection {
@@ -282,11 +286,17 @@ fn duplicate_names_across_files_name_both_files() {
             other => panic!("expected Duplicate, got {other:?}"),
         }
     }
-    assert!(listing.connections[0].connection.is_ok(), "the other one works");
+    assert!(
+        listing.connections[0].connection.is_ok(),
+        "the other one works"
+    );
     let duplicate = |r: Result<(), StoreError>| match r {
         Err(e @ StoreError::Duplicate { .. }) => {
             let text = e.to_string();
-            assert!(text.contains("settings-shared.xml") && text.contains("settings-zz.xml"), "{text}");
+            assert!(
+                text.contains("settings-shared.xml") && text.contains("settings-zz.xml"),
+                "{text}"
+            );
         }
         other => panic!("expected Duplicate, got {other:?}"),
     };

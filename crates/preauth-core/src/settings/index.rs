@@ -139,7 +139,8 @@ impl Index {
         match content {
             Some(content) => {
                 let ino = inode(path).unwrap_or_default();
-                self.files.insert(path.to_path_buf(), Indexed { ino, content });
+                self.files
+                    .insert(path.to_path_buf(), Indexed { ino, content });
             }
             None => {
                 self.files.remove(path);

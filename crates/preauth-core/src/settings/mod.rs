@@ -88,7 +88,9 @@ pub fn validate_name(name: &str) -> Result<(), StoreError> {
     } else if name.chars().count() > MAX_NAME_CHARS {
         Some("it is longer than 100 characters")
     } else if name.len() > MAX_NAME_BYTES {
-        Some("it is longer than 200 bytes in UTF-8 (letters outside ASCII take 2 to 4 bytes), which file names cannot hold; choose a shorter name")
+        Some(
+            "it is longer than 200 bytes in UTF-8 (letters outside ASCII take 2 to 4 bytes), which file names cannot hold; choose a shorter name",
+        )
     } else if name.chars().any(char::is_control) {
         Some("it contains a control character")
     } else if name.contains(['/', '\\', ':', '*', '?', '"', '<', '>', '|']) {
@@ -138,7 +140,13 @@ mod tests {
             matches!(validate_name(&"€".repeat(80)), Err(StoreError::InvalidName { reason, .. }) if reason.contains("200 bytes")),
             "80 characters of three bytes each fit in characters but not in bytes"
         );
-        for good in ["acme-nl", "Acme NL 2", "ö-ü", &"n".repeat(100), &"ö".repeat(100 / 2)] {
+        for good in [
+            "acme-nl",
+            "Acme NL 2",
+            "ö-ü",
+            &"n".repeat(100),
+            &"ö".repeat(100 / 2),
+        ] {
             assert!(validate_name(good).is_ok(), "{good:?}");
         }
     }

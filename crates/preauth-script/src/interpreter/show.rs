@@ -2,8 +2,8 @@
 
 use std::time::SystemTime;
 
-use preauth_core::connection::fold_name;
 use preauth_core::connection::Connection;
+use preauth_core::connection::fold_name;
 use preauth_core::error::{LifecycleError, When};
 use preauth_core::lifecycle::{Lifecycle, TokenState, connection_status};
 use preauth_core::platform::{ClientAuth, Platform};
