@@ -46,7 +46,9 @@ pub enum StoreError {
         name: String,
     },
     /// A connection of that name exists already (on create).
-    #[error("a connection named '{name}' exists already in {path}")]
+    #[error(
+        "a connection named '{name}' exists already in {path}; drop it first (drop connection '{name}') or choose another name"
+    )]
     AlreadyExists {
         /// The name.
         name: String,

@@ -213,8 +213,9 @@ impl TokenClient {
         Ok(TokenClient { http, clock })
     }
 
-    /// Exchanges an authorization code (with its PKCE verifier, if one was sent).
-    pub async fn exchange_code(
+    /// Exchanges an authorization code (with its PKCE verifier, if one was sent). Only
+    /// the lifecycle calls this: it stores the answer before anything else sees it.
+    pub(crate) async fn exchange_code(
         &self,
         platform: &Platform,
         connection: &Connection,
@@ -233,8 +234,10 @@ impl TokenClient {
             .await
     }
 
-    /// Spends a refresh token for new tokens.
-    pub async fn refresh(
+    /// Spends a refresh token for new tokens. Only the lifecycle calls this, under the
+    /// connection's lock and with its save prepared, so that no refresh happens that is
+    /// not persisted before use.
+    pub(crate) async fn refresh(
         &self,
         platform: &Platform,
         connection: &Connection,

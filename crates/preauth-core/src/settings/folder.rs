@@ -16,7 +16,7 @@ use crate::store::{Listed, Listing, LockedConnection, PendingAuthorization, Stor
 
 use super::durable::{self, FileLock};
 use super::file::{Located, SettingsFile, database_in};
-use super::index::{self, Broken, Index};
+use super::index::{self, Broken, Check, Index};
 use super::keys::{self, KeyError};
 use super::locked::Locked;
 use super::validate_name;
@@ -213,7 +213,7 @@ impl SettingsFolder {
     pub(super) fn locate(&self, name: &str, fresh: bool) -> Result<PathBuf, StoreError> {
         let mut index = self.index();
         if fresh || !index.is_synced() || index.files_of(name).is_empty() {
-            index.sync(self.dir())?;
+            index.sync(self.dir(), Check::Metadata)?;
         }
         match index.files_of(name) {
             [] => Err(StoreError::NotFound {
@@ -462,7 +462,7 @@ impl SettingsFolder {
         let _lock = self.lock_path(&path, name)?;
         {
             let mut index = self.index();
-            index.sync(self.dir())?;
+            index.sync(self.dir(), Check::Inode)?;
             if let Some(taken) = index.files_of(name).first() {
                 return Err(StoreError::AlreadyExists {
                     name: name.to_string(),
@@ -537,8 +537,8 @@ pub(super) fn unrepresentable(path: &Path, name: &str, c: Unrepresentable) -> St
 impl Store for SettingsFolder {
     fn names(&self) -> Result<Vec<String>, StoreError> {
         let mut index = self.index();
-        index.sync(self.dir())?;
-        Ok(index.names().into_iter().map(|(name, _)| name).collect())
+        index.sync(self.dir(), Check::Metadata)?;
+        Ok(index.names())
     }
 
     fn list(&self) -> Result<Listing, StoreError> {
@@ -590,7 +590,7 @@ impl Store for SettingsFolder {
             if let Some(file) = self.read_file(&path)?
                 && file.find(name).is_some()
             {
-                return Ok(Box::new(Locked::new(self.clone(), path, name, lock)));
+                return Ok(Box::new(Locked::new(self.clone(), path, name, lock, file)));
             }
         }
         Err(StoreError::NotFound {

@@ -7,9 +7,16 @@
 //! a new one over it, so a new inode means new content. [`Index::sync`] lists the
 //! folder (one `readdir`) and reads only files that are new or replaced.
 //!
+//! A file rewritten in place (an editor that does not write a new file) keeps its inode;
+//! [`Check::Metadata`] also compares size and modification time, at one `stat` per file.
+//! Listing names and looking again after a miss use it; the hot path of creating many
+//! connections uses [`Check::Inode`] (`readdir` only).
+//!
 //! The index is a hint, never the truth: a lock re-reads the file it points to, and a
 //! name not found there makes the caller sync and look again. A file that cannot be
 //! read is remembered as broken, so that it is reported without hiding the others.
+//! Recording one file updates only that file's names, so that work over many
+//! connections stays linear.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -26,8 +33,35 @@ use super::file::SettingsFile;
 struct Indexed {
     /// The inode read (of the link's target for a symbolic link).
     ino: u64,
+    /// Size and modification time when read, where known.
+    stamp: Option<Stamp>,
     /// The names in it, or why it cannot be read.
     content: Result<Vec<String>, Broken>,
+}
+
+/// Size and modification time of a file: what changes when it is rewritten in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl Stamp {
+    fn of(meta: &fs::Metadata) -> Stamp {
+        Stamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        }
+    }
+}
+
+/// How carefully [`Index::sync`] tells a changed file from an unchanged one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Check {
+    /// The inode only (every write by preauth makes a new one): one `readdir`.
+    Inode,
+    /// Inode, size and modification time (also catches a file rewritten in place).
+    Metadata,
 }
 
 /// A settings file that could not be read, as facts that can be turned into an error
@@ -106,26 +140,50 @@ pub(super) struct Candidate {
 }
 
 impl Index {
-    /// Lists `dir` and reads the settings files that are new or replaced since the
-    /// last sync; forgets files that are gone.
-    pub fn sync(&mut self, dir: &Path) -> Result<(), StoreError> {
+    /// Lists `dir` and reads the settings files that are new or changed (by `check`)
+    /// since the last sync; forgets files that are gone.
+    pub fn sync(&mut self, dir: &Path, check: Check) -> Result<(), StoreError> {
         let candidates = candidates(dir)?;
         let mut seen = std::collections::HashSet::with_capacity(candidates.len());
         for Candidate { path, ino } in candidates {
             seen.insert(path.clone());
-            if self.files.get(&path).is_some_and(|f| f.ino == ino) {
-                continue;
-            }
+            let known = self.files.get(&path).filter(|f| f.ino == ino);
+            let stamp = match (check, known) {
+                (_, None) => None,
+                (Check::Inode, Some(_)) => continue,
+                (Check::Metadata, Some(known)) => {
+                    let stamp = fs::metadata(&path).ok().map(|m| Stamp::of(&m));
+                    if stamp.is_some() && stamp == known.stamp {
+                        continue;
+                    }
+                    stamp
+                }
+            };
+            let stamp = stamp.or_else(|| fs::metadata(&path).ok().map(|m| Stamp::of(&m)));
             let content = match SettingsFile::read(&path) {
                 Ok(Some(file)) => Ok(file.connections.into_iter().map(|l| l.name).collect()),
                 Ok(None) => continue,
                 Err(e) => Err(Broken::from_error(&e)),
             };
-            self.files.insert(path, Indexed { ino, content });
+            self.put(
+                path,
+                Indexed {
+                    ino,
+                    stamp,
+                    content,
+                },
+            );
         }
-        self.files.retain(|path, _| seen.contains(path));
+        let gone: Vec<PathBuf> = self
+            .files
+            .keys()
+            .filter(|p| !seen.contains(*p))
+            .cloned()
+            .collect();
+        for path in gone {
+            self.remove(&path);
+        }
         self.synced = true;
-        self.rebuild();
         Ok(())
     }
 
@@ -138,34 +196,42 @@ impl Index {
     pub fn record(&mut self, path: &Path, content: Option<Result<Vec<String>, Broken>>) {
         match content {
             Some(content) => {
-                let ino = inode(path).unwrap_or_default();
-                self.files
-                    .insert(path.to_path_buf(), Indexed { ino, content });
+                let meta = fs::metadata(path).ok();
+                let indexed = Indexed {
+                    ino: meta.as_ref().map(ino_of).unwrap_or_default(),
+                    stamp: meta.as_ref().map(Stamp::of),
+                    content,
+                };
+                self.put(path.to_path_buf(), indexed);
             }
-            None => {
-                self.files.remove(path);
-            }
+            None => self.remove(path),
         }
-        self.rebuild();
     }
 
     /// Records a file listed and read by a caller's own pass over the folder.
     pub fn record_read(&mut self, candidate: &Candidate, content: Result<Vec<String>, Broken>) {
-        self.files.insert(
-            candidate.path.clone(),
-            Indexed {
-                ino: candidate.ino,
-                content,
-            },
-        );
+        let stamp = fs::metadata(&candidate.path).ok().map(|m| Stamp::of(&m));
+        let indexed = Indexed {
+            ino: candidate.ino,
+            stamp,
+            content,
+        };
+        self.put(candidate.path.clone(), indexed);
     }
 
     /// Marks the index complete after a caller's own pass over every candidate.
     pub fn finish_pass(&mut self, listed: &[Candidate]) {
         let seen: std::collections::HashSet<&PathBuf> = listed.iter().map(|c| &c.path).collect();
-        self.files.retain(|path, _| seen.contains(path));
+        let gone: Vec<PathBuf> = self
+            .files
+            .keys()
+            .filter(|p| !seen.contains(p))
+            .cloned()
+            .collect();
+        for path in gone {
+            self.remove(&path);
+        }
         self.synced = true;
-        self.rebuild();
     }
 
     /// The files holding connection `name` (by the one case rule).
@@ -175,17 +241,17 @@ impl Index {
             .map_or(&[], Vec::as_slice)
     }
 
-    /// Every name with the files holding it, sorted case-insensitively.
-    pub fn names(&self) -> Vec<(String, usize)> {
-        let mut names: Vec<(String, usize)> = self
+    /// Every name, sorted case-insensitively, each once.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
             .files
             .values()
             .filter_map(|f| f.content.as_ref().ok())
             .flatten()
-            .map(|n| (n.clone(), self.files_of(n).len()))
+            .cloned()
             .collect();
-        names.sort_by_cached_key(|(n, _)| fold_name(n));
-        names.dedup_by(|a, b| fold_name(&a.0) == fold_name(&b.0));
+        names.sort_by_cached_key(|n| fold_name(n));
+        names.dedup_by(|a, b| fold_name(a) == fold_name(b));
         names
     }
 
@@ -197,14 +263,35 @@ impl Index {
             .collect()
     }
 
-    fn rebuild(&mut self) {
-        self.by_name.clear();
-        for (path, file) in &self.files {
-            for name in file.content.iter().flatten() {
-                self.by_name
-                    .entry(fold_name(name))
-                    .or_default()
-                    .push(path.clone());
+    /// Replaces what is known of `path`, updating only its names in the name map.
+    fn put(&mut self, path: PathBuf, indexed: Indexed) {
+        self.unlink_names(&path);
+        for name in indexed.content.iter().flatten() {
+            self.by_name
+                .entry(fold_name(name))
+                .or_default()
+                .push(path.clone());
+        }
+        self.files.insert(path, indexed);
+    }
+
+    /// Forgets `path` and its names.
+    fn remove(&mut self, path: &Path) {
+        self.unlink_names(path);
+        self.files.remove(path);
+    }
+
+    fn unlink_names(&mut self, path: &Path) {
+        let Some(old) = self.files.get(path) else {
+            return;
+        };
+        for name in old.content.iter().flatten() {
+            let key = fold_name(name);
+            if let Some(paths) = self.by_name.get_mut(&key) {
+                paths.retain(|p| p != path);
+                if paths.is_empty() {
+                    self.by_name.remove(&key);
+                }
             }
         }
     }
@@ -267,9 +354,4 @@ fn ino_of(meta: &fs::Metadata) -> u64 {
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos() as u64)
-}
-
-/// The inode of the file at `path` (following a link).
-fn inode(path: &Path) -> Option<u64> {
-    fs::metadata(path).ok().map(|m| ino_of(&m))
 }

@@ -23,6 +23,9 @@ pub enum Required {
     BuiltIn,
     /// Never; absent means "none" or "unknown".
     Never,
+    /// Never; written and read by the lifecycle itself as an extra key of the connection
+    /// (not a field of [`Connection`]), and kept as it is by every rewrite.
+    Lifecycle,
 }
 
 /// One documented connection-string key.
@@ -132,6 +135,16 @@ pub const KEYS: &[KeyDoc] = &[
         key: PREAUTH_NONCE,
         meaning: "The OpenID Connect nonce of a pending authorization (pending-authorizations.xml only).",
         required: Required::Never,
+    },
+    KeyDoc {
+        key: crate::lifecycle::CLUSTER_URL_KEY,
+        meaning: "Twinfield's cluster URL, as the token validation returned it after a login (preauth).",
+        required: Required::Lifecycle,
+    },
+    KeyDoc {
+        key: crate::lifecycle::REFRESH_FAILED_KEY,
+        meaning: "What the last refresh ran into when it needs a person: `<time> <kind> <token tag> <sentence>` with kind refused, lost, lost-again or not-stored; while it names the stored refresh token and is not `lost`, that token is not sent again until `refresh connection 'x' force` (preauth).",
+        required: Required::Lifecycle,
     },
 ];
 
@@ -390,6 +403,7 @@ fn canonical(key: &str) -> Option<&'static str> {
         return Some(API_REDIRECT_URL);
     }
     KEYS.iter()
+        .filter(|d| d.required != Required::Lifecycle)
         .map(|d| d.key)
         .find(|k| k.eq_ignore_ascii_case(key))
 }

@@ -30,31 +30,45 @@ pub(super) struct Locked {
     name: String,
     /// Space for the next save, from [`LockedConnection::prepare_save`].
     reserved: Option<Reserved>,
+    /// The file as read when the lock was taken, used by the first read after it (so
+    /// that locking and loading parse the file once).
+    first_read: Option<SettingsFile>,
     _lock: FileLock,
 }
 
 impl Locked {
-    pub fn new(folder: SettingsFolder, path: PathBuf, name: &str, lock: FileLock) -> Self {
+    /// `file` was read from `path` after `lock` was taken.
+    pub fn new(
+        folder: SettingsFolder,
+        path: PathBuf,
+        name: &str,
+        lock: FileLock,
+        file: SettingsFile,
+    ) -> Self {
         Locked {
             folder,
             path,
             name: name.to_string(),
             reserved: None,
+            first_read: Some(file),
             _lock: lock,
         }
     }
 
-    fn reread(&self) -> Result<(SettingsFile, Located), StoreError> {
+    fn reread(&mut self) -> Result<(SettingsFile, Located), StoreError> {
         let not_found = || StoreError::NotFound {
             name: self.name.clone(),
         };
-        let file = self.folder.read_file(&self.path)?.ok_or_else(not_found)?;
+        let file = match self.first_read.take() {
+            Some(file) => file,
+            None => self.folder.read_file(&self.path)?.ok_or_else(not_found)?,
+        };
         let at = file.find(&self.name).cloned().ok_or_else(not_found)?;
         Ok((file, at))
     }
 
     /// The file as it would be with `connection` written into it.
-    fn updated(&self, connection: &Connection) -> Result<SettingsFile, StoreError> {
+    fn updated(&mut self, connection: &Connection) -> Result<SettingsFile, StoreError> {
         if !connection.is_named(&self.name) {
             return Err(invalid(
                 &self.path,

@@ -73,8 +73,9 @@ pub(super) async fn exchange(
 
 /// `register connection …`: tokens obtained elsewhere (the OEM flow).
 pub(super) async fn register(env: &Environment, r: &Register) -> Result<(), ExecError> {
+    // A taken name is refused by the store when the connection is created (no login
+    // comes first, so there is nothing to save by asking earlier).
     let connection = env.new_connection(&r.connection, &r.app)?;
-    refuse_existing(env, &connection.name)?;
     let obtained_at = r
         .obtained_at
         .as_deref()
