@@ -136,6 +136,17 @@ pub(crate) fn derive(material: &[u8], spec: KeySpec) -> Result<DerivedKey> {
 #[derive(Default)]
 pub(crate) struct KeyCache {
     keys: Mutex<VecDeque<DerivedKey>>,
+    /// Held while deriving, so that threads missing the same key at once derive it once
+    /// (and never hold several Argon2id work areas of 19 MiB at a time).
+    deriving: Mutex<()>,
+}
+
+/// The cached key for `spec`, moved to the front as the most recently used.
+fn touch(keys: &mut VecDeque<DerivedKey>, spec: KeySpec) -> Option<&DerivedKey> {
+    let position = keys.iter().position(|k| k.spec == spec)?;
+    let key = keys.remove(position)?;
+    keys.push_front(key);
+    keys.front()
 }
 
 /// How many derived keys one [`DeviceKey`](crate::DeviceKey) keeps (about 600 bytes).
@@ -143,33 +154,36 @@ const CACHE_CAPACITY: usize = 16;
 
 impl KeyCache {
     /// Calls `use_key` with the key for `spec`, deriving it with `derive_key` on a miss.
-    /// The lock is not held while deriving, so other threads keep using cached keys.
+    /// The cache is not locked while deriving, so other threads keep using cached keys;
+    /// derivations themselves run one at a time, and a key derived while a thread waited
+    /// for its turn is used instead of deriving it again.
     pub(crate) fn with_key<R>(
         &self,
         spec: KeySpec,
         derive_key: impl FnOnce() -> Result<DerivedKey>,
         use_key: impl FnOnce(&DerivedKey) -> R,
     ) -> Result<R> {
-        {
-            // Every update leaves the queue consistent, so a poisoned lock is still usable.
-            let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(position) = keys.iter().position(|k| k.spec == spec) {
-                if let Some(key) = keys.remove(position) {
-                    keys.push_front(key);
-                }
-                if let Some(key) = keys.front() {
-                    return Ok(use_key(key));
-                }
-            }
+        if let Some(key) = touch(&mut self.lock_keys(), spec) {
+            return Ok(use_key(key));
+        }
+        // Only guards the derivation; a poisoned lock guards it just as well.
+        let _turn = self.deriving.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(key) = touch(&mut self.lock_keys(), spec) {
+            return Ok(use_key(key));
         }
         let key = derive_key()?;
         let result = use_key(&key);
-        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut keys = self.lock_keys();
         if !keys.iter().any(|k| k.spec == spec) {
             keys.push_front(key);
             keys.truncate(CACHE_CAPACITY);
         }
         Ok(result)
+    }
+
+    fn lock_keys(&self) -> std::sync::MutexGuard<'_, VecDeque<DerivedKey>> {
+        // Every update leaves the queue consistent, so a poisoned lock is still usable.
+        self.keys.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Number of cached keys (for tests).

@@ -488,3 +488,44 @@ fn pending_authorizations_are_single_use_and_expire() {
     );
     assert!(gone("state-two", t0()), "purged");
 }
+
+#[test]
+fn two_processes_see_each_others_new_and_dropped_connections() {
+    // Two folder values on one directory behave as two processes: each remembers which
+    // file holds which name, and must not miss what the other added or removed.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = (folder(dir.path()), folder(dir.path()));
+    a.create(&connection("first", t0())).expect("a creates");
+    b.create(&connection("Öresund", t0())).expect("b creates");
+    match a.create(&connection("öresund", t0())) {
+        Err(StoreError::AlreadyExists { path, .. }) => {
+            assert!(path.ends_with("settings-Öresund.xml"), "{path:?}");
+        }
+        other => panic!("expected AlreadyExists, got {other:?}"),
+    }
+    assert!(b.drop_connection("first").expect("b drops"));
+    a.create(&connection("first", t0()))
+        .expect("a sees that the name is free again");
+    assert_eq!(b.names().expect("names"), vec!["first", "Öresund"]);
+    // A name added by hand in place (same inode) is seen when names are listed.
+    let file = dir.path().join("settings-first.xml");
+    let text = fs::read_to_string(&file).expect("read");
+    let element = &text[text.find("<connection").expect("start")
+        ..text.find("</connection>").expect("end") + "</connection>".len()];
+    let added = text.replace(
+        "</group>",
+        &format!(
+            "  {}\n  </group>",
+            element.replace("\"first\"", "\"by-hand\"")
+        ),
+    );
+    fs::write(&file, added).expect("edit in place");
+    assert_eq!(
+        a.names().expect("names"),
+        vec!["by-hand", "first", "Öresund"]
+    );
+    assert!(matches!(
+        a.create(&connection("BY-HAND", t0())),
+        Err(StoreError::AlreadyExists { .. })
+    ));
+}

@@ -332,6 +332,36 @@ impl FileLock {
         }
     }
 
+    /// The counter kept in the lock file (0 when it holds none): a number that the
+    /// holders of this lock raise each time they change something others cache.
+    pub fn generation(&self) -> io::Result<u64> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut bytes = [0u8; 8];
+        let mut file = &self.file;
+        file.seek(SeekFrom::Start(0))?;
+        let mut read = 0;
+        while read < bytes.len() {
+            match file.read(bytes.get_mut(read..).unwrap_or_default())? {
+                0 => break,
+                n => read += n,
+            }
+        }
+        Ok(if read == bytes.len() {
+            u64::from_le_bytes(bytes)
+        } else {
+            0
+        })
+    }
+
+    /// Stores `generation` in the lock file (not flushed to disk: after a crash, every
+    /// cache that relied on it is gone too).
+    pub fn set_generation(&self, generation: u64) -> io::Result<()> {
+        use std::io::{Seek, SeekFrom};
+        let mut file = &self.file;
+        file.seek(SeekFrom::Start(0))?;
+        file.write_all(&generation.to_le_bytes())
+    }
+
     /// Removes the lock file while holding it (after its settings file is gone).
     pub fn remove(self) -> io::Result<()> {
         fs::remove_file(&self.path)?;

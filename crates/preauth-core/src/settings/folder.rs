@@ -115,7 +115,9 @@ impl SettingsFolder {
     /// Every settings file parsed, in one pass, with the files that could not be read
     /// (which also updates the index).
     pub(super) fn scan(&self) -> Result<(Vec<SettingsFile>, Vec<StoreError>), StoreError> {
-        let candidates = index::candidates(self.dir())?;
+        let mut candidates = index::candidates(self.dir())?;
+        // File names, not paths: comparing paths parses them component by component.
+        candidates.sort_by(|a, b| a.path.file_name().cmp(&b.path.file_name()));
         let mut files = Vec::with_capacity(candidates.len());
         let mut index = self.index();
         for candidate in &candidates {
@@ -459,10 +461,16 @@ impl SettingsFolder {
     ) -> Result<(), StoreError> {
         validate_name(name)?;
         let path = self.file_for(name);
+        let folder = self.lock_folder(name)?;
+        let generation = folder.generation().map_err(|e| self.io(self.dir(), e))?;
         let _lock = self.lock_path(&path, name)?;
         {
             let mut index = self.index();
-            index.sync(self.dir(), Check::Inode)?;
+            index.sync_unless(self.dir(), generation)?;
+            if !index.files_of(name).is_empty() {
+                // Taken, or dropped by hand since: look at the files themselves.
+                index.sync(self.dir(), Check::Metadata)?;
+            }
             if let Some(taken) = index.files_of(name).first() {
                 return Err(StoreError::AlreadyExists {
                     name: name.to_string(),
@@ -482,7 +490,27 @@ impl SettingsFolder {
             }
         };
         file.insert(group, connection).map_err(unrepresentable)?;
-        self.commit(&file)
+        self.commit(&file)?;
+        self.advance_generation(&folder, generation)
+    }
+
+    /// Takes the folder's lock, held by everything that adds or removes connections:
+    /// with it comes the folder's generation, a counter those holders raise, so that a
+    /// process adding many connections lists the folder again only when another process
+    /// added or removed one in between (adding stays linear in the number of
+    /// connections). Taken before any connection's own lock.
+    fn lock_folder(&self, what: &str) -> Result<FileLock, StoreError> {
+        self.lock_path(&self.dir().join("settings-folder"), what)
+    }
+
+    /// Raises the folder's generation after this process changed which names exist.
+    fn advance_generation(&self, folder: &FileLock, seen: u64) -> Result<(), StoreError> {
+        let next = seen.wrapping_add(1);
+        folder
+            .set_generation(next)
+            .map_err(|e| self.io(self.dir(), e))?;
+        self.index().advance(seen, next);
+        Ok(())
     }
 
     fn io(&self, path: &Path, source: std::io::Error) -> StoreError {
@@ -604,6 +632,8 @@ impl Store for SettingsFolder {
             Err(StoreError::NotFound { .. }) => return Ok(false),
             Err(e) => return Err(e),
         };
+        let folder = self.lock_folder(name)?;
+        let generation = folder.generation().map_err(|e| self.io(self.dir(), e))?;
         let lock = self.lock_path(&path, name)?;
         let Some(mut file) = self.read_file(&path)? else {
             return Ok(false);
@@ -619,6 +649,7 @@ impl Store for SettingsFolder {
         } else {
             self.commit(&file)?;
         }
+        self.advance_generation(&folder, generation)?;
         Ok(true)
     }
 

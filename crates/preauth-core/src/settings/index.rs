@@ -18,7 +18,7 @@
 //! Recording one file updates only that file's names, so that work over many
 //! connections stays linear.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -128,7 +128,9 @@ impl Broken {
 pub(super) struct Index {
     /// Whether [`Index::sync`] ran at least once.
     synced: bool,
-    files: BTreeMap<PathBuf, Indexed>,
+    /// The folder's generation (see `SettingsFolder::add_new`) when last synced.
+    generation: Option<u64>,
+    files: HashMap<PathBuf, Indexed>,
     /// Folded name -> the files holding it (more than one is an error).
     by_name: HashMap<String, Vec<PathBuf>>,
 }
@@ -190,6 +192,25 @@ impl Index {
     /// Whether the index was ever synced.
     pub fn is_synced(&self) -> bool {
         self.synced
+    }
+
+    /// Syncs (by inode) unless the folder's generation is the one seen at the last sync
+    /// of this kind: then no other process added or removed a connection since.
+    pub fn sync_unless(&mut self, dir: &Path, generation: u64) -> Result<(), StoreError> {
+        if self.generation != Some(generation) {
+            self.sync(dir, Check::Inode)?;
+            self.generation = Some(generation);
+        }
+        Ok(())
+    }
+
+    /// Notes that this process moved the folder from generation `seen` to `next`: when
+    /// the index was at `seen`, it knows everything up to `next` (its own change is
+    /// recorded already).
+    pub fn advance(&mut self, seen: u64, next: u64) {
+        if self.generation == Some(seen) {
+            self.generation = Some(next);
+        }
     }
 
     /// Records what a full read of `path` found (or that it is gone, with `None`).
@@ -255,11 +276,17 @@ impl Index {
         names
     }
 
-    /// The files that cannot be read, as errors.
+    /// The files that cannot be read, as errors, in path order.
     pub fn problems(&self) -> Vec<StoreError> {
-        self.files
+        let mut broken: Vec<(&PathBuf, &Broken)> = self
+            .files
             .iter()
-            .filter_map(|(path, f)| f.content.as_ref().err().map(|b| b.to_error(path)))
+            .filter_map(|(path, f)| Some((path, f.content.as_ref().err()?)))
+            .collect();
+        broken.sort_by(|a, b| a.0.file_name().cmp(&b.0.file_name()));
+        broken
+            .into_iter()
+            .map(|(path, b)| b.to_error(path))
             .collect()
     }
 
@@ -298,7 +325,7 @@ impl Index {
 }
 
 /// The settings files (`settings*.xml`, regular files or links to them) in `dir`, in
-/// path order, with their inodes.
+/// the order the folder lists them, with their inodes.
 pub(super) fn candidates(dir: &Path) -> Result<Vec<Candidate>, StoreError> {
     let io = |path: &Path, source| StoreError::Io {
         path: path.to_path_buf(),
@@ -326,7 +353,6 @@ pub(super) fn candidates(dir: &Path) -> Result<Vec<Candidate>, StoreError> {
         };
         found.push(Candidate { path, ino });
     }
-    found.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(found)
 }
 
