@@ -414,3 +414,44 @@ fn ctrl_d_at_the_paste_prompt_leaves_the_authorization_to_exchange_code_url() {
     assert_eq!(repl.quit(), 0);
     assert!(ws.settings().join("settings-later.xml").exists());
 }
+
+#[test]
+fn a_failing_statement_reports_its_error_and_the_shell_goes_on() {
+    let ws = Workspace::new();
+    batch(&ws, &register("kept", "rt-kept"));
+    let mut repl = Repl::start(&ws);
+
+    let missing = repl.run("show connection 'nosuch';");
+    assert_shows(&missing, &["error:", "nosuch"]);
+    let undefined = repl.run("local echo ${NOT_DEFINED}");
+    assert_shows(&undefined, &["error:", "NOT_DEFINED"]);
+    // The rest of a failing input is skipped, as in a script.
+    let skipped = repl.run("show connection 'nosuch'; local echo not reached");
+    assert_hides(&skipped, &["not reached\r\n"]);
+
+    let listed = repl.run("show connections;");
+    assert_shows(&listed, &["kept"]);
+    assert_eq!(repl.quit(), 0);
+
+    // A script still stops at the error with exit code 1.
+    let out = ws
+        .preauth()
+        .args(["-c", "show connection 'nosuch'; local echo not reached"])
+        .output()
+        .expect("preauth runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("not reached"));
+}
+
+#[test]
+fn local_on_error_exit_ends_the_shell_with_its_code() {
+    let ws = Workspace::new();
+    let mut repl = Repl::start(&ws);
+    repl.run("local on error exit warning");
+    repl.keys("show connection 'nosuch';\r");
+    repl.session.exp_eof().expect("the shell ends");
+    match repl.session.process().wait().expect("preauth is reaped") {
+        WaitStatus::Exited(_, code) => assert_eq!(code, 3),
+        other => panic!("preauth did not exit normally: {other:?}"),
+    }
+}

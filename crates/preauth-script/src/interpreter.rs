@@ -101,6 +101,9 @@ fn prepare(
 enum Flow {
     /// Go on with the next statement.
     Next,
+    /// A statement failed under `local on error default`: stop this run (exit 1 in a
+    /// script); the shell reports it and reads the next input.
+    Stop,
     /// End the run with this exit code.
     Exit(i32),
 }
@@ -142,19 +145,20 @@ impl Interpreter {
     pub async fn run_script(&mut self, source: &str, origin: &str, base_dir: &Path) -> i32 {
         match self.run_statements(source, origin, base_dir).await {
             Flow::Exit(code) => code,
+            Flow::Stop => exit::FAILURE,
             Flow::Next if self.failed => exit::FAILURE,
             Flow::Next => exit::SUCCESS,
         }
     }
 
-    /// Runs one complete REPL input. Errors are reported and the session goes on;
-    /// returns an exit code only when a statement ended the session.
+    /// Runs one complete REPL input. Errors are reported and the session goes on (the rest
+    /// of the input is skipped, as a script would stop there); returns an exit code only
+    /// when a statement ended the session on purpose (`local on error exit …`).
     pub async fn run_interactive(&mut self, input: &str, base_dir: &Path) -> Option<i32> {
         self.failed = false;
         match self.run_statements(input, "<input>", base_dir).await {
-            Flow::Exit(exit::USAGE) => None,
+            Flow::Exit(exit::USAGE) | Flow::Stop | Flow::Next => None,
             Flow::Exit(code) => Some(code),
-            Flow::Next => None,
         }
     }
 
@@ -187,8 +191,8 @@ impl Interpreter {
                 Ok(flow) => flow,
                 Err((at, error)) => self.failure(&at, &error),
             };
-            if let Flow::Exit(code) = flow {
-                return Flow::Exit(code);
+            if flow != Flow::Next {
+                return flow;
             }
         }
         Flow::Next
@@ -215,7 +219,7 @@ impl Interpreter {
             }
             OnErrorMode::Default => {
                 eprintln!("{text}");
-                Flow::Exit(exit::FAILURE)
+                Flow::Stop
             }
             OnErrorMode::ExitSuccess => {
                 eprintln!("{text}");
