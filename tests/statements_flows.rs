@@ -387,7 +387,7 @@ fn another_device_key_on_the_same_settings_folder_names_the_file_and_connection(
             "{}: connection 'bound': encrypted on another device",
             file.display()
         ),
-        "run `preauthenticate` again on this machine",
+        "on the machine that sealed it, run `export settings 'bound' plain`",
     ]);
     // The file is left as it was for the machine that can open it.
     ws.run_c("show connection 'bound';")

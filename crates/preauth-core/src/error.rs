@@ -36,6 +36,17 @@ impl fmt::Display for On {
     }
 }
 
+/// A name as a string literal of the script language, for advice that is a statement:
+/// `'acme'`, with a quote in the name doubled (`'o''brien'`).
+#[derive(Debug, Clone, Copy)]
+pub struct Quoted<'a>(pub &'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "'{}'", self.0.replace('\'', "''"))
+    }
+}
+
 /// What the token lifecycle could not do, and what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum LifecycleError {
@@ -59,21 +70,21 @@ pub enum LifecycleError {
         platform: String,
     },
     /// The connection has no tokens yet.
-    #[error("connection '{name}' has no tokens yet; run preauthenticate for it")]
+    #[error("connection '{name}' has no tokens yet; log in for it with `preauthenticate connection {}`", Quoted(.name))]
     NotAuthorized {
         /// The connection.
         name: String,
     },
     /// The access token expired and there is no refresh token.
     #[error(
-        "the access token of '{name}' has expired and the platform gave no refresh token; run preauthenticate again"
+        "the access token of '{name}' has expired and the platform gave no refresh token; log in again with `preauthenticate connection {}`", Quoted(.name)
     )]
     NoRefreshToken {
         /// The connection.
         name: String,
     },
     /// The refresh token expired.
-    #[error("the refresh token of '{name}' expired{}; run preauthenticate again", On(*.expired_at))]
+    #[error("the refresh token of '{name}' expired{}; log in again with `preauthenticate connection {}`", On(*.expired_at), Quoted(.name))]
     RefreshTokenExpired {
         /// The connection.
         name: String,
@@ -82,7 +93,7 @@ pub enum LifecycleError {
     },
     /// The refresh token was already used.
     #[error(
-        "the refresh token of '{name}' was already used (by another program, or in a refresh whose answer was lost); run preauthenticate again"
+        "the refresh token of '{name}' was already used (by another program, or in a refresh whose answer was lost); log in again with `preauthenticate connection {}`", Quoted(.name)
     )]
     RefreshTokenSpent {
         /// The connection.
@@ -90,7 +101,7 @@ pub enum LifecycleError {
     },
     /// The refresh token is unknown or revoked.
     #[error(
-        "the platform no longer accepts the refresh token of '{name}' ({detail}); run preauthenticate again"
+        "the platform no longer accepts the refresh token of '{name}' ({detail}); log in again with `preauthenticate connection {}`", Quoted(.name)
     )]
     RefreshTokenRejected {
         /// The connection.
@@ -116,7 +127,7 @@ pub enum LifecycleError {
     },
     /// Client id or secret wrong.
     #[error(
-        "the platform rejected the client id or client secret of '{name}'; copy them again from the app registration into the connection"
+        "the platform rejected the client id or client secret of '{name}'; copy them again from the app registration into the connection with `alter connection {} set client id '…', client secret '…'`", Quoted(.name)
     )]
     InvalidClient {
         /// The connection.
@@ -124,7 +135,7 @@ pub enum LifecycleError {
     },
     /// Redirect URI not registered or not the one used.
     #[error(
-        "the platform says the redirect URL '{redirect_url}' of '{name}' does not match the app registration; register exactly this URL, or correct the connection"
+        "the platform says the redirect URL '{redirect_url}' of '{name}' does not match the app registration; register exactly this URL with the app, or correct the connection with `alter connection {} set redirect url '…'`", Quoted(.name)
     )]
     RedirectUriMismatch {
         /// The connection.
@@ -144,7 +155,7 @@ pub enum LifecycleError {
     },
     /// A bearer call refused the access token.
     #[error(
-        "the platform rejected the access token of '{name}' ({detail}); refresh it or run preauthenticate again"
+        "the platform rejected the access token of '{name}' ({detail}); refresh it with `refresh connection {q} force`, or log in again with `preauthenticate connection {q}`", q = Quoted(.name)
     )]
     AccessTokenRejected {
         /// The connection.
@@ -172,7 +183,7 @@ pub enum LifecycleError {
     },
     /// A refresh was sent and its answer lost: the old refresh token may be spent.
     #[error(
-        "the answer to the refresh of '{name}' was lost ({reason}); the old refresh token may be spent and was not used again: run 'refresh {name}' once later, and if that reports the token as already used, run preauthenticate again"
+        "the answer to the refresh of '{name}' was lost ({reason}); the old refresh token may be spent and was not used again: run `refresh connection {q}` once later, and if that reports the token as already used, log in again with `preauthenticate connection {q}`", q = Quoted(.name)
     )]
     RefreshOutcomeUnknown {
         /// The connection.
@@ -217,7 +228,7 @@ pub enum LifecycleError {
     },
     /// The platform issued new tokens that could not be stored: the chain is broken.
     #[error(
-        "the platform issued new tokens for '{name}' but they could not be stored ({source}); the stored refresh token is now spent, so '{name}' needs a new login: run preauthenticate again"
+        "the platform issued new tokens for '{name}' but they could not be stored ({source}); the stored refresh token is now spent, so '{name}' needs a new login: fix the store, then run `preauthenticate connection {}`", Quoted(.name)
     )]
     TokensNotStored {
         /// The connection.
@@ -228,7 +239,7 @@ pub enum LifecycleError {
     /// A refresh is not sent because the last one with the same refresh token failed
     /// in a way that sending it again cannot repair.
     #[error(
-        "{} (recorded {}); preauth does not send this refresh token again by itself, because the platform counts every refused call against the app: after fixing the cause, run: refresh connection '{name}' force", .failure.message, When(.failure.at)
+        "{} (recorded {}); preauth does not send this refresh token again by itself, because the platform counts every refused call against the app: after fixing the cause, run `refresh connection {} force`", .failure.message, When(.failure.at), Quoted(.name)
     )]
     RefreshBlocked {
         /// The connection.
@@ -358,7 +369,7 @@ mod tests {
         };
         assert_eq!(
             e.to_string(),
-            "the refresh token of 'acme' expired on 2026-11-02 10:00:00 UTC; run preauthenticate again"
+            "the refresh token of 'acme' expired on 2026-11-02 10:00:00 UTC; log in again with `preauthenticate connection 'acme'`"
         );
         assert!(e.needs_new_login());
         let e = LifecycleError::RateLimited {

@@ -169,7 +169,10 @@ async fn a_save_that_fails_after_the_answer_says_the_chain_is_lost_and_records_i
         text.contains("the platform issued new tokens for 'acme' but they could not be stored"),
         "{text}"
     );
-    assert!(text.contains("run preauthenticate again"), "{text}");
+    assert!(
+        text.contains("`preauthenticate connection 'acme'`"),
+        "{text}"
+    );
     assert!(!text.contains(&sent));
     assert_eq!(sb.counters().token_calls_refresh_token, 1);
 

@@ -265,7 +265,10 @@ async fn an_expired_refresh_token_names_its_date() {
         diff <= Duration::from_secs(1),
         "date read from Exact's message: {err}"
     );
-    assert!(err.to_string().contains("; run preauthenticate again"));
+    assert!(
+        err.to_string()
+            .contains("; log in again with `preauthenticate connection 'acme'`")
+    );
 }
 
 #[tokio::test]

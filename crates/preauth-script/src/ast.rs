@@ -188,6 +188,14 @@ pub enum StatementKind {
     },
     /// `preauthenticate <platform> … as connection '<name>'`: the interactive code flow.
     Preauthenticate(Preauthenticate),
+    /// `preauthenticate connection '<name>'`: log in again for a stored connection with its
+    /// stored client id, client secret, redirect URL and platform; its tokens are replaced.
+    PreauthenticateConnection {
+        /// The connection.
+        name: String,
+    },
+    /// `alter connection '<name>' set client secret '…'[, …]`: change stored app settings.
+    AlterConnection(AlterConnection),
     /// `exchange code url '…' [for connection '<name>']`: finish a flow with a pasted return URL.
     ExchangeCode {
         /// The return URL (it carries the authorization code).
@@ -261,6 +269,8 @@ pub enum StatementKind {
 
 impl StatementKind {
     /// See [`Statement::carries_secret_literal`].
+    ///
+    /// The match is exhaustive on purpose: a new statement must say whether it carries one.
     pub fn carries_secret_literal(&self) -> bool {
         match self {
             Self::DefineEncrypted { .. }
@@ -270,7 +280,26 @@ impl StatementKind {
             | Self::ExchangeCode { .. }
             | Self::Register(_) => true,
             Self::Preauthenticate(p) => p.app.client_secret.is_some(),
-            _ => false,
+            Self::AlterConnection(a) => a.client_secret.is_some(),
+            Self::Define { .. }
+            | Self::Undefine { .. }
+            | Self::Echo { .. }
+            | Self::Remark { .. }
+            | Self::Include { .. }
+            | Self::OnError(_)
+            | Self::PreauthenticateConnection { .. }
+            | Self::RefreshConnection { .. }
+            | Self::RefreshAll { .. }
+            | Self::ShowConnections
+            | Self::ShowConnection { .. }
+            | Self::ShowPlatforms
+            | Self::ShowAccessToken { .. }
+            | Self::CheckConnections { .. }
+            | Self::ExportSettings { .. }
+            | Self::ImportSettings { .. }
+            | Self::DropConnection { .. }
+            | Self::CreatePlatform(_)
+            | Self::AdvanceSandboxClock { .. } => false,
         }
     }
 }
@@ -335,6 +364,22 @@ pub struct Preauthenticate {
     pub app: App,
     /// The connection to create.
     pub connection: String,
+}
+
+/// `alter connection '<name>' set client id '…', client secret '…', redirect url '…',
+/// api url '…'` (any of them, in any order, each at most once).
+#[derive(Clone, Debug)]
+pub struct AlterConnection {
+    /// The connection to change.
+    pub connection: String,
+    /// A new client id.
+    pub client_id: Option<String>,
+    /// A new client secret (a rotated one).
+    pub client_secret: Option<SecretText>,
+    /// A new redirect URL.
+    pub redirect_url: Option<String>,
+    /// A new API base URL.
+    pub api_url: Option<String>,
 }
 
 /// `register connection '<name>' platform <p> … access token '…' refresh token '…'

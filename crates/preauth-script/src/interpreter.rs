@@ -270,6 +270,10 @@ impl Interpreter {
             K::EncryptValue { value } => local::encrypt_value(&self.env, value)?,
             K::DecryptConnection { text } => local::decrypt(&self.env, text)?,
             K::Preauthenticate(p) => connections::preauthenticate(&self.env, p).await?,
+            K::PreauthenticateConnection { name } => {
+                connections::preauthenticate_again(&self.env, name).await?
+            }
+            K::AlterConnection(a) => connections::alter(&self.env, a)?,
             K::ExchangeCode { url, connection } => {
                 connections::exchange(&self.env, url.secret(), connection.as_deref()).await?
             }

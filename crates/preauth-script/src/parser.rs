@@ -13,8 +13,8 @@ use pest::iterators::Pair;
 use zeroize::Zeroizing;
 
 use crate::ast::{
-    App, ClientAuthentication, CreatePlatform, ExportMode, Location, OnErrorMode, Preauthenticate,
-    Register, SecretText, Statement, StatementKind,
+    AlterConnection, App, ClientAuthentication, CreatePlatform, ExportMode, Location, OnErrorMode,
+    Preauthenticate, Register, SecretText, Statement, StatementKind,
 };
 use crate::diagnostics::{ParseError, ParseErrorKind, TextPlace};
 use crate::keywords::{Rule, ScriptGrammar, keyword, statement_keywords};
@@ -449,6 +449,10 @@ impl Builder {
                 text: self.secret(&mut inner)?,
             },
             Rule::preauthenticate => self.preauthenticate(inner)?,
+            Rule::preauthenticate_connection => StatementKind::PreauthenticateConnection {
+                name: inner.string()?,
+            },
+            Rule::alter_connection => self.alter_connection(inner)?,
             Rule::exchange_code => StatementKind::ExchangeCode {
                 url: self.secret(&mut inner)?,
                 connection: inner.optional_string(),
@@ -582,6 +586,19 @@ impl Builder {
         Ok(StatementKind::Preauthenticate(Preauthenticate {
             app,
             connection: options.required(STATEMENT, Rule::opt_as_connection)?,
+        }))
+    }
+
+    fn alter_connection(&mut self, mut inner: Children<'_>) -> Built<StatementKind> {
+        let connection = inner.string()?;
+        let mut options = Options::collect(inner)?;
+        let client_secret = self.option_secret(&mut options, Rule::opt_client_secret)?;
+        Ok(StatementKind::AlterConnection(AlterConnection {
+            connection,
+            client_id: options.string(Rule::opt_client_id)?,
+            client_secret,
+            redirect_url: options.string(Rule::opt_redirect_url)?,
+            api_url: options.string(Rule::opt_api_url)?,
         }))
     }
 

@@ -329,7 +329,8 @@ impl SettingsFolder {
             return Ok(Zeroizing::new(stored.to_string()));
         }
         let advice = format!(
-            "run `preauthenticate` again on this machine, or `export settings {label} plain` on the machine that sealed it"
+            "on the machine that sealed it, run `export settings {q} plain` and save what it prints as a file, then run here `drop connection {q}` and `import settings '<that file>'`; or start anew here: `drop connection {q}`, then `preauthenticate exact client id '…' client secret '…' redirect url '…' as connection {q}`",
+            q = crate::error::Quoted(label)
         );
         let source = match &self.shared.protector {
             None => ProtectError {

@@ -4,14 +4,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use preauth_core::connection::{Connection, fold_name};
-use preauth_core::error::When;
+use preauth_core::error::{Quoted, When};
+use preauth_core::lifecycle::REFRESH_FAILED_KEY;
 use preauth_core::lifecycle::{KeepAliveEvent, KeepAliveOutcome, Proof, RegisterRequest};
-use preauth_core::secret::{AccessToken, RefreshToken};
+use preauth_core::secret::{AccessToken, ClientSecret, RefreshToken};
 use preauth_core::store::StoreError;
 
 use super::authorize::Return;
 use super::{Environment, ExecError};
-use crate::ast::{Preauthenticate, Register};
+use crate::ast::{AlterConnection, Preauthenticate, Register};
 use crate::output::Table;
 
 /// `refresh all connections` without `older than`: refresh tokens older than a week are
@@ -20,7 +21,7 @@ use crate::output::Table;
 pub const DEFAULT_KEEP_ALIVE_DAYS: u32 = 7;
 
 /// How many connections the keep-alive refreshes at once.
-pub const KEEP_ALIVE_CONCURRENCY: usize = 4;
+pub const KEEP_ALIVE_CONCURRENCY: usize = 8;
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
@@ -31,6 +32,25 @@ pub(super) async fn preauthenticate(
 ) -> Result<(), ExecError> {
     let connection = env.new_connection(&p.connection, &p.app)?;
     refuse_existing(env, &connection.name)?;
+    log_in(env, connection).await
+}
+
+/// `preauthenticate connection '…'`: log in again for a stored connection with the app
+/// it stores (client id, client secret, redirect URL, platform, base URL). The new
+/// tokens replace the old ones in place (other stored keys are kept); until the login
+/// completes, the stored connection is left as it was.
+pub(super) async fn preauthenticate_again(env: &Environment, name: &str) -> Result<(), ExecError> {
+    let mut connection = env.lifecycle().store().load(name)?;
+    connection.tokens = None;
+    // Stored extras (a recorded failure, a cluster URL) stay in the stored connection:
+    // the login merges into it and clears what applied to the old tokens.
+    connection.extra.clear();
+    log_in(env, connection).await
+}
+
+/// The browser step and the code exchange for `connection` (a new one, or a stored one
+/// without its tokens).
+async fn log_in(env: &Environment, connection: Connection) -> Result<(), ExecError> {
     let waiting = Return::prepare(&connection.redirect_url).await?;
     let started = env.lifecycle().start_authorization(&connection)?;
     eprintln!(
@@ -73,9 +93,19 @@ pub(super) async fn exchange(
 
 /// `register connection …`: tokens obtained elsewhere (the OEM flow).
 pub(super) async fn register(env: &Environment, r: &Register) -> Result<(), ExecError> {
-    // A taken name is refused by the store when the connection is created (no login
-    // comes first, so there is nothing to save by asking earlier).
+    // A taken name is refused here with the stored spelling and advice for new tokens
+    // (the store refuses it again when the connection is created, against a race).
     let connection = env.new_connection(&r.connection, &r.app)?;
+    let taken = env.lifecycle().store().names()?;
+    if let Some(existing) = taken
+        .iter()
+        .find(|n| fold_name(n) == fold_name(&r.connection))
+    {
+        return Err(ExecError::Invalid(format!(
+            "a connection named '{existing}' exists already; to register new tokens for it, run `drop connection {}` first, or choose another name",
+            Quoted(existing)
+        )));
+    }
     let obtained_at = r
         .obtained_at
         .as_deref()
@@ -208,6 +238,51 @@ pub(super) fn drop_connection(
     }
 }
 
+/// `alter connection '…' set …`: changes the stored app settings under the connection's
+/// lock (a rotated client secret, a corrected redirect URL); the tokens are kept.
+pub(super) fn alter(env: &Environment, a: &AlterConnection) -> Result<(), ExecError> {
+    let mut changed: Vec<&str> = Vec::new();
+    let mut locked = env.lifecycle().store().lock(&a.connection)?;
+    let mut connection = locked.load()?;
+    if let Some(id) = &a.client_id {
+        connection.client_id = id.clone();
+        changed.push("client id");
+    }
+    if let Some(secret) = &a.client_secret {
+        connection.client_secret = Some(secret.secret())
+            .filter(|s| !s.is_empty())
+            .map(ClientSecret::new);
+        changed.push("client secret");
+    }
+    if let Some(url) = &a.redirect_url {
+        connection.redirect_url = url.clone();
+        changed.push("redirect url");
+    }
+    if let Some(url) = &a.api_url {
+        connection.api_url = url.trim_end_matches('/').to_string();
+        changed.push("api url");
+    }
+    locked.save(&connection)?;
+    drop(locked);
+    let blocked = connection
+        .extra
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case(REFRESH_FAILED_KEY));
+    let after = if blocked {
+        format!(
+            "; its last refresh failed: once the cause is fixed, run `refresh connection {} force`",
+            Quoted(&connection.name)
+        )
+    } else {
+        String::new()
+    };
+    env.print(&format!(
+        "connection '{}' altered: {}{after}\n",
+        connection.name,
+        changed.join(", ")
+    ))
+}
+
 /// `import settings '…'`.
 pub(super) fn import(env: &Environment, path: &Path) -> Result<(), ExecError> {
     let names = env.folder().import_file(path)?;
@@ -225,7 +300,8 @@ fn refuse_existing(env: &Environment, name: &str) -> Result<(), ExecError> {
     let taken = env.lifecycle().store().names()?;
     match taken.iter().find(|n| fold_name(n) == fold_name(name)) {
         Some(existing) => Err(ExecError::Invalid(format!(
-            "a connection named '{existing}' exists already; drop it first or choose another name"
+            "a connection named '{existing}' exists already; log in again with the app it stores with `preauthenticate connection {q}`, change that app first with `alter connection {q} set client secret '…'`, or replace the connection after `drop connection {q}`",
+            q = Quoted(existing)
         ))),
         None => Ok(()),
     }
