@@ -1,6 +1,5 @@
 //! [`SettingsFolder`]: the [`Store`] on a folder of settings files.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -112,77 +111,67 @@ impl SettingsFolder {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Every settings file parsed, in one pass, with the files that could not be read
-    /// (which also updates the index).
-    pub(super) fn scan(&self) -> Result<(Vec<SettingsFile>, Vec<StoreError>), StoreError> {
+    /// Reads every settings file in one pass, handing each to `each` (one file in
+    /// memory at a time), and returns the files that could not be read. Updates the
+    /// index on the way.
+    fn scan(&self, each: &mut dyn FnMut(&SettingsFile)) -> Result<Vec<StoreError>, StoreError> {
         let mut candidates = index::candidates(self.dir())?;
         // File names, not paths: comparing paths parses them component by component.
         candidates.sort_by(|a, b| a.path.file_name().cmp(&b.path.file_name()));
-        let mut files = Vec::with_capacity(candidates.len());
-        let mut index = self.index();
         for candidate in &candidates {
-            match SettingsFile::read(&candidate.path) {
-                Ok(Some(file)) => {
-                    let names = file.connections.iter().map(|l| l.name.clone()).collect();
-                    index.record_read(candidate, Ok(names));
-                    files.push(file);
-                }
-                Ok(None) => {}
-                Err(e) => index.record_read(candidate, Err(Broken::from_error(&e))),
+            let read = SettingsFile::read(&candidate.path);
+            let content = match &read {
+                Ok(Some(file)) => Ok(file.connections.iter().map(|l| l.name.clone()).collect()),
+                Ok(None) => continue,
+                Err(e) => Err(Broken::from_error(e)),
+            };
+            self.index().record_read(candidate, content);
+            if let Ok(Some(file)) = read {
+                each(&file);
             }
         }
+        let mut index = self.index();
         index.finish_pass(&candidates);
-        let problems = index.problems();
-        Ok((files, problems))
+        Ok(index.problems())
     }
 
     /// Every connection in the folder with the file it is in and whether it is stored
-    /// sealed, in name order, read in one pass (for listings). A name defined in two
-    /// files is an error in both places; a file that cannot be read is a problem of
-    /// its own, and the other files' connections are listed all the same.
+    /// sealed, in name order, read in one pass (for listings), one file in memory at a
+    /// time. A name defined in two files is an error in both places; a file that cannot
+    /// be read is a problem of its own, and the other files' connections are listed all
+    /// the same.
     pub fn entries(&self) -> Result<Listing, StoreError> {
-        let (files, problems) = self.scan()?;
-        let mut seen: HashMap<String, &Path> = HashMap::new();
-        let mut twice: HashMap<String, (PathBuf, PathBuf)> = HashMap::new();
-        for f in &files {
+        let mut all: Vec<Listed> = Vec::new();
+        let problems = self.scan(&mut |f| {
             for at in &f.connections {
-                let key = fold_name(&at.name);
-                match seen.get(&key) {
-                    Some(first) => {
-                        twice
-                            .entry(key)
-                            .or_insert_with(|| (first.to_path_buf(), f.path.clone()));
-                    }
-                    None => {
-                        seen.insert(key, &f.path);
-                    }
-                }
+                let stored = f.database(at).and_then(|d| d.attr("connectionString"));
+                all.push(Listed {
+                    name: at.name.clone(),
+                    location: f.path.display().to_string(),
+                    sealed: stored.is_some_and(|text| self.is_sealed(text)),
+                    connection: self.read_connection(f, at),
+                });
+            }
+        })?;
+        all.sort_by_cached_key(|e| fold_name(&e.name));
+        // Sorted by name (stably, so in file order), a name defined twice is a run of
+        // neighbours: each of them gets the error.
+        for run in all.chunk_by_mut(|a, b| fold_name(&a.name) == fold_name(&b.name)) {
+            let places = match &*run {
+                [first, second, ..] => (
+                    PathBuf::from(&first.location),
+                    PathBuf::from(&second.location),
+                ),
+                _ => continue,
+            };
+            for listed in run.iter_mut() {
+                listed.connection = Err(StoreError::Duplicate {
+                    name: listed.name.clone(),
+                    first: places.0.clone(),
+                    second: places.1.clone(),
+                });
             }
         }
-        let mut all: Vec<Listed> = files
-            .iter()
-            .flat_map(|f| {
-                let twice = &twice;
-                f.connections.iter().map(move |at| {
-                    let stored = f.database(at).and_then(|d| d.attr("connectionString"));
-                    let connection = match twice.get(&fold_name(&at.name)) {
-                        Some((first, second)) => Err(StoreError::Duplicate {
-                            name: at.name.clone(),
-                            first: first.clone(),
-                            second: second.clone(),
-                        }),
-                        None => self.read_connection(f, at),
-                    };
-                    Listed {
-                        name: at.name.clone(),
-                        location: f.path.display().to_string(),
-                        sealed: stored.is_some_and(|text| self.is_sealed(text)),
-                        connection,
-                    }
-                })
-            })
-            .collect();
-        all.sort_by_cached_key(|e| fold_name(&e.name));
         Ok(Listing {
             connections: all,
             problems,
