@@ -139,15 +139,36 @@ fn read_stdin(cwd: PathBuf) -> Result<Input, String> {
     Ok(Input::Script(source, "<stdin>".into(), cwd))
 }
 
-/// The interactive shell: each complete input runs on the async runtime.
+/// The line the shell starts with: the version, the settings folder and the way to help.
+fn banner(settings_dir: &Path) -> String {
+    format!(
+        "preauth {version}, settings in {dir}\n\
+         Type help for the statements, exit or Ctrl-D to leave.",
+        version = env!("CARGO_PKG_VERSION"),
+        dir = settings_dir.display(),
+    )
+}
+
+/// The interactive shell: each complete input runs on the async runtime; Ctrl-C while it
+/// runs (a login waiting for the browser, a slow platform) cancels it and returns to the
+/// prompt.
 fn repl(interpreter: &mut Interpreter, settings_dir: &Path) -> i32 {
     let names_env = interpreter.env().connection_names();
     let history = settings_dir.join(HISTORY_FILE);
     let handle = tokio::runtime::Handle::current();
     let cwd = PathBuf::from(".");
+    println!("{}", banner(settings_dir));
     let mut executor = |input: &str| {
         let outcome = tokio::task::block_in_place(|| {
-            handle.block_on(interpreter.run_interactive(input, &cwd))
+            handle.block_on(async {
+                tokio::select! {
+                    outcome = interpreter.run_interactive(input, &cwd) => outcome,
+                    _ = tokio::signal::ctrl_c() => {
+                        eprintln!("\ncancelled");
+                        None
+                    }
+                }
+            })
         });
         match outcome {
             Some(code) => ReplOutcome::Exit(code),
@@ -156,7 +177,7 @@ fn repl(interpreter: &mut Interpreter, settings_dir: &Path) -> i32 {
     };
     let ended = tokio::task::block_in_place(|| run_repl(Some(&history), names_env, &mut executor));
     match ended {
-        Ok(ReplExit::EndOfInput) => exit::SUCCESS,
+        Ok(ReplExit::EndOfInput | ReplExit::Quit) => exit::SUCCESS,
         Ok(ReplExit::Requested(code)) => code,
         Err(error) => {
             eprintln!("error: {error}");

@@ -455,3 +455,107 @@ fn local_on_error_exit_ends_the_shell_with_its_code() {
         other => panic!("preauth did not exit normally: {other:?}"),
     }
 }
+
+#[test]
+fn banner_help_and_the_way_out() {
+    let ws = Workspace::new();
+    let mut command = ws.preauth();
+    command.env("TERM", "xterm");
+    let options = Options::new()
+        .timeout_ms(Some(TIMEOUT_MS))
+        .strip_ansi_escape_codes(true);
+    let session = spawn_with_options(command, options).expect("preauth runs on a pty");
+    let mut repl = Repl { session };
+    let banner = repl.expect(PROMPT);
+    assert_shows(
+        &banner,
+        &[
+            concat!("preauth ", env!("CARGO_PKG_VERSION")),
+            &ws.settings().display().to_string(),
+            "help",
+        ],
+    );
+
+    // `help` lists every statement with its syntax and an example, and the shell commands.
+    for ask in ["help", "\\?"] {
+        let all = repl.run(ask);
+        assert_shows(
+            &all,
+            &[
+                "show connection 'name'",
+                "e.g. show connection 'books';",
+                "refresh all connections [older than N days]",
+                "exit, quit, \\q",
+            ],
+        );
+    }
+    let one = repl.run("help drop;");
+    assert_shows(&one, &["drop connection [if exists] 'name'"]);
+    assert_hides(&one, &["show platforms"]);
+
+    // Completion offers the shell's words and the help topics (from the same table).
+    repl.keys("hel\t");
+    repl.expect("preauth> help ");
+    repl.keys("refresh a\t");
+    repl.expect("preauth> help refresh all ");
+    let refresh = repl.run("");
+    assert_shows(&refresh, &["refresh all connections older than 7 days;"]);
+
+    // An unfinished statement shows the continuation prompt.
+    repl.keys("show\r");
+    repl.expect("      -> ");
+    repl.keys("plat\t");
+    repl.expect("      -> platforms ");
+    let platforms = repl.run(";");
+    assert_shows(&platforms, &["exact-online"]);
+
+    // `exit` leaves without `;`, with exit code 0.
+    repl.keys("exit\r");
+    repl.session.exp_eof().expect("exit ends the shell");
+    match repl.session.process().wait().expect("preauth is reaped") {
+        WaitStatus::Exited(_, code) => assert_eq!(code, 0),
+        other => panic!("preauth did not exit normally: {other:?}"),
+    }
+    for way_out in ["quit;", "\\q", "QUIT"] {
+        let mut repl = Repl::start(&ws);
+        repl.keys(&format!("{way_out}\r"));
+        repl.session.exp_eof().expect("the shell ends");
+    }
+}
+
+#[test]
+fn a_history_entry_with_its_secret_removed_refuses_to_run() {
+    let ws = Workspace::new();
+    let mut repl = Repl::start(&ws);
+    let sealed = repl.run("encrypt value 'hunter2';");
+    assert_shows(&sealed, &["dk1:"]);
+    repl.run("local define PASSWORD \"s3cret-define\"");
+    repl.run("local define USER bare-s3cret");
+    assert_eq!(repl.quit(), 0);
+
+    let history = std::fs::read_to_string(ws.settings().join("history.txt")).expect("history");
+    assert_shows(
+        &history,
+        &[
+            "local define PASSWORD '<redacted>'",
+            "local define USER '<redacted>'",
+        ],
+    );
+    assert_hides(&history, &["hunter2", "s3cret-define", "bare-s3cret"]);
+
+    // Recalled and run as is, the redacted entry is refused; typed again, it runs.
+    let mut repl = Repl::start(&ws);
+    repl.keys("\x1b[A\x1b[A\x1b[A");
+    repl.expect("preauth> encrypt value '<redacted>';");
+    repl.keys("\r");
+    repl.accepted("encrypt value '<redacted>';");
+    let refused = repl.expect(PROMPT);
+    assert_shows(
+        &refused,
+        &["this line came from history with its secret removed; type the secret again"],
+    );
+    assert_hides(&refused, &["dk1:"]);
+    let sealed = repl.run("encrypt value 'hunter2';");
+    assert_shows(&sealed, &["dk1:"]);
+    assert_eq!(repl.quit(), 0);
+}

@@ -34,6 +34,7 @@
 pub mod ast;
 pub mod check;
 pub mod diagnostics;
+pub mod help;
 pub mod interpreter;
 mod keywords;
 pub mod limits;
@@ -51,6 +52,6 @@ pub use ast::{
 pub use diagnostics::{ParseError, ParseErrorKind};
 pub use keywords::{keywords, statement_keywords};
 pub use parser::{RawStatement, StatementError, parse, split};
-pub use redact::{REDACTED, redact_for_history};
+pub use redact::{REDACTED, holds_redacted_secret, redact_for_history};
 pub use repl::{ReplExit, ReplOutcome, is_interactive, run_repl};
 pub use substitute::{Defines, SubstituteError, substitute};

@@ -1,6 +1,7 @@
-//! The interactive shell: a rustyline editor with multi-line input until `;`, completion of
-//! keywords and connection names, keyword highlighting, and a history file that never holds
-//! a secret literal.
+//! The interactive shell: a rustyline editor with multi-line input until `;` (under a
+//! continuation prompt), completion of keywords and connection names, keyword highlighting,
+//! the shell's own `help` and `exit`, and a history file that never holds a secret literal
+//! and never replays a redacted one.
 //!
 //! The interpreter is not here: [`run_repl`] hands each complete input to an executor
 //! closure. Use [`is_interactive`] to decide between the REPL and batch mode; batch input must
@@ -21,12 +22,20 @@ use rustyline::history::FileHistory;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Config, Context, Editor, Helper};
 
+use crate::help::{SHELL_WORDS, ShellCommand, help_text, shell_command, topic_words_after};
 use crate::keywords::{expected_after, is_keyword};
-use crate::redact::redact_for_history;
+use crate::redact::{holds_redacted_secret, redact_for_history};
 use crate::scan::{self, Completeness, ScanError};
 
 /// The prompt shown before each input.
 pub const PROMPT: &str = "preauth> ";
+
+/// The prompt shown while a statement is unfinished (no `;` yet), as wide as [`PROMPT`].
+pub const CONTINUATION_PROMPT: &str = "      -> ";
+
+/// What the shell says when an input recalled from history lacks its secret.
+pub const REDACTED_REFUSAL: &str =
+    "error: this line came from history with its secret removed; type the secret again";
 
 /// Supplies the connection names to complete (called at each completion request).
 pub type ConnectionNames = Arc<dyn Fn() -> Vec<String> + Send + Sync>;
@@ -47,6 +56,8 @@ pub enum ReplExit {
     EndOfInput,
     /// The executor asked to exit with this code.
     Requested(i32),
+    /// The user typed `exit`, `quit` or `\q`.
+    Quit,
 }
 
 /// Why the REPL could not run.
@@ -79,15 +90,22 @@ pub fn input_is_complete(input: &str) -> bool {
     scan::completeness(input) == Completeness::Complete
 }
 
-/// The rustyline helper: validator, completer and highlighter (no hints).
+/// The rustyline helper: completer and highlighter (no hints). Multi-line input is read
+/// line by line by [`run_repl`], so that each further line gets [`CONTINUATION_PROMPT`].
 pub struct ScriptHelper {
     names: ConnectionNames,
+    /// The lines of the unfinished statement typed so far, each ended by a line break:
+    /// completion sees them before the line being edited.
+    pending: String,
 }
 
 impl ScriptHelper {
     /// A helper completing connection names from `names`.
     pub fn new(names: ConnectionNames) -> Self {
-        Self { names }
+        Self {
+            names,
+            pending: String::new(),
+        }
     }
 
     /// The completions for `line` with the cursor at byte `pos`: the byte where the replaced
@@ -116,6 +134,10 @@ impl ScriptHelper {
                 let prefix = before.get(word_start..).unwrap_or("");
                 let mut candidates = keyword_candidates(context, prefix);
                 candidates.extend(self.names_after(context, prefix, true));
+                let first_statement = before
+                    .get(..word_start)
+                    .is_some_and(|b| b.trim().is_empty());
+                candidates.extend(shell_candidates(first_statement, context, prefix));
                 (word_start, candidates)
             }
         }
@@ -172,12 +194,29 @@ fn statement_start(before: &str) -> usize {
     }
 }
 
+/// The shell's words (from the help table): `help`, `exit` and `quit` at the start of an
+/// input, and after `help` the words of its topics.
+fn shell_candidates(first_statement: bool, context: &str, prefix: &str) -> Vec<Pair> {
+    let mut words = context.split_whitespace();
+    match words.next() {
+        None if first_statement => matching_words(SHELL_WORDS.iter().copied(), prefix),
+        Some(first) if first.eq_ignore_ascii_case("help") || first == "\\?" => {
+            let typed: Vec<&str> = words.collect();
+            matching_words(topic_words_after(&typed).into_iter(), prefix)
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// Keywords the grammar accepts after `context` that start with `prefix`, in its case.
 fn keyword_candidates(context: &str, prefix: &str) -> Vec<Pair> {
+    matching_words(expected_after(context).keywords.into_iter(), prefix)
+}
+
+/// The `words` that start with `prefix` (any case), shown in the case of `prefix`.
+fn matching_words(words: impl Iterator<Item = &'static str>, prefix: &str) -> Vec<Pair> {
     let upper = !prefix.is_empty() && prefix.chars().all(|c| !c.is_lowercase());
-    expected_after(context)
-        .keywords
-        .into_iter()
+    words
         .filter(|word| {
             word.get(..prefix.len())
                 .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
@@ -205,7 +244,15 @@ impl Completer for ScriptHelper {
         pos: usize,
         _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
-        Ok(self.completions(line, pos))
+        if self.pending.is_empty() {
+            return Ok(self.completions(line, pos));
+        }
+        let whole = format!("{}{line}", self.pending);
+        let (start, candidates) = self.completions(&whole, self.pending.len() + pos);
+        Ok(match start.checked_sub(self.pending.len()) {
+            Some(start) => (start, candidates),
+            None => (pos, Vec::new()),
+        })
     }
 }
 
@@ -214,12 +261,10 @@ impl Hinter for ScriptHelper {
 }
 
 impl Validator for ScriptHelper {
-    fn validate(&self, ctx: &mut ValidationContext<'_>) -> rustyline::Result<ValidationResult> {
-        Ok(if input_is_complete(ctx.input()) {
-            ValidationResult::Valid(None)
-        } else {
-            ValidationResult::Incomplete
-        })
+    /// Every line is accepted: [`run_repl`] decides whether the statement is complete and
+    /// reads further lines under [`CONTINUATION_PROMPT`].
+    fn validate(&self, _ctx: &mut ValidationContext<'_>) -> rustyline::Result<ValidationResult> {
+        Ok(ValidationResult::Valid(None))
     }
 }
 
@@ -281,10 +326,12 @@ fn paint(out: &mut String, text: &str, style: &str) {
     out.push_str(RESET);
 }
 
-/// Runs the REPL until Ctrl-D or until the executor asks to exit.
+/// Runs the REPL until Ctrl-D, `exit`, or until the executor asks to exit.
 ///
-/// Each complete input (see [`input_is_complete`]) goes to `executor`. Ctrl-C cancels the
-/// input being typed. When `history_path` is given, history is loaded from it and saved to it
+/// Lines are read until the input is complete (see [`input_is_complete`]), the further ones
+/// under [`CONTINUATION_PROMPT`]; then `help` and `exit` (see [`crate::help`]) are answered
+/// here and any other input goes to `executor`, unless it holds a secret that history
+/// redacted (it is refused with [`REDACTED_REFUSAL`]). Ctrl-C cancels the input being typed. When `history_path` is given, history is loaded from it and saved to it
 /// after each input, with owner-only permissions (0600); inputs carrying secret literals are
 /// stored redacted, and inputs that cannot be checked are not stored (see
 /// [`redact_for_history`]). A history file that cannot be read or written is reported on
@@ -305,22 +352,49 @@ pub fn run_repl(
     if let Some(file) = &mut history {
         file.load(&mut editor);
     }
+    let mut pending = String::new();
     loop {
-        match editor.readline(PROMPT) {
-            Ok(input) => {
-                if input.trim().is_empty() {
-                    continue;
-                }
-                if let Some(file) = &mut history {
-                    file.record(&mut editor, &input);
-                }
+        let prompt = match pending.is_empty() {
+            true => PROMPT,
+            false => CONTINUATION_PROMPT,
+        };
+        if let Some(helper) = editor.helper_mut() {
+            helper.pending.clone_from(&pending);
+        }
+        let line = match editor.readline(prompt) {
+            Ok(line) => line,
+            Err(ReadlineError::Interrupted) => {
+                pending.clear();
+                continue;
+            }
+            Err(ReadlineError::Eof) => return Ok(ReplExit::EndOfInput),
+            Err(error) => return Err(ReplError::Terminal(error)),
+        };
+        if pending.is_empty() && line.trim().is_empty() {
+            continue;
+        }
+        pending.push_str(&line);
+        let command = shell_command(&pending);
+        if command.is_none() && !input_is_complete(&pending) {
+            pending.push('\n');
+            continue;
+        }
+        let input = std::mem::take(&mut pending);
+        if holds_redacted_secret(&input) {
+            eprintln!("{REDACTED_REFUSAL}");
+            continue;
+        }
+        if let Some(file) = &mut history {
+            file.record(&mut editor, &input);
+        }
+        match command {
+            Some(ShellCommand::Exit) => return Ok(ReplExit::Quit),
+            Some(ShellCommand::Help(topic)) => print!("{}", help_text(topic.as_deref())),
+            None => {
                 if let ReplOutcome::Exit(code) = executor(&input) {
                     return Ok(ReplExit::Requested(code));
                 }
             }
-            Err(ReadlineError::Interrupted) => continue,
-            Err(ReadlineError::Eof) => return Ok(ReplExit::EndOfInput),
-            Err(error) => return Err(ReplError::Terminal(error)),
         }
     }
 }
