@@ -163,10 +163,9 @@ impl Lifecycle {
     ) -> Result<Connection, LifecycleError> {
         let callback = flow::parse_return(return_url)?;
         let state = callback.state().ok_or(FlowError::MissingState)?;
-        let pending = self
-            .inner
-            .store
-            .take_pending(state, self.now())?
+        let (store, state, now) = (Arc::clone(&self.inner.store), state.to_string(), self.now());
+        let pending = blocking(move || Ok(store.take_pending(&state, now)?))
+            .await?
             .ok_or(FlowError::UnknownState)?;
         let mut connection = pending.connection.clone();
         let platform = self.platform_of(&connection)?.clone();
