@@ -149,9 +149,7 @@ fn banner(settings_dir: &Path) -> String {
     )
 }
 
-/// The interactive shell: each complete input runs on the async runtime; Ctrl-C while it
-/// runs (a login waiting for the browser, a slow platform) cancels it and returns to the
-/// prompt.
+/// The interactive shell: each complete input runs on the async runtime.
 fn repl(interpreter: &mut Interpreter, settings_dir: &Path) -> i32 {
     let names_env = interpreter.env().connection_names();
     let history = settings_dir.join(HISTORY_FILE);
@@ -160,15 +158,7 @@ fn repl(interpreter: &mut Interpreter, settings_dir: &Path) -> i32 {
     println!("{}", banner(settings_dir));
     let mut executor = |input: &str| {
         let outcome = tokio::task::block_in_place(|| {
-            handle.block_on(async {
-                tokio::select! {
-                    outcome = interpreter.run_interactive(input, &cwd) => outcome,
-                    _ = tokio::signal::ctrl_c() => {
-                        eprintln!("\ncancelled");
-                        None
-                    }
-                }
-            })
+            handle.block_on(interpreter.run_interactive(input, &cwd))
         });
         match outcome {
             Some(code) => ReplOutcome::Exit(code),

@@ -559,3 +559,44 @@ fn a_history_entry_with_its_secret_removed_refuses_to_run() {
     assert_shows(&sealed, &["dk1:"]);
     assert_eq!(repl.quit(), 0);
 }
+
+#[test]
+fn ctrl_c_cancels_a_login_waiting_for_the_browser_and_the_prompt_comes_back() {
+    let sandbox = SandboxProcess::start(&[]);
+    let ws = Workspace::new();
+    let mut repl = Repl::start(&ws);
+
+    // Waiting for the loopback listener (or a paste).
+    let redirect = format!("http://127.0.0.1:{}/callback", free_port());
+    start_preauthenticate(&mut repl, &sandbox, "wait", &redirect);
+    repl.expect("Waiting for the browser to come back");
+    repl.session.send_control('c').expect("Ctrl-C is sent");
+    let cancelled = repl.expect(PROMPT);
+    assert_shows(&cancelled, &["cancelled", "exchange code url"]);
+    // The terminal belongs to the shell again: nothing reads it behind its back.
+    let platforms = repl.run("show platforms;");
+    assert_shows(&platforms, &["exact-online"]);
+    // The listener let go of its port: the same login can start again and finish.
+    let url = start_preauthenticate(&mut repl, &sandbox, "wait", &redirect);
+    repl.expect("Waiting for the browser to come back");
+    assert_eq!(approve(&url), "");
+    let stored = repl.expect(PROMPT);
+    assert_shows(&stored, &["connection 'wait' authorized"]);
+
+    // Waiting for a paste.
+    start_preauthenticate(
+        &mut repl,
+        &sandbox,
+        "paste",
+        "https://example.invalid/callback",
+    );
+    repl.expect("Paste the URL your browser landed on and press Enter:");
+    repl.session.send_control('c').expect("Ctrl-C is sent");
+    let cancelled = repl.expect(PROMPT);
+    assert_shows(&cancelled, &["cancelled", "exchange code url"]);
+    let listed = repl.run("show connections;");
+    assert_shows(&listed, &["wait"]);
+    assert_hides(&listed, &["paste"]);
+    assert_eq!(repl.quit(), 0);
+    assert!(!ws.settings().join("settings-paste.xml").exists());
+}

@@ -96,6 +96,7 @@ impl Return {
                 let (result, read) = tokio::select! {
                     done = &mut task => (joined(done).map(Some), false),
                     pasted = &mut paste => (Ok(pasted.ok().flatten()), true),
+                    _ = tokio::signal::ctrl_c() => (Ok(cancelled()), false),
                 };
                 cancel.store(true, Ordering::Relaxed);
                 task.abort();
@@ -108,13 +109,30 @@ impl Return {
             }
             (None, true) => {
                 eprintln!("Paste the URL your browser landed on and press Enter:");
-                let cancel = AtomicBool::new(false);
-                let pasted = tokio::task::spawn_blocking(move || read_pasted_line(&cancel));
-                Ok(pasted.await.ok().flatten())
+                let cancel = Arc::new(AtomicBool::new(false));
+                let mut pasted = tokio::task::spawn_blocking({
+                    let cancel = Arc::clone(&cancel);
+                    move || read_pasted_line(&cancel)
+                });
+                tokio::select! {
+                    pasted = &mut pasted => Ok(pasted.ok().flatten()),
+                    _ = tokio::signal::ctrl_c() => {
+                        cancel.store(true, Ordering::Relaxed);
+                        let _ = pasted.await;
+                        Ok(cancelled())
+                    }
+                }
             }
             (None, false) => Ok(None),
         }
     }
+}
+
+/// Ctrl-C while waiting for the browser: the shell gets its prompt back, and the caller
+/// explains how to finish with `exchange code url`.
+fn cancelled() -> Option<String> {
+    eprintln!("cancelled");
+    None
 }
 
 fn joined(
