@@ -218,7 +218,10 @@ fn oem_register_stores_tokens_from_elsewhere_and_refuses_old_or_spent_ones() {
     let ten_minutes_ago = rfc3339(SystemTime::now() - Duration::from_secs(660));
     run_oem_example(&late, &sandbox, &tokens, &ten_minutes_ago, "acme-be")
         .exits(1)
-        .warns(&["the refresh token of 'acme-be' was already used"])
+        .warns(&[
+            "the tokens handed over for 'acme-be' cannot be registered: the platform says the refresh token was already used",
+            "obtain new tokens from the partner application",
+        ])
         .keeps_secret(&secrets);
     assert!(
         late.settings_snapshot()

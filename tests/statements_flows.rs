@@ -279,7 +279,7 @@ fn register_stores_tokens_obtained_elsewhere_and_refuses_old_or_taken_ones() {
     out.exits(0)
         .says(&["connection 'oem' registered; access token valid until "])
         .warns(&[
-            "verified: the platform's current/Me answered",
+            "verified the access token only: the platform's current/Me answered",
             "> register connection 'oem' platform exact",
         ])
         .keeps_secret(&tokens.all());

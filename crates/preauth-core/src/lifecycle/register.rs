@@ -25,8 +25,10 @@ pub struct RegisterRequest {
     pub refresh_token: RefreshToken,
     /// When the tokens were obtained; `None` means now.
     pub obtained_at: Option<SystemTime>,
-    /// Prove the tokens before keeping them: with `current/Me` or the token validation
-    /// when the access token should still be valid, else with a refresh.
+    /// Prove the tokens before keeping them: with a refresh (whose new pair is stored)
+    /// when the access token is expired or due; while it is still fresh, with `current/Me`
+    /// or the token validation, which prove the access token only (see
+    /// [`Registration::refresh_token_unchecked_until`]).
     pub verify: bool,
 }
 
@@ -50,6 +52,10 @@ pub struct Registration {
     pub refresh_token_expires_at: Option<SystemTime>,
     /// How the tokens were proven, when asked.
     pub proof: Option<Proof>,
+    /// With `verify` and an access token still fresh: the refresh token was not checked,
+    /// because a platform like Exact refuses a refresh (and counts the refusal) while the
+    /// access token is valid. The first refresh, from this time on, is its first check.
+    pub refresh_token_unchecked_until: Option<SystemTime>,
 }
 
 impl Lifecycle {
@@ -113,9 +119,14 @@ impl Lifecycle {
                 connection,
                 refresh_token_expires_at: expires,
                 proof: None,
+                refresh_token_unchecked_until: None,
             });
         }
         let access_fresh = !super::needs_refresh(&platform, &tokens, now);
+        let can_prove_access =
+            platform.me_path.is_some() || platform.token_validation_path.is_some();
+        let refresh_token_unchecked_until = (access_fresh && can_prove_access)
+            .then(|| platform.refresh_allowed_from(tokens.access_token_expires_at));
         let proof = if access_fresh && platform.me_path.is_some() {
             self.inner
                 .http
@@ -144,19 +155,60 @@ impl Lifecycle {
                     .and_then(|t| refresh_token_expiry(&platform, t)),
                 connection,
                 proof: Some(proof),
+                refresh_token_unchecked_until,
             }),
             Err(e) => {
-                if !matches!(
+                if matches!(
                     e,
                     LifecycleError::RefreshOutcomeUnknown { .. }
                         | LifecycleError::Unreachable { .. }
                 ) {
-                    // The tokens were refused: do not keep a connection that cannot work.
-                    let _ = self.inner.store.drop_connection(&name);
+                    // Kept: the tokens may be good, and the error's advice is about
+                    // the stored connection.
+                    return Err(e);
                 }
-                Err(e)
+                // The tokens were refused: do not keep a connection that cannot work,
+                // and say so instead of advice about a connection that is gone.
+                let _ = self.inner.store.drop_connection(&name);
+                Err(refused_registration(name, e))
             }
         }
+    }
+}
+
+/// The error for tokens the platform refused while verifying a registration (the
+/// connection was removed again): what was refused, and that new tokens come from the
+/// partner application that obtained these (a login here would not give them to it).
+fn refused_registration(name: String, error: LifecycleError) -> LifecycleError {
+    const NEW_TOKENS: &str =
+        "nothing was stored; obtain new tokens from the partner application and register them";
+    let cause = match &error {
+        LifecycleError::RefreshTokenSpent { .. } => {
+            "the platform says the refresh token was already used".to_string()
+        }
+        LifecycleError::RefreshTokenExpired { expired_at, .. } => format!(
+            "the platform says the refresh token expired{}",
+            expired_at
+                .map(|t| format!(" on {}", When(t)))
+                .unwrap_or_default()
+        ),
+        LifecycleError::RefreshTokenRejected { detail, .. } => {
+            format!("the platform does not accept the refresh token ({detail})")
+        }
+        LifecycleError::AccessTokenRejected { detail, .. } => {
+            format!("the platform does not accept the access token ({detail})")
+        }
+        LifecycleError::InvalidClient { .. } => {
+            return LifecycleError::InvalidRegistration {
+                name,
+                reason: "the platform rejected the client id or client secret; nothing was stored: register again with the app's client id and secret as the app registration shows them".into(),
+            };
+        }
+        _ => return error,
+    };
+    LifecycleError::InvalidRegistration {
+        name,
+        reason: format!("{cause}; {NEW_TOKENS}"),
     }
 }
 

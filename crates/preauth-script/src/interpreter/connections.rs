@@ -117,23 +117,46 @@ pub(super) async fn register(env: &Environment, r: &Register) -> Result<(), Exec
             })
         })
         .transpose()?;
+    let refresh_token = RefreshToken::new(r.refresh_token.secret());
+    // Two connections with one refresh token spend it twice: the second refresh finds
+    // it used, and on Exact the chain of one of them is dead.
+    if let Some(holder) = env.holder_of(&refresh_token)? {
+        return Err(ExecError::Invalid(format!(
+            "the refresh token handed over for '{}' is the one connection '{holder}' holds already; nothing was stored: obtain new tokens for '{}' from the partner application (one pair per connection)",
+            r.connection, r.connection
+        )));
+    }
     let registration = env
         .lifecycle()
         .register(RegisterRequest {
             connection,
             access_token: AccessToken::new(r.access_token.secret()),
-            refresh_token: RefreshToken::new(r.refresh_token.secret()),
+            refresh_token,
             obtained_at,
             verify: r.verify,
         })
         .await?;
+    if let Some(stored) = registration
+        .connection
+        .tokens
+        .as_ref()
+        .and_then(|t| t.refresh_token.as_ref())
+    {
+        env.note_held(&registration.connection.name, stored);
+    }
     if let Some(proof) = &registration.proof {
         let how = match proof {
             Proof::Me(_) => "the platform's current/Me answered",
             Proof::Validation(_) => "the platform validated the access token",
-            Proof::Refreshed => "a refresh succeeded",
+            Proof::Refreshed => "a refresh succeeded and its new tokens were stored",
         };
-        eprintln!("verified: {how}");
+        match registration.refresh_token_unchecked_until {
+            Some(from) => eprintln!(
+                "verified the access token only: {how}; the refresh token cannot be checked yet, because the platform refuses a refresh while the access token is valid: the first refresh, from {}, checks it",
+                When(from)
+            ),
+            None => eprintln!("verified: {how}"),
+        }
     }
     report_stored(env, "registered", &registration.connection)
 }

@@ -1,9 +1,11 @@
 //! What statements run against: the settings folder, the lifecycle, the protector, the
 //! user agent that opens authorization URLs, and output options.
 
+use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use preauth_core::clock::Clock;
@@ -11,7 +13,7 @@ use preauth_core::connection::Connection;
 use preauth_core::lifecycle::Lifecycle;
 use preauth_core::platform::{ClientAuth, GenericPlatform, Platform, Registry};
 use preauth_core::protector::Protector;
-use preauth_core::secret::ClientSecret;
+use preauth_core::secret::{ClientSecret, RefreshToken};
 use preauth_core::settings::{DEFAULT_LOCK_WAIT, SettingsFolder, validate_name};
 use preauth_core::store::Store;
 use preauth_core::token_client::TokenClient;
@@ -48,6 +50,32 @@ pub struct Environment {
     pub progress: bool,
     /// The embedded sandbox's clock, when the run has one (`preauth --sandbox`).
     pub sandbox_clock: Option<Arc<dyn TimeMachine>>,
+    /// Which stored connection holds which refresh token, for `register` to refuse a
+    /// token that is held already: read in one pass on first use, then kept up to date by
+    /// this session's registrations (so that a script of N registrations reads the store
+    /// once, not N times).
+    held: Mutex<Option<HeldTokens>>,
+}
+
+/// Refresh tokens of stored connections, by a keyed hash (no token is kept): the names
+/// of the connections whose token has that hash. A hit is a candidate only: it is
+/// confirmed against the store as it is then.
+struct HeldTokens {
+    hasher: std::collections::hash_map::RandomState,
+    by_hash: HashMap<u64, Vec<String>>,
+}
+
+impl HeldTokens {
+    fn hash(&self, token: &RefreshToken) -> u64 {
+        self.hasher.hash_one(token.secret())
+    }
+
+    fn note(&mut self, name: &str, token: &RefreshToken) {
+        let names = self.by_hash.entry(self.hash(token)).or_default();
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+    }
 }
 
 /// A clock that can be moved forward: the embedded sandbox's virtual clock, which the
@@ -86,6 +114,7 @@ impl Environment {
             interactive: false,
             progress: false,
             sandbox_clock: None,
+            held: Mutex::new(None),
         })
     }
 
@@ -148,6 +177,61 @@ impl Environment {
         out.write_all(text.as_bytes())
             .and_then(|()| out.flush())
             .map_err(ExecError::Output)
+    }
+
+    /// The stored connection that holds `token` as its refresh token now, if any
+    /// (connections that cannot be opened here are not looked at).
+    pub(super) fn holder_of(&self, token: &RefreshToken) -> Result<Option<String>, ExecError> {
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if held.is_none() {
+            let mut tokens = HeldTokens {
+                hasher: std::collections::hash_map::RandomState::new(),
+                by_hash: HashMap::new(),
+            };
+            for listed in self.lifecycle.store().list()?.connections {
+                if let Some(t) = listed
+                    .connection
+                    .ok()
+                    .and_then(|c| c.tokens.and_then(|t| t.refresh_token))
+                {
+                    tokens.note(&listed.name, &t);
+                }
+            }
+            *held = Some(tokens);
+        }
+        let Some(tokens) = held.as_ref() else {
+            return Ok(None);
+        };
+        let candidates = tokens
+            .by_hash
+            .get(&tokens.hash(token))
+            .cloned()
+            .unwrap_or_default();
+        for name in candidates {
+            let holds = self.lifecycle.store().load(&name).ok().is_some_and(|c| {
+                c.tokens
+                    .and_then(|t| t.refresh_token)
+                    .is_some_and(|stored| stored.ct_eq(token))
+            });
+            if holds {
+                return Ok(Some(name));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Notes that connection `name` now holds `token` (after a registration).
+    pub(super) fn note_held(&self, name: &str, token: &RefreshToken) {
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(tokens) = held.as_mut() {
+            tokens.note(name, token);
+        }
     }
 
     /// A new connection (no tokens) from a statement's app options.
