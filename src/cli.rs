@@ -3,12 +3,22 @@
 use std::path::PathBuf;
 
 use clap::error::ErrorKind;
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use preauth_script::output::OutputFormat;
 
 const AFTER_HELP: &str = "\
-Without FILE or -c, statements are read from standard input when it is not a terminal,
-and an interactive shell starts when standard input and output are terminals.
+Without FILE, -f or -c, statements are read from standard input when it is not a terminal,
+and an interactive shell starts when standard input and output are terminals. Several -c and
+-f run in the order given, in one session (defines carry over), as in psql.
+
+Examples:
+  preauth                                     the interactive shell (type help)
+  preauth nightly.sql                         run a script
+  preauth -c \"show connections\"               one statement
+  preauth -D ENV=prod -f setup.sql -c \"refresh all connections\"
+  preauth --sandbox -c \"show platforms\"       try it against the built-in sandbox
+  preauth token acme-books                    the access token, for other programs
+  preauth check --warn-days 14                a monitoring check
 
 Exit codes:
   0  success
@@ -19,7 +29,7 @@ Exit codes:
   0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 
 Environment:
-  PREAUTH_SETTINGS_DIR  settings folder (default ~/.preauth; --settings-dir wins)
+  PREAUTH_SETTINGS_DIR  settings folder (default ~/.preauth; --settings-dir wins; empty = unset)
   PREAUTH_LOCK_TIMEOUT  longest wait for a locked connection, in seconds (default 60)
   DEVICEKEY_SECRET_DIR  folder of the device key's host secret
   BROWSER               command that opens authorization URLs";
@@ -31,20 +41,26 @@ Environment:
     name = "preauth",
     version,
     after_help = AFTER_HELP,
-    override_usage = "preauth [OPTIONS] [FILE]\n       preauth [OPTIONS] <COMMAND>"
+    override_usage = "preauth [OPTIONS] [FILE]\n       preauth [OPTIONS] [-c STATEMENTS | -f FILE]...\n       preauth [OPTIONS] <COMMAND>"
 )]
 pub struct Cli {
     /// A script file to run (`-` for standard input).
-    pub file: Option<PathBuf>,
+    #[arg(value_name = "FILE", conflicts_with_all = ["command", "files"])]
+    pub script: Option<PathBuf>,
 
-    /// Statements to run, separated by `;`.
+    /// Statements to run, separated by `;` (repeatable; with -f, in the order given).
     #[arg(
         short = 'c',
         long = "command",
         value_name = "STATEMENTS",
-        conflicts_with = "file"
+        action = ArgAction::Append
     )]
-    pub command: Option<String>,
+    pub command: Vec<String>,
+
+    /// A script file to run, `-` for standard input (repeatable; with -c, in the order
+    /// given).
+    #[arg(short = 'f', long = "file", value_name = "FILE", action = ArgAction::Append)]
+    pub files: Vec<PathBuf>,
 
     #[command(flatten)]
     pub common: Common,
@@ -65,6 +81,94 @@ pub struct Cli {
     /// What else to do.
     #[command(subcommand)]
     pub subcommand: Option<Command>,
+
+    /// The scripts to run, in the order typed: FILE, or every -c and -f.
+    #[arg(skip)]
+    pub scripts: Vec<Script>,
+}
+
+/// One script named on the command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Script {
+    /// `-c STATEMENTS`.
+    Command(String),
+    /// FILE or `-f FILE` (`-` is standard input).
+    File(PathBuf),
+}
+
+/// The command line definition, with `preauth sandbox --help` showing only the options
+/// that apply to it (the settings options are global for the other commands).
+fn definition() -> clap::Command {
+    let command = Cli::command();
+    // A subcommand's own argument of the same id takes the place of the propagated global.
+    let hidden: Vec<clap::Arg> = command
+        .get_arguments()
+        .filter(|arg| arg.is_global_set())
+        .map(|arg| arg.clone().hide(true))
+        .collect();
+    command.mut_subcommand("sandbox", |sandbox| sandbox.args(hidden))
+}
+
+/// The -c and -f values in the order they were typed.
+fn scripts_in_order(matches: &ArgMatches) -> Vec<Script> {
+    let mut scripts: Vec<(usize, Script)> = Vec::new();
+    if let (Some(at), Some(values)) = (
+        matches.indices_of("command"),
+        matches.get_many::<String>("command"),
+    ) {
+        scripts.extend(at.zip(values.map(|v| Script::Command(v.clone()))));
+    }
+    if let (Some(at), Some(values)) = (
+        matches.indices_of("files"),
+        matches.get_many::<PathBuf>("files"),
+    ) {
+        scripts.extend(at.zip(values.map(|v| Script::File(v.clone()))));
+    }
+    scripts.sort_by_key(|(at, _)| *at);
+    scripts.into_iter().map(|(_, script)| script).collect()
+}
+
+/// The subcommand `word` was probably meant to be: a FILE argument that names no file but
+/// is one or two typing mistakes away from a subcommand (`preauth tokn`).
+pub fn subcommand_like(word: &str) -> Option<String> {
+    if word.contains(['/', '\\', '.']) {
+        return None;
+    }
+    let word = word.to_ascii_lowercase();
+    definition()
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .filter(|name| *name != word)
+        .map(|name| (edit_distance(&word, &name), name))
+        .filter(|(distance, name)| *distance <= 2.min(name.len() / 2))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, name)| name)
+}
+
+/// Levenshtein distance, a swap of neighbours counting once.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
 }
 
 impl Cli {
@@ -72,23 +176,24 @@ impl Cli {
     /// (`preauth --settings-dir DIR check`); a script (FILE, -c, -D, --echo, --sandbox)
     /// and a subcommand exclude each other.
     pub fn parse_checked() -> Cli {
-        let cli = Cli::parse();
-        let script = cli.file.is_some()
-            || cli.command.is_some()
-            || !cli.defines.is_empty()
-            || cli.echo
-            || cli.sandbox;
+        let matches = definition().get_matches();
+        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+        cli.scripts = match &cli.script {
+            Some(path) => vec![Script::File(path.clone())],
+            None => scripts_in_order(&matches),
+        };
+        let script = !cli.scripts.is_empty() || !cli.defines.is_empty() || cli.echo || cli.sandbox;
         if let (true, Some(subcommand)) = (script, &cli.subcommand) {
             let name = match subcommand {
                 Command::Token { .. } => "token",
                 Command::Check { .. } => "check",
                 Command::Sandbox(_) => "sandbox",
             };
-            Cli::command()
+            definition()
                 .error(
                     ErrorKind::ArgumentConflict,
                     format!(
-                        "'{name}' cannot be combined with a script (FILE, -c, -D, --echo, --sandbox)"
+                        "'{name}' cannot be combined with a script (FILE, -c, -f, -D, --echo, --sandbox)"
                     ),
                 )
                 .exit();
@@ -100,8 +205,9 @@ impl Cli {
 /// Options every command shares.
 #[derive(Debug, Args)]
 pub struct Common {
-    /// The settings folder.
-    #[arg(long, global = true, value_name = "DIR", env = "PREAUTH_SETTINGS_DIR")]
+    /// The settings folder [default: $PREAUTH_SETTINGS_DIR when set and not empty, else
+    /// ~/.preauth].
+    #[arg(long, global = true, value_name = "DIR")]
     pub settings_dir: Option<PathBuf>,
 
     /// How results are printed.
@@ -133,15 +239,66 @@ fn parse_format(text: &str) -> Result<OutputFormat, String> {
     text.parse()
 }
 
+const TOKEN_HELP: &str = "\
+Exit codes: 0 the token is on standard output, 1 it could not be had (the reason is on
+standard error).
+
+Examples:
+  preauth token acme-books
+  curl -H \"Authorization: Bearer $(preauth token acme-books)\" https://start.exactonline.nl/api/v1/current/Me
+  preauth --settings-dir /srv/preauth token acme-books --format json";
+
+const CHECK_HELP: &str = "\
+Exit codes (monitoring-plugin convention): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+A settings folder that does not exist is UNKNOWN and is not created.
+
+Examples:
+  preauth check
+  preauth check --warn-days 14 --critical-days 3
+  preauth --settings-dir /srv/preauth check";
+
+const SANDBOX_HELP: &str = "\
+The sandbox speaks Exact Online's and Twinfield's OAuth2 dialects on 127.0.0.1 only: login
+as demo / demo with 2FA code 123456, a demo app that is always registered, rotating refresh
+tokens, a virtual clock and injectable faults. It prints its base URL as the first line of
+standard output and runs until Ctrl-C.
+
+Apps file (--apps):
+  {\"apps\": [{\"client_id\": \"my-app\", \"client_secret\": \"s3cret\",
+             \"redirect_uris\": [\"http://127.0.0.1:8765/callback\"],
+             \"access_token_seconds\": 600}]}
+  access_token_seconds is optional (600 by default); client ids must be unique.
+
+Admin endpoints (for tests and demos):
+  POST /sandbox/clock/advance?seconds=N   move the virtual clock N seconds forward
+  POST /sandbox/faults                    queue a fault for the next token request, as JSON:
+      {\"fault\":\"drop_after_rotate\"}       rotate the tokens, then close without answering
+      {\"fault\":\"delay\",\"millis\":250}     answer normally after a real-time delay
+      {\"fault\":\"http500\"}                 answer 500, nothing is spent
+      {\"fault\":\"invalid_json\"}            rotate the tokens, answer truncated JSON
+      {\"fault\":\"plain_text400\"}           answer 400 in text/plain, nothing is spent
+  GET  /sandbox/counters                  request counters as JSON (logins, codes issued,
+                                          token calls by grant type, spent-token reuses, ...)
+
+Examples:
+  preauth sandbox --port 8700
+  preauth sandbox --auto-approve --apps apps.json
+  curl -X POST 'http://127.0.0.1:8700/sandbox/clock/advance?seconds=3600'
+  curl -X POST -d '{\"fault\":\"http500\"}' -H 'Content-Type: application/json' http://127.0.0.1:8700/sandbox/faults
+  BROWSER='preauth sandbox --approve' preauth -c \"preauthenticate ...\"
+  preauth sandbox --approve 'http://127.0.0.1:8700/api/oauth2/auth?...'";
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print a valid access token for a connection (refreshing it when due) and nothing else.
+    #[command(after_help = TOKEN_HELP)]
     Token {
         /// The connection.
         name: String,
     },
     /// Monitoring check of every connection's refresh token (Nagios / Icinga plugin).
+    #[command(after_help = CHECK_HELP)]
     Check {
         /// WARNING when a refresh token expires within this many days.
         #[arg(long, default_value_t = 7, value_name = "DAYS")]
@@ -151,6 +308,7 @@ pub enum Command {
         critical_days: u32,
     },
     /// Run the Exact Online / Twinfield compatible authorization server on 127.0.0.1.
+    #[command(after_help = SANDBOX_HELP)]
     Sandbox(SandboxArgs),
 }
 

@@ -9,7 +9,7 @@ use preauth_sandbox::{Sandbox, SandboxConfig, VirtualClock};
 use preauth_script::interpreter::{Interpreter, TimeMachine, UserAgent, exit};
 use preauth_script::repl::{ReplExit, ReplOutcome, is_interactive, run_repl};
 
-use crate::cli::Cli;
+use crate::cli::{Cli, Script, subcommand_like};
 use crate::user_agent::{SandboxLogin, SystemBrowser};
 
 /// The REPL's history file in the settings folder.
@@ -30,10 +30,17 @@ impl TimeMachine for SandboxTime {
     }
 }
 
+/// A whole script, its name in errors, and the folder its includes are relative to.
+struct Source {
+    text: String,
+    origin: String,
+    base: PathBuf,
+}
+
 /// Where the statements come from.
 enum Input {
-    /// A whole script, its name in errors, and the folder its includes are relative to.
-    Script(String, String, PathBuf),
+    /// Scripts to run in order (one, or every -c and -f as typed).
+    Scripts(Vec<Source>),
     /// The interactive shell.
     Repl,
 }
@@ -48,11 +55,15 @@ pub async fn run(cli: Cli) -> i32 {
         }
     };
     // A syntax error anywhere exits 2 before anything is opened, created or started.
-    if let Input::Script(source, origin, _) = &input
-        && let Err(error) = preauth_script::interpreter::check_syntax(source, origin)
-    {
-        eprintln!("{error}");
-        return exit::USAGE;
+    if let Input::Scripts(sources) = &input {
+        for source in sources {
+            if let Err(error) =
+                preauth_script::interpreter::check_syntax(&source.text, &source.origin)
+            {
+                eprintln!("{error}");
+                return exit::USAGE;
+            }
+        }
     }
     // The embedded sandbox lives as long as the run.
     let sandbox = if cli.sandbox {
@@ -97,8 +108,12 @@ pub async fn run(cli: Cli) -> i32 {
         interpreter.defines_mut().define(name, value.as_str());
     }
     let code = match input {
-        Input::Script(source, origin, base) => {
-            interpreter.run_script(&source, &origin, &base).await
+        Input::Scripts(sources) => {
+            let scripts: Vec<(&str, &str, &Path)> = sources
+                .iter()
+                .map(|s| (s.text.as_str(), s.origin.as_str(), s.base.as_path()))
+                .collect();
+            interpreter.run_scripts(&scripts).await
         }
         Input::Repl => repl(&mut interpreter, &dir),
     };
@@ -110,33 +125,64 @@ pub async fn run(cli: Cli) -> i32 {
 
 fn read_input(cli: &Cli) -> Result<Input, String> {
     let cwd = PathBuf::from(".");
-    if let Some(command) = &cli.command {
-        return Ok(Input::Script(command.clone(), "-c".into(), cwd));
+    if cli.scripts.is_empty() {
+        return if is_interactive() {
+            Ok(Input::Repl)
+        } else if std::io::stdin().is_terminal() {
+            Err(
+                "standard output is not a terminal; give a script file, -c, or pipe statements in"
+                    .into(),
+            )
+        } else {
+            Ok(Input::Scripts(vec![read_stdin(cwd)?]))
+        };
     }
-    match &cli.file {
-        Some(path) if path.as_os_str() != "-" => {
-            let source = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let base = path.parent().map(Path::to_path_buf).unwrap_or(cwd);
-            Ok(Input::Script(source, path.display().to_string(), base))
-        }
-        Some(_) => read_stdin(cwd),
-        None if is_interactive() => Ok(Input::Repl),
-        None if std::io::stdin().is_terminal() => Err(
-            "standard output is not a terminal; give a script file, -c, or pipe statements in"
-                .into(),
-        ),
-        None => read_stdin(cwd),
+    let mut sources = Vec::with_capacity(cli.scripts.len());
+    for script in &cli.scripts {
+        sources.push(match script {
+            Script::Command(text) => Source {
+                text: text.clone(),
+                origin: "-c".into(),
+                base: cwd.clone(),
+            },
+            Script::File(path) if path.as_os_str() == "-" => read_stdin(cwd.clone())?,
+            Script::File(path) => read_file(path, &cwd)?,
+        });
     }
+    Ok(Input::Scripts(sources))
+}
+
+/// A script file; a missing one whose name is close to a subcommand's gets a suggestion.
+fn read_file(path: &Path, cwd: &Path) -> Result<Source, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let hint = match (e.kind(), path.to_str().and_then(subcommand_like)) {
+            (std::io::ErrorKind::NotFound, Some(name)) => format!("; did you mean '{name}'?"),
+            _ => String::new(),
+        };
+        format!("cannot read {}: {e}{hint}", path.display())
+    })?;
+    let base = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| cwd.to_path_buf());
+    Ok(Source {
+        text,
+        origin: path.display().to_string(),
+        base,
+    })
 }
 
 /// Standard input, read whole and parsed like a file.
-fn read_stdin(cwd: PathBuf) -> Result<Input, String> {
-    let mut source = String::new();
+fn read_stdin(cwd: PathBuf) -> Result<Source, String> {
+    let mut text = String::new();
     std::io::stdin()
-        .read_to_string(&mut source)
+        .read_to_string(&mut text)
         .map_err(|e| format!("cannot read standard input: {e}"))?;
-    Ok(Input::Script(source, "<stdin>".into(), cwd))
+    Ok(Source {
+        text,
+        origin: "<stdin>".into(),
+        base: cwd,
+    })
 }
 
 /// The line the shell starts with: the version, the settings folder and the way to help.

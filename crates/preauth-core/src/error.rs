@@ -100,6 +100,17 @@ pub enum LifecycleError {
         name: String,
     },
     /// The refresh token is unknown or revoked.
+    /// A login or registration yielded no refresh token on a platform that issues them:
+    /// the connection is stored, but dies with its access token.
+    #[error(
+        "the platform issued no refresh token for '{name}', so this connection stops working at {}; for an OpenID Connect provider, ask for the offline_access scope (preauth sends prompt=consent with it) and log in again with `preauthenticate connection '{name}'`", When(*.dies_at)
+    )]
+    NoRefreshTokenIssued {
+        /// The connection.
+        name: String,
+        /// When its access token expires.
+        dies_at: SystemTime,
+    },
     #[error(
         "the platform no longer accepts the refresh token of '{name}' ({detail}); log in again with `preauthenticate connection {}`", Quoted(.name)
     )]

@@ -156,7 +156,9 @@ impl Lifecycle {
     /// Finishes an authorization from its return URL (whole URL or query): checks
     /// `state` against the pending authorizations (each is used once), the `iss`, and the
     /// platform's `error`; exchanges the code at once; stores the connection with its
-    /// tokens durably, and only then returns it.
+    /// tokens durably, and only then returns it. A login that yielded no refresh token on
+    /// a platform that issues them is stored all the same, and reported as
+    /// [`LifecycleError::NoRefreshTokenIssued`].
     pub async fn finish_authorization(
         &self,
         return_url: &str,
@@ -199,7 +201,15 @@ impl Lifecycle {
         connection.tokens = Some(tokens_from(&platform, response, None, self.now()));
         self.persist_new(&connection).await?;
         self.remember_cluster_url(&platform, &mut connection).await;
-        Ok(connection)
+        match connection.tokens.as_ref() {
+            Some(t) if t.refresh_token.is_none() && platform.issues_refresh_tokens => {
+                Err(LifecycleError::NoRefreshTokenIssued {
+                    name: connection.name,
+                    dies_at: t.access_token_expires_at,
+                })
+            }
+            _ => Ok(connection),
+        }
     }
 
     /// THE entry point for a usable access token: under the connection's lock, re-reads

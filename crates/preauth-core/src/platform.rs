@@ -71,6 +71,9 @@ pub struct Platform {
     pub refresh_window: Duration,
     /// Each refresh returns a new refresh token and spends the old one.
     pub refresh_token_rotates: bool,
+    /// A login yields a refresh token (without one, a connection dies with its access
+    /// token, and a login that got none is reported as an error).
+    pub issues_refresh_tokens: bool,
     /// A refresh token unused for this long expires (Exact: 30 days).
     pub refresh_token_lifetime: Option<Duration>,
     /// Token-endpoint calls allowed per day and app, where the platform sets a budget.
@@ -181,6 +184,7 @@ impl Platform {
             default_access_token_lifetime: Duration::from_secs(600),
             refresh_window: Duration::from_secs(30),
             refresh_token_rotates: true,
+            issues_refresh_tokens: true,
             refresh_token_lifetime: Some(Duration::from_secs(30 * 24 * 3600)),
             token_calls_per_day: Some(200),
             me_path: Some("/api/v1/current/Me".into()),
@@ -218,6 +222,7 @@ impl Platform {
             default_access_token_lifetime: Duration::from_secs(3600),
             refresh_window: Duration::from_secs(60),
             refresh_token_rotates: false,
+            issues_refresh_tokens: true,
             refresh_token_lifetime: None,
             token_calls_per_day: None,
             me_path: None,

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use preauth_core::connection::Connection;
 use preauth_core::error::When;
-use preauth_core::lifecycle::{RefreshFailure, TokenState, connection_status};
+use preauth_core::lifecycle::{ConnectionStatus, RefreshFailure, TokenState, connection_status};
 use preauth_core::platform::Registry;
 use preauth_core::store::{Store, StoreError};
 
@@ -135,9 +135,8 @@ pub fn check(
                 let (state, reason, expires) = match refresh_failure(&connection) {
                     Some(failure) => (CheckState::Critical, failure, None),
                     None => {
-                        let expires = status.refresh_token_expires_at;
-                        let (state, reason) = judge(status.state, expires, now, thresholds);
-                        (state, reason, expires)
+                        let (state, reason) = judge(&status, now, thresholds);
+                        (state, reason, status.refresh_token_expires_at)
                     }
                 };
                 ConnectionCheck {
@@ -192,13 +191,9 @@ fn problem_file(problem: &StoreError) -> String {
     }
 }
 
-fn judge(
-    state: TokenState,
-    refresh_expiry: Option<SystemTime>,
-    now: SystemTime,
-    thresholds: Thresholds,
-) -> (CheckState, String) {
-    match state {
+fn judge(status: &ConnectionStatus, now: SystemTime, thresholds: Thresholds) -> (CheckState, String) {
+    let refresh_expiry = status.refresh_token_expires_at;
+    match status.state {
         TokenState::NotAuthorized => (
             CheckState::Critical,
             "no tokens; run preauthenticate".into(),
@@ -206,6 +201,17 @@ fn judge(
         TokenState::NoRefreshToken => (
             CheckState::Critical,
             "access token expired and no refresh token; run preauthenticate".into(),
+        ),
+        // Healthy for now, but nothing can renew it: monitoring must not call it OK.
+        TokenState::Unrenewable => (
+            CheckState::Critical,
+            format!(
+                "no refresh token: stops working at {}; run preauthenticate",
+                status
+                    .access_token_expires_at
+                    .map(|t| When(t).to_string())
+                    .unwrap_or_else(|| "an unknown time".into())
+            ),
         ),
         TokenState::RefreshTokenExpired => (
             CheckState::Critical,
@@ -328,24 +334,26 @@ mod tests {
     fn judges_by_days_left() {
         let now = at(0);
         let t = Thresholds::default();
-        let verdict = |days| {
-            judge(
-                TokenState::Valid,
-                Some(at(days) + Duration::from_secs(60)),
-                now,
-                t,
-            )
-            .0
+        let status = |state, refresh: Option<SystemTime>| ConnectionStatus {
+            state,
+            access_token_expires_at: Some(now + Duration::from_secs(600)),
+            refresh_token_issued_at: None,
+            refresh_token_expires_at: refresh,
         };
+        let verdict =
+            |days| judge(&status(TokenState::Valid, Some(at(days) + Duration::from_secs(60))), now, t).0;
         assert_eq!(verdict(10), CheckState::Ok);
         assert_eq!(verdict(7), CheckState::Ok);
         assert_eq!(verdict(6), CheckState::Warning);
         assert_eq!(verdict(2), CheckState::Warning);
         assert_eq!(verdict(1), CheckState::Critical);
         assert_eq!(
-            judge(TokenState::RefreshTokenExpired, Some(at(0)), now, t).0,
+            judge(&status(TokenState::RefreshTokenExpired, Some(at(0))), now, t).0,
             CheckState::Critical
         );
+        let (state, reason) = judge(&status(TokenState::Unrenewable, None), now, t);
+        assert_eq!(state, CheckState::Critical, "no refresh token is never OK");
+        assert!(reason.contains("no refresh token: stops working at"), "{reason}");
     }
 
     #[test]

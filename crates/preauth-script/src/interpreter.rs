@@ -143,11 +143,22 @@ impl Interpreter {
     /// Runs a whole script; returns the exit code. `origin` names it in errors; includes
     /// are resolved relative to `base_dir`.
     pub async fn run_script(&mut self, source: &str, origin: &str, base_dir: &Path) -> i32 {
-        match self.run_statements(source, origin, base_dir).await {
-            Flow::Exit(code) => code,
-            Flow::Stop => exit::FAILURE,
-            Flow::Next if self.failed => exit::FAILURE,
-            Flow::Next => exit::SUCCESS,
+        self.run_scripts(&[(source, origin, base_dir)]).await
+    }
+
+    /// Runs several scripts in order in this session (`-c` and `-f` as typed), as one run:
+    /// a failure that stops a script stops the run, and `local on error` carries over.
+    pub async fn run_scripts(&mut self, scripts: &[(&str, &str, &Path)]) -> i32 {
+        for (source, origin, base_dir) in scripts {
+            match self.run_statements(source, origin, base_dir).await {
+                Flow::Exit(code) => return code,
+                Flow::Stop => return exit::FAILURE,
+                Flow::Next => {}
+            }
+        }
+        match self.failed {
+            true => exit::FAILURE,
+            false => exit::SUCCESS,
         }
     }
 

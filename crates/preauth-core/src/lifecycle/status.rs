@@ -13,6 +13,9 @@ pub enum TokenState {
     NotAuthorized,
     /// The access token is usable without a refresh.
     Valid,
+    /// The access token is usable, but there is no refresh token: the connection stops
+    /// working when the access token expires.
+    Unrenewable,
     /// The access token is due for a refresh, and the refresh token is usable.
     NeedsRefresh,
     /// The access token is due and there is no refresh token: run preauthenticate.
@@ -50,7 +53,11 @@ pub fn connection_status(
     };
     let refresh_expiry = refresh_token_expiry(platform, tokens);
     let state = if !needs_refresh(platform, tokens, now) {
-        TokenState::Valid
+        if tokens.refresh_token.is_none() {
+            TokenState::Unrenewable
+        } else {
+            TokenState::Valid
+        }
     } else if tokens.refresh_token.is_none() {
         TokenState::NoRefreshToken
     } else if refresh_expiry.is_some_and(|at| at <= now) {

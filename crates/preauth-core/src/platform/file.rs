@@ -72,6 +72,12 @@ fn element(spec: &GenericPlatform) -> String {
         attrs.push(("scopes", spec.scopes.join(" ")));
     }
     attrs.push(("pkce", spec.pkce.to_string()));
+    if !spec.consent_for_offline_access {
+        attrs.push(("promptConsent", "false".into()));
+    }
+    if !spec.issues_refresh_tokens {
+        attrs.push(("issuesRefreshTokens", "false".into()));
+    }
     let attrs: Vec<String> = attrs
         .iter()
         .map(|(k, v)| format!("{k}=\"{}\"", quick_xml::escape::escape(v.as_str())))
@@ -162,6 +168,8 @@ fn platform(e: &BytesStart<'_>) -> Result<Platform, String> {
             "pkce" => spec.pkce = boolean(&key, &value)?,
             "nonce" => nonce = Some(boolean(&key, &value)?),
             "rotatesRefreshTokens" => spec.refresh_token_rotates = boolean(&key, &value)?,
+            "promptConsent" => spec.consent_for_offline_access = boolean(&key, &value)?,
+            "issuesRefreshTokens" => spec.issues_refresh_tokens = boolean(&key, &value)?,
             "extraParams" => {
                 spec.extra_authorize_params = url::form_urlencoded::parse(value.as_bytes())
                     .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -176,7 +184,8 @@ fn platform(e: &BytesStart<'_>) -> Result<Platform, String> {
                 return Err(format!(
                     "unknown attribute '{key}'; known are id, name, provider, issuer, authorizeUrl, \
                      tokenUrl, meUrl, clientAuth, scopes, pkce, nonce, extraParams, \
-                     accessTokenSeconds, refreshWindowSeconds, rotatesRefreshTokens, refreshTokenDays"
+                     accessTokenSeconds, refreshWindowSeconds, rotatesRefreshTokens, refreshTokenDays, \
+                     promptConsent, issuesRefreshTokens"
                 ));
             }
         }
@@ -256,6 +265,32 @@ mod tests {
         );
         assert_eq!(ps[1].base_url(None), Some("https://idp.example"));
         assert!(ps[1].pkce && ps[1].issuer_path.is_none());
+    }
+
+    #[test]
+    fn consent_and_refresh_token_settings_round_trip() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("platforms.xml");
+        let mut spec = GenericPlatform::new(
+            "quiet",
+            Some("https://idp.example/realm".into()),
+            "/realm/auth",
+            "/realm/token",
+        );
+        spec.scopes = vec!["openid".into(), "offline_access".into()];
+        spec.consent_for_offline_access = false;
+        spec.issues_refresh_tokens = false;
+        append(&path, &spec).expect("written");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.contains("promptConsent=\"false\""), "{text}");
+        let read = parse(&text, &path).expect("parses");
+        assert!(!read[0].issues_refresh_tokens);
+        assert!(
+            read[0].extra_authorize_params.is_empty(),
+            "no prompt=consent when switched off"
+        );
+        let default = parse(FILE, Path::new("platforms.xml")).expect("valid file");
+        assert!(default[1].issues_refresh_tokens, "on by default");
     }
 
     #[test]

@@ -48,6 +48,13 @@ pub struct GenericPlatform {
     pub refresh_token_lifetime: Option<Duration>,
     /// A path or URL that answers 200 to a valid bearer token.
     pub me_url: Option<String>,
+    /// Send `prompt=consent` when the scopes include `offline_access` (OpenID Connect
+    /// Core §11 grants offline access, and so a refresh token, only with consent);
+    /// not when the extra parameters set `prompt` themselves. On by default.
+    pub consent_for_offline_access: bool,
+    /// The platform issues refresh tokens (a login without one is then an error). On
+    /// by default.
+    pub issues_refresh_tokens: bool,
 }
 
 impl GenericPlatform {
@@ -76,6 +83,8 @@ impl GenericPlatform {
             refresh_token_rotates: false,
             refresh_token_lifetime: None,
             me_url: None,
+            consent_for_offline_access: true,
+            issues_refresh_tokens: true,
         }
     }
 }
@@ -134,6 +143,13 @@ impl Platform {
         {
             return Err(invalid("a scope may not be empty or hold spaces".into()));
         }
+        let mut extra_authorize_params = spec.extra_authorize_params;
+        if spec.consent_for_offline_access
+            && spec.scopes.iter().any(|s| s == "offline_access")
+            && !extra_authorize_params.iter().any(|(k, _)| k == "prompt")
+        {
+            extra_authorize_params.push(("prompt".into(), "consent".into()));
+        }
         Ok(Platform {
             display_name: spec.display_name.unwrap_or_else(|| id.clone()),
             provider: spec.provider.unwrap_or_else(|| id.clone()),
@@ -145,7 +161,7 @@ impl Platform {
             token_path,
             client_auth: spec.client_auth,
             scopes: spec.scopes,
-            extra_authorize_params: spec.extra_authorize_params,
+            extra_authorize_params,
             pkce: spec.pkce,
             nonce,
             issuer_path,
@@ -154,6 +170,7 @@ impl Platform {
                 .unwrap_or(Duration::from_secs(3600)),
             refresh_window: spec.refresh_window.unwrap_or(Duration::from_secs(60)),
             refresh_token_rotates: spec.refresh_token_rotates,
+            issues_refresh_tokens: spec.issues_refresh_tokens,
             refresh_token_lifetime: spec.refresh_token_lifetime,
             token_calls_per_day: None,
             me_path,
@@ -214,6 +231,31 @@ mod tests {
             "https://login.acme.example/realm/authorize",
             "/realm/token",
         )
+    }
+
+    #[test]
+    fn offline_access_is_asked_for_with_consent_unless_told_otherwise() {
+        let prompt = |spec: GenericPlatform| {
+            Platform::generic(spec)
+                .expect("valid spec")
+                .extra_authorize_params
+                .into_iter()
+                .filter(|(k, _)| k == "prompt")
+                .map(|(_, v)| v)
+                .collect::<Vec<_>>()
+        };
+        let mut offline = spec();
+        offline.scopes = vec!["openid".into(), "offline_access".into()];
+        assert_eq!(prompt(offline.clone()), ["consent"]);
+        let mut own = offline.clone();
+        own.extra_authorize_params = vec![("prompt".into(), "login consent".into())];
+        assert_eq!(prompt(own), ["login consent"], "an explicit prompt wins");
+        let mut off = offline;
+        off.consent_for_offline_access = false;
+        assert!(prompt(off).is_empty());
+        let mut online = spec();
+        online.scopes = vec!["openid".into()];
+        assert!(prompt(online).is_empty(), "no offline access, no consent forced");
     }
 
     #[test]

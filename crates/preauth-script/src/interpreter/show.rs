@@ -253,6 +253,7 @@ fn times(
         TokenState::NeedsRefresh => "needs refresh",
         TokenState::NoRefreshToken => "expired, no refresh token",
         TokenState::RefreshTokenExpired => "refresh token expired",
+        TokenState::Unrenewable => "valid, no refresh token",
     };
     let show = |t: Option<SystemTime>| t.map(|t| When(t).to_string()).unwrap_or_default();
     (

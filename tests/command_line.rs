@@ -1,0 +1,129 @@
+//! The command line itself: `-c` and `-f` as in psql, a suggestion for a mistyped
+//! subcommand, an empty `PREAUTH_SETTINGS_DIR`, and help pages with examples.
+
+mod common;
+
+use common::{Outcome, Workspace};
+
+#[test]
+fn repeated_c_and_f_run_in_the_order_given_in_one_session() {
+    let ws = Workspace::new();
+    ws.write("middle.sql", "local echo from the file ${WHO}\n");
+    let run = ws.run(&[
+        "-c",
+        "local define WHO world",
+        "-f",
+        "middle.sql",
+        "-c",
+        "local echo last",
+        "--file",
+        "middle.sql",
+    ]);
+    run.exits(0);
+    assert_eq!(
+        run.stdout, "from the file world\nlast\nfrom the file world\n",
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn a_failing_script_stops_the_run_and_a_syntax_error_anywhere_stops_it_before_anything_runs() {
+    let ws = Workspace::new();
+    let failed = ws.run(&[
+        "-c",
+        "local echo first",
+        "-c",
+        "show connection 'nosuch'",
+        "-c",
+        "local echo not reached",
+    ]);
+    failed.exits(1).says(&["first"]).warns(&["nosuch"]);
+    assert!(!failed.stdout.contains("not reached"), "{failed:#?}");
+
+    let syntax = ws.run(&["-c", "local echo first", "-c", "shwo platforms"]);
+    syntax.exits(2).warns(&["did you mean 'show'?"]);
+    assert!(!syntax.stdout.contains("first"), "{syntax:#?}");
+
+    // `local on error continue` carries over to the next script; the run still fails.
+    let continued = ws.run(&[
+        "-c",
+        "local on error continue",
+        "-c",
+        "show connection 'nosuch'",
+        "-c",
+        "local echo reached",
+    ]);
+    continued.exits(1).says(&["reached"]);
+}
+
+#[test]
+fn a_missing_file_named_like_a_subcommand_gets_a_suggestion() {
+    let ws = Workspace::new();
+    ws.run(&["tokn"])
+        .exits(2)
+        .warns(&["cannot read tokn", "did you mean 'token'?"]);
+    ws.run(&["chekc"])
+        .exits(2)
+        .warns(&["did you mean 'check'?"]);
+    let far = ws.run(&["nightly"]);
+    far.exits(2).warns(&["cannot read nightly"]);
+    assert!(!far.stderr.contains("did you mean"), "{far:#?}");
+}
+
+#[test]
+fn an_empty_settings_dir_variable_counts_as_unset() {
+    let ws = Workspace::new();
+    let home = ws.path().join("home");
+    std::fs::create_dir_all(&home).expect("a home folder");
+    let run = Outcome::of(
+        ws.preauth()
+            .env("PREAUTH_SETTINGS_DIR", "")
+            .env("HOME", &home)
+            .args(["-c", "show connections"]),
+    );
+    run.exits(0);
+    assert!(home.join(".preauth").is_dir(), "{run:#?}");
+}
+
+#[test]
+fn every_help_page_has_examples_and_sandbox_help_shows_only_its_own_options() {
+    let ws = Workspace::new();
+    for page in [
+        &["--help"][..],
+        &["token", "--help"],
+        &["check", "--help"],
+        &["sandbox", "--help"],
+    ] {
+        ws.run(page).exits(0).says(&["Examples:\n  preauth"]);
+    }
+    let main = ws.run(&["--help"]);
+    main.says(&["-f, --file <FILE>", "-c, --command <STATEMENTS>"]);
+
+    let sandbox = ws.run(&["sandbox", "--help"]);
+    sandbox.says(&[
+        "--port",
+        "--apps",
+        "\"redirect_uris\"",
+        "\"access_token_seconds\"",
+        "POST /sandbox/clock/advance?seconds=N",
+        "POST /sandbox/faults",
+        "{\"fault\":\"drop_after_rotate\"}",
+        "{\"fault\":\"delay\",\"millis\":250}",
+        "{\"fault\":\"http500\"}",
+        "{\"fault\":\"invalid_json\"}",
+        "{\"fault\":\"plain_text400\"}",
+        "GET  /sandbox/counters",
+    ]);
+    for other in ["--settings-dir", "--format", "--lock-timeout"] {
+        assert!(!sandbox.stdout.contains(other), "{other} in {sandbox:#?}");
+    }
+    // The options the other commands share still work before and after them.
+    let missing = ws.path().join("nowhere");
+    let missing = missing.to_str().expect("UTF-8 path");
+    ws.run(&["--settings-dir", missing, "check"])
+        .exits(3)
+        .says(&["nowhere"]);
+    ws.run(&["check", "--settings-dir", missing])
+        .exits(3)
+        .says(&["nowhere"]);
+}

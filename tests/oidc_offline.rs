@@ -1,0 +1,78 @@
+//! A user-defined OpenID Connect platform against the sandbox's OpenID Connect side:
+//! `offline_access` is asked for with `prompt=consent` (OpenID Connect Core §11), and a
+//! login that yields no refresh token is an error at once and CRITICAL in monitoring,
+//! never a healthy connection that dies ten minutes later.
+
+mod common;
+
+use common::{
+    DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Outcome, SandboxProcess, Workspace, authorization_url,
+    loopback_redirect,
+};
+
+/// `create platform 'idp'` on the sandbox's OpenID Connect endpoints with `scope`.
+fn create_platform(ws: &Workspace, sandbox: &SandboxProcess, scope: &str) {
+    let base = format!("{}/auth/authentication", sandbox.url);
+    ws.run_c(&format!(
+        "create platform 'idp' authorize url '{base}/connect/authorize' \
+         token url '{base}/connect/token' client authentication basic \
+         scope '{scope}' pkce on issuer '{base}';"
+    ))
+    .exits(0);
+}
+
+/// Logs in on 'idp' as connection `name` with the scripted browser.
+fn login(ws: &Workspace, name: &str) -> Outcome {
+    Outcome::of(ws.preauth().env("BROWSER", SandboxProcess::browser()).args([
+        "-c",
+        &format!(
+            "preauthenticate idp client id '{DEMO_CLIENT_ID}' client secret '{DEMO_CLIENT_SECRET}' \
+             redirect url '{}' as connection '{name}';",
+            loopback_redirect()
+        ),
+    ]))
+}
+
+#[test]
+fn a_login_without_a_refresh_token_fails_and_monitoring_says_critical() {
+    let sandbox = SandboxProcess::start(&[]);
+    let ws = Workspace::new();
+    create_platform(&ws, &sandbox, "openid");
+    let outcome = login(&ws, "short");
+    outcome.exits(1).warns(&[
+        "issued no refresh token for 'short'",
+        "stops working at",
+        "offline_access",
+        "preauthenticate connection 'short'",
+    ]);
+    assert!(
+        !authorization_url(&outcome.stderr).contains("prompt="),
+        "no offline access asked, so no consent forced"
+    );
+    // Stored all the same (the access token works for now), and never called healthy.
+    ws.run(&["token", "short"]).exits(0);
+    let check = ws.run(&["check"]);
+    check
+        .exits(2)
+        .says(&["CRITICAL", "short", "no refresh token: stops working at"]);
+    ws.run_c("show connections")
+        .exits(0)
+        .says(&["valid, no refresh token"]);
+}
+
+#[test]
+fn offline_access_is_asked_for_with_consent_and_renews() {
+    let sandbox = SandboxProcess::start(&[]);
+    let ws = Workspace::new();
+    create_platform(&ws, &sandbox, "openid offline_access");
+    let outcome = login(&ws, "long");
+    outcome.exits(0);
+    assert!(
+        authorization_url(&outcome.stderr).contains("prompt=consent"),
+        "{outcome:#?}"
+    );
+    ws.run(&["check"]).exits(0).says(&["OK"]);
+    ws.run_c("refresh connection 'long' force")
+        .exits(0)
+        .says(&["refreshed"]);
+}
