@@ -255,7 +255,10 @@ mod tests {
         assert!(prompt(off).is_empty());
         let mut online = spec();
         online.scopes = vec!["openid".into()];
-        assert!(prompt(online).is_empty(), "no offline access, no consent forced");
+        assert!(
+            prompt(online).is_empty(),
+            "no offline access, no consent forced"
+        );
     }
 
     #[test]
