@@ -1,7 +1,8 @@
 //! How authorization URLs reach a browser.
 //!
 //! - [`SystemBrowser`]: `$BROWSER` when set, else `xdg-open` on a desktop session, else
-//!   nothing (the URL is always printed, so a person can open it anywhere).
+//!   an error saying there is no browser (the URL is always printed, so a person can open it
+//!   anywhere; a batch run then says how to finish instead of waiting).
 //! - [`SandboxLogin`]: the sandbox's scripted login as the demo user, for `--sandbox`
 //!   runs and as `preauth sandbox --approve URL`.
 
@@ -29,7 +30,12 @@ impl UserAgent for SystemBrowser {
                     command
                 }
                 None if has_desktop() => Command::new("xdg-open"),
-                None => return Ok(None),
+                None => {
+                    return Err(
+                        "there is no browser here (BROWSER is not set and there is no desktop session)"
+                            .into(),
+                    );
+                }
             };
             let mut child = command
                 .arg(url)

@@ -69,11 +69,11 @@ impl Return {
             }
             Return::Paste => None,
         };
-        let seen = match agent.open(url).await {
-            Ok(seen) => seen,
+        let (seen, opened) = match agent.open(url).await {
+            Ok(seen) => (seen, true),
             Err(why) => {
                 eprintln!("note: {why}; open the URL above yourself");
-                None
+                (None, false)
             }
         };
         if let Some(seen) = seen {
@@ -83,6 +83,12 @@ impl Return {
             return Ok(Some(seen));
         }
         match (listening, interactive) {
+            // No terminal and no browser: nothing will come back soon; the caller says how
+            // to finish with `exchange code url` instead of waiting for [`LOGIN_TIMEOUT`].
+            (Some(task), false) if !opened => {
+                task.abort();
+                Ok(None)
+            }
             (Some(task), false) => Ok(Some(joined(task.await)?)),
             (Some(mut task), true) => {
                 eprintln!(
