@@ -20,6 +20,7 @@ use crate::connection::Connection;
 use crate::platform::{Platform, PlatformError};
 use crate::secret::{AuthorizationCode, PkceVerifier, StateToken};
 use crate::store::PendingAuthorization;
+use crate::token_client::IdTokenClaims;
 
 /// How long a started authorization waits for its return URL.
 pub const PENDING_LIFETIME: Duration = Duration::from_secs(10 * 60);
@@ -145,6 +146,34 @@ pub enum FlowError {
         platform: String,
         /// The issuer in the return URL.
         got: String,
+    },
+    /// A nonce was sent, and the ID token carries none.
+    #[error(
+        "the ID token carries no nonce although one was sent (OpenID Connect Core 3.1.3.7); the tokens are refused: start the authorization again"
+    )]
+    IdTokenNonceMissing,
+    /// The ID token's nonce is not the one sent: a replayed answer.
+    #[error(
+        "the ID token carries another nonce than the one sent (a replayed answer); the tokens are refused: start the authorization again"
+    )]
+    IdTokenNonceMismatch,
+    /// The ID token comes from another issuer than the platform's.
+    #[error(
+        "the ID token was issued by '{got}', not by '{expected}'; the tokens are refused (wrong platform or a mix-up): check the platform's issuer"
+    )]
+    IdTokenIssuer {
+        /// The platform's issuer.
+        expected: String,
+        /// The token's `iss`.
+        got: String,
+    },
+    /// The ID token is meant for another client.
+    #[error(
+        "the ID token is not meant for client '{client_id}' (its aud names other clients); the tokens are refused: check the connection's client id"
+    )]
+    IdTokenAudience {
+        /// The connection's client id.
+        client_id: String,
     },
     /// The platform record or the connection's base URL is unusable.
     #[error(transparent)]
@@ -292,6 +321,40 @@ pub fn check_issuer(
     }
 }
 
+/// Checks the ID token that came with a code exchange (OpenID Connect Core §3.1.3.7):
+/// its `nonce` is the one sent (and present when one was sent), its `iss` is the
+/// platform's issuer (where the platform has one), and its `aud` names the client.
+pub fn check_id_token(
+    platform: &Platform,
+    connection: &Connection,
+    sent_nonce: Option<&str>,
+    claims: &IdTokenClaims,
+) -> Result<(), FlowError> {
+    if let Some(sent) = sent_nonce {
+        match claims.nonce.as_deref() {
+            None => return Err(FlowError::IdTokenNonceMissing),
+            Some(got) if !crate::secret::ct_eq_str(sent, got) => {
+                return Err(FlowError::IdTokenNonceMismatch);
+            }
+            Some(_) => {}
+        }
+    }
+    if let (Some(expected), Some(got)) = (platform.issuer(&connection.api_url)?, &claims.iss)
+        && expected != got.trim_end_matches('/')
+    {
+        return Err(FlowError::IdTokenIssuer {
+            expected,
+            got: printable(got),
+        });
+    }
+    if !claims.aud.iter().any(|a| *a == connection.client_id) {
+        return Err(FlowError::IdTokenAudience {
+            client_id: connection.client_id.clone(),
+        });
+    }
+    Ok(())
+}
+
 /// The S256 challenge of a PKCE verifier.
 pub fn pkce_challenge(verifier: &PkceVerifier) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.secret().as_bytes()))
@@ -329,6 +392,75 @@ mod tests {
             tokens: None,
             extra: Vec::new(),
         }
+    }
+
+    #[test]
+    fn id_tokens_must_carry_the_nonce_the_issuer_and_the_client() {
+        let tw = Platform::twinfield();
+        let c = connection();
+        let issuer = tw
+            .issuer(&c.api_url)
+            .expect("issuer")
+            .expect("twinfield has one");
+        let good = IdTokenClaims {
+            iss: Some(issuer.clone()),
+            aud: vec!["other".into(), c.client_id.clone()],
+            nonce: Some("n1".into()),
+        };
+        assert!(check_id_token(&tw, &c, Some("n1"), &good).is_ok());
+        let check = |claims: IdTokenClaims, nonce: Option<&str>| {
+            check_id_token(&tw, &c, nonce, &claims).err()
+        };
+        assert!(matches!(
+            check(
+                IdTokenClaims {
+                    nonce: None,
+                    ..good.clone()
+                },
+                Some("n1")
+            ),
+            Some(FlowError::IdTokenNonceMissing)
+        ));
+        assert!(
+            check(
+                IdTokenClaims {
+                    nonce: None,
+                    ..good.clone()
+                },
+                None
+            )
+            .is_none()
+        );
+        assert!(matches!(
+            check(
+                IdTokenClaims {
+                    nonce: Some("n2".into()),
+                    ..good.clone()
+                },
+                Some("n1")
+            ),
+            Some(FlowError::IdTokenNonceMismatch)
+        ));
+        assert!(matches!(
+            check(
+                IdTokenClaims {
+                    iss: Some("https://evil.invalid".into()),
+                    ..good.clone()
+                },
+                Some("n1")
+            ),
+            Some(FlowError::IdTokenIssuer { .. })
+        ));
+        assert!(matches!(
+            check(
+                IdTokenClaims {
+                    aud: vec!["other".into()],
+                    ..good
+                },
+                Some("n1")
+            ),
+            Some(FlowError::IdTokenAudience { .. })
+        ));
     }
 
     #[test]

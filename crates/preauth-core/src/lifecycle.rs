@@ -191,12 +191,8 @@ impl Lifecycle {
             )
             .await
             .map_err(|e| self.token_error(&connection, Grant::Code, e))?;
-        if let (Some(sent), Some(got)) = (&pending.nonce, &response.id_token_nonce)
-            && !crate::secret::ct_eq_str(sent, got)
-        {
-            return Err(LifecycleError::NonceMismatch {
-                name: connection.name,
-            });
+        if let Some(claims) = &response.id_token {
+            flow::check_id_token(&platform, &connection, pending.nonce.as_deref(), claims)?;
         }
         connection.tokens = Some(tokens_from(&platform, response, None, self.now()));
         self.persist_new(&connection).await?;

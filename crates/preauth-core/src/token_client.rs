@@ -30,7 +30,7 @@ mod refusal;
 mod response;
 
 pub use refusal::{Refusal, RefusalKind};
-pub use response::{MeInfo, TokenResponse, TokenValidation};
+pub use response::{IdTokenClaims, MeInfo, TokenResponse, TokenValidation};
 
 /// Longest answer body read; longer answers are cut (and then usually unparseable).
 const MAX_BODY: usize = 256 * 1024;

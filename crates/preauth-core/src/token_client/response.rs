@@ -24,8 +24,22 @@ pub struct TokenResponse {
     pub refresh_token: Option<RefreshToken>,
     /// The granted scopes, when the server said.
     pub scope: Option<String>,
-    /// The `nonce` claim of the OpenID Connect `id_token`, when one came with the response.
-    pub id_token_nonce: Option<String>,
+    /// The claims of the OpenID Connect `id_token` that a client checks, when one came
+    /// with the response.
+    pub id_token: Option<IdTokenClaims>,
+}
+
+/// The claims of an ID token that say whom and which request it is for (OpenID Connect
+/// Core §3.1.3.7). Read without a signature check: the token came straight from the
+/// token endpoint over the connection preauth opened (point 6 of that section).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdTokenClaims {
+    /// `iss`: who issued it.
+    pub iss: Option<String>,
+    /// `aud`: the clients it is for (a string or an array in the token).
+    pub aud: Vec<String>,
+    /// `nonce`: the value sent with the authorization request.
+    pub nonce: Option<String>,
 }
 
 /// What `current/Me` said.
@@ -92,13 +106,10 @@ pub(super) fn parse_token(status: u16, body: &[u8]) -> Result<TokenResponse, Tok
             "expires_in is neither a number nor a numeric string",
         ));
     }
-    let id_token_nonce = match id_token.as_deref() {
-        Some(jwt) => {
-            Some(jwt_nonce(jwt).ok_or_else(|| unparseable("its id_token cannot be read"))?)
-        }
-        None => None,
-    }
-    .flatten();
+    let id_token = id_token
+        .as_deref()
+        .map(|jwt| jwt_claims(jwt).ok_or_else(|| unparseable("its id_token cannot be read")))
+        .transpose()?;
     Ok(TokenResponse {
         access_token: AccessToken::new(access_token.as_str()),
         expires_in: expires_in.map(|s| Duration::from_secs(s.min(MAX_EXPIRES_IN))),
@@ -106,23 +117,30 @@ pub(super) fn parse_token(status: u16, body: &[u8]) -> Result<TokenResponse, Tok
             .filter(|r| !r.is_empty())
             .map(|r| RefreshToken::new(r.as_str())),
         scope: raw.scope,
-        id_token_nonce,
+        id_token,
     })
 }
 
-/// The `nonce` claim of a JWT's payload (no signature check: the token came straight
-/// from the token endpoint over the connection we opened, OIDC Core §3.1.3.7).
-/// `None` when the JWT cannot be read; `Some(None)` when it has no nonce.
-fn jwt_nonce(jwt: &str) -> Option<Option<String>> {
+/// The claims of a JWT's payload that [`IdTokenClaims`] keeps; `None` when the JWT
+/// cannot be read.
+fn jwt_claims(jwt: &str) -> Option<IdTokenClaims> {
     let payload = jwt.split('.').nth(1)?;
     let bytes = Zeroizing::new(URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?);
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    Some(
-        claims
-            .get("nonce")
-            .and_then(|n| n.as_str())
-            .map(str::to_string),
-    )
+    let text = |key: &str| claims.get(key).and_then(|v| v.as_str()).map(str::to_string);
+    let aud = match claims.get("aud") {
+        Some(serde_json::Value::String(one)) => vec![one.clone()],
+        Some(serde_json::Value::Array(many)) => many
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    };
+    Some(IdTokenClaims {
+        iss: text("iss"),
+        aud,
+        nonce: text("nonce"),
+    })
 }
 
 /// Parses a `current/Me` answer: any JSON, searched for `CurrentDivision` and `UserName`.
@@ -259,11 +277,29 @@ mod tests {
     }
 
     #[test]
-    fn id_token_nonce_is_read() {
-        let payload = URL_SAFE_NO_PAD.encode(br#"{"nonce":"n-1","sub":"x"}"#);
-        let body = format!(r#"{{"access_token":"a","id_token":"h.{payload}.s"}}"#);
-        let r = parse_token(200, body.as_bytes()).expect("parses");
-        assert_eq!(r.id_token_nonce.as_deref(), Some("n-1"));
+    fn id_token_claims_are_read() {
+        let claims = |json: &[u8]| {
+            let payload = URL_SAFE_NO_PAD.encode(json);
+            let body = format!(r#"{{"access_token":"a","id_token":"h.{payload}.s"}}"#);
+            parse_token(200, body.as_bytes()).expect("parses").id_token
+        };
+        assert_eq!(
+            claims(br#"{"nonce":"n-1","sub":"x","iss":"https://i","aud":"c"}"#),
+            Some(IdTokenClaims {
+                iss: Some("https://i".into()),
+                aud: vec!["c".into()],
+                nonce: Some("n-1".into()),
+            })
+        );
+        assert_eq!(
+            claims(br#"{"aud":["a","b"]}"#).map(|c| c.aud),
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        let body = r#"{"access_token":"a","id_token":"not-a-jwt"}"#;
+        assert!(matches!(
+            parse_token(200, body.as_bytes()),
+            Err(TokenError::Unparseable { .. })
+        ));
     }
 
     #[test]
