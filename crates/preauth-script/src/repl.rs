@@ -85,7 +85,7 @@ pub fn is_interactive() -> bool {
 /// Whether `input` ends a statement: every statement in it is ended by `;` or is a complete
 /// `local` line, and no string or `/* */` comment is open. Input that typing more cannot
 /// repair (e.g. an unclosed string on a `local` line) counts as complete so that its error is
-/// shown. This is the REPL's [`Validator`].
+/// shown. [`run_repl`] reads further lines under [`CONTINUATION_PROMPT`] until it holds.
 pub fn input_is_complete(input: &str) -> bool {
     scan::completeness(input) == Completeness::Complete
 }
