@@ -139,8 +139,10 @@ fn keep_alive_of_1_3_10_and_50_due_connections_in_one_file_finishes() {
 }
 
 #[test]
-fn keep_alive_of_10_due_connections_in_their_own_files_finishes() {
-    keep_alive_of_due_connections(10, false);
+fn keep_alive_of_1_3_10_and_50_due_connections_in_their_own_files_finishes() {
+    for count in [1, 3, 10, 50] {
+        keep_alive_of_due_connections(count, false);
+    }
 }
 
 #[test]
