@@ -8,8 +8,8 @@ mod common;
 use std::time::SystemTime;
 
 use common::{
-    DAY, IssuedTokens, Outcome, SandboxProcess, WEB_REDIRECT, Workspace, connection_string_value,
-    demo_app, rfc3339,
+    DAY, IssuedTokens, Outcome, SandboxProcess, WEB_REDIRECT, Workspace, approve,
+    authorization_url, connection_string_value, demo_app, rfc3339,
 };
 
 /// `register connection '<name>' …` of `tokens`, obtained `age` ago, with `extra` options.
@@ -152,4 +152,75 @@ fn a_refresh_token_another_connection_holds_is_refused() {
     Outcome::of(other.preauth().args(["-c", &moved]))
         .exits(0)
         .says(&["connection 'two' registered"]);
+}
+
+/// Asserts that `statement` parses (run after a failing statement, it never runs).
+#[track_caller]
+fn assert_parses(statement: &str) {
+    let out = Workspace::new().run_c(&format!("drop connection 'absent';\n{statement};"));
+    assert!(
+        out.code == 1 && out.stderr.contains("no connection named 'absent'"),
+        "{statement:?} does not parse: {out:#?}"
+    );
+}
+
+#[test]
+fn a_registered_connection_whose_token_is_spent_advises_new_tokens_from_the_partner() {
+    let sandbox = SandboxProcess::start(&[]);
+    let ws = Workspace::new();
+    let issued = sandbox.issue_tokens(2);
+    ws.run_c(&register(&sandbox, "oem", &issued[0], DAY, ""))
+        .exits(0);
+    // The same tokens were handed to another machine too, which spent them.
+    let elsewhere = Workspace::new();
+    elsewhere
+        .run_c(&register(&sandbox, "oem", &issued[0], DAY, ""))
+        .exits(0);
+    sandbox.advance(600);
+    elsewhere.run(&["token", "oem"]).exits(0);
+
+    for out in [
+        ws.run_c("refresh connection 'oem'"),
+        ws.run(&["token", "oem"]),
+        ws.run_c("refresh all connections older than 0 days"),
+    ] {
+        let text = format!("{}{}", out.stdout, out.stderr);
+        assert_eq!(out.code, 1, "{out:#?}");
+        assert!(text.contains("was already used"), "{out:#?}");
+        assert!(
+            text.contains(
+                "the tokens of 'oem' came from a partner application: obtain new tokens there"
+            ),
+            "{out:#?}"
+        );
+        let statements: Vec<&str> = text.split('`').skip(1).step_by(2).collect();
+        assert!(statements.contains(&"drop connection 'oem'"), "{out:#?}");
+        for statement in statements {
+            assert!(!statement.starts_with("preauthenticate"), "{out:#?}");
+            assert_parses(statement);
+        }
+    }
+
+    // The mark of a registered connection is stored, and a login here removes it.
+    let plain = ws.run_c("export settings 'oem' plain");
+    assert!(plain.stdout.contains("preauth-registered="), "{plain:#?}");
+    let login = ws.run_c("preauthenticate connection 'oem'");
+    login.exits(0);
+    let landed = approve(&authorization_url(&login.stderr));
+    landed.exits(0);
+    ws.run_c(&format!(
+        "exchange code url '{}' for connection 'oem'",
+        landed.stdout.trim()
+    ))
+    .exits(0)
+    .says(&["connection 'oem' authorized"]);
+    let plain = ws.run_c("export settings 'oem' plain");
+    assert!(!plain.stdout.contains("preauth-registered"), "{plain:#?}");
+    ws.run(&["token", "oem"]).exits(0);
+
+    // As advised: drop it and register the partner's new tokens.
+    ws.run_c("drop connection 'oem'").exits(0);
+    ws.run_c(&register(&sandbox, "oem", &issued[1], DAY, ""))
+        .exits(0);
+    ws.run(&["token", "oem"]).exits(0);
 }

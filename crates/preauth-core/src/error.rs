@@ -4,6 +4,7 @@
 use std::fmt;
 use std::time::SystemTime;
 
+use crate::connection::Connection;
 use crate::flow::FlowError;
 use crate::platform::PlatformError;
 use crate::store::StoreError;
@@ -36,6 +37,22 @@ impl fmt::Display for On {
     }
 }
 
+/// The extra connection-string key that marks a connection registered from tokens
+/// obtained elsewhere (`register connection`, the OEM flow), with the time it was
+/// registered: new tokens for it come from the partner application that obtained them,
+/// so advice for dead tokens names that rather than a login here. A new login here
+/// (`preauthenticate connection`) removes it.
+pub const REGISTERED_KEY: &str = "preauth-registered";
+
+/// Whether `connection` was registered from tokens obtained elsewhere (see
+/// [`REGISTERED_KEY`]).
+pub fn is_registered(connection: &Connection) -> bool {
+    connection
+        .extra
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case(REGISTERED_KEY))
+}
+
 /// A name as a string literal of the script language, for advice that is a statement:
 /// `'acme'`, with a quote in the name doubled (`'o''brien'`).
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +61,37 @@ pub struct Quoted<'a>(pub &'a str);
 impl fmt::Display for Quoted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "'{}'", self.0.replace('\'', "''"))
+    }
+}
+
+/// The advice for a connection that needs a new login here: "log in again with" and
+/// the statement in backticks. One text, so that [`LifecycleError::for_connection`] can
+/// find it in a recorded sentence.
+struct LoginAgain<'a>(&'a str);
+
+impl fmt::Display for LoginAgain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "log in again with `preauthenticate connection {}`",
+            Quoted(self.0)
+        )
+    }
+}
+
+/// The advice for a connection registered from a partner application's tokens whose
+/// tokens are dead: the connection's name and platform id.
+struct FromPartner<'a>(&'a str, &'a str);
+
+impl fmt::Display for FromPartner<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let q = Quoted(self.0);
+        write!(
+            f,
+            "the tokens of '{}' came from a partner application: obtain new tokens there, then run `drop connection {q}` and `register connection {q} platform {} client id '…' client secret '…' redirect url '…' access token '…' refresh token '…'`",
+            self.0,
+            Quoted(self.1)
+        )
     }
 }
 
@@ -77,14 +125,25 @@ pub enum LifecycleError {
     },
     /// The access token expired and there is no refresh token.
     #[error(
-        "the access token of '{name}' has expired and the platform gave no refresh token; log in again with `preauthenticate connection {}`", Quoted(.name)
+        "the access token of '{name}' has expired and the platform gave no refresh token; {}", LoginAgain(.name)
     )]
     NoRefreshToken {
         /// The connection.
         name: String,
     },
+    /// A login or registration yielded no refresh token on a platform that issues them:
+    /// the connection is stored, but dies with its access token.
+    #[error(
+        "the platform issued no refresh token for '{name}', so this connection stops working at {}; for an OpenID Connect provider, ask for the offline_access scope (preauth sends prompt=consent with it) and {}", When(*.dies_at), LoginAgain(.name)
+    )]
+    NoRefreshTokenIssued {
+        /// The connection.
+        name: String,
+        /// When its access token expires.
+        dies_at: SystemTime,
+    },
     /// The refresh token expired.
-    #[error("the refresh token of '{name}' expired{}; log in again with `preauthenticate connection {}`", On(*.expired_at), Quoted(.name))]
+    #[error("the refresh token of '{name}' expired{}; {}", On(*.expired_at), LoginAgain(.name))]
     RefreshTokenExpired {
         /// The connection.
         name: String,
@@ -93,26 +152,15 @@ pub enum LifecycleError {
     },
     /// The refresh token was already used.
     #[error(
-        "the refresh token of '{name}' was already used (by another program, or in a refresh whose answer was lost); log in again with `preauthenticate connection {}`", Quoted(.name)
+        "the refresh token of '{name}' was already used (by another program, or in a refresh whose answer was lost); {}", LoginAgain(.name)
     )]
     RefreshTokenSpent {
         /// The connection.
         name: String,
     },
     /// The refresh token is unknown or revoked.
-    /// A login or registration yielded no refresh token on a platform that issues them:
-    /// the connection is stored, but dies with its access token.
     #[error(
-        "the platform issued no refresh token for '{name}', so this connection stops working at {}; for an OpenID Connect provider, ask for the offline_access scope (preauth sends prompt=consent with it) and log in again with `preauthenticate connection '{name}'`", When(*.dies_at)
-    )]
-    NoRefreshTokenIssued {
-        /// The connection.
-        name: String,
-        /// When its access token expires.
-        dies_at: SystemTime,
-    },
-    #[error(
-        "the platform no longer accepts the refresh token of '{name}' ({detail}); log in again with `preauthenticate connection {}`", Quoted(.name)
+        "the platform no longer accepts the refresh token of '{name}' ({detail}); {}", LoginAgain(.name)
     )]
     RefreshTokenRejected {
         /// The connection.
@@ -194,7 +242,7 @@ pub enum LifecycleError {
     },
     /// A refresh was sent and its answer lost: the old refresh token may be spent.
     #[error(
-        "the answer to the refresh of '{name}' was lost ({reason}); the old refresh token may be spent and was not used again: run `refresh connection {q}` once later, and if that reports the token as already used, log in again with `preauthenticate connection {q}`", q = Quoted(.name)
+        "the answer to the refresh of '{name}' was lost ({reason}); the old refresh token may be spent and was not used again: run `refresh connection {}` once later, which says what to do if the token turns out to be spent", Quoted(.name)
     )]
     RefreshOutcomeUnknown {
         /// The connection.
@@ -266,6 +314,19 @@ pub enum LifecycleError {
         /// The connection.
         name: String,
     },
+    /// The tokens of a connection registered from a partner application are dead: only
+    /// the partner application can obtain new ones.
+    #[error(
+        "{cause}; {}", FromPartner(.name, .platform)
+    )]
+    PartnerTokensDead {
+        /// The connection.
+        name: String,
+        /// Its platform id.
+        platform: String,
+        /// What is dead, in one clause naming the connection.
+        cause: String,
+    },
     /// Tokens handed over for registration are unusable.
     #[error("the tokens handed over for '{name}' cannot be registered: {reason}")]
     InvalidRegistration {
@@ -295,7 +356,56 @@ impl LifecycleError {
                 | LifecycleError::RefreshTokenSpent { .. }
                 | LifecycleError::RefreshTokenRejected { .. }
                 | LifecycleError::TokensNotStored { .. }
+                | LifecycleError::PartnerTokensDead { .. }
         )
+    }
+
+    /// This error as advice for `connection`: when the connection was registered from a
+    /// partner application's tokens (see [`REGISTERED_KEY`]), a dead refresh token is
+    /// repaired by new tokens from that application, not by a login here; other errors
+    /// and other connections are returned as they are.
+    pub fn for_connection(self, connection: &Connection) -> LifecycleError {
+        if !is_registered(connection) {
+            return self;
+        }
+        let cause = match &self {
+            // A failure recorded with the advice for a login here (the record is written
+            // where the connection is not at hand): the partner's advice instead.
+            LifecycleError::RefreshBlocked { name, failure } => {
+                let login = LoginAgain(name).to_string();
+                if !failure.message.contains(&login) {
+                    return self;
+                }
+                let mut failure = failure.clone();
+                let partner = FromPartner(name, &connection.platform);
+                failure.message = failure.message.replace(&login, &partner.to_string());
+                return LifecycleError::RefreshBlocked {
+                    name: name.clone(),
+                    failure,
+                };
+            }
+            LifecycleError::RefreshTokenExpired { name, expired_at } => {
+                format!("the refresh token of '{name}' expired{}", On(*expired_at))
+            }
+            LifecycleError::RefreshTokenSpent { name } => format!(
+                "the refresh token of '{name}' was already used (by another program, or in a refresh whose answer was lost)"
+            ),
+            LifecycleError::RefreshTokenRejected { name, detail } => {
+                format!("the platform no longer accepts the refresh token of '{name}' ({detail})")
+            }
+            LifecycleError::NoRefreshToken { name } => format!(
+                "the access token of '{name}' has expired and the platform gave no refresh token"
+            ),
+            LifecycleError::TokensNotStored { name, source } => format!(
+                "the platform issued new tokens for '{name}' but they could not be stored ({source}); the stored refresh token is now spent"
+            ),
+            _ => return self,
+        };
+        LifecycleError::PartnerTokensDead {
+            name: connection.name.clone(),
+            platform: connection.platform.clone(),
+            cause,
+        }
     }
 
     /// Whether this refresh failure is recorded with the connection (see

@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use super::{Lifecycle, refresh_token_expiry};
 use crate::connection::{Connection, Tokens};
-use crate::error::{LifecycleError, When};
+use crate::error::{LifecycleError, REGISTERED_KEY, When};
 use crate::secret::{AccessToken, RefreshToken};
 use crate::token_client::{Grant, MeInfo, TokenValidation};
 
@@ -111,6 +111,14 @@ impl Lifecycle {
             )));
         }
         connection.tokens = Some(tokens.clone());
+        // Marks where new tokens come from, for the advice when these die.
+        connection
+            .extra
+            .retain(|(k, _)| !k.eq_ignore_ascii_case(REGISTERED_KEY));
+        connection.extra.push((
+            REGISTERED_KEY.to_string(),
+            humantime::format_rfc3339_seconds(now).to_string(),
+        ));
         let store = std::sync::Arc::clone(&self.inner.store);
         let created = connection.clone();
         super::blocking(move || Ok(store.create(&created)?)).await?;

@@ -4,7 +4,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use preauth_core::connection::{Connection, fold_name};
-use preauth_core::error::{Quoted, When};
+use preauth_core::error::{LifecycleError, Quoted, REGISTERED_KEY, When, is_registered};
+use preauth_core::lifecycle::Lifecycle;
 use preauth_core::lifecycle::REFRESH_FAILED_KEY;
 use preauth_core::lifecycle::{KeepAliveEvent, KeepAliveOutcome, Proof, RegisterRequest};
 use preauth_core::secret::{AccessToken, ClientSecret, RefreshToken};
@@ -72,7 +73,26 @@ async fn log_in(env: &Environment, connection: Connection) -> Result<(), ExecErr
         ));
     };
     let connection = env.lifecycle().finish_authorization(&return_url).await?;
+    let connection = logged_in_here(env, connection)?;
     report_stored(env, "authorized", &connection)
+}
+
+/// After a login here, new tokens no longer come from a partner application: removes
+/// the mark of a registered connection (see [`REGISTERED_KEY`]), so that advice for dead
+/// tokens names a login again.
+fn logged_in_here(env: &Environment, connection: Connection) -> Result<Connection, ExecError> {
+    // The login's answer was merged into the stored connection, which keeps its extra
+    // keys: the mark is in the store, not in `connection`.
+    let mut locked = env.lifecycle().store().lock(&connection.name)?;
+    let mut stored = locked.load()?;
+    if !is_registered(&stored) {
+        return Ok(connection);
+    }
+    stored
+        .extra
+        .retain(|(k, _)| !k.eq_ignore_ascii_case(REGISTERED_KEY));
+    locked.save(&stored)?;
+    Ok(stored)
 }
 
 /// `exchange code url '…' [for connection '…']`: finish a started authorization.
@@ -82,6 +102,7 @@ pub(super) async fn exchange(
     expected: Option<&str>,
 ) -> Result<(), ExecError> {
     let connection = env.lifecycle().finish_authorization(url).await?;
+    let connection = logged_in_here(env, connection)?;
     if let Some(expected) = expected.filter(|e| !connection.is_named(e)) {
         return Err(ExecError::Invalid(format!(
             "the return URL belonged to connection '{}', not '{expected}'; it was stored as '{}'",
@@ -163,7 +184,11 @@ pub(super) async fn register(env: &Environment, r: &Register) -> Result<(), Exec
 
 /// `refresh connection '…' [force]`.
 pub(super) async fn refresh(env: &Environment, name: &str, force: bool) -> Result<(), ExecError> {
-    let grant = env.lifecycle().refresh(name, force).await?;
+    let grant = env
+        .lifecycle()
+        .refresh(name, force)
+        .await
+        .map_err(|e| advised(env.lifecycle(), name, e))?;
     let done = if grant.refreshed {
         "refreshed"
     } else {
@@ -205,7 +230,8 @@ pub(super) async fn refresh_all(env: &Environment, days: Option<u32>) -> Result<
         eprint!("\r\x1b[2K");
     }
     let mut table = Table::new(&["name", "outcome", "detail"]);
-    for (name, outcome) in &report.outcomes {
+    let (failed, total) = (report.failed(), report.outcomes.len());
+    for (name, outcome) in report.outcomes {
         let (what, detail) = match outcome {
             KeepAliveOutcome::Refreshed {
                 refresh_token_expires_at,
@@ -226,25 +252,39 @@ pub(super) async fn refresh_all(env: &Environment, days: Option<u32>) -> Result<
                         .unwrap_or_default()
                 ),
             ),
-            KeepAliveOutcome::Failed(error) => ("failed", error.to_string()),
+            KeepAliveOutcome::Failed(error) => {
+                ("failed", advised(env.lifecycle(), &name, error).to_string())
+            }
         };
-        table.push(vec![name.clone(), what.into(), detail]);
+        table.push(vec![name, what.into(), detail]);
     }
     env.print(&table.render(env.format))?;
     for problem in &report.problems {
         eprintln!("error: {problem}");
     }
-    match (report.failed(), report.problems.len()) {
+    match (failed, report.problems.len()) {
         (0, 0) => Ok(()),
         (n, 0) => Err(ExecError::Invalid(format!(
-            "{n} of {} connections could not be refreshed; see the failures above",
-            report.outcomes.len()
+            "{n} of {total} connections could not be refreshed; see the failures above"
         ))),
         (n, files) => Err(ExecError::Invalid(format!(
-            "{n} of {} connections could not be refreshed, and {files} settings file{} could not be read; see the errors above",
-            report.outcomes.len(),
+            "{n} of {total} connections could not be refreshed, and {files} settings file{} could not be read; see the errors above",
             if files == 1 { "" } else { "s" }
         ))),
+    }
+}
+
+/// A refresh error of connection `name` as advice for it as stored: a connection
+/// registered from a partner application's tokens is repaired by new tokens from there
+/// (see [`LifecycleError::for_connection`]). Reads the connection only for errors that
+/// need new tokens.
+pub(super) fn advised(lifecycle: &Lifecycle, name: &str, error: LifecycleError) -> LifecycleError {
+    if !error.needs_new_login() && !matches!(error, LifecycleError::RefreshBlocked { .. }) {
+        return error;
+    }
+    match lifecycle.store().load(name) {
+        Ok(connection) => error.for_connection(&connection),
+        Err(_) => error,
     }
 }
 

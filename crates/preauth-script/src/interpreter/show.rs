@@ -22,7 +22,10 @@ pub async fn access_token_output(
     name: &str,
     format: OutputFormat,
 ) -> Result<String, LifecycleError> {
-    let grant = lifecycle.ensure_access_token(name).await?;
+    let grant = lifecycle
+        .ensure_access_token(name)
+        .await
+        .map_err(|e| super::connections::advised(lifecycle, name, e))?;
     Ok(match format {
         OutputFormat::Json => {
             serde_json::json!({
