@@ -147,6 +147,14 @@ pub enum FlowError {
         /// The issuer in the return URL.
         got: String,
     },
+    /// The platform promised `iss` on every return URL (RFC 9207) and this one has none.
+    #[error(
+        "the return URL carries no 'iss', which platform '{platform}' always sends (RFC 9207); it is refused: paste the address the platform redirected to, unchanged"
+    )]
+    MissingIssuer {
+        /// The platform id.
+        platform: String,
+    },
     /// A nonce was sent, and the ID token carries none.
     #[error(
         "the ID token carries no nonce although one was sent (OpenID Connect Core 3.1.3.7); the tokens are refused: start the authorization again"
@@ -300,14 +308,21 @@ pub fn parse_return(input: &str) -> Result<Callback, FlowError> {
 }
 
 /// Checks an RFC 9207 `iss` against the platform's issuer on `base_url`: equal when both
-/// exist; refused when the return URL names an issuer the platform does not have.
-/// (A missing `iss` is accepted: Exact sends none.)
+/// exist; refused when the return URL names an issuer the platform does not have. A
+/// missing `iss` is accepted (Exact sends none) unless the platform requires it.
 pub fn check_issuer(
     platform: &Platform,
     base_url: &str,
     iss: Option<&str>,
 ) -> Result<(), FlowError> {
-    let Some(got) = iss else { return Ok(()) };
+    let Some(got) = iss else {
+        if platform.iss_required {
+            return Err(FlowError::MissingIssuer {
+                platform: platform.id.clone(),
+            });
+        }
+        return Ok(());
+    };
     match platform.issuer(base_url)? {
         Some(expected) if expected == got.trim_end_matches('/') => Ok(()),
         Some(expected) => Err(FlowError::IssuerMismatch {
@@ -347,7 +362,7 @@ pub fn check_id_token(
             got: printable(got),
         });
     }
-    if !claims.aud.iter().any(|a| *a == connection.client_id) {
+    if !claims.aud.contains(&connection.client_id) {
         return Err(FlowError::IdTokenAudience {
             client_id: connection.client_id.clone(),
         });

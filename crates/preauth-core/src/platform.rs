@@ -10,9 +10,11 @@ use std::time::{Duration, SystemTime};
 
 use url::Url;
 
+mod discovery;
 mod file;
 mod generic;
 
+pub use discovery::{DiscoveryError, ProviderMetadata, discovery_url};
 pub use file::append as append_to_file;
 pub use generic::GenericPlatform;
 
@@ -74,6 +76,9 @@ pub struct Platform {
     /// A login yields a refresh token (without one, a connection dies with its access
     /// token, and a login that got none is reported as an error).
     pub issues_refresh_tokens: bool,
+    /// Every return URL must carry `iss` (RFC 9207; the provider's metadata promises
+    /// it): one without is refused.
+    pub iss_required: bool,
     /// A refresh token unused for this long expires (Exact: 30 days).
     pub refresh_token_lifetime: Option<Duration>,
     /// Token-endpoint calls allowed per day and app, where the platform sets a budget.
@@ -185,6 +190,7 @@ impl Platform {
             refresh_window: Duration::from_secs(30),
             refresh_token_rotates: true,
             issues_refresh_tokens: true,
+            iss_required: false,
             refresh_token_lifetime: Some(Duration::from_secs(30 * 24 * 3600)),
             token_calls_per_day: Some(200),
             me_path: Some("/api/v1/current/Me".into()),
@@ -223,6 +229,7 @@ impl Platform {
             refresh_window: Duration::from_secs(60),
             refresh_token_rotates: false,
             issues_refresh_tokens: true,
+            iss_required: false,
             refresh_token_lifetime: None,
             token_calls_per_day: None,
             me_path: None,

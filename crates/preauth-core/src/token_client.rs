@@ -23,7 +23,10 @@ use zeroize::Zeroizing;
 
 use crate::clock::Clock;
 use crate::connection::Connection;
-use crate::platform::{ClientAuth, Platform, PlatformError};
+use crate::platform::{
+    ClientAuth, DiscoveryError, GenericPlatform, Platform, PlatformError, ProviderMetadata,
+    discovery_url,
+};
 use crate::secret::{AccessToken, AuthorizationCode, PkceVerifier, RefreshToken};
 
 mod refusal;
@@ -305,6 +308,33 @@ impl TokenClient {
         let (status, headers, body) = self.send(&url, request).await?;
         self.accept(status, &headers, &body, Grant::Bearer)?;
         response::parse_validation(status, &body)
+    }
+
+    /// Reads the OpenID Connect Discovery document of `issuer` and turns it into the
+    /// description of a user-defined platform called `id` (see
+    /// [`ProviderMetadata::to_platform`]).
+    pub async fn discover(
+        &self,
+        id: &str,
+        issuer: &str,
+    ) -> Result<GenericPlatform, DiscoveryError> {
+        let url = discovery_url(issuer)?;
+        let unreadable = |reason: String| DiscoveryError::Unreadable {
+            url: url.to_string(),
+            reason,
+        };
+        let request = self
+            .http
+            .get(url.clone())
+            .header(ACCEPT, "application/json");
+        let (status, _, body) = self
+            .send(&url, request)
+            .await
+            .map_err(|e| unreadable(e.to_string()))?;
+        if status != 200 {
+            return Err(unreadable(format!("HTTP {status}")));
+        }
+        ProviderMetadata::parse(&url, &body)?.to_platform(id, issuer)
     }
 
     /// Sends a token-endpoint form with the platform's client authentication.

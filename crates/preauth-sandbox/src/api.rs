@@ -125,3 +125,26 @@ pub(crate) async fn validate(
         "twf.clusterUrl": state.base_url(),
     })))
 }
+
+/// `GET /auth/authentication/.well-known/openid-configuration`: the OpenID Connect
+/// Discovery document (and RFC 8414 metadata) of the Twinfield side, so that a client's
+/// discovery is tested offline. It describes what the sandbox enforces: HTTP Basic
+/// client authentication, PKCE S256, `iss` on every return URL (RFC 9207).
+pub(crate) async fn discovery(State(state): State<SandboxState>) -> Json<serde_json::Value> {
+    let issuer = state.twinfield_issuer();
+    Json(json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/connect/authorize"),
+        "token_endpoint": format!("{issuer}/connect/token"),
+        "scopes_supported": [
+            "openid", "twf.user", "twf.organisation", "twf.organisationUser", "offline_access"
+        ],
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+    }))
+}

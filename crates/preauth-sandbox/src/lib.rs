@@ -25,6 +25,9 @@
 //! # Ok(()) }
 //! ```
 //!
+//! The Twinfield side also publishes its OpenID Connect Discovery document at
+//! `/auth/authentication/.well-known/openid-configuration`.
+//!
 //! # Admin endpoints
 //!
 //! For tests that drive a separate `preauth sandbox` process:
@@ -89,6 +92,10 @@ pub fn router(state: SandboxState) -> Router {
         .route(
             "/auth/authentication/connect/accesstokenvalidation",
             get(api::validate),
+        )
+        .route(
+            "/auth/authentication/.well-known/openid-configuration",
+            get(api::discovery),
         )
         .route("/sandbox/clock/advance", post(admin::advance))
         .route("/sandbox/counters", get(admin::counters))

@@ -191,7 +191,11 @@ fn problem_file(problem: &StoreError) -> String {
     }
 }
 
-fn judge(status: &ConnectionStatus, now: SystemTime, thresholds: Thresholds) -> (CheckState, String) {
+fn judge(
+    status: &ConnectionStatus,
+    now: SystemTime,
+    thresholds: Thresholds,
+) -> (CheckState, String) {
     let refresh_expiry = status.refresh_token_expires_at;
     match status.state {
         TokenState::NotAuthorized => (
@@ -340,20 +344,34 @@ mod tests {
             refresh_token_issued_at: None,
             refresh_token_expires_at: refresh,
         };
-        let verdict =
-            |days| judge(&status(TokenState::Valid, Some(at(days) + Duration::from_secs(60))), now, t).0;
+        let verdict = |days| {
+            judge(
+                &status(TokenState::Valid, Some(at(days) + Duration::from_secs(60))),
+                now,
+                t,
+            )
+            .0
+        };
         assert_eq!(verdict(10), CheckState::Ok);
         assert_eq!(verdict(7), CheckState::Ok);
         assert_eq!(verdict(6), CheckState::Warning);
         assert_eq!(verdict(2), CheckState::Warning);
         assert_eq!(verdict(1), CheckState::Critical);
         assert_eq!(
-            judge(&status(TokenState::RefreshTokenExpired, Some(at(0))), now, t).0,
+            judge(
+                &status(TokenState::RefreshTokenExpired, Some(at(0))),
+                now,
+                t
+            )
+            .0,
             CheckState::Critical
         );
         let (state, reason) = judge(&status(TokenState::Unrenewable, None), now, t);
         assert_eq!(state, CheckState::Critical, "no refresh token is never OK");
-        assert!(reason.contains("no refresh token: stops working at"), "{reason}");
+        assert!(
+            reason.contains("no refresh token: stops working at"),
+            "{reason}"
+        );
     }
 
     #[test]

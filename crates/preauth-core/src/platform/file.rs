@@ -78,6 +78,9 @@ fn element(spec: &GenericPlatform) -> String {
     if !spec.issues_refresh_tokens {
         attrs.push(("issuesRefreshTokens", "false".into()));
     }
+    if spec.iss_required {
+        attrs.push(("requireIss", "true".into()));
+    }
     let attrs: Vec<String> = attrs
         .iter()
         .map(|(k, v)| format!("{k}=\"{}\"", quick_xml::escape::escape(v.as_str())))
@@ -170,6 +173,7 @@ fn platform(e: &BytesStart<'_>) -> Result<Platform, String> {
             "rotatesRefreshTokens" => spec.refresh_token_rotates = boolean(&key, &value)?,
             "promptConsent" => spec.consent_for_offline_access = boolean(&key, &value)?,
             "issuesRefreshTokens" => spec.issues_refresh_tokens = boolean(&key, &value)?,
+            "requireIss" => spec.iss_required = boolean(&key, &value)?,
             "extraParams" => {
                 spec.extra_authorize_params = url::form_urlencoded::parse(value.as_bytes())
                     .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -185,7 +189,7 @@ fn platform(e: &BytesStart<'_>) -> Result<Platform, String> {
                     "unknown attribute '{key}'; known are id, name, provider, issuer, authorizeUrl, \
                      tokenUrl, meUrl, clientAuth, scopes, pkce, nonce, extraParams, \
                      accessTokenSeconds, refreshWindowSeconds, rotatesRefreshTokens, refreshTokenDays, \
-                     promptConsent, issuesRefreshTokens"
+                     promptConsent, issuesRefreshTokens, requireIss"
                 ));
             }
         }

@@ -55,6 +55,9 @@ pub struct GenericPlatform {
     /// The platform issues refresh tokens (a login without one is then an error). On
     /// by default.
     pub issues_refresh_tokens: bool,
+    /// Every return URL must carry `iss` (RFC 9207). Off by default; discovery turns it
+    /// on when the provider's metadata promises it.
+    pub iss_required: bool,
 }
 
 impl GenericPlatform {
@@ -85,6 +88,7 @@ impl GenericPlatform {
             me_url: None,
             consent_for_offline_access: true,
             issues_refresh_tokens: true,
+            iss_required: false,
         }
     }
 }
@@ -171,6 +175,7 @@ impl Platform {
             refresh_window: spec.refresh_window.unwrap_or(Duration::from_secs(60)),
             refresh_token_rotates: spec.refresh_token_rotates,
             issues_refresh_tokens: spec.issues_refresh_tokens,
+            iss_required: spec.iss_required,
             refresh_token_lifetime: spec.refresh_token_lifetime,
             token_calls_per_day: None,
             me_path,

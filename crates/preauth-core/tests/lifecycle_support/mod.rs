@@ -280,10 +280,16 @@ pub struct TempSettings {
 
 impl Default for TempSettings {
     fn default() -> Self {
+        TempSettings::with_registry(Registry::builtin())
+    }
+}
+
+impl TempSettings {
+    /// A settings folder that knows the platforms of `registry`.
+    pub fn with_registry(registry: Registry) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let folder =
-            preauth_core::settings::SettingsFolder::open(dir.path(), Registry::builtin(), None)
-                .expect("settings folder");
+        let folder = preauth_core::settings::SettingsFolder::open(dir.path(), registry, None)
+            .expect("settings folder");
         TempSettings { folder, _dir: dir }
     }
 }
