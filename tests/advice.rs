@@ -376,3 +376,27 @@ fn alter_and_preauthenticate_connection_name_a_missing_connection() {
     ws.run_c("alter connection 'absent' set client id 'a', client id 'b'")
         .exits(2);
 }
+
+#[test]
+fn an_unknown_platform_suggests_the_statement_that_adds_it() {
+    let ws = Workspace::new();
+    let out = ws.run_c(
+        "preauthenticate idp client id 'c' redirect url 'http://127.0.0.1:1/cb' as connection 'x'",
+    );
+    out.exits(1).warns(&["unknown platform 'idp'"]);
+    let advice = suggestions_of(&out);
+    assert_eq!(
+        advice,
+        ["create platform 'idp' authorize url '…' token url '…'"]
+    );
+    ws.run_c(
+        &advice[0]
+            .replace(
+                "authorize url '…'",
+                "authorize url 'https://idp.invalid/authorize'",
+            )
+            .replace("token url '…'", "token url 'https://idp.invalid/token'"),
+    )
+    .exits(0)
+    .says(&["platform 'idp' created"]);
+}

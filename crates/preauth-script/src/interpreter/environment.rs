@@ -274,8 +274,9 @@ impl Environment {
         self.registry.get(id).ok_or_else(|| {
             let known: Vec<&str> = self.registry.all().iter().map(|p| p.id.as_str()).collect();
             ExecError::Invalid(format!(
-                "unknown platform '{id}'; known platforms: {} (create platform adds one)",
-                known.join(", ")
+                "unknown platform '{id}'; known platforms: {} (add one with `create platform {} authorize url '…' token url '…'`)",
+                known.join(", "),
+                preauth_core::error::Quoted(id)
             ))
         })
     }
