@@ -215,15 +215,30 @@ pub struct Common {
     pub format: OutputFormat,
 
     /// Longest wait, in seconds, for a connection another process is refreshing; then
-    /// the statement fails naming the lock file.
-    #[arg(
-        long,
-        global = true,
-        value_name = "SECONDS",
-        default_value_t = 60,
-        env = "PREAUTH_LOCK_TIMEOUT"
-    )]
-    pub lock_timeout: u64,
+    /// the statement fails naming the lock file [default: $PREAUTH_LOCK_TIMEOUT when set
+    /// and not empty, else 60].
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub lock_timeout: Option<u64>,
+}
+
+/// The variable that sets the lock wait when `--lock-timeout` is not given.
+pub const LOCK_TIMEOUT_ENV: &str = "PREAUTH_LOCK_TIMEOUT";
+
+impl Common {
+    /// The lock wait: `--lock-timeout`, else `$PREAUTH_LOCK_TIMEOUT` when set and not
+    /// empty (like `PREAUTH_SETTINGS_DIR`, an empty variable counts as unset), else 60 s.
+    pub fn lock_wait(&self) -> Result<std::time::Duration, String> {
+        let seconds = match self.lock_timeout {
+            Some(seconds) => seconds,
+            None => match std::env::var(LOCK_TIMEOUT_ENV) {
+                Ok(text) if !text.trim().is_empty() => text.trim().parse().map_err(|_| {
+                    format!("{LOCK_TIMEOUT_ENV} must be a whole number of seconds, not '{text}'")
+                })?,
+                _ => 60,
+            },
+        };
+        Ok(std::time::Duration::from_secs(seconds))
+    }
 }
 
 fn parse_define(text: &str) -> Result<(String, String), String> {

@@ -72,7 +72,7 @@ pub(crate) fn environment(
     )
     .map_err(|e| e.to_string())?;
     env.format = common.format;
-    env.set_lock_wait(std::time::Duration::from_secs(common.lock_timeout))
+    env.set_lock_wait(common.lock_wait()?)
         .map_err(|e| e.to_string())?;
     Ok(env)
 }

@@ -177,6 +177,20 @@ fn a_held_lock_ends_in_one_sentence_naming_the_lock_file() {
         Duration::from_secs(30),
     )
     .exits(0);
+    // An empty variable counts as unset; a wrong one is named.
+    Outcome::of(
+        ws.preauth()
+            .env("PREAUTH_LOCK_TIMEOUT", "")
+            .args(["token", "conn-0"]),
+    )
+    .exits(0);
+    Outcome::of(
+        ws.preauth()
+            .env("PREAUTH_LOCK_TIMEOUT", "soon")
+            .args(["token", "conn-0"]),
+    )
+    .exits(1)
+    .warns(&["PREAUTH_LOCK_TIMEOUT must be a whole number of seconds, not 'soon'"]);
 }
 
 #[test]
