@@ -253,10 +253,10 @@ fn times(
     let state = match status.state {
         TokenState::NotAuthorized => "not authorized",
         TokenState::Valid => "valid",
+        TokenState::Unrenewable => "valid, no refresh token",
         TokenState::NeedsRefresh => "needs refresh",
         TokenState::NoRefreshToken => "expired, no refresh token",
         TokenState::RefreshTokenExpired => "refresh token expired",
-        TokenState::Unrenewable => "valid, no refresh token",
     };
     let show = |t: Option<SystemTime>| t.map(|t| When(t).to_string()).unwrap_or_default();
     (
