@@ -150,7 +150,7 @@ fn expired_and_unopenable_connections_are_critical() {
     assert!(line.starts_with("PREAUTH CRITICAL - "), "{line}");
     assert!(
         line.contains(&format!(
-            "acme-es: refresh token expired on {}; run preauthenticate",
+            "acme-es: refresh token expired on {}; log in again with `preauthenticate connection 'acme-es'`",
             day(obtained + REFRESH_TOKEN_LIFE)
         )),
         "{line}"

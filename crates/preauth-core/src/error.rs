@@ -306,14 +306,6 @@ pub enum LifecycleError {
         /// The record.
         failure: crate::lifecycle::RefreshFailure,
     },
-    /// The id_token's nonce is not the one sent (replay).
-    #[error(
-        "the id_token for '{name}' carries another nonce than the one sent; the answer is refused, start the authorization again"
-    )]
-    NonceMismatch {
-        /// The connection.
-        name: String,
-    },
     /// The tokens of a connection registered from a partner application are dead: only
     /// the partner application can obtain new ones.
     #[error(
@@ -326,6 +318,9 @@ pub enum LifecycleError {
         platform: String,
         /// What is dead, in one clause naming the connection.
         cause: String,
+        /// The error as the platform's answer made it (for callers that react to the
+        /// kind of refusal; its advice is the one replaced).
+        refused: Box<LifecycleError>,
     },
     /// Tokens handed over for registration are unusable.
     #[error("the tokens handed over for '{name}' cannot be registered: {reason}")]
@@ -405,6 +400,7 @@ impl LifecycleError {
             name: connection.name.clone(),
             platform: connection.platform.clone(),
             cause,
+            refused: Box::new(self),
         }
     }
 

@@ -282,16 +282,18 @@ impl Lifecycle {
             return Ok((grant(connection, platform, false), false));
         }
         let Some(refresh_token) = tokens.refresh_token.clone() else {
-            return Err(LifecycleError::NoRefreshToken {
-                name: connection.name,
-            });
+            let name = connection.name.clone();
+            return Err(LifecycleError::NoRefreshToken { name }.for_connection(&connection));
         };
         if let Some(expired_at) = refresh_token_expiry(&platform, &tokens).filter(|at| *at <= now) {
-            return Err(LifecycleError::RefreshTokenExpired {
-                name: connection.name,
-                expired_at: Some(expired_at),
-            });
+            let name = connection.name.clone();
+            let expired_at = Some(expired_at);
+            return Err(LifecycleError::RefreshTokenExpired { name, expired_at }
+                .for_connection(&connection));
         }
+        // Advice for what goes wrong below names the cure that fits this connection (new
+        // tokens from the partner application for a registered one).
+        let subject = connection.clone();
         let previous =
             RefreshFailure::of(&connection).filter(|f| f.is_about_current_token(&connection));
         if let Some(failure) = previous.as_ref().filter(|f| !f.kind.allows_automatic_try())
@@ -387,6 +389,7 @@ impl Lifecycle {
                 FailureKind::Refused,
             ),
         };
+        let error = error.for_connection(&subject);
         if error.is_lasting() {
             let record =
                 RefreshFailure::new(self.now(), kind, Some(&refresh_token), error.to_string());

@@ -47,7 +47,7 @@ pub enum StoreError {
     },
     /// A connection of that name exists already (on create).
     #[error(
-        "a connection named '{name}' exists already in {path}; drop it first (drop connection '{name}') or choose another name"
+        "a connection named '{name}' exists already in {path}; drop it first (`drop connection {}`) or choose another name", crate::error::Quoted(.name)
     )]
     AlreadyExists {
         /// The name.

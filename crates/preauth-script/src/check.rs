@@ -9,7 +9,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use preauth_core::connection::Connection;
-use preauth_core::error::When;
+use preauth_core::error::{Quoted, When, is_registered};
 use preauth_core::lifecycle::{ConnectionStatus, RefreshFailure, TokenState, connection_status};
 use preauth_core::platform::Registry;
 use preauth_core::store::{Store, StoreError};
@@ -135,7 +135,7 @@ pub fn check(
                 let (state, reason, expires) = match refresh_failure(&connection) {
                     Some(failure) => (CheckState::Critical, failure, None),
                     None => {
-                        let (state, reason) = judge(&status, now, thresholds);
+                        let (state, reason) = judge(&status, &cure(&connection), now, thresholds);
                         (state, reason, status.refresh_token_expires_at)
                     }
                 };
@@ -191,26 +191,37 @@ fn problem_file(problem: &StoreError) -> String {
     }
 }
 
+/// What brings a dead connection back: a login here, or new tokens from the partner
+/// application that obtained the registered ones.
+fn cure(connection: &Connection) -> String {
+    if is_registered(connection) {
+        "obtain new tokens from the partner application and register them again".into()
+    } else {
+        format!(
+            "log in again with `preauthenticate connection {}`",
+            Quoted(&connection.name)
+        )
+    }
+}
+
 fn judge(
     status: &ConnectionStatus,
+    cure: &str,
     now: SystemTime,
     thresholds: Thresholds,
 ) -> (CheckState, String) {
     let refresh_expiry = status.refresh_token_expires_at;
     match status.state {
-        TokenState::NotAuthorized => (
-            CheckState::Critical,
-            "no tokens; run preauthenticate".into(),
-        ),
+        TokenState::NotAuthorized => (CheckState::Critical, format!("no tokens; {cure}")),
         TokenState::NoRefreshToken => (
             CheckState::Critical,
-            "access token expired and no refresh token; run preauthenticate".into(),
+            format!("access token expired and no refresh token; {cure}"),
         ),
         // Healthy for now, but nothing can renew it: monitoring must not call it OK.
         TokenState::Unrenewable => (
             CheckState::Critical,
             format!(
-                "no refresh token: stops working at {}; run preauthenticate",
+                "no refresh token: stops working at {}; {cure}",
                 status
                     .access_token_expires_at
                     .map(|t| When(t).to_string())
@@ -219,10 +230,7 @@ fn judge(
         ),
         TokenState::RefreshTokenExpired => (
             CheckState::Critical,
-            format!(
-                "refresh token expired on {}; run preauthenticate",
-                day(refresh_expiry)
-            ),
+            format!("refresh token expired on {}; {cure}", day(refresh_expiry)),
         ),
         TokenState::Valid | TokenState::NeedsRefresh => match refresh_expiry {
             None => (CheckState::Ok, "refresh token does not expire".into()),
@@ -347,6 +355,7 @@ mod tests {
         let verdict = |days| {
             judge(
                 &status(TokenState::Valid, Some(at(days) + Duration::from_secs(60))),
+                "cure",
                 now,
                 t,
             )
@@ -360,13 +369,14 @@ mod tests {
         assert_eq!(
             judge(
                 &status(TokenState::RefreshTokenExpired, Some(at(0))),
+                "cure",
                 now,
                 t
             )
             .0,
             CheckState::Critical
         );
-        let (state, reason) = judge(&status(TokenState::Unrenewable, None), now, t);
+        let (state, reason) = judge(&status(TokenState::Unrenewable, None), "cure", now, t);
         assert_eq!(state, CheckState::Critical, "no refresh token is never OK");
         assert!(
             reason.contains("no refresh token: stops working at"),

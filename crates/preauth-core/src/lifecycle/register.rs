@@ -190,6 +190,12 @@ impl Lifecycle {
 fn refused_registration(name: String, error: LifecycleError) -> LifecycleError {
     const NEW_TOKENS: &str =
         "nothing was stored; obtain new tokens from the partner application and register them";
+    // The advice for a registered connection replaced the platform's refusal: what was
+    // refused is what this error is about.
+    let error = match error {
+        LifecycleError::PartnerTokensDead { refused, .. } => *refused,
+        other => other,
+    };
     let cause = match &error {
         LifecycleError::RefreshTokenSpent { .. } => {
             "the platform says the refresh token was already used".to_string()

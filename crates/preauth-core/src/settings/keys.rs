@@ -142,6 +142,11 @@ pub const KEYS: &[KeyDoc] = &[
         required: Required::Lifecycle,
     },
     KeyDoc {
+        key: crate::error::REGISTERED_KEY,
+        meaning: "When the connection was registered from tokens obtained elsewhere (`register connection`): new tokens for it come from that partner application, so advice for dead tokens names it rather than a login here; a login here (`preauthenticate connection`) removes it (preauth).",
+        required: Required::Lifecycle,
+    },
+    KeyDoc {
         key: crate::lifecycle::REFRESH_FAILED_KEY,
         meaning: "What the last refresh ran into when it needs a person: `<time> <kind> <token tag> <sentence>` with kind refused, lost, lost-again or not-stored; while it names the stored refresh token and is not `lost`, that token is not sent again until `refresh connection 'x' force` (preauth).",
         required: Required::Lifecycle,
