@@ -22,8 +22,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use common::{Workspace, demo_app};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use lifecycle_support::{MemStore, authorize, demo_connection, lifecycle, sandbox_with};
-use preauth_sandbox::{Limits, Sandbox, SandboxConfig};
+use lifecycle_support::{MemStore, authorize, demo_connection, lifecycle, unlimited_sandbox};
+use preauth_sandbox::Sandbox;
 
 const SIZES: [usize; 2] = [200, 2_000];
 
@@ -60,16 +60,7 @@ fn run_measured(command: &mut Command, out: &std::path::Path) -> (Duration, u64,
 /// A sandbox without limits and `n` token pairs it issued after real logins.
 fn issue(rt: &tokio::runtime::Runtime, n: usize) -> (Sandbox, Vec<(String, String)>) {
     rt.block_on(async {
-        let sb = sandbox_with(SandboxConfig {
-            auto_approve: true,
-            limits: Limits {
-                token_calls_per_day: u32::MAX,
-                errors_per_hour_before_block: u32::MAX,
-                ..Limits::default()
-            },
-            ..SandboxConfig::default()
-        })
-        .await;
+        let sb = unlimited_sandbox().await;
         let lc = lifecycle(&sb, Arc::new(MemStore::default()));
         let mut tokens = Vec::with_capacity(n);
         for i in 0..n {

@@ -13,23 +13,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use lifecycle_support::{MemStore, authorize, demo_connection, lifecycle, sandbox_with};
+use lifecycle_support::{MemStore, authorize, demo_connection, lifecycle, unlimited_sandbox};
 use preauth_core::lifecycle::Lifecycle;
-use preauth_sandbox::{Limits, Sandbox, SandboxConfig};
+use preauth_sandbox::Sandbox;
 
 const CONNECTIONS: usize = 2_000;
 
 async fn setup() -> (Sandbox, Lifecycle) {
-    let sb = sandbox_with(SandboxConfig {
-        auto_approve: true,
-        limits: Limits {
-            token_calls_per_day: u32::MAX,
-            errors_per_hour_before_block: u32::MAX,
-            ..Limits::default()
-        },
-        ..SandboxConfig::default()
-    })
-    .await;
+    let sb = unlimited_sandbox().await;
     let lc = lifecycle(&sb, Arc::new(MemStore::default()));
     for i in 0..CONNECTIONS {
         let c = demo_connection(&format!("c{i:04}"), "exact-online", &sb);

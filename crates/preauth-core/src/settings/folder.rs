@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 
 use crate::connection::{Connection, fold_name};
 use crate::connstr::ConnectionString;
-use crate::platform::Registry;
+use crate::platform::{Platform, Registry};
 use crate::protector::{ProtectError, ProtectErrorKind, Protector};
 use crate::store::{Listed, Listing, LockedConnection, PendingAuthorization, Store, StoreError};
 
@@ -380,6 +380,22 @@ impl SettingsFolder {
 
     /// Writes `connection` into the `database` element of `at` (provider and
     /// connection string only).
+    /// The platform `connection` names, or an error about connection `name` in `path`.
+    fn platform_for(
+        &self,
+        path: &Path,
+        name: &str,
+        connection: &Connection,
+    ) -> Result<&Platform, StoreError> {
+        self.shared
+            .registry
+            .get(&connection.platform)
+            .ok_or_else(|| {
+                let id = connection.platform.clone();
+                invalid(path, name, KeyError::UnknownPlatform { id }.to_string())
+            })
+    }
+
     pub(super) fn write_connection(
         &self,
         file: &mut SettingsFile,
@@ -387,20 +403,7 @@ impl SettingsFolder {
         connection: &Connection,
     ) -> Result<(), StoreError> {
         let path = file.path.clone();
-        let platform = self
-            .shared
-            .registry
-            .get(&connection.platform)
-            .ok_or_else(|| {
-                invalid(
-                    &path,
-                    &at.name,
-                    KeyError::UnknownPlatform {
-                        id: connection.platform.clone(),
-                    }
-                    .to_string(),
-                )
-            })?;
+        let platform = self.platform_for(&path, &at.name, connection)?;
         let previous = match file.database(at).and_then(|d| d.attr("connectionString")) {
             Some(stored) if !stored.is_empty() => {
                 let text = self.open_stored(&path, &at.name, Some(stored))?;
@@ -572,20 +575,7 @@ impl Store for SettingsFolder {
         let name = connection.name.as_str();
         validate_name(name)?;
         let path = self.file_for(name);
-        let platform = self
-            .shared
-            .registry
-            .get(&connection.platform)
-            .ok_or_else(|| {
-                invalid(
-                    &path,
-                    name,
-                    KeyError::UnknownPlatform {
-                        id: connection.platform.clone(),
-                    }
-                    .to_string(),
-                )
-            })?;
+        let platform = self.platform_for(&path, name, connection)?;
         let cs = keys::to_connection_string(connection, None)
             .map_err(|e| invalid(&path, name, e.to_string()))?;
         let stored = self.seal(&path, name, &cs.to_text())?;

@@ -195,6 +195,21 @@ pub async fn sandbox() -> Sandbox {
     .await
 }
 
+/// A sandbox that approves logins without pages and has no rate limits (for
+/// benchmarks that refresh thousands of connections of one app).
+pub async fn unlimited_sandbox() -> Sandbox {
+    sandbox_with(SandboxConfig {
+        auto_approve: true,
+        limits: preauth_sandbox::Limits {
+            token_calls_per_day: u32::MAX,
+            errors_per_hour_before_block: u32::MAX,
+            ..preauth_sandbox::Limits::default()
+        },
+        ..SandboxConfig::default()
+    })
+    .await
+}
+
 /// A sandbox with the given config.
 pub async fn sandbox_with(config: SandboxConfig) -> Sandbox {
     Sandbox::spawn(config)
