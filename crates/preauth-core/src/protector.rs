@@ -1,10 +1,25 @@
 //! The protector plugin: how connection strings are sealed at rest.
 //!
 //! The core knows nothing of keys or ciphers. A [`Protector`] seals a string under a
-//! label (the connection name) and opens it again; the binary plugs in the device key.
-//! Text sealed for connection `a` must not open as connection `b`.
+//! label and opens it again; the binary plugs in the device key.
+//!
+//! # Labels
+//!
+//! - A settings file seals each `connectionString` under the connection's own name, so
+//!   text sealed for connection `a` never opens as connection `b`.
+//! - `encrypt connection` (Invantive's "Encrypt Statement" workflow) seals under the
+//!   fixed [`CONNECTION_STRING_LABEL`]: it does not know which connection the value will
+//!   be pasted into. The settings folder opens a stored value under the connection's name
+//!   first and falls back to that fixed label, then seals it under the name at its next
+//!   save, which binds it to that connection from then on.
+//! - Other secrets made by scripts (`encrypt value`) use the script crate's own label.
 
 use zeroize::Zeroizing;
+
+/// The label `encrypt connection` seals under: a connection string meant to be pasted as
+/// the `connectionString` of a hand-written settings file on this machine. The settings
+/// folder accepts it for any connection until its next save binds it to that name.
+pub const CONNECTION_STRING_LABEL: &str = "preauth connection string";
 
 /// Why a sealed string could not be opened (or a string not sealed).
 #[derive(Debug, Clone, PartialEq, Eq)]

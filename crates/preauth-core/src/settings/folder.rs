@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use crate::connection::{Connection, fold_name};
 use crate::connstr::ConnectionString;
 use crate::platform::{Platform, Registry};
-use crate::protector::{ProtectError, ProtectErrorKind, Protector};
+use crate::protector::{CONNECTION_STRING_LABEL, ProtectError, ProtectErrorKind, Protector};
 use crate::store::{Listed, Listing, LockedConnection, PendingAuthorization, Store, StoreError};
 
 use super::durable::{self, FileLock};
@@ -291,7 +291,8 @@ impl SettingsFolder {
             )
         })?;
         let provider = database.attr("provider").unwrap_or_default();
-        let text = self.open_stored(&file.path, &at.name, database.attr("connectionString"))?;
+        let text =
+            self.open_connection_string(&file.path, &at.name, database.attr("connectionString"))?;
         let cs = ConnectionString::parse(&text).map_err(|e| invalid(e.into()))?;
         keys::to_connection(&at.name, provider, &cs, &self.shared.registry).map_err(invalid)
     }
@@ -303,7 +304,33 @@ impl SettingsFolder {
         at: &Located,
     ) -> Result<Zeroizing<String>, StoreError> {
         let stored = file.database(at).and_then(|d| d.attr("connectionString"));
-        self.open_stored(&file.path, &at.name, stored)
+        self.open_connection_string(&file.path, &at.name, stored)
+    }
+
+    /// Opens the stored `connectionString` of connection `name`: plain, sealed under the
+    /// connection's name (what this folder writes), or sealed under
+    /// [`CONNECTION_STRING_LABEL`] (what `encrypt connection` prints, pasted into a
+    /// hand-written file). The next save seals it under the name, binding it to this
+    /// connection. When neither label opens it, the error is the one for the name label
+    /// (altered, or sealed for another connection), with its advice.
+    pub(super) fn open_connection_string(
+        &self,
+        path: &Path,
+        name: &str,
+        stored: Option<&str>,
+    ) -> Result<Zeroizing<String>, StoreError> {
+        match self.open_stored(path, name, stored) {
+            Err(StoreError::Protect { path, name, source })
+                if source.kind == ProtectErrorKind::TamperedOrWrongLabel =>
+            {
+                let pasted = match (&self.shared.protector, stored) {
+                    (Some(p), Some(text)) => p.open(text, CONNECTION_STRING_LABEL).ok(),
+                    _ => None,
+                };
+                pasted.ok_or(StoreError::Protect { path, name, source })
+            }
+            other => other,
+        }
     }
 
     /// Opens a stored connection string (sealed under `label`) or returns it as is.
@@ -406,7 +433,7 @@ impl SettingsFolder {
         let platform = self.platform_for(&path, &at.name, connection)?;
         let previous = match file.database(at).and_then(|d| d.attr("connectionString")) {
             Some(stored) if !stored.is_empty() => {
-                let text = self.open_stored(&path, &at.name, Some(stored))?;
+                let text = self.open_connection_string(&path, &at.name, Some(stored))?;
                 Some(
                     ConnectionString::parse(&text)
                         .map_err(|e| invalid(&path, &at.name, KeyError::from(e).to_string()))?,

@@ -1,11 +1,18 @@
 //! The secret statements: `encrypt`, `decrypt` and `local define encrypted`.
 //!
-//! `encrypt connection`, `encrypt value` and `local define encrypted` share the label
-//! [`SCRIPT_LABEL`]: text printed by `encrypt` is what `define encrypted` opens. Settings
-//! files seal each connection string under the connection's own name instead, so a
-//! string sealed for one connection never opens as another.
+//! Labels (see [`preauth_core::protector`]):
+//! - `encrypt connection` seals under [`CONNECTION_STRING_LABEL`], the label the settings
+//!   folder accepts in a hand-written `settings-<NAME>.xml` (Invantive's "Encrypt
+//!   Statement" workflow: paste the value as `connectionString` on the same machine);
+//! - `encrypt value` seals under [`SCRIPT_LABEL`];
+//! - `local define encrypted` opens either;
+//! - `decrypt connection` opens any of those and also a `connectionString` copied from a
+//!   settings file here, which the folder seals under the connection's own name.
 
 use preauth_core::connstr::ConnectionString;
+use preauth_core::protector::{CONNECTION_STRING_LABEL, ProtectError, ProtectErrorKind};
+use preauth_core::store::Store;
+use zeroize::Zeroizing;
 
 use super::{Environment, ExecError};
 use crate::ast::SecretText;
@@ -21,16 +28,24 @@ pub(super) fn define_encrypted(
     name: &str,
     value: &SecretText,
 ) -> Result<(), ExecError> {
-    let plain = env.protector().open(value.secret(), SCRIPT_LABEL)?;
+    let plain = open_first(
+        env,
+        value.secret(),
+        &[SCRIPT_LABEL, CONNECTION_STRING_LABEL],
+    )?;
     defines.define_secret(name, plain.as_str());
     Ok(())
 }
 
-/// `encrypt connection '…'`: checks that it is a connection string, then seals it.
+/// `encrypt connection '…'`: checks that it is a connection string, then seals it under
+/// [`CONNECTION_STRING_LABEL`], so that it can be pasted into a settings file here.
 pub(super) fn encrypt_connection(env: &Environment, text: &SecretText) -> Result<(), ExecError> {
     ConnectionString::parse(text.secret())
         .map_err(|e| ExecError::Invalid(format!("not a connection string: {e}")))?;
-    encrypt_value(env, text)
+    let sealed = env
+        .protector()
+        .seal(text.secret(), CONNECTION_STRING_LABEL)?;
+    env.print(&format!("{sealed}\n"))
 }
 
 /// `encrypt value '…'`: seals any secret.
@@ -39,8 +54,40 @@ pub(super) fn encrypt_value(env: &Environment, text: &SecretText) -> Result<(), 
     env.print(&format!("{sealed}\n"))
 }
 
-/// `decrypt connection '…'`: prints the plain text (asked for explicitly).
+/// `decrypt connection '…'`: prints the plain text (asked for explicitly). Opens what
+/// `encrypt` printed, and a `connectionString` copied from a settings file in this
+/// folder (sealed under its connection's name).
 pub(super) fn decrypt(env: &Environment, text: &SecretText) -> Result<(), ExecError> {
-    let plain = env.protector().open(text.secret(), SCRIPT_LABEL)?;
+    let mut labels = vec![
+        CONNECTION_STRING_LABEL.to_string(),
+        SCRIPT_LABEL.to_string(),
+    ];
+    labels.extend(env.folder().names().unwrap_or_default());
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let plain = open_first(env, text.secret(), &labels)?;
     env.print(&format!("{}\n", plain.as_str()))
+}
+
+/// Opens `sealed` under the first of `labels` that fits. When none fits, the error is the
+/// first label's (altered, or sealed for something else); any other cause (another
+/// device, a missing key, malformed text) is reported at once.
+fn open_first(
+    env: &Environment,
+    sealed: &str,
+    labels: &[&str],
+) -> Result<Zeroizing<String>, ProtectError> {
+    let mut first = None;
+    for label in labels {
+        match env.protector().open(sealed, label) {
+            Ok(plain) => return Ok(plain),
+            Err(e) if e.kind == ProtectErrorKind::TamperedOrWrongLabel => {
+                first.get_or_insert(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(first.unwrap_or_else(|| ProtectError {
+        kind: ProtectErrorKind::TamperedOrWrongLabel,
+        message: "the sealed text does not open here".into(),
+    }))
 }
