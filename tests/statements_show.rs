@@ -49,10 +49,12 @@ fn show_connections_prints_a_table_csv_or_json_without_secrets() {
         "name",
         "platform",
         "country",
+        "api url",
         "status",
         "access token expires",
         "refresh token expires",
         "encrypted",
+        "problem",
     ] {
         assert!(header.contains(column), "{column} missing in {header}");
     }
@@ -64,9 +66,12 @@ fn show_connections_prints_a_table_csv_or_json_without_secrets() {
     csv.exits(0).keeps_secret(&secrets);
     let rows: Vec<&str> = csv.stdout.lines().collect();
     assert_eq!(rows.len(), 2, "{rows:?}");
-    assert!(rows[0].starts_with("name,platform,country,status,"));
-    assert!(rows[1].starts_with("shown,exact-online,"));
-    assert!(rows[1].ends_with(",yes"));
+    assert_eq!(
+        rows[0],
+        "name,platform,country,api_url,status,access_token_expires,refresh_token_expires,encrypted,problem"
+    );
+    assert!(rows[1].starts_with("shown,exact-online,,http://127.0.0.1:"));
+    assert!(rows[1].ends_with(",yes,"));
 
     let json = formatted(&ws, "json", "show connections;");
     json.exits(0).keeps_secret(&secrets);

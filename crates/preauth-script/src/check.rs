@@ -14,7 +14,7 @@ use preauth_core::lifecycle::{ConnectionStatus, RefreshFailure, TokenState, conn
 use preauth_core::platform::Registry;
 use preauth_core::store::{Store, StoreError};
 
-use crate::output::Table;
+use crate::output::{Cell, Table};
 
 /// A check result, ordered from good to bad.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -236,10 +236,9 @@ fn judge(
             None => (CheckState::Ok, "refresh token does not expire".into()),
             Some(at) => {
                 let left = at.duration_since(now).unwrap_or(Duration::ZERO).as_secs();
-                let days = left / DAY;
                 let phrase = format!(
-                    "refresh token expires in {days} day{} ({})",
-                    if days == 1 { "" } else { "s" },
+                    "refresh token expires in {} ({})",
+                    time_left(left),
                     day(Some(at))
                 );
                 let state = if left < u64::from(thresholds.critical_days) * DAY {
@@ -253,6 +252,23 @@ fn judge(
             }
         },
     }
+}
+
+/// `seconds` left as a person reads them, rounded to the nearest unit: `7 days` for 6
+/// days 23 hours, `5 hours` under a day, `40 minutes` under an hour.
+fn time_left(seconds: u64) -> String {
+    const HOUR: u64 = 3600;
+    const MINUTE: u64 = 60;
+    let (count, unit) = if seconds >= DAY - HOUR / 2 {
+        ((seconds + DAY / 2) / DAY, "day")
+    } else if seconds >= HOUR - MINUTE / 2 {
+        ((seconds + HOUR / 2) / HOUR, "hour")
+    } else if seconds >= MINUTE / 2 {
+        ((seconds + MINUTE / 2) / MINUTE, "minute")
+    } else {
+        return "less than a minute".into();
+    };
+    format!("{count} {unit}{}", if count == 1 { "" } else { "s" })
 }
 
 /// `2026-12-01`, or `an unknown date`.
@@ -324,13 +340,25 @@ impl CheckReport {
         let mut table = Table::new(&["name", "platform", "check", "reason"]);
         for c in &self.connections {
             table.push(vec![
-                c.name.clone(),
-                c.platform.clone(),
-                c.state.to_string(),
-                c.reason.clone(),
+                c.name.clone().into(),
+                c.platform.clone().into(),
+                c.state.to_string().into(),
+                c.reason.clone().into(),
             ]);
         }
         table
+    }
+
+    /// The status line as the last record of [`CheckReport::table`] in CSV and JSON: no
+    /// name (connection names are never empty) and no platform, the overall state under
+    /// `check` and the plugin status line under `reason`.
+    pub fn status_record(&self) -> Vec<Cell> {
+        vec![
+            "".into(),
+            "".into(),
+            self.state().to_string().into(),
+            self.status_line().into(),
+        ]
     }
 }
 
@@ -382,6 +410,20 @@ mod tests {
             reason.contains("no refresh token: stops working at"),
             "{reason}"
         );
+    }
+
+    #[test]
+    fn time_left_reads_as_a_person_would_say_it() {
+        let hour = 3600;
+        assert_eq!(time_left(6 * DAY + 23 * hour), "7 days");
+        assert_eq!(time_left(6 * DAY + 11 * hour), "6 days");
+        assert_eq!(time_left(DAY + hour), "1 day");
+        assert_eq!(time_left(DAY - 10 * 60), "1 day");
+        assert_eq!(time_left(5 * hour + 10 * 60), "5 hours");
+        assert_eq!(time_left(hour), "1 hour");
+        assert_eq!(time_left(40 * 60 + 10), "40 minutes");
+        assert_eq!(time_left(20), "less than a minute");
+        assert_eq!(time_left(0), "less than a minute");
     }
 
     #[test]

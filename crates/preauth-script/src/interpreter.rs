@@ -273,7 +273,7 @@ impl Interpreter {
                     )));
                 }
             }
-            K::Echo { text } => self.env.print(&format!("{text}\n"))?,
+            K::Echo { text } => self.env.note(&format!("{text}\n"))?,
             K::Remark { .. } => {}
             K::EncryptConnection { connection_string } => {
                 local::encrypt_connection(&self.env, connection_string)?
@@ -317,7 +317,7 @@ impl Interpreter {
                 })?;
                 clock.advance(std::time::Duration::from_secs(*seconds));
                 let now = preauth_core::error::When(self.env.lifecycle().now());
-                self.env.print(&format!("sandbox clock now at {now}\n"))?;
+                self.env.note(&format!("sandbox clock now at {now}\n"))?;
             }
         }
         Ok(Flow::Next)

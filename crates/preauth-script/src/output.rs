@@ -1,6 +1,15 @@
 //! Tables for `show` and `check`: aligned text on a terminal, CSV or JSON for scripts.
+//!
+//! Columns are named for people (`access token expires`); CSV headers and JSON keys are
+//! the same names in snake_case (`access_token_expires`). A [`Cell::Time`] prints as
+//! `2026-12-01 10:00:00 UTC` in a table and as RFC 3339 (`2026-12-01T10:00:00Z`) in CSV
+//! and JSON. Only tables go to standard output in CSV and JSON; remarks such as `local
+//! echo` go to standard error there (see `Environment::note`).
 
 use std::fmt::Write as _;
+use std::time::SystemTime;
+
+use preauth_core::error::When;
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -12,6 +21,13 @@ pub enum OutputFormat {
     Csv,
     /// One JSON array of objects keyed by column name.
     Json,
+}
+
+impl OutputFormat {
+    /// Whether the output is for programs (CSV or JSON): nothing but data on stdout.
+    pub fn is_data(self) -> bool {
+        self != OutputFormat::Table
+    }
 }
 
 impl std::str::FromStr for OutputFormat {
@@ -27,15 +43,65 @@ impl std::str::FromStr for OutputFormat {
     }
 }
 
+/// One value of a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cell {
+    /// Text, printed as is.
+    Text(String),
+    /// A point in time: human in a table, RFC 3339 in CSV and JSON.
+    Time(SystemTime),
+}
+
+impl Cell {
+    /// A time, or an empty cell.
+    pub fn time(at: Option<SystemTime>) -> Cell {
+        at.map_or_else(|| Cell::Text(String::new()), Cell::Time)
+    }
+
+    fn render(&self, format: OutputFormat) -> String {
+        match (self, format) {
+            (Cell::Text(text), _) => text.clone(),
+            (Cell::Time(at), OutputFormat::Table) => When(*at).to_string(),
+            (Cell::Time(at), OutputFormat::Csv | OutputFormat::Json) => {
+                humantime::format_rfc3339_seconds(*at).to_string()
+            }
+        }
+    }
+}
+
+impl From<String> for Cell {
+    fn from(text: String) -> Cell {
+        Cell::Text(text)
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(text: &str) -> Cell {
+        Cell::Text(text.to_string())
+    }
+}
+
 /// Rows under named columns.
 #[derive(Debug, Clone, Default)]
 pub struct Table {
     columns: Vec<&'static str>,
-    rows: Vec<Vec<String>>,
+    rows: Vec<Vec<Cell>>,
+}
+
+/// `access token expires` as a key for programs: `access_token_expires`.
+fn key(column: &str) -> String {
+    column
+        .chars()
+        .map(|c| match c {
+            ' ' | '-' => '_',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
 }
 
 impl Table {
-    /// An empty table with these column names (also the JSON keys).
+    /// An empty table with these column names (in snake_case, also the CSV headers and
+    /// JSON keys).
     pub fn new(columns: &[&'static str]) -> Table {
         Table {
             columns: columns.to_vec(),
@@ -44,13 +110,13 @@ impl Table {
     }
 
     /// Adds a row; missing cells are empty, extra cells are dropped.
-    pub fn push(&mut self, mut row: Vec<String>) {
-        row.resize(self.columns.len(), String::new());
+    pub fn push(&mut self, mut row: Vec<Cell>) {
+        row.resize(self.columns.len(), Cell::Text(String::new()));
         self.rows.push(row);
     }
 
     /// The rows added so far.
-    pub fn rows(&self) -> &[Vec<String>] {
+    pub fn rows(&self) -> &[Vec<Cell>] {
         &self.rows
     }
 
@@ -63,9 +129,18 @@ impl Table {
         }
     }
 
+    /// The rows as rendered in `format`.
+    fn cells(&self, format: OutputFormat) -> Vec<Vec<String>> {
+        self.rows
+            .iter()
+            .map(|row| row.iter().map(|c| c.render(format)).collect())
+            .collect()
+    }
+
     fn text(&self) -> String {
+        let rows = self.cells(OutputFormat::Table);
         let mut widths: Vec<usize> = self.columns.iter().map(|c| c.chars().count()).collect();
-        for row in &self.rows {
+        for row in &rows {
             for (w, cell) in widths.iter_mut().zip(row) {
                 *w = (*w).max(cell.chars().count());
             }
@@ -86,7 +161,7 @@ impl Table {
                 .iter()
                 .map(String::as_str),
         );
-        for row in &self.rows {
+        for row in &rows {
             out += &line(&mut row.iter().map(String::as_str));
         }
         out
@@ -101,9 +176,9 @@ impl Table {
             }
         };
         let mut out = String::new();
-        let header: Vec<String> = self.columns.iter().map(|c| quote(c)).collect();
+        let header: Vec<String> = self.columns.iter().map(|c| quote(&key(c))).collect();
         out += &(header.join(",") + "\n");
-        for row in &self.rows {
+        for row in self.cells(OutputFormat::Csv) {
             let cells: Vec<String> = row.iter().map(|c| quote(c)).collect();
             out += &(cells.join(",") + "\n");
         }
@@ -112,14 +187,14 @@ impl Table {
 
     fn json(&self) -> String {
         let rows: Vec<serde_json::Value> = self
-            .rows
-            .iter()
+            .cells(OutputFormat::Json)
+            .into_iter()
             .map(|row| {
                 let object = self
                     .columns
                     .iter()
                     .zip(row)
-                    .map(|(k, v)| ((*k).to_string(), serde_json::Value::String(v.clone())))
+                    .map(|(k, v)| (key(k), serde_json::Value::String(v)))
                     .collect();
                 serde_json::Value::Object(object)
             })
@@ -152,6 +227,24 @@ mod tests {
     fn csv_quotes_where_needed() {
         let csv = sample().render(OutputFormat::Csv);
         assert_eq!(csv, "name,status\nacme-nl,valid\n\"b,\"\"c\"\"\",expired\n");
+    }
+
+    #[test]
+    fn keys_are_snake_case_and_times_rfc_3339_for_programs() {
+        let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+        let mut t = Table::new(&["name", "access token expires"]);
+        t.push(vec!["a".into(), Cell::Time(at)]);
+        assert!(
+            t.render(OutputFormat::Table)
+                .contains("2027-01-15 08:00:00 UTC")
+        );
+        assert_eq!(
+            t.render(OutputFormat::Csv),
+            "name,access_token_expires\na,2027-01-15T08:00:00Z\n"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&t.render(OutputFormat::Json)).expect("valid JSON");
+        assert_eq!(json[0]["access_token_expires"], "2027-01-15T08:00:00Z");
     }
 
     #[test]

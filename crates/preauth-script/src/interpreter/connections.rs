@@ -67,7 +67,7 @@ async fn log_in(env: &Environment, connection: Connection) -> Result<(), ExecErr
         )
         .await?;
     let Some(return_url) = returned else {
-        return env.print(&format!(
+        return env.note(&format!(
             "After logging in, the browser lands on {}?code=…; finish within 10 minutes with:\n  exchange code url '<that whole URL>';\n",
             connection.redirect_url
         ));
@@ -194,7 +194,7 @@ pub(super) async fn refresh(env: &Environment, name: &str, force: bool) -> Resul
     } else {
         "not refreshed yet (still valid)"
     };
-    env.print(&format!(
+    env.note(&format!(
         "connection '{}' {done}; access token valid until {}\n",
         grant.connection.name,
         When(grant.expires_at)
@@ -256,7 +256,7 @@ pub(super) async fn refresh_all(env: &Environment, days: Option<u32>) -> Result<
                 ("failed", advised(env.lifecycle(), &name, error).to_string())
             }
         };
-        table.push(vec![name, what.into(), detail]);
+        table.push(vec![name.into(), what.into(), detail.into()]);
     }
     env.print(&table.render(env.format))?;
     for problem in &report.problems {
@@ -295,7 +295,7 @@ pub(super) fn drop_connection(
     if_exists: bool,
 ) -> Result<(), ExecError> {
     match env.lifecycle().store().drop_connection(name)? {
-        true => env.print(&format!("connection '{name}' dropped\n")),
+        true => env.note(&format!("connection '{name}' dropped\n")),
         false if if_exists => Ok(()),
         false => Err(StoreError::NotFound { name: name.into() }.into()),
     }
@@ -339,7 +339,7 @@ pub(super) fn alter(env: &Environment, a: &AlterConnection) -> Result<(), ExecEr
     } else {
         String::new()
     };
-    env.print(&format!(
+    env.note(&format!(
         "connection '{}' altered: {}{after}\n",
         connection.name,
         changed.join(", ")
@@ -349,7 +349,7 @@ pub(super) fn alter(env: &Environment, a: &AlterConnection) -> Result<(), ExecEr
 /// `import settings '…'`.
 pub(super) fn import(env: &Environment, path: &Path) -> Result<(), ExecError> {
     let names = env.folder().import_file(path)?;
-    env.print(&format!(
+    env.note(&format!(
         "imported {} connection{} from {}: {}\n",
         names.len(),
         if names.len() == 1 { "" } else { "s" },
@@ -381,7 +381,7 @@ fn report_stored(env: &Environment, what: &str, connection: &Connection) -> Resu
         .refresh_token_expires_at
         .map(|t| format!("; refresh token expires {}", When(t)))
         .unwrap_or_default();
-    env.print(&format!(
+    env.note(&format!(
         "connection '{}' {what}{access}{refresh}; stored encrypted in {}\n",
         connection.name,
         env.folder().dir().display()

@@ -179,6 +179,19 @@ impl Environment {
             .map_err(ExecError::Output)
     }
 
+    /// Prints a remark for people (`local echo`, "connection 'x' dropped"): on standard
+    /// output in a table run, on standard error with `--format csv|json`, so that standard
+    /// output holds only the data a program parses.
+    pub fn note(&self, text: &str) -> Result<(), ExecError> {
+        if !self.format.is_data() {
+            return self.print(text);
+        }
+        let mut err = std::io::stderr().lock();
+        err.write_all(text.as_bytes())
+            .and_then(|()| err.flush())
+            .map_err(ExecError::Output)
+    }
+
     /// The stored connection that holds `token` as its refresh token now, if any
     /// (connections that cannot be opened here are not looked at).
     pub(super) fn holder_of(&self, token: &RefreshToken) -> Result<Option<String>, ExecError> {
@@ -314,7 +327,7 @@ impl Environment {
             .map_err(|e| ExecError::Invalid(e.to_string()))?;
         self.registry.add(platform.clone());
         self.rebuild()?;
-        self.print(&format!(
+        self.note(&format!(
             "platform '{}' created in {}\n",
             platform.id,
             self.dir.join(PLATFORMS_FILE).display()

@@ -4,14 +4,14 @@ use std::time::SystemTime;
 
 use preauth_core::connection::Connection;
 use preauth_core::connection::fold_name;
-use preauth_core::error::{LifecycleError, When};
+use preauth_core::error::LifecycleError;
 use preauth_core::lifecycle::{Lifecycle, TokenState, connection_status};
 use preauth_core::platform::{ClientAuth, Platform};
 
 use super::{Environment, ExecError};
 use crate::ast::ExportMode;
 use crate::check::{self, Thresholds};
-use crate::output::{OutputFormat, Table};
+use crate::output::{Cell, OutputFormat, Table};
 
 /// The printed form of a usable access token for connection `name`, obtained through the
 /// lifecycle's single entry point (lock, re-read, refresh only when needed, persist).
@@ -47,43 +47,54 @@ pub(super) async fn access_token(env: &Environment, name: &str) -> Result<(), Ex
     env.print(&text)
 }
 
-/// `show connections`.
+/// `show connections`: one row per connection. `status` is one short word or phrase;
+/// why a connection is `unusable` is in `problem`. `country` is the platform host's
+/// country when `api url` is one of the platform's hosts.
 pub(super) fn connections(env: &Environment) -> Result<(), ExecError> {
     let now = env.lifecycle().now();
     let mut table = Table::new(&[
         "name",
         "platform",
         "country",
+        "api url",
         "status",
         "access token expires",
         "refresh token expires",
         "encrypted",
+        "problem",
     ]);
     let listing = env.lifecycle().store().list()?;
     for entry in listing.connections {
-        let sealed = yes_no(entry.sealed).to_string();
+        let sealed = yes_no(entry.sealed).into();
         match &entry.connection {
             Ok(connection) => {
                 let platform = env.lifecycle().platform_of(connection).ok();
-                let (status, access, refresh) = times(platform, connection, now);
+                let times = times(platform, connection, now);
                 table.push(vec![
-                    connection.name.clone(),
-                    connection.platform.clone(),
-                    platform.map(|p| country(p, connection)).unwrap_or_default(),
-                    status,
-                    access,
-                    refresh,
+                    connection.name.clone().into(),
+                    connection.platform.clone().into(),
+                    platform
+                        .map(|p| country(p, connection))
+                        .unwrap_or_default()
+                        .into(),
+                    connection.api_url.clone().into(),
+                    times.status.into(),
+                    times.access,
+                    times.refresh,
                     sealed,
+                    times.problem.into(),
                 ]);
             }
             Err(error) => table.push(vec![
-                entry.name.clone(),
-                String::new(),
-                String::new(),
-                format!("unusable: {error}"),
-                String::new(),
-                String::new(),
+                entry.name.clone().into(),
+                "".into(),
+                "".into(),
+                "".into(),
+                UNUSABLE.into(),
+                "".into(),
+                "".into(),
                 sealed,
+                error.to_string().into(),
             ]),
         }
     }
@@ -107,38 +118,38 @@ pub(super) fn connection(env: &Environment, name: &str) -> Result<(), ExecError>
     let connection = entry.connection?;
     let now = env.lifecycle().now();
     let platform = env.lifecycle().platform_of(&connection).ok();
-    let (status, access, refresh) = times(platform, &connection, now);
-    let set = |present: bool| if present { "(set)" } else { "(none)" }.to_string();
+    let times = times(platform, &connection, now);
+    let set = |present: bool| Cell::from(if present { "(set)" } else { "(none)" });
     let tokens = connection.tokens.as_ref();
     let mut table = Table::new(&["property", "value"]);
     for (key, value) in [
-        ("name", connection.name.clone()),
-        ("platform", connection.platform.clone()),
-        ("api url", connection.api_url.clone()),
-        ("client id", connection.client_id.clone()),
+        ("name", connection.name.clone().into()),
+        ("platform", connection.platform.clone().into()),
+        ("api url", connection.api_url.clone().into()),
+        ("client id", connection.client_id.clone().into()),
         ("client secret", set(connection.client_secret.is_some())),
-        ("redirect url", connection.redirect_url.clone()),
-        ("status", status),
+        ("redirect url", connection.redirect_url.clone().into()),
+        ("status", times.status.into()),
+        ("problem", times.problem.into()),
         ("access token", set(tokens.is_some())),
-        ("access token expires", access),
+        ("access token expires", times.access),
         (
             "refresh token",
             set(tokens.is_some_and(|t| t.refresh_token.is_some())),
         ),
         (
             "refresh token obtained",
-            tokens
-                .and_then(|t| t.refresh_token_issued_at)
-                .map(|t| When(t).to_string())
-                .unwrap_or_default(),
+            Cell::time(tokens.and_then(|t| t.refresh_token_issued_at)),
         ),
-        ("refresh token expires", refresh),
+        ("refresh token expires", times.refresh),
         (
             "last refresh failure",
-            crate::check::refresh_failure(&connection).unwrap_or_default(),
+            crate::check::refresh_failure(&connection)
+                .unwrap_or_default()
+                .into(),
         ),
         ("encrypted", yes_no(entry.sealed).into()),
-        ("file", entry.location.clone()),
+        ("file", entry.location.clone().into()),
     ] {
         table.push(vec![key.into(), value]);
     }
@@ -177,25 +188,27 @@ pub(super) fn platforms(env: &Environment) -> Result<(), ExecError> {
             (false, None) => "reusable".to_string(),
         };
         table.push(vec![
-            p.id.clone(),
-            p.display_name.clone(),
-            p.provider.clone(),
-            countries.join(" "),
+            p.id.clone().into(),
+            p.display_name.clone().into(),
+            p.provider.clone().into(),
+            countries.join(" ").into(),
             match p.client_auth {
                 ClientAuth::FormBody => "body".into(),
                 ClientAuth::HttpBasic => "basic".into(),
             },
             yes_no(p.pkce).into(),
-            format!("{} s", p.default_access_token_lifetime.as_secs()),
-            format!("{} s", p.refresh_window.as_secs()),
-            refresh_tokens,
+            format!("{} s", p.default_access_token_lifetime.as_secs()).into(),
+            format!("{} s", p.refresh_window.as_secs()).into(),
+            refresh_tokens.into(),
         ]);
     }
     env.print(&table.render(env.format))
 }
 
 /// `check connections [warn days N] [critical days M]`: the table with a check column,
-/// then the monitoring status line.
+/// then the monitoring status line: a line of its own in a table, a last record in CSV
+/// and JSON (empty name and platform, the overall state under `check`, the status line
+/// under `reason`).
 pub(super) fn check(
     env: &Environment,
     warn_days: Option<u32>,
@@ -217,11 +230,14 @@ pub(super) fn check(
     if let Some(why) = report.unknown {
         return Err(ExecError::Invalid(why));
     }
-    let mut text = report.table().render(env.format);
-    if env.format == OutputFormat::Table {
-        text += &report.status_line();
-        text += "\n";
-    }
+    let mut table = report.table();
+    let text = match env.format {
+        OutputFormat::Table => table.render(env.format) + &report.status_line() + "\n",
+        OutputFormat::Csv | OutputFormat::Json => {
+            table.push(report.status_record());
+            table.render(env.format)
+        }
+    };
     env.print(&text)
 }
 
@@ -236,18 +252,25 @@ pub(super) fn export(
     env.print(&xml)
 }
 
-/// Status, access-token expiry and refresh-token expiry as shown in tables.
-fn times(
-    platform: Option<&Platform>,
-    connection: &Connection,
-    now: SystemTime,
-) -> (String, String, String) {
+/// The status word of a connection that cannot be used; why is in `problem`.
+const UNUSABLE: &str = "unusable";
+
+/// Status, why it is unusable, and the expiries, as shown in tables.
+struct Times {
+    status: String,
+    problem: String,
+    access: Cell,
+    refresh: Cell,
+}
+
+fn times(platform: Option<&Platform>, connection: &Connection, now: SystemTime) -> Times {
     let Some(platform) = platform else {
-        return (
-            format!("unknown platform '{}'", connection.platform),
-            String::new(),
-            String::new(),
-        );
+        return Times {
+            status: UNUSABLE.into(),
+            problem: format!("unknown platform '{}'", connection.platform),
+            access: "".into(),
+            refresh: "".into(),
+        };
     };
     let status = connection_status(platform, connection, now);
     let state = match status.state {
@@ -258,32 +281,28 @@ fn times(
         TokenState::NoRefreshToken => "expired, no refresh token",
         TokenState::RefreshTokenExpired => "refresh token expired",
     };
-    let show = |t: Option<SystemTime>| t.map(|t| When(t).to_string()).unwrap_or_default();
-    (
-        state.to_string(),
-        show(status.access_token_expires_at),
-        status
-            .refresh_token_expires_at
-            .map(|t| When(t).to_string())
-            .unwrap_or_else(|| {
-                if status.refresh_token_issued_at.is_some() {
-                    "does not expire".into()
-                } else {
-                    String::new()
-                }
-            }),
-    )
+    let refresh = match status.refresh_token_expires_at {
+        Some(at) => Cell::Time(at),
+        None if status.refresh_token_issued_at.is_some() => "does not expire".into(),
+        None => "".into(),
+    };
+    Times {
+        status: state.into(),
+        problem: String::new(),
+        access: Cell::time(status.access_token_expires_at),
+        refresh,
+    }
 }
 
-/// The country of the connection's host, or its base URL when it is not one of the
-/// platform's hosts (an override such as the sandbox).
+/// The country of the platform host the connection uses; empty when its API URL is
+/// not one of the platform's hosts (an override such as the sandbox).
 fn country(platform: &Platform, connection: &Connection) -> String {
     platform
         .hosts
         .iter()
         .find(|h| h.base_url.eq_ignore_ascii_case(&connection.api_url))
         .map(|h| h.country.clone())
-        .unwrap_or_else(|| connection.api_url.clone())
+        .unwrap_or_default()
 }
 
 fn yes_no(value: bool) -> &'static str {
