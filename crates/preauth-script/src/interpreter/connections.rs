@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use preauth_core::connection::{Connection, fold_name};
 use preauth_core::error::{LifecycleError, Quoted, REGISTERED_KEY, When, is_registered};
 use preauth_core::lifecycle::Lifecycle;
@@ -204,31 +205,33 @@ pub(super) async fn refresh(env: &Environment, name: &str, force: bool) -> Resul
 /// `refresh all connections [older than N days]`: the keep-alive.
 pub(super) async fn refresh_all(env: &Environment, days: Option<u32>) -> Result<(), ExecError> {
     let days = days.unwrap_or(DEFAULT_KEEP_ALIVE_DAYS);
-    let show_progress = env.progress;
+    let bar = env.progress.then(keep_alive_bar);
     let progress = |event: KeepAliveEvent<'_>| {
-        if !show_progress {
+        let Some(bar) = &bar else {
             return;
-        }
+        };
         match event {
-            KeepAliveEvent::Started { name, index, total } => {
-                eprint!("\r\x1b[2K[{index}/{total}] {name}");
+            KeepAliveEvent::Started { name, total, .. } => {
+                bar.set_length(total as u64);
+                bar.set_message(name.to_string());
             }
             KeepAliveEvent::Waiting { name, until } => {
-                eprint!(
-                    "\r\x1b[2K{name}: rate-limited, waiting until {}",
+                bar.set_message(format!(
+                    "{name}: rate-limited, waiting until {}",
                     When(until)
-                );
+                ));
             }
-            KeepAliveEvent::Finished { .. } => {}
+            KeepAliveEvent::Finished { .. } => bar.inc(1),
         }
     };
     let report = env
         .lifecycle()
         .refresh_all(DAY * days, KEEP_ALIVE_CONCURRENCY, &progress)
-        .await?;
-    if show_progress {
-        eprint!("\r\x1b[2K");
+        .await;
+    if let Some(bar) = &bar {
+        bar.finish_with_message("done");
     }
+    let report = report?;
     let mut table = Table::new(&["name", "outcome", "detail"]);
     let (failed, total) = (report.failed(), report.outcomes.len());
     for (name, outcome) in report.outcomes {
@@ -286,6 +289,24 @@ pub(super) fn advised(lifecycle: &Lifecycle, name: &str, error: LifecycleError) 
         Ok(connection) => error.for_connection(&connection),
         Err(_) => error,
     }
+}
+
+/// The keep-alive's progress bar on standard error (only made when it is a terminal):
+/// count, rate and time left, and the connection being looked at. It stays on screen,
+/// full, when the run ends.
+fn keep_alive_bar() -> ProgressBar {
+    let style = ProgressStyle::with_template(
+        "{bar:30} {pos}/{len} connections  {rate}  {eta} left  {wide_msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .with_key(
+        "rate",
+        |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{:.1}/s", state.per_sec());
+        },
+    )
+    .progress_chars("=> ");
+    ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr()).with_style(style)
 }
 
 /// `drop connection [if exists] '…'`.

@@ -1,0 +1,49 @@
+//! The keep-alive's progress bar, end to end against a `preauth sandbox` process: on a
+//! terminal, `refresh all connections` draws a bar with the count, the rate and the time
+//! left on standard error; when standard error is not a terminal it draws nothing.
+
+mod common;
+
+use rexpect::process::WaitStatus;
+use rexpect::reader::Options;
+use rexpect::session::spawn_with_options;
+
+use common::{DAY, Registered};
+
+/// Each expectation's limit: generous for 2 busy cores, short enough to fail fast.
+const TIMEOUT_MS: u64 = 30_000;
+
+#[test]
+fn a_terminal_gets_a_progress_bar_and_a_pipe_gets_none() {
+    let aged = DAY * 8;
+    let Registered { sandbox, ws, .. } = Registered::new(&[("a", aged), ("b", aged), ("c", aged)]);
+
+    // Not a terminal: the table on stdout, nothing drawn on stderr.
+    sandbox.advance(600);
+    let piped = ws.run_c("refresh all connections");
+    piped.exits(0).says(&["refreshed"]);
+    assert!(!piped.stderr.contains("connections"), "{piped:#?}");
+    assert!(!piped.stderr.contains('\u{1b}'), "{piped:#?}");
+    assert!(!piped.stderr.contains('\r'), "{piped:#?}");
+
+    // On a terminal: the bar, full at the end, with count, rate and time left.
+    sandbox.advance(600);
+    let mut command = ws.preauth();
+    command
+        .env("TERM", "xterm")
+        .args(["-c", "refresh all connections older than 0 days"]);
+    let options = Options::new()
+        .timeout_ms(Some(TIMEOUT_MS))
+        .strip_ansi_escape_codes(true);
+    let mut session = spawn_with_options(command, options).expect("preauth runs on a pty");
+    let (_, bar) = session
+        .exp_regex(r"=+ 3/3 connections  [0-9.]+/s  \S+ left  done")
+        .expect("a full progress bar");
+    assert!(bar.contains("3/3 connections"), "{bar}");
+    let rest = session.exp_eof().expect("the run ends");
+    assert!(rest.contains("outcome"), "the table follows: {rest}");
+    match session.process().wait().expect("preauth is reaped") {
+        WaitStatus::Exited(_, code) => assert_eq!(code, 0, "{rest}"),
+        other => panic!("preauth did not exit normally: {other:?}"),
+    }
+}
