@@ -6,7 +6,9 @@ mod common;
 
 use std::process::Command;
 
-use common::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SandboxProcess, Workspace, free_port};
+use common::{
+    DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SandboxProcess, WEB_REDIRECT, Workspace, free_port,
+};
 use rexpect::process::WaitStatus;
 use rexpect::reader::Options;
 use rexpect::session::{PtySession, spawn_with_options};
@@ -24,6 +26,12 @@ struct Repl {
 impl Repl {
     /// Starts `preauth` (no arguments) in `ws` and waits for the first prompt.
     fn start(ws: &Workspace) -> Repl {
+        Repl::start_with_banner(ws, |_| ())
+    }
+
+    /// Starts `preauth` (no arguments) in `ws`, waits for the first prompt and hands what
+    /// came before it (the banner) to `check`.
+    fn start_with_banner(ws: &Workspace, check: impl FnOnce(&str)) -> Repl {
         let mut command = ws.preauth();
         command.env("TERM", "xterm");
         let options = Options::new()
@@ -31,7 +39,7 @@ impl Repl {
             .strip_ansi_escape_codes(true);
         let session = spawn_with_options(command, options).expect("preauth runs on a pty");
         let mut repl = Repl { session };
-        repl.expect(PROMPT);
+        check(&repl.expect(PROMPT));
         repl
     }
 
@@ -599,4 +607,147 @@ fn ctrl_c_cancels_a_login_waiting_for_the_browser_and_the_prompt_comes_back() {
     assert_hides(&listed, &["paste"]);
     assert_eq!(repl.quit(), 0);
     assert!(!ws.settings().join("settings-paste.xml").exists());
+}
+
+/// A newcomer's first session, end to end: the banner, `help`, a typo, a failing statement
+/// and a working one, a login by paste, Ctrl-C during a login, the cancelled statement
+/// recalled from history (refused until its secret is typed again), a new login of the
+/// stored connection without its secret, and `\q`. (A bad paste during the login is
+/// `a_bad_paste_asks_again_and_the_login_goes_on`.)
+#[test]
+fn a_newcomers_session_from_banner_to_quit() {
+    let sandbox = SandboxProcess::start(&[]);
+    let ws = Workspace::new();
+    let mut repl = Repl::start_with_banner(&ws, |banner| {
+        assert_shows(
+            banner,
+            &[concat!("preauth ", env!("CARGO_PKG_VERSION")), "help"],
+        );
+    });
+
+    // Asking for help lists the statements with examples.
+    let help = repl.run("help");
+    assert_shows(
+        &help,
+        &[
+            "preauthenticate",
+            "e.g. show connection 'books';",
+            "exit, quit, \\q",
+        ],
+    );
+
+    // A typo is pointed at and the nearest statement suggested.
+    let typo = repl.run("shwo connections;");
+    assert_shows(
+        &typo,
+        &[
+            ":1:1: 'shwo' does not start a statement",
+            "1 | shwo connections",
+            "did you mean 'show'?",
+        ],
+    );
+
+    // A failing statement says why; the next one runs as if nothing happened.
+    let failed = repl.run("show connection 'books';");
+    assert_shows(&failed, &["error:", "books"]);
+    let platforms = repl.run("show platforms;");
+    assert_shows(&platforms, &["exact-online"]);
+
+    // A login by pasting the URL the browser landed on stores the connection.
+    let url = start_preauthenticate(&mut repl, &sandbox, "books", WEB_REDIRECT);
+    repl.expect("Paste the URL your browser landed on and press Enter:");
+    repl.keys(&format!("{}\r", approve(&url)));
+    let stored = repl.expect(PROMPT);
+    assert_shows(&stored, &["connection 'books' authorized"]);
+    assert_hides(&stored, &[DEMO_CLIENT_SECRET]);
+
+    // Ctrl-C while a login waits for the browser gives the prompt back.
+    let redirect = format!("http://127.0.0.1:{}/callback", free_port());
+    start_preauthenticate(&mut repl, &sandbox, "later", &redirect);
+    repl.expect("Waiting for the browser to come back");
+    repl.session.send_control('c').expect("Ctrl-C is sent");
+    let cancelled = repl.expect(PROMPT);
+    assert_shows(&cancelled, &["cancelled"]);
+
+    // Up recalls the cancelled statement with its secret removed: refused as it is ...
+    repl.keys("\x1b[A");
+    repl.expect("preauth> preauthenticate exact");
+    repl.expect("client secret '<redacted>'");
+    repl.keys("\r");
+    let refused =
+        repl.expect("this line came from history with its secret removed; type the secret again");
+    assert_hides(&refused, &["Log in to"]);
+    let after = repl.expect(PROMPT);
+    assert_hides(&after, &["Log in to"]);
+    // ... and runs once the secret is typed again.
+    let url = start_preauthenticate(&mut repl, &sandbox, "later", &redirect);
+    repl.expect("Waiting for the browser to come back");
+    assert_eq!(approve(&url), "");
+    let stored = repl.expect(PROMPT);
+    assert_shows(&stored, &["connection 'later' authorized"]);
+
+    // A new login of a stored connection needs neither its app nor its secret.
+    repl.keys("preauthenticate connection 'books';\r");
+    repl.expect("for connection 'books' at:\r\n  ");
+    let url = repl.expect("\r\n");
+    repl.expect("Paste the URL your browser landed on and press Enter:");
+    repl.keys(&format!("{}\r", approve(&url)));
+    let again = repl.expect(PROMPT);
+    assert_shows(&again, &["connection 'books' authorized"]);
+    assert_hides(&again, &[DEMO_CLIENT_SECRET]);
+
+    let listed = repl.run("show connections;");
+    assert_shows(&listed, &["books", "later"]);
+
+    // `\q` leaves with exit code 0; the history kept no secret.
+    repl.keys("\\q\r");
+    repl.session.exp_eof().expect("\\q ends the shell");
+    match repl.session.process().wait().expect("preauth is reaped") {
+        WaitStatus::Exited(_, code) => assert_eq!(code, 0),
+        other => panic!("preauth did not exit normally: {other:?}"),
+    }
+    let history = std::fs::read_to_string(ws.settings().join("history.txt")).expect("history");
+    assert_shows(
+        &history,
+        &[
+            "show platforms;",
+            "client secret '<redacted>'",
+            "preauthenticate connection 'books';",
+        ],
+    );
+    assert_hides(&history, &[DEMO_CLIENT_SECRET, "code="]);
+}
+
+/// A paste that is not the return URL does not lose the login: it says what is wrong and
+/// asks again, and a loopback listener keeps waiting meanwhile.
+#[test]
+#[ignore = "missing: a bad paste ends the login with its error (the authorization stays \
+            pending for `exchange code url`) instead of asking again; see interpreter/authorize.rs"]
+fn a_bad_paste_asks_again_and_the_login_goes_on() {
+    let sandbox = SandboxProcess::start(&[]);
+    let ws = Workspace::new();
+    let mut repl = Repl::start(&ws);
+
+    // Waiting for a paste only: a bad one, then the good one.
+    let url = start_preauthenticate(&mut repl, &sandbox, "pasted", WEB_REDIRECT);
+    repl.expect("Paste the URL your browser landed on and press Enter:");
+    let back = approve(&url);
+    repl.keys("this is not the return URL\r");
+    let asked_again = repl.expect("Paste the URL your browser landed on and press Enter:");
+    assert_shows(&asked_again, &["the return URL has no 'state'"]);
+    assert_hides(&asked_again, &[PROMPT]);
+    repl.keys(&format!("{back}\r"));
+    let stored = repl.expect(PROMPT);
+    assert_shows(&stored, &["connection 'pasted' authorized"]);
+
+    // Waiting for the loopback listener too: after a bad paste the browser still gets in.
+    let redirect = format!("http://127.0.0.1:{}/callback", free_port());
+    let url = start_preauthenticate(&mut repl, &sandbox, "listened", &redirect);
+    repl.expect("Waiting for the browser to come back");
+    repl.keys("https://example.invalid/not-the-callback\r");
+    repl.expect("the return URL has no 'state'");
+    assert_eq!(approve(&url), "");
+    let stored = repl.expect(PROMPT);
+    assert_shows(&stored, &["connection 'listened' authorized"]);
+    assert_eq!(repl.quit(), 0);
 }
