@@ -46,4 +46,21 @@ fn a_terminal_gets_a_progress_bar_and_a_pipe_gets_none() {
         WaitStatus::Exited(_, code) => assert_eq!(code, 0, "{rest}"),
         other => panic!("preauth did not exit normally: {other:?}"),
     }
+
+    // For programs: one JSON array, times in RFC 3339, nothing drawn.
+    sandbox.advance(600);
+    let json = ws.run(&[
+        "--format",
+        "json",
+        "-c",
+        "refresh all connections older than 0 days",
+    ]);
+    let rows: serde_json::Value = serde_json::from_str(&json.exits(0).stdout).expect("JSON");
+    assert_eq!(rows[0]["outcome"], "refreshed", "{rows}");
+    let expires = rows[0]["refresh_token_expires"].as_str().expect("a time");
+    assert!(
+        humantime::parse_rfc3339(expires).is_ok(),
+        "not RFC 3339: {expires}"
+    );
+    assert_eq!(json.stderr, "");
 }

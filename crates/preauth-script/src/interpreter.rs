@@ -13,7 +13,10 @@ mod show;
 
 use std::path::{Path, PathBuf};
 
-use preauth_core::error::LifecycleError;
+use preauth_core::connstr::ConnStrError;
+use preauth_core::error::{LifecycleError, Quoted};
+use preauth_core::loopback::LoopbackError;
+use preauth_core::platform::PlatformError;
 use preauth_core::protector::ProtectError;
 use preauth_core::store::StoreError;
 
@@ -42,6 +45,8 @@ pub mod exit {
 pub const MAX_INCLUDE_DEPTH: usize = 16;
 
 /// Why a statement failed. Each message is one sentence for the user; none holds a secret.
+/// Errors from the core keep their type (and so their `source()` chain); the
+/// interpreter's own causes have a variant each.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     /// The token lifecycle refused or failed.
@@ -56,9 +61,125 @@ pub enum ExecError {
     /// `${NAME}` substitution or the substituted text failed.
     #[error(transparent)]
     Statement(#[from] StatementError),
-    /// The statement's arguments cannot be used (unknown platform, bad URL, bad time, …).
+    /// A platform definition (`create platform`, `platforms.xml`) cannot be used.
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
+    /// The loopback listener for a redirect URL could not bind or failed.
+    #[error(transparent)]
+    Loopback(#[from] LoopbackError),
+    /// The loopback listener's task ended without an answer.
+    #[error("the loopback listener stopped: {0}")]
+    LoopbackStopped(#[source] tokio::task::JoinError),
+    /// `encrypt connection` was given text that is not a connection string.
+    #[error("not a connection string: {0}")]
+    NotAConnectionString(#[source] ConnStrError),
+    /// `local undefine` of a name that is not defined.
+    #[error("'{name}' is not defined, so it cannot be undefined")]
+    NotDefined {
+        /// The name.
+        name: String,
+    },
+    /// `local include` nests deeper than [`MAX_INCLUDE_DEPTH`].
+    #[error(
+        "local include '{path}' nests deeper than {MAX_INCLUDE_DEPTH} levels; look for an include cycle"
+    )]
+    IncludeTooDeep {
+        /// The include that went too deep, as written.
+        path: String,
+    },
+    /// `advance sandbox clock` in a run without the embedded sandbox.
+    #[error("advance sandbox clock works only in a run started with --sandbox")]
+    NoSandboxClock,
+    /// The platform has no host for the country asked for.
+    #[error(
+        "{platform} does not run in country '{country}'; use one of: {}",
+        known.join(", ")
+    )]
+    UnknownCountry {
+        /// The platform's display name.
+        platform: String,
+        /// The country asked for.
+        country: String,
+        /// The countries it runs in.
+        known: Vec<String>,
+    },
+    /// No platform has this id.
+    #[error(
+        "unknown platform '{id}'; known platforms: {} (add one with `create platform {} authorize url '…' token url '…'`)",
+        known.join(", "),
+        Quoted(id)
+    )]
+    UnknownPlatform {
+        /// The id asked for.
+        id: String,
+        /// The ids known.
+        known: Vec<String>,
+    },
+    /// `create platform` with an id that is taken.
+    #[error("a platform '{id}' exists already; pick another id")]
+    PlatformExists {
+        /// The id.
+        id: String,
+    },
+    /// `exchange code url … for connection 'x'` with a return URL of another connection.
+    #[error(
+        "the return URL belonged to connection '{stored}', not '{expected}'; it was stored as '{stored}'"
+    )]
+    OtherConnection {
+        /// The connection the URL belonged to (and was stored as).
+        stored: String,
+        /// The connection the statement named.
+        expected: String,
+    },
+    /// `preauthenticate … as connection 'x'` with a name that is taken.
+    #[error(
+        "a connection named '{existing}' exists already; log in again with the app it stores with `preauthenticate connection {q}`, change that app first with `alter connection {q} set client secret '…'`, or replace the connection after `drop connection {q}`",
+        q = Quoted(existing)
+    )]
+    NameTaken {
+        /// The stored spelling of the name.
+        existing: String,
+    },
+    /// `register connection 'x'` with a name that is taken.
+    #[error(
+        "a connection named '{existing}' exists already; to register new tokens for it, run `drop connection {}` first, or choose another name",
+        Quoted(existing)
+    )]
+    RegisterNameTaken {
+        /// The stored spelling of the name.
+        existing: String,
+    },
+    /// `obtained at '…'` is not a time.
+    #[error("obtained at '{text}' is not a time like 2026-11-20T10:00:00Z")]
+    BadTime {
+        /// The text as written.
+        text: String,
+        /// Why it does not parse.
+        source: humantime::TimestampError,
+    },
+    /// `register` with a refresh token another stored connection holds.
+    #[error(
+        "the refresh token handed over for '{connection}' is the one connection '{holder}' holds already; nothing was stored: obtain new tokens for '{connection}' from the partner application (one pair per connection)"
+    )]
+    TokenHeld {
+        /// The connection being registered.
+        connection: String,
+        /// The connection that holds the token.
+        holder: String,
+    },
+    /// The keep-alive could not refresh every connection (each failure was printed).
+    #[error("{failed} of {total} connections could not be refreshed{}", unread_files(*files))]
+    KeepAliveFailed {
+        /// Connections that failed.
+        failed: usize,
+        /// Connections looked at.
+        total: usize,
+        /// Settings files that could not be read.
+        files: usize,
+    },
+    /// `check connections` could not read the settings folder.
     #[error("{0}")]
-    Invalid(String),
+    CheckUnknown(String),
     /// An included script could not be read.
     #[error("cannot read included script {}: {source}", path.display())]
     Include {
@@ -70,6 +191,17 @@ pub enum ExecError {
     /// Writing the output failed (a closed pipe).
     #[error("cannot write the output: {0}")]
     Output(std::io::Error),
+}
+
+/// The end of the keep-alive's failure sentence.
+fn unread_files(files: usize) -> String {
+    match files {
+        0 => "; see the failures above".into(),
+        n => format!(
+            ", and {n} settings file{} could not be read; see the errors above",
+            if n == 1 { "" } else { "s" }
+        ),
+    }
 }
 
 /// Checks a whole script's syntax as a run would before running anything (statements
@@ -268,9 +400,7 @@ impl Interpreter {
             }
             K::Undefine { name } => {
                 if !self.defines.undefine(name) {
-                    return Err(ExecError::Invalid(format!(
-                        "'{name}' is not defined, so it cannot be undefined"
-                    )));
+                    return Err(ExecError::NotDefined { name: name.clone() });
                 }
             }
             K::Echo { text } => self.env.note(&format!("{text}\n"))?,
@@ -310,11 +440,11 @@ impl Interpreter {
             } => show::check(&self.env, *warn_days, *critical_days)?,
             K::CreatePlatform(p) => self.env.create_platform(p)?,
             K::AdvanceSandboxClock { seconds } => {
-                let clock = self.env.sandbox_clock.as_ref().ok_or_else(|| {
-                    ExecError::Invalid(
-                        "advance sandbox clock works only in a run started with --sandbox".into(),
-                    )
-                })?;
+                let clock = self
+                    .env
+                    .sandbox_clock
+                    .as_ref()
+                    .ok_or(ExecError::NoSandboxClock)?;
                 clock.advance(std::time::Duration::from_secs(*seconds));
                 let now = preauth_core::error::When(self.env.lifecycle().now());
                 self.env.note(&format!("sandbox clock now at {now}\n"))?;
@@ -325,9 +455,9 @@ impl Interpreter {
 
     async fn include(&mut self, path: &str, base_dir: &Path) -> Result<Flow, ExecError> {
         if self.depth >= MAX_INCLUDE_DEPTH {
-            return Err(ExecError::Invalid(format!(
-                "local include '{path}' nests deeper than {MAX_INCLUDE_DEPTH} levels; look for an include cycle"
-            )));
+            return Err(ExecError::IncludeTooDeep {
+                path: path.to_string(),
+            });
         }
         let file = base_dir.join(path);
         let source = std::fs::read_to_string(&file).map_err(|source| ExecError::Include {
@@ -340,5 +470,76 @@ impl Interpreter {
         let flow = Box::pin(self.run_statements(&source, &origin, &dir)).await;
         self.depth -= 1;
         Ok(flow)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use preauth_core::connstr::ConnectionString;
+
+    use super::*;
+
+    #[test]
+    fn typed_causes_keep_their_source_and_their_sentence() {
+        let parse = ConnectionString::parse("no-equals").expect_err("not a connection string");
+        let error = ExecError::NotAConnectionString(parse.clone());
+        assert_eq!(
+            error.to_string(),
+            format!("not a connection string: {parse}")
+        );
+        assert!(
+            error
+                .source()
+                .is_some_and(|s| s.to_string() == parse.to_string())
+        );
+
+        let source = humantime::parse_rfc3339_weak("soon").expect_err("not a time");
+        let error = ExecError::BadTime {
+            text: "soon".into(),
+            source,
+        };
+        assert_eq!(
+            error.to_string(),
+            "obtained at 'soon' is not a time like 2026-11-20T10:00:00Z"
+        );
+        assert!(error.source().is_some());
+
+        let platform = preauth_core::platform::Platform::generic(
+            preauth_core::platform::GenericPlatform::new(
+                "x",
+                None,
+                "not a url",
+                "https://x.invalid/t",
+            ),
+        )
+        .expect_err("a bad definition");
+        let sentence = platform.to_string();
+        let error = ExecError::from(platform);
+        assert!(matches!(error, ExecError::Platform(_)));
+        assert_eq!(error.to_string(), sentence);
+    }
+
+    #[test]
+    fn the_keep_alive_sentence_counts_failures_and_unread_files() {
+        let one = ExecError::KeepAliveFailed {
+            failed: 2,
+            total: 3,
+            files: 0,
+        };
+        assert_eq!(
+            one.to_string(),
+            "2 of 3 connections could not be refreshed; see the failures above"
+        );
+        let files = ExecError::KeepAliveFailed {
+            failed: 1,
+            total: 3,
+            files: 1,
+        };
+        assert_eq!(
+            files.to_string(),
+            "1 of 3 connections could not be refreshed, and 1 settings file could not be read; see the errors above"
+        );
     }
 }

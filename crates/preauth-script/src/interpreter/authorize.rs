@@ -48,7 +48,7 @@ impl Return {
         LoopbackListener::bind(redirect_url)
             .await
             .map(Return::Listener)
-            .map_err(|e| ExecError::Invalid(e.to_string()))
+            .map_err(ExecError::from)
     }
 
     /// Opens `url` with `agent` and waits for the return URL. `None` means nothing can
@@ -146,10 +146,8 @@ fn joined(
 ) -> Result<String, ExecError> {
     match result {
         Ok(Ok(query)) => Ok(query),
-        Ok(Err(error)) => Err(ExecError::Invalid(error.to_string())),
-        Err(error) => Err(ExecError::Invalid(format!(
-            "the loopback listener stopped: {error}"
-        ))),
+        Ok(Err(error)) => Err(error.into()),
+        Err(error) => Err(ExecError::LoopbackStopped(error)),
     }
 }
 

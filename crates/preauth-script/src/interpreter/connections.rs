@@ -15,7 +15,7 @@ use preauth_core::store::StoreError;
 use super::authorize::Return;
 use super::{Environment, ExecError};
 use crate::ast::{AlterConnection, Preauthenticate, Register};
-use crate::output::Table;
+use crate::output::{Cell, Table};
 
 /// `refresh all connections` without `older than`: refresh tokens older than a week are
 /// renewed, so a daily run keeps every chain far from Exact's 30 days while spending
@@ -105,10 +105,10 @@ pub(super) async fn exchange(
     let connection = env.lifecycle().finish_authorization(url).await?;
     let connection = logged_in_here(env, connection)?;
     if let Some(expected) = expected.filter(|e| !connection.is_named(e)) {
-        return Err(ExecError::Invalid(format!(
-            "the return URL belonged to connection '{}', not '{expected}'; it was stored as '{}'",
-            connection.name, connection.name
-        )));
+        return Err(ExecError::OtherConnection {
+            stored: connection.name.clone(),
+            expected: expected.to_string(),
+        });
     }
     report_stored(env, "authorized", &connection)
 }
@@ -123,19 +123,17 @@ pub(super) async fn register(env: &Environment, r: &Register) -> Result<(), Exec
         .iter()
         .find(|n| fold_name(n) == fold_name(&r.connection))
     {
-        return Err(ExecError::Invalid(format!(
-            "a connection named '{existing}' exists already; to register new tokens for it, run `drop connection {}` first, or choose another name",
-            Quoted(existing)
-        )));
+        return Err(ExecError::RegisterNameTaken {
+            existing: existing.clone(),
+        });
     }
     let obtained_at = r
         .obtained_at
         .as_deref()
         .map(|text| {
-            humantime::parse_rfc3339_weak(text).map_err(|_| {
-                ExecError::Invalid(format!(
-                    "obtained at '{text}' is not a time like 2026-11-20T10:00:00Z"
-                ))
+            humantime::parse_rfc3339_weak(text).map_err(|source| ExecError::BadTime {
+                text: text.to_string(),
+                source,
             })
         })
         .transpose()?;
@@ -143,10 +141,10 @@ pub(super) async fn register(env: &Environment, r: &Register) -> Result<(), Exec
     // Two connections with one refresh token spend it twice: the second refresh finds
     // it used, and on Exact the chain of one of them is dead.
     if let Some(holder) = env.holder_of(&refresh_token)? {
-        return Err(ExecError::Invalid(format!(
-            "the refresh token handed over for '{}' is the one connection '{holder}' holds already; nothing was stored: obtain new tokens for '{}' from the partner application (one pair per connection)",
-            r.connection, r.connection
-        )));
+        return Err(ExecError::TokenHeld {
+            connection: r.connection.clone(),
+            holder,
+        });
     }
     let registration = env
         .lifecycle()
@@ -232,34 +230,46 @@ pub(super) async fn refresh_all(env: &Environment, days: Option<u32>) -> Result<
         bar.finish_with_message("done");
     }
     let report = report?;
-    let mut table = Table::new(&["name", "outcome", "detail"]);
+    let mut table = Table::new(&[
+        "name",
+        "outcome",
+        "refresh token obtained",
+        "refresh token expires",
+        "detail",
+    ]);
     let (failed, total) = (report.failed(), report.outcomes.len());
     for (name, outcome) in report.outcomes {
-        let (what, detail) = match outcome {
+        let (what, obtained, expires, detail) = match outcome {
             KeepAliveOutcome::Refreshed {
                 refresh_token_expires_at,
             } => (
                 "refreshed",
-                refresh_token_expires_at
-                    .map(|t| format!("refresh token expires {}", When(t)))
-                    .unwrap_or_default(),
+                Cell::time(None),
+                Cell::time(refresh_token_expires_at),
+                String::new(),
             ),
             KeepAliveOutcome::Young {
                 refresh_token_issued_at,
             } => (
                 "left alone",
-                format!(
-                    "refresh token younger than {days} days{}",
-                    refresh_token_issued_at
-                        .map(|t| format!(" (obtained {})", When(t)))
-                        .unwrap_or_default()
-                ),
+                Cell::time(refresh_token_issued_at),
+                Cell::time(None),
+                format!("refresh token younger than {days} days"),
             ),
-            KeepAliveOutcome::Failed(error) => {
-                ("failed", advised(env.lifecycle(), &name, error).to_string())
-            }
+            KeepAliveOutcome::Failed(error) => (
+                "failed",
+                Cell::time(None),
+                Cell::time(None),
+                advised(env.lifecycle(), &name, error).to_string(),
+            ),
         };
-        table.push(vec![name.into(), what.into(), detail.into()]);
+        table.push(vec![
+            name.into(),
+            what.into(),
+            obtained,
+            expires,
+            detail.into(),
+        ]);
     }
     env.print(&table.render(env.format))?;
     for problem in &report.problems {
@@ -267,13 +277,11 @@ pub(super) async fn refresh_all(env: &Environment, days: Option<u32>) -> Result<
     }
     match (failed, report.problems.len()) {
         (0, 0) => Ok(()),
-        (n, 0) => Err(ExecError::Invalid(format!(
-            "{n} of {total} connections could not be refreshed; see the failures above"
-        ))),
-        (n, files) => Err(ExecError::Invalid(format!(
-            "{n} of {total} connections could not be refreshed, and {files} settings file{} could not be read; see the errors above",
-            if files == 1 { "" } else { "s" }
-        ))),
+        (failed, files) => Err(ExecError::KeepAliveFailed {
+            failed,
+            total,
+            files,
+        }),
     }
 }
 
@@ -383,10 +391,9 @@ pub(super) fn import(env: &Environment, path: &Path) -> Result<(), ExecError> {
 fn refuse_existing(env: &Environment, name: &str) -> Result<(), ExecError> {
     let taken = env.lifecycle().store().names()?;
     match taken.iter().find(|n| fold_name(n) == fold_name(name)) {
-        Some(existing) => Err(ExecError::Invalid(format!(
-            "a connection named '{existing}' exists already; log in again with the app it stores with `preauthenticate connection {q}`, change that app first with `alter connection {q} set client secret '…'`, or replace the connection after `drop connection {q}`",
-            q = Quoted(existing)
-        ))),
+        Some(existing) => Err(ExecError::NameTaken {
+            existing: existing.clone(),
+        }),
         None => Ok(()),
     }
 }

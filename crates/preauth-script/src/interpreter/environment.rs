@@ -95,8 +95,7 @@ impl Environment {
         protector: Arc<dyn Protector>,
         user_agent: Arc<dyn UserAgent>,
     ) -> Result<Environment, ExecError> {
-        let registry = Registry::load_file(&dir.join(PLATFORMS_FILE))
-            .map_err(|e| ExecError::Invalid(e.to_string()))?;
+        let registry = Registry::load_file(&dir.join(PLATFORMS_FILE))?;
         let lock_wait = DEFAULT_LOCK_WAIT;
         let (folder, lifecycle) = build(&dir, &registry, &clock, &http, &protector, lock_wait)?;
         Ok(Environment {
@@ -255,15 +254,10 @@ impl Environment {
             (Some(url), _) => url.trim_end_matches('/').to_string(),
             (None, country) => platform
                 .base_url(country.as_deref())
-                .ok_or_else(|| {
-                    let countries: Vec<&str> =
-                        platform.hosts.iter().map(|h| h.country.as_str()).collect();
-                    ExecError::Invalid(format!(
-                        "{} does not run in country '{}'; use one of: {}",
-                        platform.display_name,
-                        country.as_deref().unwrap_or_default(),
-                        countries.join(", ")
-                    ))
+                .ok_or_else(|| ExecError::UnknownCountry {
+                    platform: platform.display_name.clone(),
+                    country: country.clone().unwrap_or_default(),
+                    known: platform.hosts.iter().map(|h| h.country.clone()).collect(),
                 })?
                 .to_string(),
         };
@@ -284,14 +278,12 @@ impl Environment {
 
     /// The platform called `id`, or an error listing the known ones.
     pub(super) fn platform(&self, id: &str) -> Result<&Platform, ExecError> {
-        self.registry.get(id).ok_or_else(|| {
-            let known: Vec<&str> = self.registry.all().iter().map(|p| p.id.as_str()).collect();
-            ExecError::Invalid(format!(
-                "unknown platform '{id}'; known platforms: {} (add one with `create platform {} authorize url '…' token url '…'`)",
-                known.join(", "),
-                preauth_core::error::Quoted(id)
-            ))
-        })
+        self.registry
+            .get(id)
+            .ok_or_else(|| ExecError::UnknownPlatform {
+                id: id.to_string(),
+                known: self.registry.all().iter().map(|p| p.id.clone()).collect(),
+            })
     }
 
     /// `create platform`: checks the definition, appends it to `platforms.xml` durably,
@@ -315,16 +307,13 @@ impl Environment {
         if let Some(pkce) = p.pkce {
             spec.pkce = pkce;
         }
-        let platform =
-            Platform::generic(spec.clone()).map_err(|e| ExecError::Invalid(e.to_string()))?;
+        let platform = Platform::generic(spec.clone())?;
         if self.registry.get(&platform.id).is_some() {
-            return Err(ExecError::Invalid(format!(
-                "a platform '{}' exists already; pick another id",
-                platform.id
-            )));
+            return Err(ExecError::PlatformExists {
+                id: platform.id.clone(),
+            });
         }
-        preauth_core::platform::append_to_file(&self.dir.join(PLATFORMS_FILE), &spec)
-            .map_err(|e| ExecError::Invalid(e.to_string()))?;
+        preauth_core::platform::append_to_file(&self.dir.join(PLATFORMS_FILE), &spec)?;
         self.registry.add(platform.clone());
         self.rebuild()?;
         self.note(&format!(

@@ -40,8 +40,7 @@ pub(super) fn define_encrypted(
 /// `encrypt connection '…'`: checks that it is a connection string, then seals it under
 /// [`CONNECTION_STRING_LABEL`], so that it can be pasted into a settings file here.
 pub(super) fn encrypt_connection(env: &Environment, text: &SecretText) -> Result<(), ExecError> {
-    ConnectionString::parse(text.secret())
-        .map_err(|e| ExecError::Invalid(format!("not a connection string: {e}")))?;
+    ConnectionString::parse(text.secret()).map_err(ExecError::NotAConnectionString)?;
     let sealed = env
         .protector()
         .seal(text.secret(), CONNECTION_STRING_LABEL)?;

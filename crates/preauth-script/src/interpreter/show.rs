@@ -228,7 +228,7 @@ pub(super) fn check(
     // Like `show connections`: a folder that cannot be read fails the statement (`preauth
     // check` reports it as UNKNOWN instead).
     if let Some(why) = report.unknown {
-        return Err(ExecError::Invalid(why));
+        return Err(ExecError::CheckUnknown(why));
     }
     let mut table = report.table();
     let text = match env.format {
