@@ -81,7 +81,7 @@ pub static STATEMENTS: &[StatementHelp] = &[
     entry(
         "encrypt connection",
         "encrypt connection 'connection string'",
-        "print the connection string sealed with the device key",
+        "print it sealed with the device key, to paste as connectionString here",
         "encrypt connection 'api-url=https://start.exactonline.nl;password=…'",
     ),
     entry(
@@ -93,7 +93,7 @@ pub static STATEMENTS: &[StatementHelp] = &[
     entry(
         "decrypt connection",
         "decrypt connection 'dk1:…'",
-        "print what encrypt sealed on this device",
+        "print what encrypt sealed here, or a sealed connectionString from here",
         "decrypt connection 'dk1:…'",
     ),
     entry(
