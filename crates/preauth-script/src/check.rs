@@ -12,7 +12,7 @@ use preauth_core::connection::Connection;
 use preauth_core::error::{Quoted, When, is_registered};
 use preauth_core::lifecycle::{ConnectionStatus, RefreshFailure, TokenState, connection_status};
 use preauth_core::platform::Registry;
-use preauth_core::store::{Store, StoreError};
+use preauth_core::store::{Listing, Store, StoreError};
 
 use crate::output::{Cell, Table};
 
@@ -106,15 +106,22 @@ pub fn check(
     now: SystemTime,
     thresholds: Thresholds,
 ) -> CheckReport {
-    let listing = match store.list() {
-        Ok(listing) => listing,
-        Err(error) => {
-            return CheckReport {
-                connections: Vec::new(),
-                unknown: Some(error.to_string()),
-            };
-        }
-    };
+    match store.list() {
+        Ok(listing) => check_listing(listing, registry, now, thresholds),
+        Err(error) => CheckReport {
+            connections: Vec::new(),
+            unknown: Some(error.to_string()),
+        },
+    }
+}
+
+/// Checks the connections of `listing` (read by the caller) at `now`.
+pub fn check_listing(
+    listing: Listing,
+    registry: &Registry,
+    now: SystemTime,
+    thresholds: Thresholds,
+) -> CheckReport {
     let mut connections: Vec<ConnectionCheck> = listing
         .connections
         .into_iter()

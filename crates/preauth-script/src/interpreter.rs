@@ -177,9 +177,6 @@ pub enum ExecError {
         /// Settings files that could not be read.
         files: usize,
     },
-    /// `check connections` could not read the settings folder.
-    #[error("{0}")]
-    CheckUnknown(String),
     /// An included script could not be read.
     #[error("cannot read included script {}: {source}", path.display())]
     Include {

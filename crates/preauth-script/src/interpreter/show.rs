@@ -219,17 +219,10 @@ pub(super) fn check(
         warn_days: warn_days.unwrap_or(defaults.warn_days),
         critical_days: critical_days.unwrap_or(defaults.critical_days),
     };
-    let report = check::check(
-        env.folder(),
-        env.registry(),
-        env.lifecycle().now(),
-        thresholds,
-    );
-    // Like `show connections`: a folder that cannot be read fails the statement (`preauth
-    // check` reports it as UNKNOWN instead).
-    if let Some(why) = report.unknown {
-        return Err(ExecError::CheckUnknown(why));
-    }
+    // Like `show connections`: a folder that cannot be read fails the statement with the
+    // store's error (`preauth check` reports it as UNKNOWN instead).
+    let listing = env.lifecycle().store().list()?;
+    let report = check::check_listing(listing, env.registry(), env.lifecycle().now(), thresholds);
     let mut table = report.table();
     let text = match env.format {
         OutputFormat::Table => table.render(env.format) + &report.status_line() + "\n",
