@@ -33,7 +33,9 @@
 //! - Locks are waited for at most [`DEFAULT_LOCK_WAIT`] (configurable); the wait ends
 //!   in [`StoreError::LockTimeout`] naming the connection and the lock file.
 //! - With a [`Protector`](crate::protector::Protector), connection strings are
-//!   stored sealed under the connection name.
+//!   stored sealed under the connection name. A value sealed by `encrypt connection`
+//!   (under the fixed connection-string label) and pasted into a file by hand opens too,
+//!   and is sealed under the name at the next save.
 
 pub(crate) mod durable;
 mod export;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use preauth_core::loopback::{LoopbackListener, loopback_target};
+use preauth_core::loopback::{LoopbackError, LoopbackListener, loopback_target};
 use preauth_core::secret::StateToken;
 
 use super::ExecError;
@@ -94,43 +94,80 @@ impl Return {
                 eprintln!(
                     "Waiting for the browser to come back (or paste the URL it landed on and press Enter)..."
                 );
-                let cancel = Arc::new(AtomicBool::new(false));
-                let mut paste = tokio::task::spawn_blocking({
-                    let cancel = Arc::clone(&cancel);
-                    move || read_pasted_line(&cancel)
-                });
-                let (result, read) = tokio::select! {
-                    done = &mut task => (joined(done).map(Some), false),
-                    pasted = &mut paste => (Ok(pasted.ok().flatten()), true),
-                    _ = tokio::signal::ctrl_c() => (Ok(cancelled()), false),
-                };
-                cancel.store(true, Ordering::Relaxed);
+                let result = paste_or_listener(state, Some(&mut task)).await;
                 task.abort();
-                if !read {
-                    // The reader stops within one poll; wait for it, or it would take what
-                    // is typed at the next prompt.
-                    let _ = paste.await;
-                }
                 result
             }
             (None, true) => {
                 eprintln!("Paste the URL your browser landed on and press Enter:");
-                let cancel = Arc::new(AtomicBool::new(false));
-                let mut pasted = tokio::task::spawn_blocking({
-                    let cancel = Arc::clone(&cancel);
-                    move || read_pasted_line(&cancel)
-                });
-                tokio::select! {
-                    pasted = &mut pasted => Ok(pasted.ok().flatten()),
-                    _ = tokio::signal::ctrl_c() => {
-                        cancel.store(true, Ordering::Relaxed);
-                        let _ = pasted.await;
-                        Ok(cancelled())
-                    }
-                }
+                paste_or_listener(state, None).await
             }
             (None, false) => Ok(None),
         }
+    }
+}
+
+/// The loopback listener's task.
+type ListenerTask = tokio::task::JoinHandle<Result<String, LoopbackError>>;
+
+/// Reads pasted lines until one is the return URL of this login (`state`), the loopback
+/// `listener` (if any) brings it first, or Ctrl-C cancels. A pasted line that is not this
+/// login's return URL (a typo, the URL of an older attempt) is explained and another one
+/// asked for, while the listener keeps waiting: the login done in the browser, 2FA and
+/// all, is not thrown away.
+async fn paste_or_listener(
+    state: &StateToken,
+    mut listener: Option<&mut ListenerTask>,
+) -> Result<Option<String>, ExecError> {
+    loop {
+        let cancel = Arc::new(AtomicBool::new(false));
+        let mut paste = tokio::task::spawn_blocking({
+            let cancel = Arc::clone(&cancel);
+            move || read_pasted_line(&cancel)
+        });
+        let from_listener = async {
+            match listener.as_deref_mut() {
+                Some(task) => joined(task.await),
+                None => std::future::pending().await,
+            }
+        };
+        let (result, read) = tokio::select! {
+            done = from_listener => (Some(done.map(Some)), false),
+            pasted = &mut paste => match pasted.ok().flatten() {
+                None => (Some(Ok(None)), true),
+                Some(line) => match not_this_login(&line, state) {
+                    None => (Some(Ok(Some(line))), true),
+                    Some(why) => {
+                        eprintln!(
+                            "That is not the return URL of this login: {why}. Paste the whole address the browser shows after logging in, or wait for the browser."
+                        );
+                        (None, true)
+                    }
+                },
+            },
+            _ = tokio::signal::ctrl_c() => (Some(Ok(cancelled())), false),
+        };
+        cancel.store(true, Ordering::Relaxed);
+        if !read {
+            // The reader stops within one poll; wait for it, or it would take what is
+            // typed at the next prompt.
+            let _ = paste.await;
+        }
+        if let Some(result) = result {
+            return result;
+        }
+    }
+}
+
+/// Why `pasted` is not the return URL of the login whose `state` is given, if it is not.
+fn not_this_login(pasted: &str, state: &StateToken) -> Option<String> {
+    match preauth_core::flow::parse_return(pasted) {
+        Err(error) => Some(error.to_string()),
+        Ok(callback) => match callback.state() {
+            Some(got) if StateToken::new(got).ct_eq(state) => None,
+            Some(_) => Some("it belongs to another (older) login attempt".into()),
+            None => Some("it carries no 'state'".into()),
+        },
     }
 }
 
@@ -142,7 +179,7 @@ fn cancelled() -> Option<String> {
 }
 
 fn joined(
-    result: Result<Result<String, preauth_core::loopback::LoopbackError>, tokio::task::JoinError>,
+    result: Result<Result<String, LoopbackError>, tokio::task::JoinError>,
 ) -> Result<String, ExecError> {
     match result {
         Ok(Ok(query)) => Ok(query),
