@@ -157,8 +157,16 @@ pub(crate) fn unquote(literal: &str) -> String {
         return String::new();
     };
     let inner = chars.as_str().strip_suffix(quote).unwrap_or(chars.as_str());
-    let doubled: String = [quote, quote].iter().collect();
-    inner.replace(&doubled, &quote.to_string())
+    // Each quote is kept and the one doubling it dropped, left to right.
+    let mut unquoted = String::with_capacity(inner.len());
+    let mut rest = inner;
+    while let Some(at) = rest.find(quote) {
+        let (kept, after) = rest.split_at(at + quote.len_utf8());
+        unquoted.push_str(kept);
+        rest = after.strip_prefix(quote).unwrap_or(after);
+    }
+    unquoted.push_str(rest);
+    unquoted
 }
 
 struct Scanner<'a> {
@@ -390,5 +398,12 @@ mod tests {
     fn unquote_undoubles_quotes() {
         assert_eq!(unquote("'it''s'"), "it's");
         assert_eq!(unquote("\"say \"\"hi\"\"\""), "say \"hi\"");
+        assert_eq!(unquote("''''''"), "''");
+        assert_eq!(unquote("'a''''b'"), "a''b");
+        assert_eq!(unquote("'é''ü'"), "é'ü");
+        assert_eq!(unquote("'a'b'"), "a'b");
+        assert_eq!(unquote("''"), "");
+        assert_eq!(unquote("'"), "");
+        assert_eq!(unquote(""), "");
     }
 }
