@@ -721,8 +721,6 @@ fn a_newcomers_session_from_banner_to_quit() {
 /// A paste that is not the return URL does not lose the login: it says what is wrong and
 /// asks again, and a loopback listener keeps waiting meanwhile.
 #[test]
-#[ignore = "missing: a bad paste ends the login with its error (the authorization stays \
-            pending for `exchange code url`) instead of asking again; see interpreter/authorize.rs"]
 fn a_bad_paste_asks_again_and_the_login_goes_on() {
     let sandbox = SandboxProcess::start(&[]);
     let ws = Workspace::new();
@@ -734,7 +732,15 @@ fn a_bad_paste_asks_again_and_the_login_goes_on() {
     let back = approve(&url);
     repl.keys("this is not the return URL\r");
     let asked_again = repl.expect("Paste the URL your browser landed on and press Enter:");
-    assert_shows(&asked_again, &["the return URL has no 'state'"]);
+    assert_shows(
+        &asked_again,
+        &["That is not the return URL of this login: "],
+    );
+    assert_hides(&asked_again, &[PROMPT]);
+    // The return URL of another (older) attempt: its state is not this login's.
+    repl.keys(&format!("{}\r", back.replacen("state=", "state=older", 1)));
+    let asked_again = repl.expect("Paste the URL your browser landed on and press Enter:");
+    assert_shows(&asked_again, &["another (older) login attempt"]);
     assert_hides(&asked_again, &[PROMPT]);
     repl.keys(&format!("{back}\r"));
     let stored = repl.expect(PROMPT);
@@ -745,7 +751,8 @@ fn a_bad_paste_asks_again_and_the_login_goes_on() {
     let url = start_preauthenticate(&mut repl, &sandbox, "listened", &redirect);
     repl.expect("Waiting for the browser to come back");
     repl.keys("https://example.invalid/not-the-callback\r");
-    repl.expect("the return URL has no 'state'");
+    repl.expect("That is not the return URL of this login: ");
+    repl.expect("Paste the URL your browser landed on and press Enter:");
     assert_eq!(approve(&url), "");
     let stored = repl.expect(PROMPT);
     assert_shows(&stored, &["connection 'listened' authorized"]);

@@ -138,9 +138,8 @@ async fn paste_or_listener(
                 Some(line) => match not_this_login(&line, state) {
                     None => (Some(Ok(Some(line))), true),
                     Some(why) => {
-                        eprintln!(
-                            "That is not the return URL of this login: {why}. Paste the whole address the browser shows after logging in, or wait for the browser."
-                        );
+                        eprintln!("That is not the return URL of this login: {why}.");
+                        eprintln!("Paste the URL your browser landed on and press Enter:");
                         (None, true)
                     }
                 },
