@@ -372,3 +372,19 @@ fn non_ascii_text_keeps_columns_in_characters() {
         (2, 25)
     );
 }
+
+#[test]
+fn comments_are_white_space_between_words_but_part_of_a_bare_value() {
+    assert!(matches!(
+        one("show/* a */connections -- the rest\n"),
+        StatementKind::ShowConnections
+    ));
+    assert!(matches!(
+        one("refresh\n-- why\nconnection /* which */ 'books' force"),
+        StatementKind::RefreshConnection { force: true, .. }
+    ));
+    match one("local define URL http://x/a--b") {
+        StatementKind::Define { value, .. } => assert_eq!(value, "http://x/a--b"),
+        other => panic!("{other:?}"),
+    }
+}
