@@ -610,10 +610,9 @@ fn ctrl_c_cancels_a_login_waiting_for_the_browser_and_the_prompt_comes_back() {
 }
 
 /// A newcomer's first session, end to end: the banner, `help`, a typo, a failing statement
-/// and a working one, a login by paste, Ctrl-C during a login, the cancelled statement
-/// recalled from history (refused until its secret is typed again), a new login of the
-/// stored connection without its secret, and `\q`. (A bad paste during the login is
-/// `a_bad_paste_asks_again_and_the_login_goes_on`.)
+/// and a working one, a login with a bad paste and a good one, Ctrl-C during a login, the
+/// cancelled statement recalled from history (refused until its secret is typed again), a
+/// new login of the stored connection without its secret, and `\q`.
 #[test]
 fn a_newcomers_session_from_banner_to_quit() {
     let sandbox = SandboxProcess::start(&[]);
@@ -653,10 +652,19 @@ fn a_newcomers_session_from_banner_to_quit() {
     let platforms = repl.run("show platforms;");
     assert_shows(&platforms, &["exact-online"]);
 
-    // A login by pasting the URL the browser landed on stores the connection.
+    // A login by pasting the URL the browser landed on: a bad paste says what is wrong and
+    // asks again; the good one stores the connection.
     let url = start_preauthenticate(&mut repl, &sandbox, "books", WEB_REDIRECT);
     repl.expect("Paste the URL your browser landed on and press Enter:");
-    repl.keys(&format!("{}\r", approve(&url)));
+    let back = approve(&url);
+    repl.keys("oops, not the URL\r");
+    let asked_again = repl.expect("Paste the URL your browser landed on and press Enter:");
+    assert_shows(
+        &asked_again,
+        &["That is not the return URL of this login: "],
+    );
+    assert_hides(&asked_again, &[PROMPT]);
+    repl.keys(&format!("{back}\r"));
     let stored = repl.expect(PROMPT);
     assert_shows(&stored, &["connection 'books' authorized"]);
     assert_hides(&stored, &[DEMO_CLIENT_SECRET]);
