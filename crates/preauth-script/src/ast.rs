@@ -105,7 +105,7 @@ impl Statement {
         if self.secret_spans.is_empty() {
             return None;
         }
-        crate::redact::replace_spans(&self.raw, &self.secret_spans)
+        crate::redacted::replace_spans(&self.raw, &self.secret_spans)
     }
 
     /// True when the statement holds a secret typed literally: a connection string or value to

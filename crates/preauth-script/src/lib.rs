@@ -41,6 +41,7 @@ pub mod limits;
 pub mod output;
 pub mod parser;
 mod redact;
+mod redacted;
 pub mod repl;
 mod scan;
 pub mod substitute;

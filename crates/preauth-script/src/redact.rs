@@ -4,10 +4,10 @@ use std::ops::Range;
 
 use crate::ast::StatementKind;
 use crate::parser::parse_one;
+use crate::redacted::replace_spans;
 use crate::scan;
 
-/// What replaces a secret literal in history.
-pub const REDACTED: &str = "'<redacted>'";
+pub use crate::redacted::REDACTED;
 
 /// The version of a REPL input that may be stored in history: the input itself when it
 /// carries no secret literal, the input with each secret literal replaced by `'<redacted>'`
@@ -81,19 +81,4 @@ pub fn holds_redacted_secret(input: &str) -> bool {
         .iter()
         .filter_map(|literal| input.get(literal.span.clone()))
         .any(|literal| scan::unquote(literal) == marker)
-}
-
-/// `text` with each of the (ordered, disjoint) spans replaced by [`REDACTED`]; `None` if a
-/// span does not fall on char boundaries within `text`.
-pub(crate) fn replace_spans(text: &str, spans: &[Range<usize>]) -> Option<String> {
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    for span in spans {
-        out.push_str(text.get(copied..span.start)?);
-        text.get(span.clone())?;
-        out.push_str(REDACTED);
-        copied = span.end;
-    }
-    out.push_str(text.get(copied..)?);
-    Some(out)
 }
