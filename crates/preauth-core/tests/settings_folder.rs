@@ -529,3 +529,21 @@ fn two_processes_see_each_others_new_and_dropped_connections() {
         Err(StoreError::AlreadyExists { .. })
     ));
 }
+
+#[test]
+fn a_file_written_by_hand_while_a_process_runs_is_found() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = folder(dir.path());
+    store.create(&connection("first", t0())).expect("create");
+    assert!(matches!(
+        store.load("later"),
+        Err(StoreError::NotFound { .. })
+    ));
+    // A settings file copied in by hand (no preauth process involved).
+    let text = fs::read_to_string(dir.path().join("settings-first.xml"))
+        .expect("read")
+        .replace("\"first\"", "\"later\"");
+    fs::write(dir.path().join("settings-by-hand.xml"), text).expect("write by hand");
+    assert_eq!(store.load("later").expect("found").name, "later");
+    store.lock("later").expect("lockable");
+}

@@ -21,6 +21,10 @@ use super::locked::Locked;
 use super::validate_name;
 use super::xml::{Element, Unrepresentable};
 
+/// The name the folder's lock file is made from (`.settings-folder.lock`, see
+/// `SettingsFolder::lock_folder`); the file holds the folder's generation.
+const FOLDER_LOCK_STEM: &str = "settings-folder";
+
 /// How long a lock is waited for unless configured otherwise.
 pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(60);
 
@@ -203,8 +207,25 @@ impl SettingsFolder {
     /// when the index does not know the name, or when `fresh`).
     pub(super) fn locate(&self, name: &str, fresh: bool) -> Result<PathBuf, StoreError> {
         let mut index = self.index();
-        if fresh || !index.is_synced() || index.files_of(name).is_empty() {
+        if fresh || !index.is_synced() {
             index.sync(self.dir(), Check::Metadata)?;
+        } else if index.files_of(name).is_empty() {
+            // Unknown here: list the folder again unless nothing can have brought the
+            // name since it was last listed: no other process added a connection (the
+            // folder's generation) and no file appeared (the folder's modification
+            // time). Asking for many new names (a batch of registrations) then does not
+            // list the folder each time.
+            let unchanged = index.listing_is_current(self.dir())
+                && self
+                    .peek_generation()
+                    .is_some_and(|g| index.is_at_generation(g));
+            if !unchanged {
+                let generation = self.peek_generation();
+                index.sync(self.dir(), Check::Metadata)?;
+                if let Some(generation) = generation {
+                    index.listed_at_generation(generation);
+                }
+            }
         }
         match index.files_of(name) {
             [] => Err(StoreError::NotFound {
@@ -520,7 +541,19 @@ impl SettingsFolder {
     /// added or removed one in between (adding stays linear in the number of
     /// connections). Taken before any connection's own lock.
     fn lock_folder(&self, what: &str) -> Result<FileLock, StoreError> {
-        self.lock_path(&self.dir().join("settings-folder"), what)
+        self.lock_path(&self.dir().join(FOLDER_LOCK_STEM), what)
+    }
+
+    /// The folder's generation as last written, read without taking the lock (a hint:
+    /// `None` when it cannot be read).
+    fn peek_generation(&self) -> Option<u64> {
+        let bytes = std::fs::read(self.dir().join(format!(".{FOLDER_LOCK_STEM}.lock"))).ok()?;
+        Some(
+            match bytes.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
+                Some(b) => u64::from_le_bytes(b),
+                None => 0,
+            },
+        )
     }
 
     /// Raises the folder's generation after this process changed which names exist.
@@ -529,7 +562,10 @@ impl SettingsFolder {
         folder
             .set_generation(next)
             .map_err(|e| self.io(self.dir(), e))?;
-        self.index().advance(seen, next);
+        let mut index = self.index();
+        if index.advance(seen, next) {
+            index.note_own_change(self.dir());
+        }
         Ok(())
     }
 

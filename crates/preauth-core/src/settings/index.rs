@@ -130,6 +130,9 @@ pub(super) struct Index {
     synced: bool,
     /// The folder's generation (see `SettingsFolder::add_new`) when last synced.
     generation: Option<u64>,
+    /// The folder's modification time when it was last listed (or changed by this
+    /// process): a new file written by hand changes it.
+    listed_at: Option<std::time::SystemTime>,
     files: HashMap<PathBuf, Indexed>,
     /// Folded name -> the files holding it (more than one is an error).
     by_name: HashMap<String, Vec<PathBuf>>,
@@ -145,6 +148,8 @@ impl Index {
     /// Lists `dir` and reads the settings files that are new or changed (by `check`)
     /// since the last sync; forgets files that are gone.
     pub fn sync(&mut self, dir: &Path, check: Check) -> Result<(), StoreError> {
+        // Read before listing, so that a change during the listing shows next time.
+        self.listed_at = modified(dir);
         let candidates = candidates(dir)?;
         let mut seen = std::collections::HashSet::with_capacity(candidates.len());
         for Candidate { path, ino } in candidates {
@@ -204,13 +209,25 @@ impl Index {
         Ok(())
     }
 
+    /// Whether the index was synced at `generation` (or moved to it by this process).
+    pub fn is_at_generation(&self, generation: u64) -> bool {
+        self.generation == Some(generation)
+    }
+
     /// Notes that this process moved the folder from generation `seen` to `next`: when
     /// the index was at `seen`, it knows everything up to `next` (its own change is
-    /// recorded already).
-    pub fn advance(&mut self, seen: u64, next: u64) {
-        if self.generation == Some(seen) {
+    /// recorded already). Says whether it was.
+    pub fn advance(&mut self, seen: u64, next: u64) -> bool {
+        let current = self.generation == Some(seen);
+        if current {
             self.generation = Some(next);
         }
+        current
+    }
+
+    /// Notes the folder's generation as read (without the lock) just before a listing.
+    pub fn listed_at_generation(&mut self, generation: u64) {
+        self.generation = Some(generation);
     }
 
     /// Records what a full read of `path` found (or that it is gone, with `None`).
@@ -238,6 +255,20 @@ impl Index {
             content,
         };
         self.put(candidate.path.clone(), indexed);
+    }
+
+    /// Whether the folder holds the same files as when it was last listed, as far as
+    /// its modification time tells (files rewritten in place do not change it).
+    pub fn listing_is_current(&self, dir: &Path) -> bool {
+        self.listed_at.is_some() && modified(dir) == self.listed_at
+    }
+
+    /// Notes that this process changed the folder itself (under the folder's lock, so
+    /// no other preauth process added or removed a connection meanwhile).
+    pub fn note_own_change(&mut self, dir: &Path) {
+        if self.listed_at.is_some() {
+            self.listed_at = modified(dir);
+        }
     }
 
     /// Marks the index complete after a caller's own pass over every candidate.
@@ -354,6 +385,11 @@ pub(super) fn candidates(dir: &Path) -> Result<Vec<Candidate>, StoreError> {
         found.push(Candidate { path, ino });
     }
     Ok(found)
+}
+
+/// The modification time of `dir`, if it can be read.
+fn modified(dir: &Path) -> Option<std::time::SystemTime> {
+    fs::metadata(dir).and_then(|m| m.modified()).ok()
 }
 
 #[cfg(unix)]

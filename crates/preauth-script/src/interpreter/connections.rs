@@ -118,14 +118,18 @@ pub(super) async fn register(env: &Environment, r: &Register) -> Result<(), Exec
     // A taken name is refused here with the stored spelling and advice for new tokens
     // (the store refuses it again when the connection is created, against a race).
     let connection = env.new_connection(&r.connection, &r.app)?;
-    let taken = env.lifecycle().store().names()?;
-    if let Some(existing) = taken
-        .iter()
-        .find(|n| fold_name(n) == fold_name(&r.connection))
-    {
-        return Err(ExecError::RegisterNameTaken {
-            existing: existing.clone(),
-        });
+    let taken = match env.lifecycle().store().load(&r.connection) {
+        Ok(existing) => Some(existing.name),
+        Err(StoreError::NotFound { .. }) => None,
+        Err(
+            StoreError::InvalidConnection { name, .. }
+            | StoreError::Protect { name, .. }
+            | StoreError::Duplicate { name, .. },
+        ) => Some(name),
+        Err(other) => return Err(other.into()),
+    };
+    if let Some(existing) = taken {
+        return Err(ExecError::RegisterNameTaken { existing });
     }
     let obtained_at = r
         .obtained_at
