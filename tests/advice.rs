@@ -120,15 +120,11 @@ fn hand_written(
             )
         })
         .unwrap_or_default();
-    ws.write(
-        &format!("settings/settings-{name}.xml"),
+    ws.write_settings(
+        name,
         &format!(
-            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
-             <settings version=\"5\" forcedefault=\"false\">\n  <group name=\"Exact Online\">\n    \
-             <connection name=\"{name}\">\n      <database order=\"10\" provider=\"ExactOnlineAll\" \
-             connectionString=\"api-url={};api-client-id={DEMO_CLIENT_ID};\
-             api-client-secret={DEMO_CLIENT_SECRET};api-redirect-url={}{tokens}\"/>\n    \
-             </connection>\n  </group>\n</settings>\n",
+            "api-url={};api-client-id={DEMO_CLIENT_ID};api-client-secret={DEMO_CLIENT_SECRET};\
+             api-redirect-url={}{tokens}",
             sandbox.url,
             loopback_redirect(),
         ),

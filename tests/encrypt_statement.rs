@@ -12,20 +12,6 @@ use common::{
     loopback_redirect, rfc3339,
 };
 
-/// A hand-written settings file holding one connection `name` whose `connectionString` is
-/// `stored`, as an Invantive user writes it.
-fn hand_written(ws: &Workspace, name: &str, stored: &str) {
-    ws.write(
-        &format!("settings/settings-{name}.xml"),
-        &format!(
-            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
-             <settings version=\"5\" forcedefault=\"false\">\n  <group name=\"Exact Online\">\n    \
-             <connection name=\"{name}\">\n      <database order=\"10\" provider=\"ExactOnlineAll\" \
-             connectionString=\"{stored}\"/>\n    </connection>\n  </group>\n</settings>\n"
-        ),
-    );
-}
-
 /// The `connectionString` attribute of `xml`.
 fn stored_value(xml: &str) -> String {
     let start = xml.find("connectionString=\"").expect("a connectionString") + 18;
@@ -70,7 +56,7 @@ fn an_encrypted_connection_string_pasted_into_a_settings_file_works_and_is_bound
     .exits(0)
     .says(&["defined"]);
 
-    hand_written(&ws, "acme", &sealed);
+    ws.write_settings("acme", &sealed);
     ws.run_c("show connections").exits(0).says(&["acme"]);
     // The access token has expired on the sandbox's clock too.
     sandbox.advance(600);
@@ -110,7 +96,7 @@ fn an_encrypted_connection_string_pasted_into_a_settings_file_works_and_is_bound
     );
 
     // A value sealed for one connection does not open as another.
-    hand_written(&ws, "other", &rewritten);
+    ws.write_settings("other", &rewritten);
     let other = ws.run(&["token", "other"]);
     other
         .exits(1)
@@ -119,7 +105,7 @@ fn an_encrypted_connection_string_pasted_into_a_settings_file_works_and_is_bound
     assert_eq!(other.stdout, "");
     // Nor does a secret sealed by `encrypt value` open as a connection string.
     let value = ws.run_c(&format!("encrypt value '{plain}'"));
-    hand_written(&ws, "third", value.exits(0).stdout.trim_end());
+    ws.write_settings("third", value.exits(0).stdout.trim_end());
     ws.run(&["token", "third"])
         .exits(1)
         .warns(&["altered or was encrypted under another label"]);

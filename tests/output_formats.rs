@@ -18,15 +18,7 @@ fn formatted(ws: &Workspace, format: &str, statements: &str) -> common::Outcome 
 
 /// A settings file that cannot be used: its connection string does not parse.
 fn broken_connection(ws: &Workspace, name: &str) {
-    ws.write(
-        &format!("settings/settings-{name}.xml"),
-        &format!(
-            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
-             <settings version=\"5\" forcedefault=\"false\">\n  <group name=\"Exact Online\">\n    \
-             <connection name=\"{name}\">\n      <database order=\"10\" provider=\"ExactOnlineAll\" \
-             connectionString=\"api-client-id=only\"/>\n    </connection>\n  </group>\n</settings>\n"
-        ),
-    );
+    ws.write_settings(name, "api-client-id=only");
 }
 
 #[test]

@@ -250,6 +250,21 @@ impl Workspace {
         self.run(&["-c", statements])
     }
 
+    /// Writes `settings-<name>.xml` into the settings folder by hand, as an Invantive user
+    /// would: one Exact Online connection `name` whose `connectionString` attribute is
+    /// `stored` (plain `key=value;…` or a sealed value).
+    pub fn write_settings(&self, name: &str, stored: &str) -> PathBuf {
+        self.write(
+            &format!("settings/settings-{name}.xml"),
+            &format!(
+                "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
+                 <settings version=\"5\" forcedefault=\"false\">\n  <group name=\"Exact Online\">\n    \
+                 <connection name=\"{name}\">\n      <database order=\"10\" provider=\"ExactOnlineAll\" \
+                 connectionString=\"{stored}\"/>\n    </connection>\n  </group>\n</settings>\n"
+            ),
+        )
+    }
+
     /// Writes a file (a script, settings to import) into the workspace; returns its path.
     pub fn write(&self, relative: &str, text: &str) -> PathBuf {
         let path = self.path().join(relative);
