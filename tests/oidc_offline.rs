@@ -76,3 +76,82 @@ fn offline_access_is_asked_for_with_consent_and_renews() {
         .exits(0)
         .says(&["refreshed"]);
 }
+
+#[test]
+fn a_platform_from_discovery_keeps_its_extra_parameters_and_logs_in() {
+    let sandbox = SandboxProcess::start(&[]);
+    let ws = Workspace::new();
+    let issuer = format!("{}/auth/authentication", sandbox.url);
+    ws.run_c(&format!(
+        "create platform 'idp' from issuer '{issuer}' audience 'https://api.example.invalid' \
+         parameter 'acr_values' 'mfa';"
+    ))
+    .exits(0)
+    .says(&["platform 'idp' created", "show platform 'idp'"]);
+    // What discovery found, read back by a new process from platforms.xml.
+    ws.run_c("show platform 'idp'").exits(0).says(&[
+        &format!("{issuer}/connect/authorize"),
+        &format!("{issuer}/connect/token"),
+        "basic",
+        "openid offline_access",
+        "audience=https://api.example.invalid acr_values=mfa prompt=consent",
+        "platforms.xml",
+    ]);
+    let outcome = login(&ws, "long");
+    outcome.exits(0);
+    let url = authorization_url(&outcome.stderr);
+    for sent in [
+        "audience=https%3A%2F%2Fapi.example.invalid",
+        "acr_values=mfa",
+        "prompt=consent",
+    ] {
+        assert!(url.contains(sent), "{sent} missing from {url}");
+    }
+    ws.run(&["check"]).exits(0).says(&["OK"]);
+}
+
+#[test]
+fn a_platform_whose_metadata_cannot_be_read_is_not_created() {
+    let sandbox = SandboxProcess::start(&[]);
+    let ws = Workspace::new();
+    ws.run_c(&format!(
+        "create platform 'idp' from issuer '{}/no/such/realm';",
+        sandbox.url
+    ))
+    .exits(1)
+    .warns(&[
+        "/no/such/realm/.well-known/openid-configuration",
+        "HTTP 404",
+        "check the issuer URL",
+    ]);
+    assert!(!ws.settings().join("platforms.xml").exists());
+    // A parameter preauth sets itself is refused before anything is read or written.
+    ws.run_c(&format!(
+        "create platform 'idp' from issuer '{}/auth/authentication' parameter 'redirect_uri' 'https://example.invalid/';",
+        sandbox.url
+    ))
+    .exits(1)
+    .warns(&["'redirect_uri' is set by preauth itself"]);
+    assert!(!ws.settings().join("platforms.xml").exists());
+}
+
+#[test]
+fn a_platform_marked_as_issuing_no_refresh_tokens_logs_in_without_an_error() {
+    let sandbox = SandboxProcess::start(&[]);
+    let ws = Workspace::new();
+    ws.run_c(&format!(
+        "create platform 'idp' from issuer '{}/auth/authentication' scope 'openid' refresh tokens off;",
+        sandbox.url
+    ))
+    .exits(0);
+    ws.run_c("show platform 'idp'")
+        .exits(0)
+        .says(&["none issued"]);
+    login(&ws, "short")
+        .exits(0)
+        .says(&["no refresh token was issued, so it stops working then"]);
+    // Still never called healthy: it dies with its access token.
+    ws.run(&["check"])
+        .exits(2)
+        .says(&["no refresh token: stops working at"]);
+}

@@ -226,6 +226,11 @@ pub enum StatementKind {
     },
     /// `show platforms`.
     ShowPlatforms,
+    /// `show platform '<id>'`: everything stored about one platform.
+    ShowPlatform {
+        /// The platform's id.
+        id: String,
+    },
     /// `show access token for connection '<name>'`: print the secret on purpose.
     ShowAccessToken {
         /// The connection.
@@ -293,6 +298,7 @@ impl StatementKind {
             | Self::ShowConnections
             | Self::ShowConnection { .. }
             | Self::ShowPlatforms
+            | Self::ShowPlatform { .. }
             | Self::ShowAccessToken { .. }
             | Self::CheckConnections { .. }
             | Self::ExportSettings { .. }
@@ -400,22 +406,45 @@ pub struct Register {
     pub verify: bool,
 }
 
-/// `create platform '<id>' authorize url '…' token url '…' [client authentication basic|body]
-/// [scope '…'] [pkce on|off] [issuer '…']` (options in any order).
+/// `create platform '<id>' from issuer '…' [options]` or `create platform '<id>' authorize url
+/// '…' token url '…' [issuer '…'] [options]`, where the options (in any order) are
+/// `client authentication basic|body`, `scope '…'`, `pkce on|off`, `prompt '…'`,
+/// `audience '…'`, `resource '…'`, `parameter 'name' 'value'` (repeatable) and
+/// `refresh tokens on|off`.
 #[derive(Clone, Debug)]
 pub struct CreatePlatform {
     /// The new platform's id.
     pub id: String,
-    /// The authorization endpoint.
-    pub authorize_url: String,
-    /// The token endpoint.
-    pub token_url: String,
+    /// Where the endpoints come from.
+    pub endpoints: PlatformEndpoints,
     /// How the client authenticates at the token endpoint, when given.
     pub client_authentication: Option<ClientAuthentication>,
     /// The scope to request, when given.
     pub scope: Option<String>,
     /// Whether to use PKCE, when given.
     pub pkce: Option<bool>,
-    /// The expected token issuer, when given.
-    pub issuer: Option<String>,
+    /// Extra authorization parameters in the order written (`prompt`, `audience`,
+    /// `resource` and every `parameter`).
+    pub parameters: Vec<(String, String)>,
+    /// Whether the platform issues refresh tokens, when given.
+    pub refresh_tokens: Option<bool>,
+}
+
+/// Where `create platform` takes a platform's endpoints from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlatformEndpoints {
+    /// `from issuer '…'`: the provider's discovery metadata.
+    Discovered {
+        /// The issuer URL.
+        issuer: String,
+    },
+    /// `authorize url '…' token url '…' [issuer '…']`.
+    Given {
+        /// The authorization endpoint.
+        authorize_url: String,
+        /// The token endpoint.
+        token_url: String,
+        /// The issuer, when given.
+        issuer: Option<String>,
+    },
 }

@@ -65,6 +65,14 @@ pub enum ParseErrorKind {
         /// The option's keywords.
         option: String,
     },
+    /// An option that excludes another one given in the same statement.
+    #[error("'{option}' does not go with '{other}'; keep one of them")]
+    ConflictingOption {
+        /// The option's keywords.
+        option: String,
+        /// The option it conflicts with.
+        other: String,
+    },
     /// A required option is missing.
     #[error("'{statement}' needs '{option} …'; add it")]
     MissingOption {

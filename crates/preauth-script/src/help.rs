@@ -163,6 +163,12 @@ pub static STATEMENTS: &[StatementHelp] = &[
         "show platforms",
     ),
     entry(
+        "show platform",
+        "show platform 'id'",
+        "one platform in detail: endpoints, client authentication, parameters",
+        "show platform 'exact-online'",
+    ),
+    entry(
         "show access token",
         "show access token for connection 'name'",
         "print a valid access token (refreshing when due)",
@@ -194,11 +200,11 @@ pub static STATEMENTS: &[StatementHelp] = &[
     ),
     entry(
         "create platform",
-        "create platform 'name' authorize url '…' token url '…' [client authentication basic|body] \
-         [scope '…'] [pkce on|off] [issuer '…']",
-        "add any OAuth2 / OpenID Connect provider",
-        "create platform 'acme' authorize url 'https://id.acme.example/authorize' \
-         token url 'https://id.acme.example/token' scope 'openid offline_access'",
+        "create platform 'name' from issuer '…' | authorize url '…' token url '…' [issuer '…'] \
+         [client authentication basic|body] [scope '…'] [pkce on|off] [prompt '…'] \
+         [audience '…'] [resource '…'] [parameter 'name' 'value']… [refresh tokens on|off]",
+        "add any OAuth2 / OpenID Connect provider, from its discovery metadata or by hand",
+        "create platform 'acme' from issuer 'https://id.acme.example' audience 'https://api.acme.example'",
     ),
     entry(
         "advance sandbox clock",

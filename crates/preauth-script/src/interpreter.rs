@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use preauth_core::connstr::ConnStrError;
 use preauth_core::error::{LifecycleError, Quoted};
 use preauth_core::loopback::LoopbackError;
-use preauth_core::platform::PlatformError;
+use preauth_core::platform::{DiscoveryError, PlatformError};
 use preauth_core::protector::ProtectError;
 use preauth_core::store::StoreError;
 
@@ -64,6 +64,9 @@ pub enum ExecError {
     /// A platform definition (`create platform`, `platforms.xml`) cannot be used.
     #[error(transparent)]
     Platform(#[from] PlatformError),
+    /// `create platform … from issuer` could not use the provider's metadata.
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
     /// The loopback listener for a redirect URL could not bind or failed.
     #[error(transparent)]
     Loopback(#[from] LoopbackError),
@@ -430,12 +433,13 @@ impl Interpreter {
             K::ShowConnections => show::connections(&self.env)?,
             K::ShowConnection { name } => show::connection(&self.env, name)?,
             K::ShowPlatforms => show::platforms(&self.env)?,
+            K::ShowPlatform { id } => show::platform(&self.env, id)?,
             K::ShowAccessToken { connection } => show::access_token(&self.env, connection).await?,
             K::CheckConnections {
                 warn_days,
                 critical_days,
             } => show::check(&self.env, *warn_days, *critical_days)?,
-            K::CreatePlatform(p) => self.env.create_platform(p)?,
+            K::CreatePlatform(p) => self.env.create_platform(p).await?,
             K::AdvanceSandboxClock { seconds } => {
                 let clock = self
                     .env

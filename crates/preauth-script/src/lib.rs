@@ -47,8 +47,8 @@ mod scan;
 pub mod substitute;
 
 pub use ast::{
-    App, ClientAuthentication, CreatePlatform, ExportMode, Location, OnErrorMode, Preauthenticate,
-    Register, SecretText, Statement, StatementKind,
+    App, ClientAuthentication, CreatePlatform, ExportMode, Location, OnErrorMode,
+    PlatformEndpoints, Preauthenticate, Register, SecretText, Statement, StatementKind,
 };
 pub use diagnostics::{ParseError, ParseErrorKind};
 pub use keywords::{keywords, statement_keywords};

@@ -2,7 +2,8 @@
 //! case, with comments, over several lines, and with the terminators the language allows.
 
 use preauth_script::{
-    ClientAuthentication, ExportMode, OnErrorMode, Statement, StatementKind, parse,
+    ClientAuthentication, ExportMode, OnErrorMode, ParseErrorKind, PlatformEndpoints, Statement,
+    StatementKind, parse,
 };
 
 fn all(source: &str) -> Vec<Statement> {
@@ -273,16 +274,38 @@ fn settings_and_drop() {
 
 #[test]
 fn create_platform_with_all_options() {
-    let source = "create platform 'acme' token url 'http://127.0.0.1/t' authorize url 'http://127.0.0.1/a'\n client authentication basic scope 'read write' pkce off issuer 'http://127.0.0.1'";
+    let source = "create platform 'acme' token url 'http://127.0.0.1/t' authorize url 'http://127.0.0.1/a'\n client authentication basic scope 'read write' pkce off issuer 'http://127.0.0.1'\n parameter 'acr_values' 'mfa' audience 'api' resource 'r1' prompt 'login' parameter 'resource' 'r2' refresh tokens off";
     match one(source) {
         StatementKind::CreatePlatform(p) => {
             assert_eq!(p.id, "acme");
-            assert_eq!(p.authorize_url, "http://127.0.0.1/a");
-            assert_eq!(p.token_url, "http://127.0.0.1/t");
+            assert_eq!(
+                p.endpoints,
+                PlatformEndpoints::Given {
+                    authorize_url: "http://127.0.0.1/a".into(),
+                    token_url: "http://127.0.0.1/t".into(),
+                    issuer: Some("http://127.0.0.1".into()),
+                }
+            );
             assert_eq!(p.client_authentication, Some(ClientAuthentication::Basic));
             assert_eq!(p.scope.as_deref(), Some("read write"));
             assert_eq!(p.pkce, Some(false));
-            assert_eq!(p.issuer.as_deref(), Some("http://127.0.0.1"));
+            assert_eq!(p.refresh_tokens, Some(false));
+            let written: Vec<(&str, &str)> = p
+                .parameters
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            assert_eq!(
+                written,
+                [
+                    ("acr_values", "mfa"),
+                    ("audience", "api"),
+                    ("resource", "r1"),
+                    ("prompt", "login"),
+                    ("resource", "r2")
+                ],
+                "parameters keep the order written"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -292,9 +315,45 @@ fn create_platform_with_all_options() {
         StatementKind::CreatePlatform(p) => {
             assert_eq!(p.client_authentication, Some(ClientAuthentication::Body));
             assert_eq!(p.pkce, Some(true));
-            assert!(p.scope.is_none() && p.issuer.is_none());
+            assert!(p.scope.is_none() && p.parameters.is_empty() && p.refresh_tokens.is_none());
+            assert!(matches!(
+                p.endpoints,
+                PlatformEndpoints::Given { issuer: None, .. }
+            ));
         }
         other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn create_platform_from_issuer() {
+    match one("CREATE PLATFORM 'op' FROM ISSUER 'https://id.example' client authentication body") {
+        StatementKind::CreatePlatform(p) => {
+            assert_eq!(
+                p.endpoints,
+                PlatformEndpoints::Discovered {
+                    issuer: "https://id.example".into()
+                }
+            );
+            assert_eq!(p.client_authentication, Some(ClientAuthentication::Body));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        one("show platform 'op'"),
+        StatementKind::ShowPlatform { id } if id == "op"
+    ));
+    // Discovery gives the endpoints: endpoints given as well are a conflict, named.
+    for (extra, option) in [
+        ("token url 'https://id.example/t'", "token url"),
+        ("issuer 'https://id.example'", "issuer"),
+    ] {
+        let source = format!("create platform 'op' from issuer 'https://id.example' {extra}");
+        let error = parse(&source, "t.sql").expect_err("a conflict");
+        assert!(
+            matches!(error.kind(), ParseErrorKind::ConflictingOption { option: o, other } if o == option && other == "from issuer"),
+            "{error}"
+        );
     }
 }
 

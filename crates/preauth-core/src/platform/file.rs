@@ -81,6 +81,12 @@ fn element(spec: &GenericPlatform) -> String {
     if spec.iss_required {
         attrs.push(("requireIss", "true".into()));
     }
+    if !spec.extra_authorize_params.is_empty() {
+        let params = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&spec.extra_authorize_params)
+            .finish();
+        attrs.push(("extraParams", params));
+    }
     let attrs: Vec<String> = attrs
         .iter()
         .map(|(k, v)| format!("{k}=\"{}\"", quick_xml::escape::escape(v.as_str())))

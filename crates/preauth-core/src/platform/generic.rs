@@ -147,6 +147,7 @@ impl Platform {
         {
             return Err(invalid("a scope may not be empty or hold spaces".into()));
         }
+        check_parameters(&spec.extra_authorize_params).map_err(invalid)?;
         let mut extra_authorize_params = spec.extra_authorize_params;
         if spec.consent_for_offline_access
             && spec.scopes.iter().any(|s| s == "offline_access")
@@ -183,6 +184,52 @@ impl Platform {
             id,
         })
     }
+}
+
+/// Authorization parameters preauth sets itself, which an extra parameter may not set.
+const OWN_PARAMETERS: [&str; 8] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+];
+
+/// Extra authorization parameters: named, free of control characters, none that preauth
+/// sets itself, and each at most once but `resource` (RFC 8707 allows several).
+fn check_parameters(parameters: &[(String, String)]) -> Result<(), String> {
+    for (i, (name, value)) in parameters.iter().enumerate() {
+        if name.is_empty() || name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(format!(
+                "the authorization parameter name '{}' must be a non-empty word",
+                crate::flow::printable(name)
+            ));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(format!(
+                "the value of authorization parameter '{name}' holds a control character"
+            ));
+        }
+        if OWN_PARAMETERS.contains(&name.as_str()) {
+            return Err(format!(
+                "'{name}' is set by preauth itself and cannot be an extra authorization parameter{}",
+                if name == "scope" {
+                    "; use scope '…'"
+                } else {
+                    ""
+                }
+            ));
+        }
+        if name != "resource" && parameters[..i].iter().any(|(n, _)| n == name) {
+            return Err(format!(
+                "the authorization parameter '{name}' is given twice; keep one"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `scheme://host[:port]` of a URL, without a trailing slash.
@@ -311,6 +358,31 @@ mod tests {
             Platform::generic(s),
             Err(PlatformError::InvalidDefinition { .. })
         ));
+    }
+
+    #[test]
+    fn extra_parameters_may_not_take_over_the_flow() {
+        let with = |params: &[(&str, &str)]| {
+            let mut s = spec();
+            s.extra_authorize_params = params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            Platform::generic(s).map(|p| p.extra_authorize_params)
+        };
+        assert!(with(&[("audience", "api"), ("resource", "a"), ("resource", "b")]).is_ok());
+        for bad in [
+            &[("redirect_uri", "https://evil.example/")][..],
+            &[("scope", "everything")],
+            &[("audience", "a"), ("audience", "b")],
+            &[("", "x")],
+            &[("acr_values", "a\nb")],
+        ] {
+            assert!(
+                matches!(with(bad), Err(PlatformError::InvalidDefinition { .. })),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

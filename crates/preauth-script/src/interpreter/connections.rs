@@ -409,10 +409,15 @@ fn report_stored(env: &Environment, what: &str, connection: &Connection) -> Resu
         .access_token_expires_at
         .map(|t| format!("; access token valid until {}", When(t)))
         .unwrap_or_default();
-    let refresh = status
-        .refresh_token_expires_at
-        .map(|t| format!("; refresh token expires {}", When(t)))
-        .unwrap_or_default();
+    let renewable = connection
+        .tokens
+        .as_ref()
+        .is_some_and(|t| t.refresh_token.is_some());
+    let refresh = match status.refresh_token_expires_at {
+        _ if !renewable => "; no refresh token was issued, so it stops working then".to_string(),
+        Some(t) => format!("; refresh token expires {}", When(t)),
+        None => String::new(),
+    };
     env.note(&format!(
         "connection '{}' {what}{access}{refresh}; stored encrypted in {}\n",
         connection.name,

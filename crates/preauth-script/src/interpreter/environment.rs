@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use preauth_core::clock::Clock;
 use preauth_core::connection::Connection;
+use preauth_core::error::Quoted;
 use preauth_core::lifecycle::Lifecycle;
 use preauth_core::platform::{ClientAuth, GenericPlatform, Platform, Registry};
 use preauth_core::protector::Protector;
@@ -20,7 +21,7 @@ use preauth_core::token_client::TokenClient;
 
 use super::ExecError;
 use super::authorize::UserAgent;
-use crate::ast::{App, ClientAuthentication, CreatePlatform};
+use crate::ast::{App, ClientAuthentication, CreatePlatform, PlatformEndpoints};
 use crate::output::OutputFormat;
 use crate::repl::ConnectionNames;
 
@@ -286,15 +287,26 @@ impl Environment {
             })
     }
 
-    /// `create platform`: checks the definition, appends it to `platforms.xml` durably,
-    /// and makes it known to this session.
-    pub(super) fn create_platform(&mut self, p: &CreatePlatform) -> Result<(), ExecError> {
-        let mut spec = GenericPlatform::new(
-            p.id.clone(),
-            p.issuer.clone(),
-            p.authorize_url.clone(),
-            p.token_url.clone(),
-        );
+    /// `create platform`: reads the provider's metadata (`from issuer`) or takes the
+    /// endpoints given, applies the options, checks the definition, appends it to
+    /// `platforms.xml` durably, and makes it known to this session.
+    pub(super) async fn create_platform(&mut self, p: &CreatePlatform) -> Result<(), ExecError> {
+        if self.registry.get(&p.id).is_some() {
+            return Err(ExecError::PlatformExists { id: p.id.clone() });
+        }
+        let mut spec = match &p.endpoints {
+            PlatformEndpoints::Discovered { issuer } => self.http.discover(&p.id, issuer).await?,
+            PlatformEndpoints::Given {
+                authorize_url,
+                token_url,
+                issuer,
+            } => GenericPlatform::new(
+                p.id.clone(),
+                issuer.clone(),
+                authorize_url.clone(),
+                token_url.clone(),
+            ),
+        };
         if let Some(auth) = p.client_authentication {
             spec.client_auth = match auth {
                 ClientAuthentication::Basic => ClientAuth::HttpBasic,
@@ -307,19 +319,21 @@ impl Environment {
         if let Some(pkce) = p.pkce {
             spec.pkce = pkce;
         }
-        let platform = Platform::generic(spec.clone())?;
-        if self.registry.get(&platform.id).is_some() {
-            return Err(ExecError::PlatformExists {
-                id: platform.id.clone(),
-            });
+        if let Some(issues) = p.refresh_tokens {
+            spec.issues_refresh_tokens = issues;
         }
-        preauth_core::platform::append_to_file(&self.dir.join(PLATFORMS_FILE), &spec)?;
+        spec.extra_authorize_params
+            .extend(p.parameters.iter().cloned());
+        let platform = Platform::generic(spec.clone())?;
+        let file = self.dir.join(PLATFORMS_FILE);
+        preauth_core::platform::append_to_file(&file, &spec)?;
         self.registry.add(platform.clone());
         self.rebuild()?;
         self.note(&format!(
-            "platform '{}' created in {}\n",
+            "platform '{}' created in {}; see it with `show platform {}`\n",
             platform.id,
-            self.dir.join(PLATFORMS_FILE).display()
+            file.display(),
+            Quoted(&platform.id)
         ))
     }
 }

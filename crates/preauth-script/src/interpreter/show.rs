@@ -6,7 +6,7 @@ use preauth_core::connection::Connection;
 use preauth_core::connection::fold_name;
 use preauth_core::error::LifecycleError;
 use preauth_core::lifecycle::{Lifecycle, TokenState, connection_status};
-use preauth_core::platform::{ClientAuth, Platform};
+use preauth_core::platform::{ClientAuth, Platform, Registry};
 
 use super::{Environment, ExecError};
 use crate::ast::ExportMode;
@@ -181,28 +181,108 @@ pub(super) fn platforms(env: &Environment) -> Result<(), ExecError> {
                 }
             })
             .collect();
-        let refresh_tokens = match (p.refresh_token_rotates, p.refresh_token_lifetime) {
-            (true, Some(l)) => format!("single use, {} days", l.as_secs() / 86_400),
-            (true, None) => "single use".to_string(),
-            (false, Some(l)) => format!("reusable, {} days", l.as_secs() / 86_400),
-            (false, None) => "reusable".to_string(),
-        };
         table.push(vec![
             p.id.clone().into(),
             p.display_name.clone().into(),
             p.provider.clone().into(),
             countries.join(" ").into(),
-            match p.client_auth {
-                ClientAuth::FormBody => "body".into(),
-                ClientAuth::HttpBasic => "basic".into(),
-            },
+            client_auth(p).into(),
             yes_no(p.pkce).into(),
             format!("{} s", p.default_access_token_lifetime.as_secs()).into(),
             format!("{} s", p.refresh_window.as_secs()).into(),
-            refresh_tokens.into(),
+            refresh_tokens(p).into(),
         ]);
     }
     env.print(&table.render(env.format))
+}
+
+/// `show platform '…'`: everything known about one platform, endpoints as the full URLs
+/// used for its default host.
+pub(super) fn platform(env: &Environment, id: &str) -> Result<(), ExecError> {
+    let p = env.platform(id)?;
+    let base = p.base_url(None).unwrap_or_default();
+    let url = |endpoint: Result<String, _>| -> Cell { endpoint.unwrap_or_default().into() };
+    let hosts: Vec<String> = p
+        .hosts
+        .iter()
+        .map(|h| match h.country.as_str() {
+            "" => h.base_url.clone(),
+            country => format!("{country} {}", h.base_url),
+        })
+        .collect();
+    let parameters: Vec<String> = p
+        .extra_authorize_params
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let defined_in = if Registry::builtin().get(&p.id).is_some() {
+        "built in".to_string()
+    } else {
+        env.dir()
+            .join(super::environment::PLATFORMS_FILE)
+            .display()
+            .to_string()
+    };
+    let mut table = Table::new(&["property", "value"]);
+    for (key, value) in [
+        ("id", p.id.clone().into()),
+        ("name", p.display_name.clone().into()),
+        ("provider", p.provider.clone().into()),
+        ("hosts", hosts.join(", ").into()),
+        (
+            "issuer",
+            p.issuer(base).ok().flatten().unwrap_or_default().into(),
+        ),
+        (
+            "authorization endpoint",
+            url(p.authorize_url(base).map(String::from)),
+        ),
+        ("token endpoint", url(p.token_url(base).map(String::from))),
+        ("client authentication", client_auth(p).into()),
+        ("scopes", p.scopes.join(" ").into()),
+        ("pkce", yes_no(p.pkce).into()),
+        ("nonce", yes_no(p.nonce).into()),
+        ("authorization parameters", parameters.join(" ").into()),
+        ("return URL must carry iss", yes_no(p.iss_required).into()),
+        ("refresh tokens", refresh_tokens(p).into()),
+        (
+            "access token lifetime when unstated",
+            format!("{} s", p.default_access_token_lifetime.as_secs()).into(),
+        ),
+        (
+            "refresh window",
+            format!("{} s", p.refresh_window.as_secs()).into(),
+        ),
+        ("defined in", defined_in.into()),
+    ] {
+        table.push(vec![key.into(), value]);
+    }
+    env.print(&table.render(env.format))
+}
+
+/// How a platform's client authenticates, as statements write it.
+fn client_auth(p: &Platform) -> &'static str {
+    match p.client_auth {
+        ClientAuth::FormBody => "body",
+        ClientAuth::HttpBasic => "basic",
+    }
+}
+
+/// What a platform's refresh tokens are: none, single use or reusable, and how long
+/// they last unused.
+fn refresh_tokens(p: &Platform) -> String {
+    if !p.issues_refresh_tokens {
+        return "none issued".to_string();
+    }
+    let kind = if p.refresh_token_rotates {
+        "single use"
+    } else {
+        "reusable"
+    };
+    match p.refresh_token_lifetime {
+        Some(l) => format!("{kind}, {} days", l.as_secs() / 86_400),
+        None => kind.to_string(),
+    }
 }
 
 /// `check connections [warn days N] [critical days M]`: the table with a check column,

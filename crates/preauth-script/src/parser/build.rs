@@ -9,7 +9,7 @@ use pest::iterators::Pair;
 use super::explain::Failure;
 use crate::ast::{
     AlterConnection, App, ClientAuthentication, CreatePlatform, ExportMode, OnErrorMode,
-    Preauthenticate, Register, SecretText, StatementKind,
+    PlatformEndpoints, Preauthenticate, Register, SecretText, StatementKind,
 };
 use crate::diagnostics::ParseErrorKind;
 use crate::keywords::{Rule, ScriptGrammar, keyword};
@@ -96,6 +96,9 @@ impl Builder {
                 name: inner.string()?,
             },
             Rule::show_platforms => StatementKind::ShowPlatforms,
+            Rule::show_platform => StatementKind::ShowPlatform {
+                id: inner.string()?,
+            },
             Rule::show_access_token => StatementKind::ShowAccessToken {
                 connection: inner.string()?,
             },
@@ -238,6 +241,33 @@ fn create_platform(mut inner: Children<'_>) -> Built<StatementKind> {
     const STATEMENT: &str = "create platform";
     let id = inner.string()?;
     let mut options = Options::collect(inner)?;
+    let endpoints = match options.take(Rule::from_issuer) {
+        Some(from) => {
+            for given in [
+                Rule::opt_authorize_url,
+                Rule::opt_token_url,
+                Rule::opt_issuer,
+            ] {
+                if let Some(pair) = options.take(given) {
+                    return Err(Failure::new(
+                        pair.as_span().start(),
+                        ParseErrorKind::ConflictingOption {
+                            option: option_words(given),
+                            other: "from issuer".into(),
+                        },
+                    ));
+                }
+            }
+            PlatformEndpoints::Discovered {
+                issuer: Children::new(from).string()?,
+            }
+        }
+        None => PlatformEndpoints::Given {
+            authorize_url: options.required(STATEMENT, Rule::opt_authorize_url)?,
+            token_url: options.required(STATEMENT, Rule::opt_token_url)?,
+            issuer: options.string(Rule::opt_issuer)?,
+        },
+    };
     let client_authentication = options.take(Rule::opt_client_authentication).map(|pair| {
         if Children::new(pair).has(Rule::kw_basic) {
             ClientAuthentication::Basic
@@ -245,17 +275,34 @@ fn create_platform(mut inner: Children<'_>) -> Built<StatementKind> {
             ClientAuthentication::Body
         }
     });
-    let pkce = options
-        .take(Rule::opt_pkce)
-        .map(|pair| Children::new(pair).has(Rule::kw_on));
+    let switch = |pair: Pair<'_, Rule>| Children::new(pair).has(Rule::kw_on);
+    let pkce = options.take(Rule::opt_pkce).map(switch);
+    let refresh_tokens = options.take(Rule::opt_refresh_tokens).map(switch);
+    let scope = options.string(Rule::opt_scope)?;
+    // The rest are authorization parameters, kept in the order written.
+    let mut rest = options.found;
+    rest.sort_by_key(|pair| pair.as_span().start());
+    let mut parameters = Vec::new();
+    for pair in rest {
+        let rule = pair.as_rule();
+        let mut strings = Children::new(pair);
+        let name = match rule {
+            Rule::opt_prompt => "prompt".to_owned(),
+            Rule::opt_audience => "audience".to_owned(),
+            Rule::opt_resource => "resource".to_owned(),
+            Rule::opt_parameter => strings.string()?,
+            _ => return Err(Failure::internal(strings.end)),
+        };
+        parameters.push((name, strings.string()?));
+    }
     Ok(StatementKind::CreatePlatform(CreatePlatform {
         id,
-        authorize_url: options.required(STATEMENT, Rule::opt_authorize_url)?,
-        token_url: options.required(STATEMENT, Rule::opt_token_url)?,
+        endpoints,
         client_authentication,
-        scope: options.string(Rule::opt_scope)?,
+        scope,
         pkce,
-        issuer: options.string(Rule::opt_issuer)?,
+        parameters,
+        refresh_tokens,
     }))
 }
 
@@ -397,7 +444,8 @@ impl<'i> Children<'i> {
     }
 }
 
-/// Options that may come in any order, each at most once.
+/// Options that may come in any order, each at most once (but `parameter 'name' 'value'`,
+/// which names what it sets).
 struct Options<'i> {
     found: Vec<Pair<'i, Rule>>,
     /// Where a missing option is reported: the end of the statement.
@@ -411,7 +459,9 @@ impl<'i> Options<'i> {
             if is_keyword(pair.as_rule()) {
                 continue;
             }
-            if found.iter().any(|p| p.as_rule() == pair.as_rule()) {
+            if pair.as_rule() != Rule::opt_parameter
+                && found.iter().any(|p| p.as_rule() == pair.as_rule())
+            {
                 return Err(Failure::new(
                     pair.as_span().start(),
                     ParseErrorKind::DuplicateOption {
