@@ -334,7 +334,7 @@ fn a_rotated_client_secret_is_set_without_retyping_the_rest_and_never_echoed() {
     let refused = ws.run_c(&format!("refresh connection {literal}"));
     refused
         .exits(1)
-        .warns(&["rejected the client id or client secret"]);
+        .warns(&["did not accept the client authentication"]);
     let advice = suggestions_of(&refused);
     assert_eq!(
         advice,

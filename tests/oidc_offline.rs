@@ -155,3 +155,23 @@ fn a_platform_marked_as_issuing_no_refresh_tokens_logs_in_without_an_error() {
         .exits(2)
         .says(&["no refresh token: stops working at"]);
 }
+
+#[test]
+fn a_refusal_keeps_the_providers_own_words() {
+    let sandbox = SandboxProcess::start(&[]);
+    let ws = Workspace::new();
+    // The provider wants HTTP Basic; the platform is told body.
+    ws.run_c(&format!(
+        "create platform 'idp' from issuer '{}/auth/authentication' client authentication body;",
+        sandbox.url
+    ))
+    .exits(0);
+    login(&ws, "wrong-method")
+        .exits(1)
+        .warns(&[
+            "did not accept the client authentication of 'wrong-method'",
+            "(the platform said: \"Client authentication failed: this server authenticates clients with HTTP Basic (client_secret_basic)",
+            "basic or body",
+        ])
+        .keeps_secret(&[DEMO_CLIENT_SECRET]);
+}

@@ -187,7 +187,10 @@ fn a_wrong_client_secret_is_refused_by_the_sandbox_and_nothing_is_stored() {
     let back = start_paste_flow(&ws, &sandbox, &app, "wrong");
     ws.run_c(&format!("exchange code url '{back}';"))
         .exits(1)
-        .warns(&["the platform rejected the client id or client secret of 'wrong'"])
+        .warns(&[
+            "the platform did not accept the client authentication of 'wrong'",
+            "(the platform said: \"Client authentication failed.\")",
+        ])
         .keeps_secret(&[wrong, &back]);
     assert!(!ws.settings().join("settings-wrong.xml").exists());
     ws.run_c("show connection 'wrong';")

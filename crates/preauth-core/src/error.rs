@@ -37,6 +37,20 @@ impl fmt::Display for On {
     }
 }
 
+/// ` (the platform said: "…")` when the platform gave an `error_description`, else
+/// nothing: its own words often name the real cause (a client authentication method,
+/// a revoked grant) that the advice cannot know.
+pub(crate) struct Said<'a>(pub &'a Option<String>);
+
+impl fmt::Display for Said<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(words) => write!(f, " (the platform said: \"{words}\")"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The extra connection-string key that marks a connection registered from tokens
 /// obtained elsewhere (`register connection`, the OEM flow), with the time it was
 /// registered: new tokens for it come from the partner application that obtained them,
@@ -143,20 +157,24 @@ pub enum LifecycleError {
         dies_at: SystemTime,
     },
     /// The refresh token expired.
-    #[error("the refresh token of '{name}' expired{}; {}", On(*.expired_at), LoginAgain(.name))]
+    #[error("the refresh token of '{name}' expired{}{}; {}", On(*.expired_at), Said(.said), LoginAgain(.name))]
     RefreshTokenExpired {
         /// The connection.
         name: String,
         /// When, if known.
         expired_at: Option<SystemTime>,
+        /// The platform's `error_description`, when it refused.
+        said: Option<String>,
     },
     /// The refresh token was already used.
     #[error(
-        "the refresh token of '{name}' was already used (by another program, or in a refresh whose answer was lost); {}", LoginAgain(.name)
+        "the refresh token of '{name}' was already used (by another program, or in a refresh whose answer was lost){}; {}", Said(.said), LoginAgain(.name)
     )]
     RefreshTokenSpent {
         /// The connection.
         name: String,
+        /// The platform's `error_description`.
+        said: Option<String>,
     },
     /// The refresh token is unknown or revoked.
     #[error(
@@ -177,30 +195,36 @@ pub enum LifecycleError {
         allowed_from: SystemTime,
     },
     /// Too many calls.
-    #[error("the platform is rate-limiting '{name}'; try again {}", .retry_at.map(|t| format!("after {}", When(t))).unwrap_or_else(|| "later".into()))]
+    #[error("the platform is rate-limiting '{name}'{}; try again {}", Said(.said), .retry_at.map(|t| format!("after {}", When(t))).unwrap_or_else(|| "later".into()))]
     RateLimited {
         /// The connection.
         name: String,
         /// When a retry is allowed, if the platform said.
         retry_at: Option<SystemTime>,
+        /// The platform's `error_description`, when it refused.
+        said: Option<String>,
     },
     /// Client id or secret wrong.
     #[error(
-        "the platform rejected the client id or client secret of '{name}'; copy them again from the app registration into the connection with `alter connection {} set client id '…', client secret '…'`", Quoted(.name)
+        "the platform did not accept the client authentication of '{name}'{}; copy the client id and secret again from the app registration with `alter connection {} set client id '…', client secret '…'`, and for a platform of your own check that its client authentication (basic or body) is the one the app is registered with", Said(.said), Quoted(.name)
     )]
     InvalidClient {
         /// The connection.
         name: String,
+        /// The platform's `error_description`.
+        said: Option<String>,
     },
     /// Redirect URI not registered or not the one used.
     #[error(
-        "the platform says the redirect URL '{redirect_url}' of '{name}' does not match the app registration; register exactly this URL with the app, or correct the connection with `alter connection {} set redirect url '…'`", Quoted(.name)
+        "the platform says the redirect URL '{redirect_url}' of '{name}' does not match the app registration{}; register exactly this URL with the app, or correct the connection with `alter connection {} set redirect url '…'`", Said(.said), Quoted(.name)
     )]
     RedirectUriMismatch {
         /// The connection.
         name: String,
         /// The redirect URL used.
         redirect_url: String,
+        /// The platform's `error_description`.
+        said: Option<String>,
     },
     /// The authorization code was refused.
     #[error(
@@ -379,11 +403,18 @@ impl LifecycleError {
                     failure,
                 };
             }
-            LifecycleError::RefreshTokenExpired { name, expired_at } => {
-                format!("the refresh token of '{name}' expired{}", On(*expired_at))
-            }
-            LifecycleError::RefreshTokenSpent { name } => format!(
-                "the refresh token of '{name}' was already used (by another program, or in a refresh whose answer was lost)"
+            LifecycleError::RefreshTokenExpired {
+                name,
+                expired_at,
+                said,
+            } => format!(
+                "the refresh token of '{name}' expired{}{}",
+                On(*expired_at),
+                Said(said)
+            ),
+            LifecycleError::RefreshTokenSpent { name, said } => format!(
+                "the refresh token of '{name}' was already used (by another program, or in a refresh whose answer was lost){}",
+                Said(said)
             ),
             LifecycleError::RefreshTokenRejected { name, detail } => {
                 format!("the platform no longer accepts the refresh token of '{name}' ({detail})")
@@ -451,19 +482,29 @@ impl LifecycleError {
     }
 }
 
+/// The lifecycle error for a refusal. Every variant keeps the platform's own words:
+/// `detail` (status, code and description) or `said` (the description).
 fn from_refusal(name: String, refusal: Refusal, redirect_url: &str) -> LifecycleError {
     let detail = refusal.to_string();
+    let said = refusal.description.clone();
     match refusal.kind {
-        RefusalKind::RefreshTokenExpired { expired_at } => {
-            LifecycleError::RefreshTokenExpired { name, expired_at }
-        }
-        RefusalKind::RefreshTokenSpent => LifecycleError::RefreshTokenSpent { name },
+        RefusalKind::RefreshTokenExpired { expired_at } => LifecycleError::RefreshTokenExpired {
+            name,
+            expired_at,
+            said,
+        },
+        RefusalKind::RefreshTokenSpent => LifecycleError::RefreshTokenSpent { name, said },
         RefusalKind::RefreshTooEarly => LifecycleError::Refused { name, refusal },
-        RefusalKind::RateLimited { retry_at } => LifecycleError::RateLimited { name, retry_at },
-        RefusalKind::InvalidClient => LifecycleError::InvalidClient { name },
+        RefusalKind::RateLimited { retry_at } => LifecycleError::RateLimited {
+            name,
+            retry_at,
+            said,
+        },
+        RefusalKind::InvalidClient => LifecycleError::InvalidClient { name, said },
         RefusalKind::RedirectUriMismatch => LifecycleError::RedirectUriMismatch {
             name,
             redirect_url: redirect_url.to_string(),
+            said,
         },
         RefusalKind::CodeRejected => LifecycleError::CodeRejected { name, detail },
         RefusalKind::RefreshTokenRejected => LifecycleError::RefreshTokenRejected { name, detail },
@@ -483,6 +524,7 @@ mod tests {
         let e = LifecycleError::RefreshTokenExpired {
             name: "acme".into(),
             expired_at: Some(at),
+            said: None,
         };
         assert_eq!(
             e.to_string(),
@@ -492,10 +534,11 @@ mod tests {
         let e = LifecycleError::RateLimited {
             name: "acme".into(),
             retry_at: None,
+            said: Some("Too many calls".into()),
         };
         assert_eq!(
             e.to_string(),
-            "the platform is rate-limiting 'acme'; try again later"
+            "the platform is rate-limiting 'acme' (the platform said: \"Too many calls\"); try again later"
         );
     }
 }

@@ -288,8 +288,13 @@ impl Lifecycle {
         if let Some(expired_at) = refresh_token_expiry(&platform, &tokens).filter(|at| *at <= now) {
             let name = connection.name.clone();
             let expired_at = Some(expired_at);
-            return Err(LifecycleError::RefreshTokenExpired { name, expired_at }
-                .for_connection(&connection));
+            let said = None;
+            return Err(LifecycleError::RefreshTokenExpired {
+                name,
+                expired_at,
+                said,
+            }
+            .for_connection(&connection));
         }
         // Advice for what goes wrong below names the cure that fits this connection (new
         // tokens from the partner application for a registered one).

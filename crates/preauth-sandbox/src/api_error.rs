@@ -31,6 +31,12 @@ pub(crate) enum ApiError {
         /// Whether the platform authenticates clients with HTTP Basic.
         basic: bool,
     },
+    /// Client credentials in the form body where HTTP Basic is required (Twinfield):
+    /// answered as Basic `invalid_client`, with a description that names the cause.
+    #[error(
+        "Client authentication failed: this server authenticates clients with HTTP Basic (client_secret_basic), and the credentials came in the form body."
+    )]
+    ClientAuthInBody,
     /// The code was never issued, or to another client.
     #[error("The authorization code is invalid.")]
     UnknownCode,
@@ -99,7 +105,7 @@ impl ApiError {
             | ApiError::DuplicateParameter(_)
             | ApiError::NotAForm => "invalid_request",
             ApiError::UnsupportedGrantType(_) => "unsupported_grant_type",
-            ApiError::InvalidClient { .. } => "invalid_client",
+            ApiError::InvalidClient { .. } | ApiError::ClientAuthInBody => "invalid_client",
             ApiError::UnknownCode
             | ApiError::CodeUsed
             | ApiError::CodeExpired
@@ -121,6 +127,7 @@ impl ApiError {
     pub(crate) fn status(&self) -> StatusCode {
         match self {
             ApiError::InvalidClient { basic: true }
+            | ApiError::ClientAuthInBody
             | ApiError::OldRefreshToken
             | ApiError::AccessNotExpired
             | ApiError::BearerRejected => StatusCode::UNAUTHORIZED,
@@ -161,7 +168,7 @@ impl IntoResponse for ApiError {
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         match self {
-            ApiError::InvalidClient { basic: true } => {
+            ApiError::InvalidClient { basic: true } | ApiError::ClientAuthInBody => {
                 headers.insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Basic realm=\"sandbox\""),

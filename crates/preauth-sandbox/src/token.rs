@@ -322,7 +322,11 @@ fn twinfield_grant(
     now: SystemTime,
 ) -> Result<serde_json::Value, ApiError> {
     let (client_id, secret) =
-        basic_credentials(headers).ok_or(ApiError::InvalidClient { basic: true })?;
+        basic_credentials(headers).ok_or(if form.get("client_secret").is_some() {
+            ApiError::ClientAuthInBody
+        } else {
+            ApiError::InvalidClient { basic: true }
+        })?;
     let app = state
         .app(&client_id)
         .filter(|app| same_secret(&secret, &app.client_secret))

@@ -226,6 +226,7 @@ impl Lifecycle {
                     return KeepAliveOutcome::Failed(LifecycleError::RateLimited {
                         name: name.to_string(),
                         retry_at: Some(until),
+                        said: None,
                     });
                 }
                 let _ = tx.send(Report::Waiting(name.to_string(), until));
@@ -253,7 +254,11 @@ impl Lifecycle {
                             .and_then(|t| t.refresh_token_issued_at),
                     };
                 }
-                Err(LifecycleError::RateLimited { name: n, retry_at }) => {
+                Err(LifecycleError::RateLimited {
+                    name: n,
+                    retry_at,
+                    said,
+                }) => {
                     let until = retry_at.unwrap_or_else(|| self.now() + MAX_RATE_LIMIT_WAIT);
                     let mut map = paused
                         .lock()
@@ -264,6 +269,7 @@ impl Lifecycle {
                         return KeepAliveOutcome::Failed(LifecycleError::RateLimited {
                             name: n,
                             retry_at,
+                            said,
                         });
                     }
                 }
@@ -273,6 +279,7 @@ impl Lifecycle {
         KeepAliveOutcome::Failed(LifecycleError::RateLimited {
             name: name.to_string(),
             retry_at: None,
+            said: None,
         })
     }
 }

@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use super::{Lifecycle, refresh_token_expiry};
 use crate::connection::{Connection, Tokens};
-use crate::error::{LifecycleError, REGISTERED_KEY, When};
+use crate::error::{LifecycleError, REGISTERED_KEY, Said, When};
 use crate::secret::{AccessToken, RefreshToken};
 use crate::token_client::{Grant, MeInfo, TokenValidation};
 
@@ -197,14 +197,18 @@ fn refused_registration(name: String, error: LifecycleError) -> LifecycleError {
         other => other,
     };
     let cause = match &error {
-        LifecycleError::RefreshTokenSpent { .. } => {
-            "the platform says the refresh token was already used".to_string()
-        }
-        LifecycleError::RefreshTokenExpired { expired_at, .. } => format!(
-            "the platform says the refresh token expired{}",
+        LifecycleError::RefreshTokenSpent { said, .. } => format!(
+            "the platform says the refresh token was already used{}",
+            Said(said)
+        ),
+        LifecycleError::RefreshTokenExpired {
+            expired_at, said, ..
+        } => format!(
+            "the platform says the refresh token expired{}{}",
             expired_at
                 .map(|t| format!(" on {}", When(t)))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            Said(said)
         ),
         LifecycleError::RefreshTokenRejected { detail, .. } => {
             format!("the platform does not accept the refresh token ({detail})")
@@ -212,10 +216,13 @@ fn refused_registration(name: String, error: LifecycleError) -> LifecycleError {
         LifecycleError::AccessTokenRejected { detail, .. } => {
             format!("the platform does not accept the access token ({detail})")
         }
-        LifecycleError::InvalidClient { .. } => {
+        LifecycleError::InvalidClient { said, .. } => {
             return LifecycleError::InvalidRegistration {
                 name,
-                reason: "the platform rejected the client id or client secret; nothing was stored: register again with the app's client id and secret as the app registration shows them".into(),
+                reason: format!(
+                    "the platform did not accept the client authentication{}; nothing was stored: register again with the app's client id and secret as the app registration shows them",
+                    Said(said)
+                ),
             };
         }
         _ => return error,
