@@ -381,18 +381,11 @@ fn an_unknown_platform_suggests_the_statement_that_adds_it() {
     );
     out.exits(1).warns(&["unknown platform 'idp'"]);
     let advice = suggestions_of(&out);
-    assert_eq!(
-        advice,
-        ["create platform 'idp' authorize url '…' token url '…'"]
-    );
-    ws.run_c(
-        &advice[0]
-            .replace(
-                "authorize url '…'",
-                "authorize url 'https://idp.invalid/authorize'",
-            )
-            .replace("token url '…'", "token url 'https://idp.invalid/token'"),
-    )
-    .exits(0)
-    .says(&["platform 'idp' created"]);
+    assert_eq!(advice, ["create platform 'idp' from issuer '…'"]);
+    // Followed with a real issuer (the sandbox's OpenID Connect side), it works.
+    let sandbox = SandboxProcess::start(&[]);
+    let issuer = format!("'{}/auth/authentication'", sandbox.url);
+    ws.run_c(&advice[0].replace("'…'", &issuer))
+        .exits(0)
+        .says(&["platform 'idp' created"]);
 }

@@ -108,7 +108,7 @@ pub enum ExecError {
     },
     /// No platform has this id.
     #[error(
-        "unknown platform '{id}'; known platforms: {} (add one with `create platform {} authorize url '…' token url '…'`)",
+        "unknown platform '{id}'; known platforms: {} (add one with `create platform {} from issuer '…'`)",
         known.join(", "),
         Quoted(id)
     )]
