@@ -33,14 +33,14 @@ pub const MAX_PLAINTEXT_LEN: usize =
 /// dk1:<base64url without padding of:>
 ///   offset size  field
 ///        0    1  version (1)
-///        1    1  mode (1 = device, 2 = passphrase)
+///        1    1  mode (1 = device, 2 = passphrase, 3 = key file)
 ///        2    1  KDF (1 = Argon2id v1.3)
 ///        3    4  m, memory in KiB (u32 little endian)
 ///        7    4  t, passes (u32 LE)
 ///       11    4  p, lanes (u32 LE)
 ///       15   16  salt
 ///       31    8  key id: 8 bytes of SHA-256 over the derived key
-///       39    1  source mask (bit 0 machine-id, 1 DMI product UUID, 2 CPU brand; 0 for a passphrase)
+///       39    1  source mask (bit 0 machine-id, 1 DMI product UUID, 2 CPU brand; 0 otherwise)
 ///       40    8  hints: 2-byte keyed tags of the host secret and each source (0 when unused)
 ///       48   24  XChaCha20-Poly1305 nonce
 ///       72  n+16 ciphertext and tag
@@ -97,6 +97,7 @@ impl Envelope {
         let mode = match mode {
             1 => Mode::Device,
             2 => Mode::Passphrase,
+            3 => Mode::KeyFile,
             _ => return Err(malformed("its mode byte is unknown")),
         };
         if kdf != KDF_ARGON2ID {
@@ -138,7 +139,7 @@ impl Envelope {
         self.kdf
     }
 
-    /// The fingerprint sources the key was bound to (empty for a passphrase).
+    /// The fingerprint sources the key was bound to (empty for a passphrase or a key file).
     pub fn sources(&self) -> Vec<Source> {
         Source::from_mask(self.mask).collect()
     }
@@ -164,6 +165,7 @@ impl Envelope {
         let mode = match self.mode {
             Mode::Device => 1,
             Mode::Passphrase => 2,
+            Mode::KeyFile => 3,
         };
         let mut header = [0u8; HEADER_LEN];
         let parts: [&[u8]; 9] = [
@@ -198,6 +200,9 @@ impl Envelope {
             )),
             Mode::Passphrase if self.mask != 0 || self.hints != [0; HINTS_LEN] => Err(malformed(
                 "it is sealed with a passphrase but records device sources",
+            )),
+            Mode::KeyFile if self.mask != 0 || self.hints != [0; HINTS_LEN] => Err(malformed(
+                "it is sealed with a key file but records device sources",
             )),
             _ => {
                 let unused_hints = Source::ALL
@@ -274,7 +279,7 @@ mod tests {
 
     #[test]
     fn header_round_trips() {
-        for mode in [Mode::Device, Mode::Passphrase] {
+        for mode in [Mode::Device, Mode::Passphrase, Mode::KeyFile] {
             let envelope = sample(mode);
             let text = envelope.to_text();
             assert!(text.starts_with(PREFIX));
@@ -290,6 +295,40 @@ mod tests {
         assert_eq!(&header[3..7], &19456u32.to_le_bytes());
         assert_eq!(header[39], 0b101);
         assert_eq!(&header[48..], &[9; NONCE_LEN]);
+    }
+
+    #[test]
+    fn the_mode_byte_marks_a_key_file() {
+        let header = sample(Mode::KeyFile).header();
+        assert_eq!(&header[..3], &[1, 3, 1]);
+        let text = sample(Mode::KeyFile).to_text();
+        assert_eq!(Envelope::parse(&text).unwrap().mode(), Mode::KeyFile);
+        // A key-file envelope never records device sources or hints.
+        let with_sources = Envelope {
+            mask: 0b001,
+            ..sample(Mode::KeyFile)
+        };
+        assert!(matches!(
+            Envelope::parse(&with_sources.to_text()),
+            Err(Error::Malformed { what }) if what.contains("key file")
+        ));
+        let with_hints = Envelope {
+            hints: [1, 0, 0, 0, 0, 0, 0, 0],
+            ..sample(Mode::KeyFile)
+        };
+        assert!(Envelope::parse(&with_hints.to_text()).is_err());
+        // Mode bytes past the last one known are refused.
+        let mut bytes = URL_SAFE_NO_PAD
+            .decode(text.strip_prefix(PREFIX).unwrap())
+            .unwrap();
+        bytes[1] = 4;
+        let unknown = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(&bytes));
+        assert!(matches!(
+            Envelope::parse(&unknown),
+            Err(Error::Malformed {
+                what: "its mode byte is unknown"
+            })
+        ));
     }
 
     #[test]

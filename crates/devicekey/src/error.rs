@@ -1,7 +1,8 @@
 //! The one error type of the crate: one variant per cause, each Display an actionable sentence.
 //!
 //! No variant carries a secret: not the host secret, not a fingerprint value, not a passphrase,
-//! not a plaintext, not a label (labels are names, but the caller knows them already).
+//! not a key file's contents, not a plaintext, not a label (labels are names, but the caller
+//! knows them already).
 
 use std::fmt;
 use std::io;
@@ -36,7 +37,19 @@ pub enum Error {
     #[error("wrong passphrase: the text was encrypted with a different passphrase")]
     WrongPassphrase,
 
-    /// The envelope was sealed in one mode (device or passphrase) and opened with the other.
+    /// A key-file envelope was opened with a key file of other contents.
+    #[error(
+        "the text was encrypted with another key file than {}; open it with the key file \
+         it was encrypted with",
+        path.display()
+    )]
+    WrongKeyFile {
+        /// The key file that did not open it.
+        path: PathBuf,
+    },
+
+    /// The envelope was sealed in one mode (device, passphrase or key file) and opened with
+    /// another.
     #[error("the text was encrypted with {sealed}; open it with {sealed}, not with {opened}")]
     WrongMode {
         /// The mode recorded in the envelope.
@@ -95,8 +108,9 @@ pub enum Error {
 
     /// No machine-id could be read, so the key cannot be bound to this machine.
     #[error(
-        "no machine-id found (tried {}); create one with `systemd-machine-id-setup` \
-         or use a passphrase instead",
+        "no machine-id found (tried {}); create one with `systemd-machine-id-setup`, \
+         or use a key file instead (`DeviceKey::from_key_file`), a secret file the container \
+         platform mounts",
         join_paths(tried)
     )]
     NoFingerprint {
@@ -162,6 +176,80 @@ pub enum Error {
     )]
     HostSecretPermissions {
         /// The host secret file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+
+    /// The key file does not exist.
+    #[error(
+        "the key file {} does not exist; give the path of the secret file the platform mounts",
+        path.display()
+    )]
+    KeyFileMissing {
+        /// The key file that was looked for.
+        path: PathBuf,
+    },
+
+    /// The key file exists but cannot be read (or is not a regular file).
+    #[error("could not read the key file {}: {source}", path.display())]
+    KeyFileIo {
+        /// The key file.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+
+    /// The key file is empty or holds only white space.
+    #[error(
+        "the key file {} is empty or holds only white space; write a random key into it, \
+         for example with `head -c 32 /dev/urandom | base64 > {}`",
+        path.display(),
+        path.display()
+    )]
+    KeyFileBlank {
+        /// The key file.
+        path: PathBuf,
+    },
+
+    /// The key file is too short to hold a random key.
+    #[error(
+        "the key file {} holds {len} bytes, fewer than the {} a key needs; write a random key \
+         into it, for example with `head -c 32 /dev/urandom | base64 > {}`",
+        path.display(),
+        crate::KEY_FILE_MIN_LEN,
+        path.display()
+    )]
+    KeyFileTooShort {
+        /// The key file.
+        path: PathBuf,
+        /// Its size in bytes.
+        len: u64,
+    },
+
+    /// The key file is far larger than a key.
+    #[error(
+        "the key file {} holds {len} bytes, more than the {} a key file may hold; \
+         is it the right file?",
+        path.display(),
+        crate::KEY_FILE_MAX_LEN
+    )]
+    KeyFileTooLong {
+        /// The key file.
+        path: PathBuf,
+        /// Its size in bytes.
+        len: u64,
+    },
+
+    /// The key file can be read by other users (or written by its group).
+    #[error(
+        "the key file {} is accessible to other users (mode {mode:03o}); run `chmod 600 {}` \
+         (a secret the platform mounts: give it mode 0400, or 0440 when root owns it)",
+        path.display(),
+        path.display()
+    )]
+    KeyFilePermissions {
+        /// The key file.
         path: PathBuf,
         /// Its permission bits.
         mode: u32,

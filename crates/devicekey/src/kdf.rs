@@ -37,6 +37,16 @@ impl KdfParams {
         parallelism: Params::DEFAULT_P_COST,
     };
 
+    /// The parameters a key from a key file seals with: m = 1024 KiB, t = 1, p = 1, about a
+    /// millisecond. A key file holds at least 32 bytes meant to be random (a 256-bit key when
+    /// made as the docs say), so no guessing attack is left for Argon2id to slow down; it
+    /// only turns the file's bytes into a key of the right size, bound to the salt.
+    pub const KEY_FILE: KdfParams = KdfParams {
+        memory_kib: 1024,
+        iterations: 1,
+        parallelism: 1,
+    };
+
     /// The most work an envelope may ask for: 256 MiB, 10 passes, 4 lanes (a few seconds at
     /// worst). Anything above is refused before the KDF runs.
     pub const CEILING: KdfParams = KdfParams {

@@ -12,6 +12,7 @@ use crate::envelope::{AEAD_TAG_LEN, Envelope, MAX_PLAINTEXT_LEN, NONCE_LEN};
 use crate::error::{Change, Error, Result};
 use crate::fingerprint::{Fingerprint, HINTS_LEN, Source, compare_hints};
 use crate::kdf::{DerivedKey, KEY_ID_LEN, KdfParams, KeyCache, KeySpec, SALT_LEN, derive};
+use crate::key_file::KeyFile;
 use crate::secret::{self, HostSecret};
 
 /// Where an envelope's key comes from.
@@ -21,6 +22,9 @@ pub enum Mode {
     Device,
     /// A passphrase: opens wherever the passphrase is known (for moving a secret on purpose).
     Passphrase,
+    /// A key file: opens wherever a file with the same contents is (a secret the platform
+    /// mounts into containers or services that have no lasting identity of their own).
+    KeyFile,
 }
 
 impl fmt::Display for Mode {
@@ -28,6 +32,7 @@ impl fmt::Display for Mode {
         f.write_str(match self {
             Mode::Device => "the device key",
             Mode::Passphrase => "a passphrase",
+            Mode::KeyFile => "a key file",
         })
     }
 }
@@ -41,9 +46,11 @@ enum Material {
         hints: [u8; HINTS_LEN],
     },
     Passphrase(Zeroizing<String>),
+    KeyFile(KeyFile),
 }
 
-/// A key that seals secrets for this machine (or for a passphrase) and opens them again.
+/// A key that seals secrets for this machine (or for a passphrase or a key file) and opens them
+/// again.
 ///
 /// Derived keys are cached inside the value by salt, KDF parameters and sources, so keep one
 /// `DeviceKey` for a batch: a thousand encryptions pay Argon2id once. All envelopes sealed by one
@@ -95,6 +102,28 @@ impl DeviceKey {
         DeviceKey::new(Material::Passphrase(passphrase), Vec::new())
     }
 
+    /// A key from a key file: a secret of at least 32 bytes that a platform mounts (a Docker or
+    /// Kubernetes secret, a systemd credential), for containers and services that have no
+    /// machine-id or host secret of their own. Envelopes it seals (mode byte 3) open wherever a
+    /// file with the same contents is given, and only there; no hardware is involved.
+    ///
+    /// The file is read once, here. Its bytes are the key as they are (base64, hex or raw),
+    /// less one trailing line break (`\n` or `\r\n`). It is refused, with one sentence naming
+    /// the file and the fix, when it is missing or unreadable ([`Error::KeyFileMissing`],
+    /// [`Error::KeyFileIo`]), empty or white space only ([`Error::KeyFileBlank`]), shorter than
+    /// [`KEY_FILE_MIN_LEN`](crate::KEY_FILE_MIN_LEN) bytes ([`Error::KeyFileTooShort`]), longer
+    /// than [`KEY_FILE_MAX_LEN`](crate::KEY_FILE_MAX_LEN) ([`Error::KeyFileTooLong`]), or, on
+    /// Unix, readable by other users ([`Error::KeyFilePermissions`]; a file owned by root may be
+    /// readable by its group, as Kubernetes mounts secrets for an `fsGroup`).
+    ///
+    /// The key file already holds a random key, so sealing uses the cheap
+    /// [`KdfParams::KEY_FILE`]: a process pays about a millisecond to derive it.
+    pub fn from_key_file(path: &Path) -> Result<DeviceKey> {
+        let mut key = DeviceKey::new(Material::KeyFile(KeyFile::read(path)?), Vec::new())?;
+        key.params = KdfParams::KEY_FILE;
+        Ok(key)
+    }
+
     /// Uses `params` for the envelopes this key seals (opening always uses the envelope's own).
     /// Refuses parameters above [`KdfParams::CEILING`] or that Argon2id does not accept.
     pub fn with_kdf_params(mut self, params: KdfParams) -> Result<DeviceKey> {
@@ -125,15 +154,17 @@ impl DeviceKey {
         })
     }
 
-    /// Whether this key is bound to the device or to a passphrase.
+    /// Whether this key is bound to the device, a passphrase or a key file.
     pub fn mode(&self) -> Mode {
         match self.material {
             Material::Device { .. } => Mode::Device,
             Material::Passphrase(_) => Mode::Passphrase,
+            Material::KeyFile(_) => Mode::KeyFile,
         }
     }
 
-    /// The fingerprint sources this key is bound to (names only; empty for a passphrase).
+    /// The fingerprint sources this key is bound to (names only; empty for a passphrase or a
+    /// key file).
     pub fn sources(&self) -> &[Source] {
         &self.sources
     }
@@ -164,7 +195,7 @@ impl DeviceKey {
             Material::Device {
                 fingerprint, hints, ..
             } => (fingerprint.mask(), *hints),
-            Material::Passphrase(_) => (0, [0; HINTS_LEN]),
+            Material::Passphrase(_) | Material::KeyFile(_) => (0, [0; HINTS_LEN]),
         };
         let spec = KeySpec {
             salt: self.seal_salt,
@@ -199,9 +230,10 @@ impl DeviceKey {
     /// Opens an envelope made by [`DeviceKey::encrypt`] with the same `label`.
     ///
     /// Each cause of failure has its own error: [`Error::AnotherDevice`] (saying what changed
-    /// where it can tell), [`Error::WrongPassphrase`], [`Error::TamperedOrWrongLabel`],
-    /// [`Error::WrongMode`], [`Error::Malformed`], [`Error::UnsupportedVersion`] and
-    /// [`Error::ExcessiveWork`] (checked before any key derivation).
+    /// where it can tell), [`Error::WrongPassphrase`], [`Error::WrongKeyFile`] (naming the key
+    /// file), [`Error::TamperedOrWrongLabel`], [`Error::WrongMode`], [`Error::Malformed`],
+    /// [`Error::UnsupportedVersion`] and [`Error::ExcessiveWork`] (checked before any key
+    /// derivation).
     pub fn decrypt(&self, text: &str, label: &str) -> Result<Zeroizing<String>> {
         let mut envelope = Envelope::parse(text)?;
         if envelope.mode != self.mode() {
@@ -251,10 +283,11 @@ impl DeviceKey {
     }
 
     /// The Argon2id input: a domain, then the host secret and the values of the sources in
-    /// `mask` (device), or the passphrase.
+    /// `mask` (device), the passphrase, or the key file's contents.
     fn material(&self, mask: u8) -> Zeroizing<Vec<u8>> {
         const DEVICE: &[u8] = b"devicekey/v1/device\0";
         const PASSPHRASE: &[u8] = b"devicekey/v1/passphrase\0";
+        const KEY_FILE: &[u8] = b"devicekey/v1/key-file\0";
         match &self.material {
             Material::Device {
                 secret,
@@ -272,6 +305,7 @@ impl DeviceKey {
             Material::Passphrase(passphrase) => {
                 Zeroizing::new([PASSPHRASE, passphrase.as_bytes()].concat())
             }
+            Material::KeyFile(file) => Zeroizing::new([KEY_FILE, file.bytes()].concat()),
         }
     }
 
@@ -279,6 +313,9 @@ impl DeviceKey {
     fn key_mismatch(&self, envelope: &Envelope) -> Error {
         match &self.material {
             Material::Passphrase(_) => Error::WrongPassphrase,
+            Material::KeyFile(file) => Error::WrongKeyFile {
+                path: file.path().to_owned(),
+            },
             Material::Device {
                 fingerprint, hints, ..
             } => {

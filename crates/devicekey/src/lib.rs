@@ -2,7 +2,8 @@
 //!
 //! `devicekey` seals a string (a connection string, a refresh token, a password) into a short
 //! printable envelope that opens only on the machine and user account that sealed it, or,
-//! in portable mode, wherever a passphrase is known.
+//! in portable mode, wherever a passphrase is known, or, for containers and services with no
+//! lasting identity, wherever a key file the platform mounts is.
 //!
 //! ```
 //! use devicekey::DeviceKey;
@@ -67,11 +68,20 @@
 //! [`DeviceKey::from_passphrase`] gives a key with the same API and envelope (mode byte 2) and
 //! no hardware binding, to move a secret between machines on purpose.
 //!
+//! # Key files
+//!
+//! [`DeviceKey::from_key_file`] gives a key from a file of at least 32 bytes that a platform
+//! mounts (a Docker or Kubernetes secret, a systemd credential): same API and envelope (mode
+//! byte 3), no hardware binding, for containers that have no machine-id and no lasting host
+//! secret. Whoever holds the file opens what it sealed, so keep it in the platform's secret
+//! store. The file is refused when it is too short, blank, or (on Unix) readable by others;
+//! the cheap [`KdfParams::KEY_FILE`] derives the key, since the file is random already.
+//!
 //! # Platforms
 //!
 //! The fingerprint reads Linux files (machine-id, DMI). Elsewhere there is no machine-id, so
-//! [`DeviceKey::load_or_create`] fails with [`Error::NoFingerprint`]; portable mode works
-//! everywhere.
+//! [`DeviceKey::load_or_create`] fails with [`Error::NoFingerprint`]; portable mode and key
+//! files work everywhere.
 
 #![deny(missing_docs)]
 
@@ -82,6 +92,7 @@ mod error;
 mod fingerprint;
 mod kdf;
 mod key;
+mod key_file;
 mod secret;
 
 pub use envelope::{Envelope, MAX_ENVELOPE_LEN, MAX_PLAINTEXT_LEN, PREFIX, is_envelope};
@@ -89,6 +100,7 @@ pub use error::{Change, Error, Result};
 pub use fingerprint::Source;
 pub use kdf::KdfParams;
 pub use key::{DeviceKey, Mode};
+pub use key_file::{KEY_FILE_MAX_LEN, KEY_FILE_MIN_LEN};
 pub use secret::{SECRET_DIR_ENV, SECRET_FILE_NAME, SECRET_LEN, default_secret_dir};
 pub use zeroize::Zeroizing;
 

@@ -35,10 +35,25 @@ fn field<'a>(vector: &'a Vector, key: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{:?} lacks `{key}`", vector.get("name")))
 }
 
+/// A key from the vector's `key-file` bytes, written to a private file as a platform would.
+fn key_file_key(bytes: &[u8]) -> devicekey::Result<DeviceKey> {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let path = dir.path().join("key");
+    std::fs::write(&path, bytes).expect("the key file is written");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .expect("the key file is made private");
+    }
+    DeviceKey::from_key_file(&path)
+}
+
 fn key(vector: &Vector) -> DeviceKey {
-    let key = match vector.get("passphrase") {
-        Some(passphrase) => DeviceKey::from_passphrase(Zeroizing::new(passphrase.clone())),
-        None => {
+    let key = match (vector.get("passphrase"), vector.get("key-file")) {
+        (Some(passphrase), _) => DeviceKey::from_passphrase(Zeroizing::new(passphrase.clone())),
+        (None, Some(bytes)) => key_file_key(&hex(bytes)),
+        (None, None) => {
             let secret: [u8; 32] = hex(field(vector, "secret")).try_into().expect("32 bytes");
             let sources = [
                 (Source::MachineId, "machine-id"),
@@ -81,6 +96,7 @@ fn outcome(result: Result<Zeroizing<String>, Error>) -> String {
         }
         Err(Error::TamperedOrWrongLabel) => "tampered-or-wrong-label".to_owned(),
         Err(Error::WrongPassphrase) => "wrong-passphrase".to_owned(),
+        Err(Error::WrongKeyFile { .. }) => "wrong-key-file".to_owned(),
         Err(Error::WrongMode { .. }) => "wrong-mode".to_owned(),
         Err(Error::ExcessiveWork { .. }) => "excessive-work".to_owned(),
         Err(Error::UnsupportedVersion { .. }) => "unsupported-version".to_owned(),
@@ -92,7 +108,7 @@ fn outcome(result: Result<Zeroizing<String>, Error>) -> String {
 #[test]
 fn vectors_hold() {
     let vectors = vectors();
-    assert_eq!(vectors.len(), 12, "every block is read");
+    assert_eq!(vectors.len(), 18, "every block is read");
     for vector in &vectors {
         let name = field(vector, "name");
         let key = key(vector);
