@@ -74,10 +74,12 @@ impl DeviceKey {
     }
 
     /// Like [`DeviceKey::load_or_create`] with the host secret kept in `dir` (created 0700 when
-    /// missing; the secret file is `dir/host.secret`, 0600).
+    /// missing; the secret file is `dir/host.secret`, 0600). The machine-id is read first: a
+    /// machine without one (a container) gets [`Error::NoFingerprint`], and no host secret
+    /// that could never serve.
     pub fn load_or_create_in(dir: &Path) -> Result<DeviceKey> {
-        let secret = secret::load_or_create(dir)?;
-        DeviceKey::device(secret, Fingerprint::read()?)
+        let fingerprint = Fingerprint::read()?;
+        DeviceKey::device(secret::load_or_create(dir)?, fingerprint)
     }
 
     /// Loads this machine's key for reading: like [`DeviceKey::load_or_create`] but never
@@ -90,8 +92,8 @@ impl DeviceKey {
 
     /// Like [`DeviceKey::load`] with the host secret read from `dir/host.secret`.
     pub fn load_in(dir: &Path) -> Result<DeviceKey> {
-        let secret = secret::load(dir)?;
-        DeviceKey::device(secret, Fingerprint::read()?)
+        let fingerprint = Fingerprint::read()?;
+        DeviceKey::device(secret::load(dir)?, fingerprint)
     }
 
     /// A portable key from a passphrase: same envelope, no hardware binding.
