@@ -1,10 +1,12 @@
 //! The command line: what was typed, checked by clap, before anything runs.
 
-use std::path::PathBuf;
+use std::path::{Component, PathBuf};
 
 use clap::error::ErrorKind;
 use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use preauth_script::output::OutputFormat;
+
+use crate::protector::{KeyFile, KeySource};
 
 const AFTER_HELP: &str = "\
 Without FILE, -f or -c, statements are read from standard input when it is not a terminal,
@@ -32,6 +34,8 @@ Environment:
   PREAUTH_SETTINGS_DIR  settings folder (default ~/.preauth; --settings-dir wins; empty = unset)
   PREAUTH_LOCK_TIMEOUT  longest wait for a locked connection, in seconds (default 60)
   DEVICEKEY_SECRET_DIR  folder of the device key's host secret
+  PREAUTH_KEY_FILE      key file instead of the device key (--key-file wins; empty = unset)
+  CREDENTIALS_DIRECTORY folder where a --key-file name without a slash is looked up (systemd)
   BROWSER               command that opens authorization URLs";
 
 /// Pre-authenticate OAuth2 applications for accounting platforms (Exact Online,
@@ -219,7 +223,21 @@ pub struct Common {
     /// and not empty, else 60].
     #[arg(long, global = true, value_name = "SECONDS")]
     pub lock_timeout: Option<u64>,
+
+    /// Seal and open connection strings with this key file instead of this machine's device
+    /// key: a secret the platform mounts (Docker, Kubernetes, systemd), for containers and
+    /// fleets. A name without a slash is looked up in $CREDENTIALS_DIRECTORY when that is set
+    /// [default: $PREAUTH_KEY_FILE when set and not empty].
+    #[arg(long, global = true, value_name = "FILE", value_parser = parse_key_file)]
+    pub key_file: Option<PathBuf>,
 }
+
+/// The variable that names the key file when `--key-file` is not given.
+pub const KEY_FILE_ENV: &str = "PREAUTH_KEY_FILE";
+
+/// The folder of a systemd service's credentials (`LoadCredential=`), where a key file given
+/// by a bare name is looked up.
+pub const CREDENTIALS_DIRECTORY_ENV: &str = "CREDENTIALS_DIRECTORY";
 
 /// The variable that sets the lock wait when `--lock-timeout` is not given.
 pub const LOCK_TIMEOUT_ENV: &str = "PREAUTH_LOCK_TIMEOUT";
@@ -239,6 +257,44 @@ impl Common {
         };
         Ok(std::time::Duration::from_secs(seconds))
     }
+
+    /// Where the key comes from: `--key-file`, else `$PREAUTH_KEY_FILE` when set and not
+    /// empty (an empty variable counts as unset, as for `PREAUTH_LOCK_TIMEOUT`), else the
+    /// device key. A name without a slash is a systemd credential when
+    /// `$CREDENTIALS_DIRECTORY` is set (and not empty): it is looked up there, and only there.
+    pub fn key_source(&self) -> KeySource {
+        let given = match &self.key_file {
+            Some(path) => path.clone(),
+            None => match std::env::var_os(KEY_FILE_ENV) {
+                Some(path) if !path.is_empty() => PathBuf::from(path),
+                _ => return KeySource::Device,
+            },
+        };
+        let credentials = std::env::var_os(CREDENTIALS_DIRECTORY_ENV).filter(|d| !d.is_empty());
+        let bare_name = match given.components().collect::<Vec<_>>()[..] {
+            [Component::Normal(_)] => !given.as_os_str().as_encoded_bytes().contains(&b'/'),
+            _ => false,
+        };
+        KeySource::KeyFile(match credentials {
+            Some(dir) if bare_name => KeyFile {
+                path: PathBuf::from(dir).join(&given),
+                credential: Some(given.to_string_lossy().into_owned()),
+            },
+            _ => KeyFile {
+                path: given,
+                credential: None,
+            },
+        })
+    }
+}
+
+/// `--key-file FILE`: an empty name is refused rather than taken for "no key file", so that
+/// `--key-file "$UNSET"` does not quietly seal with the device key instead.
+fn parse_key_file(text: &str) -> Result<PathBuf, String> {
+    if text.trim().is_empty() {
+        return Err("needs the path of a key file (or leave the option out)".into());
+    }
+    Ok(PathBuf::from(text))
 }
 
 fn parse_define(text: &str) -> Result<(String, String), String> {

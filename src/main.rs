@@ -67,7 +67,7 @@ pub(crate) fn environment(
         resolve_dir(common.settings_dir.clone()),
         clock,
         http,
-        Arc::new(DeviceProtector::default()),
+        Arc::new(DeviceProtector::new(common.key_source())),
         user_agent,
     )
     .map_err(|e| e.to_string())?;

@@ -49,6 +49,8 @@ impl Workspace {
         command
             .env("PREAUTH_SETTINGS_DIR", self.settings())
             .env("DEVICEKEY_SECRET_DIR", self.key_dir())
+            .env_remove("PREAUTH_KEY_FILE")
+            .env_remove("CREDENTIALS_DIRECTORY")
             .env_remove("BROWSER")
             .env_remove("DISPLAY")
             .env_remove("WAYLAND_DISPLAY")
