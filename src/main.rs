@@ -12,9 +12,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use preauth_core::clock::{Clock, SystemClock};
+use preauth_core::monitor::{self as check, Thresholds};
 use preauth_core::settings::resolve_dir;
 use preauth_core::token_client::{TokenClient, TokenClientConfig};
-use preauth_script::check::{self, Thresholds};
 use preauth_script::interpreter::{Environment, UserAgent, access_token_output, exit};
 
 use crate::cli::{Cli, Command, Common};
@@ -63,17 +63,16 @@ pub(crate) fn environment(
 ) -> Result<Environment, String> {
     let http = TokenClient::new(TokenClientConfig::default(), Arc::clone(&clock))
         .map_err(|e| e.to_string())?;
-    let mut env = Environment::open(
-        resolve_dir(common.settings_dir.clone()),
+    let mut env = Environment::settings_folder(
+        &resolve_dir(common.settings_dir.clone()),
+        common.lock_wait()?,
+        Arc::new(DeviceProtector::new(common.key_source())),
         clock,
         http,
-        Arc::new(DeviceProtector::new(common.key_source())),
         user_agent,
     )
     .map_err(|e| e.to_string())?;
     env.format = common.format;
-    env.set_lock_wait(common.lock_wait()?)
-        .map_err(|e| e.to_string())?;
     Ok(env)
 }
 
@@ -131,7 +130,7 @@ fn check(common: &Common, thresholds: Thresholds) -> i32 {
     let opened = existing_environment(common);
     let report = match opened {
         Ok(env) => check::check(
-            env.folder(),
+            env.store(),
             env.registry(),
             env.lifecycle().now(),
             thresholds,

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use preauth_core::clock::{Clock, SystemClock};
+use preauth_core::settings::resolve_dir;
 use preauth_sandbox::{Sandbox, SandboxConfig, VirtualClock};
 use preauth_script::interpreter::{Interpreter, TimeMachine, UserAgent, exit};
 use preauth_script::repl::{ReplExit, ReplOutcome, is_interactive, run_repl};
@@ -97,7 +98,7 @@ pub async fn run(cli: Cli) -> i32 {
     env.sandbox_clock = sandbox_time.map(|time| time as Arc<dyn TimeMachine>);
     env.interactive = matches!(input, Input::Repl);
     env.progress = std::io::stderr().is_terminal();
-    let dir = env.dir().to_path_buf();
+    let dir = resolve_dir(cli.common.settings_dir.clone());
     let mut interpreter = Interpreter::new(env);
     if let Some(sandbox) = &sandbox {
         interpreter

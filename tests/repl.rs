@@ -512,7 +512,10 @@ fn banner_help_and_the_way_out() {
     // An unfinished statement shows the continuation prompt.
     repl.keys("show\r");
     repl.expect("      -> ");
+    // `platform` and `platforms` both fit: Tab offers one, then the other.
     repl.keys("plat\t");
+    repl.expect("      -> platform ");
+    repl.keys("\t");
     repl.expect("      -> platforms ");
     let platforms = repl.run(";");
     assert_shows(&platforms, &["exact-online"]);

@@ -20,6 +20,7 @@ pub mod error;
 pub mod flow;
 pub mod lifecycle;
 pub mod loopback;
+pub mod monitor;
 pub mod platform;
 pub mod protector;
 pub mod secret;

@@ -54,7 +54,7 @@ pub struct AccessGrant {
     /// The connection as stored now.
     pub connection: Connection,
     /// Its platform.
-    pub platform: Platform,
+    pub platform: Arc<Platform>,
     /// Whether this call refreshed it (rather than finding a valid one stored).
     pub refreshed: bool,
 }
@@ -129,7 +129,7 @@ impl Lifecycle {
     }
 
     /// The platform of a connection.
-    pub fn platform_of(&self, connection: &Connection) -> Result<&Platform, LifecycleError> {
+    pub fn platform_of(&self, connection: &Connection) -> Result<Arc<Platform>, LifecycleError> {
         self.inner
             .registry
             .get(&connection.platform)
@@ -148,7 +148,7 @@ impl Lifecycle {
         connection: &Connection,
     ) -> Result<StartedAuthorization, LifecycleError> {
         let platform = self.platform_of(connection)?;
-        let started = flow::start(platform, connection, self.now())?;
+        let started = flow::start(&platform, connection, self.now())?;
         self.inner.store.put_pending(&started.pending)?;
         Ok(started)
     }
@@ -170,7 +170,7 @@ impl Lifecycle {
             .await?
             .ok_or(FlowError::UnknownState)?;
         let mut connection = pending.connection.clone();
-        let platform = self.platform_of(&connection)?.clone();
+        let platform = self.platform_of(&connection)?;
         flow::check_issuer(&platform, &connection.api_url, callback.iss())?;
         let code = match callback {
             Callback::Denied {
@@ -234,11 +234,8 @@ impl Lifecycle {
         connection: &Connection,
         now: SystemTime,
     ) -> Result<ConnectionStatus, LifecycleError> {
-        Ok(connection_status(
-            self.platform_of(connection)?,
-            connection,
-            now,
-        ))
+        let platform = self.platform_of(connection)?;
+        Ok(connection_status(&platform, connection, now))
     }
 
     /// Lock, re-read, refresh when `need` says so, persist, unlock. Returns the grant and
@@ -264,7 +261,7 @@ impl Lifecycle {
             Ok((locked, connection))
         })
         .await?;
-        let platform = self.platform_of(&connection)?.clone();
+        let platform = self.platform_of(&connection)?;
         let now = self.now();
         let Some(tokens) = connection.tokens.clone() else {
             return Err(LifecycleError::NotAuthorized {
@@ -598,7 +595,7 @@ fn set_extra(
     Ok(stored)
 }
 
-fn grant(connection: Connection, platform: Platform, refreshed: bool) -> AccessGrant {
+fn grant(connection: Connection, platform: Arc<Platform>, refreshed: bool) -> AccessGrant {
     let (token, expires_at) = connection
         .tokens
         .as_ref()

@@ -6,6 +6,7 @@
 //! sandbox on 127.0.0.1 alike (the base-URL override is just another base).
 
 use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use url::Url;
@@ -240,10 +241,12 @@ impl Platform {
     }
 }
 
-/// The platforms a run knows: the built-in ones plus user-defined ones.
+/// The platforms a run knows: the built-in ones plus user-defined ones. One set per
+/// run, shared: clones see the same platforms, so a platform added by `create
+/// platform` is known at once to the store, the lifecycle and the statements.
 #[derive(Debug, Clone)]
 pub struct Registry {
-    platforms: Vec<Platform>,
+    platforms: Arc<RwLock<Vec<Arc<Platform>>>>,
 }
 
 impl Default for Registry {
@@ -267,7 +270,7 @@ impl Registry {
                 });
             }
         };
-        let mut registry = Self::builtin();
+        let registry = Self::builtin();
         for platform in file::parse(&text, path)? {
             registry.add(platform);
         }
@@ -296,45 +299,63 @@ impl Registry {
         file::parse(text, path)
     }
 
-    /// Exact Online and Twinfield.
+    /// Exact Online and Twinfield, in a set of their own.
     pub fn builtin() -> Self {
+        Self::of(vec![Platform::exact_online(), Platform::twinfield()])
+    }
+
+    /// A set of its own holding `platforms`.
+    pub fn of(platforms: Vec<Platform>) -> Self {
         Registry {
-            platforms: vec![Platform::exact_online(), Platform::twinfield()],
+            platforms: Arc::new(RwLock::new(platforms.into_iter().map(Arc::new).collect())),
         }
     }
 
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<Arc<Platform>>> {
+        self.platforms
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// All platforms, built-in first.
-    pub fn all(&self) -> &[Platform] {
-        &self.platforms
+    pub fn all(&self) -> Vec<Arc<Platform>> {
+        self.read().clone()
     }
 
     /// The platform with this id (case-insensitive; `exact` and `exactonline` name Exact Online).
-    pub fn get(&self, id: &str) -> Option<&Platform> {
+    pub fn get(&self, id: &str) -> Option<Arc<Platform>> {
         let id = match id.to_ascii_lowercase().as_str() {
             "exact" | "exactonline" | "exact_online" => "exact-online".to_string(),
             other => other.to_string(),
         };
-        self.platforms
+        self.read()
             .iter()
             .find(|p| p.id.eq_ignore_ascii_case(&id))
+            .cloned()
     }
 
     /// The platform whose settings-file provider attribute is `provider` (case-insensitive).
-    pub fn by_provider(&self, provider: &str) -> Option<&Platform> {
-        self.platforms
+    pub fn by_provider(&self, provider: &str) -> Option<Arc<Platform>> {
+        self.read()
             .iter()
             .find(|p| p.provider.eq_ignore_ascii_case(provider))
+            .cloned()
     }
 
-    /// Adds or replaces a user-defined platform (same id replaces).
-    pub fn add(&mut self, platform: Platform) {
-        match self
+    /// Adds or replaces a user-defined platform (same id replaces), for every holder of
+    /// this set.
+    pub fn add(&self, platform: Platform) {
+        let mut platforms = self
             .platforms
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let platform = Arc::new(platform);
+        match platforms
             .iter_mut()
             .find(|p| p.id.eq_ignore_ascii_case(&platform.id))
         {
             Some(existing) => *existing = platform,
-            None => self.platforms.push(platform),
+            None => platforms.push(platform),
         }
     }
 }
@@ -467,9 +488,14 @@ mod tests {
     #[test]
     fn registry_finds_by_alias_and_provider() {
         let r = Registry::builtin();
-        assert_eq!(r.get("Exact").map(|p| p.id.as_str()), Some("exact-online"));
         assert_eq!(
-            r.by_provider("twinfieldall").map(|p| p.id.as_str()),
+            r.get("Exact").map(|p| p.id.clone()).as_deref(),
+            Some("exact-online")
+        );
+        assert_eq!(
+            r.by_provider("twinfieldall")
+                .map(|p| p.id.clone())
+                .as_deref(),
             Some("twinfield")
         );
     }

@@ -13,8 +13,10 @@
 //! `SELECT … FOR UPDATE` on the connection's row, `load`/`save` to that row, and the
 //! drop of the guard to `COMMIT`; the lifecycle code does not change.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
+
+use zeroize::Zeroizing;
 
 use crate::connection::Connection;
 use crate::secret::{PkceVerifier, StateToken};
@@ -180,6 +182,10 @@ pub trait LockedConnection: Send {
 
 /// A place that keeps connections.
 pub trait Store: Send + Sync {
+    /// Where the connections are, for people: a folder, or a database without its
+    /// password.
+    fn location(&self) -> String;
+
     /// The names of all connections, sorted case-insensitively.
     fn names(&self) -> Result<Vec<String>, StoreError>;
 
@@ -214,4 +220,14 @@ pub trait Store: Send + Sync {
         state: &str,
         now: SystemTime,
     ) -> Result<Option<PendingAuthorization>, StoreError>;
+
+    /// A complete settings file holding only connection `name` (`export settings`):
+    /// its connection string plain, or sealed with this store's protector when
+    /// `sealed`. Plain output holds secrets: it is wiped on drop.
+    fn export_settings(&self, name: &str, sealed: bool) -> Result<Zeroizing<String>, StoreError>;
+
+    /// Adds every connection of the settings file at `path` (`import settings`); every
+    /// one is checked first (valid, usable here, name not taken), and on any failure
+    /// nothing is added. Returns the names added.
+    fn import_settings(&self, path: &Path) -> Result<Vec<String>, StoreError>;
 }

@@ -27,7 +27,7 @@ async fn discovered(sb: &Sandbox) -> (Lifecycle, Platform) {
         .await
         .expect("the sandbox publishes its metadata");
     let platform = Platform::generic(spec).expect("a platform");
-    let mut registry = Registry::builtin();
+    let registry = Registry::builtin();
     registry.add(platform.clone());
     let clock: Arc<dyn Clock> = Arc::new(SandboxClock(sb.clock()));
     let store = Arc::new(TempSettings::with_registry(registry.clone()));

@@ -5,6 +5,7 @@
 
 mod lifecycle_support;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
@@ -15,6 +16,7 @@ use preauth_core::error::LifecycleError;
 use preauth_core::lifecycle::{FailureKind, RefreshFailure};
 use preauth_core::store::{Listing, LockedConnection, PendingAuthorization, Store, StoreError};
 use preauth_sandbox::Fault;
+use zeroize::Zeroizing;
 
 const TEN_MINUTES: Duration = Duration::from_secs(600);
 
@@ -65,6 +67,15 @@ impl LockedConnection for FaultyLock {
 }
 
 impl Store for FaultyStore {
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    fn export_settings(&self, name: &str, sealed: bool) -> Result<Zeroizing<String>, StoreError> {
+        self.inner.export_settings(name, sealed)
+    }
+    fn import_settings(&self, path: &Path) -> Result<Vec<String>, StoreError> {
+        self.inner.import_settings(path)
+    }
     fn names(&self) -> Result<Vec<String>, StoreError> {
         self.inner.names()
     }

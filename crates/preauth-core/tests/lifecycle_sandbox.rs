@@ -207,7 +207,9 @@ async fn rate_limits_are_reported_with_the_retry_time() {
     );
     let text = limited.map(|e| e.to_string()).unwrap_or_default();
     assert!(
-        text.starts_with("the platform is rate-limiting 'acme'; try again after 2"),
+        text.starts_with(
+            "the platform is rate-limiting 'acme' (the platform said: \"Rate limit exceeded"
+        ) && text.contains("\"); try again after 2"),
         "{text}"
     );
 }

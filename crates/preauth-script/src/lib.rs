@@ -32,7 +32,6 @@
 #![deny(missing_docs)]
 
 pub mod ast;
-pub mod check;
 pub mod diagnostics;
 pub mod help;
 pub mod interpreter;

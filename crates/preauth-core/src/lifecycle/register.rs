@@ -76,7 +76,7 @@ impl Lifecycle {
             name: name.clone(),
             reason,
         };
-        let platform = self.platform_of(&connection)?.clone();
+        let platform = self.platform_of(&connection)?;
         check_token("access token", access_token.secret()).map_err(&invalid)?;
         check_token("refresh token", refresh_token.secret()).map_err(&invalid)?;
         if access_token.secret() == refresh_token.secret() {

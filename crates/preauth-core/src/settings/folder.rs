@@ -434,7 +434,7 @@ impl SettingsFolder {
         path: &Path,
         name: &str,
         connection: &Connection,
-    ) -> Result<&Platform, StoreError> {
+    ) -> Result<Arc<Platform>, StoreError> {
         self.shared
             .registry
             .get(&connection.platform)
@@ -619,6 +619,18 @@ pub(super) fn unrepresentable(path: &Path, name: &str, c: Unrepresentable) -> St
 }
 
 impl Store for SettingsFolder {
+    fn location(&self) -> String {
+        self.dir().display().to_string()
+    }
+
+    fn export_settings(&self, name: &str, sealed: bool) -> Result<Zeroizing<String>, StoreError> {
+        self.export_connection(name, sealed)
+    }
+
+    fn import_settings(&self, path: &Path) -> Result<Vec<String>, StoreError> {
+        self.import_file(path)
+    }
+
     fn names(&self) -> Result<Vec<String>, StoreError> {
         let mut index = self.index();
         index.sync(self.dir(), Check::Metadata)?;

@@ -5,6 +5,7 @@
 //! unchanged. On rewrite the keys keep their order and spelling; the alias
 //! `api-redirect-uri` is written as `api-redirect-url`.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use zeroize::Zeroizing;
@@ -193,11 +194,11 @@ pub enum KeyError {
 
 /// The platform a stored connection belongs to: `preauth-platform` when present,
 /// otherwise the provider attribute.
-pub fn platform_of<'r>(
+pub fn platform_of(
     provider: &str,
     cs: &ConnectionString,
-    registry: &'r Registry,
-) -> Result<&'r Platform, KeyError> {
+    registry: &Registry,
+) -> Result<Arc<Platform>, KeyError> {
     match cs.get(PREAUTH_PLATFORM) {
         Some(id) => registry
             .get(id)
@@ -437,7 +438,8 @@ mod tests {
     #[test]
     fn builtin_ids_match_the_registry() {
         let registry = Registry::builtin();
-        let ids: Vec<&str> = registry.all().iter().map(|p| p.id.as_str()).collect();
+        let all = registry.all();
+        let ids: Vec<&str> = all.iter().map(|p| p.id.as_str()).collect();
         assert_eq!(ids, BUILTIN_IDS);
     }
 
@@ -492,7 +494,7 @@ mod tests {
             }),
             extra: vec![("x".into(), "y".into())],
         };
-        let mut reg = registry();
+        let reg = registry();
         let mut platform = Platform::twinfield();
         platform.id = "my-oidc".into();
         platform.provider = "Generic".into();

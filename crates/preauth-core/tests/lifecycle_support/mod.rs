@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::SystemTime;
 
@@ -17,6 +18,7 @@ use preauth_core::store::{
 };
 use preauth_core::token_client::{TokenClient, TokenClientConfig};
 use preauth_sandbox::{App, Sandbox, SandboxConfig, VirtualClock};
+use zeroize::Zeroizing;
 
 /// The sandbox's virtual clock as the lifecycle's clock.
 pub struct SandboxClock(pub VirtualClock);
@@ -92,6 +94,15 @@ impl Drop for MemLock {
 }
 
 impl Store for MemStore {
+    fn location(&self) -> String {
+        "memory".into()
+    }
+    fn export_settings(&self, _: &str, _: bool) -> Result<Zeroizing<String>, StoreError> {
+        Err(no_files())
+    }
+    fn import_settings(&self, _: &Path) -> Result<Vec<String>, StoreError> {
+        Err(no_files())
+    }
     fn names(&self) -> Result<Vec<String>, StoreError> {
         let mut names: Vec<String> = self
             .connections
@@ -309,7 +320,27 @@ impl TempSettings {
     }
 }
 
+/// What the in-memory store answers to settings-file statements.
+fn no_files() -> StoreError {
+    StoreError::Io {
+        path: "memory".into(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "the in-memory test store keeps no settings files",
+        ),
+    }
+}
+
 impl Store for TempSettings {
+    fn location(&self) -> String {
+        self.folder.location()
+    }
+    fn export_settings(&self, name: &str, sealed: bool) -> Result<Zeroizing<String>, StoreError> {
+        self.folder.export_settings(name, sealed)
+    }
+    fn import_settings(&self, path: &Path) -> Result<Vec<String>, StoreError> {
+        self.folder.import_settings(path)
+    }
     fn names(&self) -> Result<Vec<String>, StoreError> {
         self.folder.names()
     }

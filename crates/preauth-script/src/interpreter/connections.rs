@@ -381,7 +381,7 @@ pub(super) fn alter(env: &Environment, a: &AlterConnection) -> Result<(), ExecEr
 
 /// `import settings '…'`.
 pub(super) fn import(env: &Environment, path: &Path) -> Result<(), ExecError> {
-    let names = env.folder().import_file(path)?;
+    let names = env.store().import_settings(path)?;
     env.note(&format!(
         "imported {} connection{} from {}: {}\n",
         names.len(),
@@ -421,6 +421,6 @@ fn report_stored(env: &Environment, what: &str, connection: &Connection) -> Resu
     env.note(&format!(
         "connection '{}' {what}{access}{refresh}; stored encrypted in {}\n",
         connection.name,
-        env.folder().dir().display()
+        env.store().location()
     ))
 }

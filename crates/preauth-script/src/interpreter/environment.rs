@@ -15,7 +15,7 @@ use preauth_core::lifecycle::Lifecycle;
 use preauth_core::platform::{ClientAuth, GenericPlatform, Platform, Registry};
 use preauth_core::protector::Protector;
 use preauth_core::secret::{ClientSecret, RefreshToken};
-use preauth_core::settings::{DEFAULT_LOCK_WAIT, SettingsFolder, validate_name};
+use preauth_core::settings::{SettingsFolder, validate_name};
 use preauth_core::store::Store;
 use preauth_core::token_client::TokenClient;
 
@@ -28,17 +28,17 @@ use crate::repl::ConnectionNames;
 /// The file in the settings folder that holds user-defined platforms.
 pub const PLATFORMS_FILE: &str = "platforms.xml";
 
-/// Everything a statement needs from outside the script.
+/// Everything a statement needs from outside the script: the store (built once by the
+/// caller, over any [`Store`]), the platforms (one shared set), the lifecycle over both,
+/// the protector for `encrypt` statements, the user agent and output options.
 pub struct Environment {
-    dir: PathBuf,
+    /// Where `create platform` keeps user-defined platforms.
+    platforms_file: PathBuf,
     registry: Registry,
-    clock: Arc<dyn Clock>,
     http: TokenClient,
     protector: Arc<dyn Protector>,
-    folder: Arc<SettingsFolder>,
+    store: Arc<dyn Store>,
     lifecycle: Lifecycle,
-    /// Longest wait for a connection another process holds.
-    lock_wait: Duration,
     /// Opens authorization URLs (a browser, a command, or the sandbox's scripted login).
     pub user_agent: Arc<dyn UserAgent>,
     /// How tables are printed.
@@ -87,27 +87,26 @@ pub trait TimeMachine: Send + Sync {
 }
 
 impl Environment {
-    /// Opens the settings folder `dir` (reading its `platforms.xml`), sealing connection
-    /// strings with `protector`.
-    pub fn open(
-        dir: PathBuf,
+    /// The environment over `store`, whose connections name platforms of `registry`
+    /// (the same set the store was built with); `create platform` appends to
+    /// `platforms_file`. `protector` seals what `encrypt` statements print.
+    pub fn new(
+        store: Arc<dyn Store>,
+        registry: Registry,
+        platforms_file: PathBuf,
+        protector: Arc<dyn Protector>,
         clock: Arc<dyn Clock>,
         http: TokenClient,
-        protector: Arc<dyn Protector>,
         user_agent: Arc<dyn UserAgent>,
-    ) -> Result<Environment, ExecError> {
-        let registry = Registry::load_file(&dir.join(PLATFORMS_FILE))?;
-        let lock_wait = DEFAULT_LOCK_WAIT;
-        let (folder, lifecycle) = build(&dir, &registry, &clock, &http, &protector, lock_wait)?;
-        Ok(Environment {
-            dir,
+    ) -> Environment {
+        let lifecycle = Lifecycle::new(Arc::clone(&store), registry.clone(), clock, http.clone());
+        Environment {
+            platforms_file,
             registry,
-            clock,
             http,
             protector,
-            folder,
+            store,
             lifecycle,
-            lock_wait,
             user_agent,
             format: OutputFormat::Table,
             echo: false,
@@ -115,45 +114,49 @@ impl Environment {
             progress: false,
             sandbox_clock: None,
             held: Mutex::new(None),
-        })
+        }
     }
 
-    /// Waits at most `wait` for a connection that another process holds (the default
-    /// is [`DEFAULT_LOCK_WAIT`]); the wait ends in an error naming the lock file.
-    pub fn set_lock_wait(&mut self, wait: Duration) -> Result<(), ExecError> {
-        self.lock_wait = wait;
-        self.rebuild()
+    /// The environment over the settings folder `dir` (created when missing), with the
+    /// platforms of its `platforms.xml`, sealing connection strings with `protector`
+    /// and waiting at most `lock_wait` for a connection another process holds.
+    pub fn settings_folder(
+        dir: &Path,
+        lock_wait: Duration,
+        protector: Arc<dyn Protector>,
+        clock: Arc<dyn Clock>,
+        http: TokenClient,
+        user_agent: Arc<dyn UserAgent>,
+    ) -> Result<Environment, ExecError> {
+        let platforms_file = dir.join(PLATFORMS_FILE);
+        let registry = Registry::load_file(&platforms_file)?;
+        let folder = SettingsFolder::open(dir, registry.clone(), Some(Arc::clone(&protector)))?
+            .with_lock_wait(lock_wait);
+        Ok(Environment::new(
+            Arc::new(folder),
+            registry,
+            platforms_file,
+            protector,
+            clock,
+            http,
+            user_agent,
+        ))
     }
 
-    /// Builds the folder and lifecycle again after the registry or options changed.
-    fn rebuild(&mut self) -> Result<(), ExecError> {
-        let (folder, lifecycle) = build(
-            &self.dir,
-            &self.registry,
-            &self.clock,
-            &self.http,
-            &self.protector,
-            self.lock_wait,
-        )?;
-        self.folder = folder;
-        self.lifecycle = lifecycle;
-        Ok(())
-    }
-
-    /// The settings folder.
-    pub fn folder(&self) -> &SettingsFolder {
-        &self.folder
+    /// The store the connections live in.
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
     }
 
     /// A callback listing the connection names, for completion in the REPL.
     pub fn connection_names(&self) -> ConnectionNames {
-        let folder = Arc::clone(&self.folder);
-        Arc::new(move || folder.names().unwrap_or_default())
+        let store = Arc::clone(&self.store);
+        Arc::new(move || store.names().unwrap_or_default())
     }
 
-    /// The settings folder's path.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// The file user-defined platforms are kept in.
+    pub fn platforms_file(&self) -> &Path {
+        &self.platforms_file
     }
 
     /// The token lifecycle.
@@ -278,7 +281,7 @@ impl Environment {
     }
 
     /// The platform called `id`, or an error listing the known ones.
-    pub(super) fn platform(&self, id: &str) -> Result<&Platform, ExecError> {
+    pub(super) fn platform(&self, id: &str) -> Result<Arc<Platform>, ExecError> {
         self.registry
             .get(id)
             .ok_or_else(|| ExecError::UnknownPlatform {
@@ -290,7 +293,7 @@ impl Environment {
     /// `create platform`: reads the provider's metadata (`from issuer`) or takes the
     /// endpoints given, applies the options, checks the definition, appends it to
     /// `platforms.xml` durably, and makes it known to this session.
-    pub(super) async fn create_platform(&mut self, p: &CreatePlatform) -> Result<(), ExecError> {
+    pub(super) async fn create_platform(&self, p: &CreatePlatform) -> Result<(), ExecError> {
         if self.registry.get(&p.id).is_some() {
             return Err(ExecError::PlatformExists { id: p.id.clone() });
         }
@@ -325,36 +328,14 @@ impl Environment {
         spec.extra_authorize_params
             .extend(p.parameters.iter().cloned());
         let platform = Platform::generic(spec.clone())?;
-        let file = self.dir.join(PLATFORMS_FILE);
-        preauth_core::platform::append_to_file(&file, &spec)?;
-        self.registry.add(platform.clone());
-        self.rebuild()?;
+        preauth_core::platform::append_to_file(&self.platforms_file, &spec)?;
+        let id = platform.id.clone();
+        // One shared set: the store and the lifecycle know the platform from now on.
+        self.registry.add(platform);
         self.note(&format!(
-            "platform '{}' created in {}; see it with `show platform {}`\n",
-            platform.id,
-            file.display(),
-            Quoted(&platform.id)
+            "platform '{id}' created in {}; see it with `show platform {}`\n",
+            self.platforms_file.display(),
+            Quoted(&id)
         ))
     }
-}
-
-fn build(
-    dir: &Path,
-    registry: &Registry,
-    clock: &Arc<dyn Clock>,
-    http: &TokenClient,
-    protector: &Arc<dyn Protector>,
-    lock_wait: Duration,
-) -> Result<(Arc<SettingsFolder>, Lifecycle), ExecError> {
-    let folder = Arc::new(
-        SettingsFolder::open(dir, registry.clone(), Some(Arc::clone(protector)))?
-            .with_lock_wait(lock_wait),
-    );
-    let lifecycle = Lifecycle::new(
-        Arc::clone(&folder) as _,
-        registry.clone(),
-        Arc::clone(clock),
-        http.clone(),
-    );
-    Ok((folder, lifecycle))
 }

@@ -11,7 +11,6 @@
 
 use preauth_core::connstr::ConnectionString;
 use preauth_core::protector::{CONNECTION_STRING_LABEL, ProtectError, ProtectErrorKind};
-use preauth_core::store::Store;
 use zeroize::Zeroizing;
 
 use super::{Environment, ExecError};
@@ -61,7 +60,7 @@ pub(super) fn decrypt(env: &Environment, text: &SecretText) -> Result<(), ExecEr
         CONNECTION_STRING_LABEL.to_string(),
         SCRIPT_LABEL.to_string(),
     ];
-    labels.extend(env.folder().names().unwrap_or_default());
+    labels.extend(env.store().names().unwrap_or_default());
     let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
     let plain = open_first(env, text.secret(), &labels)?;
     env.print(&format!("{}\n", plain.as_str()))

@@ -10,8 +10,8 @@ use preauth_core::platform::{ClientAuth, Platform, Registry};
 
 use super::{Environment, ExecError};
 use crate::ast::ExportMode;
-use crate::check::{self, Thresholds};
 use crate::output::{Cell, OutputFormat, Table};
+use preauth_core::monitor::{self as check, CheckReport, Thresholds};
 
 /// The printed form of a usable access token for connection `name`, obtained through the
 /// lifecycle's single entry point (lock, re-read, refresh only when needed, persist).
@@ -69,12 +69,12 @@ pub(super) fn connections(env: &Environment) -> Result<(), ExecError> {
         match &entry.connection {
             Ok(connection) => {
                 let platform = env.lifecycle().platform_of(connection).ok();
-                let times = times(platform, connection, now);
+                let times = times(platform.as_deref(), connection, now);
                 table.push(vec![
                     connection.name.clone().into(),
                     connection.platform.clone().into(),
                     platform
-                        .map(|p| country(p, connection))
+                        .map(|p| country(&p, connection))
                         .unwrap_or_default()
                         .into(),
                     connection.api_url.clone().into(),
@@ -118,7 +118,7 @@ pub(super) fn connection(env: &Environment, name: &str) -> Result<(), ExecError>
     let connection = entry.connection?;
     let now = env.lifecycle().now();
     let platform = env.lifecycle().platform_of(&connection).ok();
-    let times = times(platform, &connection, now);
+    let times = times(platform.as_deref(), &connection, now);
     let set = |present: bool| Cell::from(if present { "(set)" } else { "(none)" });
     let tokens = connection.tokens.as_ref();
     let mut table = Table::new(&["property", "value"]);
@@ -144,7 +144,7 @@ pub(super) fn connection(env: &Environment, name: &str) -> Result<(), ExecError>
         ("refresh token expires", times.refresh),
         (
             "last refresh failure",
-            crate::check::refresh_failure(&connection)
+            check::refresh_failure(&connection)
                 .unwrap_or_default()
                 .into(),
         ),
@@ -186,11 +186,11 @@ pub(super) fn platforms(env: &Environment) -> Result<(), ExecError> {
             p.display_name.clone().into(),
             p.provider.clone().into(),
             countries.join(" ").into(),
-            client_auth(p).into(),
+            client_auth(&p).into(),
             yes_no(p.pkce).into(),
             format!("{} s", p.default_access_token_lifetime.as_secs()).into(),
             format!("{} s", p.refresh_window.as_secs()).into(),
-            refresh_tokens(p).into(),
+            refresh_tokens(&p).into(),
         ]);
     }
     env.print(&table.render(env.format))
@@ -218,10 +218,7 @@ pub(super) fn platform(env: &Environment, id: &str) -> Result<(), ExecError> {
     let defined_in = if Registry::builtin().get(&p.id).is_some() {
         "built in".to_string()
     } else {
-        env.dir()
-            .join(super::environment::PLATFORMS_FILE)
-            .display()
-            .to_string()
+        env.platforms_file().display().to_string()
     };
     let mut table = Table::new(&["property", "value"]);
     for (key, value) in [
@@ -238,13 +235,13 @@ pub(super) fn platform(env: &Environment, id: &str) -> Result<(), ExecError> {
             url(p.authorize_url(base).map(String::from)),
         ),
         ("token endpoint", url(p.token_url(base).map(String::from))),
-        ("client authentication", client_auth(p).into()),
+        ("client authentication", client_auth(&p).into()),
         ("scopes", p.scopes.join(" ").into()),
         ("pkce", yes_no(p.pkce).into()),
         ("nonce", yes_no(p.nonce).into()),
         ("authorization parameters", parameters.join(" ").into()),
         ("return URL must carry iss", yes_no(p.iss_required).into()),
-        ("refresh tokens", refresh_tokens(p).into()),
+        ("refresh tokens", refresh_tokens(&p).into()),
         (
             "access token lifetime when unstated",
             format!("{} s", p.default_access_token_lifetime.as_secs()).into(),
@@ -303,15 +300,37 @@ pub(super) fn check(
     // store's error (`preauth check` reports it as UNKNOWN instead).
     let listing = env.lifecycle().store().list()?;
     let report = check::check_listing(listing, env.registry(), env.lifecycle().now(), thresholds);
-    let mut table = report.table();
+    let mut table = check_table(&report);
     let text = match env.format {
         OutputFormat::Table => table.render(env.format) + &report.status_line() + "\n",
         OutputFormat::Csv | OutputFormat::Json => {
-            table.push(report.status_record());
+            // The status line as the last record: no name (connection names are never
+            // empty) and no platform, the overall state under `check` and the plugin
+            // status line under `reason`.
+            table.push(vec![
+                "".into(),
+                "".into(),
+                report.state().to_string().into(),
+                report.status_line().into(),
+            ]);
             table.render(env.format)
         }
     };
     env.print(&text)
+}
+
+/// The checked connections as a table with a status column.
+fn check_table(report: &CheckReport) -> Table {
+    let mut table = Table::new(&["name", "platform", "check", "reason"]);
+    for c in &report.connections {
+        table.push(vec![
+            c.name.clone().into(),
+            c.platform.clone().into(),
+            c.state.to_string().into(),
+            c.reason.clone().into(),
+        ]);
+    }
+    table
 }
 
 /// `export settings '…' [plain|encrypted]`: encrypted unless plain is asked for.
@@ -321,7 +340,7 @@ pub(super) fn export(
     mode: Option<ExportMode>,
 ) -> Result<(), ExecError> {
     let sealed = mode != Some(ExportMode::Plain);
-    let xml = env.folder().export_connection(name, sealed)?;
+    let xml = env.store().export_settings(name, sealed)?;
     env.print(&xml)
 }
 

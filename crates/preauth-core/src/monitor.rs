@@ -1,4 +1,6 @@
-//! The monitoring check: how close each connection is to needing a new login.
+//! The monitoring judgement: how close each connection is to needing a new login.
+//! Shared by `preauth check`, `check connections` and anything that reports health
+//! (such as a web page), over any [`Store`].
 //!
 //! Follows the Nagios / Icinga plugin conventions: one status line
 //! `PREAUTH WARNING - acme-be: refresh token expires in 5 days (2026-12-01) | connections=3 expiring=1 failed=0`
@@ -8,13 +10,11 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use preauth_core::connection::Connection;
-use preauth_core::error::{Quoted, When, is_registered};
-use preauth_core::lifecycle::{ConnectionStatus, RefreshFailure, TokenState, connection_status};
-use preauth_core::platform::Registry;
-use preauth_core::store::{Listing, Store, StoreError};
-
-use crate::output::{Cell, Table};
+use crate::connection::Connection;
+use crate::error::{Quoted, When, is_registered};
+use crate::lifecycle::{ConnectionStatus, RefreshFailure, TokenState, connection_status};
+use crate::platform::Registry;
+use crate::store::{Listing, Store, StoreError};
 
 /// A check result, ordered from good to bad.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -136,7 +136,7 @@ pub fn check_listing(
                         refresh_token_expires_at: None,
                     };
                 };
-                let status = connection_status(platform, &connection, now);
+                let status = connection_status(&platform, &connection, now);
                 // A recorded failure outweighs the dates: the token chain is broken, not
                 // expiring (so it counts as failed, not expiring).
                 let (state, reason, expires) = match refresh_failure(&connection) {
@@ -340,32 +340,6 @@ impl CheckReport {
         format!(
             "PREAUTH {state} - {summary} | connections={connections} expiring={expiring} failed={failed}"
         )
-    }
-
-    /// The connections as a table with a status column.
-    pub fn table(&self) -> Table {
-        let mut table = Table::new(&["name", "platform", "check", "reason"]);
-        for c in &self.connections {
-            table.push(vec![
-                c.name.clone().into(),
-                c.platform.clone().into(),
-                c.state.to_string().into(),
-                c.reason.clone().into(),
-            ]);
-        }
-        table
-    }
-
-    /// The status line as the last record of [`CheckReport::table`] in CSV and JSON: no
-    /// name (connection names are never empty) and no platform, the overall state under
-    /// `check` and the plugin status line under `reason`.
-    pub fn status_record(&self) -> Vec<Cell> {
-        vec![
-            "".into(),
-            "".into(),
-            self.state().to_string().into(),
-            self.status_line().into(),
-        ]
     }
 }
 
