@@ -98,6 +98,7 @@ impl Envelope {
             1 => Mode::Device,
             2 => Mode::Passphrase,
             3 => Mode::KeyFile,
+            4 => Mode::DataKey,
             _ => return Err(malformed("its mode byte is unknown")),
         };
         if kdf != KDF_ARGON2ID {
@@ -166,6 +167,7 @@ impl Envelope {
             Mode::Device => 1,
             Mode::Passphrase => 2,
             Mode::KeyFile => 3,
+            Mode::DataKey => 4,
         };
         let mut header = [0u8; HEADER_LEN];
         let parts: [&[u8]; 9] = [
@@ -203,6 +205,9 @@ impl Envelope {
             )),
             Mode::KeyFile if self.mask != 0 || self.hints != [0; HINTS_LEN] => Err(malformed(
                 "it is sealed with a key file but records device sources",
+            )),
+            Mode::DataKey if self.mask != 0 || self.hints != [0; HINTS_LEN] => Err(malformed(
+                "it is sealed with a data key but records device sources",
             )),
             _ => {
                 let unused_hints = Source::ALL
@@ -321,7 +326,7 @@ mod tests {
         let mut bytes = URL_SAFE_NO_PAD
             .decode(text.strip_prefix(PREFIX).unwrap())
             .unwrap();
-        bytes[1] = 4;
+        bytes[1] = 5;
         let unknown = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(&bytes));
         assert!(matches!(
             Envelope::parse(&unknown),

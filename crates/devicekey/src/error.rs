@@ -48,6 +48,17 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// A shared store's data key did not open the envelope: it was sealed with another
+    /// store's data key, or altered.
+    #[error(
+        "the text was encrypted with another shared store's data key, or altered after it was encrypted"
+    )]
+    WrongDataKey,
+
+    /// A data key is not [`DATA_KEY_LEN`](crate::DATA_KEY_LEN) bytes of unpadded base64url.
+    #[error("the shared store's data key is malformed (not 32 bytes of unpadded base64url)")]
+    MalformedDataKey,
+
     /// The envelope was sealed in one mode (device, passphrase or key file) and opened with
     /// another.
     #[error("the text was encrypted with {sealed}; open it with {sealed}, not with {opened}")]

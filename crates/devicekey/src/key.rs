@@ -3,6 +3,7 @@
 use std::fmt;
 use std::path::Path;
 
+use base64::Engine as _;
 use chacha20poly1305::XNonce;
 use chacha20poly1305::aead::AeadInPlace;
 use subtle::ConstantTimeEq;
@@ -15,6 +16,19 @@ use crate::kdf::{DerivedKey, KEY_ID_LEN, KdfParams, KeyCache, KeySpec, SALT_LEN,
 use crate::key_file::KeyFile;
 use crate::secret::{self, HostSecret};
 
+/// The length of a shared store's data key in bytes.
+pub const DATA_KEY_LEN: usize = 32;
+
+/// A new random data key for a shared store, as text (unpadded base64url of
+/// [`DATA_KEY_LEN`] bytes) to seal once per machine; see [`DeviceKey::from_data_key`].
+pub fn new_data_key() -> Result<Zeroizing<String>> {
+    let mut bytes = Zeroizing::new([0u8; DATA_KEY_LEN]);
+    getrandom::fill(bytes.as_mut_slice()).map_err(Error::Random)?;
+    Ok(Zeroizing::new(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes.as_slice()),
+    ))
+}
+
 /// Where an envelope's key comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mode {
@@ -25,6 +39,9 @@ pub enum Mode {
     /// A key file: opens wherever a file with the same contents is (a secret the platform
     /// mounts into containers or services that have no lasting identity of their own).
     KeyFile,
+    /// A shared store's data key: opens wherever the data key is (a store of connections
+    /// shared by machines keeps it sealed once per machine, see [`DeviceKey::from_data_key`]).
+    DataKey,
 }
 
 impl fmt::Display for Mode {
@@ -33,6 +50,7 @@ impl fmt::Display for Mode {
             Mode::Device => "the device key",
             Mode::Passphrase => "a passphrase",
             Mode::KeyFile => "a key file",
+            Mode::DataKey => "a shared store's data key",
         })
     }
 }
@@ -47,6 +65,7 @@ enum Material {
     },
     Passphrase(Zeroizing<String>),
     KeyFile(KeyFile),
+    DataKey(Zeroizing<Vec<u8>>),
 }
 
 /// A key that seals secrets for this machine (or for a passphrase or a key file) and opens them
@@ -126,6 +145,26 @@ impl DeviceKey {
         Ok(key)
     }
 
+    /// A key from a shared store's data key: [`DATA_KEY_LEN`] random bytes, as
+    /// [`new_data_key`] makes them (unpadded base64url text). A store of connections shared
+    /// by several machines seals every connection string with one data key and keeps the
+    /// data key sealed once per machine (with that machine's device key or key file), so
+    /// each machine opens what any of them sealed. Envelopes it seals carry mode byte 4;
+    /// like a key file, it uses the cheap [`KdfParams::KEY_FILE`].
+    pub fn from_data_key(text: &str) -> Result<DeviceKey> {
+        let bytes = Zeroizing::new(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(text.trim())
+                .map_err(|_| Error::MalformedDataKey)?,
+        );
+        if bytes.len() != DATA_KEY_LEN {
+            return Err(Error::MalformedDataKey);
+        }
+        let mut key = DeviceKey::new(Material::DataKey(bytes), Vec::new())?;
+        key.params = KdfParams::KEY_FILE;
+        Ok(key)
+    }
+
     /// Uses `params` for the envelopes this key seals (opening always uses the envelope's own).
     /// Refuses parameters above [`KdfParams::CEILING`] or that Argon2id does not accept.
     pub fn with_kdf_params(mut self, params: KdfParams) -> Result<DeviceKey> {
@@ -162,6 +201,7 @@ impl DeviceKey {
             Material::Device { .. } => Mode::Device,
             Material::Passphrase(_) => Mode::Passphrase,
             Material::KeyFile(_) => Mode::KeyFile,
+            Material::DataKey(_) => Mode::DataKey,
         }
     }
 
@@ -197,7 +237,9 @@ impl DeviceKey {
             Material::Device {
                 fingerprint, hints, ..
             } => (fingerprint.mask(), *hints),
-            Material::Passphrase(_) | Material::KeyFile(_) => (0, [0; HINTS_LEN]),
+            Material::Passphrase(_) | Material::KeyFile(_) | Material::DataKey(_) => {
+                (0, [0; HINTS_LEN])
+            }
         };
         let spec = KeySpec {
             salt: self.seal_salt,
@@ -290,6 +332,7 @@ impl DeviceKey {
         const DEVICE: &[u8] = b"devicekey/v1/device\0";
         const PASSPHRASE: &[u8] = b"devicekey/v1/passphrase\0";
         const KEY_FILE: &[u8] = b"devicekey/v1/key-file\0";
+        const DATA_KEY: &[u8] = b"devicekey/v1/data-key\0";
         match &self.material {
             Material::Device {
                 secret,
@@ -308,6 +351,7 @@ impl DeviceKey {
                 Zeroizing::new([PASSPHRASE, passphrase.as_bytes()].concat())
             }
             Material::KeyFile(file) => Zeroizing::new([KEY_FILE, file.bytes()].concat()),
+            Material::DataKey(bytes) => Zeroizing::new([DATA_KEY, bytes.as_slice()].concat()),
         }
     }
 
@@ -315,6 +359,7 @@ impl DeviceKey {
     fn key_mismatch(&self, envelope: &Envelope) -> Error {
         match &self.material {
             Material::Passphrase(_) => Error::WrongPassphrase,
+            Material::DataKey(_) => Error::WrongDataKey,
             Material::KeyFile(file) => Error::WrongKeyFile {
                 path: file.path().to_owned(),
             },

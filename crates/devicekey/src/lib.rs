@@ -99,7 +99,7 @@ pub use envelope::{Envelope, MAX_ENVELOPE_LEN, MAX_PLAINTEXT_LEN, PREFIX, is_env
 pub use error::{Change, Error, Result};
 pub use fingerprint::Source;
 pub use kdf::KdfParams;
-pub use key::{DeviceKey, Mode};
+pub use key::{DATA_KEY_LEN, DeviceKey, Mode, new_data_key};
 pub use key_file::{KEY_FILE_MAX_LEN, KEY_FILE_MIN_LEN};
 pub use secret::{SECRET_DIR_ENV, SECRET_FILE_NAME, SECRET_LEN, default_secret_dir};
 pub use zeroize::Zeroizing;
