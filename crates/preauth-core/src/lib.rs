@@ -23,6 +23,7 @@ pub mod loopback;
 pub mod monitor;
 pub mod platform;
 pub mod protector;
+pub mod sealing;
 pub mod secret;
 pub mod settings;
 pub mod store;

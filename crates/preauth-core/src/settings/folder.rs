@@ -10,7 +10,8 @@ use zeroize::Zeroizing;
 use crate::connection::{Connection, fold_name};
 use crate::connstr::ConnectionString;
 use crate::platform::{Platform, Registry};
-use crate::protector::{CONNECTION_STRING_LABEL, ProtectError, ProtectErrorKind, Protector};
+use crate::protector::Protector;
+use crate::sealing::Sealer;
 use crate::store::{Listed, Listing, LockedConnection, PendingAuthorization, Store, StoreError};
 
 use super::durable::{self, FileLock};
@@ -38,7 +39,7 @@ pub struct SettingsFolder {
 struct Shared {
     dir: PathBuf,
     registry: Registry,
-    protector: Option<Arc<dyn Protector>>,
+    sealer: Sealer,
     /// Longest wait for a lock held by someone else.
     lock_wait: Duration,
     /// Which file holds which connection (a hint; see [`super::index`]).
@@ -51,7 +52,7 @@ impl fmt::Debug for SettingsFolder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SettingsFolder")
             .field("dir", &self.shared.dir)
-            .field("sealed", &self.shared.protector.is_some())
+            .field("sealed", &self.shared.sealer.seals())
             .finish_non_exhaustive()
     }
 }
@@ -75,7 +76,7 @@ impl SettingsFolder {
             shared: Arc::new(Shared {
                 dir,
                 registry,
-                protector,
+                sealer: Sealer::new(protector),
                 lock_wait: DEFAULT_LOCK_WAIT,
                 index: Mutex::new(Index::default()),
                 cleaned: OnceLock::new(),
@@ -90,7 +91,7 @@ impl SettingsFolder {
             shared: Arc::new(Shared {
                 dir: shared.dir.clone(),
                 registry: shared.registry.clone(),
-                protector: shared.protector.clone(),
+                sealer: shared.sealer.clone(),
                 lock_wait: wait,
                 index: Mutex::new(Index::default()),
                 cleaned: OnceLock::new(),
@@ -195,12 +196,7 @@ impl SettingsFolder {
 
     /// Whether a stored connection string is sealed rather than plain.
     fn is_sealed(&self, stored: &str) -> bool {
-        looks_sealed(stored)
-            || self
-                .shared
-                .protector
-                .as_ref()
-                .is_some_and(|p| p.is_sealed(stored))
+        self.shared.sealer.is_sealed(stored)
     }
 
     /// The file holding connection `name`, from the index (listing the folder again
@@ -328,82 +324,26 @@ impl SettingsFolder {
         self.open_connection_string(&file.path, &at.name, stored)
     }
 
-    /// Opens the stored `connectionString` of connection `name`: plain, sealed under the
-    /// connection's name (what this folder writes), or sealed under
-    /// [`CONNECTION_STRING_LABEL`] (what `encrypt connection` prints, pasted into a
-    /// hand-written file). The next save seals it under the name, binding it to this
-    /// connection. When neither label opens it, the error is the one for the name label
-    /// (altered, or sealed for another connection), with its advice.
+    /// Opens the stored `connectionString` of connection `name` (see
+    /// [`Sealer::open_connection_string`]), naming `path` in errors.
     pub(super) fn open_connection_string(
         &self,
         path: &Path,
         name: &str,
         stored: Option<&str>,
     ) -> Result<Zeroizing<String>, StoreError> {
-        match self.open_stored(path, name, stored) {
-            Err(StoreError::Protect { path, name, source })
-                if source.kind == ProtectErrorKind::TamperedOrWrongLabel =>
-            {
-                let pasted = match (&self.shared.protector, stored) {
-                    (Some(p), Some(text)) => p.open(text, CONNECTION_STRING_LABEL).ok(),
-                    _ => None,
-                };
-                pasted.ok_or(StoreError::Protect { path, name, source })
-            }
-            other => other,
-        }
-    }
-
-    /// Opens a stored connection string (sealed under `label`) or returns it as is.
-    pub(super) fn open_stored(
-        &self,
-        path: &Path,
-        label: &str,
-        stored: Option<&str>,
-    ) -> Result<Zeroizing<String>, StoreError> {
-        let stored = stored.unwrap_or_default();
-        if !self.is_sealed(stored) {
-            return Ok(Zeroizing::new(stored.to_string()));
-        }
-        let advice = format!(
-            "on the machine that sealed it, run `export settings {q} plain` and save what it prints as a file, then run here `drop connection {q}` and `import settings '<that file>'`; or start anew here: `drop connection {q}`, then `preauthenticate exact client id '…' client secret '…' redirect url '…' as connection {q}`",
-            q = crate::error::Quoted(label)
-        );
-        let source = match &self.shared.protector {
-            None => ProtectError {
-                kind: ProtectErrorKind::Key,
-                message: format!(
-                    "the connection string is sealed but no device key is in use here; {advice}"
-                ),
-            },
-            Some(p) => match p.open(stored, label) {
-                Ok(text) => return Ok(text),
-                // The key itself is missing or unreadable: its own sentence says what
-                // to do (which folder, which variable); a new login would not help.
-                Err(e) if e.kind == ProtectErrorKind::Key => e,
-                Err(e) => ProtectError {
-                    kind: e.kind,
-                    message: format!("{}; {advice}", e.message),
-                },
-            },
-        };
-        Err(StoreError::Protect {
-            path: path.to_path_buf(),
-            name: label.to_string(),
-            source,
-        })
+        self.shared
+            .sealer
+            .open_connection_string(name, stored)
+            .map_err(|source| protect(path, name, source))
     }
 
     /// Seals `text` under `label` when a protector is in use; `None` returns it as is.
     pub(super) fn seal(&self, path: &Path, label: &str, text: &str) -> Result<String, StoreError> {
-        match &self.shared.protector {
-            None => Ok(text.to_string()),
-            Some(p) => p.seal(text, label).map_err(|source| StoreError::Protect {
-                path: path.to_path_buf(),
-                name: label.to_string(),
-                source,
-            }),
-        }
+        self.shared
+            .sealer
+            .seal(label, text)
+            .map_err(|source| protect(path, label, source))
     }
 
     /// Seals `text` under `label`; fails without a protector.
@@ -413,17 +353,15 @@ impl SettingsFolder {
         label: &str,
         text: &str,
     ) -> Result<String, StoreError> {
-        if self.shared.protector.is_none() {
-            return Err(StoreError::Protect {
-                path: path.to_path_buf(),
-                name: label.to_string(),
-                source: ProtectError {
-                    kind: ProtectErrorKind::Key,
-                    message: "sealing needs the device key, which is not in use in this run; export plain instead".into(),
-                },
-            });
-        }
-        self.seal(path, label, text)
+        self.shared
+            .sealer
+            .seal_required(label, text)
+            .map_err(|source| protect(path, label, source))
+    }
+
+    /// How this folder seals.
+    pub(super) fn sealer(&self) -> &Sealer {
+        &self.shared.sealer
     }
 
     /// Writes `connection` into the `database` element of `at` (provider and
@@ -582,17 +520,13 @@ impl SettingsFolder {
     }
 }
 
-/// Whether `text` has the shape of a sealed token (`scheme:payload`, one word) rather
-/// than a connection string, so that a sealed string is recognized without a protector.
-fn looks_sealed(text: &str) -> bool {
-    let Some((scheme, payload)) = text.split_once(':') else {
-        return false;
-    };
-    (1..=16).contains(&scheme.len())
-        && scheme.bytes().all(|b| b.is_ascii_alphanumeric())
-        && !payload.is_empty()
-        && !payload.contains(';')
-        && !payload.chars().any(char::is_whitespace)
+/// A protector's refusal for connection (or label) `name` in `path`.
+fn protect(path: &Path, name: &str, source: crate::protector::ProtectError) -> StoreError {
+    StoreError::Protect {
+        path: path.to_path_buf(),
+        name: name.to_string(),
+        source,
+    }
 }
 
 pub(super) fn invalid(path: &Path, name: &str, message: String) -> StoreError {

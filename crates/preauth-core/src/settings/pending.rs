@@ -14,20 +14,19 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use crate::connstr::ConnectionString;
-use crate::secret::{PkceVerifier, StateToken, ct_eq_str};
+use crate::sealing::PENDING_LABEL as LABEL;
+use crate::secret::ct_eq_str;
 use crate::store::{PendingAuthorization, StoreError};
 
 use super::durable;
 use super::file::{malformed, parse_document, read_limited};
 use super::folder::{SettingsFolder, unrepresentable};
-use super::keys::{self, KeyError, PREAUTH_NONCE, PREAUTH_PKCE_VERIFIER, PREAUTH_STATE};
+use super::keys;
 use super::xml::{Document, Element, LineIndex};
 
 const FILE: &str = "pending-authorizations.xml";
 const ROOT: &str = "pending-authorizations";
 const ENTRY: &str = "pending";
-const LABEL: &str = "pending-authorization";
 
 /// At most this many pending authorizations are kept; the ones expiring first go.
 pub(crate) const MAX_PENDING: usize = 64;
@@ -119,38 +118,18 @@ fn encode(
     path: &Path,
     pending: &PendingAuthorization,
 ) -> Result<Element, StoreError> {
-    let connection = &pending.connection;
-    let name = connection.name.as_str();
-    let invalid = |e: KeyError| StoreError::InvalidConnection {
-        path: path.to_path_buf(),
-        name: name.to_string(),
-        message: e.to_string(),
-    };
-    let platform = folder.registry().get(&connection.platform).ok_or_else(|| {
-        invalid(KeyError::UnknownPlatform {
-            id: connection.platform.clone(),
-        })
-    })?;
-    let mut cs = keys::to_connection_string(connection, None).map_err(invalid)?;
-    let push = |cs: &mut ConnectionString, key, value: Option<&str>| match value {
-        Some(v) => cs.push(key, v).map_err(|e| invalid(e.into())),
-        None => Ok(()),
-    };
-    push(&mut cs, PREAUTH_STATE, Some(pending.state.secret()))?;
-    push(
-        &mut cs,
-        PREAUTH_PKCE_VERIFIER,
-        pending.pkce_verifier.as_ref().map(PkceVerifier::secret),
-    )?;
-    push(&mut cs, PREAUTH_NONCE, pending.nonce.as_deref())?;
-    let data = folder.seal(path, LABEL, &cs.to_text())?;
+    let name = pending.connection.name.as_str();
+    let sealed = folder
+        .sealer()
+        .seal_pending(pending, folder.registry())
+        .map_err(|e| e.at(path, name))?;
     Element::new(
         ENTRY,
         &[
             ("connection", name),
-            ("provider", &platform.provider),
+            ("provider", &sealed.provider),
             ("expires", &keys::format_time(pending.expires_at)),
-            ("data", &data),
+            ("data", &sealed.text),
         ],
     )
     .map_err(|c| unrepresentable(path, name, c))
@@ -162,33 +141,16 @@ fn decode(
     entry: &Element,
 ) -> Result<PendingAuthorization, StoreError> {
     let name = entry.attr("connection").unwrap_or_default();
-    let invalid = |e: KeyError| StoreError::InvalidConnection {
-        path: path.to_path_buf(),
-        name: name.to_string(),
-        message: e.to_string(),
-    };
-    let text = folder.open_stored(path, LABEL, entry.attr("data"))?;
-    let cs = ConnectionString::parse(&text).map_err(|e| invalid(e.into()))?;
-    let connection = keys::to_connection(
-        name,
-        entry.attr("provider").unwrap_or_default(),
-        &cs,
-        folder.registry(),
-    )
-    .map_err(invalid)?;
-    let state = cs.get(PREAUTH_STATE).ok_or_else(|| {
-        invalid(KeyError::Missing {
-            key: PREAUTH_STATE,
-            platform: "a pending authorization".into(),
-        })
-    })?;
-    Ok(PendingAuthorization {
-        state: StateToken::new(state),
-        connection,
-        pkce_verifier: cs.get(PREAUTH_PKCE_VERIFIER).map(PkceVerifier::new),
-        nonce: cs.get(PREAUTH_NONCE).map(str::to_string),
-        expires_at: expires(entry).unwrap_or(SystemTime::UNIX_EPOCH),
-    })
+    folder
+        .sealer()
+        .open_pending(
+            name,
+            entry.attr("provider").unwrap_or_default(),
+            entry.attr("data").unwrap_or_default(),
+            expires(entry).unwrap_or(SystemTime::UNIX_EPOCH),
+            folder.registry(),
+        )
+        .map_err(|e| e.at(path, name))
 }
 
 fn new_document(path: &Path) -> Result<Document, StoreError> {
