@@ -184,6 +184,15 @@ async fn rate_limits_are_reported_with_the_retry_time() {
         ..SandboxConfig::default()
     })
     .await;
+    // The budget is per calendar day (UTC): start the day's calls at 01:00, so that the
+    // half hour below never crosses midnight whenever the test runs.
+    let since_midnight = sb
+        .clock()
+        .now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() % 86_400);
+    sb.clock()
+        .advance(Duration::from_secs(86_400 - since_midnight + 3_600));
     let mem = Arc::new(TempSettings::default());
     let lc = exact_connection(&sb, &mem, "acme").await;
     let mut limited = None;
