@@ -246,6 +246,36 @@ fn a_dead_refresh_token_is_sent_once_and_never_again_until_forced() {
 }
 
 #[test]
+fn a_refused_refresh_token_is_never_shown_as_healthy_while_its_access_token_lives() {
+    let sandbox = SandboxProcess::start(&[]);
+    let ws = Workspace::new();
+    let tokens = sandbox.issue_tokens(1);
+    // Obtained just now: by this machine's record the access token lives ten minutes.
+    ws.register_issued("acme", &sandbox, &tokens[0], Duration::ZERO);
+    let elsewhere = Workspace::new();
+    elsewhere.register_issued("acme", &sandbox, &tokens[0], DAY);
+    sandbox.advance(600);
+    elsewhere.run(&["token", "acme"]).exits(0);
+    // A forced refresh here is refused (the token is spent) and recorded.
+    ws.run_c("refresh connection 'acme' force")
+        .exits(1)
+        .warns(&["already used"]);
+    ws.run_c("show connections")
+        .exits(0)
+        .says(&["refresh token refused", "already used"]);
+    // The keep-alive fails on it although its refresh token is young.
+    ws.run_c("refresh all connections")
+        .exits(1)
+        .says(&["acme", "already used"]);
+    // A job still gets the access token, and standard error says it cannot be renewed.
+    ws.run(&["token", "acme"]).exits(0).warns(&[
+        "'acme' cannot be renewed",
+        "already used",
+        "works until",
+    ]);
+}
+
+#[test]
 fn a_new_registration_clears_the_record_of_a_dead_token() {
     let sandbox = SandboxProcess::start(&[]);
     let ws = Workspace::new();

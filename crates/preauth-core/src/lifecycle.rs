@@ -298,7 +298,7 @@ impl Lifecycle {
         let subject = connection.clone();
         let previous =
             RefreshFailure::of(&connection).filter(|f| f.is_about_current_token(&connection));
-        if let Some(failure) = previous.as_ref().filter(|f| !f.kind.allows_automatic_try())
+        if let Some(failure) = RefreshFailure::blocking(&connection)
             && need != Need::Force
         {
             return Err(LifecycleError::RefreshBlocked {

@@ -105,6 +105,14 @@ impl RefreshFailure {
         Some(RefreshFailure::parse(line))
     }
 
+    /// The record in `connection` that stops its refresh token from being sent again by
+    /// itself: about the token it holds now, of a kind no automatic try may follow.
+    /// Such a connection is not healthy, whatever its access token says.
+    pub fn blocking(connection: &Connection) -> Option<RefreshFailure> {
+        RefreshFailure::of(connection)
+            .filter(|f| f.is_about_current_token(connection) && !f.kind.allows_automatic_try())
+    }
+
     /// Whether this record is about the refresh token `connection` holds now.
     pub fn is_about_current_token(&self, connection: &Connection) -> bool {
         let current = connection

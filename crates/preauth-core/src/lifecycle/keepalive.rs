@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::task::JoinSet;
 
+use super::RefreshFailure;
 use super::{Lifecycle, Need, refresh_token_expiry};
 use crate::error::LifecycleError;
 
@@ -134,8 +135,20 @@ impl Lifecycle {
                     .map(Some),
                 Err(_) => None,
             };
+            // A refresh token the platform refused stays a failure every night until
+            // someone acts, however young it is.
+            let blocked = listed.connection.as_ref().ok().and_then(|c| {
+                RefreshFailure::blocking(c).map(|failure| {
+                    LifecycleError::RefreshBlocked {
+                        name: c.name.clone(),
+                        failure,
+                    }
+                    .for_connection(c)
+                })
+            });
             let settled = match (listed.connection, young) {
                 (Err(e), _) => Some(KeepAliveOutcome::Failed(e.into())),
+                (Ok(_), _) if blocked.is_some() => blocked.map(KeepAliveOutcome::Failed),
                 (Ok(_), Some(issued)) => Some(KeepAliveOutcome::Young {
                     refresh_token_issued_at: issued,
                 }),

@@ -5,7 +5,8 @@ use std::time::SystemTime;
 use preauth_core::connection::Connection;
 use preauth_core::connection::fold_name;
 use preauth_core::error::LifecycleError;
-use preauth_core::lifecycle::{Lifecycle, TokenState, connection_status};
+use preauth_core::error::When;
+use preauth_core::lifecycle::{Lifecycle, RefreshFailure, TokenState, connection_status};
 use preauth_core::platform::{ClientAuth, Platform, Registry};
 
 use super::{Environment, ExecError};
@@ -26,6 +27,15 @@ pub async fn access_token_output(
         .ensure_access_token(name)
         .await
         .map_err(|e| super::connections::advised(lifecycle, name, e))?;
+    if let Some(failure) = RefreshFailure::blocking(&grant.connection) {
+        // The access token may still work (it may also have been revoked with the
+        // grant); the job gets it, the person reading standard error the truth.
+        eprintln!(
+            "warning: '{name}' cannot be renewed: {}; this access token works until {} at most",
+            failure.message,
+            When(grant.expires_at)
+        );
+    }
     Ok(match format {
         OutputFormat::Json => {
             serde_json::json!({
@@ -378,9 +388,14 @@ fn times(platform: Option<&Platform>, connection: &Connection, now: SystemTime) 
         None if status.refresh_token_issued_at.is_some() => "does not expire".into(),
         None => "".into(),
     };
+    // A refused refresh token is the problem, whatever the access token still says.
+    let (state, problem) = match RefreshFailure::blocking(connection) {
+        Some(failure) => ("refresh token refused", failure.message),
+        None => (state, String::new()),
+    };
     Times {
         status: state.into(),
-        problem: String::new(),
+        problem,
         access: Cell::time(status.access_token_expires_at),
         refresh,
     }
