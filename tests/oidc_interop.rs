@@ -481,7 +481,9 @@ fn property(table: &str, property: &str) -> String {
 
 #[test]
 fn discovery_defines_the_platform_from_the_providers_metadata() {
-    let Some(it) = Interop::start(&BASIC, Definition::Discovered) else {
+    // Discovery cannot tell that refresh tokens rotate: the statement says so.
+    let rotating = Definition::DiscoveredWith("refresh tokens rotating");
+    let Some(it) = Interop::start(&BASIC, rotating) else {
         return;
     };
     let shown = it.run_c("show platform 'op'");
@@ -503,6 +505,7 @@ fn discovery_defines_the_platform_from_the_providers_metadata() {
         "prompt=consent"
     );
     assert_eq!(property(table, "return URL must carry iss"), "yes");
+    assert_eq!(property(table, "refresh tokens"), "single use");
 }
 
 #[test]

@@ -426,8 +426,19 @@ pub struct CreatePlatform {
     /// Extra authorization parameters in the order written (`prompt`, `audience`,
     /// `resource` and every `parameter`).
     pub parameters: Vec<(String, String)>,
-    /// Whether the platform issues refresh tokens, when given.
-    pub refresh_tokens: Option<bool>,
+    /// What the platform's refresh tokens are, when given.
+    pub refresh_tokens: Option<RefreshTokens>,
+}
+
+/// `refresh tokens on|off|rotating` of `create platform`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshTokens {
+    /// Issued, reusable (`on`).
+    On,
+    /// Never issued (`off`).
+    Off,
+    /// Issued, single use: every refresh spends the old one (`rotating`).
+    Rotating,
 }
 
 /// Where `create platform` takes a platform's endpoints from.

@@ -202,7 +202,7 @@ pub static STATEMENTS: &[StatementHelp] = &[
         "create platform",
         "create platform 'name' from issuer '…' | authorize url '…' token url '…' [issuer '…'] \
          [client authentication basic|body] [scope '…'] [pkce on|off] [prompt '…'] \
-         [audience '…'] [resource '…'] [parameter 'name' 'value']… [refresh tokens on|off]",
+         [audience '…'] [resource '…'] [parameter 'name' 'value']… [refresh tokens on|off|rotating]",
         "add any OAuth2 / OpenID Connect provider, from its discovery metadata or by hand",
         "create platform 'acme' from issuer 'https://id.acme.example' audience 'https://api.acme.example'",
     ),

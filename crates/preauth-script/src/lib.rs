@@ -47,7 +47,8 @@ pub mod substitute;
 
 pub use ast::{
     App, ClientAuthentication, CreatePlatform, ExportMode, Location, OnErrorMode,
-    PlatformEndpoints, Preauthenticate, Register, SecretText, Statement, StatementKind,
+    PlatformEndpoints, Preauthenticate, RefreshTokens, Register, SecretText, Statement,
+    StatementKind,
 };
 pub use diagnostics::{ParseError, ParseErrorKind};
 pub use keywords::{keywords, statement_keywords};

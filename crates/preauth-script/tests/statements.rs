@@ -2,8 +2,8 @@
 //! case, with comments, over several lines, and with the terminators the language allows.
 
 use preauth_script::{
-    ClientAuthentication, ExportMode, OnErrorMode, ParseErrorKind, PlatformEndpoints, Statement,
-    StatementKind, parse,
+    ClientAuthentication, ExportMode, OnErrorMode, ParseErrorKind, PlatformEndpoints,
+    RefreshTokens, Statement, StatementKind, parse,
 };
 
 fn all(source: &str) -> Vec<Statement> {
@@ -289,7 +289,7 @@ fn create_platform_with_all_options() {
             assert_eq!(p.client_authentication, Some(ClientAuthentication::Basic));
             assert_eq!(p.scope.as_deref(), Some("read write"));
             assert_eq!(p.pkce, Some(false));
-            assert_eq!(p.refresh_tokens, Some(false));
+            assert_eq!(p.refresh_tokens, Some(RefreshTokens::Off));
             let written: Vec<(&str, &str)> = p
                 .parameters
                 .iter()

@@ -81,6 +81,9 @@ fn element(spec: &GenericPlatform) -> String {
     if spec.iss_required {
         attrs.push(("requireIss", "true".into()));
     }
+    if spec.refresh_token_rotates {
+        attrs.push(("rotatesRefreshTokens", "true".into()));
+    }
     if !spec.extra_authorize_params.is_empty() {
         let params = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(&spec.extra_authorize_params)

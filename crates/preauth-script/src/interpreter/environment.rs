@@ -21,7 +21,7 @@ use preauth_core::token_client::TokenClient;
 
 use super::ExecError;
 use super::authorize::UserAgent;
-use crate::ast::{App, ClientAuthentication, CreatePlatform, PlatformEndpoints};
+use crate::ast::{App, ClientAuthentication, CreatePlatform, PlatformEndpoints, RefreshTokens};
 use crate::output::OutputFormat;
 use crate::repl::ConnectionNames;
 
@@ -322,8 +322,10 @@ impl Environment {
         if let Some(pkce) = p.pkce {
             spec.pkce = pkce;
         }
-        if let Some(issues) = p.refresh_tokens {
-            spec.issues_refresh_tokens = issues;
+        match p.refresh_tokens {
+            Some(RefreshTokens::Off) => spec.issues_refresh_tokens = false,
+            Some(RefreshTokens::Rotating) => spec.refresh_token_rotates = true,
+            Some(RefreshTokens::On) | None => {}
         }
         spec.extra_authorize_params
             .extend(p.parameters.iter().cloned());

@@ -9,7 +9,7 @@ use pest::iterators::Pair;
 use super::explain::Failure;
 use crate::ast::{
     AlterConnection, App, ClientAuthentication, CreatePlatform, ExportMode, OnErrorMode,
-    PlatformEndpoints, Preauthenticate, Register, SecretText, StatementKind,
+    PlatformEndpoints, Preauthenticate, RefreshTokens, Register, SecretText, StatementKind,
 };
 use crate::diagnostics::ParseErrorKind;
 use crate::keywords::{Rule, ScriptGrammar, keyword};
@@ -277,7 +277,16 @@ fn create_platform(mut inner: Children<'_>) -> Built<StatementKind> {
     });
     let switch = |pair: Pair<'_, Rule>| Children::new(pair).has(Rule::kw_on);
     let pkce = options.take(Rule::opt_pkce).map(switch);
-    let refresh_tokens = options.take(Rule::opt_refresh_tokens).map(switch);
+    let refresh_tokens = options.take(Rule::opt_refresh_tokens).map(|pair| {
+        let words = Children::new(pair);
+        if words.has(Rule::kw_rotating) {
+            RefreshTokens::Rotating
+        } else if words.has(Rule::kw_on) {
+            RefreshTokens::On
+        } else {
+            RefreshTokens::Off
+        }
+    });
     let scope = options.string(Rule::opt_scope)?;
     // The rest are authorization parameters, kept in the order written.
     let mut rest = options.found;
