@@ -36,6 +36,8 @@ Environment:
   DEVICEKEY_SECRET_DIR  folder of the device key's host secret
   PREAUTH_KEY_FILE      key file instead of the device key (--key-file wins; empty = unset)
   CREDENTIALS_DIRECTORY folder where a --key-file name without a slash is looked up (systemd)
+  PREAUTH_STORE         a shared PostgreSQL store, postgres://… (--store wins; empty = unset)
+  PREAUTH_MACHINE       this machine's name in a shared store (--machine wins; default user@host)
   BROWSER               command that opens authorization URLs";
 
 /// Pre-authenticate OAuth2 applications for accounting platforms (Exact Online,
@@ -230,7 +232,24 @@ pub struct Common {
     /// [default: $PREAUTH_KEY_FILE when set and not empty].
     #[arg(long, global = true, value_name = "FILE", value_parser = parse_key_file)]
     pub key_file: Option<PathBuf>,
+
+    /// Keep connections in a PostgreSQL database shared by enrolled machines
+    /// (postgres://user:password@host/database) instead of the settings folder
+    /// [default: $PREAUTH_STORE when set and not empty].
+    #[arg(long, global = true, value_name = "URL")]
+    pub store: Option<String>,
+
+    /// This machine's name in a shared store's key slots [default: $PREAUTH_MACHINE when
+    /// set and not empty, else user@host (with a device key) or "key file"].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub machine: Option<String>,
 }
+
+/// The variable that names this machine in a shared store when `--machine` is not given.
+pub const MACHINE_ENV: &str = "PREAUTH_MACHINE";
+
+/// The variable that names the shared store when `--store` is not given.
+pub const STORE_ENV: &str = "PREAUTH_STORE";
 
 /// The variable that names the key file when `--key-file` is not given.
 pub const KEY_FILE_ENV: &str = "PREAUTH_KEY_FILE";
@@ -256,6 +275,25 @@ impl Common {
             },
         };
         Ok(std::time::Duration::from_secs(seconds))
+    }
+
+    /// The shared store's URL: `--store`, else `$PREAUTH_STORE` when set and not empty;
+    /// `None` keeps connections in the settings folder.
+    pub fn store_url(&self) -> Option<String> {
+        self.store
+            .clone()
+            .or_else(|| std::env::var(STORE_ENV).ok())
+            .filter(|url| !url.trim().is_empty())
+    }
+
+    /// This machine's slot name when given: `--machine`, else `$PREAUTH_MACHINE` when set
+    /// and not empty.
+    pub fn machine_name(&self) -> Option<String> {
+        self.machine
+            .clone()
+            .or_else(|| std::env::var(MACHINE_ENV).ok())
+            .map(|name| name.trim().to_string())
+            .filter(|name| !name.is_empty())
     }
 
     /// Where the key comes from: `--key-file`, else `$PREAUTH_KEY_FILE` when set and not

@@ -13,12 +13,18 @@ use std::sync::Arc;
 
 use preauth_core::clock::{Clock, SystemClock};
 use preauth_core::monitor::{self as check, Thresholds};
+use preauth_core::platform::Registry;
+use preauth_core::protector::Protector;
 use preauth_core::settings::resolve_dir;
 use preauth_core::token_client::{TokenClient, TokenClientConfig};
-use preauth_script::interpreter::{Environment, UserAgent, access_token_output, exit};
+use preauth_postgres::{Access, MachineKey, PgStore};
+use preauth_script::interpreter::{
+    Environment, PLATFORMS_FILE, UserAgent, access_token_output, exit,
+};
 
 use crate::cli::{Cli, Command, Common};
 use crate::protector::DeviceProtector;
+use crate::protector::KeySource;
 
 fn main() -> ExitCode {
     let cli = Cli::parse_checked();
@@ -55,37 +61,82 @@ async fn dispatch(cli: Cli) -> i32 {
     }
 }
 
-/// Opens the settings folder with the device key and `clock`.
+/// Opens the store (the settings folder, or the shared store of `--store`) with the
+/// device key or key file and `clock`.
 pub(crate) fn environment(
     common: &Common,
     clock: Arc<dyn Clock>,
     user_agent: Arc<dyn UserAgent>,
 ) -> Result<Environment, String> {
+    open_environment(common, Access::Create, clock, user_agent)
+}
+
+fn open_environment(
+    common: &Common,
+    access: Access,
+    clock: Arc<dyn Clock>,
+    user_agent: Arc<dyn UserAgent>,
+) -> Result<Environment, String> {
     let http = TokenClient::new(TokenClientConfig::default(), Arc::clone(&clock))
         .map_err(|e| e.to_string())?;
-    let mut env = Environment::settings_folder(
-        &resolve_dir(common.settings_dir.clone()),
-        common.lock_wait()?,
-        Arc::new(DeviceProtector::new(common.key_source())),
-        clock,
-        http,
-        user_agent,
-    )
-    .map_err(|e| e.to_string())?;
+    let dir = resolve_dir(common.settings_dir.clone());
+    let key_source = common.key_source();
+    let protector: Arc<dyn Protector> = Arc::new(DeviceProtector::new(key_source.clone()));
+    let mut env = match common.store_url() {
+        None => Environment::settings_folder(
+            &dir,
+            common.lock_wait()?,
+            protector,
+            clock,
+            http,
+            user_agent,
+        )
+        .map_err(|e| e.to_string())?,
+        Some(url) => {
+            // User-defined platforms stay in the settings folder's platforms.xml.
+            let platforms_file = dir.join(PLATFORMS_FILE);
+            let registry = Registry::load_file(&platforms_file).map_err(|e| e.to_string())?;
+            let mut machine = match key_source {
+                KeySource::Device => MachineKey::device(Arc::clone(&protector)),
+                KeySource::KeyFile(_) => MachineKey::key_file(Arc::clone(&protector)),
+            };
+            if let Some(name) = common.machine_name() {
+                machine.slot = name;
+            }
+            let store = PgStore::open(&url, access, registry.clone(), machine, common.lock_wait()?)
+                .map_err(|e| e.to_string())?;
+            Environment::new(
+                Arc::new(store),
+                registry,
+                platforms_file,
+                protector,
+                clock,
+                http,
+                user_agent,
+            )
+        }
+    };
     env.format = common.format;
     Ok(env)
 }
 
-/// The environment over a settings folder that must exist already: commands that only
-/// use connections (`token`, `check`) never create one, so a wrong path is reported.
+/// The environment over a store that must exist already: commands that only use
+/// connections (`token`, `check`) never create one, so a wrong path or URL is reported.
 fn existing_environment(common: &Common) -> Result<Environment, String> {
-    let dir = resolve_dir(common.settings_dir.clone());
-    match std::fs::metadata(&dir) {
-        Ok(meta) if meta.is_dir() => environment(
+    let existing = |common| {
+        open_environment(
             common,
+            Access::Existing,
             Arc::new(SystemClock),
             Arc::new(user_agent::SystemBrowser),
-        ),
+        )
+    };
+    if common.store_url().is_some() {
+        return existing(common);
+    }
+    let dir = resolve_dir(common.settings_dir.clone());
+    match std::fs::metadata(&dir) {
+        Ok(meta) if meta.is_dir() => existing(common),
         Ok(_) => Err(format!("settings folder {} is not a folder", dir.display())),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Err(format!(
             "settings folder {} does not exist; give --settings-dir or PREAUTH_SETTINGS_DIR",

@@ -111,7 +111,7 @@ fn show_connection_lists_properties_and_only_says_whether_secrets_are_set() {
     assert_eq!(property("refresh token"), "(set)");
     assert_eq!(property("encrypted"), "yes");
     assert_eq!(
-        property("file"),
+        property("stored in"),
         ws.settings()
             .join("settings-shown.xml")
             .display()

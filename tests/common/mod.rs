@@ -17,6 +17,8 @@ pub const DEMO_CLIENT_SECRET: &str = "sandbox-demo-secret";
 /// A settings folder and a device-key folder of one test, removed when dropped.
 pub struct Workspace {
     dir: TempDir,
+    /// Variables every `preauth` of this workspace gets (a shared store, a machine name).
+    env: Vec<(String, String)>,
 }
 
 impl Workspace {
@@ -24,7 +26,14 @@ impl Workspace {
     pub fn new() -> Workspace {
         Workspace {
             dir: tempfile::tempdir().expect("a temporary folder"),
+            env: Vec::new(),
         }
+    }
+
+    /// The same workspace, running every `preauth` with `name=value` in its environment.
+    pub fn with_env(mut self, name: &str, value: &str) -> Workspace {
+        self.env.push((name.to_string(), value.to_string()));
+        self
     }
 
     /// The settings folder (created by preauth on first use).
@@ -50,11 +59,14 @@ impl Workspace {
             .env("PREAUTH_SETTINGS_DIR", self.settings())
             .env("DEVICEKEY_SECRET_DIR", self.key_dir())
             .env_remove("PREAUTH_KEY_FILE")
+            .env_remove("PREAUTH_STORE")
+            .env_remove("PREAUTH_MACHINE")
             .env_remove("CREDENTIALS_DIRECTORY")
             .env_remove("BROWSER")
             .env_remove("DISPLAY")
             .env_remove("WAYLAND_DISPLAY")
             .current_dir(self.path());
+        command.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         command
     }
 
@@ -115,6 +127,17 @@ impl SandboxProcess {
         assert_eq!(status, 200, "advancing the sandbox clock failed");
     }
 
+    /// Queues `fault` (JSON such as `{"fault": "delay", "millis": 250}`) for the
+    /// sandbox's next token request.
+    pub fn fault(&self, fault: &str) {
+        let url = format!("{}/sandbox/faults", self.url);
+        let (status, body) = send("POST", &url, "Content-Type: application/json\r\n", fault);
+        assert!(
+            (200..300).contains(&status),
+            "queueing {fault} failed: {status} {body}"
+        );
+    }
+
     /// The sandbox's counters as JSON.
     pub fn counters(&self) -> serde_json::Value {
         let (status, body) = http("GET", &format!("{}/sandbox/counters", self.url), None);
@@ -147,17 +170,23 @@ pub fn free_port() -> u16 {
 /// A minimal HTTP/1.1 request to a loopback URL (`http://127.0.0.1:PORT/path`), with an
 /// optional bearer token; returns the status and the body.
 pub fn http(method: &str, url: &str, bearer: Option<&str>) -> (u16, String) {
+    let auth = bearer
+        .map(|t| format!("Authorization: Bearer {t}\r\nAccept: application/json\r\n"))
+        .unwrap_or_default();
+    send(method, url, &auth, "")
+}
+
+/// One HTTP/1.1 request with `headers` (each ending in CRLF) and `body`; status and body.
+fn send(method: &str, url: &str, headers: &str, body: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").expect("an http URL");
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let path = if path.is_empty() { "/" } else { path };
     let mut stream = std::net::TcpStream::connect(host).expect("the server answers");
-    let auth = bearer
-        .map(|t| format!("Authorization: Bearer {t}\r\nAccept: application/json\r\n"))
-        .unwrap_or_default();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     )
     .expect("the request is sent");
     let mut answer = String::new();

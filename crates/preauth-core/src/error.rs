@@ -166,6 +166,13 @@ pub enum LifecycleError {
         /// The platform's `error_description`, when it refused.
         said: Option<String>,
     },
+    /// A keep-alive found the connection held by another process (on this or another
+    /// machine), which is refreshing it; not a failure.
+    #[error("connection '{name}' is being refreshed by another process now; left to it")]
+    HeldElsewhere {
+        /// The connection.
+        name: String,
+    },
     /// The refresh token was already used.
     #[error(
         "the refresh token of '{name}' was already used (by another program, or in a refresh whose answer was lost){}; {}", Said(.said), LoginAgain(.name)

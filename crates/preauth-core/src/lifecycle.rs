@@ -255,8 +255,16 @@ impl Lifecycle {
         let _local = local.lock().await;
         let store = Arc::clone(&self.inner.store);
         let owned = name.to_string();
+        // A keep-alive leaves a connection that another process holds to that process.
+        let keep_alive = matches!(need, Need::OlderThan(_));
         let (mut locked, connection) = blocking(move || {
-            let mut locked = store.lock(&owned)?;
+            let mut locked = if keep_alive {
+                store
+                    .lock_unless_held(&owned)?
+                    .ok_or(LifecycleError::HeldElsewhere { name: owned })?
+            } else {
+                store.lock(&owned)?
+            };
             let connection = locked.load()?;
             Ok((locked, connection))
         })

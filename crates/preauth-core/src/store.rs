@@ -81,7 +81,7 @@ pub enum StoreError {
     /// unknown provider, bad connection string).
     #[error("{path}: connection '{name}': {message}")]
     InvalidConnection {
-        /// The file.
+        /// The file (or the table of a database store).
         path: PathBuf,
         /// The connection.
         name: String,
@@ -91,7 +91,7 @@ pub enum StoreError {
     /// A sealed connection string could not be opened.
     #[error("{path}: connection '{name}': {source}")]
     Protect {
-        /// The file.
+        /// The file (or the table of a database store).
         path: PathBuf,
         /// The connection.
         name: String,
@@ -129,6 +129,16 @@ pub enum StoreError {
         lock: PathBuf,
         /// How long was waited.
         waited: Duration,
+    },
+    /// A store on a server could not do what was asked (unreachable, refused, a row
+    /// lock not granted in time, this machine not enrolled); `reason` is the sentence,
+    /// with what to do.
+    #[error("{location}: {reason}")]
+    Backend {
+        /// The store, without its password.
+        location: String,
+        /// What happened and what to do.
+        reason: String,
     },
     /// Reading, writing or locking failed.
     #[error("{path}: {source}")]
@@ -180,8 +190,51 @@ pub trait LockedConnection: Send {
     fn save(&mut self, connection: &Connection) -> Result<(), StoreError>;
 }
 
+/// A machine that holds a key slot of a shared store (see [`Fleet`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Machine {
+    /// The slot's name (`user@host` for a device key, `key file …` for a key file,
+    /// `enrollment …` for an unused enrollment code).
+    pub name: String,
+    /// `device`, `key file` or `enrollment`.
+    pub kind: String,
+    /// When the slot was made.
+    pub created_at: SystemTime,
+    /// When the slot last opened the store, if ever.
+    pub last_used_at: Option<SystemTime>,
+    /// When an enrollment code stops working.
+    pub expires_at: Option<SystemTime>,
+    /// Whether it is the slot this process opened the store with.
+    pub this_machine: bool,
+}
+
+/// A store shared by several machines, each holding the store's data key in a key slot
+/// of its own (sealed with its device key or a key file).
+pub trait Fleet: Send + Sync {
+    /// A one-time enrollment code, valid for `valid_for`, that turns into a key slot of
+    /// the machine that uses it ([`Fleet::enroll`]). Only an enrolled machine makes one.
+    fn enrollment_code(&self, valid_for: Duration) -> Result<Zeroizing<String>, StoreError>;
+
+    /// Enrolls this machine with a code from [`Fleet::enrollment_code`]: the code's
+    /// slot becomes this machine's own and is deleted. Returns this machine's slot name.
+    fn enroll(&self, code: &str) -> Result<String, StoreError>;
+
+    /// The machines (and unused enrollment codes) that hold a key slot.
+    fn machines(&self) -> Result<Vec<Machine>, StoreError>;
+
+    /// Removes machine `name`'s key slot; returns whether it existed. The last slot
+    /// that opens the store is never removed.
+    fn drop_machine(&self, name: &str) -> Result<bool, StoreError>;
+}
+
 /// A place that keeps connections.
 pub trait Store: Send + Sync {
+    /// The store's enrolled machines, when it is shared by several (`None`: one
+    /// machine's store, such as a settings folder).
+    fn fleet(&self) -> Option<&dyn Fleet> {
+        None
+    }
+
     /// Where the connections are, for people: a folder, or a database without its
     /// password.
     fn location(&self) -> String;
@@ -205,6 +258,16 @@ pub trait Store: Send + Sync {
     /// [`StoreError::LockTimeout`]. May block the calling thread: async callers run it
     /// on a blocking thread.
     fn lock(&self, name: &str) -> Result<Box<dyn LockedConnection>, StoreError>;
+
+    /// Like [`Store::lock`], but `None` at once when another holder has the connection
+    /// locked now: a keep-alive that several machines run together leaves it to that
+    /// holder (PostgreSQL's `SKIP LOCKED`). A store that cannot tell waits, as `lock`.
+    fn lock_unless_held(
+        &self,
+        name: &str,
+    ) -> Result<Option<Box<dyn LockedConnection>>, StoreError> {
+        self.lock(name).map(Some)
+    }
 
     /// Removes a connection; returns whether it existed.
     fn drop_connection(&self, name: &str) -> Result<bool, StoreError>;

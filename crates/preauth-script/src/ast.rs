@@ -231,6 +231,20 @@ pub enum StatementKind {
         /// The platform's id.
         id: String,
     },
+    /// `show machines`: the machines that hold a key slot of the shared store.
+    ShowMachines,
+    /// `enroll machine`: print a one-time code that enrolls another machine.
+    EnrollMachine,
+    /// `enroll machine with code '…'`: enroll the machine this runs on.
+    EnrollWithCode {
+        /// The code another machine printed.
+        code: SecretText,
+    },
+    /// `drop machine '<name>'`: remove a machine's key slot.
+    DropMachine {
+        /// The slot's name.
+        name: String,
+    },
     /// `show access token for connection '<name>'`: print the secret on purpose.
     ShowAccessToken {
         /// The connection.
@@ -283,6 +297,7 @@ impl StatementKind {
             | Self::EncryptValue { .. }
             | Self::DecryptConnection { .. }
             | Self::ExchangeCode { .. }
+            | Self::EnrollWithCode { .. }
             | Self::Register(_) => true,
             Self::Preauthenticate(p) => p.app.client_secret.is_some(),
             Self::AlterConnection(a) => a.client_secret.is_some(),
@@ -299,6 +314,9 @@ impl StatementKind {
             | Self::ShowConnection { .. }
             | Self::ShowPlatforms
             | Self::ShowPlatform { .. }
+            | Self::ShowMachines
+            | Self::EnrollMachine
+            | Self::DropMachine { .. }
             | Self::ShowAccessToken { .. }
             | Self::CheckConnections { .. }
             | Self::ExportSettings { .. }

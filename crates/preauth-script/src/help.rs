@@ -207,6 +207,24 @@ pub static STATEMENTS: &[StatementHelp] = &[
         "create platform 'acme' from issuer 'https://id.acme.example' audience 'https://api.acme.example'",
     ),
     entry(
+        "enroll machine",
+        "enroll machine | enroll machine with code '…'",
+        "shared store: print a one-time code on an enrolled machine; enroll a new one with it",
+        "enroll machine with code 'enroll1.AbC123.…'",
+    ),
+    entry(
+        "show machines",
+        "show machines",
+        "shared store: the machines (and unused codes) that hold a key slot",
+        "show machines",
+    ),
+    entry(
+        "drop machine",
+        "drop machine 'name'",
+        "shared store: remove a machine's key slot (a machine retired or lost)",
+        "drop machine 'backup@db2'",
+    ),
+    entry(
         "advance sandbox clock",
         "advance sandbox clock by N seconds|minutes|hours|days",
         "move the --sandbox clock forward",

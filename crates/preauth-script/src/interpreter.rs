@@ -9,6 +9,7 @@ mod authorize;
 mod connections;
 mod environment;
 mod local;
+mod machines;
 mod show;
 
 use std::path::{Path, PathBuf};
@@ -26,7 +27,7 @@ use crate::parser::{RawStatement, StatementError, split};
 use crate::substitute::Defines;
 
 pub use authorize::{UserAgent, UserAgentFuture};
-pub use environment::{Environment, TimeMachine};
+pub use environment::{Environment, PLATFORMS_FILE, TimeMachine};
 pub use show::access_token_output;
 
 /// Exit codes of a run (documented in `--help` and the README).
@@ -89,6 +90,17 @@ pub enum ExecError {
     IncludeTooDeep {
         /// The include that went too deep, as written.
         path: String,
+    },
+    /// A statement about machines on a store that is not shared.
+    #[error(
+        "machines are enrolled in a shared store only: run it with --store postgres://user@host/database (or PREAUTH_STORE)"
+    )]
+    NotShared,
+    /// `drop machine` of a name that holds no key slot.
+    #[error("no machine named '{name}' holds a key slot; `show machines` lists them")]
+    UnknownMachine {
+        /// The name.
+        name: String,
     },
     /// `advance sandbox clock` in a run without the embedded sandbox.
     #[error("advance sandbox clock works only in a run started with --sandbox")]
@@ -431,6 +443,10 @@ impl Interpreter {
             K::ImportSettings { path } => connections::import(&self.env, &base_dir.join(path))?,
             K::ExportSettings { name, mode } => show::export(&self.env, name, *mode)?,
             K::ShowConnections => show::connections(&self.env)?,
+            K::ShowMachines => machines::show(&self.env)?,
+            K::EnrollMachine => machines::enrollment_code(&self.env)?,
+            K::EnrollWithCode { code } => machines::enroll(&self.env, code.secret())?,
+            K::DropMachine { name } => machines::drop(&self.env, name)?,
             K::ShowConnection { name } => show::connection(&self.env, name)?,
             K::ShowPlatforms => show::platforms(&self.env)?,
             K::ShowPlatform { id } => show::platform(&self.env, id)?,

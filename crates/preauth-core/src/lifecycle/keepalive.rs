@@ -32,6 +32,8 @@ pub enum KeepAliveOutcome {
         /// When its refresh token was obtained.
         refresh_token_issued_at: Option<SystemTime>,
     },
+    /// Another process (another machine's keep-alive) held it; left to that process.
+    HeldElsewhere,
     /// It could not be refreshed.
     Failed(LifecycleError),
 }
@@ -285,6 +287,9 @@ impl Lifecycle {
                             said,
                         });
                     }
+                }
+                Err(LifecycleError::HeldElsewhere { .. }) => {
+                    return KeepAliveOutcome::HeldElsewhere;
                 }
                 Err(e) => return KeepAliveOutcome::Failed(e),
             }

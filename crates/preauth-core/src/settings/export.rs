@@ -5,10 +5,11 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use crate::store::StoreError;
+use crate::connection::Connection;
+use crate::store::{Store, StoreError};
 
 use super::file::SettingsFile;
-use super::folder::{SettingsFolder, set_connection_string, unrepresentable};
+use super::folder::{SettingsFolder, connection_element, set_connection_string, unrepresentable};
 use super::validate_name;
 use super::xml::Element;
 
@@ -99,4 +100,57 @@ impl SettingsFolder {
         }
         Ok(names)
     }
+
+    /// Every connection of the settings file at `path`, or of every settings file in
+    /// the folder at `path`, opened with this folder's protector and platforms: what
+    /// another store imports. The first connection that cannot be used is the error.
+    pub fn connections_in(&self, path: &Path) -> Result<Vec<Connection>, StoreError> {
+        if path.is_dir() {
+            let folder = SettingsFolder::open(path, self.registry().clone(), None)?
+                .with_sealer(self.sealer().clone());
+            return folder
+                .list()?
+                .connections
+                .into_iter()
+                .map(|listed| listed.connection)
+                .collect();
+        }
+        let source = SettingsFile::read(path)?.ok_or_else(|| StoreError::Io {
+            path: path.to_path_buf(),
+            source: std::io::ErrorKind::NotFound.into(),
+        })?;
+        source
+            .connections
+            .iter()
+            .map(|at| self.read_connection(&source, at))
+            .collect()
+    }
+}
+
+/// A complete settings file (as `export settings` prints it) holding connection `name`
+/// alone, in group `group` (its platform's name), with `provider` and the connection
+/// string `text` as given (plain, or sealed by the caller): for stores that keep no
+/// settings file of their own. It holds secrets when `text` is plain: wiped on drop.
+pub fn standalone_file(
+    name: &str,
+    group: &str,
+    provider: &str,
+    text: &str,
+) -> Result<Zeroizing<String>, StoreError> {
+    let path = Path::new("settings.xml");
+    let unrepresentable = |c| unrepresentable(path, name, c);
+    let element = connection_element(
+        name,
+        &[
+            ("order", "10"),
+            ("provider", provider),
+            ("connectionString", text),
+        ],
+    )
+    .map_err(unrepresentable)?;
+    let mut out = SettingsFile::new_empty(path).map_err(unrepresentable)?;
+    out.insert(group, element).map_err(unrepresentable)?;
+    Ok(Zeroizing::new(
+        String::from_utf8_lossy(&out.to_bytes()).into_owned(),
+    ))
 }

@@ -86,13 +86,23 @@ impl SettingsFolder {
 
     /// The same folder, waiting at most `wait` for a lock another holder keeps.
     pub fn with_lock_wait(self, wait: Duration) -> Self {
-        let shared = &self.shared;
+        self.rebuilt(wait, self.shared.sealer.clone())
+    }
+
+    /// The same folder, sealing and opening with `sealer` (another store's protector
+    /// for a folder it reads, or none).
+    pub fn with_sealer(self, sealer: Sealer) -> Self {
+        self.rebuilt(self.shared.lock_wait, sealer)
+    }
+
+    /// The same folder with other options and a fresh index.
+    fn rebuilt(&self, lock_wait: Duration, sealer: Sealer) -> Self {
         SettingsFolder {
             shared: Arc::new(Shared {
-                dir: shared.dir.clone(),
-                registry: shared.registry.clone(),
-                sealer: shared.sealer.clone(),
-                lock_wait: wait,
+                dir: self.shared.dir.clone(),
+                registry: self.shared.registry.clone(),
+                sealer,
+                lock_wait,
                 index: Mutex::new(Index::default()),
                 cleaned: OnceLock::new(),
             }),
@@ -360,7 +370,7 @@ impl SettingsFolder {
     }
 
     /// How this folder seals.
-    pub(super) fn sealer(&self) -> &Sealer {
+    pub fn sealer(&self) -> &Sealer {
         &self.shared.sealer
     }
 
@@ -656,7 +666,10 @@ impl Store for SettingsFolder {
 }
 
 /// `<connection name="…"><database …/></connection>`.
-fn connection_element(name: &str, database: &[(&str, &str)]) -> Result<Element, Unrepresentable> {
+pub(super) fn connection_element(
+    name: &str,
+    database: &[(&str, &str)],
+) -> Result<Element, Unrepresentable> {
     let mut connection = Element::new("connection", &[("name", name)])?;
     connection.append_child(Element::new("database", database)?, 3);
     Ok(connection)

@@ -50,6 +50,7 @@ mod xml;
 use std::path::PathBuf;
 
 pub use crate::connection::fold_name;
+pub use export::standalone_file;
 pub use folder::{DEFAULT_LOCK_WAIT, SettingsFolder};
 
 use crate::store::StoreError;

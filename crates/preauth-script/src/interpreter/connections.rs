@@ -260,6 +260,12 @@ pub(super) async fn refresh_all(env: &Environment, days: Option<u32>) -> Result<
                 Cell::time(None),
                 format!("refresh token younger than {days} days"),
             ),
+            KeepAliveOutcome::HeldElsewhere => (
+                "left to another process",
+                Cell::time(None),
+                Cell::time(None),
+                "another process (or machine) was refreshing it".to_string(),
+            ),
             KeepAliveOutcome::Failed(error) => (
                 "failed",
                 Cell::time(None),

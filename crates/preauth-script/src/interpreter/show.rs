@@ -159,7 +159,7 @@ pub(super) fn connection(env: &Environment, name: &str) -> Result<(), ExecError>
                 .into(),
         ),
         ("encrypted", yes_no(entry.sealed).into()),
-        ("file", entry.location.clone().into()),
+        ("stored in", entry.location.clone().into()),
     ] {
         table.push(vec![key.into(), value]);
     }

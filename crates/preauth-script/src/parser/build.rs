@@ -127,6 +127,14 @@ impl Builder {
                 name: inner.string()?,
             },
             Rule::create_platform => create_platform(inner)?,
+            Rule::show_machines => StatementKind::ShowMachines,
+            Rule::enroll_machine => StatementKind::EnrollMachine,
+            Rule::enroll_with_code => StatementKind::EnrollWithCode {
+                code: self.secret(&mut inner)?,
+            },
+            Rule::drop_machine => StatementKind::DropMachine {
+                name: inner.string()?,
+            },
             _ => return Err(Failure::internal(start)),
         })
     }

@@ -26,6 +26,7 @@ const FAMILIES: &[(&str, Rule)] = &[
     ("drop", Rule::drop_only),
     ("create", Rule::create_only),
     ("advance", Rule::advance_only),
+    ("enroll", Rule::enroll_only),
 ];
 
 /// The rule for a statement's text: its family's when the text starts with a statement

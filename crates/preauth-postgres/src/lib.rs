@@ -1,0 +1,24 @@
+//! A PostgreSQL store for preauth: connections shared by several machines.
+//!
+//! - [`PgStore`] implements [`preauth_core::store::Store`]: a refresh locks the
+//!   connection's row (`SELECT … FOR UPDATE` with `lock_timeout`), re-reads it,
+//!   refreshes only if still needed, writes and commits synchronously before the access
+//!   token is handed out. A process killed while holding the lock releases it with its
+//!   session. Pending logins live in the database, so a login started on one machine
+//!   can be finished on another.
+//! - It also implements [`preauth_core::store::Fleet`]: connection strings are sealed
+//!   with one data key, which each machine holds in a key slot of its own
+//!   ([`MachineKey`]: its device key, or a key file shared by containers). New machines
+//!   join with a one-time enrollment code.
+//! - preauth creates and migrates its own tables (`migrations/`), under an advisory
+//!   lock.
+#![deny(missing_docs)]
+
+mod db;
+mod keys;
+mod locked;
+mod schema;
+mod store;
+
+pub use keys::{MachineKey, SlotKind};
+pub use store::{Access, PgStore};

@@ -1,0 +1,109 @@
+//! The store's tables: versioned migrations kept in `migrations/`, applied in one
+//! transaction under an advisory lock, so that two machines starting at once do not
+//! race, and refused when the database is newer than this preauth.
+
+use tokio_postgres::Client;
+
+use preauth_core::store::StoreError;
+
+use crate::db::error;
+
+/// Every migration, in order: version and SQL. Released files never change.
+const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../migrations/0001_store.sql"))];
+
+/// The advisory lock key that serializes migrations ("preauth" in ASCII).
+const MIGRATION_LOCK: i64 = 0x0070_7265_6175_7468;
+
+/// Brings the database to the newest version this preauth knows.
+pub(crate) async fn migrate(client: &Client, location: &str) -> Result<(), StoreError> {
+    let failed = |e: tokio_postgres::Error| error(location, &e, "create preauth's tables");
+    client
+        .batch_execute(
+            "BEGIN;
+             CREATE TABLE IF NOT EXISTS preauth_migrations (
+                 version    integer PRIMARY KEY,
+                 applied_at timestamptz NOT NULL DEFAULT now()
+             );",
+        )
+        .await
+        .map_err(failed)?;
+    let result = apply(client, location).await;
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    client.batch_execute(end).await.map_err(failed)?;
+    result
+}
+
+async fn apply(client: &Client, location: &str) -> Result<(), StoreError> {
+    let failed = |e: tokio_postgres::Error| error(location, &e, "create preauth's tables");
+    client
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(failed)?;
+    let current: i32 = client
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM preauth_migrations",
+            &[],
+        )
+        .await
+        .map_err(failed)?
+        .get(0);
+    let newest = MIGRATIONS.last().map_or(0, |(v, _)| *v);
+    if current > newest {
+        return Err(StoreError::Backend {
+            location: location.to_string(),
+            reason: too_new(current, newest),
+        });
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        client.batch_execute(sql).await.map_err(failed)?;
+        client
+            .execute(
+                "INSERT INTO preauth_migrations (version) VALUES ($1)",
+                &[version],
+            )
+            .await
+            .map_err(failed)?;
+    }
+    Ok(())
+}
+
+/// Checks that preauth's tables are there and at the version this preauth knows,
+/// changing nothing.
+pub(crate) async fn check(client: &Client, location: &str) -> Result<(), StoreError> {
+    let failed = |e: tokio_postgres::Error| error(location, &e, "read preauth's tables");
+    let exists: bool = client
+        .query_one("SELECT to_regclass('preauth_migrations') IS NOT NULL", &[])
+        .await
+        .map_err(failed)?
+        .get(0);
+    let current: i32 = if exists {
+        client
+            .query_one(
+                "SELECT coalesce(max(version), 0) FROM preauth_migrations",
+                &[],
+            )
+            .await
+            .map_err(failed)?
+            .get(0)
+    } else {
+        0
+    };
+    let newest = MIGRATIONS.last().map_or(0, |(v, _)| *v);
+    let reason = match current {
+        0 => "there is no preauth store in this database; create it by running any statement with --store (such as `show connections`), or check the URL".to_string(),
+        v if v < newest => format!("the store's tables are at version {v}, older than this preauth ({newest}); run any statement with --store once to upgrade them"),
+        v if v > newest => too_new(v, newest),
+        _ => return Ok(()),
+    };
+    Err(StoreError::Backend {
+        location: location.to_string(),
+        reason,
+    })
+}
+
+/// The sentence for tables newer than this preauth.
+fn too_new(current: i32, newest: i32) -> String {
+    format!(
+        "the store's tables are at version {current}, newer than this preauth knows ({newest}); use the preauth that the other machines use"
+    )
+}

@@ -1,0 +1,508 @@
+//! [`PgStore`]: the [`Store`] and [`Fleet`] on PostgreSQL.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use preauth_core::connection::{Connection, fold_name};
+use preauth_core::platform::Registry;
+use preauth_core::sealing::Sealer;
+use preauth_core::settings::{SettingsFolder, standalone_file, validate_name};
+use preauth_core::store::{
+    Fleet, Listed, Listing, LockedConnection, Machine, PendingAuthorization, Store, StoreError,
+};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::db::{Db, error};
+use crate::keys::{self, DataKey, MachineKey};
+use crate::locked::RowLock;
+use crate::schema;
+
+/// What opening a store may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Create or migrate preauth's tables, and set up the first machine's key slot.
+    Create,
+    /// Use a store as it is (`preauth check`, `preauth token`): nothing is created, so a
+    /// wrong URL is reported instead of becoming an empty store.
+    Existing,
+}
+
+/// Connections in a PostgreSQL database, shared by the machines enrolled in it.
+///
+/// Opening connects and brings preauth's tables up to date; the data key is unlocked
+/// on first use with this machine's key slot (so that `enroll machine with code` works
+/// on a machine that has none yet). Cheap to share behind an `Arc`.
+pub struct PgStore {
+    db: Arc<Db>,
+    registry: Registry,
+    machine: MachineKey,
+    /// Reads settings files here (for `import settings`) with this machine's key.
+    local: Sealer,
+    lock_wait: Duration,
+    /// The data key once unlocked, as the sealer of connection strings and its text
+    /// (for enrollment codes).
+    unlocked: Mutex<Option<Unlocked>>,
+}
+
+#[derive(Clone)]
+struct Unlocked {
+    sealer: Sealer,
+    data_key: Arc<DataKey>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("location", &self.db.location())
+            .field("machine", &self.machine)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (`postgres://user:password@host/database`;
+    /// TLS for anything but this machine), creates or migrates preauth's tables (only
+    /// checks that they are there and current when `access` is [`Access::Existing`]),
+    /// and returns the store for `machine`, waiting at most `lock_wait` for a
+    /// connection another process holds.
+    pub fn open(
+        url: &str,
+        access: Access,
+        registry: Registry,
+        machine: MachineKey,
+        lock_wait: Duration,
+    ) -> Result<PgStore, StoreError> {
+        let db = Arc::new(Db::open(url)?);
+        db.with(|client, location| async move {
+            match access {
+                Access::Create => schema::migrate(&client, &location).await,
+                Access::Existing => schema::check(&client, &location).await,
+            }
+        })?;
+        // The first machine that opens a new store holds its first key slot.
+        let claimed = match access {
+            Access::Create => {
+                let machine = machine.clone();
+                db.with(|client, location| async move {
+                    keys::claim_if_empty(&client, &location, &machine).await
+                })?
+            }
+            Access::Existing => None,
+        };
+        let local = Sealer::new(Some(Arc::clone(&machine.protector)));
+        Ok(PgStore {
+            db,
+            registry,
+            machine,
+            local,
+            lock_wait,
+            unlocked: Mutex::new(claimed.map(unlock_with)),
+        })
+    }
+
+    /// The data key, unlocked with this machine's slot on first use.
+    fn unlocked(&self) -> Result<Unlocked, StoreError> {
+        let mut unlocked = self
+            .unlocked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(u) = unlocked.as_ref() {
+            return Ok(u.clone());
+        }
+        let machine = self.machine.clone();
+        let data_key = self.db.with(|client, location| async move {
+            keys::unlock(&client, &location, &machine).await
+        })?;
+        Ok(unlocked.insert(unlock_with(data_key)).clone())
+    }
+
+    fn sealer(&self) -> Result<Sealer, StoreError> {
+        Ok(self.unlocked()?.sealer)
+    }
+
+    fn location(&self) -> &str {
+        self.db.location()
+    }
+
+    /// `(name, provider, sealed)` of every connection, or of the one whose folded name
+    /// is `only`.
+    fn rows(&self, only: Option<String>) -> Result<Vec<(String, String, String)>, StoreError> {
+        self.db.with(|client, location| async move {
+            let rows = match &only {
+                Some(folded) => client
+                    .query(
+                        "SELECT name, provider, sealed FROM preauth_connections WHERE folded = $1",
+                        &[folded],
+                    )
+                    .await,
+                None => client
+                    .query(
+                        "SELECT name, provider, sealed FROM preauth_connections ORDER BY folded",
+                        &[],
+                    )
+                    .await,
+            }
+            .map_err(|e| error(&location, &e, "read the connections"))?;
+            Ok(rows
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect())
+        })
+    }
+
+    fn open_row(
+        &self,
+        sealer: &Sealer,
+        row: &(String, String, String),
+    ) -> Result<Connection, StoreError> {
+        let (name, provider, sealed) = row;
+        sealer
+            .open_connection(name, provider, sealed, &self.registry)
+            .map_err(|e| e.at(self.location(), name))
+    }
+
+    /// Locks connection `name`'s row; with `skip_held`, `None` when another session
+    /// holds it.
+    fn row_lock(
+        &self,
+        name: &str,
+        skip_held: bool,
+    ) -> Result<Option<Box<dyn LockedConnection>>, StoreError> {
+        let sealer = self.sealer()?;
+        let lock = RowLock::take(
+            Arc::clone(&self.db),
+            name,
+            self.registry.clone(),
+            sealer,
+            self.lock_wait,
+            skip_held,
+        )?;
+        Ok(lock.map(|l| Box::new(l) as Box<dyn LockedConnection>))
+    }
+
+    /// Inserts every connection of `connections` in one transaction; on a name taken
+    /// nothing is inserted.
+    fn insert_all(&self, connections: &[Connection]) -> Result<(), StoreError> {
+        let sealer = self.sealer()?;
+        let mut rows = Vec::with_capacity(connections.len());
+        for c in connections {
+            validate_name(&c.name)?;
+            let sealed = sealer
+                .seal_connection(c, &self.registry)
+                .map_err(|e| e.at(self.location(), &c.name))?;
+            rows.push((
+                fold_name(&c.name),
+                c.name.clone(),
+                sealed.provider,
+                sealed.text,
+            ));
+        }
+        let taken_in = std::path::PathBuf::from(self.location());
+        self.db.with(|client, location| async move {
+            let failed = |e: tokio_postgres::Error| error(&location, &e, "store the connection");
+            client.batch_execute("BEGIN").await.map_err(failed)?;
+            for (folded, name, provider, sealed) in &rows {
+                let inserted = client
+                    .execute(
+                        "INSERT INTO preauth_connections (folded, name, provider, sealed)
+                         VALUES ($1, $2, $3, $4) ON CONFLICT (folded) DO NOTHING",
+                        &[folded, name, provider, sealed],
+                    )
+                    .await;
+                let taken = match inserted {
+                    Ok(1) => None,
+                    Ok(_) => Some(StoreError::AlreadyExists {
+                        name: name.clone(),
+                        path: taken_in.clone(),
+                    }),
+                    Err(e) => Some(failed(e)),
+                };
+                if let Some(e) = taken {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                    return Err(e);
+                }
+            }
+            client.batch_execute("COMMIT").await.map_err(failed)
+        })
+    }
+}
+
+fn unlock_with(data_key: Arc<DataKey>) -> Unlocked {
+    Unlocked {
+        sealer: Sealer::new(Some(Arc::clone(&data_key) as _)),
+        data_key,
+    }
+}
+
+/// The key a pending authorization is found by: the SHA-256 of its `state`.
+fn state_hash(state: &str) -> Vec<u8> {
+    Sha256::digest(state.as_bytes()).to_vec()
+}
+
+impl Store for PgStore {
+    fn location(&self) -> String {
+        self.db.location().to_string()
+    }
+
+    fn fleet(&self) -> Option<&dyn Fleet> {
+        Some(self)
+    }
+
+    fn names(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .rows(None)?
+            .into_iter()
+            .map(|(name, _, _)| name)
+            .collect())
+    }
+
+    fn list(&self) -> Result<Listing, StoreError> {
+        let sealer = self.sealer()?;
+        let connections = self
+            .rows(None)?
+            .into_iter()
+            .map(|row| Listed {
+                connection: self.open_row(&sealer, &row),
+                name: row.0,
+                location: self.location().to_string(),
+                sealed: true,
+            })
+            .collect();
+        Ok(Listing {
+            connections,
+            problems: Vec::new(),
+        })
+    }
+
+    fn load(&self, name: &str) -> Result<Connection, StoreError> {
+        let sealer = self.sealer()?;
+        let rows = self.rows(Some(fold_name(name)))?;
+        let row = rows.first().ok_or_else(|| StoreError::NotFound {
+            name: name.to_string(),
+        })?;
+        self.open_row(&sealer, row)
+    }
+
+    fn create(&self, connection: &Connection) -> Result<(), StoreError> {
+        self.insert_all(std::slice::from_ref(connection))
+    }
+
+    fn lock(&self, name: &str) -> Result<Box<dyn LockedConnection>, StoreError> {
+        self.row_lock(name, false)?
+            .ok_or_else(|| StoreError::NotFound { name: name.into() })
+    }
+
+    fn lock_unless_held(
+        &self,
+        name: &str,
+    ) -> Result<Option<Box<dyn LockedConnection>>, StoreError> {
+        self.row_lock(name, true)
+    }
+
+    fn drop_connection(&self, name: &str) -> Result<bool, StoreError> {
+        let folded = fold_name(name);
+        let wait = self.lock_wait.as_millis().max(1);
+        self.db.with(|client, location| async move {
+            let failed = |e: tokio_postgres::Error| error(&location, &e, "drop the connection");
+            // Waits (at most the lock wait) for a refresh that holds the row.
+            client
+                .batch_execute(&format!("BEGIN; SET LOCAL lock_timeout = '{wait}ms'"))
+                .await
+                .map_err(failed)?;
+            let deleted = client
+                .execute(
+                    "DELETE FROM preauth_connections WHERE folded = $1",
+                    &[&folded],
+                )
+                .await;
+            let end = if deleted.is_ok() {
+                "COMMIT"
+            } else {
+                "ROLLBACK"
+            };
+            client.batch_execute(end).await.map_err(failed)?;
+            Ok(deleted.map_err(failed)? > 0)
+        })
+    }
+
+    fn put_pending(&self, pending: &PendingAuthorization) -> Result<(), StoreError> {
+        let sealed = self
+            .sealer()?
+            .seal_pending(pending, &self.registry)
+            .map_err(|e| e.at(self.location(), &pending.connection.name))?;
+        let hash = state_hash(pending.state.secret());
+        let name = pending.connection.name.clone();
+        let expires = pending.expires_at;
+        self.db.with(|client, location| async move {
+            let failed = |e: tokio_postgres::Error| error(&location, &e, "keep the login");
+            client
+                .execute("DELETE FROM preauth_pending WHERE expires_at < now()", &[])
+                .await
+                .map_err(failed)?;
+            client
+                .execute(
+                    "INSERT INTO preauth_pending (state_hash, name, provider, sealed, expires_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                    &[&hash, &name, &sealed.provider, &sealed.text, &expires],
+                )
+                .await
+                .map_err(failed)?;
+            Ok(())
+        })
+    }
+
+    fn take_pending(
+        &self,
+        state: &str,
+        now: SystemTime,
+    ) -> Result<Option<PendingAuthorization>, StoreError> {
+        let sealer = self.sealer()?;
+        let hash = state_hash(state);
+        let row = self.db.with(|client, location| async move {
+            let row = client
+                .query_opt(
+                    "DELETE FROM preauth_pending WHERE state_hash = $1
+                     RETURNING name, provider, sealed, expires_at",
+                    &[&hash],
+                )
+                .await
+                .map_err(|e| error(&location, &e, "read the login"))?;
+            Ok(row.map(|r| {
+                (
+                    r.get::<_, String>(0),
+                    r.get::<_, String>(1),
+                    r.get::<_, String>(2),
+                    r.get::<_, SystemTime>(3),
+                )
+            }))
+        })?;
+        match row {
+            Some((name, provider, sealed, expires)) if expires > now => sealer
+                .open_pending(&name, &provider, &sealed, expires, &self.registry)
+                .map(Some)
+                .map_err(|e| e.at(self.location(), &name)),
+            _ => Ok(None),
+        }
+    }
+
+    fn export_settings(&self, name: &str, sealed: bool) -> Result<Zeroizing<String>, StoreError> {
+        let connection = self.load(name)?;
+        let platform = self.registry.get(&connection.platform).ok_or_else(|| {
+            self.db
+                .failure(format!("unknown platform '{}'", connection.platform))
+        })?;
+        // Sealed output opens where this machine's key is (as a settings file here).
+        let kept = self
+            .local
+            .seal_connection(&connection, &self.registry)
+            .map_err(|e| e.at(self.location(), name))?;
+        let plain = Sealer::new(None)
+            .seal_connection(&connection, &self.registry)
+            .map_err(|e| e.at(self.location(), name))?;
+        let text = if sealed { &kept.text } else { &plain.text };
+        standalone_file(
+            &connection.name,
+            &platform.display_name,
+            &platform.provider,
+            text,
+        )
+    }
+
+    fn import_settings(&self, path: &Path) -> Result<Vec<String>, StoreError> {
+        let reader = SettingsFolder::open(
+            path.parent().unwrap_or(Path::new(".")),
+            self.registry.clone(),
+            None,
+        )?
+        .with_sealer(self.local.clone());
+        let connections = reader.connections_in(path)?;
+        self.insert_all(&connections)?;
+        Ok(connections.into_iter().map(|c| c.name).collect())
+    }
+}
+
+impl Fleet for PgStore {
+    fn enrollment_code(&self, valid_for: Duration) -> Result<Zeroizing<String>, StoreError> {
+        let text = self.unlocked()?.data_key.text();
+        self.db.with(|client, location| async move {
+            keys::create_code(&client, &location, text, valid_for).await
+        })
+    }
+
+    fn enroll(&self, code: &str) -> Result<String, StoreError> {
+        let machine = self.machine.clone();
+        let code = Zeroizing::new(code.to_string());
+        let data_key = self.db.with(|client, location| async move {
+            keys::enroll(&client, &location, &machine, &code).await
+        })?;
+        *self
+            .unlocked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(unlock_with(data_key));
+        Ok(self.machine.slot.clone())
+    }
+
+    fn machines(&self) -> Result<Vec<Machine>, StoreError> {
+        let own = self.machine.slot.clone();
+        self.db.with(|client, location| async move {
+            let rows = client
+                .query(
+                    "SELECT slot, kind, created_at, last_used_at, expires_at
+                     FROM preauth_key_slots ORDER BY kind, slot",
+                    &[],
+                )
+                .await
+                .map_err(|e| error(&location, &e, "read the key slots"))?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    let name: String = r.get(0);
+                    Machine {
+                        this_machine: name == own,
+                        name,
+                        kind: r.get(1),
+                        created_at: r.get(2),
+                        last_used_at: r.get(3),
+                        expires_at: r.get(4),
+                    }
+                })
+                .collect())
+        })
+    }
+
+    fn drop_machine(&self, name: &str) -> Result<bool, StoreError> {
+        let name = name.to_string();
+        self.db.with(|client, location| async move {
+            let failed = |e: tokio_postgres::Error| error(&location, &e, "drop the machine");
+            // The last slot that opens the store stays: without it nothing opens it.
+            let deleted = client
+                .execute(
+                    "DELETE FROM preauth_key_slots WHERE slot = $1
+                     AND (kind = 'enrollment'
+                          OR (SELECT count(*) FROM preauth_key_slots WHERE kind <> 'enrollment') > 1)",
+                    &[&name],
+                )
+                .await
+                .map_err(failed)?;
+            if deleted > 0 {
+                return Ok(true);
+            }
+            let exists = client
+                .query_opt("SELECT 1 FROM preauth_key_slots WHERE slot = $1", &[&name])
+                .await
+                .map_err(failed)?
+                .is_some();
+            if exists {
+                return Err(StoreError::Backend {
+                    location: location.clone(),
+                    reason: format!(
+                        "'{name}' holds the last key slot that opens this store; enroll another machine first"
+                    ),
+                });
+            }
+            Ok(false)
+        })
+    }
+}

@@ -1,0 +1,74 @@
+//! Statements about the machines of a shared store: `enroll machine`, `enroll machine
+//! with code '…'`, `show machines`, `drop machine '…'`.
+
+use std::time::Duration;
+
+use preauth_core::error::{Quoted, When};
+use preauth_core::store::Fleet;
+
+use super::{Environment, ExecError};
+use crate::output::{Cell, Table};
+
+/// How long an enrollment code works.
+const CODE_VALID_FOR: Duration = Duration::from_secs(15 * 60);
+
+fn fleet(env: &Environment) -> Result<&dyn Fleet, ExecError> {
+    env.store().fleet().ok_or(ExecError::NotShared)
+}
+
+/// `enroll machine`: a one-time code (a secret, printed on purpose) and the statement
+/// that uses it on the new machine.
+pub(super) fn enrollment_code(env: &Environment) -> Result<(), ExecError> {
+    let code = fleet(env)?.enrollment_code(CODE_VALID_FOR)?;
+    let until = When(env.lifecycle().now() + CODE_VALID_FOR);
+    // The code alone on standard output (for a script to pass on); how to use it on
+    // standard error, whatever the output format.
+    env.print(&format!("{}\n", code.as_str()))?;
+    eprintln!(
+        "this code enrolls one machine until {until}; on the new machine run: preauth --store '{}' -c \"enroll machine with code '{}'\" (with the password in the URL)",
+        env.store().location(),
+        code.as_str()
+    );
+    Ok(())
+}
+
+/// `enroll machine with code '…'`.
+pub(super) fn enroll(env: &Environment, code: &str) -> Result<(), ExecError> {
+    let slot = fleet(env)?.enroll(code)?;
+    env.note(&format!(
+        "this machine is enrolled as {} in {}\n",
+        Quoted(&slot),
+        env.store().location()
+    ))
+}
+
+/// `show machines`.
+pub(super) fn show(env: &Environment) -> Result<(), ExecError> {
+    let mut table = Table::new(&[
+        "name",
+        "kind",
+        "created",
+        "last used",
+        "expires",
+        "this machine",
+    ]);
+    for m in fleet(env)?.machines()? {
+        table.push(vec![
+            m.name.into(),
+            m.kind.into(),
+            Cell::Time(m.created_at),
+            Cell::time(m.last_used_at),
+            Cell::time(m.expires_at),
+            (if m.this_machine { "yes" } else { "" }).into(),
+        ]);
+    }
+    env.print(&table.render(env.format))
+}
+
+/// `drop machine '…'`.
+pub(super) fn drop(env: &Environment, name: &str) -> Result<(), ExecError> {
+    if !fleet(env)?.drop_machine(name)? {
+        return Err(ExecError::UnknownMachine { name: name.into() });
+    }
+    env.note(&format!("machine {} dropped\n", Quoted(name)))
+}
