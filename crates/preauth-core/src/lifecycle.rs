@@ -66,8 +66,13 @@ enum Need {
     IfNeeded,
     /// Always.
     Force,
-    /// When the refresh token is older than this (keep-alive).
-    OlderThan(Duration),
+    /// When the refresh token is older than `threshold` and still the one the
+    /// keep-alive listed (obtained at `seen`): one obtained since was refreshed by another
+    /// process (another machine's keep-alive) and is left alone (keep-alive).
+    OlderThan {
+        threshold: Duration,
+        seen: Option<SystemTime>,
+    },
 }
 
 /// The token lifecycle over a store, a platform registry, a clock and a token client.
@@ -256,7 +261,7 @@ impl Lifecycle {
         let store = Arc::clone(&self.inner.store);
         let owned = name.to_string();
         // A keep-alive leaves a connection that another process holds to that process.
-        let keep_alive = matches!(need, Need::OlderThan(_));
+        let keep_alive = matches!(need, Need::OlderThan { .. });
         let (mut locked, connection) = blocking(move || {
             let mut locked = if keep_alive {
                 store
@@ -279,9 +284,10 @@ impl Lifecycle {
         let due = match need {
             Need::Force => true,
             Need::IfNeeded => needs_refresh(&platform, &tokens, now),
-            Need::OlderThan(threshold) => tokens
-                .refresh_token_issued_at
-                .is_none_or(|at| now.duration_since(at).unwrap_or_default() >= threshold),
+            Need::OlderThan { threshold, seen } => {
+                tokens.refresh_token_issued_at == seen
+                    && seen.is_none_or(|at| now.duration_since(at).unwrap_or_default() >= threshold)
+            }
         };
         if !due {
             return Ok((grant(connection, platform, false), false));

@@ -155,7 +155,8 @@ impl Lifecycle {
                     refresh_token_issued_at: issued,
                 }),
                 (Ok(c), None) => {
-                    due.push((index, listed.name.clone(), c.client_id));
+                    let seen = c.tokens.as_ref().and_then(|t| t.refresh_token_issued_at);
+                    due.push((index, listed.name.clone(), c.client_id, seen));
                     None
                 }
             };
@@ -177,7 +178,7 @@ impl Lifecycle {
         let mut running = 0usize;
         while done < total {
             while running < concurrency.max(1) {
-                let Some((index, name, client_id)) = next.next() else {
+                let Some((index, name, client_id, seen)) = next.next() else {
                     break;
                 };
                 progress(KeepAliveEvent::Started {
@@ -188,7 +189,7 @@ impl Lifecycle {
                 let (this, paused, tx) = (self.clone(), Arc::clone(&paused), tx.clone());
                 tasks.spawn(async move {
                     let outcome = this
-                        .keep_alive_one(&name, &client_id, threshold, &paused, &tx)
+                        .keep_alive_one(&name, &client_id, threshold, seen, &paused, &tx)
                         .await;
                     let _ = tx.send(Report::Done(index, name, outcome));
                 });
@@ -225,6 +226,7 @@ impl Lifecycle {
         name: &str,
         client_id: &str,
         threshold: Duration,
+        seen: Option<SystemTime>,
         paused: &Paused,
         tx: &tokio::sync::mpsc::UnboundedSender<Report>,
     ) -> KeepAliveOutcome {
@@ -248,7 +250,7 @@ impl Lifecycle {
                 tokio::time::sleep(wait).await;
             }
             match self
-                .refresh_under_lock(name, Need::OlderThan(threshold))
+                .refresh_under_lock(name, Need::OlderThan { threshold, seen })
                 .await
             {
                 Ok((grant, true)) => {
