@@ -1,0 +1,132 @@
+//! The keep-alive and `preauth token` on a shared PostgreSQL store, as whole `preauth`
+//! processes against a sandbox on 127.0.0.1 and a throwaway PostgreSQL cluster (from
+//! the installed server binaries), beside the same work on settings files
+//! (`keepalive_files`, `token`):
+//!
+//! - `postgres/keepalive/N`: one machine runs `refresh all connections older than 0 days`
+//!   over N connections (a row lock, an UPDATE and a synchronous COMMIT per refresh);
+//! - `postgres/keepalive-2-machines/N`: two enrolled machines run it at the same time and
+//!   share the work (each connection is refreshed once, by one of them);
+//! - `postgres/token`: `preauth --store … token NAME` with a valid access token.
+//!
+//! N is 200 and 2,000. Skipped, with one line, where no PostgreSQL is installed.
+
+mod support;
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use support::common::Workspace;
+use support::{issue, register_script, run_measured};
+
+const SIZES: [usize; 2] = [200, 2_000];
+
+/// A machine on the store at `url`.
+fn machine(url: &str, name: &str) -> Workspace {
+    Workspace::new()
+        .with_env("PREAUTH_STORE", url)
+        .with_env("PREAUTH_MACHINE", name)
+}
+
+/// The keep-alive over every connection, started (not waited for).
+fn keep_alive(ws: &Workspace) -> Child {
+    ws.preauth()
+        .args(["-c", "refresh all connections older than 0 days"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("preauth starts")
+}
+
+/// How many connections a finished keep-alive reports refreshed.
+fn refreshed(child: Child) -> usize {
+    let out = child.wait_with_output().expect("preauth ends");
+    assert!(out.status.success(), "the keep-alive failed");
+    String::from_utf8_lossy(&out.stdout)
+        .matches(" refreshed ")
+        .count()
+}
+
+fn bench(c: &mut Criterion) {
+    let Some(cluster) = pg_throwaway::start_or_skip() else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for n in SIZES {
+        let (sb, tokens) = issue(&rt, n);
+        let url = cluster.new_database(&format!("keepalive_{n}"));
+        let alpha = machine(&url, "alpha");
+        let beta = machine(&url, "beta");
+        let script = alpha.write("register.sql", &register_script(&sb, &tokens));
+        let out = alpha.path().join("stdout.txt");
+        run_measured(alpha.preauth().arg(&script), &out);
+        let code = alpha
+            .run_c("enroll machine")
+            .exits(0)
+            .stdout
+            .trim()
+            .to_string();
+        beta.run_c(&format!("enroll machine with code '{code}'"))
+            .exits(0);
+
+        let mut group = c.benchmark_group("postgres");
+        group.sample_size(10);
+        group.throughput(Throughput::Elements(n as u64));
+        let mut peak = 0;
+        group.bench_function(format!("keepalive/{n}"), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    sb.clock().advance(Duration::from_secs(600));
+                    let (took, rss, stdout) = run_measured(
+                        alpha
+                            .preauth()
+                            .args(["-c", "refresh all connections older than 0 days"]),
+                        &out,
+                    );
+                    assert_eq!(stdout.matches(" refreshed ").count(), n, "{stdout}");
+                    peak = peak.max(rss);
+                    total += took;
+                }
+                total
+            })
+        });
+        println!(
+            "postgres keepalive/{n}: peak memory {:.1} MiB",
+            peak as f64 / 1024.0
+        );
+        group.bench_function(format!("keepalive-2-machines/{n}"), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    sb.clock().advance(Duration::from_secs(600));
+                    let started = Instant::now();
+                    let (first, second) = (keep_alive(&alpha), keep_alive(&beta));
+                    let done = refreshed(first) + refreshed(second);
+                    total += started.elapsed();
+                    assert_eq!(done, n, "every connection refreshed once between the two");
+                }
+                total
+            })
+        });
+        group.finish();
+        assert_eq!(sb.counters().spent_refresh_token_reuses, 0);
+    }
+
+    // `preauth token` with a valid access token, on the store of the last size.
+    let url = cluster.url_of(&format!("keepalive_{}", SIZES[SIZES.len() - 1]));
+    let alpha = machine(&url, "alpha");
+    let mut group = c.benchmark_group("postgres");
+    group.bench_function("token (valid access token)", |b| {
+        b.iter(|| alpha.run_quietly(&["token", "conn-00000"]))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
