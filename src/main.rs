@@ -15,7 +15,8 @@ use preauth_core::clock::{Clock, SystemClock};
 use preauth_core::monitor::{self as check, Thresholds};
 use preauth_core::platform::Registry;
 use preauth_core::protector::Protector;
-use preauth_core::settings::resolve_dir;
+use preauth_core::settings::{SettingsFolder, resolve_dir};
+use preauth_core::store::Store;
 use preauth_core::token_client::{TokenClient, TokenClientConfig};
 use preauth_postgres::{Access, MachineKey, PgStore};
 use preauth_script::interpreter::{
@@ -82,20 +83,17 @@ fn open_environment(
     let dir = resolve_dir(common.settings_dir.clone());
     let key_source = common.key_source();
     let protector: Arc<dyn Protector> = Arc::new(DeviceProtector::new(key_source.clone()));
-    let mut env = match common.store_url() {
-        None => Environment::settings_folder(
-            &dir,
-            common.lock_wait()?,
-            protector,
-            clock,
-            http,
-            user_agent,
-        )
-        .map_err(|e| e.to_string())?,
+    // User-defined platforms are in the settings folder's platforms.xml, whatever the store.
+    let platforms_file = dir.join(PLATFORMS_FILE);
+    let registry = Registry::load_file(&platforms_file).map_err(|e| e.to_string())?;
+    let lock_wait = common.lock_wait()?;
+    let store: Arc<dyn Store> = match common.store_url() {
+        None => Arc::new(
+            SettingsFolder::open(&dir, registry.clone(), Some(Arc::clone(&protector)))
+                .map_err(|e| e.to_string())?
+                .with_lock_wait(lock_wait),
+        ),
         Some(url) => {
-            // User-defined platforms stay in the settings folder's platforms.xml.
-            let platforms_file = dir.join(PLATFORMS_FILE);
-            let registry = Registry::load_file(&platforms_file).map_err(|e| e.to_string())?;
             let mut machine = match key_source {
                 KeySource::Device => MachineKey::device(Arc::clone(&protector)),
                 KeySource::KeyFile(_) => MachineKey::key_file(Arc::clone(&protector)),
@@ -103,19 +101,21 @@ fn open_environment(
             if let Some(name) = common.machine_name() {
                 machine.slot = name;
             }
-            let store = PgStore::open(&url, access, registry.clone(), machine, common.lock_wait()?)
-                .map_err(|e| e.to_string())?;
-            Environment::new(
-                Arc::new(store),
-                registry,
-                platforms_file,
-                protector,
-                clock,
-                http,
-                user_agent,
+            Arc::new(
+                PgStore::open(&url, access, registry.clone(), machine, lock_wait)
+                    .map_err(|e| e.to_string())?,
             )
         }
     };
+    let mut env = Environment::new(
+        store,
+        registry,
+        platforms_file,
+        protector,
+        clock,
+        http,
+        user_agent,
+    );
     env.format = common.format;
     Ok(env)
 }

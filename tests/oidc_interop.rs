@@ -13,14 +13,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Barrier, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{
     Outcome, Workspace, authorization_url, connection_string_value, free_port, loopback_redirect,
+    send,
 };
 use serde_json::Value;
 
@@ -221,8 +222,12 @@ impl Provider {
             .iter()
             .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
             .collect();
-        let (status, answer) =
-            post_form(&format!("{}{path}", self.issuer), &headers, &body.join("&"));
+        let (status, answer): (u16, String) = send(
+            "POST",
+            &format!("{}{path}", self.issuer),
+            &format!("{headers}Content-Type: application/x-www-form-urlencoded\r\n"),
+            &body.join("&"),
+        );
         let json = serde_json::from_str(&answer)
             .unwrap_or_else(|_| panic!("not JSON from {path} (HTTP {status}): {answer}"));
         (status, json)
@@ -245,34 +250,6 @@ impl Drop for Provider {
             eprintln!("provider.mjs said:\n{log}");
         }
     }
-}
-
-/// A minimal HTTP/1.1 form POST to a loopback URL; the status and the body.
-fn post_form(url: &str, headers: &str, body: &str) -> (u16, String) {
-    let rest = url.strip_prefix("http://").expect("an http URL");
-    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let mut stream = std::net::TcpStream::connect(host).expect("the provider answers");
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Content-Type: application/x-www-form-urlencoded\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("the request is sent");
-    let mut answer = String::new();
-    stream
-        .read_to_string(&mut answer)
-        .expect("the answer is read");
-    let status = answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b)
-        .unwrap_or_default();
-    (status, body.to_string())
 }
 
 /// The scripted browser as a `BROWSER` command (preauth splits it at blanks).
@@ -317,46 +294,6 @@ fn base64(bytes: &[u8]) -> String {
         }
     }
     out
-}
-
-/// Runs `command` to its end like [`Outcome::of`], but kills it and fails the test after
-/// [`LIMIT`] (a login whose browser failed would otherwise wait minutes for the listener).
-fn outcome_within_limit(command: &mut Command) -> Outcome {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("preauth starts");
-    let read_all = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
-    };
-    let stdout = read_all(Box::new(child.stdout.take().expect("piped stdout")));
-    let stderr = read_all(Box::new(child.stderr.take().expect("piped stderr")));
-    let deadline = Instant::now() + LIMIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("preauth is waited for") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "preauth did not finish within {LIMIT:?}; stderr: {}",
-                stderr.join().unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Outcome {
-        code: status.code().expect("preauth exits, no signal"),
-        stdout: stdout.join().expect("stdout is read"),
-        stderr: stderr.join().expect("stderr is read"),
-    }
 }
 
 /// How a test defines platform `op`.
@@ -419,7 +356,10 @@ impl Interop {
 
     /// `preauth ARGS` in the workspace, with the scripted browser as `BROWSER`.
     fn run(&self, args: &[&str]) -> Outcome {
-        outcome_within_limit(self.ws.preauth().env("BROWSER", browser()).args(args))
+        Outcome::within(
+            self.ws.preauth().env("BROWSER", browser()).args(args),
+            LIMIT,
+        )
     }
 
     /// `preauth -c STATEMENTS`.

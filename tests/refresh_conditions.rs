@@ -7,8 +7,8 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use common::{DAY, DEMO_CLIENT_SECRET, IssuedTokens, Outcome, SandboxProcess, Workspace, demo_app};
 
@@ -17,37 +17,6 @@ fn counter(sandbox: &SandboxProcess, name: &str) -> u64 {
     sandbox.counters()[name]
         .as_u64()
         .unwrap_or_else(|| panic!("no counter {name}"))
-}
-
-/// Runs `command` to its end, failing the test (and killing it) after `limit`: a hang
-/// is the defect some of these tests guard against.
-fn run_within(command: &mut Command, limit: Duration) -> Outcome {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("preauth starts");
-    let started = Instant::now();
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            let output = child.wait_with_output().expect("output");
-            return Outcome {
-                code: output.status.code().unwrap_or(-1),
-                stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            };
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let output = child.wait_with_output().expect("output");
-            panic!(
-                "preauth did not finish within {limit:?}: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Registers each issued token pair as `conn-<i>` (obtained `age` ago).
@@ -103,7 +72,7 @@ fn keep_alive_of_due_connections(count: usize, one_file: bool) {
     // The sandbox's access tokens have expired too, so that it takes the refreshes.
     sandbox.advance(600);
     let before = counter(&sandbox, "token_calls_refresh_token");
-    let outcome = run_within(
+    let outcome = Outcome::within(
         ws.preauth().args(["-c", "refresh all connections"]),
         Duration::from_secs(120),
     );
@@ -121,7 +90,7 @@ fn keep_alive_of_due_connections(count: usize, one_file: bool) {
     assert_eq!(counter(&sandbox, "spent_refresh_token_reuses"), 0);
     // Every connection works afterwards, without another refresh.
     for name in names.iter().take(3) {
-        let token = run_within(ws.preauth().args(["token", name]), Duration::from_secs(30));
+        let token = Outcome::within(ws.preauth().args(["token", name]), Duration::from_secs(30));
         token.exits(0);
     }
     assert_eq!(
@@ -159,7 +128,7 @@ fn a_held_lock_ends_in_one_sentence_naming_the_lock_file() {
         .open(&lock_path)
         .expect("lock file");
     holder.lock().expect("another process holds the connection");
-    let outcome = run_within(
+    let outcome = Outcome::within(
         ws.preauth()
             .env("PREAUTH_LOCK_TIMEOUT", "1")
             .args(["token", "conn-0"]),
@@ -172,7 +141,7 @@ fn a_held_lock_ends_in_one_sentence_naming_the_lock_file() {
         "--lock-timeout",
     ]);
     drop(holder);
-    run_within(
+    Outcome::within(
         ws.preauth().args(["token", "conn-0"]),
         Duration::from_secs(30),
     )

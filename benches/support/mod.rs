@@ -81,3 +81,24 @@ pub fn register_script(sb: &Sandbox, tokens: &[(String, String)]) -> String {
         })
         .collect()
 }
+
+/// One keep-alive over the `n` connections of `ws` once the sandbox's access tokens
+/// reached their refresh window: its wall time; every connection must be refreshed.
+/// Raises `peak` to the process's peak memory (KiB).
+pub fn keep_alive_once(
+    sb: &Sandbox,
+    ws: &common::Workspace,
+    out: &std::path::Path,
+    n: usize,
+    peak: &mut u64,
+) -> Duration {
+    sb.clock().advance(Duration::from_secs(600));
+    let (took, rss, stdout) = run_measured(
+        ws.preauth()
+            .args(["-c", "refresh all connections older than 0 days"]),
+        out,
+    );
+    assert_eq!(stdout.matches(" refreshed ").count(), n, "{stdout}");
+    *peak = (*peak).max(rss);
+    took
+}

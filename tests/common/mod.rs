@@ -176,8 +176,9 @@ pub fn http(method: &str, url: &str, bearer: Option<&str>) -> (u16, String) {
     send(method, url, &auth, "")
 }
 
-/// One HTTP/1.1 request with `headers` (each ending in CRLF) and `body`; status and body.
-fn send(method: &str, url: &str, headers: &str, body: &str) -> (u16, String) {
+/// One HTTP/1.1 request to a loopback `url` with `headers` (each ending in CRLF) and
+/// `body`; the status and the body.
+pub fn send(method: &str, url: &str, headers: &str, body: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").expect("an http URL");
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
@@ -217,6 +218,49 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Runs `command` to its end like [`Outcome::of`], but kills it and fails the test
+    /// after `limit`: a hang is the defect some tests guard against (and a login whose
+    /// browser failed would wait minutes for its listener). Both outputs are read while
+    /// it runs, so a long output cannot stall it.
+    pub fn within(command: &mut Command, limit: std::time::Duration) -> Outcome {
+        use std::io::Read;
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("preauth starts");
+        let read_all = |mut pipe: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = pipe.read_to_string(&mut text);
+                text
+            })
+        };
+        let stdout = read_all(Box::new(child.stdout.take().expect("piped stdout")));
+        let stderr = read_all(Box::new(child.stderr.take().expect("piped stderr")));
+        let deadline = std::time::Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("preauth is waited for") {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "preauth did not finish within {limit:?}; stderr: {}",
+                    stderr.join().unwrap_or_default()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        Outcome {
+            code: status.code().expect("preauth exits, no signal"),
+            stdout: stdout.join().expect("stdout is read"),
+            stderr: stderr.join().expect("stderr is read"),
+        }
+    }
+
     /// Runs `command` to its end.
     pub fn of(command: &mut Command) -> Outcome {
         let out = command.output().expect("preauth runs");

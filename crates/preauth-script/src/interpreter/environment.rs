@@ -6,7 +6,6 @@ use std::hash::BuildHasher;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use preauth_core::clock::Clock;
 use preauth_core::connection::Connection;
@@ -15,7 +14,7 @@ use preauth_core::lifecycle::Lifecycle;
 use preauth_core::platform::{ClientAuth, GenericPlatform, Platform, Registry};
 use preauth_core::protector::Protector;
 use preauth_core::secret::{ClientSecret, RefreshToken};
-use preauth_core::settings::{SettingsFolder, validate_name};
+use preauth_core::settings::validate_name;
 use preauth_core::store::Store;
 use preauth_core::token_client::TokenClient;
 
@@ -115,32 +114,6 @@ impl Environment {
             sandbox_clock: None,
             held: Mutex::new(None),
         }
-    }
-
-    /// The environment over the settings folder `dir` (created when missing), with the
-    /// platforms of its `platforms.xml`, sealing connection strings with `protector`
-    /// and waiting at most `lock_wait` for a connection another process holds.
-    pub fn settings_folder(
-        dir: &Path,
-        lock_wait: Duration,
-        protector: Arc<dyn Protector>,
-        clock: Arc<dyn Clock>,
-        http: TokenClient,
-        user_agent: Arc<dyn UserAgent>,
-    ) -> Result<Environment, ExecError> {
-        let platforms_file = dir.join(PLATFORMS_FILE);
-        let registry = Registry::load_file(&platforms_file)?;
-        let folder = SettingsFolder::open(dir, registry.clone(), Some(Arc::clone(&protector)))?
-            .with_lock_wait(lock_wait);
-        Ok(Environment::new(
-            Arc::new(folder),
-            registry,
-            platforms_file,
-            protector,
-            clock,
-            http,
-            user_agent,
-        ))
     }
 
     /// The store the connections live in.
