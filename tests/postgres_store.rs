@@ -251,6 +251,12 @@ fn a_settings_folder_moves_into_the_store_and_keeps_working() {
     beta.run(&["token", "one"]).exits(0);
     beta.run_c("refresh connection 'two' force").exits(0);
     alpha.run(&["check"]).exits(0).says(&["connections=2"]);
+    // Dropped on one machine, gone on the other.
+    beta.run_c("drop connection 'one'").exits(0);
+    alpha
+        .run_c("show connection 'one'")
+        .exits(1)
+        .warns(&["no connection named 'one'"]);
     // Exported back as a settings file, it opens where it is sealed.
     alpha
         .run_c("export settings 'two' plain")

@@ -247,3 +247,34 @@ fn db_message(e: &tokio_postgres::Error) -> String {
     e.as_db_error()
         .map_or_else(|| e.to_string(), |db| db.message().to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_location_never_shows_the_password() {
+        let shown = location_of("postgres://preauth:s3cret@db.internal:5433/fleet?password=x");
+        assert_eq!(shown, "postgres://preauth@db.internal:5433/fleet");
+        assert_eq!(location_of("not a url"), "the store");
+    }
+
+    #[test]
+    fn only_this_machine_goes_without_tls() {
+        let local = |url: &str| is_local(&url.parse().expect("a URL"));
+        assert!(local("postgres://u@127.0.0.1/db"));
+        assert!(local("postgres://u@[::1]:5432/db"));
+        assert!(local("postgres://u@localhost/db"));
+        assert!(local("postgres://u@%2Fvar%2Frun%2Fpostgresql/db"));
+        assert!(!local("postgres://u@db.internal/db"));
+        assert!(!local("postgres://u@10.0.0.5/db"));
+        // Refused before anything is contacted.
+        let refused = Db::open("postgres://u@db.invalid/db?sslmode=disable").err();
+        assert!(
+            refused.is_some_and(|e| e.to_string().contains("over TLS only")),
+            "plain text to another host"
+        );
+        let wrong = Db::open("mysql://u@127.0.0.1/db").err();
+        assert!(wrong.is_some_and(|e| e.to_string().contains("postgres://user@host/database")));
+    }
+}

@@ -166,19 +166,23 @@ fn not_enrolled(location: &str, machine: &MachineKey) -> StoreError {
     )
 }
 
-/// Opens this machine's slot and returns the data key.
+/// Opens this machine's slot and returns the data key; notes the slot's use unless
+/// `read_only` (monitoring changes nothing).
 pub(crate) async fn unlock(
     client: &Client,
     location: &str,
     machine: &MachineKey,
+    read_only: bool,
 ) -> Result<Arc<DataKey>, StoreError> {
     let failed = |e: tokio_postgres::Error| error(location, &e, "read the key slots");
+    let query = if read_only {
+        "SELECT sealed_key FROM preauth_key_slots WHERE slot = $1 AND kind = $2"
+    } else {
+        "UPDATE preauth_key_slots SET last_used_at = now() WHERE slot = $1 AND kind = $2
+         RETURNING sealed_key"
+    };
     let own = client
-        .query_opt(
-            "UPDATE preauth_key_slots SET last_used_at = now() WHERE slot = $1 AND kind = $2
-             RETURNING sealed_key",
-            &[&machine.slot, &machine.kind.as_str()],
-        )
+        .query_opt(query, &[&machine.slot, &machine.kind.as_str()])
         .await
         .map_err(failed)?;
     if let Some(row) = own {

@@ -36,6 +36,7 @@ pub enum Access {
 /// on a machine that has none yet). Cheap to share behind an `Arc`.
 pub struct PgStore {
     db: Arc<Db>,
+    access: Access,
     registry: Registry,
     machine: MachineKey,
     /// Reads settings files here (for `import settings`) with this machine's key.
@@ -94,6 +95,7 @@ impl PgStore {
         let local = Sealer::new(Some(Arc::clone(&machine.protector)));
         Ok(PgStore {
             db,
+            access,
             registry,
             machine,
             local,
@@ -111,9 +113,9 @@ impl PgStore {
         if let Some(u) = unlocked.as_ref() {
             return Ok(u.clone());
         }
-        let machine = self.machine.clone();
+        let (machine, read_only) = (self.machine.clone(), self.access == Access::Existing);
         let data_key = self.db.with(|client, location| async move {
-            keys::unlock(&client, &location, &machine).await
+            keys::unlock(&client, &location, &machine, read_only).await
         })?;
         Ok(unlocked.insert(unlock_with(data_key)).clone())
     }
