@@ -12,6 +12,7 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
+pub use preauth_core::api_keys::Scope;
 use zeroize::Zeroizing;
 
 /// Where a statement starts in its script.
@@ -245,6 +246,21 @@ pub enum StatementKind {
         /// The slot's name.
         name: String,
     },
+    /// `create api key '<name>' scope token|register|admin`: a key for `preauth serve`,
+    /// printed once.
+    CreateApiKey {
+        /// The key's name.
+        name: String,
+        /// What it may do.
+        scope: Scope,
+    },
+    /// `show api keys`: the keys' names, scopes and creation times.
+    ShowApiKeys,
+    /// `drop api key '<name>'`: revoke a key.
+    DropApiKey {
+        /// The key's name.
+        name: String,
+    },
     /// `show access token for connection '<name>'`: print the secret on purpose.
     ShowAccessToken {
         /// The connection.
@@ -317,6 +333,9 @@ impl StatementKind {
             | Self::ShowMachines
             | Self::EnrollMachine
             | Self::DropMachine { .. }
+            | Self::CreateApiKey { .. }
+            | Self::ShowApiKeys
+            | Self::DropApiKey { .. }
             | Self::ShowAccessToken { .. }
             | Self::CheckConnections { .. }
             | Self::ExportSettings { .. }

@@ -225,6 +225,24 @@ pub static STATEMENTS: &[StatementHelp] = &[
         "drop machine 'backup@db2'",
     ),
     entry(
+        "create api key",
+        "create api key 'name' scope token|register|admin",
+        "a key for preauth serve's API, printed once and kept only as a hash",
+        "create api key 'nightly-jobs' scope token",
+    ),
+    entry(
+        "show api keys",
+        "show api keys",
+        "the API keys of preauth serve: name, scope and when created",
+        "show api keys",
+    ),
+    entry(
+        "drop api key",
+        "drop api key 'name'",
+        "revoke an API key of preauth serve, at once",
+        "drop api key 'nightly-jobs'",
+    ),
+    entry(
         "advance sandbox clock",
         "advance sandbox clock by N seconds|minutes|hours|days",
         "move the --sandbox clock forward",

@@ -5,6 +5,7 @@
 //! defines made so far. What a failure does is chosen by `local on error`, with
 //! Invantive's meanings; see [`exit`] for the exit codes.
 
+mod api_keys;
 mod authorize;
 mod connections;
 mod environment;
@@ -102,6 +103,9 @@ pub enum ExecError {
         /// The name.
         name: String,
     },
+    /// An API key could not be created, listed or dropped.
+    #[error(transparent)]
+    ApiKey(#[from] preauth_core::api_keys::ApiKeyError),
     /// `advance sandbox clock` in a run without the embedded sandbox.
     #[error("advance sandbox clock works only in a run started with --sandbox")]
     NoSandboxClock,
@@ -447,6 +451,9 @@ impl Interpreter {
             K::EnrollMachine => machines::enrollment_code(&self.env)?,
             K::EnrollWithCode { code } => machines::enroll(&self.env, code.secret())?,
             K::DropMachine { name } => machines::drop(&self.env, name)?,
+            K::CreateApiKey { name, scope } => api_keys::create(&self.env, name, *scope)?,
+            K::ShowApiKeys => api_keys::show(&self.env)?,
+            K::DropApiKey { name } => api_keys::drop(&self.env, name)?,
             K::ShowConnection { name } => show::connection(&self.env, name)?,
             K::ShowPlatforms => show::platforms(&self.env)?,
             K::ShowPlatform { id } => show::platform(&self.env, id)?,

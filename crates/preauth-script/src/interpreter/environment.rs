@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use preauth_core::api_keys::ApiKeys;
 use preauth_core::clock::Clock;
 use preauth_core::connection::Connection;
 use preauth_core::error::Quoted;
@@ -130,6 +131,12 @@ impl Environment {
     /// The file user-defined platforms are kept in.
     pub fn platforms_file(&self) -> &Path {
         &self.platforms_file
+    }
+
+    /// The API keys of `preauth serve`: in the settings folder (the folder of
+    /// [`Environment::platforms_file`]), whatever the store.
+    pub fn api_keys(&self) -> ApiKeys {
+        ApiKeys::in_folder(self.platforms_file.parent().unwrap_or(Path::new(".")))
     }
 
     /// The token lifecycle.

@@ -9,7 +9,7 @@ use pest::iterators::Pair;
 use super::explain::Failure;
 use crate::ast::{
     AlterConnection, App, ClientAuthentication, CreatePlatform, ExportMode, OnErrorMode,
-    PlatformEndpoints, Preauthenticate, RefreshTokens, Register, SecretText, StatementKind,
+    PlatformEndpoints, Preauthenticate, RefreshTokens, Register, Scope, SecretText, StatementKind,
 };
 use crate::diagnostics::ParseErrorKind;
 use crate::keywords::{Rule, ScriptGrammar, keyword};
@@ -133,6 +133,20 @@ impl Builder {
                 code: self.secret(&mut inner)?,
             },
             Rule::drop_machine => StatementKind::DropMachine {
+                name: inner.string()?,
+            },
+            Rule::create_api_key => StatementKind::CreateApiKey {
+                name: inner.string()?,
+                scope: if inner.has(Rule::kw_admin) {
+                    Scope::Admin
+                } else if inner.has(Rule::kw_register) {
+                    Scope::Register
+                } else {
+                    Scope::Token
+                },
+            },
+            Rule::show_api_keys => StatementKind::ShowApiKeys,
+            Rule::drop_api_key => StatementKind::DropApiKey {
                 name: inner.string()?,
             },
             _ => return Err(Failure::internal(start)),

@@ -1,0 +1,321 @@
+//! API keys of `preauth serve`: bearer keys, each with a name and a scope, kept in
+//! `api-keys.json` in the settings folder as SHA-256 hashes only.
+//!
+//! A key is printed once when it is created (`pak_` and 256 random bits, base64url) and
+//! never stored: a stolen file lets nobody call the API. The file is written durably
+//! (temporary file, fsync, rename, fsync of the folder) and read again for every check,
+//! so a dropped key stops working at once, also in a server already running.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::connection::fold_name;
+use crate::flow::random_token;
+use crate::settings::durable;
+
+/// The file, in the settings folder, that holds the API keys' hashes.
+pub const API_KEYS_FILE: &str = "api-keys.json";
+
+/// What a key may do. Each scope includes the ones before it: `token` ⊂ `register` ⊂
+/// `admin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Obtain access tokens of stored connections.
+    Token,
+    /// Also register connections from tokens (the OEM flow).
+    Register,
+    /// Everything: list, show and drop connections, monitoring.
+    Admin,
+}
+
+impl Scope {
+    /// Whether a key of this scope may do what `needed` allows.
+    pub fn allows(self, needed: Scope) -> bool {
+        self >= needed
+    }
+
+    /// The scope's word, as written in statements and stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Token => "token",
+            Scope::Register => "register",
+            Scope::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored key: everything but the key itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyInfo {
+    /// The key's name, unique by [`fold_name`].
+    pub name: String,
+    /// What it may do.
+    pub scope: Scope,
+    /// When it was created.
+    #[serde(with = "rfc3339")]
+    pub created_at: SystemTime,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredKey {
+    #[serde(flatten)]
+    info: ApiKeyInfo,
+    /// SHA-256 of the key, lowercase hex.
+    sha256: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct KeyFile {
+    keys: Vec<StoredKey>,
+}
+
+/// A key just created: the only time it exists outside its holder.
+pub struct NewApiKey(Zeroizing<String>);
+
+impl NewApiKey {
+    /// The key, to print once.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for NewApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NewApiKey([redacted])")
+    }
+}
+
+/// Why the API keys could not be read or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiKeyError {
+    /// The file could not be read or written.
+    #[error("cannot {action} {}: {source}", .path.display())]
+    Io {
+        /// "read" or "write".
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// The file is not what preauth writes.
+    #[error("{} is damaged ({reason}); drop it and create the keys again", .path.display())]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A key of that name exists.
+    #[error("an API key named '{name}' exists already; drop it first or choose another name")]
+    NameTaken {
+        /// The existing key's name.
+        name: String,
+    },
+    /// No key of that name.
+    #[error("no API key named '{name}'; `show api keys` lists them")]
+    Unknown {
+        /// The name asked for.
+        name: String,
+    },
+    /// An empty name.
+    #[error("an API key needs a name that is not empty")]
+    EmptyName,
+    /// The operating system gave no random bytes.
+    #[error("cannot make a random key: {0}")]
+    Random(String),
+}
+
+/// The API keys of one settings folder.
+#[derive(Debug, Clone)]
+pub struct ApiKeys {
+    path: PathBuf,
+}
+
+impl ApiKeys {
+    /// The keys in `settings_dir`.
+    pub fn in_folder(settings_dir: &Path) -> ApiKeys {
+        ApiKeys {
+            path: settings_dir.join(API_KEYS_FILE),
+        }
+    }
+
+    /// The file they are kept in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Creates a key named `name` with `scope`; returns it (to print once).
+    pub fn create(
+        &self,
+        name: &str,
+        scope: Scope,
+        now: SystemTime,
+    ) -> Result<NewApiKey, ApiKeyError> {
+        if name.trim().is_empty() {
+            return Err(ApiKeyError::EmptyName);
+        }
+        let mut file = self.read()?;
+        if let Some(existing) = file.find(name) {
+            return Err(ApiKeyError::NameTaken {
+                name: existing.name.clone(),
+            });
+        }
+        let key = NewApiKey(Zeroizing::new(format!(
+            "pak_{}",
+            random_token(32).map_err(|e| ApiKeyError::Random(e.to_string()))?
+        )));
+        file.keys.push(StoredKey {
+            info: ApiKeyInfo {
+                name: name.to_string(),
+                scope,
+                created_at: now,
+            },
+            sha256: hash(key.secret()),
+        });
+        self.write(&file)?;
+        Ok(key)
+    }
+
+    /// Every key, in the order created.
+    pub fn list(&self) -> Result<Vec<ApiKeyInfo>, ApiKeyError> {
+        Ok(self.read()?.keys.into_iter().map(|k| k.info).collect())
+    }
+
+    /// Removes the key named `name`.
+    pub fn drop_key(&self, name: &str) -> Result<(), ApiKeyError> {
+        let mut file = self.read()?;
+        let before = file.keys.len();
+        file.keys
+            .retain(|k| fold_name(&k.info.name) != fold_name(name));
+        if file.keys.len() == before {
+            return Err(ApiKeyError::Unknown { name: name.into() });
+        }
+        self.write(&file)
+    }
+
+    /// The key that `presented` is, if any (compared in constant time).
+    pub fn verify(&self, presented: &str) -> Result<Option<ApiKeyInfo>, ApiKeyError> {
+        let presented = hash(presented);
+        Ok(self
+            .read()?
+            .keys
+            .into_iter()
+            .find(|k| bool::from(k.sha256.as_bytes().ct_eq(presented.as_bytes())))
+            .map(|k| k.info))
+    }
+
+    fn read(&self) -> Result<KeyFile, ApiKeyError> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(KeyFile::default()),
+            Err(source) => {
+                return Err(ApiKeyError::Io {
+                    action: "read",
+                    path: self.path.clone(),
+                    source,
+                });
+            }
+        };
+        serde_json::from_slice(&bytes).map_err(|e| self.damaged(e.to_string()))
+    }
+
+    fn write(&self, file: &KeyFile) -> Result<(), ApiKeyError> {
+        let mut bytes = serde_json::to_vec_pretty(file).map_err(|e| self.damaged(e.to_string()))?;
+        bytes.push(b'\n');
+        durable::replace(&self.path, &bytes, false).map_err(|source| ApiKeyError::Io {
+            action: "write",
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    fn damaged(&self, reason: String) -> ApiKeyError {
+        ApiKeyError::Damaged {
+            path: self.path.clone(),
+            reason,
+        }
+    }
+}
+
+impl KeyFile {
+    fn find(&self, name: &str) -> Option<&ApiKeyInfo> {
+        self.keys
+            .iter()
+            .map(|k| &k.info)
+            .find(|i| fold_name(&i.name) == fold_name(name))
+    }
+}
+
+fn hash(key: &str) -> String {
+    Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+mod rfc3339 {
+    use std::time::SystemTime;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(at: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_rfc3339_seconds(*at))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_rfc3339_weak(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_stored_as_hashes_and_checked_by_scope() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = ApiKeys::in_folder(dir.path());
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+        let key = keys.create("jobs", Scope::Token, now).unwrap();
+        let stored = std::fs::read_to_string(keys.path()).unwrap();
+        assert!(!stored.contains(key.secret()), "{stored}");
+        assert!(stored.contains(&hash(key.secret())));
+        let info = keys.verify(key.secret()).unwrap().unwrap();
+        assert_eq!((info.name.as_str(), info.scope), ("jobs", Scope::Token));
+        assert!(keys.verify("pak_wrong").unwrap().is_none());
+        assert!(matches!(
+            keys.create("JOBS", Scope::Admin, now),
+            Err(ApiKeyError::NameTaken { name }) if name == "jobs"
+        ));
+        keys.drop_key("Jobs").unwrap();
+        assert!(keys.verify(key.secret()).unwrap().is_none());
+        assert!(matches!(
+            keys.drop_key("jobs"),
+            Err(ApiKeyError::Unknown { .. })
+        ));
+    }
+
+    #[test]
+    fn scopes_include_the_lower_ones() {
+        assert!(Scope::Admin.allows(Scope::Register));
+        assert!(Scope::Register.allows(Scope::Token));
+        assert!(!Scope::Token.allows(Scope::Register));
+        assert!(!Scope::Register.allows(Scope::Admin));
+    }
+}
