@@ -12,7 +12,7 @@
 //! an error.
 
 use std::fmt;
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
@@ -49,14 +49,7 @@ impl KeyFile {
             }
         };
         // Opening follows symbolic links: Kubernetes mounts each key as a link to the data.
-        let file = File::open(path).map_err(io_error)?;
-        let metadata = file.metadata().map_err(io_error)?;
-        if !metadata.is_file() {
-            return Err(io_error(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "it is not a regular file",
-            )));
-        }
+        let (file, metadata) = crate::secret::open_regular(path, io_error)?;
         check_permissions(path, &metadata)?;
         let too_long = |len| Error::KeyFileTooLong {
             path: path.to_owned(),

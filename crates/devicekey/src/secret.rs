@@ -71,20 +71,30 @@ pub(crate) fn load(dir: &Path) -> Result<HostSecret> {
     }
 }
 
-fn read(path: &Path) -> Result<HostSecret> {
-    let io_error = |source| Error::HostSecretIo {
-        action: "read",
-        path: path.to_owned(),
-        source,
-    };
-    let file = File::open(path).map_err(io_error)?;
-    let metadata = file.metadata().map_err(io_error)?;
+/// Opens `path` (following links) when it is a regular file, with its metadata; other
+/// failures become errors through `io_error`.
+pub(crate) fn open_regular(
+    path: &Path,
+    io_error: impl Fn(io::Error) -> Error,
+) -> Result<(File, fs::Metadata)> {
+    let file = File::open(path).map_err(&io_error)?;
+    let metadata = file.metadata().map_err(&io_error)?;
     if !metadata.is_file() {
         return Err(io_error(io::Error::new(
             io::ErrorKind::InvalidInput,
             "it is not a regular file",
         )));
     }
+    Ok((file, metadata))
+}
+
+fn read(path: &Path) -> Result<HostSecret> {
+    let io_error = |source| Error::HostSecretIo {
+        action: "read",
+        path: path.to_owned(),
+        source,
+    };
+    let (file, metadata) = open_regular(path, io_error)?;
     check_permissions(path, &metadata)?;
     if metadata.len() != SECRET_LEN as u64 {
         return Err(Error::HostSecretSize {
