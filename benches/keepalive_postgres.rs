@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use support::common::Workspace;
-use support::{issue, keep_alive_once, register_script, run_measured};
+use support::{REFRESH_WINDOW_REACHED, issue, keep_alive_once, register_script, run_measured};
 
 const SIZES: [usize; 2] = [200, 2_000];
 
@@ -42,10 +42,9 @@ fn keep_alive(ws: &Workspace) -> Child {
 /// How many connections a finished keep-alive reports refreshed.
 fn refreshed(child: Child) -> usize {
     let out = child.wait_with_output().expect("preauth ends");
-    assert!(out.status.success(), "the keep-alive failed");
-    String::from_utf8_lossy(&out.stdout)
-        .matches(" refreshed ")
-        .count()
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the keep-alive failed: {stdout}");
+    stdout.matches(" refreshed ").count()
 }
 
 fn bench(c: &mut Criterion) {
@@ -95,7 +94,7 @@ fn bench(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    sb.clock().advance(Duration::from_secs(600));
+                    sb.clock().advance(REFRESH_WINDOW_REACHED);
                     let started = Instant::now();
                     let (first, second) = (keep_alive(&alpha), keep_alive(&beta));
                     let done = refreshed(first) + refreshed(second);

@@ -82,6 +82,11 @@ pub fn register_script(sb: &Sandbox, tokens: &[(String, String)]) -> String {
         .collect()
 }
 
+/// How far the sandbox's clock moves for its ten-minute access tokens to be refreshable:
+/// a minute past their lifetime, since tokens issued late in the previous run (a run
+/// takes real time too) would otherwise still be valid, and refused.
+pub const REFRESH_WINDOW_REACHED: Duration = Duration::from_secs(660);
+
 /// One keep-alive over the `n` connections of `ws` once the sandbox's access tokens
 /// reached their refresh window: its wall time; every connection must be refreshed.
 /// Raises `peak` to the process's peak memory (KiB).
@@ -92,7 +97,7 @@ pub fn keep_alive_once(
     n: usize,
     peak: &mut u64,
 ) -> Duration {
-    sb.clock().advance(Duration::from_secs(600));
+    sb.clock().advance(REFRESH_WINDOW_REACHED);
     let (took, rss, stdout) = run_measured(
         ws.preauth()
             .args(["-c", "refresh all connections older than 0 days"]),

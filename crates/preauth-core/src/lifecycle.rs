@@ -22,7 +22,7 @@ use crate::connection::{Connection, Tokens, fold_name};
 use crate::error::LifecycleError;
 use crate::flow::{self, Callback, FlowError, StartedAuthorization};
 use crate::platform::{Platform, Registry};
-use crate::secret::AccessToken;
+use crate::secret::{AccessToken, RefreshToken};
 use crate::store::{LockedConnection, Store, StoreError};
 use crate::token_client::{Grant, RefusalKind, TokenClient, TokenError, TokenResponse};
 
@@ -60,18 +60,18 @@ pub struct AccessGrant {
 }
 
 /// When a stored access token is refreshed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 enum Need {
     /// Only inside the platform's refresh window or later.
     IfNeeded,
     /// Always.
     Force,
-    /// When the refresh token is older than `threshold` and still the one the
-    /// keep-alive listed (obtained at `seen`): one obtained since was refreshed by another
-    /// process (another machine's keep-alive) and is left alone (keep-alive).
+    /// When the refresh token is older than `threshold` and still `seen`, the one the
+    /// keep-alive listed: a connection whose token changed since was refreshed by
+    /// another process (another machine's keep-alive) and is left alone (keep-alive).
     OlderThan {
         threshold: Duration,
-        seen: Option<SystemTime>,
+        seen: Option<RefreshToken>,
     },
 }
 
@@ -281,12 +281,18 @@ impl Lifecycle {
                 name: connection.name,
             });
         };
-        let due = match need {
+        let due = match &need {
             Need::Force => true,
             Need::IfNeeded => needs_refresh(&platform, &tokens, now),
             Need::OlderThan { threshold, seen } => {
-                tokens.refresh_token_issued_at == seen
-                    && seen.is_none_or(|at| now.duration_since(at).unwrap_or_default() >= threshold)
+                let unchanged = match (&tokens.refresh_token, seen) {
+                    (Some(stored), Some(seen)) => stored.ct_eq(seen),
+                    (stored, seen) => stored.is_none() && seen.is_none(),
+                };
+                unchanged
+                    && tokens
+                        .refresh_token_issued_at
+                        .is_none_or(|at| now.duration_since(at).unwrap_or_default() >= *threshold)
             }
         };
         if !due {
@@ -313,7 +319,7 @@ impl Lifecycle {
         let previous =
             RefreshFailure::of(&connection).filter(|f| f.is_about_current_token(&connection));
         if let Some(failure) = RefreshFailure::blocking(&connection)
-            && need != Need::Force
+            && !matches!(need, Need::Force)
         {
             return Err(LifecycleError::RefreshBlocked {
                 name: connection.name,
@@ -382,7 +388,7 @@ impl Lifecycle {
                 // only needs a valid token gets it, and the stored expiry moves to what
                 // the platform implies, so that the next calls do not ask again at once
                 // (each refused call counts against the app).
-                if need == Need::IfNeeded && !tokens.access_token.secret().is_empty() {
+                if matches!(need, Need::IfNeeded) && !tokens.access_token.secret().is_empty() {
                     let mut corrected = connection.clone();
                     if let Some(t) = corrected.tokens.as_mut() {
                         let implied = self.now() + platform.refresh_window + STILL_VALID_MARGIN;

@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 use super::RefreshFailure;
 use super::{Lifecycle, Need, refresh_token_expiry};
 use crate::error::LifecycleError;
+use crate::secret::RefreshToken;
 
 /// Longest rate-limit wait the keep-alive sits out before trying a connection again.
 pub const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
@@ -155,7 +156,7 @@ impl Lifecycle {
                     refresh_token_issued_at: issued,
                 }),
                 (Ok(c), None) => {
-                    let seen = c.tokens.as_ref().and_then(|t| t.refresh_token_issued_at);
+                    let seen = c.tokens.and_then(|t| t.refresh_token);
                     due.push((index, listed.name.clone(), c.client_id, seen));
                     None
                 }
@@ -226,7 +227,7 @@ impl Lifecycle {
         name: &str,
         client_id: &str,
         threshold: Duration,
-        seen: Option<SystemTime>,
+        seen: Option<RefreshToken>,
         paused: &Paused,
         tx: &tokio::sync::mpsc::UnboundedSender<Report>,
     ) -> KeepAliveOutcome {
@@ -250,7 +251,13 @@ impl Lifecycle {
                 tokio::time::sleep(wait).await;
             }
             match self
-                .refresh_under_lock(name, Need::OlderThan { threshold, seen })
+                .refresh_under_lock(
+                    name,
+                    Need::OlderThan {
+                        threshold,
+                        seen: seen.clone(),
+                    },
+                )
                 .await
             {
                 Ok((grant, true)) => {
