@@ -194,6 +194,7 @@ impl Cli {
                 Command::Token { .. } => "token",
                 Command::Check { .. } => "check",
                 Command::Sandbox(_) => "sandbox",
+                Command::Serve(_) => "serve",
             };
             definition()
                 .error(
@@ -366,6 +367,17 @@ Examples:
   preauth check --warn-days 14 --critical-days 3
   preauth --settings-dir /srv/preauth check";
 
+const SERVE_HELP: &str = "\
+Every /api/v1 route needs an API key, sent as `Authorization: Bearer <key>`; create one with
+`preauth -c \"create api key 'jobs' scope token\"` (scopes: token, register, admin). The URL
+it listens on is the first line of standard output; Ctrl-C or SIGTERM stops it after the
+requests in flight. The routes are described in crates/preauth-serve/openapi.json.
+
+Examples:
+  preauth serve
+  preauth serve --listen 127.0.0.1:0
+  preauth serve --listen 0.0.0.0:8440 --behind-proxy";
+
 const SANDBOX_HELP: &str = "\
 The sandbox speaks Exact Online's and Twinfield's OAuth2 dialects on 127.0.0.1 only: login
 as demo / demo with 2FA code 123456, a demo app that is always registered, rotating refresh
@@ -419,6 +431,21 @@ pub enum Command {
     /// Run the Exact Online / Twinfield compatible authorization server on 127.0.0.1.
     #[command(after_help = SANDBOX_HELP)]
     Sandbox(SandboxArgs),
+    /// Serve the JSON API (register connections, access tokens for jobs, monitoring).
+    #[command(after_help = SERVE_HELP)]
+    Serve(ServeArgs),
+}
+
+/// `preauth serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on (port 0 takes a free one; the URL is the first line
+    /// printed).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8440")]
+    pub listen: std::net::SocketAddr,
+    /// Allow an address other than loopback: a reverse proxy in front terminates TLS.
+    #[arg(long)]
+    pub behind_proxy: bool,
 }
 
 /// `preauth sandbox`.

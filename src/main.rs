@@ -6,6 +6,7 @@ mod cli;
 mod protector;
 mod run;
 mod sandbox;
+mod serve;
 mod user_agent;
 
 use std::process::ExitCode;
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
 async fn dispatch(cli: Cli) -> i32 {
     match cli.subcommand {
         Some(Command::Sandbox(args)) => sandbox::run(args).await,
+        Some(Command::Serve(ref args)) => serve::run(&cli.common, args).await,
         Some(Command::Token { ref name }) => token(&cli.common, name).await,
         Some(Command::Check {
             warn_days,

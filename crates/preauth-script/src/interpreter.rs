@@ -28,8 +28,9 @@ use crate::parser::{RawStatement, StatementError, split};
 use crate::substitute::Defines;
 
 pub use authorize::{UserAgent, UserAgentFuture};
+pub use connections::register_connection;
 pub use environment::{Environment, PLATFORMS_FILE, TimeMachine};
-pub use show::access_token_output;
+pub use show::{access_token_json, access_token_output, connection_table, connections_table};
 
 /// Exit codes of a run (documented in `--help` and the README).
 pub mod exit {

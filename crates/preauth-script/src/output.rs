@@ -186,6 +186,11 @@ impl Table {
     }
 
     fn json(&self) -> String {
+        self.to_json().to_string() + "\n"
+    }
+
+    /// The rows as JSON objects keyed by column (the `json` output format).
+    pub fn to_json(&self) -> serde_json::Value {
         let rows: Vec<serde_json::Value> = self
             .cells(OutputFormat::Json)
             .into_iter()
@@ -199,7 +204,24 @@ impl Table {
                 serde_json::Value::Object(object)
             })
             .collect();
-        serde_json::Value::Array(rows).to_string() + "\n"
+        serde_json::Value::Array(rows)
+    }
+
+    /// A table of two columns (property and value, as `show connection` prints) as one
+    /// JSON object: each property, in snake_case, holds its value.
+    pub fn to_json_object(&self) -> serde_json::Value {
+        let object = self
+            .cells(OutputFormat::Json)
+            .into_iter()
+            .filter_map(|row| {
+                let mut cells = row.into_iter();
+                Some((
+                    key(&cells.next()?),
+                    serde_json::Value::String(cells.next()?),
+                ))
+            })
+            .collect();
+        serde_json::Value::Object(object)
     }
 }
 
@@ -212,6 +234,17 @@ mod tests {
         t.push(vec!["acme-nl".into(), "valid".into()]);
         t.push(vec!["b,\"c\"".into(), "expired".into()]);
         t
+    }
+
+    #[test]
+    fn a_property_table_is_one_object() {
+        let mut t = Table::new(&["property", "value"]);
+        t.push(vec!["api url".into(), "https://x.example".into()]);
+        t.push(vec!["status".into(), "valid".into()]);
+        assert_eq!(
+            t.to_json_object(),
+            serde_json::json!({"api_url": "https://x.example", "status": "valid"})
+        );
     }
 
     #[test]

@@ -8,7 +8,9 @@ use preauth_core::connection::{Connection, fold_name};
 use preauth_core::error::{LifecycleError, Quoted, REGISTERED_KEY, When, is_registered};
 use preauth_core::lifecycle::Lifecycle;
 use preauth_core::lifecycle::REFRESH_FAILED_KEY;
-use preauth_core::lifecycle::{KeepAliveEvent, KeepAliveOutcome, Proof, RegisterRequest};
+use preauth_core::lifecycle::{
+    KeepAliveEvent, KeepAliveOutcome, Proof, RegisterRequest, Registration,
+};
 use preauth_core::secret::{AccessToken, ClientSecret, RefreshToken};
 use preauth_core::store::StoreError;
 
@@ -115,6 +117,32 @@ pub(super) async fn exchange(
 
 /// `register connection …`: tokens obtained elsewhere (the OEM flow).
 pub(super) async fn register(env: &Environment, r: &Register) -> Result<(), ExecError> {
+    let registration = register_connection(env, r).await?;
+    if let Some(proof) = &registration.proof {
+        let how = match proof {
+            Proof::Me(_) => "the platform's current/Me answered",
+            Proof::Validation(_) => "the platform validated the access token",
+            Proof::Refreshed => "a refresh succeeded and its new tokens were stored",
+        };
+        match registration.refresh_token_unchecked_until {
+            Some(from) => eprintln!(
+                "verified the access token only: {how}; the refresh token cannot be checked yet, because the platform refuses a refresh while the access token is valid: the first refresh, from {}, checks it",
+                When(from)
+            ),
+            None => eprintln!("verified: {how}"),
+        }
+    }
+    report_stored(env, "registered", &registration.connection)
+}
+
+/// Registers tokens obtained elsewhere with every check of `register connection` (a
+/// taken name, a refresh token another connection holds, the time given, the
+/// lifecycle's validation) and prints nothing: shared by the statement and the API of
+/// `preauth serve`.
+pub async fn register_connection(
+    env: &Environment,
+    r: &Register,
+) -> Result<Registration, ExecError> {
     // A taken name is refused here with the stored spelling and advice for new tokens
     // (the store refuses it again when the connection is created, against a race).
     let connection = env.new_connection(&r.connection, &r.app)?;
@@ -168,21 +196,7 @@ pub(super) async fn register(env: &Environment, r: &Register) -> Result<(), Exec
     {
         env.note_held(&registration.connection.name, stored);
     }
-    if let Some(proof) = &registration.proof {
-        let how = match proof {
-            Proof::Me(_) => "the platform's current/Me answered",
-            Proof::Validation(_) => "the platform validated the access token",
-            Proof::Refreshed => "a refresh succeeded and its new tokens were stored",
-        };
-        match registration.refresh_token_unchecked_until {
-            Some(from) => eprintln!(
-                "verified the access token only: {how}; the refresh token cannot be checked yet, because the platform refuses a refresh while the access token is valid: the first refresh, from {}, checks it",
-                When(from)
-            ),
-            None => eprintln!("verified: {how}"),
-        }
-    }
-    report_stored(env, "registered", &registration.connection)
+    Ok(registration)
 }
 
 /// `refresh connection '…' [force]`.

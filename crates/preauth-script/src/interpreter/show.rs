@@ -6,7 +6,9 @@ use preauth_core::connection::Connection;
 use preauth_core::connection::fold_name;
 use preauth_core::error::LifecycleError;
 use preauth_core::error::When;
-use preauth_core::lifecycle::{Lifecycle, RefreshFailure, TokenState, connection_status};
+use preauth_core::lifecycle::{
+    AccessGrant, Lifecycle, RefreshFailure, TokenState, connection_status,
+};
 use preauth_core::platform::{ClientAuth, Platform, Registry};
 
 use super::{Environment, ExecError};
@@ -37,17 +39,19 @@ pub async fn access_token_output(
         );
     }
     Ok(match format {
-        OutputFormat::Json => {
-            serde_json::json!({
-                "access_token": grant.token.secret(),
-                "expires_at": rfc3339(grant.expires_at),
-                "connection": grant.connection.name,
-                "platform": grant.platform.id,
-            })
-            .to_string()
-                + "\n"
-        }
+        OutputFormat::Json => access_token_json(&grant).to_string() + "\n",
         OutputFormat::Table | OutputFormat::Csv => format!("{}\n", grant.token.secret()),
+    })
+}
+
+/// The JSON form of an access token for a job: the token, its expiry, the connection
+/// and the platform; never the refresh token or the client secret.
+pub fn access_token_json(grant: &AccessGrant) -> serde_json::Value {
+    serde_json::json!({
+        "access_token": grant.token.secret(),
+        "expires_at": rfc3339(grant.expires_at),
+        "connection": grant.connection.name,
+        "platform": grant.platform.id,
     })
 }
 
@@ -61,6 +65,17 @@ pub(super) async fn access_token(env: &Environment, name: &str) -> Result<(), Ex
 /// why a connection is `unusable` is in `problem`. `country` is the platform host's
 /// country when `api url` is one of the platform's hosts.
 pub(super) fn connections(env: &Environment) -> Result<(), ExecError> {
+    let (table, problems) = connections_table(env)?;
+    env.print(&table.render(env.format))?;
+    for problem in &problems {
+        eprintln!("warning: {problem}");
+    }
+    Ok(())
+}
+
+/// The table of `show connections`, and the problems of the listing (a file that does
+/// not parse), for the statement and the API of `preauth serve`.
+pub fn connections_table(env: &Environment) -> Result<(Table, Vec<String>), ExecError> {
     let now = env.lifecycle().now();
     let mut table = Table::new(&[
         "name",
@@ -108,15 +123,18 @@ pub(super) fn connections(env: &Environment) -> Result<(), ExecError> {
             ]),
         }
     }
-    env.print(&table.render(env.format))?;
-    for problem in &listing.problems {
-        eprintln!("warning: {problem}");
-    }
-    Ok(())
+    let problems = listing.problems.iter().map(ToString::to_string).collect();
+    Ok((table, problems))
 }
 
 /// `show connection '…'`: every property except the secrets' values.
 pub(super) fn connection(env: &Environment, name: &str) -> Result<(), ExecError> {
+    env.print(&connection_table(env, name)?.render(env.format))
+}
+
+/// The table of `show connection '…'` (never a secret's value), for the statement and
+/// the API of `preauth serve`.
+pub fn connection_table(env: &Environment, name: &str) -> Result<Table, ExecError> {
     let entry = env
         .lifecycle()
         .store()
@@ -163,7 +181,7 @@ pub(super) fn connection(env: &Environment, name: &str) -> Result<(), ExecError>
     ] {
         table.push(vec![key.into(), value]);
     }
-    env.print(&table.render(env.format))
+    Ok(table)
 }
 
 /// `show platforms`.

@@ -1,0 +1,47 @@
+//! Bearer API keys: every `/api/v1` route needs a key whose scope covers it.
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use preauth_core::api_keys::Scope;
+
+use crate::error::ApiError;
+use crate::routes::AppState;
+
+/// The middleware of a route that needs `scope`: checks the key before the body is read,
+/// so that a caller without a valid key learns nothing about the route's input.
+pub(crate) async fn require(
+    State((state, scope)): State<(AppState, Scope)>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "an API key is needed: send the header Authorization: Bearer <key>",
+            )
+        })?;
+    let key = state.keys.verify(presented)?.ok_or_else(|| {
+        ApiError::unauthorized(
+            "the API key is not known: it is mistyped, or was dropped with `drop api key`",
+        )
+    })?;
+    if !key.scope.allows(scope) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "the API key '{}' has scope {}; this route needs scope {scope} or more",
+                key.name, key.scope
+            ),
+        ));
+    }
+    Ok(next.run(request).await)
+}

@@ -1,0 +1,24 @@
+//! `preauth serve`: a JSON API over any store (a settings folder or PostgreSQL), for
+//! partner applications that register tokens and for jobs that need access tokens
+//! without holding the store's keys.
+//!
+//! - Routes are listed once, in [`endpoints`]: the router is built from that list, and
+//!   `openapi.json` next to this crate is checked against it by a test.
+//! - Every `/api/v1` route needs a bearer API key (see [`preauth_core::api_keys`]) whose
+//!   scope covers the route; `/healthz` and `/metrics` need none.
+//! - Work that touches the store or the platform runs in a task of its own, so a client
+//!   that goes away, a timeout or a shutdown never cuts a refresh between the
+//!   platform's answer and the write.
+//! - It listens on loopback unless told it runs behind a proxy that terminates TLS.
+
+#![deny(missing_docs)]
+
+mod auth;
+mod error;
+mod listen;
+mod metrics;
+mod routes;
+
+pub use error::ApiError;
+pub use listen::{ServeError, check_listen, serve};
+pub use routes::{Endpoint, endpoints, router};

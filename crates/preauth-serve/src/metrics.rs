@@ -1,0 +1,105 @@
+//! `/metrics` in the Prometheus text format: connections by monitoring state, the days
+//! left of the refresh token that expires first, and what this process served.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use preauth_core::monitor::{CheckReport, CheckState};
+
+/// Counters of this process since it started.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    /// Access tokens handed out.
+    tokens: AtomicU64,
+    /// Of those, the ones that needed a refresh at the platform.
+    refreshes: AtomicU64,
+    /// Token requests the platform refused.
+    refusals: AtomicU64,
+}
+
+impl Counters {
+    /// An access token was handed out; `refreshed` when this request refreshed it.
+    pub(crate) fn served(&self, refreshed: bool) {
+        self.tokens.fetch_add(1, Ordering::Relaxed);
+        if refreshed {
+            self.refreshes.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The platform refused a token request.
+    pub(crate) fn refused(&self) {
+        self.refusals.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The metrics text for `report` (taken at `now`) and these counters.
+    pub(crate) fn render(&self, report: &CheckReport, now: SystemTime) -> String {
+        let mut out = String::new();
+        metric(
+            &mut out,
+            "preauth_connections",
+            "gauge",
+            "Connections by monitoring state.",
+        );
+        for state in [
+            CheckState::Ok,
+            CheckState::Warning,
+            CheckState::Critical,
+            CheckState::Unknown,
+        ] {
+            let count = report
+                .connections
+                .iter()
+                .filter(|c| c.state == state)
+                .count();
+            let _ = writeln!(
+                out,
+                "preauth_connections{{state=\"{}\"}} {count}",
+                state.to_string().to_lowercase()
+            );
+        }
+        let first = report
+            .connections
+            .iter()
+            .filter_map(|c| c.refresh_token_expires_at)
+            .min();
+        if let Some(at) = first {
+            metric(
+                &mut out,
+                "preauth_refresh_token_days_left_min",
+                "gauge",
+                "Days until the refresh token that expires first expires (negative: expired).",
+            );
+            let days = match at.duration_since(now) {
+                Ok(left) => left.as_secs_f64(),
+                Err(past) => -past.duration().as_secs_f64(),
+            } / 86_400.0;
+            let _ = writeln!(out, "preauth_refresh_token_days_left_min {days:.3}");
+        }
+        for (name, help, counter) in [
+            (
+                "preauth_tokens_served_total",
+                "Access tokens handed out by this process.",
+                &self.tokens,
+            ),
+            (
+                "preauth_refreshes_total",
+                "Refreshes at the platform made by this process.",
+                &self.refreshes,
+            ),
+            (
+                "preauth_refresh_refusals_total",
+                "Token requests of this process that the platform refused.",
+                &self.refusals,
+            ),
+        ] {
+            metric(&mut out, name, "counter", help);
+            let _ = writeln!(out, "{name} {}", counter.load(Ordering::Relaxed));
+        }
+        out
+    }
+}
+
+fn metric(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}

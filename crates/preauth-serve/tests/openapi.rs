@@ -1,0 +1,49 @@
+//! `openapi.json` describes exactly the routes the router serves, with the right
+//! security: a route without a key says `security: []`, every other one has the
+//! document's bearer key.
+
+use std::collections::BTreeSet;
+
+fn document() -> serde_json::Value {
+    let text = include_str!("../openapi.json");
+    serde_json::from_str(text).expect("openapi.json is JSON")
+}
+
+#[test]
+fn every_route_is_documented_and_every_documented_route_exists() {
+    let doc = document();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .expect("path item")
+                .keys()
+                .filter(|k| *k != "parameters")
+                .map(move |method| (method.to_uppercase(), path.clone()))
+        })
+        .collect();
+    let served: BTreeSet<(String, String)> = preauth_serve::endpoints()
+        .into_iter()
+        .map(|e| (e.method.to_string(), e.path.to_string()))
+        .collect();
+    assert_eq!(documented, served);
+}
+
+#[test]
+fn routes_without_a_key_are_documented_as_such() {
+    let doc = document();
+    for endpoint in preauth_serve::endpoints() {
+        let operation = &doc["paths"][endpoint.path][endpoint.method.as_str().to_lowercase()];
+        let open = operation["security"] == serde_json::json!([]);
+        assert_eq!(
+            open,
+            endpoint.scope.is_none(),
+            "{} {}",
+            endpoint.method,
+            endpoint.path
+        );
+    }
+}

@@ -1,0 +1,555 @@
+//! `preauth serve`: the JSON API end to end, the binary as a child process on a free
+//! port of 127.0.0.1 against a `preauth sandbox` process, with tokens the sandbox issued.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Stdio};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
+
+use common::{
+    DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, IssuedTokens, Outcome, SandboxProcess, Workspace,
+};
+use serde_json::{Value, json};
+
+/// A `preauth serve` process; its outputs are collected until it stops.
+struct Server {
+    child: Child,
+    url: String,
+    stdout: Option<JoinHandle<String>>,
+    stderr: Option<JoinHandle<String>>,
+}
+
+impl Server {
+    /// `preauth serve --listen 127.0.0.1:0` in `ws`, once it prints its URL.
+    fn start(ws: &Workspace) -> Server {
+        let mut child = ws
+            .preauth()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("preauth serve starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("the URL is printed");
+        let url = line.trim().to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "first line {url:?}");
+        let drain = |mut from: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = from.read_to_string(&mut text);
+                text
+            })
+        };
+        let stderr = child.stderr.take().expect("piped stderr");
+        Server {
+            url,
+            stdout: Some(drain(Box::new(stdout))),
+            stderr: Some(drain(Box::new(stderr))),
+            child,
+        }
+    }
+
+    /// `method path` with `key` as bearer and `body` as JSON; the status and the body
+    /// as JSON (`Null` when empty or not JSON).
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, Value) {
+        let mut headers = String::new();
+        if let Some(key) = key {
+            headers += &format!("Authorization: Bearer {key}\r\n");
+        }
+        if body.is_some() {
+            headers += "Content-Type: application/json\r\n";
+        }
+        let (status, text) = common::send(
+            method,
+            &format!("{}{path}", self.url),
+            &headers,
+            body.unwrap_or(""),
+        );
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Stops it with SIGTERM; its exit code and everything it printed.
+    fn stop(&mut self) -> Outcome {
+        // SAFETY: kill(2) on the id of a child this test started and has not reaped.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let status = self.child.wait().expect("preauth serve ends");
+        Outcome {
+            code: status.code().unwrap_or(-1),
+            stdout: format!("{}\n", self.url)
+                + &self
+                    .stdout
+                    .take()
+                    .map(|t| t.join().unwrap())
+                    .unwrap_or_default(),
+            stderr: self
+                .stderr
+                .take()
+                .map(|t| t.join().unwrap())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Creates an API key in `ws` with a statement; the key printed.
+fn api_key(ws: &Workspace, name: &str, scope: &str) -> String {
+    let outcome = ws.run_c(&format!("create api key '{name}' scope {scope}"));
+    outcome.exits(0);
+    outcome.stdout.trim().to_string()
+}
+
+/// The three keys of a test: admin, register, token.
+struct Keys {
+    admin: String,
+    register: String,
+    token: String,
+}
+
+impl Keys {
+    fn create(ws: &Workspace) -> Keys {
+        Keys {
+            admin: api_key(ws, "admin", "admin"),
+            register: api_key(ws, "partner", "register"),
+            token: api_key(ws, "jobs", "token"),
+        }
+    }
+
+    fn all(&self) -> [&str; 3] {
+        [&self.admin, &self.register, &self.token]
+    }
+}
+
+/// The body of `POST /api/v1/connections` for the demo app at `sandbox`, with tokens
+/// obtained `age` ago.
+fn registration(name: &str, sandbox: &SandboxProcess, tokens: &IssuedTokens, age: u64) -> Value {
+    json!({
+        "name": name,
+        "platform": "exact",
+        "api_url": sandbox.url,
+        "client_id": DEMO_CLIENT_ID,
+        "client_secret": DEMO_CLIENT_SECRET,
+        "redirect_url": common::WEB_REDIRECT,
+        "access_token": tokens.access_token,
+        "refresh_token": tokens.refresh_token,
+        "obtained_at": common::rfc3339(SystemTime::now() - Duration::from_secs(age)),
+    })
+}
+
+/// A sandbox, `count` token pairs it issued, a workspace with the three keys, and a
+/// server over that workspace.
+struct Setup {
+    sandbox: SandboxProcess,
+    issued: Vec<IssuedTokens>,
+    ws: Workspace,
+    keys: Keys,
+    server: Server,
+}
+
+impl Setup {
+    fn new(count: usize) -> Setup {
+        let sandbox = SandboxProcess::start(&[]);
+        let issued = sandbox.issue_tokens(count);
+        let ws = Workspace::new();
+        let keys = Keys::create(&ws);
+        let server = Server::start(&ws);
+        Setup {
+            sandbox,
+            issued,
+            ws,
+            keys,
+            server,
+        }
+    }
+
+    /// Registers the `i`th pair as `name`, obtained `age` seconds ago, with the
+    /// register key.
+    fn register(&self, name: &str, i: usize, age: u64) -> (u16, Value) {
+        let body = registration(name, &self.sandbox, &self.issued[i], age).to_string();
+        self.server.call(
+            "POST",
+            "/api/v1/connections",
+            Some(&self.keys.register),
+            Some(&body),
+        )
+    }
+}
+
+fn refreshes(sandbox: &SandboxProcess) -> u64 {
+    sandbox.counters()["token_calls_refresh_token"]
+        .as_u64()
+        .expect("the refresh counter")
+}
+
+/// Asserts an error answer: `status`, JSON with `code` and a one-sentence message.
+fn assert_error(answer: &(u16, Value), status: u16, code: &str, what: &str) {
+    assert_eq!(answer.0, status, "{what}: {answer:?}");
+    assert_eq!(answer.1["error"], code, "{what}: {answer:?}");
+    let message = answer.1["message"].as_str().expect("a message");
+    assert!(
+        !message.is_empty() && !message.contains('\n'),
+        "{what}: {message}"
+    );
+}
+
+#[test]
+fn register_list_show_token_check_metrics_and_drop_over_the_api() {
+    let mut setup = Setup::new(1);
+    let (sandbox, ws, keys, server) = (&setup.sandbox, &setup.ws, &setup.keys, &setup.server);
+    let tokens = &setup.issued[0];
+    let stored = std::fs::read_to_string(ws.settings().join("api-keys.json")).unwrap();
+    for key in keys.all() {
+        assert!(!stored.contains(key), "a key is stored as itself");
+    }
+
+    // 580 s into the access token's 600 s on both sides: the first token request refreshes.
+    let (status, connection) = setup.register("acme-nl", 0, 580);
+    assert_eq!(status, 201, "{connection}");
+    assert_eq!(connection["name"], "acme-nl");
+    assert_eq!(connection["client_secret"], "(set)");
+    assert_eq!(connection["refresh_token"], "(set)");
+    assert!(ws.settings().join("settings-acme-nl.xml").is_file());
+
+    let (status, listing) = server.call("GET", "/api/v1/connections", Some(&keys.admin), None);
+    assert_eq!(status, 200);
+    assert_eq!(listing["connections"][0]["name"], "acme-nl");
+    assert_eq!(listing["connections"][0]["platform"], "exact-online");
+    let (status, shown) = server.call(
+        "GET",
+        "/api/v1/connections/ACME-NL",
+        Some(&keys.admin),
+        None,
+    );
+    assert_eq!((status, &shown["name"]), (200, &json!("acme-nl")));
+
+    sandbox.advance(580);
+    let before = refreshes(sandbox);
+    let (status, first) = server.call(
+        "POST",
+        "/api/v1/connections/acme-nl/token",
+        Some(&keys.token),
+        None,
+    );
+    assert_eq!(status, 200, "{first}");
+    let access = first["access_token"].as_str().expect("a token").to_string();
+    assert_ne!(access, tokens.access_token, "refreshed in the window");
+    assert_eq!(first["connection"], "acme-nl");
+    assert_eq!(first["platform"], "exact-online");
+    assert!(
+        first["expires_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
+    let fields: Vec<&str> = first
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        fields,
+        ["access_token", "connection", "expires_at", "platform"]
+    );
+    let (_, second) = server.call(
+        "POST",
+        "/api/v1/connections/acme-nl/token",
+        Some(&keys.admin),
+        None,
+    );
+    assert_eq!(
+        second["access_token"],
+        access.as_str(),
+        "a valid token is reused"
+    );
+    assert_eq!(refreshes(sandbox) - before, 1);
+
+    let (status, check) = server.call("GET", "/api/v1/check", Some(&keys.admin), None);
+    assert_eq!((status, &check["state"]), (200, &json!("OK")), "{check}");
+    assert_eq!(check["connections"][0]["name"], "acme-nl");
+    let (status, metrics) = common::http("GET", &format!("{}/metrics", server.url), None);
+    assert_eq!(status, 200);
+    for line in [
+        "preauth_connections{state=\"ok\"} 1",
+        "preauth_connections{state=\"critical\"} 0",
+        "preauth_tokens_served_total 2",
+        "preauth_refreshes_total 1",
+        "preauth_refresh_refusals_total 0",
+    ] {
+        assert!(metrics.contains(line), "{line} not in {metrics}");
+    }
+    let days: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("preauth_refresh_token_days_left_min "))
+        .and_then(|d| d.parse().ok())
+        .expect("the days left");
+    assert!(
+        (29.9..=30.0).contains(&days),
+        "the refreshed token's 30 days: {days}"
+    );
+    assert_eq!(
+        server.call("GET", "/healthz", None, None),
+        (200, json!({"status": "ok"}))
+    );
+
+    let (status, _) = server.call(
+        "DELETE",
+        "/api/v1/connections/acme-nl",
+        Some(&keys.admin),
+        None,
+    );
+    assert_eq!(status, 204);
+    assert!(!ws.settings().join("settings-acme-nl.xml").exists());
+    let gone = server.call(
+        "GET",
+        "/api/v1/connections/acme-nl",
+        Some(&keys.admin),
+        None,
+    );
+    assert_error(&gone, 404, "not_found", "a dropped connection");
+    // A dropped connection's check is healthy again: nothing left.
+    let (status, _) = server.call("GET", "/api/v1/check", Some(&keys.admin), None);
+    assert_eq!(status, 200);
+
+    let outcome = setup.server.stop();
+    assert_eq!(outcome.code, 0, "{outcome:#?}");
+    outcome.keeps_secret(&[
+        &tokens.access_token,
+        &tokens.refresh_token,
+        &access,
+        DEMO_CLIENT_SECRET,
+        &keys.admin,
+        &keys.register,
+        &keys.token,
+    ]);
+}
+
+#[test]
+fn bad_input_on_every_route_is_a_json_error_and_stores_nothing() {
+    let mut setup = Setup::new(2);
+    let (status, _) = setup.register("acme-nl", 0, 0);
+    assert_eq!(status, 201);
+    let (sandbox, ws, keys, server) = (&setup.sandbox, &setup.ws, &setup.keys, &setup.server);
+    let issued = &setup.issued;
+    // Dropped while the server runs: refused at once.
+    let revoked = api_key(ws, "old", "admin");
+    ws.run_c("drop api key 'old'").exits(0);
+    let snapshot = ws.settings_snapshot();
+
+    let routes: [(&str, &str, &str); 6] = [
+        ("GET", "/api/v1/check", "admin"),
+        ("GET", "/api/v1/connections", "admin"),
+        ("POST", "/api/v1/connections", "register"),
+        ("GET", "/api/v1/connections/acme-nl", "admin"),
+        ("DELETE", "/api/v1/connections/acme-nl", "admin"),
+        ("POST", "/api/v1/connections/acme-nl/token", "token"),
+    ];
+    let other = registration("other", sandbox, &issued[1], 0).to_string();
+    for (method, path, scope) in routes {
+        let body = (method == "POST").then_some(other.as_str());
+        let what = format!("{method} {path}");
+        assert_error(
+            &server.call(method, path, None, body),
+            401,
+            "unauthorized",
+            &what,
+        );
+        assert_error(
+            &server.call(method, path, Some("pak_wrong"), body),
+            401,
+            "unauthorized",
+            &what,
+        );
+        assert_error(
+            &server.call(method, path, Some(&revoked), body),
+            401,
+            "unauthorized",
+            &what,
+        );
+        let weaker = match scope {
+            "admin" => Some(&keys.register),
+            "register" => Some(&keys.token),
+            _ => None,
+        };
+        if let Some(weaker) = weaker {
+            assert_error(
+                &server.call(method, path, Some(weaker), body),
+                403,
+                "forbidden",
+                &what,
+            );
+        }
+    }
+
+    let register =
+        |body: &str| server.call("POST", "/api/v1/connections", Some(&keys.admin), Some(body));
+    assert_error(&register("{\"name\": "), 400, "malformed_json", "cut JSON");
+    assert_error(&register("not json"), 400, "malformed_json", "not JSON");
+    let mut wrong_type = registration("other", sandbox, &issued[1], 0);
+    wrong_type["verify"] = json!(issued[1].refresh_token);
+    let answer = register(&wrong_type.to_string());
+    assert_error(&answer, 400, "invalid_body", "a string for a boolean");
+    assert!(
+        !answer.1.to_string().contains(&issued[1].refresh_token),
+        "{answer:?}"
+    );
+    let mut unknown = registration("other", sandbox, &issued[1], 0);
+    unknown["colour"] = json!("blue");
+    assert_error(
+        &register(&unknown.to_string()),
+        400,
+        "invalid_body",
+        "an unknown field",
+    );
+    let mut missing = registration("other", sandbox, &issued[1], 0);
+    missing.as_object_mut().unwrap().remove("refresh_token");
+    assert_error(
+        &register(&missing.to_string()),
+        400,
+        "invalid_body",
+        "no refresh token",
+    );
+    let huge = json!({"name": "x".repeat(70 * 1024)}).to_string();
+    assert_error(&register(&huge), 413, "body_too_large", "a huge body");
+    let plain = common::send(
+        "POST",
+        &format!("{}/api/v1/connections", server.url),
+        &format!("Authorization: Bearer {}\r\n", keys.admin),
+        &other,
+    );
+    assert_eq!(plain.0, 415, "no content type: {plain:?}");
+
+    let taken = registration("ACME-NL", sandbox, &issued[1], 0).to_string();
+    assert_error(&register(&taken), 409, "name_taken", "a taken name");
+    let held = registration("other", sandbox, &issued[0], 0).to_string();
+    assert_error(
+        &register(&held),
+        409,
+        "token_held",
+        "a refresh token another holds",
+    );
+    let same = json!(issued[1].refresh_token);
+    for (field, value, what) in [
+        ("platform", json!("nope"), "an unknown platform"),
+        ("access_token", same, "the same token twice"),
+        (
+            "obtained_at",
+            json!("2999-01-01T00:00:00Z"),
+            "obtained in the future",
+        ),
+        (
+            "obtained_at",
+            json!("2001-01-01T00:00:00Z"),
+            "an expired refresh token",
+        ),
+        ("obtained_at", json!("yesterday"), "an unreadable time"),
+    ] {
+        let mut body = registration("other", sandbox, &issued[1], 0);
+        body[field] = value;
+        assert_error(&register(&body.to_string()), 422, "invalid", what);
+    }
+
+    for (method, path, key) in [
+        ("GET", "/api/v1/connections/nobody", &keys.admin),
+        ("DELETE", "/api/v1/connections/nobody", &keys.admin),
+        ("POST", "/api/v1/connections/nobody/token", &keys.token),
+    ] {
+        assert_error(
+            &server.call(method, path, Some(key), None),
+            404,
+            "not_found",
+            path,
+        );
+    }
+    assert_error(
+        &server.call("GET", "/api/v2/nothing", Some(&keys.admin), None),
+        404,
+        "no_route",
+        "no route",
+    );
+
+    assert_eq!(
+        ws.settings_snapshot(),
+        snapshot,
+        "a refused request changed the store"
+    );
+    let outcome = setup.server.stop();
+    assert_eq!(outcome.code, 0, "{outcome:#?}");
+    outcome.keeps_secret(&[
+        &issued[0].refresh_token,
+        &issued[1].refresh_token,
+        &issued[1].access_token,
+        DEMO_CLIENT_SECRET,
+        &keys.admin,
+        &revoked,
+    ]);
+}
+
+#[test]
+fn sixteen_concurrent_token_requests_in_the_refresh_window_refresh_once() {
+    let mut setup = Setup::new(1);
+    let (status, _) = setup.register("acme-nl", 0, 580);
+    assert_eq!(status, 201);
+    let (sandbox, keys, server) = (&setup.sandbox, &setup.keys, &setup.server);
+    let tokens = &setup.issued[0];
+    sandbox.advance(580);
+    let before = sandbox.counters();
+
+    let url = format!("{}/api/v1/connections/acme-nl/token", server.url);
+    let header = format!("Authorization: Bearer {}\r\n", keys.token);
+    let answers: Vec<(u16, String)> = std::thread::scope(|scope| {
+        let calls: Vec<_> = (0..16)
+            .map(|_| scope.spawn(|| common::send("POST", &url, &header, "")))
+            .collect();
+        calls
+            .into_iter()
+            .map(|c| c.join().expect("a call"))
+            .collect()
+    });
+    let handed: BTreeSet<String> = answers
+        .iter()
+        .map(|(status, body)| {
+            assert_eq!(*status, 200, "{body}");
+            let body: Value = serde_json::from_str(body).expect("JSON");
+            body["access_token"].as_str().expect("a token").to_string()
+        })
+        .collect();
+    assert_eq!(handed.len(), 1, "different tokens: {handed:?}");
+    assert!(!handed.contains(&tokens.access_token));
+    let after = sandbox.counters();
+    let delta = |name: &str| after[name].as_u64().unwrap() - before[name].as_u64().unwrap();
+    assert_eq!(delta("token_calls_refresh_token"), 1, "{after}");
+    assert_eq!(after["spent_refresh_token_reuses"], 0, "{after}");
+    let outcome = setup.server.stop();
+    assert_eq!(outcome.code, 0, "{outcome:#?}");
+    outcome.keeps_secret(&[
+        &tokens.refresh_token,
+        handed.first().unwrap(),
+        DEMO_CLIENT_SECRET,
+    ]);
+}
+
+#[test]
+fn another_address_than_loopback_needs_a_proxy_in_front() {
+    let ws = Workspace::new();
+    let outcome = ws.run(&["serve", "--listen", "0.0.0.0:0"]);
+    outcome
+        .exits(2)
+        .warns(&["--behind-proxy", "TLS", "127.0.0.1"]);
+    assert_eq!(outcome.stdout, "");
+}
