@@ -446,6 +446,9 @@ pub struct ServeArgs {
     /// Allow an address other than loopback: a reverse proxy in front terminates TLS.
     #[arg(long)]
     pub behind_proxy: bool,
+    /// Access tokens each API key may get per second, and at once (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub token_rate: u32,
 }
 
 /// `preauth sandbox`.

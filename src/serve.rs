@@ -22,15 +22,12 @@ pub async fn run(common: &Common, args: &ServeArgs) -> i32 {
         }
     };
     let keys = env.api_keys();
-    match preauth_serve::serve(
-        Arc::new(env),
-        keys,
-        args.listen,
-        args.behind_proxy,
-        stop_signal(),
-    )
-    .await
-    {
+    let options = preauth_serve::Options {
+        listen: args.listen,
+        behind_proxy: args.behind_proxy,
+        token_rate: args.token_rate,
+    };
+    match preauth_serve::serve(Arc::new(env), keys, options, stop_signal()).await {
         Ok(()) => exit::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");

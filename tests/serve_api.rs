@@ -23,11 +23,12 @@ struct Server {
 }
 
 impl Server {
-    /// `preauth serve --listen 127.0.0.1:0` in `ws`, once it prints its URL.
-    fn start(ws: &Workspace) -> Server {
+    /// `preauth serve --listen 127.0.0.1:0 ARGS` in `ws`, once it prints its URL.
+    fn start(ws: &Workspace, args: &[&str]) -> Server {
         let mut child = ws
             .preauth()
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -168,7 +169,7 @@ impl Setup {
         let issued = sandbox.issue_tokens(count);
         let ws = Workspace::new();
         let keys = Keys::create(&ws);
-        let server = Server::start(&ws);
+        let server = Server::start(&ws, &[]);
         Setup {
             sandbox,
             issued,
@@ -552,4 +553,70 @@ fn another_address_than_loopback_needs_a_proxy_in_front() {
         .exits(2)
         .warns(&["--behind-proxy", "TLS", "127.0.0.1"]);
     assert_eq!(outcome.stdout, "");
+}
+
+#[test]
+fn sigterm_lets_a_refresh_in_flight_finish_and_store_its_tokens() {
+    let mut setup = Setup::new(1);
+    let (status, _) = setup.register("acme-nl", 0, 580);
+    assert_eq!(status, 201);
+    let (sandbox, ws) = (&setup.sandbox, &setup.ws);
+    sandbox.advance(580);
+    sandbox.fault(r#"{"fault": "delay", "millis": 1500}"#);
+    let applied = |s: &SandboxProcess| s.counters()["faults_applied"].as_u64().unwrap();
+    let before = applied(sandbox);
+    let url = format!("{}/api/v1/connections/acme-nl/token", setup.server.url);
+    let header = format!("Authorization: Bearer {}\r\n", setup.keys.token);
+    let call = std::thread::spawn(move || common::send("POST", &url, &header, ""));
+    // SIGTERM while the platform holds the refresh (the delay has begun).
+    while applied(sandbox) == before {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let outcome = setup.server.stop();
+    assert_eq!(outcome.code, 0, "{outcome:#?}");
+    let (status, body) = call.join().expect("the call");
+    assert_eq!(status, 200, "the request in flight was cut: {body}");
+    let handed: Value = serde_json::from_str(&body).expect("JSON");
+    let handed = handed["access_token"].as_str().expect("a token");
+    assert_ne!(handed, setup.issued[0].access_token);
+    // The new tokens were stored before the answer: the next job gets the same token
+    // without a refresh.
+    let refreshes_before = refreshes(sandbox);
+    let next = ws.run(&["token", "acme-nl"]);
+    assert_eq!(next.exits(0).stdout.trim(), handed);
+    assert_eq!(refreshes(sandbox), refreshes_before);
+}
+
+#[test]
+fn the_token_route_is_rate_limited_per_key() {
+    let ws = Workspace::new();
+    let keys = Keys::create(&ws);
+    let other = api_key(&ws, "jobs-2", "token");
+    let mut server = Server::start(&ws, &["--token-rate", "2"]);
+    let path = "/api/v1/connections/nobody/token";
+    let answers: Vec<(u16, Value)> = (0..3)
+        .map(|_| server.call("POST", path, Some(&keys.token), None))
+        .collect();
+    assert_eq!((answers[0].0, answers[1].0), (404, 404), "{answers:?}");
+    assert_error(&answers[2], 429, "rate_limited", "the third at once");
+    assert!(
+        answers[2].1["message"]
+            .as_str()
+            .unwrap()
+            .contains("--token-rate")
+    );
+    assert_eq!(
+        server.call("POST", path, Some(&other), None).0,
+        404,
+        "per key"
+    );
+    let listing = server.call("GET", "/api/v1/connections", Some(&keys.admin), None);
+    assert_eq!(listing.0, 200, "only the token route is limited");
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(
+        server.call("POST", path, Some(&keys.token), None).0,
+        404,
+        "refilled"
+    );
+    assert_eq!(server.stop().code, 0);
 }

@@ -1,4 +1,7 @@
-//! Bearer API keys: every `/api/v1` route needs a key whose scope covers it.
+//! Bearer API keys: every `/api/v1` route needs a key whose scope covers it; the token
+//! route is rate-limited per key.
+
+use std::time::Instant;
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -42,6 +45,13 @@ pub(crate) async fn require(
                 key.name, key.scope
             ),
         ));
+    }
+    // Jobs call the token route (the only one a token key may use) in loops.
+    if scope == Scope::Token {
+        state
+            .rate
+            .take(&key.name, Instant::now())
+            .map_err(|wait| ApiError::rate_limited(&key.name, wait))?;
     }
     Ok(next.run(request).await)
 }

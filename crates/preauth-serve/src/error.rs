@@ -2,6 +2,8 @@
 //! status that says whose fault it is. Messages never carry a secret: errors of the
 //! lifecycle name connections and dates, and text from a request body is cut out.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -21,6 +23,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// One sentence for people.
     pub message: String,
+    /// For 429: when to try again (sent as `Retry-After`, in whole seconds).
+    pub retry_after: Option<Duration>,
 }
 
 impl ApiError {
@@ -30,12 +34,28 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
     /// 401: no key, or one that is not known.
     pub(crate) fn unauthorized(message: &str) -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// 429: `key` asked faster than the rate limit; `wait` until the next request.
+    pub(crate) fn rate_limited(key: &str, wait: Duration) -> ApiError {
+        ApiError {
+            retry_after: Some(wait),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "the API key '{key}' asks for tokens faster than allowed (--token-rate); try again in {} ms, or cache the token until its expires_at",
+                    wait.as_millis().max(1)
+                ),
+            )
+        }
     }
 
     /// 500: the server failed; the message says what to look at.
@@ -48,10 +68,13 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({"error": self.code, "message": self.message});
         let mut response = (self.status, Json(body)).into_response();
+        let headers = response.headers_mut();
         if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(wait) = self.retry_after {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -148,7 +171,7 @@ impl From<LifecycleError> for ApiError {
             }
             E::NotAuthorized { .. } => (StatusCode::CONFLICT, "not_authorized"),
             E::HeldElsewhere { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
-            E::RateLimited { .. } => (StatusCode::SERVICE_UNAVAILABLE, "rate_limited"),
+            E::RateLimited { .. } => (StatusCode::SERVICE_UNAVAILABLE, "platform_rate_limited"),
             E::Unreachable { .. }
             | E::RefreshOutcomeUnknown { .. }
             | E::CodeOutcomeUnknown { .. }

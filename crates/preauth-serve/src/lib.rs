@@ -9,6 +9,7 @@
 //! - Work that touches the store or the platform runs in a task of its own, so a client
 //!   that goes away, a timeout or a shutdown never cuts a refresh between the
 //!   platform's answer and the write.
+//! - The token route is rate-limited per key; bodies are limited to 64 KiB.
 //! - It listens on loopback unless told it runs behind a proxy that terminates TLS.
 
 #![deny(missing_docs)]
@@ -17,8 +18,9 @@ mod auth;
 mod error;
 mod listen;
 mod metrics;
+mod rate;
 mod routes;
 
 pub use error::ApiError;
-pub use listen::{ServeError, check_listen, serve};
+pub use listen::{Options, ServeError, check_listen, serve};
 pub use routes::{Endpoint, endpoints, router};

@@ -36,6 +36,17 @@ pub enum ServeError {
     Serve(#[source] io::Error),
 }
 
+/// How to serve.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Where to listen (port 0 takes a free port).
+    pub listen: SocketAddr,
+    /// Whether a reverse proxy in front terminates TLS (needed for a non-loopback address).
+    pub behind_proxy: bool,
+    /// Access tokens each API key may get per second (0: any number).
+    pub token_rate: u32,
+}
+
 /// Refuses an address that is not loopback unless `behind_proxy`.
 pub fn check_listen(addr: SocketAddr, behind_proxy: bool) -> Result<(), ServeError> {
     if addr.ip().is_loopback() || behind_proxy {
@@ -45,18 +56,18 @@ pub fn check_listen(addr: SocketAddr, behind_proxy: bool) -> Result<(), ServeErr
     }
 }
 
-/// Serves the API over `env` on `addr` (port 0 takes a free port) until `shutdown`
+/// Serves the API over `env` as `options` say until `shutdown`
 /// resolves; then stops accepting and waits for the requests in flight (a refresh
 /// finishes and is stored before this returns). The URL it listens on is the first
 /// line of standard output.
 pub async fn serve(
     env: Arc<Environment>,
     keys: ApiKeys,
-    addr: SocketAddr,
-    behind_proxy: bool,
+    options: Options,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    check_listen(addr, behind_proxy)?;
+    let addr = options.listen;
+    check_listen(addr, options.behind_proxy)?;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
@@ -73,7 +84,7 @@ pub async fn serve(
         "preauth serve: API keys in {}; stop with Ctrl-C or SIGTERM",
         keys.path().display()
     );
-    axum::serve(listener, router(env, keys))
+    axum::serve(listener, router(env, keys, options.token_rate))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(ServeError::Serve)?;

@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 use crate::auth;
 use crate::error::ApiError;
 use crate::metrics::Counters;
+use crate::rate::RateLimit;
 
 /// The largest request body accepted, in bytes.
 pub(crate) const BODY_LIMIT: usize = 64 * 1024;
@@ -39,6 +40,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) struct AppState {
     env: Arc<Environment>,
     pub(crate) keys: ApiKeys,
+    /// The per-key limit of the token route.
+    pub(crate) rate: Arc<RateLimit>,
     counters: Arc<Counters>,
 }
 
@@ -49,7 +52,8 @@ pub struct Endpoint {
     pub method: Method,
     /// The path, with `{name}` for a parameter (as in OpenAPI).
     pub path: &'static str,
-    /// The scope an API key needs; `None` for a route without a key.
+    /// The scope an API key needs; `None` for a route without a key. The routes of
+    /// scope token (what jobs call in loops) are rate-limited per key.
     pub scope: Option<Scope>,
 }
 
@@ -104,11 +108,13 @@ pub fn endpoints() -> Vec<Endpoint> {
     table().into_iter().map(|(endpoint, _)| endpoint).collect()
 }
 
-/// The server's router over `env`; API keys are those of `keys`.
-pub fn router(env: Arc<Environment>, keys: ApiKeys) -> Router {
+/// The server's router over `env`; API keys are those of `keys`, each allowed
+/// `token_rate` access tokens a second (0: any number).
+pub fn router(env: Arc<Environment>, keys: ApiKeys, token_rate: u32) -> Router {
     let state = AppState {
         env,
         keys,
+        rate: Arc::new(RateLimit::new(token_rate)),
         counters: Arc::default(),
     };
     let mut router = Router::new();
