@@ -342,11 +342,13 @@ fn register_list_show_token_check_metrics_and_drop_over_the_api() {
 
 #[test]
 fn bad_input_on_every_route_is_a_json_error_and_stores_nothing() {
-    let mut setup = Setup::new(2);
+    let mut setup = Setup::new(3);
     let (status, _) = setup.register("acme-nl", 0, 0);
     assert_eq!(status, 201);
     let (sandbox, ws, keys, server) = (&setup.sandbox, &setup.ws, &setup.keys, &setup.server);
     let issued = &setup.issued;
+    // Registered by a statement while the server runs: its refresh token is taken too.
+    ws.register_issued("by-statement", sandbox, &issued[2], Duration::ZERO);
     // Dropped while the server runs: refused at once.
     let revoked = api_key(ws, "old", "admin");
     ws.run_c("drop api key 'old'").exits(0);
@@ -443,6 +445,13 @@ fn bad_input_on_every_route_is_a_json_error_and_stores_nothing() {
         409,
         "token_held",
         "a refresh token another holds",
+    );
+    let held_elsewhere = registration("other", sandbox, &issued[2], 0).to_string();
+    assert_error(
+        &register(&held_elsewhere),
+        409,
+        "token_held",
+        "a refresh token a connection stored since holds",
     );
     let same = json!(issued[1].refresh_token);
     for (field, value, what) in [
@@ -619,4 +628,31 @@ fn the_token_route_is_rate_limited_per_key() {
         "refilled"
     );
     assert_eq!(server.stop().code, 0);
+}
+
+#[test]
+fn api_keys_are_created_listed_and_dropped_by_statements() {
+    let ws = Workspace::new();
+    let created = ws.run_c("create api key 'jobs' scope token");
+    created
+        .exits(0)
+        .warns(&["shown this once", "Authorization: Bearer"]);
+    let key = created.stdout.trim();
+    assert!(key.starts_with("pak_") && key.len() > 40, "{key}");
+    ws.run_c("create api key 'JOBS' scope admin")
+        .exits(1)
+        .warns(&["an API key named 'jobs' exists already"]);
+    ws.run(&["--format", "json", "-c", "show api keys"])
+        .exits(0)
+        .says(&["\"name\":\"jobs\"", "\"scope\":\"token\"", "\"created\":"])
+        .keeps_secret(&[key]);
+    ws.run_c("create api key 'x' scope owner")
+        .exits(2)
+        .warns(&["expected 'register', 'token' or 'admin'"]);
+    ws.run_c("drop api key 'Jobs'").exits(0);
+    let listed = ws.run_c("show api keys");
+    assert!(!listed.exits(0).stdout.contains("jobs"), "{listed:#?}");
+    ws.run_c("drop api key 'jobs'")
+        .exits(1)
+        .warns(&["no API key named 'jobs'"]);
 }

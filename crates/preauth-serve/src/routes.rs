@@ -309,6 +309,8 @@ async fn register(
     let request = Register::from(body);
     let env = Arc::clone(&state.env);
     let stored = detached(async move {
+        // The store changes between requests: the refresh tokens held are read afresh.
+        env.forget_held_tokens();
         let registration = register_connection(&env, &request).await?;
         let name = registration.connection.name;
         blocking(&env, move |env| {

@@ -219,6 +219,17 @@ impl Environment {
         Ok(None)
     }
 
+    /// Forgets which refresh tokens the stored connections hold, so that the next
+    /// registration reads the store again. A run of statements keeps what it read; a
+    /// long-running server calls this before each registration, because other processes
+    /// add connections and refreshes replace their tokens meanwhile.
+    pub fn forget_held_tokens(&self) {
+        *self
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
     /// Notes that connection `name` now holds `token` (after a registration).
     pub(super) fn note_held(&self, name: &str, token: &RefreshToken) {
         let mut held = self
