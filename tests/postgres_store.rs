@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     DAY, Outcome, SandboxProcess, WEB_REDIRECT, Workspace, approve, authorization_url, demo_app,
+    serve,
 };
 
 /// A database of this test's own on the shared cluster, or `None` after the one skip
@@ -38,6 +39,35 @@ fn enroll(alpha: &Workspace, beta: &Workspace) {
         .keeps_secret(&[&code]);
 }
 
+/// Connection 'acme', registered a day ago from tokens a sandbox issued, in a store of
+/// its own shared by two enrolled machines.
+struct Shared {
+    url: String,
+    sandbox: SandboxProcess,
+    alpha: Workspace,
+    beta: Workspace,
+    tokens: Vec<common::IssuedTokens>,
+}
+
+impl Shared {
+    /// In database `name`; `None` when PostgreSQL is not installed (see [`database`]).
+    fn new(name: &str) -> Option<Shared> {
+        let url = database(name)?;
+        let sandbox = SandboxProcess::start(&[]);
+        let (alpha, beta) = (machine(&url, "alpha"), machine(&url, "beta"));
+        let tokens = sandbox.issue_tokens(1);
+        alpha.register_issued("acme", &sandbox, &tokens[0], DAY);
+        enroll(&alpha, &beta);
+        Some(Shared {
+            url,
+            sandbox,
+            alpha,
+            beta,
+            tokens,
+        })
+    }
+}
+
 /// The sandbox's count of refresh requests.
 fn refreshes(sandbox: &SandboxProcess) -> u64 {
     sandbox.counters()["token_calls_refresh_token"]
@@ -47,14 +77,16 @@ fn refreshes(sandbox: &SandboxProcess) -> u64 {
 
 #[test]
 fn two_enrolled_machines_refresh_a_shared_connection_exactly_once() {
-    let Some(url) = database("refresh_once") else {
+    let Some(Shared {
+        url,
+        sandbox,
+        alpha,
+        beta,
+        tokens,
+    }) = Shared::new("refresh_once")
+    else {
         return;
     };
-    let sandbox = SandboxProcess::start(&[]);
-    let (alpha, beta) = (machine(&url, "alpha"), machine(&url, "beta"));
-    let tokens = sandbox.issue_tokens(1);
-    alpha.register_issued("acme", &sandbox, &tokens[0], DAY);
-    enroll(&alpha, &beta);
     beta.run_c("show machines")
         .exits(0)
         .says(&["alpha", "beta", "device"]);
@@ -359,4 +391,48 @@ fn two_machines_share_one_keep_alive_run_and_refresh_each_connection_once() {
     assert_eq!(refreshed_lines, 20, "and reported once, by one of the two");
     assert_eq!(sandbox.counters()["spent_refresh_token_reuses"], 0);
     alpha.run(&["check"]).exits(0).says(&["connections=20"]);
+}
+
+#[test]
+fn two_serve_processes_on_one_store_refresh_once_for_32_concurrent_requests() {
+    let Some(Shared {
+        sandbox,
+        alpha,
+        beta,
+        tokens,
+        ..
+    }) = Shared::new("serve_refresh_once")
+    else {
+        return;
+    };
+    // Each machine's API keys are its own (api-keys.json in its settings folder).
+    let keys = [
+        serve::api_key(&alpha, "jobs", "token"),
+        serve::api_key(&beta, "jobs", "token"),
+    ];
+    let mut servers = [
+        serve::Server::start(&alpha, &[]),
+        serve::Server::start(&beta, &[]),
+    ];
+    sandbox.advance(600);
+    let before = refreshes(&sandbox);
+    let askers: Vec<(&str, &str)> = (0..32)
+        .map(|i| (servers[i % 2].url.as_str(), keys[i % 2].as_str()))
+        .collect();
+    let handed = serve::tokens_at_once("acme", &askers);
+    assert_eq!(refreshes(&sandbox), before + 1, "exactly one refresh");
+    assert!(handed.iter().all(|t| *t == handed[0]), "one token for all");
+    assert_ne!(handed[0], tokens[0].access_token, "a new token");
+    assert_eq!(sandbox.counters()["spent_refresh_token_reuses"], 0);
+    for server in &mut servers {
+        let outcome = server.stop();
+        assert_eq!(outcome.code, 0, "{outcome:#?}");
+        outcome.keeps_secret(&[
+            &handed[0],
+            &tokens[0].refresh_token,
+            common::DEMO_CLIENT_SECRET,
+            &keys[0],
+            &keys[1],
+        ]);
+    }
 }

@@ -4,138 +4,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Stdio};
-use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
-use common::{
-    DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, IssuedTokens, Outcome, SandboxProcess, Workspace,
-};
+use common::serve::{Keys, Server, api_key, tokens_at_once};
+use common::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, IssuedTokens, SandboxProcess, Workspace};
 use serde_json::{Value, json};
-
-/// A `preauth serve` process; its outputs are collected until it stops.
-struct Server {
-    child: Child,
-    url: String,
-    stdout: Option<JoinHandle<String>>,
-    stderr: Option<JoinHandle<String>>,
-}
-
-impl Server {
-    /// `preauth serve --listen 127.0.0.1:0 ARGS` in `ws`, once it prints its URL.
-    fn start(ws: &Workspace, args: &[&str]) -> Server {
-        let mut child = ws
-            .preauth()
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("preauth serve starts");
-        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("the URL is printed");
-        let url = line.trim().to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "first line {url:?}");
-        let drain = |mut from: Box<dyn Read + Send>| {
-            std::thread::spawn(move || {
-                let mut text = String::new();
-                let _ = from.read_to_string(&mut text);
-                text
-            })
-        };
-        let stderr = child.stderr.take().expect("piped stderr");
-        Server {
-            url,
-            stdout: Some(drain(Box::new(stdout))),
-            stderr: Some(drain(Box::new(stderr))),
-            child,
-        }
-    }
-
-    /// `method path` with `key` as bearer and `body` as JSON; the status and the body
-    /// as JSON (`Null` when empty or not JSON).
-    fn call(
-        &self,
-        method: &str,
-        path: &str,
-        key: Option<&str>,
-        body: Option<&str>,
-    ) -> (u16, Value) {
-        let mut headers = String::new();
-        if let Some(key) = key {
-            headers += &format!("Authorization: Bearer {key}\r\n");
-        }
-        if body.is_some() {
-            headers += "Content-Type: application/json\r\n";
-        }
-        let (status, text) = common::send(
-            method,
-            &format!("{}{path}", self.url),
-            &headers,
-            body.unwrap_or(""),
-        );
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    /// Stops it with SIGTERM; its exit code and everything it printed.
-    fn stop(&mut self) -> Outcome {
-        // SAFETY: kill(2) on the id of a child this test started and has not reaped.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let status = self.child.wait().expect("preauth serve ends");
-        Outcome {
-            code: status.code().unwrap_or(-1),
-            stdout: format!("{}\n", self.url)
-                + &self
-                    .stdout
-                    .take()
-                    .map(|t| t.join().unwrap())
-                    .unwrap_or_default(),
-            stderr: self
-                .stderr
-                .take()
-                .map(|t| t.join().unwrap())
-                .unwrap_or_default(),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Creates an API key in `ws` with a statement; the key printed.
-fn api_key(ws: &Workspace, name: &str, scope: &str) -> String {
-    let outcome = ws.run_c(&format!("create api key '{name}' scope {scope}"));
-    outcome.exits(0);
-    outcome.stdout.trim().to_string()
-}
-
-/// The three keys of a test: admin, register, token.
-struct Keys {
-    admin: String,
-    register: String,
-    token: String,
-}
-
-impl Keys {
-    fn create(ws: &Workspace) -> Keys {
-        Keys {
-            admin: api_key(ws, "admin", "admin"),
-            register: api_key(ws, "partner", "register"),
-            token: api_key(ws, "jobs", "token"),
-        }
-    }
-
-    fn all(&self) -> [&str; 3] {
-        [&self.admin, &self.register, &self.token]
-    }
-}
 
 /// The body of `POST /api/v1/connections` for the demo app at `sandbox`, with tokens
 /// obtained `age` ago.
@@ -520,25 +393,10 @@ fn sixteen_concurrent_token_requests_in_the_refresh_window_refresh_once() {
     sandbox.advance(580);
     let before = sandbox.counters();
 
-    let url = format!("{}/api/v1/connections/acme-nl/token", server.url);
-    let header = format!("Authorization: Bearer {}\r\n", keys.token);
-    let answers: Vec<(u16, String)> = std::thread::scope(|scope| {
-        let calls: Vec<_> = (0..16)
-            .map(|_| scope.spawn(|| common::send("POST", &url, &header, "")))
-            .collect();
-        calls
+    let handed: BTreeSet<String> =
+        tokens_at_once("acme-nl", &[(server.url.as_str(), keys.token.as_str()); 16])
             .into_iter()
-            .map(|c| c.join().expect("a call"))
-            .collect()
-    });
-    let handed: BTreeSet<String> = answers
-        .iter()
-        .map(|(status, body)| {
-            assert_eq!(*status, 200, "{body}");
-            let body: Value = serde_json::from_str(body).expect("JSON");
-            body["access_token"].as_str().expect("a token").to_string()
-        })
-        .collect();
+            .collect();
     assert_eq!(handed.len(), 1, "different tokens: {handed:?}");
     assert!(!handed.contains(&tokens.access_token));
     let after = sandbox.counters();

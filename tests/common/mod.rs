@@ -2,6 +2,8 @@
 //! test, the `preauth` binary with that environment, and a sandbox on 127.0.0.1.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod serve;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

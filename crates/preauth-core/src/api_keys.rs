@@ -237,11 +237,15 @@ impl ApiKeys {
     fn write(&self, file: &KeyFile) -> Result<(), ApiKeyError> {
         let mut bytes = serde_json::to_vec_pretty(file).map_err(|e| self.damaged(e.to_string()))?;
         bytes.push(b'\n');
-        durable::replace(&self.path, &bytes, false).map_err(|source| ApiKeyError::Io {
-            action: "write",
-            path: self.path.clone(),
-            source,
-        })
+        // With a PostgreSQL store nothing else may have made the settings folder yet.
+        let folder = self.path.parent().unwrap_or(Path::new("."));
+        durable::create_dir(folder)
+            .and_then(|()| durable::replace(&self.path, &bytes, false))
+            .map_err(|source| ApiKeyError::Io {
+                action: "write",
+                path: self.path.clone(),
+                source,
+            })
     }
 
     fn damaged(&self, reason: String) -> ApiKeyError {
@@ -290,7 +294,8 @@ mod tests {
     #[test]
     fn keys_are_stored_as_hashes_and_checked_by_scope() {
         let dir = tempfile::tempdir().unwrap();
-        let keys = ApiKeys::in_folder(dir.path());
+        // A settings folder nothing made yet (a PostgreSQL store) is made.
+        let keys = ApiKeys::in_folder(&dir.path().join("settings"));
         let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
         let key = keys.create("jobs", Scope::Token, now).unwrap();
         let stored = std::fs::read_to_string(keys.path()).unwrap();

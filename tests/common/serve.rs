@@ -1,0 +1,167 @@
+//! `preauth serve` as a child process, for the tests of its API.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Stdio};
+use std::thread::JoinHandle;
+
+use serde_json::Value;
+
+use super::{Outcome, Workspace};
+
+/// A `preauth serve` process; its outputs are collected until it stops.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    stdout: Option<JoinHandle<String>>,
+    stderr: Option<JoinHandle<String>>,
+}
+
+impl Server {
+    /// `preauth serve --listen 127.0.0.1:0 ARGS` in `ws`, once it prints its URL.
+    pub fn start(ws: &Workspace, args: &[&str]) -> Server {
+        let mut child = ws
+            .preauth()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("preauth serve starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("the URL is printed");
+        let url = line.trim().to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "first line {url:?}");
+        let drain = |mut from: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = from.read_to_string(&mut text);
+                text
+            })
+        };
+        let stderr = child.stderr.take().expect("piped stderr");
+        Server {
+            url,
+            stdout: Some(drain(Box::new(stdout))),
+            stderr: Some(drain(Box::new(stderr))),
+            child,
+        }
+    }
+
+    /// `method path` with `key` as bearer and `body` as JSON; the status and the body
+    /// as JSON (`Null` when empty or not JSON).
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, Value) {
+        let mut headers = String::new();
+        if let Some(key) = key {
+            headers += &format!("Authorization: Bearer {key}\r\n");
+        }
+        if body.is_some() {
+            headers += "Content-Type: application/json\r\n";
+        }
+        let (status, text) = super::send(
+            method,
+            &format!("{}{path}", self.url),
+            &headers,
+            body.unwrap_or(""),
+        );
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Stops it with SIGTERM; its exit code and everything it printed.
+    pub fn stop(&mut self) -> Outcome {
+        // SAFETY: kill(2) on the id of a child this test started and has not reaped.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let status = self.child.wait().expect("preauth serve ends");
+        Outcome {
+            code: status.code().unwrap_or(-1),
+            stdout: format!("{}\n", self.url)
+                + &self
+                    .stdout
+                    .take()
+                    .map(|t| t.join().unwrap())
+                    .unwrap_or_default(),
+            stderr: self
+                .stderr
+                .take()
+                .map(|t| t.join().unwrap())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Creates an API key in `ws` with a statement; the key printed.
+pub fn api_key(ws: &Workspace, name: &str, scope: &str) -> String {
+    let outcome = ws.run_c(&format!("create api key '{name}' scope {scope}"));
+    outcome.exits(0);
+    outcome.stdout.trim().to_string()
+}
+
+/// The three keys of a test: admin, register, token.
+pub struct Keys {
+    /// Scope admin.
+    pub admin: String,
+    /// Scope register.
+    pub register: String,
+    /// Scope token.
+    pub token: String,
+}
+
+impl Keys {
+    /// Creates the three keys in `ws`.
+    pub fn create(ws: &Workspace) -> Keys {
+        Keys {
+            admin: api_key(ws, "admin", "admin"),
+            register: api_key(ws, "partner", "register"),
+            token: api_key(ws, "jobs", "token"),
+        }
+    }
+
+    /// The three keys.
+    pub fn all(&self) -> [&str; 3] {
+        [&self.admin, &self.register, &self.token]
+    }
+}
+
+/// Asks for the access token of `connection` at every `(server URL, key)` at once (one
+/// thread each); the tokens handed out, after asserting that each answer is 200.
+pub fn tokens_at_once(connection: &str, askers: &[(&str, &str)]) -> Vec<String> {
+    let requests: Vec<(String, String)> = askers
+        .iter()
+        .map(|(url, key)| {
+            (
+                format!("{url}/api/v1/connections/{connection}/token"),
+                format!("Authorization: Bearer {key}\r\n"),
+            )
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        let calls: Vec<_> = requests
+            .iter()
+            .map(|(url, header)| scope.spawn(move || super::send("POST", url, header, "")))
+            .collect();
+        calls
+            .into_iter()
+            .map(|call| {
+                let (status, body) = call.join().expect("a call");
+                assert_eq!(status, 200, "{body}");
+                let body: Value = serde_json::from_str(&body).expect("JSON");
+                body["access_token"].as_str().expect("a token").to_string()
+            })
+            .collect()
+    })
+}
