@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use common::{
@@ -459,32 +458,10 @@ fn the_systemd_units_run_the_keepalive_daily_and_persistently() {
             .any(|l| l.starts_with("ExecStart=") && l.contains("preauth check"))
     );
 
-    // systemd's own verdict, with the units pointing at the binary under test.
-    let verify = Command::new("systemd-analyze").arg("--version").output();
-    if verify.is_err() {
-        eprintln!("systemd-analyze is not installed; the unit files were only read");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let binary = assert_cmd::cargo::cargo_bin("preauth");
-    let mut paths = Vec::new();
-    for name in [
+    common::systemd_verify(&[
         "preauth-keepalive.service",
         "preauth-keepalive.timer",
         "preauth-check.service",
         "preauth-check.timer",
-    ] {
-        let text = unit(name).replace("/usr/local/bin/preauth", &binary.display().to_string());
-        let path = dir.path().join(name);
-        std::fs::write(&path, text).unwrap();
-        paths.push(path);
-    }
-    let out = Command::new("systemd-analyze")
-        .args(["verify", "--man=no"])
-        .args(&paths)
-        .output()
-        .expect("systemd-analyze runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "systemd-analyze verify: {stderr}");
-    assert!(stderr.trim().is_empty(), "systemd-analyze verify: {stderr}");
+    ]);
 }

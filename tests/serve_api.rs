@@ -514,3 +514,29 @@ fn api_keys_are_created_listed_and_dropped_by_statements() {
         .exits(1)
         .warns(&["no API key named 'jobs'"]);
 }
+
+#[test]
+fn the_systemd_unit_serves_on_loopback_and_gives_the_drain_time_to_finish() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/systemd/preauth-serve.service"
+    );
+    let unit = std::fs::read_to_string(path).expect("the unit");
+    let setting = |key: &str| {
+        unit.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .unwrap_or_else(|| panic!("no {key}"))
+            .to_string()
+    };
+    assert_eq!(
+        setting("ExecStart"),
+        "/usr/local/bin/preauth serve --listen 127.0.0.1:8440"
+    );
+    assert_eq!(setting("KillSignal"), "SIGTERM");
+    let stop: u64 = setting("TimeoutStopSec").parse().expect("seconds");
+    assert!(
+        stop > 60,
+        "longer than the request timeout, so a drain is not cut"
+    );
+    common::systemd_verify(&["preauth-serve.service"]);
+}

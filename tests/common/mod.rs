@@ -557,3 +557,39 @@ impl Workspace {
         assert!(status.success(), "preauth failed: {status}");
     }
 }
+
+/// systemd's own verdict (`systemd-analyze verify`) on the unit files `names` of
+/// `examples/systemd/`, with `/usr/local/bin/preauth` pointing at the binary under test;
+/// only one line when systemd-analyze is not installed.
+pub fn systemd_verify(names: &[&str]) {
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("systemd-analyze is not installed; the unit files were only read");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let binary = assert_cmd::cargo::cargo_bin("preauth");
+    let mut paths = Vec::new();
+    for name in names {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/systemd")
+            .join(name);
+        let text = std::fs::read_to_string(&source)
+            .expect(name)
+            .replace("/usr/local/bin/preauth", &binary.display().to_string());
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        paths.push(path);
+    }
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .args(&paths)
+        .output()
+        .expect("systemd-analyze runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "systemd-analyze verify: {stderr}");
+    assert!(stderr.trim().is_empty(), "systemd-analyze verify: {stderr}");
+}
