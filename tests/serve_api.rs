@@ -176,6 +176,8 @@ fn register_list_show_token_check_metrics_and_drop_over_the_api() {
         (29.9..=30.0).contains(&days),
         "the refreshed token's 30 days: {days}"
     );
+    let (status, document) = server.call("GET", "/api/v1/openapi.json", None, None);
+    assert_eq!((status, &document["openapi"]), (200, &json!("3.1.0")));
     assert_eq!(
         server.call("GET", "/healthz", None, None),
         (200, json!({"status": "ok"}))
@@ -359,6 +361,12 @@ fn bad_input_on_every_route_is_a_json_error_and_stores_nothing() {
             path,
         );
     }
+    assert_error(
+        &server.call("PUT", "/api/v1/connections", Some(&keys.admin), Some("{}")),
+        405,
+        "method_not_allowed",
+        "a method the route does not take",
+    );
     assert_error(
         &server.call("GET", "/api/v2/nothing", Some(&keys.admin), None),
         404,

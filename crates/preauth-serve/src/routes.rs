@@ -67,6 +67,7 @@ fn table() -> Vec<(Endpoint, MethodRouter<AppState>)> {
     let one = "/api/v1/connections/{name}";
     vec![
         route(Method::GET, "/healthz", None, healthz),
+        route(Method::GET, "/api/v1/openapi.json", None, openapi),
         route(Method::GET, "/metrics", None, metrics),
         route(Method::GET, "/api/v1/check", admin, check),
         route(Method::GET, "/api/v1/connections", admin, list),
@@ -130,6 +131,7 @@ pub fn router(env: Arc<Environment>, keys: ApiKeys, token_rate: u32) -> Router {
     }
     router
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(timeout))
         .with_state(state)
@@ -150,11 +152,19 @@ async fn timeout(request: Request, next: Next) -> Result<Response, ApiError> {
         })
 }
 
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method; the routes are described in /api/v1/openapi.json",
+    )
+}
+
 async fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "no_route",
-        "no such route; the routes are described in openapi.json",
+        "no such route; the routes are described in /api/v1/openapi.json",
     )
 }
 
@@ -177,6 +187,13 @@ async fn detached<T: Send + 'static>(
     tokio::spawn(work)
         .await
         .map_err(|e| ApiError::internal(format!("the request's work failed: {e}")))?
+}
+
+/// The OpenAPI document of these routes (tested against [`endpoints`]).
+const OPENAPI: &str = include_str!("../openapi.json");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
 async fn healthz() -> Json<Value> {
