@@ -71,6 +71,15 @@ fn refreshes(sandbox: &SandboxProcess) -> u64 {
         .expect("the refresh counter")
 }
 
+/// The days left of the refresh token that expires first, from the metrics text.
+fn days_left(metrics: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("preauth_refresh_token_days_left_min "))
+        .and_then(|d| d.parse().ok())
+        .expect("the days left")
+}
+
 /// Asserts an error answer: `status`, JSON with `code` and a one-sentence message.
 fn assert_error(answer: &(u16, Value), status: u16, code: &str, what: &str) {
     assert_eq!(answer.0, status, "{what}: {answer:?}");
@@ -167,11 +176,7 @@ fn register_list_show_token_check_metrics_and_drop_over_the_api() {
     ] {
         assert!(metrics.contains(line), "{line} not in {metrics}");
     }
-    let days: f64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("preauth_refresh_token_days_left_min "))
-        .and_then(|d| d.parse().ok())
-        .expect("the days left");
+    let days = days_left(&metrics);
     assert!(
         (29.9..=30.0).contains(&days),
         "the refreshed token's 30 days: {days}"
@@ -547,4 +552,48 @@ fn the_systemd_unit_serves_on_loopback_and_gives_the_drain_time_to_finish() {
         "longer than the request timeout, so a drain is not cut"
     );
     common::systemd_verify(&["preauth-serve.service"]);
+}
+
+#[test]
+fn check_answers_503_and_metrics_count_a_connection_that_needs_a_login_soon() {
+    let mut setup = Setup::new(2);
+    assert_eq!(setup.register("fresh", 0, 0).0, 201);
+    // Exact's refresh tokens live 30 days: one obtained 29 days ago is CRITICAL.
+    assert_eq!(setup.register("old", 1, 29 * 86_400).0, 201);
+    let (keys, server) = (&setup.keys, &setup.server);
+    let (status, check) = server.call("GET", "/api/v1/check", Some(&keys.admin), None);
+    assert_eq!(
+        (status, &check["state"]),
+        (503, &json!("CRITICAL")),
+        "{check}"
+    );
+    let states: Vec<(&str, &str)> = check["connections"]
+        .as_array()
+        .expect("connections")
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["state"].as_str().unwrap()))
+        .collect();
+    assert!(states.contains(&("old", "CRITICAL")), "{states:?}");
+    assert!(states.contains(&("fresh", "OK")), "{states:?}");
+    assert!(
+        check["summary"].as_str().unwrap().contains("old"),
+        "{check}"
+    );
+    let (_, metrics) = common::http("GET", &format!("{}/metrics", server.url), None);
+    for line in [
+        "preauth_connections{state=\"ok\"} 1",
+        "preauth_connections{state=\"critical\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} not in {metrics}");
+    }
+    let days = days_left(&metrics);
+    assert!(
+        (0.99..=1.0).contains(&days),
+        "the old token's last day: {days}"
+    );
+    let (status, _) = server.call("DELETE", "/api/v1/connections/old", Some(&keys.admin), None);
+    assert_eq!(status, 204);
+    let (status, check) = server.call("GET", "/api/v1/check", Some(&keys.admin), None);
+    assert_eq!((status, &check["state"]), (200, &json!("OK")), "{check}");
+    assert_eq!(setup.server.stop().code, 0);
 }
