@@ -4,6 +4,7 @@ use std::path::{Component, PathBuf};
 
 use clap::error::ErrorKind;
 use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use preauth_core::monitor::Thresholds;
 use preauth_script::output::OutputFormat;
 
 use crate::protector::{KeyFile, KeySource};
@@ -192,7 +193,7 @@ impl Cli {
         if let (true, Some(subcommand)) = (script, &cli.subcommand) {
             let name = match subcommand {
                 Command::Token { .. } => "token",
-                Command::Check { .. } => "check",
+                Command::Check(_) => "check",
                 Command::Sandbox(_) => "sandbox",
                 Command::Serve(_) => "serve",
             };
@@ -420,20 +421,34 @@ pub enum Command {
     },
     /// Monitoring check of every connection's refresh token (Nagios / Icinga plugin).
     #[command(after_help = CHECK_HELP)]
-    Check {
-        /// WARNING when a refresh token expires within this many days.
-        #[arg(long, default_value_t = 7, value_name = "DAYS")]
-        warn_days: u32,
-        /// CRITICAL when a refresh token expires within this many days.
-        #[arg(long, default_value_t = 2, value_name = "DAYS")]
-        critical_days: u32,
-    },
+    Check(ThresholdArgs),
     /// Run the Exact Online / Twinfield compatible authorization server on 127.0.0.1.
     #[command(after_help = SANDBOX_HELP)]
     Sandbox(SandboxArgs),
     /// Serve the JSON API (register connections, access tokens for jobs, monitoring).
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
+}
+
+/// When a refresh token counts as expiring (`preauth check`, `/api/v1/check`).
+#[derive(Debug, Args)]
+pub struct ThresholdArgs {
+    /// WARNING when a refresh token expires within this many days.
+    #[arg(long, default_value_t = 7, value_name = "DAYS")]
+    pub warn_days: u32,
+    /// CRITICAL when a refresh token expires within this many days.
+    #[arg(long, default_value_t = 2, value_name = "DAYS")]
+    pub critical_days: u32,
+}
+
+impl ThresholdArgs {
+    /// The thresholds given.
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            warn_days: self.warn_days,
+            critical_days: self.critical_days,
+        }
+    }
 }
 
 /// `preauth serve`.
@@ -449,6 +464,9 @@ pub struct ServeArgs {
     /// Access tokens each API key may get per second, and at once (0: no limit).
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub token_rate: u32,
+    /// When `/api/v1/check` counts a refresh token as expiring.
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
 }
 
 /// `preauth sandbox`.

@@ -50,16 +50,7 @@ async fn dispatch(cli: Cli) -> i32 {
         Some(Command::Sandbox(args)) => sandbox::run(args).await,
         Some(Command::Serve(ref args)) => serve::run(&cli.common, args).await,
         Some(Command::Token { ref name }) => token(&cli.common, name).await,
-        Some(Command::Check {
-            warn_days,
-            critical_days,
-        }) => check(
-            &cli.common,
-            Thresholds {
-                warn_days,
-                critical_days,
-            },
-        ),
+        Some(Command::Check(ref args)) => check(&cli.common, args.thresholds()),
         None => run::run(cli).await,
     }
 }

@@ -26,6 +26,7 @@ pub async fn run(common: &Common, args: &ServeArgs) -> i32 {
         listen: args.listen,
         behind_proxy: args.behind_proxy,
         token_rate: args.token_rate,
+        thresholds: args.thresholds.thresholds(),
     };
     match preauth_serve::serve(Arc::new(env), keys, options, stop_signal()).await {
         Ok(()) => exit::SUCCESS,

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use preauth_core::api_keys::ApiKeys;
+use preauth_core::monitor::Thresholds;
 use preauth_script::interpreter::Environment;
 use tokio::net::TcpListener;
 
@@ -45,6 +46,8 @@ pub struct Options {
     pub behind_proxy: bool,
     /// Access tokens each API key may get per second (0: any number).
     pub token_rate: u32,
+    /// When `/api/v1/check` and `/metrics` count a refresh token as expiring.
+    pub thresholds: Thresholds,
 }
 
 /// Refuses an address that is not loopback unless `behind_proxy`.
@@ -84,7 +87,7 @@ pub async fn serve(
         "preauth serve: API keys in {}; stop with Ctrl-C or SIGTERM",
         keys.path().display()
     );
-    axum::serve(listener, router(env, keys, options.token_rate))
+    axum::serve(listener, router(env, keys, &options))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(ServeError::Serve)?;

@@ -23,6 +23,7 @@ use preauth_script::interpreter::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::Options;
 use crate::auth;
 use crate::error::ApiError;
 use crate::metrics::Counters;
@@ -42,6 +43,7 @@ pub(crate) struct AppState {
     pub(crate) keys: ApiKeys,
     /// The per-key limit of the token route.
     pub(crate) rate: Arc<RateLimit>,
+    thresholds: Thresholds,
     counters: Arc<Counters>,
 }
 
@@ -109,13 +111,14 @@ pub fn endpoints() -> Vec<Endpoint> {
     table().into_iter().map(|(endpoint, _)| endpoint).collect()
 }
 
-/// The server's router over `env`; API keys are those of `keys`, each allowed
-/// `token_rate` access tokens a second (0: any number).
-pub fn router(env: Arc<Environment>, keys: ApiKeys, token_rate: u32) -> Router {
+/// The server's router over `env`; API keys are those of `keys`, limited and judged as
+/// `options` say.
+pub fn router(env: Arc<Environment>, keys: ApiKeys, options: &Options) -> Router {
     let state = AppState {
         env,
         keys,
-        rate: Arc::new(RateLimit::new(token_rate)),
+        rate: Arc::new(RateLimit::new(options.token_rate)),
+        thresholds: options.thresholds,
         counters: Arc::default(),
     };
     let mut router = Router::new();
@@ -200,26 +203,27 @@ async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-fn report(env: &Environment) -> CheckReport {
+fn report(env: &Environment, thresholds: Thresholds) -> CheckReport {
     monitor::check(
         env.store(),
         env.registry(),
         env.lifecycle().now(),
-        Thresholds::default(),
+        thresholds,
     )
 }
 
 async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let counters = Arc::clone(&state.counters);
+    let (counters, thresholds) = (Arc::clone(&state.counters), state.thresholds);
     let text = blocking(&state.env, move |env| {
-        Ok(counters.render(&report(env), env.lifecycle().now()))
+        Ok(counters.render(&report(env, thresholds), env.lifecycle().now()))
     })
     .await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 
 async fn check(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let report = blocking(&state.env, |env| Ok(report(env))).await?;
+    let thresholds = state.thresholds;
+    let report = blocking(&state.env, move |env| Ok(report(env, thresholds))).await?;
     let state = report.state();
     let connections: Vec<Value> = report
         .connections
