@@ -367,6 +367,12 @@ fn bad_input_on_every_route_is_a_json_error_and_stores_nothing() {
         );
     }
     assert_error(
+        &server.call("GET", "/api/v1/connections/%FF", Some(&keys.admin), None),
+        400,
+        "invalid_path",
+        "a name that is not UTF-8",
+    );
+    assert_error(
         &server.call("PUT", "/api/v1/connections", Some(&keys.admin), Some("{}")),
         405,
         "method_not_allowed",

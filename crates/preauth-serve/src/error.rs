@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use preauth_core::api_keys::ApiKeyError;
@@ -114,6 +114,16 @@ impl From<JsonRejection> for ApiError {
             ),
         };
         ApiError::new(status, code, what)
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(_: PathRejection) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+            "the connection name in the path is not valid percent-encoded UTF-8",
+        )
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::handler::Handler;
 use axum::http::{Method, StatusCode, header};
@@ -265,16 +265,18 @@ async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
 
 async fn show(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let Path(name) = name?;
     let table = blocking(&state.env, move |env| Ok(connection_table(env, &name)?)).await?;
     Ok(Json(table.to_json_object()))
 }
 
 async fn drop_connection(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
+    let Path(name) = name?;
     blocking(&state.env, move |env| {
         match env.lifecycle().store().drop_connection(&name)? {
             true => Ok(StatusCode::NO_CONTENT),
@@ -345,8 +347,9 @@ async fn register(
 
 async fn token(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let Path(name) = name?;
     let env = Arc::clone(&state.env);
     let counters = Arc::clone(&state.counters);
     detached(async move {
