@@ -181,7 +181,7 @@ fn register_list_show_token_check_metrics_and_drop_over_the_api() {
         (29.9..=30.0).contains(&days),
         "the refreshed token's 30 days: {days}"
     );
-    let (status, document) = server.call("GET", "/api/v1/openapi.json", None, None);
+    let (status, document) = server.call("GET", "/openapi.json", None, None);
     assert_eq!((status, &document["openapi"]), (200, &json!("3.1.0")));
     assert_eq!(
         server.call("GET", "/healthz", None, None),

@@ -15,9 +15,11 @@
 #![deny(missing_docs)]
 
 mod auth;
+mod connections;
 mod error;
 mod listen;
 mod metrics;
+mod monitoring;
 mod rate;
 mod routes;
 

@@ -1,0 +1,78 @@
+//! The handlers that watch: `/healthz`, `/metrics`, `/api/v1/check`, and the OpenAPI
+//! document.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use preauth_core::monitor::{self, CheckReport, CheckState, Thresholds};
+use preauth_script::interpreter::Environment;
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::routes::{AppState, blocking};
+
+/// The OpenAPI document of the routes (tested against [`crate::endpoints`]).
+const OPENAPI: &str = include_str!("../openapi.json");
+
+pub(crate) async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+pub(crate) async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+fn report(env: &Environment, thresholds: Thresholds) -> CheckReport {
+    monitor::check(
+        env.store(),
+        env.registry(),
+        env.lifecycle().now(),
+        thresholds,
+    )
+}
+
+pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let (counters, thresholds) = (Arc::clone(&state.counters), state.thresholds);
+    let text = blocking(&state.env, move |env| {
+        Ok(counters.render(&report(env, thresholds), env.lifecycle().now()))
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}
+
+pub(crate) async fn check(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let thresholds = state.thresholds;
+    let report = blocking(&state.env, move |env| Ok(report(env, thresholds))).await?;
+    let state = report.state();
+    let connections: Vec<Value> = report
+        .connections
+        .iter()
+        .map(|c| {
+            json!({
+                "name": c.name,
+                "platform": c.platform,
+                "state": c.state.to_string(),
+                "reason": c.reason,
+                "refresh_token_expires_at": c.refresh_token_expires_at.map(rfc3339),
+            })
+        })
+        .collect();
+    let status = if state == CheckState::Ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "state": state.to_string(),
+        "summary": report.status_line(),
+        "connections": connections,
+    });
+    Ok((status, Json(body)).into_response())
+}
+
+fn rfc3339(at: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_seconds(at).to_string()
+}
