@@ -9,7 +9,7 @@
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -18,7 +18,10 @@ use zeroize::Zeroizing;
 
 use crate::connection::fold_name;
 use crate::flow::random_token;
-use crate::settings::durable;
+use crate::settings::durable::{self, FileLock};
+
+/// How long a change of the keys waits for another one to finish.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// The file, in the settings folder, that holds the API keys' hashes.
 pub const API_KEYS_FILE: &str = "api-keys.json";
@@ -169,26 +172,26 @@ impl ApiKeys {
         if name.trim().is_empty() {
             return Err(ApiKeyError::EmptyName);
         }
-        let mut file = self.read()?;
-        if let Some(existing) = file.find(name) {
-            return Err(ApiKeyError::NameTaken {
-                name: existing.name.clone(),
+        self.change(|file| {
+            if let Some(existing) = file.find(name) {
+                return Err(ApiKeyError::NameTaken {
+                    name: existing.name.clone(),
+                });
+            }
+            let key = NewApiKey(Zeroizing::new(format!(
+                "pak_{}",
+                random_token(32).map_err(|e| ApiKeyError::Random(e.to_string()))?
+            )));
+            file.keys.push(StoredKey {
+                info: ApiKeyInfo {
+                    name: name.to_string(),
+                    scope,
+                    created_at: now,
+                },
+                sha256: hash(key.secret()),
             });
-        }
-        let key = NewApiKey(Zeroizing::new(format!(
-            "pak_{}",
-            random_token(32).map_err(|e| ApiKeyError::Random(e.to_string()))?
-        )));
-        file.keys.push(StoredKey {
-            info: ApiKeyInfo {
-                name: name.to_string(),
-                scope,
-                created_at: now,
-            },
-            sha256: hash(key.secret()),
-        });
-        self.write(&file)?;
-        Ok(key)
+            Ok(key)
+        })
     }
 
     /// Every key, in the order created.
@@ -198,14 +201,15 @@ impl ApiKeys {
 
     /// Removes the key named `name`.
     pub fn drop_key(&self, name: &str) -> Result<(), ApiKeyError> {
-        let mut file = self.read()?;
-        let before = file.keys.len();
-        file.keys
-            .retain(|k| fold_name(&k.info.name) != fold_name(name));
-        if file.keys.len() == before {
-            return Err(ApiKeyError::Unknown { name: name.into() });
-        }
-        self.write(&file)
+        self.change(|file| {
+            let before = file.keys.len();
+            file.keys
+                .retain(|k| fold_name(&k.info.name) != fold_name(name));
+            if file.keys.len() == before {
+                return Err(ApiKeyError::Unknown { name: name.into() });
+            }
+            Ok(())
+        })
     }
 
     /// The key that `presented` is, if any (compared in constant time).
@@ -234,18 +238,28 @@ impl ApiKeys {
         serde_json::from_slice(&bytes).map_err(|e| self.damaged(e.to_string()))
     }
 
-    fn write(&self, file: &KeyFile) -> Result<(), ApiKeyError> {
-        let mut bytes = serde_json::to_vec_pretty(file).map_err(|e| self.damaged(e.to_string()))?;
-        bytes.push(b'\n');
+    /// Applies `change` to the keys and writes them, under a lock file next to them
+    /// (two statements at once must not lose a key); nothing is written when it fails.
+    fn change<T>(
+        &self,
+        change: impl FnOnce(&mut KeyFile) -> Result<T, ApiKeyError>,
+    ) -> Result<T, ApiKeyError> {
+        let io = |source| ApiKeyError::Io {
+            action: "write",
+            path: self.path.clone(),
+            source,
+        };
         // With a PostgreSQL store nothing else may have made the settings folder yet.
-        let folder = self.path.parent().unwrap_or(Path::new("."));
-        durable::create_dir(folder)
-            .and_then(|()| durable::replace(&self.path, &bytes, false))
-            .map_err(|source| ApiKeyError::Io {
-                action: "write",
-                path: self.path.clone(),
-                source,
-            })
+        durable::create_dir(self.path.parent().unwrap_or(Path::new("."))).map_err(io)?;
+        let _lock = FileLock::acquire(&durable::sibling(&self.path, ".", ".lock"), LOCK_WAIT)
+            .map_err(io)?;
+        let mut file = self.read()?;
+        let done = change(&mut file)?;
+        let mut bytes =
+            serde_json::to_vec_pretty(&file).map_err(|e| self.damaged(e.to_string()))?;
+        bytes.push(b'\n');
+        durable::replace(&self.path, &bytes, false).map_err(io)?;
+        Ok(done)
     }
 
     fn damaged(&self, reason: String) -> ApiKeyError {
@@ -296,7 +310,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // A settings folder nothing made yet (a PostgreSQL store) is made.
         let keys = ApiKeys::in_folder(&dir.path().join("settings"));
-        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let key = keys.create("jobs", Scope::Token, now).unwrap();
         let stored = std::fs::read_to_string(keys.path()).unwrap();
         assert!(!stored.contains(key.secret()), "{stored}");
@@ -314,6 +328,22 @@ mod tests {
             keys.drop_key("jobs"),
             Err(ApiKeyError::Unknown { .. })
         ));
+    }
+
+    #[test]
+    fn keys_created_at_once_are_all_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = ApiKeys::in_folder(dir.path());
+        std::thread::scope(|scope| {
+            for i in 0..8 {
+                let keys = &keys;
+                scope.spawn(move || {
+                    keys.create(&format!("job-{i}"), Scope::Token, SystemTime::now())
+                        .unwrap()
+                });
+            }
+        });
+        assert_eq!(keys.list().unwrap().len(), 8);
     }
 
     #[test]
