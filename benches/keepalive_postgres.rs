@@ -17,7 +17,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use support::common::Workspace;
+use support::common::{WEB_REDIRECT, Workspace, demo_app};
 use support::{REFRESH_WINDOW_REACHED, issue, keep_alive_once, register_script, run_measured};
 
 const SIZES: [usize; 2] = [200, 2_000];
@@ -114,14 +114,22 @@ fn bench(c: &mut Criterion) {
         assert_eq!(sb.counters().spent_refresh_token_reuses, 0);
     }
 
-    // `preauth token` with a valid access token, on the store of the last size.
-    let url = cluster.url_of(&format!("keepalive_{}", SIZES[SIZES.len() - 1]));
-    let alpha = machine(&url, "alpha");
+    // `preauth token` with a valid access token (obtained just now): reading the row,
+    // opening it with the data key (unlocked with this machine's slot) and printing.
+    let (sb, tokens) = issue(&rt, 1);
+    let ws = machine(&cluster.new_database("token"), "alpha");
+    let (access, refresh) = &tokens[0];
+    ws.run_c(&format!(
+        "register connection 'job' platform exact {} access token '{access}' refresh token '{refresh}'",
+        demo_app(&sb.base_url(), WEB_REDIRECT)
+    ))
+    .exits(0);
     let mut group = c.benchmark_group("postgres");
     group.bench_function("token (valid access token)", |b| {
-        b.iter(|| alpha.run_quietly(&["token", "conn-00000"]))
+        b.iter(|| ws.run_quietly(&["token", "job"]))
     });
     group.finish();
+    assert_eq!(sb.counters().token_calls_refresh_token, 0, "no refresh");
 }
 
 criterion_group!(benches, bench);
