@@ -95,7 +95,12 @@ fn bench(c: &mut Criterion) {
                     let (first, second) = (machine(&url, "alpha"), machine(&url, "beta"));
                     let script = first.write("register.sql", &register_script(&sb, &tokens));
                     run_measured(first.preauth().arg(&script), &out);
-                    let code = first.run_c("enroll machine").exits(0).stdout.trim().to_string();
+                    let code = first
+                        .run_c("enroll machine")
+                        .exits(0)
+                        .stdout
+                        .trim()
+                        .to_string();
                     second
                         .run_c(&format!("enroll machine with code '{code}'"))
                         .exits(0);

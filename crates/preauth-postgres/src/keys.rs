@@ -187,16 +187,25 @@ pub(crate) async fn unlock(
         .map_err(failed)?;
     if let Some(row) = own {
         let sealed: String = row.get(0);
-        let text = machine.protector.open(&sealed, DATA_KEY_LABEL).map_err(|e| {
-            backend(
-                location,
-                format!(
-                    "the key slot '{}' does not open with this machine's key ({e}); on an enrolled machine run `drop machine {}`, then enroll this one again",
-                    machine.slot,
-                    Quoted(&machine.slot)
-                ),
-            )
-        })?;
+        let text = machine
+            .protector
+            .open(&sealed, DATA_KEY_LABEL)
+            .map_err(|e| {
+                let reason = match e.kind {
+                    // The key itself is missing (another DEVICEKEY_SECRET_DIR, an absent
+                    // key file): its own sentence says what to do.
+                    ProtectErrorKind::Key => format!(
+                        "the key of machine '{}' is unavailable: {e}",
+                        machine.slot
+                    ),
+                    _ => format!(
+                        "the key slot '{}' does not open with this machine's key ({e}); on an enrolled machine run `drop machine {}`, then enroll this one again",
+                        machine.slot,
+                        Quoted(&machine.slot)
+                    ),
+                };
+                backend(location, reason)
+            })?;
         return data_key(&text, location);
     }
     Err(not_enrolled(location, machine))
