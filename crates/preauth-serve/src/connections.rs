@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use crate::error::ApiError;
 use crate::routes::{AppState, blocking, detached};
 
+/// `GET /api/v1/connections`: the table of `show connections`.
 pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let (table, problems) = blocking(&state.env, |env| Ok(connections_table(env)?)).await?;
     Ok(Json(json!({
@@ -25,6 +26,7 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, A
     })))
 }
 
+/// `GET /api/v1/connections/{name}`: the properties of `show connection`, no secret.
 pub(crate) async fn show(
     State(state): State<AppState>,
     name: Result<Path<String>, PathRejection>,
@@ -34,6 +36,7 @@ pub(crate) async fn show(
     Ok(Json(table.to_json_object()))
 }
 
+/// `DELETE /api/v1/connections/{name}`.
 pub(crate) async fn drop_connection(
     State(state): State<AppState>,
     name: Result<Path<String>, PathRejection>,
@@ -86,27 +89,28 @@ impl From<RegisterBody> for Register {
     }
 }
 
+/// `POST /api/v1/connections`: `register connection` from JSON.
 pub(crate) async fn register(
     State(state): State<AppState>,
     body: Result<Json<RegisterBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body?;
     let request = Register::from(body);
-    let env = Arc::clone(&state.env);
-    let stored = detached(async move {
+    // A registration reads the store (the name, the refresh tokens held) with calls that
+    // may wait, so all of it runs on a blocking thread; it finishes even if the client
+    // goes away.
+    let runtime = tokio::runtime::Handle::current();
+    let stored = blocking(&state.env, move |env| {
         // The store changes between requests: the refresh tokens held are read afresh.
         env.forget_held_tokens();
-        let registration = register_connection(&env, &request).await?;
-        let name = registration.connection.name;
-        blocking(&env, move |env| {
-            Ok(connection_table(env, &name)?.to_json_object())
-        })
-        .await
+        let registration = runtime.block_on(register_connection(env, &request))?;
+        Ok(connection_table(env, &registration.connection.name)?.to_json_object())
     })
     .await?;
     Ok((StatusCode::CREATED, Json(stored)).into_response())
 }
 
+/// `POST /api/v1/connections/{name}/token`: as `preauth token --format json`.
 pub(crate) async fn token(
     State(state): State<AppState>,
     name: Result<Path<String>, PathRejection>,

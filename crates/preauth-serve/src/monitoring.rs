@@ -17,10 +17,12 @@ use crate::routes::{AppState, blocking};
 /// The OpenAPI document of the routes (tested against [`crate::endpoints`]).
 const OPENAPI: &str = include_str!("../openapi.json");
 
+/// `GET /openapi.json`.
 pub(crate) async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
+/// `GET /healthz`: the process answers.
 pub(crate) async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
@@ -34,6 +36,7 @@ fn report(env: &Environment, thresholds: Thresholds) -> CheckReport {
     )
 }
 
+/// `GET /metrics`: the Prometheus text.
 pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let (counters, thresholds) = (Arc::clone(&state.counters), state.thresholds);
     let text = blocking(&state.env, move |env| {
@@ -43,6 +46,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, A
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 
+/// `GET /api/v1/check`: the verdict of `preauth check`; 503 unless OK.
 pub(crate) async fn check(State(state): State<AppState>) -> Result<Response, ApiError> {
     let thresholds = state.thresholds;
     let report = blocking(&state.env, move |env| Ok(report(env, thresholds))).await?;
