@@ -50,6 +50,11 @@ impl Server {
         }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `method path` with `key` as bearer and `body` as JSON; the status and the body
     /// as JSON (`Null` when empty or not JSON).
     pub fn call(
