@@ -130,7 +130,13 @@ impl Table {
     }
 
     /// The rows as rendered in `format`.
-    fn cells(&self, format: OutputFormat) -> Vec<Vec<String>> {
+    /// The column names.
+    pub fn columns(&self) -> &[&'static str] {
+        &self.columns
+    }
+
+    /// Every row's cells as text in `format` (times human in `Table`, RFC 3339 else).
+    pub fn cells(&self, format: OutputFormat) -> Vec<Vec<String>> {
         self.rows
             .iter()
             .map(|row| row.iter().map(|c| c.render(format)).collect())

@@ -34,8 +34,7 @@ pub(super) async fn preauthenticate(
     env: &Environment,
     p: &Preauthenticate,
 ) -> Result<(), ExecError> {
-    let connection = env.new_connection(&p.connection, &p.app)?;
-    refuse_existing(env, &connection.name)?;
+    let connection = new_login(env, p)?;
     log_in(env, connection).await
 }
 
@@ -44,12 +43,35 @@ pub(super) async fn preauthenticate(
 /// tokens replace the old ones in place (other stored keys are kept); until the login
 /// completes, the stored connection is left as it was.
 pub(super) async fn preauthenticate_again(env: &Environment, name: &str) -> Result<(), ExecError> {
+    let connection = login_again(env, name)?;
+    log_in(env, connection).await
+}
+
+/// The connection a new login of `p` creates, checked before anyone logs in: a valid
+/// name that is not taken, a known platform and country. Shared by the statement and
+/// the Preauthenticate page of `preauth serve`.
+pub fn new_login(env: &Environment, p: &Preauthenticate) -> Result<Connection, ExecError> {
+    let connection = env.new_connection(&p.connection, &p.app)?;
+    refuse_existing(env, &connection.name)?;
+    Ok(connection)
+}
+
+/// Stored connection `name` without its tokens, for a new login with the app it
+/// stores. Stored extras (a recorded failure, a cluster URL) stay in the store: the
+/// login merges into it and clears what applied to the old tokens.
+pub fn login_again(env: &Environment, name: &str) -> Result<Connection, ExecError> {
     let mut connection = env.lifecycle().store().load(name)?;
     connection.tokens = None;
-    // Stored extras (a recorded failure, a cluster URL) stay in the stored connection:
-    // the login merges into it and clears what applied to the old tokens.
     connection.extra.clear();
-    log_in(env, connection).await
+    Ok(connection)
+}
+
+/// Finishes a login from its return URL: exchanges the code, stores the connection and
+/// marks it as logged in here. Shared by `exchange code url`, the browser step of
+/// `preauthenticate` and the callback of `preauth serve`.
+pub async fn finish_login(env: &Environment, return_url: &str) -> Result<Connection, ExecError> {
+    let connection = env.lifecycle().finish_authorization(return_url).await?;
+    logged_in_here(env, connection)
 }
 
 /// The browser step and the code exchange for `connection` (a new one, or a stored one
@@ -75,8 +97,7 @@ async fn log_in(env: &Environment, connection: Connection) -> Result<(), ExecErr
             connection.redirect_url
         ));
     };
-    let connection = env.lifecycle().finish_authorization(&return_url).await?;
-    let connection = logged_in_here(env, connection)?;
+    let connection = finish_login(env, &return_url).await?;
     report_stored(env, "authorized", &connection)
 }
 
@@ -104,8 +125,7 @@ pub(super) async fn exchange(
     url: &str,
     expected: Option<&str>,
 ) -> Result<(), ExecError> {
-    let connection = env.lifecycle().finish_authorization(url).await?;
-    let connection = logged_in_here(env, connection)?;
+    let connection = finish_login(env, url).await?;
     if let Some(expected) = expected.filter(|e| !connection.is_named(e)) {
         return Err(ExecError::OtherConnection {
             stored: connection.name.clone(),
