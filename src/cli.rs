@@ -374,9 +374,15 @@ Every /api/v1 route needs an API key, sent as `Authorization: Bearer <key>`; cre
 it listens on is the first line of standard output; Ctrl-C or SIGTERM stops it after the
 requests in flight. The routes are described in crates/preauth-serve/openapi.json.
 
+It listens on loopback unless it speaks TLS itself (--tls-cert and --tls-key: PEM files,
+read and checked at start; the URL is then https://…, with Strict-Transport-Security) or
+--behind-proxy says a reverse proxy in front terminates TLS. A certificate or key that
+cannot be used, or another address without either, is a usage error (exit code 2).
+
 Examples:
   preauth serve
   preauth serve --listen 127.0.0.1:0
+  preauth serve --listen 0.0.0.0:8440 --tls-cert /etc/preauth/tls/fullchain.pem --tls-key /etc/preauth/tls/key.pem
   preauth serve --listen 0.0.0.0:8440 --behind-proxy";
 
 const SANDBOX_HELP: &str = "\
@@ -458,15 +464,37 @@ pub struct ServeArgs {
     /// printed).
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8440")]
     pub listen: std::net::SocketAddr,
-    /// Allow an address other than loopback: a reverse proxy in front terminates TLS.
+    /// Allow an address other than loopback without --tls-cert: a reverse proxy in front
+    /// terminates TLS.
     #[arg(long)]
     pub behind_proxy: bool,
+    /// Serve HTTPS with this PEM certificate chain, the server's certificate first (needs
+    /// --tls-key).
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The unencrypted PEM private key of --tls-cert (PKCS#8, RSA or SEC1), readable by its
+    /// owner only: chmod 600 (needs --tls-cert).
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Access tokens each API key may get per second, and at once (0: no limit).
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub token_rate: u32,
     /// When `/api/v1/check` counts a refresh token as expiring.
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
+}
+
+impl ServeArgs {
+    /// The TLS files, when both were given (clap requires each with the other).
+    pub fn tls_files(&self) -> Option<preauth_serve::TlsFiles> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(preauth_serve::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// `preauth sandbox`.

@@ -8,12 +8,27 @@ use preauth_script::interpreter::exit;
 use crate::cli::{Common, ServeArgs};
 use crate::user_agent::SystemBrowser;
 
-/// Runs `preauth serve`.
+/// Runs `preauth serve`: the address and the TLS files are checked and the port bound
+/// before the store is opened.
 pub async fn run(common: &Common, args: &ServeArgs) -> i32 {
-    if let Err(error) = preauth_serve::check_listen(args.listen, args.behind_proxy) {
-        eprintln!("error: {error}");
-        return exit::USAGE;
-    }
+    let options = preauth_serve::Options {
+        listen: args.listen,
+        behind_proxy: args.behind_proxy,
+        tls: args.tls_files(),
+        token_rate: args.token_rate,
+        thresholds: args.thresholds.thresholds(),
+    };
+    let bound = match preauth_serve::bind(options).await {
+        Ok(bound) => bound,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return if error.is_usage() {
+                exit::USAGE
+            } else {
+                exit::FAILURE
+            };
+        }
+    };
     let env = match crate::environment(common, Arc::new(SystemClock), Arc::new(SystemBrowser)) {
         Ok(env) => env,
         Err(error) => {
@@ -22,13 +37,7 @@ pub async fn run(common: &Common, args: &ServeArgs) -> i32 {
         }
     };
     let keys = env.api_keys();
-    let options = preauth_serve::Options {
-        listen: args.listen,
-        behind_proxy: args.behind_proxy,
-        token_rate: args.token_rate,
-        thresholds: args.thresholds.thresholds(),
-    };
-    match preauth_serve::serve(Arc::new(env), keys, options, stop_signal()).await {
+    match bound.serve(Arc::new(env), keys, stop_signal()).await {
         Ok(()) => exit::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");

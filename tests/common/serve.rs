@@ -11,14 +11,15 @@ use super::{Outcome, Workspace};
 /// A `preauth serve` process; its outputs are collected until it stops.
 pub struct Server {
     child: Child,
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://…` when started with `--tls-cert`.
     pub url: String,
     stdout: Option<JoinHandle<String>>,
     stderr: Option<JoinHandle<String>>,
 }
 
 impl Server {
-    /// `preauth serve --listen 127.0.0.1:0 ARGS` in `ws`, once it prints its URL.
+    /// `preauth serve --listen 127.0.0.1:0 ARGS` in `ws` (ARGS may add `--tls-cert` and
+    /// `--tls-key`), once it prints its URL.
     pub fn start(ws: &Workspace, args: &[&str]) -> Server {
         let mut child = ws
             .preauth()
@@ -33,7 +34,10 @@ impl Server {
         let mut line = String::new();
         stdout.read_line(&mut line).expect("the URL is printed");
         let url = line.trim().to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "first line {url:?}");
+        assert!(
+            url.starts_with("http://127.0.0.1:") || url.starts_with("https://127.0.0.1:"),
+            "first line {url:?}"
+        );
         let drain = |mut from: Box<dyn Read + Send>| {
             std::thread::spawn(move || {
                 let mut text = String::new();

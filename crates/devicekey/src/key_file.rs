@@ -116,24 +116,36 @@ impl fmt::Debug for KeyFile {
 
 /// Refuses a file others may read or that its group may write; a file owned by root may be
 /// readable by its group (see the module docs).
-#[cfg(unix)]
 fn check_permissions(path: &Path, metadata: &fs::Metadata) -> Result<()> {
+    match secret_file_too_open(metadata) {
+        Some(mode) => Err(Error::KeyFilePermissions {
+            path: path.to_owned(),
+            mode,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The permission bits (`mode & 0o777`) of a file holding a secret when they let anyone but
+/// its owner read it, or its group write it; `None` when they are tight enough. A file owned
+/// by root may be readable by its group (mode 0440 or 0640), as libpq allows for its key
+/// files: that is how Kubernetes and systemd share a secret with a service. This is the rule
+/// key files follow; other secret files a program is given (a TLS private key) can follow it
+/// too. Always `None` where there are no Unix permissions.
+#[cfg(unix)]
+pub fn secret_file_too_open(metadata: &fs::Metadata) -> Option<u32> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let mode = metadata.permissions().mode() & 0o777;
     let group_may_read = metadata.uid() == 0 && mode & 0o070 == 0o040;
     let open_bits = if group_may_read { 0o037 } else { 0o077 };
-    if mode & open_bits != 0 {
-        return Err(Error::KeyFilePermissions {
-            path: path.to_owned(),
-            mode,
-        });
-    }
-    Ok(())
+    (mode & open_bits != 0).then_some(mode)
 }
 
+/// The permission bits of a file holding a secret when they are too open: never, where there
+/// are no Unix permissions.
 #[cfg(not(unix))]
-fn check_permissions(_path: &Path, _metadata: &fs::Metadata) -> Result<()> {
-    Ok(())
+pub fn secret_file_too_open(_metadata: &fs::Metadata) -> Option<u32> {
+    None
 }
 
 #[cfg(test)]

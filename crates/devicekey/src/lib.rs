@@ -100,7 +100,7 @@ pub use error::{Change, Error, Result};
 pub use fingerprint::Source;
 pub use kdf::KdfParams;
 pub use key::{DATA_KEY_LEN, DeviceKey, Mode, new_data_key};
-pub use key_file::{KEY_FILE_MAX_LEN, KEY_FILE_MIN_LEN};
+pub use key_file::{KEY_FILE_MAX_LEN, KEY_FILE_MIN_LEN, secret_file_too_open};
 pub use secret::{SECRET_DIR_ENV, SECRET_FILE_NAME, SECRET_LEN, default_secret_dir};
 pub use zeroize::Zeroizing;
 

@@ -10,7 +10,8 @@
 //!   that goes away, a timeout or a shutdown never cuts a refresh between the
 //!   platform's answer and the write.
 //! - The token route is rate-limited per key; bodies are limited to 64 KiB.
-//! - It listens on loopback unless told it runs behind a proxy that terminates TLS.
+//! - It listens on loopback unless it speaks TLS itself (rustls, PEM files checked at
+//!   start) or is told it runs behind a proxy that terminates TLS.
 
 #![deny(missing_docs)]
 
@@ -24,5 +25,5 @@ mod rate;
 mod routes;
 
 pub use error::ApiError;
-pub use listen::{Options, ServeError, check_listen, serve};
+pub use listen::{Bound, Options, ServeError, TlsError, TlsFile, TlsFiles, bind, check_listen};
 pub use routes::{Endpoint, endpoints, router};

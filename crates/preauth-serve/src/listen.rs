@@ -1,29 +1,41 @@
-//! Binding, the address policy, and serving until a shutdown signal drains the requests
-//! in flight.
+//! Binding, the address policy, TLS, and serving until a shutdown signal drains the
+//! requests in flight.
+
+mod tls;
 
 use std::future::Future;
 use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::http::HeaderValue;
+use axum::http::header::STRICT_TRANSPORT_SECURITY;
+use axum::middleware;
+use axum::response::Response;
 use preauth_core::api_keys::ApiKeys;
 use preauth_core::monitor::Thresholds;
 use preauth_script::interpreter::Environment;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
+use self::tls::TlsListener;
+pub use self::tls::{TlsError, TlsFile, TlsFiles};
 use crate::routes::router;
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// An address other than loopback without `--behind-proxy`.
+    /// An address other than loopback without TLS or `--behind-proxy`.
     #[error(
-        "refusing to listen on {addr}: the API would be reachable from other machines without TLS; listen on 127.0.0.1, or put a reverse proxy that terminates TLS in front and give --behind-proxy (TLS of its own is not built yet)"
+        "refusing to listen on {addr}: the API would be reachable from other machines without TLS; give --tls-cert and --tls-key, or put a reverse proxy that terminates TLS in front and give --behind-proxy, or listen on 127.0.0.1"
     )]
     NotLoopback {
         /// The address asked for.
         addr: SocketAddr,
     },
+    /// The TLS certificate or key cannot be served with.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -37,62 +49,127 @@ pub enum ServeError {
     Serve(#[source] io::Error),
 }
 
+impl ServeError {
+    /// Whether the options given were wrong (an address or TLS files that cannot be
+    /// served with), rather than the machine failing.
+    pub fn is_usage(&self) -> bool {
+        match self {
+            ServeError::NotLoopback { .. } | ServeError::Tls(_) => true,
+            ServeError::Bind { .. } | ServeError::Serve(_) => false,
+        }
+    }
+}
+
 /// How to serve.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Where to listen (port 0 takes a free port).
     pub listen: SocketAddr,
-    /// Whether a reverse proxy in front terminates TLS (needed for a non-loopback address).
+    /// Whether a reverse proxy in front terminates TLS (a non-loopback address needs this
+    /// or [`Options::tls`]).
     pub behind_proxy: bool,
+    /// Serve HTTPS with these PEM files (`--tls-cert`, `--tls-key`); `None` serves plain
+    /// HTTP.
+    pub tls: Option<TlsFiles>,
     /// Access tokens each API key may get per second (0: any number).
     pub token_rate: u32,
     /// When `/api/v1/check` and `/metrics` count a refresh token as expiring.
     pub thresholds: Thresholds,
 }
 
-/// Refuses an address that is not loopback unless `behind_proxy`.
-pub fn check_listen(addr: SocketAddr, behind_proxy: bool) -> Result<(), ServeError> {
-    if addr.ip().is_loopback() || behind_proxy {
+/// Refuses an address that is not loopback unless the server speaks TLS itself (`tls`)
+/// or a reverse proxy in front terminates it (`behind_proxy`).
+pub fn check_listen(
+    addr: SocketAddr,
+    behind_proxy: bool,
+    tls: Option<&TlsFiles>,
+) -> Result<(), ServeError> {
+    if addr.ip().is_loopback() || behind_proxy || tls.is_some() {
         Ok(())
     } else {
         Err(ServeError::NotLoopback { addr })
     }
 }
 
-/// Serves the API over `env` as `options` say until `shutdown`
-/// resolves; then stops accepting and waits for the requests in flight (a refresh
-/// finishes and is stored before this returns). The URL it listens on is the first
-/// line of standard output.
-pub async fn serve(
-    env: Arc<Environment>,
-    keys: ApiKeys,
+/// A server whose address and TLS files were checked and whose port is bound; it serves
+/// nothing until [`Bound::serve`].
+pub struct Bound {
+    listener: TcpListener,
+    local: SocketAddr,
+    tls: Option<TlsAcceptor>,
     options: Options,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServeError> {
+}
+
+/// Checks the address ([`check_listen`]), reads and checks the TLS files, and binds the
+/// port, in that order: a mistake in the options is reported before the store is opened.
+pub async fn bind(options: Options) -> Result<Bound, ServeError> {
     let addr = options.listen;
-    check_listen(addr, options.behind_proxy)?;
+    check_listen(addr, options.behind_proxy, options.tls.as_ref())?;
+    let tls = options.tls.as_ref().map(TlsFiles::acceptor).transpose()?;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
     let local = listener
         .local_addr()
         .map_err(|source| ServeError::Bind { addr, source })?;
-    {
-        let mut stdout = io::stdout().lock();
-        writeln!(stdout, "http://{local}")
-            .and_then(|()| stdout.flush())
-            .map_err(ServeError::Serve)?;
-    }
-    eprintln!(
-        "preauth serve: API keys in {}; stop with Ctrl-C or SIGTERM",
-        keys.path().display()
-    );
-    axum::serve(listener, router(env, keys, &options))
-        .with_graceful_shutdown(shutdown)
-        .await
+    Ok(Bound {
+        listener,
+        local,
+        tls,
+        options,
+    })
+}
+
+impl Bound {
+    /// Serves the API over `env` until `shutdown` resolves; then stops accepting and
+    /// waits for the requests in flight (a refresh finishes and is stored before this
+    /// returns). The URL it listens on (`https://…` under TLS) is the first line of
+    /// standard output.
+    pub async fn serve(
+        self,
+        env: Arc<Environment>,
+        keys: ApiKeys,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        {
+            let mut stdout = io::stdout().lock();
+            writeln!(stdout, "{scheme}://{}", self.local)
+                .and_then(|()| stdout.flush())
+                .map_err(ServeError::Serve)?;
+        }
+        eprintln!(
+            "preauth serve: API keys in {}; stop with Ctrl-C or SIGTERM",
+            keys.path().display()
+        );
+        let app = router(env, keys, &self.options);
+        match self.tls {
+            None => {
+                axum::serve(self.listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+            Some(acceptor) => {
+                let listener =
+                    TlsListener::new(self.listener, acceptor).map_err(ServeError::Serve)?;
+                axum::serve(listener, app.layer(middleware::map_response(hsts)))
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+        }
         .map_err(ServeError::Serve)?;
-    eprintln!("preauth serve: stopped after the requests in flight finished");
-    Ok(())
+        eprintln!("preauth serve: stopped after the requests in flight finished");
+        Ok(())
+    }
+}
+
+/// Under TLS, tells browsers to come back over HTTPS only, for a year (RFC 6797).
+async fn hsts(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000"),
+    );
+    response
 }
 
 #[cfg(test)]
@@ -100,14 +177,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_loopback_without_a_proxy() {
+    fn another_address_than_loopback_needs_tls_or_a_proxy() {
         let any: SocketAddr = "0.0.0.0:8440".parse().unwrap();
-        assert!(check_listen("127.0.0.1:0".parse().unwrap(), false).is_ok());
-        assert!(check_listen("[::1]:8440".parse().unwrap(), false).is_ok());
-        assert!(matches!(
-            check_listen(any, false),
-            Err(ServeError::NotLoopback { .. })
-        ));
-        assert!(check_listen(any, true).is_ok());
+        let files = TlsFiles {
+            cert: "cert.pem".into(),
+            key: "key.pem".into(),
+        };
+        for loopback in ["127.0.0.1:0", "[::1]:8440"] {
+            assert!(check_listen(loopback.parse().unwrap(), false, None).is_ok());
+        }
+        let refused = check_listen(any, false, None).unwrap_err();
+        assert!(matches!(refused, ServeError::NotLoopback { .. }));
+        assert!(refused.is_usage());
+        let text = refused.to_string();
+        for way in ["--tls-cert", "--behind-proxy", "127.0.0.1"] {
+            assert!(text.contains(way), "{text}");
+        }
+        assert!(check_listen(any, true, None).is_ok());
+        assert!(check_listen(any, false, Some(&files)).is_ok());
+        assert!(check_listen(any, true, Some(&files)).is_ok());
     }
 }
