@@ -67,9 +67,12 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    // No `form-action`: browsers apply it to the redirects a form's answer starts, and
+    // the login and consent forms end in a redirect to the app's redirect URI on
+    // another origin (a real authorization server's pages allow that too).
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; form-action 'self'"),
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
     );
     response
 }
