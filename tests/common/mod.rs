@@ -181,6 +181,34 @@ pub fn http(method: &str, url: &str, bearer: Option<&str>) -> (u16, String) {
 /// One HTTP/1.1 request to a loopback `url` with `headers` (each ending in CRLF) and
 /// `body`; the status and the body.
 pub fn send(method: &str, url: &str, headers: &str, body: &str) -> (u16, String) {
+    let answer = exchange(method, url, headers, body);
+    (answer.status, answer.body)
+}
+
+/// An HTTP answer: status, headers (names in lower case) and body.
+#[derive(Debug)]
+pub struct Answer {
+    /// The status code.
+    pub status: u16,
+    /// Each header line, name in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The body as text.
+    pub body: String,
+}
+
+impl Answer {
+    /// The first value of header `name` (lower case), or "".
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 request to a loopback `url` with `headers` (each ending in CRLF) and
+/// `body`; the whole answer.
+pub fn exchange(method: &str, url: &str, headers: &str, body: &str) -> Answer {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").expect("an http URL");
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
@@ -196,16 +224,22 @@ pub fn send(method: &str, url: &str, headers: &str, body: &str) -> (u16, String)
     stream
         .read_to_string(&mut answer)
         .expect("the answer is read");
-    let status = answer
-        .split_whitespace()
-        .nth(1)
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|s| s.parse().ok())
         .expect("a status line");
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Answer {
+        status,
+        headers,
+        body: body.to_string(),
+    }
 }
 
 /// What one `preauth` run did: its exit code and both outputs as text.

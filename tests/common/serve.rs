@@ -13,6 +13,8 @@ pub struct Server {
     child: Child,
     /// `http://127.0.0.1:PORT`, or `https://…` when started with `--tls-cert`.
     pub url: String,
+    /// The one-time login URL of the web pages (the second line it prints).
+    pub login: String,
     stdout: Option<JoinHandle<String>>,
     stderr: Option<JoinHandle<String>>,
 }
@@ -38,6 +40,15 @@ impl Server {
             url.starts_with("http://127.0.0.1:") || url.starts_with("https://127.0.0.1:"),
             "first line {url:?}"
         );
+        line.clear();
+        stdout
+            .read_line(&mut line)
+            .expect("the login URL is printed");
+        let login = line.trim().to_string();
+        assert!(
+            login.starts_with(&format!("{url}/login?token=")),
+            "second line {login:?}"
+        );
         let drain = |mut from: Box<dyn Read + Send>| {
             std::thread::spawn(move || {
                 let mut text = String::new();
@@ -48,6 +59,7 @@ impl Server {
         let stderr = child.stderr.take().expect("piped stderr");
         Server {
             url,
+            login,
             stdout: Some(drain(Box::new(stdout))),
             stderr: Some(drain(Box::new(stderr))),
             child,
@@ -91,7 +103,7 @@ impl Server {
         let status = self.child.wait().expect("preauth serve ends");
         Outcome {
             code: status.code().unwrap_or(-1),
-            stdout: format!("{}\n", self.url)
+            stdout: format!("{}\n{}\n", self.url, self.login)
                 + &self
                     .stdout
                     .take()
@@ -173,4 +185,87 @@ pub fn tokens_at_once(connection: &str, askers: &[(&str, &str)]) -> Vec<String> 
             })
             .collect()
     })
+}
+
+/// A client of the web pages without a browser: it keeps the session cookie, as a
+/// browser would.
+pub struct Pages {
+    base: String,
+    cookie: Option<String>,
+}
+
+impl Server {
+    /// A client of the pages, logged in with the one-time login URL.
+    pub fn pages(&self) -> Pages {
+        let mut pages = self.visitor();
+        let answer = pages.get(&self.login.replacen(&self.url, "", 1));
+        assert_eq!(answer.status, 303, "the login URL logs in: {answer:?}");
+        assert!(pages.cookie.is_some(), "the login sets the session cookie");
+        pages
+    }
+
+    /// A client of the pages that has not logged in.
+    pub fn visitor(&self) -> Pages {
+        Pages {
+            base: self.url.clone(),
+            cookie: None,
+        }
+    }
+}
+
+impl Pages {
+    /// `GET path`.
+    pub fn get(&mut self, path: &str) -> super::Answer {
+        self.request("GET", path, "")
+    }
+
+    /// `POST path` of a form with `fields` (the CSRF token is one of them when the test
+    /// wants it sent).
+    pub fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> super::Answer {
+        let body: String = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        self.request("POST", path, &body)
+    }
+
+    /// The CSRF token in a page's forms.
+    pub fn csrf(page: &super::Answer) -> String {
+        let at = page
+            .body
+            .find(r#"name="csrf" value=""#)
+            .unwrap_or_else(|| panic!("no CSRF field in {}", page.body))
+            + r#"name="csrf" value=""#.len();
+        page.body[at..]
+            .split('"')
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    fn request(&mut self, method: &str, path: &str, body: &str) -> super::Answer {
+        let mut headers = String::new();
+        if let Some(cookie) = &self.cookie {
+            headers += &format!("Cookie: {cookie}\r\n");
+        }
+        if method == "POST" {
+            headers += "Content-Type: application/x-www-form-urlencoded\r\n";
+        }
+        let answer = super::exchange(method, &format!("{}{path}", self.base), &headers, body);
+        let set = answer.header("set-cookie");
+        if let Some(pair) = set
+            .split(';')
+            .next()
+            .filter(|p| p.starts_with("preauth_session="))
+        {
+            self.cookie = Some(pair.to_string()).filter(|p| p != "preauth_session=");
+        }
+        answer
+    }
+}
+
+/// `text` percent-encoded for a form body.
+fn encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }

@@ -23,6 +23,7 @@ mod metrics;
 mod monitoring;
 mod rate;
 mod routes;
+mod web;
 
 pub use error::ApiError;
 pub use listen::{Bound, Options, ServeError, TlsError, TlsFile, TlsFiles, bind, check_listen};

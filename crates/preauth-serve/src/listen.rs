@@ -132,17 +132,20 @@ impl Bound {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let base = format!("{scheme}://{}", self.local);
+        let keys_file = keys.path().to_path_buf();
+        let (app, login) = router(env, keys, &self.options, &base).map_err(ServeError::Serve)?;
         {
             let mut stdout = io::stdout().lock();
-            writeln!(stdout, "{scheme}://{}", self.local)
+            writeln!(stdout, "{base}\n{login}")
                 .and_then(|()| stdout.flush())
                 .map_err(ServeError::Serve)?;
         }
         eprintln!(
-            "preauth serve: API keys in {}; stop with Ctrl-C or SIGTERM",
-            keys.path().display()
+            "preauth serve: API keys in {}; the second line is a login URL for the pages, good once within {} minutes (later, log in with an API key of scope admin); stop with Ctrl-C or SIGTERM",
+            keys_file.display(),
+            crate::web::session::LOGIN_LINK_LIFETIME.as_secs() / 60
         );
-        let app = router(env, keys, &self.options);
         match self.tls {
             None => {
                 axum::serve(self.listener, app)

@@ -24,6 +24,7 @@ use crate::error::ApiError;
 use crate::metrics::Counters;
 use crate::monitoring::{check, healthz, metrics, openapi};
 use crate::rate::RateLimit;
+use crate::web::{self, Web};
 
 /// The largest request body accepted, in bytes.
 pub(crate) const BODY_LIMIT: usize = 64 * 1024;
@@ -45,6 +46,8 @@ pub(crate) struct AppState {
     pub(crate) thresholds: Thresholds,
     /// What this process served.
     pub(crate) counters: Arc<Counters>,
+    /// The web pages' sessions and base URL.
+    pub(crate) web: Arc<Web>,
 }
 
 /// A route of the server.
@@ -111,15 +114,23 @@ pub fn endpoints() -> Vec<Endpoint> {
     table().into_iter().map(|(endpoint, _)| endpoint).collect()
 }
 
-/// The server's router over `env`; API keys are those of `keys`, limited and judged as
-/// `options` say.
-pub fn router(env: Arc<Environment>, keys: ApiKeys, options: &Options) -> Router {
+/// The server's router over `env` for browsers that reach it at `base`
+/// (`http://127.0.0.1:8440`); API keys are those of `keys`, limited and judged as
+/// `options` say. Also returns the one-time login URL of the web pages.
+pub fn router(
+    env: Arc<Environment>,
+    keys: ApiKeys,
+    options: &Options,
+    base: &str,
+) -> std::io::Result<(Router, String)> {
+    let (web, login) = Web::new(base).map_err(|e| std::io::Error::other(e.to_string()))?;
     let state = AppState {
         env,
         keys,
         rate: Arc::new(RateLimit::new(options.token_rate)),
         thresholds: options.thresholds,
         counters: Arc::default(),
+        web: Arc::new(web),
     };
     let mut router = Router::new();
     for (endpoint, handler) in table() {
@@ -132,12 +143,15 @@ pub fn router(env: Arc<Environment>, keys: ApiKeys, options: &Options) -> Router
         };
         router = router.route(endpoint.path, handler);
     }
-    router
+    let router = router
+        .merge(web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(timeout))
-        .with_state(state)
+        .layer(middleware::from_fn(web::security_headers))
+        .with_state(state);
+    Ok((router, login))
 }
 
 async fn timeout(request: Request, next: Next) -> Result<Response, ApiError> {

@@ -1,0 +1,324 @@
+//! The connections page (the `show connections` table with each connection's check),
+//! a connection's result page (its properties, the settings file sealed or, when asked,
+//! plain, and the `encrypt connection` statement for the target machine), logging in
+//! again, and dropping with a confirmation.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use maud::{Markup, html};
+use preauth_core::error::Quoted;
+use preauth_core::monitor::{self, CheckState};
+use preauth_core::sealing::SealError;
+use preauth_core::settings::keys::to_connection_string;
+use preauth_core::store::StoreError;
+use preauth_script::interpreter::{
+    Environment, ExecError, connection_table, connections_table, login_again,
+};
+use preauth_script::output::OutputFormat;
+use zeroize::Zeroizing;
+
+use super::forms::{Button, Posted, capitalized};
+use super::layout::{Section, csrf_field, page};
+use super::preauthenticate::continue_login;
+use super::session::{Signed, Visitor};
+use super::{PageError, PageResult, connection_path, on_store, respond, see_other};
+use crate::routes::AppState;
+
+/// One row of the connections page.
+struct Row {
+    cells: HashMap<&'static str, String>,
+    check: Option<(CheckState, String)>,
+}
+
+/// `GET /connections`.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Signed(visitor): Signed,
+) -> Result<Response, PageError> {
+    let thresholds = state.thresholds;
+    let (rows, problems, summary) = on_store(&state.env, move |env| {
+        let (table, problems) = connections_table(env)?;
+        let report = monitor::check(
+            env.store(),
+            env.registry(),
+            env.lifecycle().now(),
+            thresholds,
+        );
+        let mut checks: HashMap<String, (CheckState, String)> = report
+            .connections
+            .iter()
+            .map(|c| (c.name.clone(), (c.state, c.reason.clone())))
+            .collect();
+        let rows: Vec<Row> = table
+            .cells(OutputFormat::Table)
+            .into_iter()
+            .map(|cells| {
+                let cells: HashMap<&'static str, String> =
+                    table.columns().iter().copied().zip(cells).collect();
+                let check = cells.get("name").and_then(|n| checks.remove(n));
+                Row { cells, check }
+            })
+            .collect();
+        Ok((rows, problems, report.status_line()))
+    })
+    .await?
+    .map_err(not_found)?;
+    let cell = |row: &Row, column: &str| row.cells.get(column).cloned().unwrap_or_default();
+    let body = html! {
+        p { (summary) }
+        @for problem in &problems {
+            p.alert role="alert" { (capitalized(problem)) }
+        }
+        p.actions {
+            a.button href="/preauthenticate" { "Preauthenticate" }
+            a.button.secondary href="/register" { "Register tokens" }
+        }
+        @if rows.is_empty() {
+            p { "No connections yet." }
+        } @else {
+            div.table-wrap {
+                table {
+                    caption.help { "Each connection, its tokens' expiries and its check (as preauth check judges it)." }
+                    thead { tr {
+                        th scope="col" { "Name" }
+                        th scope="col" { "Platform" }
+                        th scope="col" { "Status" }
+                        th scope="col" { "Access token expires" }
+                        th scope="col" { "Refresh token expires" }
+                        th scope="col" { "Check" }
+                        th scope="col" { "Actions" }
+                    } }
+                    tbody {
+                        @for row in &rows {
+                            @let name = cell(row, "name");
+                            tr {
+                                th scope="row" { a href=(connection_path(&name)) { (name) } }
+                                td { (cell(row, "platform")) " " (cell(row, "country")) }
+                                td { (cell(row, "status")) @let problem = cell(row, "problem"); @if !problem.is_empty() { br; small { (problem) } } }
+                                td { (cell(row, "access token expires")) }
+                                td { (cell(row, "refresh token expires")) }
+                                td {
+                                    @if let Some((check, reason)) = &row.check {
+                                        span class={ "state-" (check) } { (check) } " " (reason)
+                                    }
+                                }
+                                td { (actions(&visitor, &name)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(respond(
+        &visitor,
+        StatusCode::OK,
+        page("Connections", Section::Connections, Some(&visitor), body),
+    ))
+}
+
+/// The buttons of a connection: log in again, drop.
+fn actions(visitor: &Visitor, name: &str) -> Markup {
+    let path = connection_path(name);
+    html! {
+        div.actions {
+            form.inline method="post" action={ (path) "/login" } {
+                (csrf_field(visitor))
+                button.secondary type="submit" aria-label={ "Log in again for " (name) } { "Log in again" }
+            }
+            a.button.secondary href={ (path) "/drop" } aria-label={ "Drop " (name) } { "Drop…" }
+        }
+    }
+}
+
+/// What the result page shows of a connection.
+struct Shown {
+    name: String,
+    properties: Vec<Vec<String>>,
+    settings_file: Zeroizing<String>,
+    /// The plain connection string, only when the secrets were asked for.
+    connection_string: Option<Zeroizing<String>>,
+    location: String,
+}
+
+fn read(env: &Environment, name: &str, secrets: bool) -> Result<Shown, ExecError> {
+    let table = connection_table(env, name)?;
+    let connection = env.lifecycle().store().load(name)?;
+    let settings_file = env.store().export_settings(&connection.name, !secrets)?;
+    let connection_string = if secrets {
+        let text = to_connection_string(&connection, None)
+            .map_err(|e| SealError::from(e).at(env.store().location(), &connection.name))?
+            .to_text();
+        Some(text)
+    } else {
+        None
+    };
+    Ok(Shown {
+        name: connection.name,
+        properties: table.cells(OutputFormat::Table),
+        settings_file,
+        connection_string,
+        location: env.store().location(),
+    })
+}
+
+/// `GET /connections/{name}`: the result page, secrets sealed.
+pub(crate) async fn result(
+    State(state): State<AppState>,
+    Signed(visitor): Signed,
+    Path(name): Path<String>,
+) -> PageResult {
+    result_page(&state, &visitor, name, false).await
+}
+
+/// `POST /connections/{name}/secrets`: the result page with the settings file plain and
+/// the `encrypt connection` statement (asked for explicitly; never cached).
+pub(crate) async fn secrets(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Posted { visitor, .. }: Posted<Button>,
+) -> PageResult {
+    result_page(&state, &visitor, name, true).await
+}
+
+async fn result_page(
+    state: &AppState,
+    visitor: &Visitor,
+    name: String,
+    secrets: bool,
+) -> PageResult {
+    let shown = on_store(&state.env, move |env| read(env, &name, secrets))
+        .await?
+        .map_err(not_found)?;
+    let file_name = format!("settings-{}.xml", shown.name);
+    let path = connection_path(&shown.name);
+    let body = html! {
+        div.table-wrap {
+            table {
+                caption.help { "The stored connection (secrets are never shown here)." }
+                tbody {
+                    @for row in &shown.properties {
+                        tr { th scope="row" { (row.first().map(String::as_str).unwrap_or_default()) } td { (row.get(1).map(String::as_str).unwrap_or_default()) } }
+                    }
+                }
+            }
+        }
+        h2 { "Settings file " code { (file_name) } }
+        @match &shown.connection_string {
+            None => {
+                p { "Stored in " (shown.location) ". Its connection string is encrypted with this store's key, so the file opens only where that key is: on this machine (or, for a PostgreSQL store, an enrolled machine)." }
+                pre aria-label="Settings file, encrypted" { (shown.settings_file.as_str()) }
+                h2 { "On another machine" }
+                p { strong { "Keep each connection on one machine:" } " a refresh token can be spent once, so two machines refreshing the same connection break its chain. Once it works on the other machine, drop it here (or let jobs there get access tokens from this server's API instead)." }
+                p { "Run the " code { "encrypt connection" } " statement there (it holds the tokens and the client secret, so it is shown only when asked for), and paste what it prints as the " code { "connectionString" } " of " code { (file_name) } " there." }
+                form.card method="post" action={ (path) "/secrets" } {
+                    (csrf_field(visitor))
+                    p { "The plain settings file and the statement hold the refresh token and the client secret: anyone who sees them can use the connection." }
+                    button.danger type="submit" { "Show secrets" }
+                }
+            }
+            Some(connection_string) => {
+                p.alert role="alert" { "Secrets shown: this page holds the refresh token and the client secret. Close it when done." }
+                pre aria-label="Settings file, plain" { (shown.settings_file.as_str()) }
+                h2 { "Encrypt statement for the target machine" }
+                p { "Run this on the machine that will use the connection (" code { "preauth -c \"…\"" } " or the preauth shell); paste its output as the " code { "connectionString" } " of " code { (file_name) } " there." }
+                pre aria-label="Encrypt statement" { "encrypt connection " (Quoted(connection_string)) ";" }
+                p { a href=(path) { "Hide the secrets" } }
+            }
+        }
+        h2 { "Actions" }
+        (actions(visitor, &shown.name))
+    };
+    let title = format!("Connection '{}'", shown.name);
+    Ok(respond(
+        visitor,
+        StatusCode::OK,
+        page(&title, Section::Connections, Some(visitor), body),
+    ))
+}
+
+/// A statement error as a page error: an unknown connection is a 404.
+fn not_found(error: ExecError) -> PageError {
+    match error {
+        ExecError::Store(StoreError::NotFound { name }) => {
+            PageError::NotFound(format!("There is no connection '{name}'."))
+        }
+        other => PageError::BadRequest(capitalized(&other.to_string())),
+    }
+}
+
+/// `POST /connections/{name}/login`: a new login with the app the connection stores.
+pub(crate) async fn log_in_again(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Posted { visitor, .. }: Posted<Button>,
+) -> PageResult {
+    let started = on_store(&state.env, move |env| {
+        let connection = login_again(env, &name)?;
+        Ok(env.lifecycle().start_authorization(&connection)?)
+    })
+    .await?
+    .map_err(not_found)?;
+    Ok(continue_login(&state, &visitor, &started))
+}
+
+/// `GET /connections/{name}/drop`: asks before dropping.
+pub(crate) async fn confirm_drop(
+    State(state): State<AppState>,
+    Signed(visitor): Signed,
+    Path(name): Path<String>,
+) -> PageResult {
+    let stored = on_store(&state.env, move |env| {
+        Ok(env.lifecycle().store().load(&name)?.name)
+    })
+    .await?
+    .map_err(not_found)?;
+    let path = connection_path(&stored);
+    let body = html! {
+        form.card method="post" action={ (path) "/drop" } {
+            (csrf_field(&visitor))
+            p { "Drop connection '" (stored) "'? Its tokens are deleted from " (state.env.store().location()) "; jobs that use it stop working until it is preauthenticated again. This cannot be undone." }
+            div.actions {
+                button.danger type="submit" { "Drop '" (stored) "'" }
+                a.button.secondary href=(path) { "Cancel" }
+            }
+        }
+    };
+    Ok(respond(
+        &visitor,
+        StatusCode::OK,
+        page(
+            "Drop connection",
+            Section::Connections,
+            Some(&visitor),
+            body,
+        ),
+    ))
+}
+
+/// `POST /connections/{name}/drop`.
+pub(crate) async fn drop_connection(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Posted { visitor, .. }: Posted<Button>,
+) -> PageResult {
+    let dropped = name.clone();
+    let existed = on_store(&state.env, move |env| {
+        Ok(env.lifecycle().store().drop_connection(&name)?)
+    })
+    .await?
+    .map_err(not_found)?;
+    if !existed {
+        return Err(PageError::NotFound(format!(
+            "There is no connection '{dropped}'."
+        )));
+    }
+    state
+        .web
+        .sessions
+        .flash(&visitor, format!("Connection '{dropped}' dropped."));
+    Ok(see_other("/connections"))
+}

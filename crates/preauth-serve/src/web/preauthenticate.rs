@@ -1,0 +1,335 @@
+//! The Preauthenticate page, field for field as Invantive's: platform and country,
+//! client id, client secret, redirect URI and "deviating redirect URI".
+//!
+//! - Without a deviating redirect URI the platform returns the browser to this server's
+//!   own callback (`/callback`), which exchanges the code and shows the result.
+//! - With one, the page shows the Exchange Code form: the user logs in (in a new tab),
+//!   lands on the app's own redirect URI and pastes that whole URL.
+
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+use maud::{Markup, html};
+use preauth_core::flow::StartedAuthorization;
+use preauth_script::ast::Preauthenticate;
+use preauth_script::interpreter::{finish_login, new_login};
+use serde::Deserialize;
+
+use super::forms::{AppFields, Errors, Posted, capitalized};
+use super::layout::{Field, Section, alert, csrf_field, page, page_then};
+use super::session::{Signed, Visitor};
+use super::{PageResult, connection_path, on_store, platforms, respond, see_other};
+use crate::routes::AppState;
+
+/// The form's fields (secrets are never sent back into a page).
+#[derive(Deserialize)]
+pub(crate) struct PreauthForm {
+    #[serde(flatten)]
+    app: AppFields,
+    #[serde(default)]
+    redirect_uri: String,
+    deviating: Option<String>,
+}
+
+/// `GET /preauthenticate`.
+pub(crate) async fn form(State(state): State<AppState>, Signed(visitor): Signed) -> Response {
+    let values = PreauthForm {
+        app: AppFields::new(),
+        redirect_uri: state.web.callback(),
+        deviating: None,
+    };
+    form_page(&state, &visitor, &values, &Errors::default())
+}
+
+/// `POST /preauthenticate`: checks the form, starts the authorization and sends the
+/// browser to the platform (or shows the Exchange Code form).
+pub(crate) async fn start(
+    State(state): State<AppState>,
+    Posted { visitor, form }: Posted<PreauthForm>,
+) -> PageResult {
+    let own = state.web.callback();
+    let deviating = form.deviating.is_some();
+    let redirect = match form.redirect_uri.trim() {
+        "" => own.clone(),
+        given => given.to_string(),
+    };
+    let mut errors = Errors::default();
+    form.app.check(&mut errors);
+    if !deviating && redirect != own {
+        errors.set(
+            "redirect_uri",
+            format!("This is not this server's callback: register {own} as the app's redirect URI, or tick \"Deviating redirect URI\" to paste the return URL yourself."),
+        );
+    } else if !(redirect.starts_with("https://") || redirect.starts_with("http://"))
+        || url::Url::parse(&redirect).is_err()
+    {
+        errors.set(
+            "redirect_uri",
+            "Enter the redirect URI registered for the app, starting with https://.",
+        );
+    }
+    if !errors.is_empty() {
+        return Ok(form_response(&state, &visitor, &form, &errors));
+    }
+    let (connection, app) = form.app.app(&redirect);
+    let request = Preauthenticate { app, connection };
+    let started = on_store(&state.env, move |env| {
+        let connection = new_login(env, &request)?;
+        Ok(env.lifecycle().start_authorization(&connection)?)
+    })
+    .await?;
+    match started {
+        Ok(started) => Ok(continue_login(&state, &visitor, &started)),
+        Err(error) => {
+            let errors = Errors::from_exec(&error, |_| None);
+            Ok(form_response(&state, &visitor, &form, &errors))
+        }
+    }
+}
+
+/// After an authorization started: on to the platform's login page, or (for a
+/// deviating redirect URI) the Exchange Code form.
+pub(crate) fn continue_login(
+    state: &AppState,
+    visitor: &Visitor,
+    started: &StartedAuthorization,
+) -> Response {
+    let url = started.url.as_str();
+    let name = &started.pending.connection.name;
+    let redirect = &started.pending.connection.redirect_url;
+    if *redirect == state.web.callback() {
+        let body = html! {
+            p { "Opening the login page of " (host(url)) " for connection '" (name) "'…" }
+            p { a.button href=(url) { "Continue to the login page" } }
+        };
+        return respond(
+            visitor,
+            StatusCode::OK,
+            page_then("Log in at the platform", Some(visitor), url, body),
+        );
+    }
+    exchange_page(visitor, StatusCode::OK, url, redirect, None)
+}
+
+fn host(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The form of `POST /preauthenticate/exchange`.
+#[derive(Deserialize)]
+pub(crate) struct ExchangeForm {
+    #[serde(default)]
+    return_url: String,
+    #[serde(default)]
+    login_url: String,
+    #[serde(default)]
+    redirect_uri: String,
+}
+
+/// `GET /preauthenticate/exchange`: the Exchange Code form on its own, for a login
+/// started in another tab or by a statement.
+pub(crate) async fn exchange_form(Signed(visitor): Signed) -> Response {
+    exchange_page(&visitor, StatusCode::OK, "", "", None)
+}
+
+/// `POST /preauthenticate/exchange`: the pasted Code Return URL.
+pub(crate) async fn exchange(
+    State(state): State<AppState>,
+    Posted { visitor, form }: Posted<ExchangeForm>,
+) -> PageResult {
+    let pasted = form.return_url.trim().to_string();
+    if pasted.is_empty() {
+        let error = "Paste the whole URL the browser landed on after the login.";
+        return Ok(exchange_page(
+            &visitor,
+            StatusCode::BAD_REQUEST,
+            &form.login_url,
+            &form.redirect_uri,
+            Some(error),
+        ));
+    }
+    let runtime = tokio::runtime::Handle::current();
+    let finished = on_store(&state.env, move |env| {
+        runtime.block_on(finish_login(env, &pasted))
+    })
+    .await?;
+    match finished {
+        Ok(connection) => {
+            state
+                .web
+                .sessions
+                .flash(&visitor, stored_message(&connection.name));
+            Ok(see_other(&connection_path(&connection.name)))
+        }
+        Err(error) => {
+            let error = capitalized(&error.to_string());
+            Ok(exchange_page(
+                &visitor,
+                StatusCode::BAD_REQUEST,
+                &form.login_url,
+                &form.redirect_uri,
+                Some(&error),
+            ))
+        }
+    }
+}
+
+/// `GET /callback`: the platform sent the browser back with a code (or an error).
+/// The `state` it carries is what authenticates it: the `SameSite=Strict` cookie does
+/// not come along on a navigation from the platform's site.
+pub(crate) async fn callback(State(state): State<AppState>, uri: Uri) -> PageResult {
+    let return_url = format!("{}/callback?{}", state.web.base, uri.query().unwrap_or(""));
+    let runtime = tokio::runtime::Handle::current();
+    let finished = on_store(&state.env, move |env| {
+        runtime.block_on(finish_login(env, &return_url))
+    })
+    .await?;
+    match finished {
+        Ok(connection) => {
+            let next = connection_path(&connection.name);
+            let body = html! {
+                p.notice role="status" { (stored_message(&connection.name)) }
+                p { a.button href=(next) { "Show the result" } }
+            };
+            Ok(respond_anonymous(
+                StatusCode::OK,
+                page_then("Logged in", None, &next, body),
+            ))
+        }
+        Err(error) => {
+            let body = html! {
+                p.alert role="alert" { (capitalized(&error.to_string())) }
+                p { a href="/preauthenticate" { "Start a new login" } }
+            };
+            Ok(respond_anonymous(
+                StatusCode::BAD_REQUEST,
+                page(
+                    "The login did not complete",
+                    Section::Preauthenticate,
+                    None,
+                    body,
+                ),
+            ))
+        }
+    }
+}
+
+fn respond_anonymous(status: StatusCode, markup: Markup) -> Response {
+    use axum::response::IntoResponse;
+    (status, super::maud_html(markup)).into_response()
+}
+
+fn stored_message(name: &str) -> String {
+    format!("Connection '{name}' is stored, encrypted.")
+}
+
+/// The Exchange Code form of a login at `login_url` that returns to `redirect`.
+fn exchange_page(
+    visitor: &Visitor,
+    status: StatusCode,
+    login_url: &str,
+    redirect: &str,
+    error: Option<&str>,
+) -> Response {
+    let field = Field {
+        name: "return_url",
+        label: "Code return URL",
+        help: "The whole address the browser shows after the login, starting with the redirect URI and holding code= and state=.",
+        error,
+    };
+    let body = html! {
+        ol {
+            @if !login_url.is_empty() {
+                li { a href=(login_url) target="_blank" rel="noopener noreferrer" { "Open the login page" } " (in a new tab) and log in, with two-factor authentication where asked." }
+            }
+            @if redirect.is_empty() {
+                li { "After a login this server started (here, or with " code { "preauthenticate" } " against this store), the browser lands on the app's redirect URI with ?code=…. That page need not load." }
+            } @else {
+                li { "The browser then lands on " code { (redirect) } "?code=…. That page need not load." }
+            }
+            li { "Copy the whole address from the address bar, paste it below and exchange it within 10 minutes." }
+        }
+        form.card method="post" action="/preauthenticate/exchange" {
+            (csrf_field(visitor))
+            input type="hidden" name="login_url" value=(login_url);
+            input type="hidden" name="redirect_uri" value=(redirect);
+            (field.wrap(html! {
+                textarea id=(field.name) name=(field.name) required spellcheck="false"
+                    aria-invalid=[field.error.map(|_| "true")]
+                    aria-describedby=(field.described_by()) {}
+            }))
+            button type="submit" { "Exchange code" }
+        }
+    };
+    respond(
+        visitor,
+        status,
+        page(
+            "Exchange code",
+            Section::Preauthenticate,
+            Some(visitor),
+            body,
+        ),
+    )
+}
+
+fn form_response(
+    state: &AppState,
+    visitor: &Visitor,
+    form: &PreauthForm,
+    errors: &Errors,
+) -> Response {
+    let mut response = form_page(state, visitor, form, errors);
+    *response.status_mut() = StatusCode::BAD_REQUEST;
+    response
+}
+
+fn form_page(
+    state: &AppState,
+    visitor: &Visitor,
+    values: &PreauthForm,
+    errors: &Errors,
+) -> Response {
+    let own = state.web.callback();
+    let field = |name, label, help| Field {
+        name,
+        label,
+        help,
+        error: errors.of(name),
+    };
+    let secret_help = if errors.is_empty() {
+        "The app's client secret, from the app's registration."
+    } else {
+        "The app's client secret; enter it again (it is never sent back into a page)."
+    };
+    let redirect_help = format!(
+        "The redirect URI registered for the app. Register {own} to return here; otherwise enter the app's own and tick the box below."
+    );
+    let body = html! {
+        (alert(errors.of("")))
+        form.card method="post" action="/preauthenticate" novalidate {
+            (csrf_field(visitor))
+            (field("name", "Connection name", "The name jobs use for this connection, as in settings-<NAME>.xml.").input("text", &values.app.name, true))
+            (platforms::select(&field("platform", "Platform", "The platform and, for Exact Online, the country the administration is in."), state.env.registry(), &values.app.platform))
+            (field("client_id", "Client ID", "The app's client id, from the app's registration (Exact App Center, Twinfield developer portal).").input("text", &values.app.client_id, true))
+            (field("client_secret", "Client secret", secret_help).input("password", "", false))
+            (Field { name: "redirect_uri", label: "Redirect URI", help: &redirect_help, error: errors.of("redirect_uri") }.input("url", &values.redirect_uri, true))
+            (field("deviating", "Deviating redirect URI", "The app returns to a URI of its own: show the Exchange Code form to paste the return URL.").checkbox(values.deviating.is_some()))
+            (field("api_url", "API URL (optional)", "Only for another host than the platform's for the country, such as a sandbox: its base URL.").input("url", &values.app.api_url, false))
+            button type="submit" { "Preauthenticate" }
+        }
+    };
+    respond(
+        visitor,
+        StatusCode::OK,
+        page(
+            "Preauthenticate",
+            Section::Preauthenticate,
+            Some(visitor),
+            body,
+        ),
+    )
+}

@@ -1,0 +1,289 @@
+//! Logins and sessions of the web pages: the one-time login URL printed at start, an
+//! admin API key, and the session cookie with its CSRF token.
+//!
+//! - Session ids and the login token are 256 random bits; only their SHA-256 is kept.
+//! - A visitor who has not logged in gets an anonymous session too (short-lived), so
+//!   that the login form carries a CSRF token like every other form.
+//! - Logging in always starts a new session (a session id known before the login is
+//!   worth nothing after it).
+//! - Cookies are `HttpOnly`, `SameSite=Strict`, `Path=/`, and `Secure` when browsers
+//!   reach the server over HTTPS.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use preauth_core::flow::random_token;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::PageError;
+use crate::routes::AppState;
+
+/// The name of the session cookie.
+pub(crate) const COOKIE: &str = "preauth_session";
+
+/// How long a logged-in session lasts.
+const SESSION_LIFETIME: Duration = Duration::from_secs(8 * 3600);
+
+/// How long an anonymous session (the login form's) lasts.
+const ANONYMOUS_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+/// How long the login URL printed at start can be used (once).
+pub(crate) const LOGIN_LINK_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// The most sessions kept at once: visitors cannot grow the server's memory at will.
+const MAX_SESSIONS: usize = 10_000;
+
+/// The SHA-256 of a session id or login token.
+type Digest32 = [u8; 32];
+
+fn digest(text: &str) -> Digest32 {
+    Sha256::digest(text.as_bytes()).into()
+}
+
+/// One session.
+struct Session {
+    csrf: String,
+    /// Who logged in (`login link` or `API key 'name'`); `None` before the login.
+    user: Option<String>,
+    expires: Instant,
+    /// A message for the next page shown (set after a redirect).
+    flash: Option<String>,
+}
+
+/// What a request learns of its session.
+#[derive(Clone)]
+pub(crate) struct Visitor {
+    /// The session id (the cookie's value).
+    id: String,
+    /// The CSRF token every form of this session carries.
+    pub(crate) csrf: String,
+    /// Who logged in, when someone did.
+    pub(crate) user: Option<String>,
+    /// The message left for this page, taken from the session.
+    pub(crate) flash: Option<String>,
+    /// A `Set-Cookie` value when this request started the session.
+    pub(crate) set_cookie: Option<String>,
+}
+
+impl Visitor {
+    /// Checks the CSRF token a form sent (in constant time).
+    pub(crate) fn check_csrf(&self, presented: &str) -> Result<(), PageError> {
+        if bool::from(self.csrf.as_bytes().ct_eq(presented.as_bytes())) {
+            Ok(())
+        } else {
+            Err(PageError::Csrf)
+        }
+    }
+}
+
+/// The sessions of this process (they end when it stops).
+pub(crate) struct Sessions {
+    sessions: Mutex<HashMap<Digest32, Session>>,
+    /// The one-time login token and until when it works; `None` once used.
+    login: Mutex<Option<(Digest32, Instant)>>,
+    /// Whether cookies get `Secure`.
+    secure: bool,
+}
+
+impl Sessions {
+    /// New sessions, and the one-time login token to print.
+    pub(crate) fn new(secure: bool) -> Result<(Sessions, String), PageError> {
+        let token = random()?;
+        let sessions = Sessions {
+            sessions: Mutex::new(HashMap::new()),
+            login: Mutex::new(Some((digest(&token), Instant::now() + LOGIN_LINK_LIFETIME))),
+            secure,
+        };
+        Ok((sessions, token))
+    }
+
+    /// The session of `headers`' cookie, if it is alive; its flash message is taken.
+    fn find(&self, headers: &HeaderMap) -> Option<Visitor> {
+        let id = cookie(headers, COOKIE)?;
+        let mut sessions = self.lock();
+        let key = digest(id);
+        let session = sessions.get_mut(&key)?;
+        if session.expires <= Instant::now() {
+            sessions.remove(&key);
+            return None;
+        }
+        Some(Visitor {
+            id: id.to_string(),
+            csrf: session.csrf.clone(),
+            user: session.user.clone(),
+            flash: session.flash.take(),
+            set_cookie: None,
+        })
+    }
+
+    /// The session of `headers`, or a new anonymous one.
+    pub(crate) fn visitor(&self, headers: &HeaderMap) -> Result<Visitor, PageError> {
+        match self.find(headers) {
+            Some(visitor) => Ok(visitor),
+            None => self.start(None, ANONYMOUS_LIFETIME),
+        }
+    }
+
+    /// A new session for `user` (the old one of this browser, if any, ends).
+    pub(crate) fn log_in(&self, headers: &HeaderMap, user: String) -> Result<Visitor, PageError> {
+        self.end(headers);
+        self.start(Some(user), SESSION_LIFETIME)
+    }
+
+    /// Spends the one-time login token: whether `token` is it and still works.
+    pub(crate) fn spend_login_token(&self, token: &str) -> bool {
+        let mut login = self.login.lock().unwrap_or_else(|e| e.into_inner());
+        let valid = login.as_ref().is_some_and(|(hash, until)| {
+            bool::from(hash.ct_eq(&digest(token))) && Instant::now() < *until
+        });
+        if valid {
+            *login = None;
+        }
+        valid
+    }
+
+    /// Ends the session of `headers`, if any.
+    pub(crate) fn end(&self, headers: &HeaderMap) {
+        if let Some(id) = cookie(headers, COOKIE) {
+            self.lock().remove(&digest(id));
+        }
+    }
+
+    /// Leaves `message` for the next page the session `visitor` sees.
+    pub(crate) fn flash(&self, visitor: &Visitor, message: String) {
+        if let Some(session) = self.lock().get_mut(&digest(&visitor.id)) {
+            session.flash = Some(message);
+        }
+    }
+
+    /// The `Set-Cookie` value that ends the session cookie in the browser.
+    pub(crate) fn expired_cookie(&self) -> String {
+        self.cookie_value("", 0)
+    }
+
+    fn start(&self, user: Option<String>, lifetime: Duration) -> Result<Visitor, PageError> {
+        let (id, csrf) = (random()?, random()?);
+        let now = Instant::now();
+        let mut sessions = self.lock();
+        if sessions.len() >= MAX_SESSIONS {
+            sessions.retain(|_, s| s.expires > now);
+            if sessions.len() >= MAX_SESSIONS {
+                return Err(PageError::Busy);
+            }
+        }
+        sessions.insert(
+            digest(&id),
+            Session {
+                csrf: csrf.clone(),
+                user: user.clone(),
+                expires: now + lifetime,
+                flash: None,
+            },
+        );
+        Ok(Visitor {
+            set_cookie: Some(self.cookie_value(&id, lifetime.as_secs())),
+            id,
+            csrf,
+            user,
+            flash: None,
+        })
+    }
+
+    fn cookie_value(&self, id: &str, max_age: u64) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!("{COOKIE}={id}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}")
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Digest32, Session>> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn random() -> Result<String, PageError> {
+    random_token(32).map_err(|e| PageError::Internal(format!("no random bytes: {e}")))
+}
+
+/// The value of cookie `name` in `headers`.
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+}
+
+/// A logged-in visitor: pages that need one send everyone else to the login page.
+pub(crate) struct Signed(pub(crate) Visitor);
+
+impl FromRequestParts<AppState> for Signed {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Signed, PageError> {
+        match state.web.sessions.find(&parts.headers) {
+            Some(visitor) if visitor.user.is_some() => Ok(Signed(visitor)),
+            _ => Err(PageError::LoginNeeded),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn with_cookie(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn the_login_token_works_once() {
+        let (sessions, token) = Sessions::new(false).unwrap();
+        assert!(!sessions.spend_login_token("wrong"));
+        assert!(sessions.spend_login_token(&token));
+        assert!(!sessions.spend_login_token(&token));
+    }
+
+    #[test]
+    fn a_login_starts_a_new_session_and_ends_the_old_one() {
+        let sessions = Sessions::new(true).unwrap().0;
+        let anonymous = sessions.visitor(&HeaderMap::new()).unwrap();
+        let cookie = anonymous.set_cookie.clone().unwrap();
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+        assert!(cookie.ends_with("; Secure"));
+        let old = with_cookie(&format!("a=b; {COOKIE}={}", anonymous.id));
+        assert!(sessions.find(&old).unwrap().user.is_none());
+        let signed = sessions.log_in(&old, "login link".into()).unwrap();
+        assert_ne!(signed.id, anonymous.id);
+        assert_ne!(signed.csrf, anonymous.csrf);
+        assert!(sessions.find(&old).is_none());
+        let new = with_cookie(&format!("{COOKIE}={}", signed.id));
+        let found = sessions.find(&new).unwrap();
+        assert_eq!(found.user.as_deref(), Some("login link"));
+        assert!(found.check_csrf(&signed.csrf).is_ok());
+        assert!(found.check_csrf(&anonymous.csrf).is_err());
+    }
+
+    #[test]
+    fn a_flash_message_is_shown_once() {
+        let sessions = Sessions::new(false).unwrap().0;
+        let visitor = sessions.log_in(&HeaderMap::new(), "x".into()).unwrap();
+        sessions.flash(&visitor, "dropped".into());
+        let headers = with_cookie(&format!("{COOKIE}={}", visitor.id));
+        assert_eq!(
+            sessions.find(&headers).unwrap().flash.as_deref(),
+            Some("dropped")
+        );
+        assert_eq!(sessions.find(&headers).unwrap().flash, None);
+    }
+}
