@@ -369,21 +369,25 @@ Examples:
   preauth --settings-dir /srv/preauth check";
 
 const SERVE_HELP: &str = "\
-Every /api/v1 route needs an API key, sent as `Authorization: Bearer <key>`; create one with
+The web pages (Preauthenticate, Exchange Code, connections, Register tokens) need a login:
+the second line of standard output is a one-time login URL (good for an hour), or log in
+with an API key of scope admin. Every /api/v1 route needs an API key, sent as
+`Authorization: Bearer <key>`; create one with
 `preauth -c \"create api key 'jobs' scope token\"` (scopes: token, register, admin). The URL
 it listens on is the first line of standard output; Ctrl-C or SIGTERM stops it after the
 requests in flight. The routes are described in crates/preauth-serve/openapi.json.
 
 It listens on loopback unless it speaks TLS itself (--tls-cert and --tls-key: PEM files,
 read and checked at start; the URL is then https://…, with Strict-Transport-Security) or
---behind-proxy says a reverse proxy in front terminates TLS. A certificate or key that
+--behind-proxy says a reverse proxy in front terminates TLS. Behind a proxy, or on every
+address (0.0.0.0), --public-url gives the address browsers use. A certificate or key that
 cannot be used, or another address without either, is a usage error (exit code 2).
 
 Examples:
   preauth serve
   preauth serve --listen 127.0.0.1:0
-  preauth serve --listen 0.0.0.0:8440 --tls-cert /etc/preauth/tls/fullchain.pem --tls-key /etc/preauth/tls/key.pem
-  preauth serve --listen 0.0.0.0:8440 --behind-proxy";
+  preauth serve --listen 0.0.0.0:8443 --public-url https://preauth.example.com:8443 --tls-cert /etc/preauth/tls/fullchain.pem --tls-key /etc/preauth/tls/key.pem
+  preauth serve --listen 127.0.0.1:8440 --behind-proxy --public-url https://preauth.example.com";
 
 const SANDBOX_HELP: &str = "\
 The sandbox speaks Exact Online's and Twinfield's OAuth2 dialects on 127.0.0.1 only: login
@@ -476,6 +480,11 @@ pub struct ServeArgs {
     /// owner only: chmod 600 (needs --tls-cert).
     #[arg(long, value_name = "PATH", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// The address browsers use to reach this server (https://preauth.example.com):
+    /// needed behind a proxy or on every address (0.0.0.0), for the pages' own callback
+    /// and their cookies.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
     /// Access tokens each API key may get per second, and at once (0: no limit).
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub token_rate: u32,

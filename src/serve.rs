@@ -15,6 +15,7 @@ pub async fn run(common: &Common, args: &ServeArgs) -> i32 {
         listen: args.listen,
         behind_proxy: args.behind_proxy,
         tls: args.tls_files(),
+        public_url: args.public_url.clone(),
         token_rate: args.token_rate,
         thresholds: args.thresholds.thresholds(),
     };

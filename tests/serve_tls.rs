@@ -106,6 +106,15 @@ fn serves_https_with_hsts_and_a_stalled_handshake_holds_no_one_up() {
             "max-age=31536000"
         );
         assert_eq!(health.text().await.unwrap(), r#"{"status":"ok"}"#);
+        // The pages' session cookie is Secure under TLS.
+        let login = client
+            .get(&server.login)
+            .send()
+            .await
+            .expect("an HTTPS answer");
+        assert_eq!(login.status(), 303);
+        let cookie = login.headers()["set-cookie"].to_str().unwrap();
+        assert!(cookie.ends_with("; Secure"), "{cookie}");
         let listing = client
             .get(format!("{}/api/v1/connections", server.url))
             .bearer_auth(&keys.admin)

@@ -79,7 +79,7 @@ fn the_login_url_works_once_an_admin_key_logs_in_and_pages_need_a_login() {
     }
 
     // The login URL printed at start: once.
-    let login_path = server.login.replacen(&server.url, "", 1);
+    let login_path = server.login_path().to_string();
     let mut first = server.visitor();
     let answer = first.get(&login_path);
     assert_eq!(answer.status, 303);
@@ -326,4 +326,37 @@ fn html_unescape(text: &str) -> String {
         .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&")
+}
+
+#[test]
+fn behind_a_proxy_the_pages_use_the_public_url_and_secure_cookies() {
+    let ws = Workspace::new();
+    let refused = ws.run(&["serve", "--listen", "127.0.0.1:0", "--behind-proxy"]);
+    refused.exits(2).warns(&["--public-url"]);
+    assert_eq!(refused.stdout, "");
+    let bad = ws.run(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--behind-proxy",
+        "--public-url",
+        "https://preauth.example.com/sub",
+    ]);
+    bad.exits(2)
+        .warns(&["--public-url 'https://preauth.example.com/sub'"]);
+
+    let public = "https://preauth.example.com";
+    let server = Server::start(&ws, &["--behind-proxy", "--public-url", public]);
+    assert!(server.login.starts_with(&format!("{public}/login?token=")));
+    let mut visitor = server.visitor();
+    let signed = visitor.get(server.login_path());
+    assert!(
+        signed.header("set-cookie").ends_with("; Secure"),
+        "{signed:?}"
+    );
+    let form = visitor.get("/preauthenticate");
+    assert!(
+        form.body.contains(&format!(r#"value="{public}/callback""#)),
+        "the own callback is on the public URL"
+    );
 }

@@ -33,6 +33,24 @@ pub enum ServeError {
         /// The address asked for.
         addr: SocketAddr,
     },
+    /// No `--public-url` where the pages cannot know their own address.
+    #[error(
+        "give --public-url with the address browsers use to reach this server (such as https://preauth.example.com): {why}, and the pages' callback and cookies depend on it"
+    )]
+    PublicUrlNeeded {
+        /// Why the listen address does not say it.
+        why: &'static str,
+    },
+    /// A `--public-url` that cannot be one.
+    #[error(
+        "--public-url '{url}' cannot be used: {why}; give the scheme and host (and port) only, such as https://preauth.example.com"
+    )]
+    BadPublicUrl {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
     /// The TLS certificate or key cannot be served with.
     #[error(transparent)]
     Tls(#[from] TlsError),
@@ -54,7 +72,10 @@ impl ServeError {
     /// served with), rather than the machine failing.
     pub fn is_usage(&self) -> bool {
         match self {
-            ServeError::NotLoopback { .. } | ServeError::Tls(_) => true,
+            ServeError::NotLoopback { .. }
+            | ServeError::PublicUrlNeeded { .. }
+            | ServeError::BadPublicUrl { .. }
+            | ServeError::Tls(_) => true,
             ServeError::Bind { .. } | ServeError::Serve(_) => false,
         }
     }
@@ -71,10 +92,56 @@ pub struct Options {
     /// Serve HTTPS with these PEM files (`--tls-cert`, `--tls-key`); `None` serves plain
     /// HTTP.
     pub tls: Option<TlsFiles>,
+    /// The address browsers use to reach this server (`--public-url`): the pages' own
+    /// callback is on it, and cookies are `Secure` when it is https. `None`: the
+    /// address listened on.
+    pub public_url: Option<String>,
     /// Access tokens each API key may get per second (0: any number).
     pub token_rate: u32,
     /// When `/api/v1/check` and `/metrics` count a refresh token as expiring.
     pub thresholds: Thresholds,
+}
+
+/// The base URL of the pages: `--public-url`, checked, or the address listened on
+/// (`local`, with `scheme`) when that is one browsers can use.
+fn public_url(options: &Options, scheme: &str, local: SocketAddr) -> Result<String, ServeError> {
+    let Some(given) = &options.public_url else {
+        let why = if options.behind_proxy {
+            "a reverse proxy in front has an address of its own"
+        } else if local.ip().is_unspecified() {
+            "the server listens on every address"
+        } else {
+            return Ok(format!("{scheme}://{local}"));
+        };
+        return Err(ServeError::PublicUrlNeeded { why });
+    };
+    let bad = |why| ServeError::BadPublicUrl {
+        url: given.clone(),
+        why,
+    };
+    let url = url::Url::parse(given).map_err(|_| bad("it is not a URL"))?;
+    if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
+        return Err(bad("it is not an http or https URL with a host"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(
+            "the pages are served at the root, so it can have no path, query or fragment",
+        ));
+    }
+    if url.scheme() == "http" && !url.host_str().is_some_and(is_loopback_host) {
+        return Err(bad(
+            "browsers on other machines must reach the pages over https",
+        ));
+    }
+    Ok(given.trim_end_matches('/').to_string())
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Refuses an address that is not loopback unless the server speaks TLS itself (`tls`)
@@ -95,7 +162,10 @@ pub fn check_listen(
 /// nothing until [`Bound::serve`].
 pub struct Bound {
     listener: TcpListener,
-    local: SocketAddr,
+    /// The URL listened on (`http://127.0.0.1:8440`).
+    local: String,
+    /// The URL browsers use ([`public_url`]).
+    base: String,
     tls: Option<TlsAcceptor>,
     options: Options,
 }
@@ -112,9 +182,12 @@ pub async fn bind(options: Options) -> Result<Bound, ServeError> {
     let local = listener
         .local_addr()
         .map_err(|source| ServeError::Bind { addr, source })?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let base = public_url(&options, scheme, local)?;
     Ok(Bound {
         listener,
-        local,
+        local: format!("{scheme}://{local}"),
+        base,
         tls,
         options,
     })
@@ -124,20 +197,20 @@ impl Bound {
     /// Serves the API over `env` until `shutdown` resolves; then stops accepting and
     /// waits for the requests in flight (a refresh finishes and is stored before this
     /// returns). The URL it listens on (`https://…` under TLS) is the first line of
-    /// standard output.
+    /// standard output; the one-time login URL of the pages, on the public URL, the
+    /// second.
     pub async fn serve(
         self,
         env: Arc<Environment>,
         keys: ApiKeys,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        let scheme = if self.tls.is_some() { "https" } else { "http" };
-        let base = format!("{scheme}://{}", self.local);
         let keys_file = keys.path().to_path_buf();
-        let (app, login) = router(env, keys, &self.options, &base).map_err(ServeError::Serve)?;
+        let (app, login) =
+            router(env, keys, &self.options, &self.base).map_err(ServeError::Serve)?;
         {
             let mut stdout = io::stdout().lock();
-            writeln!(stdout, "{base}\n{login}")
+            writeln!(stdout, "{}\n{login}", self.local)
                 .and_then(|()| stdout.flush())
                 .map_err(ServeError::Serve)?;
         }
@@ -199,5 +272,55 @@ mod tests {
         assert!(check_listen(any, true, None).is_ok());
         assert!(check_listen(any, false, Some(&files)).is_ok());
         assert!(check_listen(any, true, Some(&files)).is_ok());
+    }
+
+    fn options(listen: &str, behind_proxy: bool, public: Option<&str>) -> Options {
+        Options {
+            listen: listen.parse().unwrap(),
+            behind_proxy,
+            tls: None,
+            public_url: public.map(str::to_string),
+            token_rate: 0,
+            thresholds: Thresholds::default(),
+        }
+    }
+
+    fn base(listen: &str, behind_proxy: bool, public: Option<&str>) -> Result<String, ServeError> {
+        let options = options(listen, behind_proxy, public);
+        public_url(&options, "http", options.listen)
+    }
+
+    #[test]
+    fn the_pages_know_the_address_browsers_use() {
+        assert_eq!(
+            base("127.0.0.1:8440", false, None).unwrap(),
+            "http://127.0.0.1:8440"
+        );
+        assert_eq!(
+            base("127.0.0.1:8440", true, Some("https://preauth.example.com/")).unwrap(),
+            "https://preauth.example.com"
+        );
+        for (listen, proxy) in [("127.0.0.1:8440", true), ("0.0.0.0:8440", false)] {
+            let needed = base(listen, proxy, None).unwrap_err();
+            assert!(
+                matches!(needed, ServeError::PublicUrlNeeded { .. }),
+                "{needed}"
+            );
+            assert!(needed.is_usage() && needed.to_string().contains("--public-url"));
+        }
+        for bad in [
+            "preauth.example.com",
+            "ftp://preauth.example.com",
+            "https://preauth.example.com/preauth",
+            "https://preauth.example.com/?x=1",
+            "http://preauth.example.com",
+        ] {
+            let refused = base("127.0.0.1:8440", true, Some(bad)).unwrap_err();
+            assert!(
+                matches!(refused, ServeError::BadPublicUrl { .. }),
+                "{bad}: {refused}"
+            );
+        }
+        assert!(base("127.0.0.1:8440", true, Some("http://localhost:8080")).is_ok());
     }
 }
