@@ -2,6 +2,7 @@
 //! test, the `preauth` binary with that environment, and a sandbox on 127.0.0.1.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod browser;
 pub mod serve;
 
 use std::io::{BufRead, BufReader};
