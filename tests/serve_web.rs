@@ -309,6 +309,14 @@ fn a_login_through_the_own_callback_then_the_result_page_seals_until_asked() {
     assert_eq!(pages.get("/connections/Demo").status, 404);
     let outcome = server.stop();
     outcome.keeps_secret(&[&refresh_token, DEMO_CLIENT_SECRET, &access_token]);
+    // The log says who did what.
+    outcome.warns(&[
+        "the login link: logged in to the pages",
+        "the login link: started a login for connection 'Demo' at 127.0.0.1",
+        "the platform's return to /callback: stored connection 'Demo'",
+        "the login link: was shown the secrets of connection 'Demo'",
+        "the login link: dropped connection 'Demo'",
+    ]);
 }
 
 /// The target of a page's `<meta http-equiv="refresh">`.

@@ -24,7 +24,7 @@ use super::forms::{Button, Posted, capitalized};
 use super::layout::{Section, csrf_field, page};
 use super::preauthenticate::continue_login;
 use super::session::{Signed, Visitor};
-use super::{PageError, PageResult, connection_path, on_store, respond, see_other};
+use super::{PageError, PageResult, audit, connection_path, on_store, respond, see_other};
 use crate::routes::AppState;
 
 /// One row of the connections page.
@@ -181,6 +181,10 @@ pub(crate) async fn secrets(
     Path(name): Path<String>,
     Posted { visitor, .. }: Posted<Button>,
 ) -> PageResult {
+    audit(
+        visitor.who(),
+        format_args!("was shown the secrets of connection '{name}'"),
+    );
     result_page(&state, &visitor, name, true).await
 }
 
@@ -320,5 +324,9 @@ pub(crate) async fn drop_connection(
         .web
         .sessions
         .flash(&visitor, format!("Connection '{dropped}' dropped."));
+    audit(
+        visitor.who(),
+        format_args!("dropped connection '{dropped}'"),
+    );
     Ok(see_other("/connections"))
 }

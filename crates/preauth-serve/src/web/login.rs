@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::forms::{Button, Posted};
 use super::layout::{Field, Section, alert, csrf_field, page};
 use super::session::Visitor;
-use super::{PageError, respond, see_other, set_cookie};
+use super::{PageError, audit, respond, see_other, set_cookie};
 use crate::routes::AppState;
 
 /// The query of `GET /login`.
@@ -99,9 +99,10 @@ pub(crate) async fn with_key(
 pub(crate) async fn log_out(
     State(state): State<AppState>,
     headers: HeaderMap,
-    _: Posted<Button>,
+    posted: Posted<Button>,
 ) -> Result<Response, PageError> {
     let sessions = &state.web.sessions;
+    audit(posted.visitor.who(), format_args!("logged out"));
     sessions.end(&headers);
     let mut response = see_other("/login");
     set_cookie(&mut response, Some(&sessions.expired_cookie()));
@@ -110,6 +111,7 @@ pub(crate) async fn log_out(
 
 /// After a login: the session cookie and on to the connections.
 fn signed_in(visitor: &Visitor) -> Response {
+    audit(visitor.who(), format_args!("logged in to the pages"));
     let mut response = see_other("/connections");
     set_cookie(&mut response, visitor.set_cookie.as_deref());
     response

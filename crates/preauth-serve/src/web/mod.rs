@@ -179,6 +179,12 @@ async fn on_store<T: Send + 'static>(
     Ok(blocking(env, move |env| Ok(work(env))).await?)
 }
 
+/// Writes one line about what `who` did to standard error, the service's log: names
+/// and actions only, never a secret.
+fn audit(who: &str, what: std::fmt::Arguments<'_>) {
+    eprintln!("preauth serve: {who}: {what}");
+}
+
 /// `markup` as an HTML response body.
 fn maud_html(markup: Markup) -> axum::response::Html<String> {
     axum::response::Html(markup.into_string())

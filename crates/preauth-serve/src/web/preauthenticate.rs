@@ -18,7 +18,7 @@ use serde::Deserialize;
 use super::forms::{AppFields, Errors, Posted, capitalized};
 use super::layout::{Field, Section, alert, csrf_field, page, page_then};
 use super::session::{Signed, Visitor};
-use super::{PageResult, connection_path, on_store, platforms, respond, see_other};
+use super::{PageResult, audit, connection_path, on_store, platforms, respond, see_other};
 use crate::routes::AppState;
 
 /// The form's fields (secrets are never sent back into a page).
@@ -96,6 +96,10 @@ pub(crate) fn continue_login(
 ) -> Response {
     let url = started.url.as_str();
     let name = &started.pending.connection.name;
+    audit(
+        visitor.who(),
+        format_args!("started a login for connection '{name}' at {}", host(url)),
+    );
     let redirect = &started.pending.connection.redirect_url;
     if *redirect == state.web.callback() {
         let body = html! {
@@ -162,6 +166,13 @@ pub(crate) async fn exchange(
                 .web
                 .sessions
                 .flash(&visitor, stored_message(&connection.name));
+            audit(
+                visitor.who(),
+                format_args!(
+                    "stored connection '{}' from a pasted return URL",
+                    connection.name
+                ),
+            );
             Ok(see_other(&connection_path(&connection.name)))
         }
         Err(error) => {
@@ -189,6 +200,8 @@ pub(crate) async fn callback(State(state): State<AppState>, uri: Uri) -> PageRes
     .await?;
     match finished {
         Ok(connection) => {
+            let who = "the platform's return to /callback";
+            audit(who, format_args!("stored connection '{}'", connection.name));
             let next = connection_path(&connection.name);
             let body = html! {
                 p.notice role="status" { (stored_message(&connection.name)) }
@@ -200,6 +213,8 @@ pub(crate) async fn callback(State(state): State<AppState>, uri: Uri) -> PageRes
             ))
         }
         Err(error) => {
+            let who = "the platform's return to /callback";
+            audit(who, format_args!("refused: {error}"));
             let body = html! {
                 p.alert role="alert" { (capitalized(&error.to_string())) }
                 p { a href="/preauthenticate" { "Start a new login" } }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::forms::{AppFields, Errors, Posted};
 use super::layout::{Field, Section, alert, csrf_field, page};
 use super::session::{Signed, Visitor};
-use super::{PageResult, connection_path, on_store, platforms, respond, see_other};
+use super::{PageResult, audit, connection_path, on_store, platforms, respond, see_other};
 use crate::routes::AppState;
 
 /// The form's fields (secrets are never sent back into a page).
@@ -105,6 +105,10 @@ pub(crate) async fn submit(
             state.web.sessions.flash(
                 &visitor,
                 format!("Connection '{name}' is registered and stored, encrypted."),
+            );
+            audit(
+                visitor.who(),
+                format_args!("registered connection '{name}'"),
             );
             Ok(see_other(&connection_path(&name)))
         }

@@ -71,6 +71,11 @@ pub(crate) struct Visitor {
 }
 
 impl Visitor {
+    /// Who this is, for the log: who logged in, or "a visitor".
+    pub(crate) fn who(&self) -> &str {
+        self.user.as_deref().unwrap_or("a visitor")
+    }
+
     /// Checks the CSRF token a form sent (in constant time).
     pub(crate) fn check_csrf(&self, presented: &str) -> Result<(), PageError> {
         if bool::from(self.csrf.as_bytes().ct_eq(presented.as_bytes())) {
