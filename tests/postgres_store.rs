@@ -436,3 +436,59 @@ fn two_serve_processes_on_one_store_refresh_once_for_32_concurrent_requests() {
         ]);
     }
 }
+
+#[test]
+fn a_login_started_on_one_servers_pages_is_exchanged_on_the_others() {
+    let Some(Shared {
+        sandbox,
+        alpha,
+        beta,
+        ..
+    }) = Shared::new("serve_pages_across_machines")
+    else {
+        return;
+    };
+    let servers = [
+        serve::Server::start(&alpha, &[]),
+        serve::Server::start(&beta, &[]),
+    ];
+    let (mut on_alpha, mut on_beta) = (servers[0].pages(), servers[1].pages());
+    let csrf = serve::Pages::csrf(&on_alpha.get("/preauthenticate"));
+    let started = on_alpha.post(
+        "/preauthenticate",
+        &[
+            ("csrf", &csrf),
+            ("name", "shop"),
+            ("platform", "exact-online/nl"),
+            ("api_url", &sandbox.url),
+            ("client_id", common::DEMO_CLIENT_ID),
+            ("client_secret", common::DEMO_CLIENT_SECRET),
+            ("redirect_uri", WEB_REDIRECT),
+            ("deviating", "on"),
+        ],
+    );
+    assert_eq!(started.status, 200, "{}", started.body);
+    let login = started
+        .body
+        .split(r#"target="_blank""#)
+        .next()
+        .and_then(|before| before.rsplit(r#"href=""#).next())
+        .and_then(|rest| rest.split('"').next())
+        .expect("the login link")
+        .replace("&amp;", "&");
+    let landed = approve(&login);
+    landed.exits(0);
+
+    // The other machine's server finishes it: the pending login is in the store.
+    let csrf = serve::Pages::csrf(&on_beta.get("/preauthenticate/exchange"));
+    let exchanged = on_beta.post(
+        "/preauthenticate/exchange",
+        &[("csrf", &csrf), ("return_url", landed.stdout.trim())],
+    );
+    assert_eq!(exchanged.status, 303, "{}", exchanged.body);
+    let result = on_beta.get("/connections/shop");
+    assert_eq!(result.status, 200);
+    assert!(result.body.contains("dk1:"), "sealed: {}", result.body);
+    assert!(on_alpha.get("/connections").body.contains(">shop</a>"));
+    alpha.run(&["token", "shop"]).exits(0);
+}
