@@ -78,6 +78,24 @@ fn the_login_url_works_once_an_admin_key_logs_in_and_pages_need_a_login() {
         assert_eq!(answer.header("location"), "/login", "{path}");
     }
 
+    // An unknown path: a page for a browser, JSON for programs.
+    let page = common::exchange(
+        "GET",
+        &format!("{}/nope", server.url),
+        "Accept: text/html\r\n",
+        "",
+    );
+    assert_eq!(page.status, 404);
+    assert!(
+        page.body.contains("There is no page here."),
+        "{}",
+        page.body
+    );
+    assert_guarded(&page);
+    let json = common::exchange("GET", &format!("{}/nope", server.url), "", "");
+    assert_eq!(json.status, 404);
+    assert!(json.body.contains(r#""error":"no_route""#), "{}", json.body);
+
     // The login URL printed at start: once.
     let login_path = server.login_path().to_string();
     let mut first = server.visitor();

@@ -9,9 +9,9 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::handler::Handler;
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use preauth_core::api_keys::{ApiKeys, Scope};
 use preauth_core::monitor::Thresholds;
@@ -177,12 +177,21 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-async fn not_found() -> ApiError {
+/// 404: a page for a browser (one that asks for HTML), JSON for programs.
+async fn not_found(headers: HeaderMap) -> Response {
+    let browser = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if browser {
+        return web::PageError::NotFound("There is no page here.".into()).into_response();
+    }
     ApiError::new(
         StatusCode::NOT_FOUND,
         "no_route",
         "no such route; the routes are described in /openapi.json",
     )
+    .into_response()
 }
 
 /// Runs `work` on the blocking pool (the store's calls may wait for a lock or the disk).

@@ -52,6 +52,8 @@ th{background:#f6f8fa;font-weight:600}
 .state-CRITICAL,.state-UNKNOWN{color:var(--bad);font-weight:700}
 pre{background:#fff;border:1px solid var(--line);border-radius:6px;padding:.75rem;overflow-x:auto;white-space:pre-wrap;word-break:break-all;font-size:.85rem}
 .actions{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}
+.skip{position:absolute;left:-9999px}
+.skip:focus{left:1rem;top:.5rem;background:#fff;padding:.25rem .5rem;z-index:1}
 @media (max-width:40rem){th,td{padding:.35rem}main{padding:.75rem}}
 ";
 
@@ -122,6 +124,7 @@ fn frame(
                 style { (maud::PreEscaped(STYLE)) }
             }
             body {
+                a.skip href="#main" { "Skip to the content" }
                 header {
                     nav aria-label="Main" {
                         a.brand href="/connections" { "preauth" }
@@ -136,7 +139,7 @@ fn frame(
                         }
                     }
                 }
-                main {
+                main id="main" {
                     h1 { (title) }
                     @if let Some(flash) = visitor.and_then(|v| v.flash.as_deref()) {
                         p.notice role="status" { (flash) }
