@@ -485,6 +485,10 @@ pub struct ServeArgs {
     /// and their cookies.
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
+    /// Print no one-time login URL for the pages (for a service whose log others read);
+    /// log in with an API key of scope admin instead.
+    #[arg(long)]
+    pub no_login_url: bool,
     /// Access tokens each API key may get per second, and at once (0: no limit).
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub token_rate: u32,

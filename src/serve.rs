@@ -16,6 +16,7 @@ pub async fn run(common: &Common, args: &ServeArgs) -> i32 {
         behind_proxy: args.behind_proxy,
         tls: args.tls_files(),
         public_url: args.public_url.clone(),
+        login_link: !args.no_login_url,
         token_rate: args.token_rate,
         thresholds: args.thresholds.thresholds(),
     };

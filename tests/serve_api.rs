@@ -549,7 +549,7 @@ fn the_systemd_unit_serves_on_loopback_and_gives_the_drain_time_to_finish() {
     };
     assert_eq!(
         setting("ExecStart"),
-        "/usr/local/bin/preauth serve --listen 127.0.0.1:8440"
+        "/usr/local/bin/preauth serve --listen 127.0.0.1:8440 --no-login-url"
     );
     assert_eq!(setting("KillSignal"), "SIGTERM");
     let stop: u64 = setting("TimeoutStopSec").parse().expect("seconds");

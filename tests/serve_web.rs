@@ -386,3 +386,37 @@ fn behind_a_proxy_the_pages_use_the_public_url_and_secure_cookies() {
         "the own callback is on the public URL"
     );
 }
+
+#[test]
+fn without_a_login_url_only_an_admin_key_logs_in() {
+    use std::io::{BufRead, BufReader, Read};
+    let ws = Workspace::new();
+    let mut child = ws
+        .preauth()
+        .args(["serve", "--listen", "127.0.0.1:0", "--no-login-url"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("preauth serve starts");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut url = String::new();
+    stdout.read_line(&mut url).unwrap();
+    let url = url.trim().to_string();
+    let (status, _) = common::http("GET", &format!("{url}/healthz"), None);
+    assert_eq!(status, 200);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (mut rest, mut stderr) = (String::new(), String::new());
+    stdout.read_to_string(&mut rest).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(rest, "", "no login URL");
+    assert!(
+        stderr.contains("log in to the pages with an API key of scope admin"),
+        "{stderr}"
+    );
+}

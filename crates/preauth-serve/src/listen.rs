@@ -96,6 +96,9 @@ pub struct Options {
     /// callback is on it, and cookies are `Secure` when it is https. `None`: the
     /// address listened on.
     pub public_url: Option<String>,
+    /// Whether to print a one-time login URL for the pages (`--no-login-url` turns it
+    /// off, for a service whose log others read: then an admin API key logs in).
+    pub login_link: bool,
     /// Access tokens each API key may get per second (0: any number).
     pub token_rate: u32,
     /// When `/api/v1/check` and `/metrics` count a refresh token as expiring.
@@ -198,7 +201,7 @@ impl Bound {
     /// waits for the requests in flight (a refresh finishes and is stored before this
     /// returns). The URL it listens on (`https://…` under TLS) is the first line of
     /// standard output; the one-time login URL of the pages, on the public URL, the
-    /// second.
+    /// second (unless [`Options::login_link`] is off).
     pub async fn serve(
         self,
         env: Arc<Environment>,
@@ -210,14 +213,25 @@ impl Bound {
             router(env, keys, &self.options, &self.base).map_err(ServeError::Serve)?;
         {
             let mut stdout = io::stdout().lock();
-            writeln!(stdout, "{}\n{login}", self.local)
+            let lines = match &login {
+                Some(login) => format!("{}\n{login}\n", self.local),
+                None => format!("{}\n", self.local),
+            };
+            stdout
+                .write_all(lines.as_bytes())
                 .and_then(|()| stdout.flush())
                 .map_err(ServeError::Serve)?;
         }
+        let pages = match login {
+            Some(_) => format!(
+                "the second line is a login URL for the pages, good once within {} minutes (later, log in with an API key of scope admin)",
+                crate::web::session::LOGIN_LINK_LIFETIME.as_secs() / 60
+            ),
+            None => "log in to the pages with an API key of scope admin".to_string(),
+        };
         eprintln!(
-            "preauth serve: API keys in {}; the second line is a login URL for the pages, good once within {} minutes (later, log in with an API key of scope admin); stop with Ctrl-C or SIGTERM",
+            "preauth serve: API keys in {}; {pages}; stop with Ctrl-C or SIGTERM",
             keys_file.display(),
-            crate::web::session::LOGIN_LINK_LIFETIME.as_secs() / 60
         );
         match self.tls {
             None => {
@@ -280,6 +294,7 @@ mod tests {
             behind_proxy,
             tls: None,
             public_url: public.map(str::to_string),
+            login_link: true,
             token_rate: 0,
             thresholds: Thresholds::default(),
         }

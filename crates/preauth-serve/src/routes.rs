@@ -116,14 +116,16 @@ pub fn endpoints() -> Vec<Endpoint> {
 
 /// The server's router over `env` for browsers that reach it at `base`
 /// (`http://127.0.0.1:8440`); API keys are those of `keys`, limited and judged as
-/// `options` say. Also returns the one-time login URL of the web pages.
+/// `options` say. Also returns the one-time login URL of the web pages, unless
+/// `options` turn it off.
 pub fn router(
     env: Arc<Environment>,
     keys: ApiKeys,
     options: &Options,
     base: &str,
-) -> std::io::Result<(Router, String)> {
-    let (web, login) = Web::new(base).map_err(|e| std::io::Error::other(e.to_string()))?;
+) -> std::io::Result<(Router, Option<String>)> {
+    let (web, login) =
+        Web::new(base, options.login_link).map_err(|e| std::io::Error::other(e.to_string()))?;
     let state = AppState {
         env,
         keys,

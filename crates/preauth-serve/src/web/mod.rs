@@ -44,11 +44,11 @@ pub(crate) struct Web {
 
 impl Web {
     /// The pages of a server that browsers reach at `base`; also returns the one-time
-    /// login URL to print.
-    pub(crate) fn new(base: &str) -> Result<(Web, String), PageError> {
+    /// login URL to print, when `login_link`.
+    pub(crate) fn new(base: &str, login_link: bool) -> Result<(Web, Option<String>), PageError> {
         let base = base.trim_end_matches('/').to_string();
-        let (sessions, token) = Sessions::new(base.starts_with("https://"))?;
-        let login = format!("{base}/login?token={token}");
+        let (sessions, token) = Sessions::new(base.starts_with("https://"), login_link)?;
+        let login = token.map(|token| format!("{base}/login?token={token}"));
         Ok((Web { sessions, base }, login))
     }
 

@@ -96,12 +96,18 @@ pub(crate) struct Sessions {
 }
 
 impl Sessions {
-    /// New sessions, and the one-time login token to print.
-    pub(crate) fn new(secure: bool) -> Result<(Sessions, String), PageError> {
-        let token = random()?;
+    /// New sessions, and (when `login_link`) the one-time login token to print.
+    pub(crate) fn new(
+        secure: bool,
+        login_link: bool,
+    ) -> Result<(Sessions, Option<String>), PageError> {
+        let token = login_link.then(random).transpose()?;
+        let login = token
+            .as_deref()
+            .map(|t| (digest(t), Instant::now() + LOGIN_LINK_LIFETIME));
         let sessions = Sessions {
             sessions: Mutex::new(HashMap::new()),
-            login: Mutex::new(Some((digest(&token), Instant::now() + LOGIN_LINK_LIFETIME))),
+            login: Mutex::new(login),
             secure,
         };
         Ok((sessions, token))
@@ -253,15 +259,18 @@ mod tests {
 
     #[test]
     fn the_login_token_works_once() {
-        let (sessions, token) = Sessions::new(false).unwrap();
+        let (sessions, token) = Sessions::new(false, true).unwrap();
+        let token = token.unwrap();
         assert!(!sessions.spend_login_token("wrong"));
         assert!(sessions.spend_login_token(&token));
         assert!(!sessions.spend_login_token(&token));
+        let (without, none) = Sessions::new(false, false).unwrap();
+        assert!(none.is_none() && !without.spend_login_token(""));
     }
 
     #[test]
     fn a_login_starts_a_new_session_and_ends_the_old_one() {
-        let sessions = Sessions::new(true).unwrap().0;
+        let sessions = Sessions::new(true, false).unwrap().0;
         let anonymous = sessions.visitor(&HeaderMap::new()).unwrap();
         let cookie = anonymous.set_cookie.clone().unwrap();
         assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
@@ -281,7 +290,7 @@ mod tests {
 
     #[test]
     fn a_flash_message_is_shown_once() {
-        let sessions = Sessions::new(false).unwrap().0;
+        let sessions = Sessions::new(false, false).unwrap().0;
         let visitor = sessions.log_in(&HeaderMap::new(), "x".into()).unwrap();
         sessions.flash(&visitor, "dropped".into());
         let headers = with_cookie(&format!("{COOKIE}={}", visitor.id));
