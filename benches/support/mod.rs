@@ -67,7 +67,13 @@ pub fn issue(rt: &tokio::runtime::Runtime, n: usize) -> (Sandbox, Vec<(String, S
     })
 }
 
-/// The script that registers every token pair.
+/// The name [`register_script`] gives the connection of the `i`th token pair.
+pub fn connection_name(i: usize) -> String {
+    format!("conn-{i:05}")
+}
+
+/// The script that registers every token pair, as [`connection_name`]s, obtained eight
+/// days ago (so their access tokens are due for a refresh).
 pub fn register_script(sb: &Sandbox, tokens: &[(String, String)]) -> String {
     let obtained = common::rfc3339(SystemTime::now() - common::DAY * 8);
     let app = demo_app(&sb.base_url(), common::WEB_REDIRECT);
@@ -76,7 +82,8 @@ pub fn register_script(sb: &Sandbox, tokens: &[(String, String)]) -> String {
         .enumerate()
         .map(|(i, (access, refresh))| {
             format!(
-                "register connection 'conn-{i:05}' platform exact {app} access token '{access}' refresh token '{refresh}' obtained at '{obtained}';\n"
+                "register connection '{}' platform exact {app} access token '{access}' refresh token '{refresh}' obtained at '{obtained}';\n",
+                connection_name(i)
             )
         })
         .collect()
