@@ -301,7 +301,6 @@ impl CheckReport {
 
     /// The plugin status line, worst connections first, with performance data.
     pub fn status_line(&self) -> String {
-        let state = self.state();
         let expiring = self
             .connections
             .iter()
@@ -312,7 +311,24 @@ impl CheckReport {
             .iter()
             .filter(|c| c.state == CheckState::Critical && c.refresh_token_expires_at.is_none())
             .count();
-        let summary = if let Some(why) = &self.unknown {
+        // Files that could not be read are listed, but are not connections.
+        let connections = self
+            .connections
+            .iter()
+            .filter(|c| c.state != CheckState::Unknown)
+            .count();
+        format!(
+            "PREAUTH {} - {} | connections={connections} expiring={expiring} failed={failed}",
+            self.state(),
+            self.summary()
+        )
+    }
+
+    /// The verdict in words: "2 connections healthy", or the connections that need
+    /// attention, worst first, each with why.
+    pub fn summary(&self) -> String {
+        let state = self.state();
+        if let Some(why) = &self.unknown {
             why.clone()
         } else if state == CheckState::Ok {
             match self.connections.len() {
@@ -330,16 +346,7 @@ impl CheckReport {
                 .map(|c| format!("{}: {}", c.name, c.reason))
                 .collect::<Vec<_>>()
                 .join(", ")
-        };
-        // Files that could not be read are listed, but are not connections.
-        let connections = self
-            .connections
-            .iter()
-            .filter(|c| c.state != CheckState::Unknown)
-            .count();
-        format!(
-            "PREAUTH {state} - {summary} | connections={connections} expiring={expiring} failed={failed}"
-        )
+        }
     }
 }
 

@@ -30,7 +30,9 @@ use crate::substitute::Defines;
 pub use authorize::{UserAgent, UserAgentFuture};
 pub use connections::{finish_login, login_again, new_login, register_connection};
 pub use environment::{Environment, PLATFORMS_FILE, TimeMachine};
-pub use show::{access_token_json, access_token_output, connection_table, connections_table};
+pub use show::{
+    access_token_json, access_token_output, connection_table, connections_table, listing_table,
+};
 
 /// Exit codes of a run (documented in `--help` and the README).
 pub mod exit {

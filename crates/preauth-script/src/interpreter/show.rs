@@ -10,6 +10,7 @@ use preauth_core::lifecycle::{
     AccessGrant, Lifecycle, RefreshFailure, TokenState, connection_status,
 };
 use preauth_core::platform::{ClientAuth, Platform, Registry};
+use preauth_core::store::Listing;
 
 use super::{Environment, ExecError};
 use crate::ast::ExportMode;
@@ -76,6 +77,14 @@ pub(super) fn connections(env: &Environment) -> Result<(), ExecError> {
 /// The table of `show connections`, and the problems of the listing (a file that does
 /// not parse), for the statement and the API of `preauth serve`.
 pub fn connections_table(env: &Environment) -> Result<(Table, Vec<String>), ExecError> {
+    let listing = env.lifecycle().store().list()?;
+    Ok(listing_table(env, &listing))
+}
+
+/// The table of `show connections` of a `listing` read by the caller (who may judge it
+/// with [`preauth_core::monitor::check_listing`] too, without reading it twice), and its
+/// problems.
+pub fn listing_table(env: &Environment, listing: &Listing) -> (Table, Vec<String>) {
     let now = env.lifecycle().now();
     let mut table = Table::new(&[
         "name",
@@ -88,8 +97,7 @@ pub fn connections_table(env: &Environment) -> Result<(Table, Vec<String>), Exec
         "encrypted",
         "problem",
     ]);
-    let listing = env.lifecycle().store().list()?;
-    for entry in listing.connections {
+    for entry in &listing.connections {
         let sealed = yes_no(entry.sealed).into();
         match &entry.connection {
             Ok(connection) => {
@@ -124,7 +132,7 @@ pub fn connections_table(env: &Environment) -> Result<(Table, Vec<String>), Exec
         }
     }
     let problems = listing.problems.iter().map(ToString::to_string).collect();
-    Ok((table, problems))
+    (table, problems)
 }
 
 /// `show connection '…'`: every property except the secrets' values.

@@ -15,7 +15,7 @@ use preauth_core::sealing::SealError;
 use preauth_core::settings::keys::to_connection_string;
 use preauth_core::store::StoreError;
 use preauth_script::interpreter::{
-    Environment, ExecError, connection_table, connections_table, login_again,
+    Environment, ExecError, connection_table, listing_table, login_again,
 };
 use preauth_script::output::OutputFormat;
 use zeroize::Zeroizing;
@@ -39,14 +39,11 @@ pub(crate) async fn list(
     Signed(visitor): Signed,
 ) -> Result<Response, PageError> {
     let thresholds = state.thresholds;
-    let (rows, problems, summary) = on_store(&state.env, move |env| {
-        let (table, problems) = connections_table(env)?;
-        let report = monitor::check(
-            env.store(),
-            env.registry(),
-            env.lifecycle().now(),
-            thresholds,
-        );
+    let (rows, problems, verdict) = on_store(&state.env, move |env| {
+        let listing = env.store().list()?;
+        let (table, problems) = listing_table(env, &listing);
+        let report =
+            monitor::check_listing(listing, env.registry(), env.lifecycle().now(), thresholds);
         let mut checks: HashMap<String, (CheckState, String)> = report
             .connections
             .iter()
@@ -62,13 +59,13 @@ pub(crate) async fn list(
                 Row { cells, check }
             })
             .collect();
-        Ok((rows, problems, report.status_line()))
+        Ok((rows, problems, (report.state(), report.summary())))
     })
     .await?
     .map_err(not_found)?;
     let cell = |row: &Row, column: &str| row.cells.get(column).cloned().unwrap_or_default();
     let body = html! {
-        p { (summary) }
+        p { span class={ "state-" (verdict.0) } { (verdict.0) } " — " (verdict.1) }
         @for problem in &problems {
             p.alert role="alert" { (capitalized(problem)) }
         }
