@@ -178,11 +178,12 @@ pub(crate) async fn secrets(
     Path(name): Path<String>,
     Posted { visitor, .. }: Posted<Button>,
 ) -> PageResult {
+    let shown = result_page(&state, &visitor, name.clone(), true).await?;
     audit(
         visitor.who(),
         format_args!("was shown the secrets of connection '{name}'"),
     );
-    result_page(&state, &visitor, name, true).await
+    Ok(shown)
 }
 
 async fn result_page(
