@@ -116,6 +116,7 @@ fn preauthenticate_in_chromium_returns_to_the_own_callback_and_shows_the_result(
     let sealed = b.text(r#"pre[aria-label="Settings file, encrypted"]"#);
     assert!(sealed.contains("connectionString=\"dk1:"), "{sealed}");
     assert!(!sealed.contains(DEMO_CLIENT_SECRET));
+    b.set_window_size(1280, 1400);
     let shot = b.screenshot("serve_result_page");
     assert!(std::fs::read(&shot).unwrap().starts_with(b"\x89PNG"));
 

@@ -197,13 +197,30 @@ async fn result_page(
         .map_err(not_found)?;
     let file_name = format!("settings-{}.xml", shown.name);
     let path = connection_path(&shown.name);
+    let property = |key: &str| {
+        shown
+            .properties
+            .iter()
+            .find(|row| row.first().is_some_and(|k| k == key))
+            .and_then(|row| row.get(1))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let problem = property("problem");
     let body = html! {
-        div.table-wrap {
-            table {
-                caption.help { "The stored connection (secrets are never shown here)." }
-                tbody {
-                    @for row in &shown.properties {
-                        tr { th scope="row" { (row.first().map(String::as_str).unwrap_or_default()) } td { (row.get(1).map(String::as_str).unwrap_or_default()) } }
+        dl.summary {
+            dt { "Status" } dd { (property("status")) @if !problem.is_empty() { " — " (problem) } }
+            dt { "Access token expires" } dd { (property("access token expires")) }
+            dt { "Refresh token expires" } dd { (property("refresh token expires")) }
+        }
+        details {
+            summary { "Every property (no secret's value)" }
+            div.table-wrap {
+                table {
+                    tbody {
+                        @for row in &shown.properties {
+                            tr { th scope="row" { (row.first().map(String::as_str).unwrap_or_default()) } td { (row.get(1).map(String::as_str).unwrap_or_default()) } }
+                        }
                     }
                 }
             }

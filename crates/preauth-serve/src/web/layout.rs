@@ -51,6 +51,11 @@ th{background:#f6f8fa;font-weight:600}
 .state-WARNING{color:var(--warn);font-weight:700}
 .state-CRITICAL,.state-UNKNOWN{color:var(--bad);font-weight:700}
 pre{background:#fff;border:1px solid var(--line);border-radius:6px;padding:.75rem;overflow-x:auto;white-space:pre-wrap;word-break:break-all;font-size:.85rem}
+dl.summary{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;background:#fff;border:1px solid var(--line);border-radius:8px;padding:.75rem 1rem;margin:0 0 1rem}
+dl.summary dt{font-weight:600}
+dl.summary dd{margin:0}
+details{margin:0 0 1rem}
+summary{cursor:pointer;color:var(--accent);font-weight:600;margin:0 0 .5rem}
 .actions{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}
 .skip{position:absolute;left:-9999px}
 .skip:focus{left:1rem;top:.5rem;background:#fff;padding:.25rem .5rem;z-index:1}
