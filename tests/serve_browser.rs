@@ -136,6 +136,7 @@ fn preauthenticate_in_chromium_returns_to_the_own_callback_and_shows_the_result(
     b.wait_for("table", PAGE);
     assert!(b.text("tbody").contains("books"));
     assert_eq!(b.text("tbody .state-OK"), "OK");
+    b.screenshot("serve_connections");
     setup.ws.run_c("show connection 'books'").exits(0);
 
     // Readable at phone width: nothing wider than the screen but the table's own
