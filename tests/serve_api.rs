@@ -478,15 +478,16 @@ fn the_token_route_is_rate_limited_per_key() {
     let ws = Workspace::new();
     let keys = Keys::create(&ws);
     let other = api_key(&ws, "jobs-2", "token");
-    let mut server = Server::start(&ws, &["--token-rate", "2"]);
+    // One a second: the second call comes well within the second even on a busy machine.
+    let mut server = Server::start(&ws, &["--token-rate", "1"]);
     let path = "/api/v1/connections/nobody/token";
-    let answers: Vec<(u16, Value)> = (0..3)
+    let answers: Vec<(u16, Value)> = (0..2)
         .map(|_| server.call("POST", path, Some(&keys.token), None))
         .collect();
-    assert_eq!((answers[0].0, answers[1].0), (404, 404), "{answers:?}");
-    assert_error(&answers[2], 429, "rate_limited", "the third at once");
+    assert_eq!(answers[0].0, 404, "{answers:?}");
+    assert_error(&answers[1], 429, "rate_limited", "the second at once");
     assert!(
-        answers[2].1["message"]
+        answers[1].1["message"]
             .as_str()
             .unwrap()
             .contains("--token-rate")
@@ -498,7 +499,7 @@ fn the_token_route_is_rate_limited_per_key() {
     );
     let listing = server.call("GET", "/api/v1/connections", Some(&keys.admin), None);
     assert_eq!(listing.0, 200, "only the token route is limited");
-    std::thread::sleep(Duration::from_millis(600));
+    std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(
         server.call("POST", path, Some(&keys.token), None).0,
         404,
