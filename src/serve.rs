@@ -1,9 +1,12 @@
-//! `preauth serve`: the JSON API over the store, until Ctrl-C or SIGTERM.
+//! `preauth serve`: the JSON API over the store, until Ctrl-C or SIGTERM; SIGHUP reads
+//! the TLS certificate and key again.
 
 use std::sync::Arc;
 
 use preauth_core::clock::SystemClock;
 use preauth_script::interpreter::exit;
+use preauth_serve::Certificates;
+use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::{Common, ServeArgs};
 use crate::user_agent::SystemBrowser;
@@ -39,6 +42,7 @@ pub async fn run(common: &Common, args: &ServeArgs) -> i32 {
         }
     };
     let keys = env.api_keys();
+    reload_on_hangup(bound.certificates());
     match bound.serve(Arc::new(env), keys, stop_signal()).await {
         Ok(()) => exit::SUCCESS,
         Err(error) => {
@@ -48,10 +52,37 @@ pub async fn run(common: &Common, args: &ServeArgs) -> i32 {
     }
 }
 
+/// On each SIGHUP (`systemctl reload`), reads the TLS files again, so that a renewed
+/// certificate is served without a restart; a failure keeps the certificate served. Without
+/// TLS there is nothing to read, and SIGHUP no longer ends the server either way.
+fn reload_on_hangup(certificates: Option<Arc<Certificates>>) {
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match &certificates {
+                None => eprintln!(
+                    "preauth serve: SIGHUP: nothing to read again without --tls-cert and --tls-key"
+                ),
+                Some(certificates) => match certificates.reload() {
+                    Ok(()) => eprintln!(
+                        "preauth serve: SIGHUP: serving the TLS certificate read again from {}",
+                        certificates.files().cert.display()
+                    ),
+                    Err(error) => eprintln!(
+                        "preauth serve: SIGHUP: still serving the certificate read before, since {error}, then send SIGHUP again"
+                    ),
+                },
+            }
+        }
+    });
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
 async fn stop_signal() {
     let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        match signal(SignalKind::terminate()) {
             Ok(mut signal) => {
                 signal.recv().await;
             }

@@ -536,7 +536,7 @@ fn api_keys_are_created_listed_and_dropped_by_statements() {
 }
 
 #[test]
-fn the_systemd_unit_serves_on_loopback_and_gives_the_drain_time_to_finish() {
+fn the_systemd_unit_serves_on_loopback_reloads_on_sighup_and_gives_the_drain_time_to_finish() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/examples/systemd/preauth-serve.service"
@@ -553,6 +553,8 @@ fn the_systemd_unit_serves_on_loopback_and_gives_the_drain_time_to_finish() {
         "/usr/local/bin/preauth serve --listen 127.0.0.1:8440 --no-login-url"
     );
     assert_eq!(setting("KillSignal"), "SIGTERM");
+    // `systemctl reload` reads a renewed TLS certificate again (tests/serve_tls.rs).
+    assert_eq!(setting("ExecReload"), "/bin/kill -HUP $MAINPID");
     let stop: u64 = setting("TimeoutStopSec").parse().expect("seconds");
     assert!(
         stop > 60,

@@ -172,6 +172,76 @@ fn plain_http_to_the_tls_port_gets_no_http_answer() {
     assert_eq!(server.stop().code, 0);
 }
 
+#[test]
+fn sighup_serves_a_renewed_certificate_and_keeps_the_old_one_when_the_new_files_are_wrong() {
+    let ws = Workspace::new();
+    let old = Pem::new(ws.path(), "old");
+    let renewed = Pem::new(ws.path(), "renewed");
+    let served = Pem::new(ws.path(), "served");
+    let install = |pem: &Pem| {
+        std::fs::copy(&pem.cert, &served.cert).unwrap();
+        std::fs::copy(&pem.key, &served.key).unwrap();
+    };
+    install(&old);
+    let mut server = Server::start(&ws, &served.args());
+    let health = |pem: &Pem| {
+        runtime().block_on(async {
+            client(&pem.cert_pem)
+                .get(format!("{}/healthz", server.url))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .ok()
+        })
+    };
+    assert_eq!(health(&old), Some(200));
+    // Renewed files that cannot be served with (a key others may read): the old
+    // certificate goes on being served, and the log says why.
+    install(&renewed);
+    std::fs::set_permissions(&served.key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let before = server.stderr_lines();
+    server.signal(libc::SIGHUP);
+    let kept = server.wait_for_stderr(before, "SIGHUP");
+    assert!(
+        kept.contains("still serving the certificate read before") && kept.contains("chmod 600"),
+        "{kept}"
+    );
+    assert_eq!(health(&old), Some(200));
+    assert_eq!(
+        health(&renewed),
+        None,
+        "the renewed certificate is not served"
+    );
+    // Fixed: served from the next handshake on, by the same process.
+    std::fs::set_permissions(&served.key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let before = server.stderr_lines();
+    server.signal(libc::SIGHUP);
+    let read = server.wait_for_stderr(before, "SIGHUP");
+    assert!(
+        read.contains("serving the TLS certificate read again"),
+        "{read}"
+    );
+    assert_eq!(health(&renewed), Some(200));
+    assert_eq!(
+        health(&old),
+        None,
+        "the old certificate is no longer served"
+    );
+    let outcome = server.stop();
+    assert_eq!(outcome.code, 0, "{outcome:#?}");
+    outcome.keeps_secret(&[&old.key_line, &renewed.key_line]);
+}
+
+#[test]
+fn sighup_without_tls_leaves_the_server_running() {
+    let ws = Workspace::new();
+    let mut server = Server::start(&ws, &[]);
+    server.signal(libc::SIGHUP);
+    server.wait_for_stderr(0, "SIGHUP: nothing to read again");
+    assert_eq!(server.call("GET", "/healthz", None, None).0, 200);
+    assert_eq!(server.stop().code, 0);
+}
+
 /// `preauth serve` on a free port of 127.0.0.1 with `args`, which must fail at start.
 fn refused(ws: &Workspace, args: &[&str]) -> Outcome {
     let mut command = ws.preauth();

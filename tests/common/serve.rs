@@ -2,7 +2,9 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -16,7 +18,9 @@ pub struct Server {
     /// The one-time login URL of the web pages (the second line it prints).
     pub login: String,
     stdout: Option<JoinHandle<String>>,
-    stderr: Option<JoinHandle<String>>,
+    /// Standard error so far, line by line.
+    stderr: Arc<Mutex<String>>,
+    stderr_reader: Option<JoinHandle<()>>,
 }
 
 impl Server {
@@ -53,14 +57,52 @@ impl Server {
                 text
             })
         };
-        let stderr = child.stderr.take().expect("piped stderr");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let lines = BufReader::new(child.stderr.take().expect("piped stderr"));
+        let collected = Arc::clone(&stderr);
+        let stderr_reader = std::thread::spawn(move || {
+            for line in lines.lines().map_while(Result::ok) {
+                let mut text = collected.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
         Server {
             url,
             login,
             stdout: Some(drain(Box::new(stdout))),
-            stderr: Some(drain(Box::new(stderr))),
+            stderr,
+            stderr_reader: Some(stderr_reader),
             child,
         }
+    }
+
+    /// Sends it `signal` (`libc::SIGHUP`).
+    pub fn signal(&self, signal: libc::c_int) {
+        // SAFETY: kill(2) on the id of a child this test started and has not reaped.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+    }
+
+    /// Waits until its standard error has `needle` on a line after the first `skip`
+    /// lines; that line. Panics after 30 seconds.
+    pub fn wait_for_stderr(&self, skip: usize, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = self.stderr.lock().unwrap().clone();
+            if let Some(line) = text.lines().skip(skip).find(|l| l.contains(needle)) {
+                return line.to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no line with {needle:?} on standard error:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The number of lines on its standard error so far.
+    pub fn stderr_lines(&self) -> usize {
+        self.stderr.lock().unwrap().lines().count()
     }
 
     /// The server's process id.
@@ -95,9 +137,11 @@ impl Server {
 
     /// Stops it with SIGTERM; its exit code and everything it printed.
     pub fn stop(&mut self) -> Outcome {
-        // SAFETY: kill(2) on the id of a child this test started and has not reaped.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        self.signal(libc::SIGTERM);
         let status = self.child.wait().expect("preauth serve ends");
+        if let Some(reader) = self.stderr_reader.take() {
+            reader.join().unwrap();
+        }
         Outcome {
             code: status.code().unwrap_or(-1),
             stdout: format!("{}\n{}\n", self.url, self.login)
@@ -106,11 +150,7 @@ impl Server {
                     .take()
                     .map(|t| t.join().unwrap())
                     .unwrap_or_default(),
-            stderr: self
-                .stderr
-                .take()
-                .map(|t| t.join().unwrap())
-                .unwrap_or_default(),
+            stderr: self.stderr.lock().unwrap().clone(),
         }
     }
 }

@@ -11,7 +11,8 @@
 //!   platform's answer and the write.
 //! - The token route is rate-limited per key; bodies are limited to 64 KiB.
 //! - It listens on loopback unless it speaks TLS itself (rustls, PEM files checked at
-//!   start) or is told it runs behind a proxy that terminates TLS.
+//!   start and read again by [`Certificates::reload`]) or is told it runs behind a proxy
+//!   that terminates TLS.
 
 #![deny(missing_docs)]
 
@@ -26,5 +27,7 @@ mod routes;
 mod web;
 
 pub use error::ApiError;
-pub use listen::{Bound, Options, ServeError, TlsError, TlsFile, TlsFiles, bind, check_listen};
+pub use listen::{
+    Bound, Certificates, Options, ServeError, TlsError, TlsFile, TlsFiles, bind, check_listen,
+};
 pub use routes::{Endpoint, endpoints, router};

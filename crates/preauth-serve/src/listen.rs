@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use self::tls::TlsListener;
-pub use self::tls::{TlsError, TlsFile, TlsFiles};
+pub use self::tls::{Certificates, TlsError, TlsFile, TlsFiles};
 use crate::routes::router;
 
 /// Why the server could not start or stopped with an error.
@@ -169,7 +169,8 @@ pub struct Bound {
     local: String,
     /// The URL browsers use ([`public_url`]).
     base: String,
-    tls: Option<TlsAcceptor>,
+    /// The certificate served and the acceptor serving it, under TLS.
+    tls: Option<(Arc<Certificates>, TlsAcceptor)>,
     options: Options,
 }
 
@@ -197,6 +198,14 @@ pub async fn bind(options: Options) -> Result<Bound, ServeError> {
 }
 
 impl Bound {
+    /// The certificate served under TLS, to [`Certificates::reload`] when the files
+    /// have been renewed.
+    pub fn certificates(&self) -> Option<Arc<Certificates>> {
+        self.tls
+            .as_ref()
+            .map(|(certificates, _)| Arc::clone(certificates))
+    }
+
     /// Serves the API over `env` until `shutdown` resolves; then stops accepting and
     /// waits for the requests in flight (a refresh finishes and is stored before this
     /// returns). The URL it listens on (`https://…` under TLS) is the first line of
@@ -229,8 +238,12 @@ impl Bound {
             ),
             None => "log in to the pages with an API key of scope admin".to_string(),
         };
+        let reload = match &self.tls {
+            Some(_) => "; SIGHUP reads the TLS certificate and key again",
+            None => "",
+        };
         eprintln!(
-            "preauth serve: API keys in {}; {pages}; stop with Ctrl-C or SIGTERM",
+            "preauth serve: API keys in {}; {pages}; stop with Ctrl-C or SIGTERM{reload}",
             keys_file.display(),
         );
         match self.tls {
@@ -239,7 +252,7 @@ impl Bound {
                     .with_graceful_shutdown(shutdown)
                     .await
             }
-            Some(acceptor) => {
+            Some((_, acceptor)) => {
                 let listener =
                     TlsListener::new(self.listener, acceptor).map_err(ServeError::Serve)?;
                 axum::serve(listener, app.layer(middleware::map_response(hsts)))

@@ -1,5 +1,6 @@
-//! TLS of its own: the certificate chain and private key from PEM files, checked at start,
-//! and a listener that does each handshake in a task of its own.
+//! TLS of its own: the certificate chain and private key from PEM files, checked at start
+//! and read again on [`Certificates::reload`] (SIGHUP), and a listener that does each
+//! handshake in a task of its own.
 //!
 //! Invariant: the accept loop never waits on a client. A handshake runs in a task with a
 //! deadline ([`HANDSHAKE_TIMEOUT`]); finished streams reach the server through a channel,
@@ -10,12 +11,15 @@ use std::fs::File;
 use std::io::{self, Read as _};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use rustls::ServerConfig;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::{self, PemObject as _, SectionKind};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
@@ -148,13 +152,38 @@ pub enum TlsError {
 }
 
 impl TlsFiles {
-    /// Reads and checks both files; the acceptor that serves with them (HTTP/1.1 by ALPN).
-    pub(crate) fn acceptor(&self) -> Result<TlsAcceptor, TlsError> {
+    /// Reads and checks both files; the certificate to serve and the acceptor that
+    /// serves it (HTTP/1.1 by ALPN).
+    pub(crate) fn acceptor(&self) -> Result<(Arc<Certificates>, TlsAcceptor), TlsError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let certificates = Arc::new(Certificates {
+            current: RwLock::new(Arc::new(self.certified_key(&provider)?)),
+            files: self.clone(),
+            provider: Arc::clone(&provider),
+        });
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|source| self.refused(source))?
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::clone(&certificates) as Arc<dyn ResolvesServerCert>);
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok((certificates, TlsAcceptor::from(Arc::new(config))))
+    }
+
+    /// The chain and key of both files, checked to belong together.
+    fn certified_key(&self, provider: &CryptoProvider) -> Result<CertifiedKey, TlsError> {
         let cert_pem = read(TlsFile::Certificate, &self.cert)?;
         let key_pem = read(TlsFile::Key, &self.key)?;
         let chain = certificates(&self.cert, &cert_pem)?;
         let key = private_key(&self.key, &key_pem)?;
-        let refused = |source| match source {
+        let certified =
+            CertifiedKey::from_der(chain, key, provider).map_err(|source| self.refused(source))?;
+        Ok(certified)
+    }
+
+    /// What rustls's refusal of these files means.
+    fn refused(&self, source: rustls::Error) -> TlsError {
+        match source {
             rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
                 TlsError::Mismatch {
                     cert: self.cert.clone(),
@@ -166,16 +195,49 @@ impl TlsFiles {
                 key: self.key.clone(),
                 source,
             },
-        };
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(refused)?
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .map_err(refused)?;
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(TlsAcceptor::from(Arc::new(config)))
+        }
+    }
+}
+
+/// The certificate and key served: read from the [`TlsFiles`] at start, and again by
+/// [`Certificates::reload`], so that a renewed certificate is served without a restart
+/// (and without logging anyone out of the pages).
+pub struct Certificates {
+    files: TlsFiles,
+    provider: Arc<CryptoProvider>,
+    current: RwLock<Arc<CertifiedKey>>,
+}
+
+impl Certificates {
+    /// Reads and checks the files again and serves them to the next handshakes; when
+    /// they cannot be served with, the error, and the certificate served stays the one
+    /// loaded before.
+    pub fn reload(&self) -> Result<(), TlsError> {
+        let fresh = Arc::new(self.files.certified_key(&self.provider)?);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        Ok(())
+    }
+
+    /// The files read.
+    pub fn files(&self) -> &TlsFiles {
+        &self.files
+    }
+}
+
+impl fmt::Debug for Certificates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The key stays out of debug output.
+        f.debug_struct("Certificates")
+            .field("files", &self.files)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResolvesServerCert for Certificates {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(Arc::clone(
+            &self.current.read().unwrap_or_else(|e| e.into_inner()),
+        ))
     }
 }
 
