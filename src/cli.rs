@@ -378,10 +378,11 @@ it listens on is the first line of standard output; Ctrl-C or SIGTERM stops it a
 requests in flight. The routes are described in crates/preauth-serve/openapi.json.
 
 It listens on loopback unless it speaks TLS itself (--tls-cert and --tls-key: PEM files,
-read and checked at start; the URL is then https://…, with Strict-Transport-Security) or
---behind-proxy says a reverse proxy in front terminates TLS. Behind a proxy, or on every
-address (0.0.0.0), --public-url gives the address browsers use. A certificate or key that
-cannot be used, or another address without either, is a usage error (exit code 2).
+read and checked at start and again on SIGHUP; the URL is then https://…, with
+Strict-Transport-Security) or --behind-proxy says a reverse proxy in front terminates TLS.
+Behind a proxy, or on every address (0.0.0.0), --public-url gives the address browsers
+use. A certificate or key that cannot be used, or another address without either, is a
+usage error (exit code 2).
 
 Examples:
   preauth serve

@@ -442,6 +442,22 @@ fn another_address_than_loopback_needs_a_proxy_in_front() {
 }
 
 #[test]
+fn a_taken_port_says_how_to_find_its_holder_and_writes_nothing() {
+    let ws = Workspace::new();
+    let held = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = held.local_addr().unwrap().port();
+    let before = ws.settings_snapshot();
+    let outcome = ws.run(&["serve", "--listen", &format!("127.0.0.1:{port}")]);
+    outcome.exits(1).warns(&[
+        &format!("cannot listen on 127.0.0.1:{port}"),
+        &format!("ss -ltnp 'sport = :{port}'"),
+        "--listen 127.0.0.1:PORT",
+    ]);
+    assert_eq!(outcome.stdout, "");
+    assert_eq!(ws.settings_snapshot(), before, "nothing written");
+}
+
+#[test]
 fn sigterm_lets_a_refresh_in_flight_finish_and_store_its_tokens() {
     let mut setup = Setup::new(1);
     let (status, _) = setup.register("acme-nl", 0, 580);

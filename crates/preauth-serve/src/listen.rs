@@ -55,7 +55,7 @@ pub enum ServeError {
     #[error(transparent)]
     Tls(#[from] TlsError),
     /// The address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {source}; {}", bind_advice(*addr, source))]
     Bind {
         /// The address asked for.
         addr: SocketAddr,
@@ -65,6 +65,27 @@ pub enum ServeError {
     /// Serving failed.
     #[error("the server stopped: {0}")]
     Serve(#[source] io::Error),
+}
+
+/// What to do when `addr` cannot be bound for `error`.
+fn bind_advice(addr: SocketAddr, error: &io::Error) -> String {
+    let port = addr.port();
+    let host = match addr {
+        SocketAddr::V4(v4) => v4.ip().to_string(),
+        SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
+    };
+    match error.kind() {
+        io::ErrorKind::AddrInUse => format!(
+            "another program (or another preauth serve) listens there, as `ss -ltnp 'sport = :{port}'` shows; stop it, or give --listen {host}:PORT with a free port"
+        ),
+        io::ErrorKind::PermissionDenied => format!(
+            "ports below 1024 need privileges; give --listen {host}:PORT with a port above 1023 (a reverse proxy can take port {port})"
+        ),
+        io::ErrorKind::AddrNotAvailable => format!(
+            "{host} is not an address of this machine; give --listen 127.0.0.1:{port}, or one of the addresses `ip -brief address` lists"
+        ),
+        _ => "give --listen another address or port".to_string(),
+    }
 }
 
 impl ServeError {
