@@ -38,7 +38,10 @@ pub async fn run(args: SandboxArgs) -> i32 {
     let sandbox = match Sandbox::spawn(config).await {
         Ok(sandbox) => sandbox,
         Err(error) => {
-            eprintln!("error: cannot listen on 127.0.0.1:{}: {error}", args.port);
+            eprintln!(
+                "error: cannot listen on 127.0.0.1:{}: {error}; give --port another port, or --port 0 for a free one",
+                args.port
+            );
             return exit::FAILURE;
         }
     };

@@ -127,3 +127,16 @@ fn every_help_page_has_examples_and_sandbox_help_shows_only_its_own_options() {
         .exits(3)
         .says(&["nowhere"]);
 }
+
+#[test]
+fn the_sandbox_on_a_taken_port_says_to_give_another() {
+    let ws = Workspace::new();
+    let held = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = held.local_addr().unwrap().port().to_string();
+    let outcome = ws.run(&["sandbox", "--port", &port]);
+    outcome.exits(1).warns(&[
+        &format!("cannot listen on 127.0.0.1:{port}"),
+        "give --port another port, or --port 0 for a free one",
+    ]);
+    assert_eq!(outcome.stdout, "");
+}
