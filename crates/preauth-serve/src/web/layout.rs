@@ -29,6 +29,7 @@ h2{font-size:1.15rem;margin:1.5rem 0 .5rem}
 a{color:var(--accent)}
 :focus-visible{outline:3px solid #f2a900;outline-offset:2px}
 form.card,section.card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:1rem;margin:0 0 1rem}
+.card p:first-of-type{margin-top:0}
 .field{margin:0 0 1rem}
 .field label{display:block;font-weight:600}
 .field .help{display:block;color:var(--muted);font-size:.9rem}
@@ -45,6 +46,7 @@ button.danger{background:var(--bad);border-color:var(--bad)}
 form.inline{display:inline;margin:0}
 .table-wrap{overflow-x:auto;background:#fff;border:1px solid var(--line);border-radius:8px}
 table{border-collapse:collapse;width:100%}
+caption{text-align:left;padding:.5rem .6rem;color:var(--muted);font-size:.9rem}
 th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid var(--line);vertical-align:top}
 th{background:#f6f8fa;font-weight:600}
 .state-OK{color:var(--ok);font-weight:700}
