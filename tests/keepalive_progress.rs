@@ -18,20 +18,12 @@ fn a_terminal_gets_a_progress_bar_and_a_pipe_gets_none() {
     let aged = DAY * 8;
     let Registered { sandbox, ws, .. } = Registered::new(&[("a", aged), ("b", aged), ("c", aged)]);
 
-    // Not a terminal: the table on stdout, nothing drawn on stderr.
-    sandbox.advance(600);
-    let piped = ws.run_c("refresh all connections");
-    piped.exits(0).says(&["refreshed"]);
-    assert!(!piped.stderr.contains("connections"), "{piped:#?}");
-    assert!(!piped.stderr.contains('\u{1b}'), "{piped:#?}");
-    assert!(!piped.stderr.contains('\r'), "{piped:#?}");
-
     // On a terminal: the bar, full at the end, with count, rate and time left.
     sandbox.advance(600);
     let mut command = ws.preauth();
     command
         .env("TERM", "xterm")
-        .args(["-c", "refresh all connections older than 0 days"]);
+        .args(["-c", "refresh all connections"]);
     let options = Options::new()
         .timeout_ms(Some(TIMEOUT_MS))
         .strip_ansi_escape_codes(true);
@@ -41,14 +33,21 @@ fn a_terminal_gets_a_progress_bar_and_a_pipe_gets_none() {
         .expect("a full progress bar");
     assert!(bar.contains("3/3 connections"), "{bar}");
     let rest = session.exp_eof().expect("the run ends");
-    assert!(rest.contains("outcome"), "the table follows: {rest}");
+    assert!(rest.contains("refreshed"), "the table follows: {rest}");
     match session.process().wait().expect("preauth is reaped") {
         WaitStatus::Exited(_, code) => assert_eq!(code, 0, "{rest}"),
         other => panic!("preauth did not exit normally: {other:?}"),
     }
 
+    // Not a terminal: the table on stdout, nothing drawn on stderr. Just renewed, each
+    // is left alone even `older than 0 days` (Exact would refuse the refresh).
+    let piped = ws.run_c("refresh all connections older than 0 days");
+    piped.exits(0).says(&["left alone", "renewed minutes ago"]);
+    assert!(!piped.stderr.contains("connections"), "{piped:#?}");
+    assert!(!piped.stderr.contains('\u{1b}'), "{piped:#?}");
+    assert!(!piped.stderr.contains('\r'), "{piped:#?}");
+
     // For programs: one JSON array, times in RFC 3339, nothing drawn.
-    sandbox.advance(600);
     let json = ws.run(&[
         "--format",
         "json",
@@ -56,11 +55,11 @@ fn a_terminal_gets_a_progress_bar_and_a_pipe_gets_none() {
         "refresh all connections older than 0 days",
     ]);
     let rows: serde_json::Value = serde_json::from_str(&json.exits(0).stdout).expect("JSON");
-    assert_eq!(rows[0]["outcome"], "refreshed", "{rows}");
-    let expires = rows[0]["refresh_token_expires"].as_str().expect("a time");
+    assert_eq!(rows[0]["outcome"], "left alone", "{rows}");
+    let obtained = rows[0]["refresh_token_obtained"].as_str().expect("a time");
     assert!(
-        humantime::parse_rfc3339(expires).is_ok(),
-        "not RFC 3339: {expires}"
+        humantime::parse_rfc3339(obtained).is_ok(),
+        "not RFC 3339: {obtained}"
     );
     assert_eq!(json.stderr, "");
 }

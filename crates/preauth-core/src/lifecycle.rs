@@ -289,10 +289,7 @@ impl Lifecycle {
                     (Some(stored), Some(seen)) => stored.ct_eq(seen),
                     (stored, seen) => stored.is_none() && seen.is_none(),
                 };
-                unchanged
-                    && tokens
-                        .refresh_token_issued_at
-                        .is_none_or(|at| now.duration_since(at).unwrap_or_default() >= *threshold)
+                unchanged && keepalive::left_alone(&platform, &tokens, *threshold, now).is_none()
             }
         };
         if !due {

@@ -13,8 +13,10 @@ use std::time::{Duration, SystemTime};
 use tokio::task::JoinSet;
 
 use super::RefreshFailure;
-use super::{Lifecycle, Need, refresh_token_expiry};
+use super::{Lifecycle, Need, needs_refresh, refresh_token_expiry};
+use crate::connection::Tokens;
 use crate::error::LifecycleError;
+use crate::platform::Platform;
 use crate::secret::RefreshToken;
 
 /// Longest rate-limit wait the keep-alive sits out before trying a connection again.
@@ -32,6 +34,15 @@ pub enum KeepAliveOutcome {
     Young {
         /// When its refresh token was obtained.
         refresh_token_issued_at: Option<SystemTime>,
+    },
+    /// Its tokens were renewed minutes ago (the refresh token came with an access token
+    /// still outside the platform's refresh window); left alone, since a platform like
+    /// Exact refuses an earlier refresh, and counts the refusal towards blocking the app.
+    TooEarly {
+        /// When its refresh token was obtained.
+        refresh_token_issued_at: Option<SystemTime>,
+        /// From when the platform allows a refresh.
+        refresh_allowed_from: SystemTime,
     },
     /// Another process (another machine's keep-alive) held it; left to that process.
     HeldElsewhere,
@@ -129,15 +140,12 @@ impl Lifecycle {
         let mut due = Vec::new();
         let mut done = 0usize;
         for (index, listed) in listing.connections.into_iter().enumerate() {
-            let young = match &listed.connection {
-                Ok(c) => c
-                    .tokens
-                    .as_ref()
-                    .and_then(|t| t.refresh_token_issued_at)
-                    .filter(|at| now.duration_since(*at).unwrap_or_default() < threshold)
-                    .map(Some),
-                Err(_) => None,
-            };
+            // Left alone without a lock: tokens the keep-alive does not refresh. A
+            // connection without tokens or platform goes on, to fail under the lock.
+            let young = listed.connection.as_ref().ok().and_then(|c| {
+                let platform = self.platform_of(c).ok()?;
+                left_alone(&platform, c.tokens.as_ref()?, threshold, now)
+            });
             // A refresh token the platform refused stays a failure every night until
             // someone acts, however young it is.
             let blocked = listed.connection.as_ref().ok().and_then(|c| {
@@ -152,9 +160,7 @@ impl Lifecycle {
             let settled = match (listed.connection, young) {
                 (Err(e), _) => Some(KeepAliveOutcome::Failed(e.into())),
                 (Ok(_), _) if blocked.is_some() => blocked.map(KeepAliveOutcome::Failed),
-                (Ok(_), Some(issued)) => Some(KeepAliveOutcome::Young {
-                    refresh_token_issued_at: issued,
-                }),
+                (Ok(_), Some(left_alone)) => Some(left_alone),
                 (Ok(c), None) => {
                     let seen = c.tokens.and_then(|t| t.refresh_token);
                     due.push((index, listed.name.clone(), c.client_id, seen));
@@ -270,13 +276,13 @@ impl Lifecycle {
                     };
                 }
                 Ok((grant, false)) => {
-                    return KeepAliveOutcome::Young {
-                        refresh_token_issued_at: grant
-                            .connection
-                            .tokens
-                            .as_ref()
-                            .and_then(|t| t.refresh_token_issued_at),
-                    };
+                    // Not due under the lock, or refreshed by another process meanwhile.
+                    let tokens = grant.connection.tokens.as_ref();
+                    return tokens
+                        .and_then(|t| left_alone(&grant.platform, t, threshold, self.now()))
+                        .unwrap_or(KeepAliveOutcome::Young {
+                            refresh_token_issued_at: tokens.and_then(|t| t.refresh_token_issued_at),
+                        });
                 }
                 Err(LifecycleError::RateLimited {
                     name: n,
@@ -308,5 +314,79 @@ impl Lifecycle {
             retry_at: None,
             said: None,
         })
+    }
+}
+
+/// Why the keep-alive leaves `tokens` of `platform` alone at `now`, or `None` when it
+/// refreshes them: their refresh token is younger than `threshold`, or (on platforms
+/// whose refresh tokens rotate) it came with an access token still outside the refresh
+/// window, so it is minutes old whatever the threshold.
+pub(super) fn left_alone(
+    platform: &Platform,
+    tokens: &Tokens,
+    threshold: Duration,
+    now: SystemTime,
+) -> Option<KeepAliveOutcome> {
+    let issued = tokens.refresh_token_issued_at;
+    if issued.is_some_and(|at| now.duration_since(at).unwrap_or_default() < threshold) {
+        return Some(KeepAliveOutcome::Young {
+            refresh_token_issued_at: issued,
+        });
+    }
+    (platform.refresh_token_rotates && !needs_refresh(platform, tokens, now)).then(|| {
+        KeepAliveOutcome::TooEarly {
+            refresh_token_issued_at: issued,
+            refresh_allowed_from: platform.refresh_allowed_from(tokens.access_token_expires_at),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::AccessToken;
+
+    const MINUTE: Duration = Duration::from_secs(60);
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    /// Tokens obtained `age` before `now`, the access token living `lifetime`.
+    fn obtained(now: SystemTime, age: Duration, lifetime: Duration) -> Tokens {
+        Tokens {
+            access_token: AccessToken::new("access"),
+            access_token_issued_at: now - age,
+            access_token_expires_at: now - age + lifetime,
+            refresh_token: Some(RefreshToken::new("refresh")),
+            refresh_token_issued_at: Some(now - age),
+        }
+    }
+
+    #[test]
+    fn a_refresh_the_platform_would_refuse_as_too_early_is_never_due() {
+        let now = SystemTime::UNIX_EPOCH + 1000 * DAY;
+        let exact = Platform::exact_online();
+        let fresh = obtained(now, MINUTE, 10 * MINUTE);
+        let kind = |p: &Platform, t: &Tokens, threshold| {
+            left_alone(p, t, threshold, now).map(|o| format!("{o:?}"))
+        };
+        // Younger than the threshold: that is the reason given.
+        assert!(kind(&exact, &fresh, DAY).unwrap().starts_with("Young"));
+        // `older than 0 days`: still left alone, until the refresh window opens.
+        let too_early = left_alone(&exact, &fresh, Duration::ZERO, now);
+        match too_early {
+            Some(KeepAliveOutcome::TooEarly {
+                refresh_allowed_from,
+                ..
+            }) => assert_eq!(refresh_allowed_from, now + 9 * MINUTE - exact.refresh_window),
+            other => panic!("{other:?}"),
+        }
+        let in_window = obtained(now, 10 * MINUTE - exact.refresh_window, 10 * MINUTE);
+        assert!(kind(&exact, &in_window, Duration::ZERO).is_none());
+        assert!(kind(&exact, &obtained(now, 8 * DAY, 10 * MINUTE), 7 * DAY).is_none());
+        // Twinfield's refresh tokens do not rotate: an old one is due whatever the
+        // access token says.
+        let twinfield = Platform::twinfield();
+        let mut old_chain = obtained(now, MINUTE, 60 * MINUTE);
+        old_chain.refresh_token_issued_at = Some(now - 8 * DAY);
+        assert!(kind(&twinfield, &old_chain, 7 * DAY).is_none());
     }
 }

@@ -294,6 +294,18 @@ pub(super) async fn refresh_all(env: &Environment, days: Option<u32>) -> Result<
                 Cell::time(None),
                 format!("refresh token younger than {days} days"),
             ),
+            KeepAliveOutcome::TooEarly {
+                refresh_token_issued_at,
+                refresh_allowed_from,
+            } => (
+                "left alone",
+                Cell::time(refresh_token_issued_at),
+                Cell::time(None),
+                format!(
+                    "renewed minutes ago; the platform refuses a refresh before {}",
+                    When(refresh_allowed_from)
+                ),
+            ),
             KeepAliveOutcome::HeldElsewhere => (
                 "left to another process",
                 Cell::time(None),
