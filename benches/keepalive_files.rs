@@ -8,7 +8,9 @@
 //!
 //! N is 200 and 2,000, so that the growth from N to 10×N shows. The sandbox runs in this
 //! process without rate limits (a real app's budget is 200 token calls a day); its tokens
-//! come from real logins. Peak memory of each `preauth` process (its maxrss) is printed.
+//! come from real logins, for an app whose access tokens live 30 seconds (so that each
+//! run may refresh them all again). Peak memory of each `preauth` process (its maxrss) is
+//! printed.
 
 mod support;
 
@@ -16,7 +18,8 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use support::common::Workspace;
-use support::{issue, keep_alive_once, register_script, run_measured};
+use support::lifecycle_support::short_app;
+use support::{issue_for, keep_alive_once, register_script_for, run_measured};
 
 const SIZES: [usize; 2] = [200, 2_000];
 
@@ -27,9 +30,11 @@ fn bench(c: &mut Criterion) {
         .build()
         .expect("runtime");
     for n in SIZES {
-        let (sb, tokens) = issue(&rt, n);
+        // 30-second access tokens, so that every run may refresh every connection.
+        let app = short_app();
+        let (sb, tokens) = issue_for(&rt, n, &app);
         let script_ws = Workspace::new();
-        let script = script_ws.write("register.sql", &register_script(&sb, &tokens));
+        let script = script_ws.write("register.sql", &register_script_for(&sb, &tokens, &app));
         let out = script_ws.path().join("stdout.txt");
 
         let mut group = c.benchmark_group("files");

@@ -18,7 +18,11 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use support::common::{WEB_REDIRECT, Workspace, demo_app};
-use support::{REFRESH_WINDOW_REACHED, issue, keep_alive_once, register_script, run_measured};
+use support::lifecycle_support::short_app;
+use support::{
+    REFRESH_WINDOW_REACHED, issue, issue_for, keep_alive_once, register_script,
+    register_script_for, run_measured,
+};
 
 const SIZES: [usize; 2] = [200, 2_000];
 
@@ -57,10 +61,12 @@ fn bench(c: &mut Criterion) {
         .build()
         .expect("runtime");
     for n in SIZES {
-        let (sb, tokens) = issue(&rt, n);
+        // 30-second access tokens, so that every run may refresh every connection.
+        let app = short_app();
+        let (sb, tokens) = issue_for(&rt, n, &app);
         let url = cluster.new_database(&format!("keepalive_{n}"));
         let alpha = machine(&url, "alpha");
-        let script = alpha.write("register.sql", &register_script(&sb, &tokens));
+        let script = alpha.write("register.sql", &register_script_for(&sb, &tokens, &app));
         let out = alpha.path().join("stdout.txt");
         run_measured(alpha.preauth().arg(&script), &out);
 

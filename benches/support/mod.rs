@@ -12,9 +12,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::demo_app;
-use lifecycle_support::{MemStore, authorize, demo_connection, lifecycle, unlimited_sandbox};
-use preauth_sandbox::Sandbox;
+use lifecycle_support::{MemStore, authorize, connection, lifecycle, unlimited_sandbox};
+use preauth_sandbox::{App, Sandbox};
 
 /// Runs `command` with standard output into a file; returns its wall time, its peak
 /// memory in KiB and its standard output. Panics unless it succeeds.
@@ -46,17 +45,31 @@ pub fn run_measured(command: &mut Command, out: &std::path::Path) -> (Duration, 
     (elapsed, usage.ru_maxrss as u64, stdout)
 }
 
-/// A sandbox without limits and `n` token pairs it issued after real logins.
+/// A sandbox without limits and `n` token pairs it issued to the demo app after real
+/// logins.
 pub fn issue(rt: &tokio::runtime::Runtime, n: usize) -> (Sandbox, Vec<(String, String)>) {
+    issue_for(rt, n, &App::demo())
+}
+
+/// Like [`issue`], for `app` (one of the apps of [`unlimited_sandbox`]).
+pub fn issue_for(
+    rt: &tokio::runtime::Runtime,
+    n: usize,
+    app: &App,
+) -> (Sandbox, Vec<(String, String)>) {
     rt.block_on(async {
         let sb = unlimited_sandbox().await;
         let lc = lifecycle(&sb, Arc::new(MemStore::default()));
         let mut tokens = Vec::with_capacity(n);
         for i in 0..n {
-            let stored = authorize(&lc, &demo_connection(&format!("c{i}"), "exact-online", &sb))
-                .await
-                .tokens
-                .expect("tokens");
+            let named = connection(
+                &format!("c{i}"),
+                "exact-online",
+                &sb,
+                app,
+                App::DEMO_WEB_REDIRECT_URI,
+            );
+            let stored = authorize(&lc, &named).await.tokens.expect("tokens");
             let refresh = stored.refresh_token.expect("a refresh token");
             tokens.push((
                 stored.access_token.secret().to_string(),
@@ -72,17 +85,29 @@ pub fn connection_name(i: usize) -> String {
     format!("conn-{i:05}")
 }
 
-/// The script that registers every token pair, as [`connection_name`]s, obtained eight
-/// days ago (so their access tokens are due for a refresh).
+/// The script that registers every token pair of the demo app, as
+/// [`connection_name`]s, obtained eight days ago (so their access tokens are due for a
+/// refresh).
 pub fn register_script(sb: &Sandbox, tokens: &[(String, String)]) -> String {
+    register_script_for(sb, tokens, &App::demo())
+}
+
+/// Like [`register_script`], for `app`.
+pub fn register_script_for(sb: &Sandbox, tokens: &[(String, String)], app: &App) -> String {
     let obtained = common::rfc3339(SystemTime::now() - common::DAY * 8);
-    let app = demo_app(&sb.base_url(), common::WEB_REDIRECT);
+    let options = format!(
+        "api url '{}' client id '{}' client secret '{}' redirect url '{}'",
+        sb.base_url(),
+        app.client_id,
+        app.client_secret,
+        common::WEB_REDIRECT
+    );
     tokens
         .iter()
         .enumerate()
         .map(|(i, (access, refresh))| {
             format!(
-                "register connection '{}' platform exact {app} access token '{access}' refresh token '{refresh}' obtained at '{obtained}';\n",
+                "register connection '{}' platform exact {options} access token '{access}' refresh token '{refresh}' obtained at '{obtained}';\n",
                 connection_name(i)
             )
         })
@@ -96,7 +121,9 @@ pub const REFRESH_WINDOW_REACHED: Duration = Duration::from_secs(660);
 
 /// One keep-alive over the `n` connections of `ws` once the sandbox's access tokens
 /// reached their refresh window: its wall time; every connection must be refreshed.
-/// Raises `peak` to the process's peak memory (KiB).
+/// Raises `peak` to the process's peak memory (KiB). Run it again over connections of
+/// [`lifecycle_support::short_app`], whose 30-second access tokens may be refreshed at once: the keep-alive
+/// leaves a connection renewed minutes ago with a 10-minute access token alone.
 pub fn keep_alive_once(
     sb: &Sandbox,
     ws: &common::Workspace,

@@ -376,7 +376,10 @@ mod tests {
             Some(KeepAliveOutcome::TooEarly {
                 refresh_allowed_from,
                 ..
-            }) => assert_eq!(refresh_allowed_from, now + 9 * MINUTE - exact.refresh_window),
+            }) => assert_eq!(
+                refresh_allowed_from,
+                now + 9 * MINUTE - exact.refresh_window
+            ),
             other => panic!("{other:?}"),
         }
         let in_window = obtained(now, 10 * MINUTE - exact.refresh_window, 10 * MINUTE);

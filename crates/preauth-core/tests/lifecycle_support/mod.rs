@@ -207,10 +207,12 @@ pub async fn sandbox() -> Sandbox {
 }
 
 /// A sandbox that approves logins without pages and has no rate limits (for
-/// benchmarks that refresh thousands of connections of one app).
+/// benchmarks that refresh thousands of connections of one app), with the demo app and
+/// [`short_app`].
 pub async fn unlimited_sandbox() -> Sandbox {
     sandbox_with(SandboxConfig {
         auto_approve: true,
+        apps: vec![App::demo(), short_app()],
         limits: preauth_sandbox::Limits {
             token_calls_per_day: u32::MAX,
             errors_per_hour_before_block: u32::MAX,
