@@ -42,6 +42,11 @@ pub async fn run(common: &Common, args: &ServeArgs) -> i32 {
         }
     };
     let keys = env.api_keys();
+    // A damaged keys file fails every API call: say so now, not to the first job.
+    if let Err(error) = keys.list() {
+        eprintln!("error: {error}");
+        return exit::FAILURE;
+    }
     reload_on_hangup(bound.certificates());
     match bound.serve(Arc::new(env), keys, stop_signal()).await {
         Ok(()) => exit::SUCCESS,

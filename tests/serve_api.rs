@@ -458,6 +458,41 @@ fn a_taken_port_says_how_to_find_its_holder_and_writes_nothing() {
 }
 
 #[test]
+fn a_damaged_api_keys_file_stops_the_start_and_later_is_logged_with_each_failure() {
+    let ws = Workspace::new();
+    let keys = Keys::create(&ws);
+    let file = ws.settings().join("api-keys.json");
+    let good = std::fs::read(&file).unwrap();
+    std::fs::write(&file, "{ \"keys\": [").unwrap();
+    let refused = ws.run(&["serve", "--listen", "127.0.0.1:0"]);
+    let moved = format!("mv {0} {0}.damaged", file.display());
+    refused
+        .exits(1)
+        .warns(&["api-keys.json is damaged", &moved]);
+    assert_eq!(refused.stdout, "", "it did not serve");
+
+    // Damaged while it runs (a hand edit): each call fails, and the log says why.
+    std::fs::write(&file, &good).unwrap();
+    let mut server = Server::start(&ws, &[]);
+    std::fs::write(&file, "{ \"keys\": [").unwrap();
+    let path = "/api/v1/connections/nobody/token";
+    assert_error(
+        &server.call("POST", path, Some(&keys.token), None),
+        500,
+        "internal",
+        "a damaged keys file",
+    );
+    let outcome = server.stop();
+    let logged = outcome
+        .stderr
+        .lines()
+        .find(|l| l.contains("answered 500:"))
+        .unwrap_or_else(|| panic!("no failure logged: {outcome:#?}"));
+    assert!(logged.contains(&moved), "{logged}");
+    outcome.keeps_secret(&keys.all());
+}
+
+#[test]
 fn sigterm_lets_a_refresh_in_flight_finish_and_store_its_tokens() {
     let mut setup = Setup::new(1);
     let (status, _) = setup.register("acme-nl", 0, 580);

@@ -116,7 +116,10 @@ pub enum ApiKeyError {
         source: io::Error,
     },
     /// The file is not what preauth writes.
-    #[error("{} is damaged ({reason}); drop it and create the keys again", .path.display())]
+    #[error(
+        "{} is damaged ({reason}); move it aside (mv {} {}.damaged) and create the keys again, e.g. preauth -c \"create api key 'jobs' scope token\"",
+        .path.display(), .path.display(), .path.display()
+    )]
     Damaged {
         /// The file.
         path: PathBuf,

@@ -64,8 +64,18 @@ impl ApiError {
     }
 }
 
+/// Writes a failure of the server (an answer of status 5xx) to standard error, the
+/// service's log, so that the operator sees what the client was told. Messages never hold
+/// a secret.
+pub(crate) fn log_failure(status: StatusCode, message: &str) {
+    eprintln!("preauth serve: answered {}: {message}", status.as_u16());
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            log_failure(self.status, &self.message);
+        }
         let body = serde_json::json!({"error": self.code, "message": self.message});
         let mut response = (self.status, Json(body)).into_response();
         let headers = response.headers_mut();

@@ -154,7 +154,10 @@ impl IntoResponse for PageError {
             PageError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             PageError::NotFound(_) => StatusCode::NOT_FOUND,
             PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            PageError::Internal(message) => {
+                crate::error::log_failure(StatusCode::INTERNAL_SERVER_ERROR, message);
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         };
         let body = html! {
             p.alert role="alert" { (self.to_string()) }
