@@ -350,6 +350,26 @@ fn parse_format(text: &str) -> Result<OutputFormat, String> {
     text.parse()
 }
 
+/// `--listen`: an IP address and port, `localhost:PORT` (127.0.0.1, as for redirect
+/// URIs), or a port alone (on 127.0.0.1). Other host names are not looked up.
+fn parse_listen(text: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::{Ipv4Addr, SocketAddr};
+    let loopback = |port: &str| {
+        port.parse()
+            .ok()
+            .map(|p| SocketAddr::from((Ipv4Addr::LOCALHOST, p)))
+    };
+    text.parse()
+        .ok()
+        .or_else(|| loopback(text))
+        .or_else(|| loopback(text.strip_prefix("localhost:")?))
+        .ok_or_else(|| {
+            "give an IP address and port, such as 127.0.0.1:8440, [::1]:8440 or 0.0.0.0:8443 \
+             (host names other than localhost are not looked up)"
+                .to_string()
+        })
+}
+
 const TOKEN_HELP: &str = "\
 Exit codes: 0 the token is on standard output, 1 it could not be had (the reason is on
 standard error).
@@ -465,9 +485,9 @@ impl ThresholdArgs {
 /// `preauth serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address and port to listen on (port 0 takes a free one; the URL is the first line
-    /// printed).
-    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8440")]
+    /// Address and port to listen on (a port alone or localhost:PORT is 127.0.0.1; port 0
+    /// takes a free one; the URL is the first line printed).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8440", value_parser = parse_listen)]
     pub listen: std::net::SocketAddr,
     /// Allow an address other than loopback without --tls-cert: a reverse proxy in front
     /// terminates TLS.
@@ -528,4 +548,22 @@ pub struct SandboxArgs {
     /// scripted browser, usable as BROWSER) and deliver the return URL.
     #[arg(long, value_name = "URL", conflicts_with_all = ["port", "auto_approve", "apps"])]
     pub approve: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_listen;
+
+    #[test]
+    fn listen_takes_an_address_localhost_or_a_port_alone() {
+        let parsed = |text| parse_listen(text).map(|a| a.to_string());
+        assert_eq!(parsed("0.0.0.0:8443").unwrap(), "0.0.0.0:8443");
+        assert_eq!(parsed("[::1]:0").unwrap(), "[::1]:0");
+        assert_eq!(parsed("localhost:8440").unwrap(), "127.0.0.1:8440");
+        assert_eq!(parsed("8440").unwrap(), "127.0.0.1:8440");
+        for wrong in ["myhost:80", "127.0.0.1:99999", "localhost", "", "127.0.0.1"] {
+            let error = parse_listen(wrong).unwrap_err();
+            assert!(error.contains("such as 127.0.0.1:8440"), "{wrong}: {error}");
+        }
+    }
 }
