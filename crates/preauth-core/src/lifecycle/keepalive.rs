@@ -119,9 +119,9 @@ impl Lifecycle {
     /// Refreshes every connection whose refresh token is older than `threshold`, at most
     /// `concurrency` at a time, calling `progress` as it goes (on the caller's task).
     ///
-    /// The store is read once; connections whose stored refresh token is young are
-    /// left alone without locking them, the others are locked one by one (and checked
-    /// again under the lock).
+    /// The store is read once; connections that [`left_alone`] spares (a young refresh
+    /// token, or one renewed too recently to refresh) are left alone without locking
+    /// them, the others are locked one by one (and checked again under the lock).
     pub async fn refresh_all(
         &self,
         threshold: Duration,
@@ -142,7 +142,7 @@ impl Lifecycle {
         for (index, listed) in listing.connections.into_iter().enumerate() {
             // Left alone without a lock: tokens the keep-alive does not refresh. A
             // connection without tokens or platform goes on, to fail under the lock.
-            let young = listed.connection.as_ref().ok().and_then(|c| {
+            let untouched = listed.connection.as_ref().ok().and_then(|c| {
                 let platform = self.platform_of(c).ok()?;
                 left_alone(&platform, c.tokens.as_ref()?, threshold, now)
             });
@@ -157,10 +157,10 @@ impl Lifecycle {
                     .for_connection(c)
                 })
             });
-            let settled = match (listed.connection, young) {
+            let settled = match (listed.connection, untouched) {
                 (Err(e), _) => Some(KeepAliveOutcome::Failed(e.into())),
                 (Ok(_), _) if blocked.is_some() => blocked.map(KeepAliveOutcome::Failed),
-                (Ok(_), Some(left_alone)) => Some(left_alone),
+                (Ok(_), Some(outcome)) => Some(outcome),
                 (Ok(c), None) => {
                     let seen = c.tokens.and_then(|t| t.refresh_token);
                     due.push((index, listed.name.clone(), c.client_id, seen));
