@@ -119,7 +119,7 @@ impl Lifecycle {
     /// Refreshes every connection whose refresh token is older than `threshold`, at most
     /// `concurrency` at a time, calling `progress` as it goes (on the caller's task).
     ///
-    /// The store is read once; connections that [`left_alone`] spares (a young refresh
+    /// The store is read once; connections that `left_alone` spares (a young refresh
     /// token, or one renewed too recently to refresh) are left alone without locking
     /// them, the others are locked one by one (and checked again under the lock).
     pub async fn refresh_all(
