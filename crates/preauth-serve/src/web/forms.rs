@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::PageError;
+use super::layout::Field;
 use super::platforms;
 use super::session::{Signed, Visitor};
 use crate::routes::AppState;
@@ -129,6 +130,16 @@ impl Errors {
     /// The error of `field`.
     pub(crate) fn of(&self, field: &str) -> Option<&str> {
         self.0.get(field).map(String::as_str)
+    }
+
+    /// The form field `name` with its label, help text and the error beside it, if any.
+    pub(crate) fn field<'a>(&'a self, name: &'a str, label: &'a str, help: &'a str) -> Field<'a> {
+        Field {
+            name,
+            label,
+            help,
+            error: self.of(name),
+        }
     }
 
     /// Whether there is none.

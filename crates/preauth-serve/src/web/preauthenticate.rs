@@ -309,12 +309,6 @@ fn form_page(
     errors: &Errors,
 ) -> Response {
     let own = state.web.callback();
-    let field = |name, label, help| Field {
-        name,
-        label,
-        help,
-        error: errors.of(name),
-    };
     let secret_help = if errors.is_empty() {
         "The app's client secret, from the app's registration."
     } else {
@@ -327,13 +321,13 @@ fn form_page(
         (alert(errors.of("")))
         form.card method="post" action="/preauthenticate" novalidate {
             (csrf_field(visitor))
-            (field("name", "Connection name", "The name jobs use for this connection, as in settings-<NAME>.xml.").input("text", &values.app.name, true))
-            (platforms::select(&field("platform", "Platform", "The platform and, for Exact Online, the country the administration is in."), state.env.registry(), &values.app.platform))
-            (field("client_id", "Client ID", "The app's client id, from the app's registration (Exact App Center, Twinfield developer portal).").input("text", &values.app.client_id, true))
-            (field("client_secret", "Client secret", secret_help).input("password", "", false))
+            (errors.field("name", "Connection name", "The name jobs use for this connection, as in settings-<NAME>.xml.").input("text", &values.app.name, true))
+            (platforms::select(&errors.field("platform", "Platform", "The platform and, for Exact Online, the country the administration is in."), state.env.registry(), &values.app.platform))
+            (errors.field("client_id", "Client ID", "The app's client id, from the app's registration (Exact App Center, Twinfield developer portal).").input("text", &values.app.client_id, true))
+            (errors.field("client_secret", "Client secret", secret_help).input("password", "", false))
             (Field { name: "redirect_uri", label: "Redirect URI", help: &redirect_help, error: errors.of("redirect_uri") }.input("url", &values.redirect_uri, true))
-            (field("deviating", "Deviating redirect URI", "The app returns to a URI of its own: show the Exchange Code form to paste the return URL.").checkbox(values.deviating.is_some()))
-            (field("api_url", "API URL (optional)", "Only for another host than the platform's for the country, such as a sandbox: its base URL.").input("url", &values.app.api_url, false))
+            (errors.field("deviating", "Deviating redirect URI", "The app returns to a URI of its own: show the Exchange Code form to paste the return URL.").checkbox(values.deviating.is_some()))
+            (errors.field("api_url", "API URL (optional)", "Only for another host than the platform's for the country, such as a sandbox: its base URL.").input("url", &values.app.api_url, false))
             button type="submit" { "Preauthenticate" }
         }
     };

@@ -141,12 +141,6 @@ fn form_page(
     errors: &Errors,
     status: StatusCode,
 ) -> Response {
-    let field = |name, label, help| Field {
-        name,
-        label,
-        help,
-        error: errors.of(name),
-    };
     let again = if errors.is_empty() {
         ""
     } else {
@@ -167,16 +161,16 @@ fn form_page(
         (alert(errors.of("")))
         form.card method="post" action="/register" novalidate {
             (csrf_field(visitor))
-            (field("name", "Connection name", "The name jobs use for this connection.").input("text", &values.app.name, true))
-            (platforms::select(&field("platform", "Platform", "The platform and, for Exact Online, the country the administration is in."), state.env.registry(), &values.app.platform))
-            (field("client_id", "Client ID", "The client id of the app the tokens were issued to.").input("text", &values.app.client_id, true))
+            (errors.field("name", "Connection name", "The name jobs use for this connection.").input("text", &values.app.name, true))
+            (platforms::select(&errors.field("platform", "Platform", "The platform and, for Exact Online, the country the administration is in."), state.env.registry(), &values.app.platform))
+            (errors.field("client_id", "Client ID", "The client id of the app the tokens were issued to.").input("text", &values.app.client_id, true))
             (secret("client_secret", "Client secret", "The app's client secret."))
-            (field("redirect_url", "Redirect URL", "The redirect URL the tokens were obtained with.").input("url", &values.redirect_url, true))
+            (errors.field("redirect_url", "Redirect URL", "The redirect URL the tokens were obtained with.").input("url", &values.redirect_url, true))
             (secret("access_token", "Access token", "The access token from the token response."))
             (secret("refresh_token", "Refresh token", "The refresh token from the token response."))
-            (field("obtained_at", "Obtained at", "When the platform issued the tokens, such as 2026-12-01T09:30:00Z; empty means now.").input("text", &values.obtained_at, false))
-            (field("verify", "Verify now", "Ask the platform whether the access token works before storing.").checkbox(values.verify.is_some()))
-            (field("api_url", "API URL (optional)", "Only for another host than the platform's for the country, such as a sandbox: its base URL.").input("url", &values.app.api_url, false))
+            (errors.field("obtained_at", "Obtained at", "When the platform issued the tokens, such as 2026-12-01T09:30:00Z; empty means now.").input("text", &values.obtained_at, false))
+            (errors.field("verify", "Verify now", "Ask the platform whether the access token works before storing.").checkbox(values.verify.is_some()))
+            (errors.field("api_url", "API URL (optional)", "Only for another host than the platform's for the country, such as a sandbox: its base URL.").input("url", &values.app.api_url, false))
             button type="submit" { "Register" }
         }
     };
