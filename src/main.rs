@@ -17,6 +17,7 @@ use preauth_core::monitor::{self as check, Thresholds};
 use preauth_core::platform::Registry;
 use preauth_core::protector::Protector;
 use preauth_core::settings::{SettingsFolder, resolve_dir};
+use preauth_core::spool::Spool;
 use preauth_core::store::Store;
 use preauth_core::token_client::{TokenClient, TokenClientConfig};
 use preauth_postgres::{Access, MachineKey, PgStore};
@@ -95,8 +96,15 @@ fn open_environment(
                 machine.slot = name;
             }
             Arc::new(
-                PgStore::open(&url, access, registry.clone(), machine, lock_wait)
-                    .map_err(|e| e.to_string())?,
+                PgStore::open(
+                    &url,
+                    access,
+                    registry.clone(),
+                    machine,
+                    lock_wait,
+                    Spool::in_settings(&dir),
+                )
+                .map_err(|e| e.to_string())?,
             )
         }
     };

@@ -207,7 +207,7 @@ fn a_machine_that_is_not_enrolled_is_told_how_to_enroll() {
 }
 
 #[test]
-fn a_refresh_holder_killed_with_sigkill_releases_its_row_lock() {
+fn a_refresh_holder_killed_with_sigkill_leaves_its_lease_to_its_machine() {
     let Some(url) = database("killed_holder") else {
         return;
     };
@@ -216,7 +216,7 @@ fn a_refresh_holder_killed_with_sigkill_releases_its_row_lock() {
     let tokens = sandbox.issue_tokens(1);
     alpha.register_issued("acme", &sandbox, &tokens[0], DAY);
     sandbox.advance(600);
-    // The holder's refresh request hangs at the sandbox; it holds the row lock meanwhile.
+    // The holder's refresh request hangs at the sandbox; it holds a lease meanwhile.
     sandbox.fault(r#"{"fault": "delay", "millis": 20000}"#);
     let mut holder = alpha
         .preauth()
@@ -235,7 +235,8 @@ fn a_refresh_holder_killed_with_sigkill_releases_its_row_lock() {
     }
     holder.kill().expect("SIGKILL");
     holder.wait().expect("reaped");
-    // The next process proceeds (the lock went with the session) and the chain holds.
+    // The next process of the same machine sees the lease's holder dead and proceeds
+    // (another machine would wait for the lease to expire); the chain holds.
     let started = Instant::now();
     let next = Outcome::of(
         alpha
@@ -491,4 +492,140 @@ fn a_login_started_on_one_servers_pages_is_exchanged_on_the_others() {
     assert!(result.body.contains("dk1:"), "sealed: {}", result.body);
     assert!(on_alpha.get("/connections").body.contains(">shop</a>"));
     alpha.run(&["token", "shop"]).exits(0);
+}
+
+/// Waits until the sandbox has taken the fault set before (the request reached it).
+fn wait_for_fault(sandbox: &SandboxProcess) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sandbox.counters()["faults_applied"] == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the refresh never reached the sandbox"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The spool files (answers waiting for the store) in a machine's settings folder.
+fn spooled(ws: &Workspace) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(ws.settings().join("spool"))
+        .map(|dir| dir.filter_map(|e| Some(e.ok()?.path())).collect())
+        .unwrap_or_default()
+}
+
+/// Connection 'acme' on a cluster of the test's own (it is crashed and restarted), shared
+/// by two enrolled machines and in the refresh window.
+fn restartable(
+    name: &str,
+) -> Option<(pg_throwaway::Cluster, SandboxProcess, Workspace, Workspace)> {
+    let cluster = pg_throwaway::start_or_skip()?;
+    let url = cluster.try_new_database(name).expect("a database");
+    let sandbox = SandboxProcess::start(&[]);
+    let (alpha, beta) = (machine(&url, "alpha"), machine(&url, "beta"));
+    let tokens = sandbox.issue_tokens(1);
+    alpha.register_issued("acme", &sandbox, &tokens[0], DAY);
+    enroll(&alpha, &beta);
+    sandbox.advance(600);
+    Some((cluster, sandbox, alpha, beta))
+}
+
+#[test]
+fn a_database_restart_while_a_refresh_is_on_its_way_loses_nothing() {
+    let Some((mut cluster, sandbox, alpha, beta)) = restartable("restart_in_flight") else {
+        return;
+    };
+    let before = refreshes(&sandbox);
+    // The platform answers after 3 s; the database crashes and is back meanwhile, so the
+    // session that leased the connection is gone when the answer arrives.
+    sandbox.fault(r#"{"fault": "delay", "millis": 3000}"#);
+    let holder = alpha
+        .preauth()
+        .args(["token", "acme"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("preauth starts");
+    wait_for_fault(&sandbox);
+    assert!(cluster.crash(), "the server stops");
+    std::thread::sleep(Duration::from_millis(300));
+    cluster.start_again().expect("the server starts again");
+    // Meanwhile the other machine waits for the lease: it never sends the token.
+    let waiting = Outcome::of(
+        beta.preauth()
+            .args(["--lock-timeout", "1", "token", "acme"]),
+    );
+    waiting.exits(1).warns(&["is being refreshed by alpha"]);
+    let out = holder.wait_with_output().expect("preauth ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!token.is_empty());
+    assert!(spooled(&alpha).is_empty(), "written, so nothing waits");
+    // Both machines now hand out the same, working token; one refresh, no spent token.
+    beta.run(&["token", "acme"]).exits(0).says(&[&token]);
+    assert_eq!(refreshes(&sandbox), before + 1);
+    // The chain goes on from the answer that arrived during the restart (the sandbox's
+    // clock is past the new access token's life, preauth's is not: hence force).
+    sandbox.advance(600);
+    beta.run_c("refresh connection 'acme' force").exits(0);
+    assert_eq!(refreshes(&sandbox), before + 2);
+    assert_eq!(sandbox.counters()["spent_refresh_token_reuses"], 0);
+}
+
+#[test]
+fn an_answer_the_database_cannot_take_waits_on_this_machine_and_is_written_later() {
+    let Some((mut cluster, sandbox, alpha, beta)) = restartable("restart_after_answer") else {
+        return;
+    };
+    let before = refreshes(&sandbox);
+    sandbox.fault(r#"{"fault": "delay", "millis": 1500}"#);
+    let holder = alpha
+        .preauth()
+        .args(["--lock-timeout", "2", "token", "acme"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("preauth starts");
+    wait_for_fault(&sandbox);
+    assert!(cluster.crash(), "the server stops");
+    // The answer arrives while the server is down, and it stays down longer than the
+    // holder tries: the answer is kept on alpha, and the holder says so.
+    let out = holder.wait_with_output().expect("preauth ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty(), "no token before it is stored");
+    assert!(
+        stderr.contains("they are safe") && stderr.contains("kept on this machine"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("run the command again"), "{stderr}");
+    assert_eq!(spooled(&alpha).len(), 1, "{stderr}");
+    assert_eq!(refreshes(&sandbox), before + 1);
+    cluster.start_again().expect("the server starts again");
+    // The lease from before the crash keeps beta from spending the old token.
+    Outcome::of(
+        beta.preauth()
+            .args(["--lock-timeout", "1", "token", "acme"]),
+    )
+    .exits(1)
+    .warns(&["is being refreshed by alpha"]);
+    assert_eq!(refreshes(&sandbox), before + 1, "beta sent nothing");
+    // Any preauth on alpha writes the waiting answer first.
+    let token = alpha
+        .run(&["token", "acme"])
+        .exits(0)
+        .stdout
+        .trim()
+        .to_string();
+    assert!(spooled(&alpha).is_empty(), "written, so nothing waits");
+    beta.run(&["token", "acme"]).exits(0).says(&[&token]);
+    assert_eq!(
+        refreshes(&sandbox),
+        before + 1,
+        "the answer was used, not a new refresh"
+    );
+    sandbox.advance(600);
+    beta.run_c("refresh connection 'acme' force").exits(0);
+    assert_eq!(refreshes(&sandbox), before + 2);
+    assert_eq!(sandbox.counters()["spent_refresh_token_reuses"], 0);
 }

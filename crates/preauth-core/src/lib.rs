@@ -27,5 +27,6 @@ pub mod protector;
 pub mod sealing;
 pub mod secret;
 pub mod settings;
+pub mod spool;
 pub mod store;
 pub mod token_client;

@@ -140,6 +140,20 @@ pub enum StoreError {
         /// What happened and what to do.
         reason: String,
     },
+    /// A token answer could not be written to a store on a server; it is kept durably
+    /// on this machine (see [`crate::spool`]) and written to the store by the next
+    /// process here that touches the connection.
+    #[error(
+        "the answer for '{name}' could not be written to the store ({cause}); it is kept on this machine in {} and goes to the store as soon as it can be reached: any preauth command here that uses '{name}' writes it first", .path.display()
+    )]
+    Spooled {
+        /// The connection.
+        name: String,
+        /// The spool file holding the answer.
+        path: PathBuf,
+        /// Why the store could not be written (the store's error, naming the store).
+        cause: String,
+    },
     /// Reading, writing or locking failed.
     #[error("{path}: {source}")]
     Io {

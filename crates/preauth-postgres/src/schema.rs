@@ -9,7 +9,10 @@ use preauth_core::store::StoreError;
 use crate::db::error;
 
 /// Every migration, in order: version and SQL. Released files never change.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../migrations/0001_store.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../migrations/0001_store.sql")),
+    (2, include_str!("../migrations/0002_refresh_lease.sql")),
+];
 
 /// The advisory lock key that serializes migrations ("preauth" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0070_7265_6175_7468;

@@ -8,6 +8,7 @@ use preauth_core::connection::{Connection, fold_name};
 use preauth_core::platform::Registry;
 use preauth_core::sealing::Sealer;
 use preauth_core::settings::{SettingsFolder, standalone_file, validate_name};
+use preauth_core::spool::{Spool, refresh_fence};
 use preauth_core::store::{
     Fleet, Listed, Listing, LockedConnection, Machine, PendingAuthorization, Store, StoreError,
 };
@@ -16,7 +17,7 @@ use zeroize::Zeroizing;
 
 use crate::db::{Db, error};
 use crate::keys::{self, DataKey, MachineKey};
-use crate::locked::RowLock;
+use crate::locked::{Holder, Refreshing, RowLock, replay};
 use crate::schema;
 
 /// What opening a store may do.
@@ -42,6 +43,8 @@ pub struct PgStore {
     /// Reads settings files here (for `import settings`) with this machine's key.
     local: Sealer,
     lock_wait: Duration,
+    /// Where refresh answers wait for the store, and who this process is in a lease.
+    refreshing: Refreshing,
     /// The data key once unlocked, as the sealer of connection strings and its text
     /// (for enrollment codes).
     unlocked: Mutex<Option<Unlocked>>,
@@ -67,13 +70,16 @@ impl PgStore {
     /// TLS for anything but this machine), creates or migrates preauth's tables (only
     /// checks that they are there and current when `access` is [`Access::Existing`]),
     /// and returns the store for `machine`, waiting at most `lock_wait` for a
-    /// connection another process holds.
+    /// connection another process holds. Refresh answers that the store could not take
+    /// wait in `spool` (this machine's settings folder) until it can; opening writes
+    /// those of this store first.
     pub fn open(
         url: &str,
         access: Access,
         registry: Registry,
         machine: MachineKey,
         lock_wait: Duration,
+        spool: Spool,
     ) -> Result<PgStore, StoreError> {
         let db = Arc::new(Db::open(url)?);
         db.with(|client, location| async move {
@@ -92,7 +98,16 @@ impl PgStore {
             }
             Access::Existing => None,
         };
+        // Answers spooled on this machine go to the store before anything reads it. One
+        // that still cannot be written waits for the next lock of its connection.
+        for waiting in spool.all(db.location())? {
+            let _ = replay(&db, &spool, &waiting);
+        }
         let local = Sealer::new(Some(Arc::clone(&machine.protector)));
+        let refreshing = Refreshing {
+            spool,
+            holder: Holder::this_process(&machine.slot),
+        };
         Ok(PgStore {
             db,
             access,
@@ -100,6 +115,7 @@ impl PgStore {
             machine,
             local,
             lock_wait,
+            refreshing,
             unlocked: Mutex::new(claimed.map(unlock_with)),
         })
     }
@@ -179,6 +195,7 @@ impl PgStore {
             self.registry.clone(),
             sealer,
             self.lock_wait,
+            self.refreshing.clone(),
             skip_held,
         )?;
         Ok(lock.map(|l| Box::new(l) as Box<dyn LockedConnection>))
@@ -199,18 +216,19 @@ impl PgStore {
                 c.name.clone(),
                 sealed.provider,
                 sealed.text,
+                refresh_fence(c).map(|h| h.to_vec()),
             ));
         }
         let taken_in = std::path::PathBuf::from(self.location());
         self.db.with(|client, location| async move {
             let failed = |e: tokio_postgres::Error| error(&location, &e, "store the connection");
             client.batch_execute("BEGIN").await.map_err(failed)?;
-            for (folded, name, provider, sealed) in &rows {
+            for (folded, name, provider, sealed, hash) in &rows {
                 let inserted = client
                     .execute(
-                        "INSERT INTO preauth_connections (folded, name, provider, sealed)
-                         VALUES ($1, $2, $3, $4) ON CONFLICT (folded) DO NOTHING",
-                        &[folded, name, provider, sealed],
+                        "INSERT INTO preauth_connections (folded, name, provider, sealed, refresh_hash)
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (folded) DO NOTHING",
+                        &[folded, name, provider, sealed, hash],
                     )
                     .await;
                 let taken = match inserted {

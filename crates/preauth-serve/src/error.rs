@@ -169,6 +169,7 @@ impl From<StoreError> for ApiError {
             StoreError::AlreadyExists { .. } => (StatusCode::CONFLICT, "name_taken"),
             StoreError::InvalidName { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             StoreError::LockTimeout { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            StoreError::Spooled { .. } => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "store_failed"),
         };
         ApiError::new(status, code, error.to_string())
@@ -183,6 +184,7 @@ impl From<LifecycleError> for ApiError {
             other => other,
         };
         let (status, code) = match &error {
+            E::TokensSpooled { .. } => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             E::SaveNotReady { .. } | E::TokensNotStored { .. } => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "store_failed")
             }
