@@ -629,3 +629,52 @@ fn an_answer_the_database_cannot_take_waits_on_this_machine_and_is_written_later
     assert_eq!(refreshes(&sandbox), before + 2);
     assert_eq!(sandbox.counters()["spent_refresh_token_reuses"], 0);
 }
+
+#[test]
+fn platforms_and_api_keys_live_in_the_store_for_every_machine() {
+    let Some(url) = database("documents") else {
+        return;
+    };
+    let (alpha, beta) = (machine(&url, "alpha"), machine(&url, "beta"));
+    // Alpha used the store before stores kept documents: its API keys are a file of its
+    // settings folder. The first statement hands them to the store, once.
+    let before = Workspace::new();
+    before
+        .run_c("create api key 'old-jobs' scope token")
+        .exits(0);
+    std::fs::create_dir_all(alpha.settings()).expect("settings folder");
+    std::fs::copy(
+        before.settings().join("api-keys.json"),
+        alpha.settings().join("api-keys.json"),
+    )
+    .expect("copied");
+    alpha
+        .run_c("show machines")
+        .exits(0)
+        .warns(&["api-keys.json", "now kept in the shared store"]);
+    enroll(&alpha, &beta);
+    alpha
+        .run_c(
+            "create platform 'idp' authorize url 'http://127.0.0.1:9/a' token url 'http://127.0.0.1:9/t' issuer 'http://127.0.0.1:9'",
+        )
+        .exits(0)
+        .says(&["document platforms.xml"]);
+    alpha.run_c("create api key 'jobs' scope token").exits(0);
+    // Beta knows both, and neither is a file of its own folder.
+    beta.run_c("show platform 'idp'")
+        .exits(0)
+        .says(&["http://127.0.0.1:9/t"]);
+    beta.run_c("show api keys")
+        .exits(0)
+        .says(&["old-jobs", "jobs"]);
+    assert!(!beta.settings().join("platforms.xml").exists());
+    assert!(!beta.settings().join("api-keys.json").exists());
+    // A key dropped on beta is gone for alpha too.
+    beta.run_c("drop api key 'old-jobs'").exits(0);
+    let listed = alpha.run_c("show api keys");
+    assert!(
+        !listed.exits(0).stdout.contains("old-jobs"),
+        "{}",
+        listed.stdout
+    );
+}

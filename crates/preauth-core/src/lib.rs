@@ -17,6 +17,7 @@ pub mod api_keys;
 pub mod clock;
 pub mod connection;
 pub mod connstr;
+pub mod documents;
 pub mod error;
 pub mod flow;
 pub mod lifecycle;

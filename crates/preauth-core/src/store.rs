@@ -14,11 +14,13 @@
 //! drop of the guard to `COMMIT`; the lifecycle code does not change.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use zeroize::Zeroizing;
 
 use crate::connection::Connection;
+use crate::documents::Documents;
 use crate::secret::{PkceVerifier, StateToken};
 
 /// An authorization that was started (URL shown to the user) and waits for its return
@@ -246,6 +248,13 @@ pub trait Store: Send + Sync {
     /// The store's enrolled machines, when it is shared by several (`None`: one
     /// machine's store, such as a settings folder).
     fn fleet(&self) -> Option<&dyn Fleet> {
+        None
+    }
+
+    /// The documents (user-defined platforms, API keys) this store keeps itself, so that
+    /// every machine using it shares them (`None`: they are files in this machine's
+    /// settings folder, see [`crate::documents::FolderDocuments`]).
+    fn documents(&self) -> Option<Arc<dyn Documents>> {
         None
     }
 

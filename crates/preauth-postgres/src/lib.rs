@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 mod db;
+mod documents;
 mod keys;
 mod locked;
 mod schema;

@@ -12,6 +12,7 @@ use crate::db::error;
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../migrations/0001_store.sql")),
     (2, include_str!("../migrations/0002_refresh_lease.sql")),
+    (3, include_str!("../migrations/0003_documents.sql")),
 ];
 
 /// The advisory lock key that serializes migrations ("preauth" in ASCII).

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use preauth_core::connection::{Connection, fold_name};
+use preauth_core::documents::Documents;
 use preauth_core::platform::Registry;
 use preauth_core::sealing::Sealer;
 use preauth_core::settings::{SettingsFolder, standalone_file, validate_name};
@@ -16,6 +17,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::db::{Db, error};
+use crate::documents::PgDocuments;
 use crate::keys::{self, DataKey, MachineKey};
 use crate::locked::{Holder, Refreshing, RowLock, replay};
 use crate::schema;
@@ -262,6 +264,13 @@ fn state_hash(state: &str) -> Vec<u8> {
 }
 
 impl Store for PgStore {
+    fn documents(&self) -> Option<Arc<dyn Documents>> {
+        Some(Arc::new(PgDocuments {
+            db: Arc::clone(&self.db),
+            lock_wait: self.lock_wait,
+        }))
+    }
+
     fn location(&self) -> String {
         self.db.location().to_string()
     }

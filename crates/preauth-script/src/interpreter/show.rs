@@ -254,7 +254,7 @@ pub(super) fn platform(env: &Environment, id: &str) -> Result<(), ExecError> {
     let defined_in = if Registry::builtin().get(&p.id).is_some() {
         "built in".to_string()
     } else {
-        env.platforms_file().display().to_string()
+        env.platforms_location()
     };
     let mut table = Table::new(&["property", "value"]);
     for (key, value) in [
