@@ -90,6 +90,16 @@ fn two_enrolled_machines_refresh_a_shared_connection_exactly_once() {
     beta.run_c("show machines")
         .exits(0)
         .says(&["alpha", "beta", "device"]);
+    // The store finds a refresh token's holder by its hash: the other machine cannot
+    // register a second connection on the token 'acme' holds.
+    beta.run_c(&format!(
+        "register connection 'copy' platform exact {} access token '{}' refresh token '{}'",
+        demo_app(&sandbox.url, WEB_REDIRECT),
+        tokens[0].access_token,
+        tokens[0].refresh_token
+    ))
+    .exits(1)
+    .warns(&["is the one connection 'acme' holds already"]);
     // Into the refresh window; 16 processes, half on each machine, all at once.
     sandbox.advance(600);
     let before = refreshes(&sandbox);
@@ -181,18 +191,22 @@ fn a_machine_that_is_not_enrolled_is_told_how_to_enroll() {
     alpha.register_issued("acme", &sandbox, &tokens[0], DAY);
     let stranger = machine(&url, "gamma");
     for outcome in [
-        stranger.run_c("show connections"),
         stranger.run(&["token", "acme"]),
+        stranger.run_c("refresh connection 'acme'"),
+        stranger.run_c("export settings 'acme'"),
     ] {
         outcome.exits(1).warns(&[
             "this machine (gamma) is not enrolled",
             "enroll machine with code",
         ]);
     }
+    // Listing and monitoring read the rows' outlines, which hold no secret and open
+    // nothing: a monitoring host needs no key slot.
     stranger
-        .run(&["check"])
-        .exits(3)
-        .says(&["UNKNOWN", "not enrolled"]);
+        .run_c("show connections")
+        .exits(0)
+        .says(&["acme", "needs refresh"]);
+    stranger.run(&["check"]).exits(0).says(&["OK"]);
     // A used or mistyped code is refused, and spent.
     let code = alpha.run_c("enroll machine").stdout.trim().to_string();
     let wrong = format!("{}x", code);
@@ -406,11 +420,9 @@ fn two_serve_processes_on_one_store_refresh_once_for_32_concurrent_requests() {
     else {
         return;
     };
-    // Each machine's API keys are its own (api-keys.json in its settings folder).
-    let keys = [
-        serve::api_key(&alpha, "jobs", "token"),
-        serve::api_key(&beta, "jobs", "token"),
-    ];
+    // The store keeps the API keys: one key made on alpha works on both replicas.
+    let key = serve::api_key(&alpha, "jobs", "token");
+    let keys = [key.clone(), key];
     let mut servers = [
         serve::Server::start(&alpha, &[]),
         serve::Server::start(&beta, &[]),
@@ -677,4 +689,42 @@ fn platforms_and_api_keys_live_in_the_store_for_every_machine() {
         "{}",
         listed.stdout
     );
+}
+
+#[test]
+fn rows_written_before_outlines_are_opened_instead() {
+    let Some(Shared {
+        sandbox,
+        alpha,
+        tokens,
+        ..
+    }) = Shared::new("legacy_rows")
+    else {
+        return;
+    };
+    // As a store of version 1 leaves its rows: no outline, no token hash.
+    let cleared = pg_throwaway::shared()
+        .expect("the cluster")
+        .psql("legacy_rows")
+        .args([
+            "-c",
+            "UPDATE preauth_connections SET outline = NULL, refresh_hash = NULL",
+        ])
+        .status()
+        .expect("psql runs");
+    assert!(cleared.success());
+    alpha
+        .run_c("show connections")
+        .exits(0)
+        .says(&["acme", "needs refresh"]);
+    alpha.run(&["check"]).exits(0).says(&["OK"]);
+    alpha
+        .run_c(&format!(
+            "register connection 'copy' platform exact {} access token '{}' refresh token '{}'",
+            demo_app(&sandbox.url, WEB_REDIRECT),
+            tokens[0].access_token,
+            tokens[0].refresh_token
+        ))
+        .exits(1)
+        .warns(&["is the one connection 'acme' holds already"]);
 }

@@ -21,12 +21,15 @@
 //! provider ExactOnlineAll
 //! fence 3f2a…
 //! holds 9c01…
+//! outline YXBpLXVybD1…
 //! sealed dk1:…
 //! ```
 
 use std::io;
 use std::path::{Path, PathBuf};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 use crate::connection::{Connection, fold_name};
@@ -59,6 +62,9 @@ pub struct Spooled {
     pub provider: String,
     /// The connection string, sealed as the store keeps it.
     pub sealed: String,
+    /// Its outline (the connection string without secrets, see
+    /// [`crate::settings::keys::outline`]), kept unsealed by stores that list outlines.
+    pub outline: String,
     /// The SHA-256 of the refresh token this answer replaces (`None`: there was none).
     pub fence: Option<[u8; 32]>,
     /// The SHA-256 of the refresh token this answer holds (`None`: it holds none).
@@ -172,12 +178,13 @@ impl Spooled {
     fn to_text(&self) -> String {
         let hash = |h: Option<[u8; 32]>| h.map_or_else(|| "-".to_string(), |h| hex(&h));
         format!(
-            "{HEADER}\nstore {}\nname {}\nprovider {}\nfence {}\nholds {}\nsealed {}\n",
+            "{HEADER}\nstore {}\nname {}\nprovider {}\nfence {}\nholds {}\noutline {}\nsealed {}\n",
             self.store,
             self.name,
             self.provider,
             hash(self.fence),
             hash(self.holds),
+            URL_SAFE_NO_PAD.encode(&self.outline),
             self.sealed
         )
     }
@@ -208,7 +215,13 @@ impl Spooled {
         let provider = field(4, "provider")?;
         let fence = field(5, "fence")?;
         let holds = field(6, "holds")?;
-        let sealed = field(7, "sealed")?;
+        let outline = field(7, "outline")?;
+        let sealed = field(8, "sealed")?;
+        let outline = URL_SAFE_NO_PAD
+            .decode(&outline)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(|| malformed(7, "the outline is not base64url text"))?;
         let hash = |number: usize, text: &str| match text {
             "-" => Ok(None),
             hexed => unhex(hexed)
@@ -220,6 +233,7 @@ impl Spooled {
             name,
             provider,
             sealed,
+            outline,
             fence: hash(5, &fence)?,
             holds: hash(6, &holds)?,
         })
@@ -267,6 +281,7 @@ mod tests {
             name: name.into(),
             provider: "ExactOnlineAll".into(),
             sealed: "dk1:AAAA".into(),
+            outline: "api-url=http://127.0.0.1:1;api-refresh-token=(sealed)".into(),
             fence: Some(token_fence("old refresh token")),
             holds: Some(token_fence("new refresh token")),
         }
@@ -313,9 +328,10 @@ mod tests {
         for text in [
             "",
             "preauth spool 1\n",
-            "preauth spool 1\nstore s\nname n\nprovider p\nfence zz\nholds -\nsealed x\n",
+            "preauth spool 1\nstore s\nname n\nprovider p\nfence zz\nholds -\noutline YQ\nsealed x\n",
             "preauth spool 2\nstore s\n",
-            "preauth spool 1\nstore s\nname n\nprovider p\nfence -\nholds -\nsealed \n",
+            "preauth spool 1\nstore s\nname n\nprovider p\nfence -\nholds -\noutline YQ\nsealed \n",
+            "preauth spool 1\nstore s\nname n\nprovider p\nfence -\nholds -\noutline !!\nsealed x\n",
         ] {
             std::fs::write(&path, text).expect("write");
             let e = spool.find("s", "n").expect_err(text);

@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 
 use crate::connection::Connection;
 use crate::documents::Documents;
-use crate::secret::{PkceVerifier, StateToken};
+use crate::secret::{PkceVerifier, RefreshToken, StateToken};
 
 /// An authorization that was started (URL shown to the user) and waits for its return
 /// URL. Kept in the store so that another process can finish it; used at most once.
@@ -268,6 +268,28 @@ pub trait Store: Send + Sync {
     /// Every connection, read in one pass (for listings, monitoring and keep-alive:
     /// nothing that works over many connections reads the store once per connection).
     fn list(&self) -> Result<Listing, StoreError>;
+
+    /// Every connection as its outline (no secret: see
+    /// [`crate::settings::keys::outline`]), read in one pass: what listings and monitoring
+    /// need. A store that keeps outlines beside the sealed text lists them without opening
+    /// anything; this default opens every connection ([`Store::list`]).
+    fn outlines(&self) -> Result<Listing, StoreError> {
+        let mut listing = self.list()?;
+        for listed in &mut listing.connections {
+            if let Ok(connection) = &mut listed.connection {
+                *connection = crate::settings::keys::outline(connection);
+            }
+        }
+        Ok(listing)
+    }
+
+    /// The names of the connections whose refresh token is `token`, when the store can
+    /// find them without opening every connection (it keeps a hash of each refresh
+    /// token); `None` when it cannot, and the caller looks through [`Store::list`].
+    fn holders_of(&self, token: &RefreshToken) -> Result<Option<Vec<String>>, StoreError> {
+        let _ = token;
+        Ok(None)
+    }
 
     /// Reads one connection without locking (for display and checks).
     fn load(&self, name: &str) -> Result<Connection, StoreError>;

@@ -18,6 +18,7 @@ mod db;
 mod documents;
 mod keys;
 mod locked;
+mod outline;
 mod schema;
 mod store;
 

@@ -32,6 +32,7 @@ use preauth_core::store::{LockedConnection, StoreError};
 use tokio_postgres::Client;
 
 use crate::db::{Db, error};
+use crate::outline::outline_text;
 
 /// How long a lease lasts: the token client's 30 s for the platform's answer, and time
 /// to write it over a restarting server. A holder that dies leaves its lease to expire
@@ -263,6 +264,7 @@ impl RowLock {
             name: self.name.clone(),
             provider,
             sealed,
+            outline: outline_text(connection, &self.registry, &location)?,
             fence: lease.fence,
             holds: refresh_fence(connection),
         };
@@ -360,11 +362,18 @@ async fn write_fenced(client: &Client, entry: &Spooled) -> Result<bool, tokio_po
     let updated = client
         .execute(
             "UPDATE preauth_connections
-             SET provider = $2, sealed = $3, refresh_hash = $4, updated_at = now(),
-                 lease_id = NULL, lease_holder = NULL, lease_host = NULL, lease_pid = NULL,
-                 lease_until = NULL
+             SET provider = $2, sealed = $3, refresh_hash = $4, outline = $6,
+                 updated_at = now(), lease_id = NULL, lease_holder = NULL, lease_host = NULL,
+                 lease_pid = NULL, lease_until = NULL
              WHERE folded = $1 AND refresh_hash IS NOT DISTINCT FROM $5",
-            &[&folded, &entry.provider, &entry.sealed, &hash, &fence],
+            &[
+                &folded,
+                &entry.provider,
+                &entry.sealed,
+                &hash,
+                &fence,
+                &entry.outline,
+            ],
         )
         .await;
     match updated {
@@ -538,6 +547,7 @@ impl LockedConnection for RowLock {
         let folded = fold_name(&self.name);
         let location = self.db.location().to_string();
         let hash = refresh_fence(connection).map(|h| h.to_vec());
+        let outline = outline_text(connection, &self.registry, &location)?;
         // Whatever happens now, the transaction is over.
         self.open = false;
         self.db.run(async move {
@@ -545,9 +555,10 @@ impl LockedConnection for RowLock {
             let updated = client
                 .execute(
                     "UPDATE preauth_connections
-                     SET provider = $2, sealed = $3, refresh_hash = $4, updated_at = now()
+                     SET provider = $2, sealed = $3, refresh_hash = $4, outline = $5,
+                         updated_at = now()
                      WHERE folded = $1",
-                    &[&folded, &sealed.provider, &sealed.text, &hash],
+                    &[&folded, &sealed.provider, &sealed.text, &hash, &outline],
                 )
                 .await;
             match updated {

@@ -8,8 +8,9 @@ use preauth_core::connection::{Connection, fold_name};
 use preauth_core::documents::Documents;
 use preauth_core::platform::Registry;
 use preauth_core::sealing::Sealer;
+use preauth_core::secret::RefreshToken;
 use preauth_core::settings::{SettingsFolder, standalone_file, validate_name};
-use preauth_core::spool::{Spool, refresh_fence};
+use preauth_core::spool::{Spool, refresh_fence, token_fence};
 use preauth_core::store::{
     Fleet, Listed, Listing, LockedConnection, Machine, PendingAuthorization, Store, StoreError,
 };
@@ -20,6 +21,7 @@ use crate::db::{Db, error};
 use crate::documents::PgDocuments;
 use crate::keys::{self, DataKey, MachineKey};
 use crate::locked::{Holder, Refreshing, RowLock, replay};
+use crate::outline::{outline_text, read_outline};
 use crate::schema;
 
 /// What opening a store may do.
@@ -219,18 +221,20 @@ impl PgStore {
                 sealed.provider,
                 sealed.text,
                 refresh_fence(c).map(|h| h.to_vec()),
+                outline_text(c, &self.registry, self.location())?,
             ));
         }
         let taken_in = std::path::PathBuf::from(self.location());
         self.db.with(|client, location| async move {
             let failed = |e: tokio_postgres::Error| error(&location, &e, "store the connection");
             client.batch_execute("BEGIN").await.map_err(failed)?;
-            for (folded, name, provider, sealed, hash) in &rows {
+            for (folded, name, provider, sealed, hash, outline) in &rows {
                 let inserted = client
                     .execute(
-                        "INSERT INTO preauth_connections (folded, name, provider, sealed, refresh_hash)
-                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (folded) DO NOTHING",
-                        &[folded, name, provider, sealed, hash],
+                        "INSERT INTO preauth_connections
+                             (folded, name, provider, sealed, refresh_hash, outline)
+                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (folded) DO NOTHING",
+                        &[folded, name, provider, sealed, hash, outline],
                     )
                     .await;
                 let taken = match inserted {
@@ -302,6 +306,79 @@ impl Store for PgStore {
         Ok(Listing {
             connections,
             problems: Vec::new(),
+        })
+    }
+
+    fn outlines(&self) -> Result<Listing, StoreError> {
+        let rows = self.db.with(|client, location| async move {
+            let rows = client
+                .query(
+                    "SELECT name, provider, outline,
+                            CASE WHEN outline IS NULL THEN sealed END
+                     FROM preauth_connections ORDER BY folded",
+                    &[],
+                )
+                .await
+                .map_err(|e| error(&location, &e, "read the connections"))?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    let (name, provider): (String, String) = (r.get(0), r.get(1));
+                    (
+                        name,
+                        provider,
+                        r.get::<_, Option<String>>(2),
+                        r.get::<_, Option<String>>(3),
+                    )
+                })
+                .collect::<Vec<_>>())
+        })?;
+        let location = self.location().to_string();
+        let connections = rows
+            .into_iter()
+            .map(|(name, provider, outline, sealed)| {
+                let connection = match (outline, sealed) {
+                    (Some(text), _) => {
+                        read_outline(&name, &provider, &text, &self.registry, &location)
+                    }
+                    // Written before outlines were kept: opened, once per listing.
+                    (None, sealed) => self.sealer().and_then(|sealer| {
+                        let row = (name.clone(), provider, sealed.unwrap_or_default());
+                        self.open_row(&sealer, &row)
+                            .map(|c| preauth_core::settings::keys::outline(&c))
+                    }),
+                };
+                Listed {
+                    connection,
+                    name,
+                    location: location.clone(),
+                    sealed: true,
+                }
+            })
+            .collect();
+        Ok(Listing {
+            connections,
+            problems: Vec::new(),
+        })
+    }
+
+    fn holders_of(&self, token: &RefreshToken) -> Result<Option<Vec<String>>, StoreError> {
+        let hash = token_fence(token.secret()).to_vec();
+        self.db.with(|client, location| async move {
+            // Rows written before version 2 have no hash yet: then the caller looks
+            // through the listing (a NULL name here says so).
+            let rows = client
+                .query(
+                    "SELECT name FROM preauth_connections WHERE refresh_hash = $1
+                     UNION ALL
+                     SELECT NULL WHERE EXISTS
+                         (SELECT 1 FROM preauth_connections WHERE outline IS NULL)",
+                    &[&hash],
+                )
+                .await
+                .map_err(|e| error(&location, &e, "read the connections"))?;
+            let names: Option<Vec<String>> = rows.iter().map(|r| r.get(0)).collect();
+            Ok(names)
         })
     }
 

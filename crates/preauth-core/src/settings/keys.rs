@@ -265,6 +265,53 @@ pub fn to_connection(
     })
 }
 
+/// What an outline holds in place of each secret that is set.
+pub const OUTLINE_SECRET: &str = "(sealed)";
+
+/// `connection` without its secrets, safe to keep unsealed beside the sealed text: names,
+/// platform, URLs, client id, token times and the lifecycle's own records (the keys that
+/// [`KEYS`] marks [`Required::Lifecycle`]) are kept; each secret that is set becomes
+/// [`OUTLINE_SECRET`], so that listings and monitoring still see that it is set. Extra
+/// keys preauth does not know are left out: they may hold a secret. An outline is for
+/// reading only; nothing is ever sent with it.
+pub fn outline(connection: &Connection) -> Connection {
+    let lifecycle_key = |key: &str| {
+        KEYS.iter()
+            .any(|doc| doc.required == Required::Lifecycle && doc.key.eq_ignore_ascii_case(key))
+    };
+    Connection {
+        name: connection.name.clone(),
+        platform: connection.platform.clone(),
+        api_url: connection.api_url.clone(),
+        client_id: connection.client_id.clone(),
+        client_secret: connection
+            .client_secret
+            .as_ref()
+            .map(|_| ClientSecret::new(OUTLINE_SECRET)),
+        redirect_url: connection.redirect_url.clone(),
+        tokens: connection.tokens.as_ref().map(|t| Tokens {
+            access_token: AccessToken::new(if t.access_token.secret().is_empty() {
+                ""
+            } else {
+                OUTLINE_SECRET
+            }),
+            access_token_issued_at: t.access_token_issued_at,
+            access_token_expires_at: t.access_token_expires_at,
+            refresh_token: t
+                .refresh_token
+                .as_ref()
+                .map(|_| RefreshToken::new(OUTLINE_SECRET)),
+            refresh_token_issued_at: t.refresh_token_issued_at,
+        }),
+        extra: connection
+            .extra
+            .iter()
+            .filter(|(k, _)| lifecycle_key(k))
+            .cloned()
+            .collect(),
+    }
+}
+
 fn tokens(cs: &ConnectionString) -> Result<Option<Tokens>, KeyError> {
     let access = cs.get(API_ACCESS_TOKEN).filter(|v| !v.is_empty());
     let refresh = cs.get(API_REFRESH_TOKEN).filter(|v| !v.is_empty());

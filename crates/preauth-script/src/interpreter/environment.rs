@@ -175,6 +175,26 @@ impl Environment {
     /// The stored connection that holds `token` as its refresh token now, if any
     /// (connections that cannot be opened here are not looked at).
     pub(super) fn holder_of(&self, token: &RefreshToken) -> Result<Option<String>, ExecError> {
+        let candidates = match self.lifecycle.store().holders_of(token)? {
+            Some(names) => names,
+            None => self.held_candidates(token)?,
+        };
+        for name in candidates {
+            let holds = self.lifecycle.store().load(&name).ok().is_some_and(|c| {
+                c.tokens
+                    .and_then(|t| t.refresh_token)
+                    .is_some_and(|stored| stored.ct_eq(token))
+            });
+            if holds {
+                return Ok(Some(name));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The connections that may hold `token`, from one listing of the store kept for the
+    /// session (for stores that cannot find a token's holders themselves).
+    fn held_candidates(&self, token: &RefreshToken) -> Result<Vec<String>, ExecError> {
         let mut held = self
             .held
             .lock()
@@ -195,25 +215,10 @@ impl Environment {
             }
             *held = Some(tokens);
         }
-        let Some(tokens) = held.as_ref() else {
-            return Ok(None);
-        };
-        let candidates = tokens
-            .by_hash
-            .get(&tokens.hash(token))
-            .cloned()
-            .unwrap_or_default();
-        for name in candidates {
-            let holds = self.lifecycle.store().load(&name).ok().is_some_and(|c| {
-                c.tokens
-                    .and_then(|t| t.refresh_token)
-                    .is_some_and(|stored| stored.ct_eq(token))
-            });
-            if holds {
-                return Ok(Some(name));
-            }
-        }
-        Ok(None)
+        Ok(held
+            .as_ref()
+            .and_then(|tokens| tokens.by_hash.get(&tokens.hash(token)).cloned())
+            .unwrap_or_default())
     }
 
     /// Forgets which refresh tokens the stored connections hold, so that the next
