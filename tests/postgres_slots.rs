@@ -162,7 +162,6 @@ fn two_machines_dropping_each_other_at_once_always_leave_one_slot() {
     let beta = machine(&acme.url, "beta");
     enroll(alpha, &beta, "beta");
     let machines = [("alpha", alpha), ("beta", &beta)];
-    let mut wins = [0; 2];
     for round in 0..20 {
         assert_eq!(machine_slots(database), 2, "round {round} starts with both");
         // Each drops the other, both queued behind a held row lock so that they go at
@@ -201,7 +200,6 @@ fn two_machines_dropping_each_other_at_once_always_leave_one_slot() {
         let loser = 1 - winner;
         outcomes[winner].says(&[&format!("machine '{}' dropped", machines[loser].0)]);
         outcomes[loser].warns(&["holds the last key slot that opens this store"]);
-        wins[winner] += 1;
         assert_eq!(machine_slots(database), 1, "round {round}: one slot left");
         // The winner still opens every connection: the data key is the one it had.
         opens_acme(machines[winner].1, refresh_token);
@@ -216,7 +214,6 @@ fn two_machines_dropping_each_other_at_once_always_leave_one_slot() {
         enroll(machines[winner].1, machines[loser].1, machines[loser].0);
         opens_acme(machines[loser].1, refresh_token);
     }
-    assert_eq!(wins.iter().sum::<i32>(), 20, "{wins:?}");
     // The last slot cannot go, even when its own machine asks.
     beta.run_c("drop machine 'alpha'").exits(0);
     beta.run_c("drop machine 'beta'")
