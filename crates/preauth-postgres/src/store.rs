@@ -580,35 +580,8 @@ impl Fleet for PgStore {
 
     fn drop_machine(&self, name: &str) -> Result<bool, StoreError> {
         let name = name.to_string();
-        self.db.with(|client, location| async move {
-            let failed = |e: tokio_postgres::Error| error(&location, &e, "drop the machine");
-            // The last slot that opens the store stays: without it nothing opens it.
-            let deleted = client
-                .execute(
-                    "DELETE FROM preauth_key_slots WHERE slot = $1
-                     AND (kind = 'enrollment'
-                          OR (SELECT count(*) FROM preauth_key_slots WHERE kind <> 'enrollment') > 1)",
-                    &[&name],
-                )
-                .await
-                .map_err(failed)?;
-            if deleted > 0 {
-                return Ok(true);
-            }
-            let exists = client
-                .query_opt("SELECT 1 FROM preauth_key_slots WHERE slot = $1", &[&name])
-                .await
-                .map_err(failed)?
-                .is_some();
-            if exists {
-                return Err(StoreError::Backend {
-                    location: location.clone(),
-                    reason: format!(
-                        "'{name}' holds the last key slot that opens this store; enroll another machine first"
-                    ),
-                });
-            }
-            Ok(false)
-        })
+        self.db.with(
+            |client, location| async move { keys::drop_slot(&client, &location, &name).await },
+        )
     }
 }

@@ -74,7 +74,7 @@ pub const PREAUTH_NONCE: &str = "preauth-nonce";
 pub const KEYS: &[KeyDoc] = &[
     KeyDoc {
         key: API_URL,
-        meaning: "Base URL of the platform (Invantive key), e.g. https://start.exactonline.nl.",
+        meaning: "Base URL of the platform (Invantive key), e.g. https://start.exactonline.nl; may be left out before the first login on a platform with one server (Twinfield), which is then used.",
         required: Required::Always,
     },
     KeyDoc {
@@ -236,7 +236,16 @@ pub fn to_connection(
                 platform: platform.display_name.clone(),
             })
     };
-    let api_url = required(API_URL, None)?;
+    let tokens = tokens(cs)?;
+    let api_url = match required(API_URL, None) {
+        Ok(url) => url,
+        // A platform with one server (Twinfield's login.twinfield.com) needs none named
+        // before the first login; tokens belong to the server they came from.
+        Err(missing) => match platform.hosts.as_slice() {
+            [only] if tokens.is_none() => only.base_url.clone(),
+            _ => return Err(missing),
+        },
+    };
     let client_id = required(API_CLIENT_ID, None)?;
     let redirect_url = required(API_REDIRECT_URL, Some(API_REDIRECT_URI_ALIAS))?;
     let client_secret = match cs.get(API_CLIENT_SECRET).filter(|v| !v.is_empty()) {
@@ -256,7 +265,7 @@ pub fn to_connection(
         client_id,
         client_secret,
         redirect_url,
-        tokens: tokens(cs)?,
+        tokens,
         extra: cs
             .iter()
             .filter(|(k, _)| !is_known(k))
@@ -520,6 +529,29 @@ mod tests {
         );
         let err = to_connection("a", "SqlServer", &cs, &registry()).expect_err("unknown");
         assert!(matches!(err, KeyError::UnknownProvider { .. }), "{err}");
+    }
+
+    #[test]
+    fn twinfield_needs_no_api_url_before_its_first_login() {
+        let app = "api-client-id=i;api-client-secret=s;api-redirect-url=https://r";
+        let cs = ConnectionString::parse(app).expect("valid");
+        let c = to_connection("tw", "TwinfieldAll", &cs, &registry()).expect("usable");
+        assert_eq!(c.api_url, "https://login.twinfield.com");
+        assert!(c.tokens.is_none());
+        // Tokens came from some server: which one is not guessed.
+        let cs = ConnectionString::parse(&format!("{app};api-refresh-token=rt")).expect("valid");
+        let err = to_connection("tw", "TwinfieldAll", &cs, &registry()).expect_err("no url");
+        assert_eq!(
+            err.to_string(),
+            "the connection string has no api-url, which Twinfield needs; add api-url=… to it"
+        );
+        // Exact Online runs in several countries: the one must be named.
+        let cs = ConnectionString::parse(app).expect("valid");
+        let err = to_connection("e", "ExactOnlineAll", &cs, &registry()).expect_err("no url");
+        assert!(
+            matches!(err, KeyError::Missing { key: API_URL, .. }),
+            "{err}"
+        );
     }
 
     #[test]
