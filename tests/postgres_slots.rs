@@ -205,7 +205,7 @@ fn two_machines_dropping_each_other_at_once_always_leave_one_slot() {
         opens_acme(machines[winner].1, refresh_token);
         machines[loser]
             .1
-            .run_c("show connections")
+            .run_c("export settings 'acme'")
             .exits(1)
             .warns(&[&format!(
                 "this machine ({}) is not enrolled",

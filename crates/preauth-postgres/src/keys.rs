@@ -216,13 +216,20 @@ pub(crate) async fn unlock(
         return data_key(&text, location);
     }
     // No machine slot at all, yet sealed rows: a broken store, not this machine's fault.
+    check_openable(client, location).await?;
+    Err(not_enrolled(location, machine))
+}
+
+/// Fails with the broken-store sentence when no machine holds a slot yet something is
+/// sealed: what reads outlines (no key needed) still reports a store nobody can open.
+pub(crate) async fn check_openable(client: &Client, location: &str) -> Result<(), StoreError> {
     if machine_slots(client, location).await? == 0 {
         let remains = Remains::count(client, location).await?;
         if !remains.is_empty() {
             return Err(broken(location, &remains));
         }
     }
-    Err(not_enrolled(location, machine))
+    Ok(())
 }
 
 /// Runs `change` in a transaction that holds [`SLOTS_LOCK`], committed when `keep`

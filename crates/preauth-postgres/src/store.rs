@@ -311,6 +311,7 @@ impl Store for PgStore {
 
     fn outlines(&self) -> Result<Listing, StoreError> {
         let rows = self.db.with(|client, location| async move {
+            keys::check_openable(&client, &location).await?;
             let rows = client
                 .query(
                     "SELECT name, provider, outline,
