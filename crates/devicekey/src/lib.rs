@@ -93,7 +93,9 @@ mod fingerprint;
 mod kdf;
 mod key;
 mod key_file;
+mod keyring;
 mod secret;
+mod session_cache;
 
 pub use envelope::{Envelope, MAX_ENVELOPE_LEN, MAX_PLAINTEXT_LEN, PREFIX, is_envelope};
 pub use error::{Change, Error, Result};
