@@ -75,7 +75,10 @@ fn open_environment(
         .map_err(|e| e.to_string())?;
     let dir = resolve_dir(common.settings_dir.clone());
     let key_source = common.key_source();
-    let protector: Arc<dyn Protector> = Arc::new(DeviceProtector::new(key_source.clone()));
+    let protector: Arc<dyn Protector> = Arc::new(DeviceProtector::new(
+        key_source.clone(),
+        common.key_cache()?,
+    ));
     // User-defined platforms are in the settings folder's platforms.xml, whatever the store.
     let platforms_file = dir.join(PLATFORMS_FILE);
     let registry = Registry::load_file(&platforms_file).map_err(|e| e.to_string())?;
