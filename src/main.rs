@@ -30,11 +30,19 @@ use crate::protector::KeySource;
 
 fn main() -> ExitCode {
     let cli = Cli::parse_checked();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    // `token` and `check` run one request and exit (a job may ask before every API call):
+    // a runtime on this thread spares them starting worker threads each time.
+    let mut builder = match cli.subcommand {
+        Some(Command::Token { .. } | Command::Check(_)) => {
+            tokio::runtime::Builder::new_current_thread()
+        }
+        _ => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(2);
+            builder
+        }
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
