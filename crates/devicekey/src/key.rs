@@ -188,7 +188,11 @@ impl DeviceKey {
     /// whole seconds) after it was stored; a reboot removes them all. A changed host secret or
     /// another machine's envelope never finds a cached key, so errors such as
     /// [`Error::AnotherDevice`] stay as they are. One `DeviceKey` stores at most 16 keys, so a
-    /// batch over many salts does not fill the user's key quota.
+    /// batch over many salts does not fill the user's key quota. User keyrings are per user
+    /// and user namespace, not per container: containers that run as the same uid in the
+    /// same user namespace (root in containers without user namespaces) share one, so leave
+    /// the cache off there (Docker's and Podman's default seccomp profiles already refuse
+    /// the syscalls, which turns it off).
     ///
     /// Where no keyring is usable (other systems, a kernel without keys, a seccomp filter that
     /// forbids the syscalls, a full quota) keys are derived as before, without an error. Only
