@@ -31,11 +31,19 @@ use crate::protector::KeySource;
 
 fn main() -> ExitCode {
     let cli = Cli::parse_checked();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    // `token` and `check` run one request and exit (a job may ask before every API call):
+    // a runtime on this thread spares them starting worker threads each time.
+    let mut builder = match cli.subcommand {
+        Some(Command::Token { .. } | Command::Check(_)) => {
+            tokio::runtime::Builder::new_current_thread()
+        }
+        _ => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(2);
+            builder
+        }
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -76,7 +84,10 @@ fn open_environment(
         .map_err(|e| e.to_string())?;
     let dir = resolve_dir(common.settings_dir.clone());
     let key_source = common.key_source();
-    let protector: Arc<dyn Protector> = Arc::new(DeviceProtector::new(key_source.clone()));
+    let protector: Arc<dyn Protector> = Arc::new(DeviceProtector::new(
+        key_source.clone(),
+        common.key_cache()?,
+    ));
     let local = Arc::new(FolderDocuments::new(&dir));
     let registry = Registry::builtin();
     let lock_wait = common.lock_wait()?;
