@@ -218,6 +218,20 @@ impl Lifecycle {
     /// platform's refresh window before expiry, or later), saves durably, unlocks, and
     /// returns the token.
     pub async fn ensure_access_token(&self, name: &str) -> Result<AccessGrant, LifecycleError> {
+        // A stored access token outside the platform's refresh window is handed out from
+        // a read without the lock: nothing refreshes it before that window (a forced
+        // refresh aside, which leaves this token valid too), so waiting for the lock
+        // would only cost time. Anything else goes under the lock.
+        let (store, owned) = (Arc::clone(&self.inner.store), name.to_string());
+        if let Ok(connection) = blocking(move || Ok(store.load(&owned)?)).await
+            && let Ok(platform) = self.platform_of(&connection)
+            && connection
+                .tokens
+                .as_ref()
+                .is_some_and(|t| !needs_refresh(&platform, t, self.now()))
+        {
+            return Ok(grant(connection, platform, false));
+        }
         self.refresh_under_lock(name, Need::IfNeeded)
             .await
             .map(|(grant, _)| grant)
