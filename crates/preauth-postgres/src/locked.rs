@@ -64,12 +64,10 @@ impl RowLock {
     fn lock_row(&mut self, skip_held: bool) -> Result<bool, StoreError> {
         let client = Arc::clone(&self.client);
         let folded = fold_name(&self.name);
-        let wait = format!(
-            "SET LOCAL lock_timeout = '{}ms'",
-            self.lock_wait.as_millis().max(1)
-        );
+        let wait = self.db.lock_wait_settings(self.lock_wait);
         let location = self.db.location().to_string();
-        let found = self.db.run(async move {
+        let deadline = self.db.lock_wait_deadline(self.lock_wait);
+        let found = self.db.run_within(deadline, async move {
             let failed = |e: tokio_postgres::Error| error(&location, &e, "lock the connection");
             client
                 .batch_execute(&format!("BEGIN; {wait}; SET LOCAL synchronous_commit = on"))

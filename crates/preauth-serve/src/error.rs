@@ -169,6 +169,9 @@ impl From<StoreError> for ApiError {
             StoreError::AlreadyExists { .. } => (StatusCode::CONFLICT, "name_taken"),
             StoreError::InvalidName { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             StoreError::LockTimeout { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            StoreError::Unavailable { .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
+            }
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "store_failed"),
         };
         ApiError::new(status, code, error.to_string())
