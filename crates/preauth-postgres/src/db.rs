@@ -3,10 +3,11 @@
 //!
 //! Every step is bounded, so a frozen server (one that accepts TCP and never answers)
 //! or a network that drops packets never hangs preauth: connecting (TCP, the startup
-//! and TLS handshakes together) and each query wait at most the step bound (the store
-//! URL's `connect_timeout`, else [`DEFAULT_STEP`]), and the server cancels a statement
-//! a little before that (`statement_timeout`), so a live but slow server answers with
-//! its own error first. TCP keepalives find a peer that went away. A statement that
+//! and TLS handshakes together) and each answer to a query wait at most the step bound
+//! (the store URL's `connect_timeout`, else [`DEFAULT_STEP`]), and the server cancels a
+//! statement a little before that (`statement_timeout`), so a live but slow server
+//! answers with its own error first. A run of many statements (an import) may take
+//! longer in all, as long as each is answered in time. TCP keepalives find a peer that went away. A statement that
 //! waits for a row lock gets the lock wait on top ([`Db::run_within`],
 //! [`Db::lock_wait_settings`]). When a deadline passes, every connection of the store
 //! is closed: their state is unknown, so none goes back into the pool.
@@ -18,8 +19,8 @@
 //! `block_on` would panic).
 
 use std::future::Future;
-use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex, Weak};
+use std::task::Poll;
 use std::time::Duration;
 
 use preauth_core::store::StoreError;
@@ -139,8 +140,8 @@ impl Db {
         &self.location
     }
 
-    /// Runs `future` (one query, or a few) on the store's runtime and waits for it, at
-    /// most the step bound.
+    /// Runs `future` (one query, or several) on the store's runtime and waits for it, at
+    /// most the step bound for each answer of the server.
     pub(crate) fn run<T, F>(&self, future: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -149,10 +150,11 @@ impl Db {
         self.run_within(self.step, future)
     }
 
-    /// Runs `future` on the store's runtime and waits for it, at most `deadline`: for
-    /// statements that may wait longer than a query, such as a lock wait (see
-    /// [`Db::lock_wait_deadline`]). When the deadline passes, every connection of the
-    /// store is closed and the error is [`StoreError::Unavailable`].
+    /// Runs `future` on the store's runtime and waits for it, as long as the server
+    /// answers: at most `deadline` for each answer (a statement that waits for a lock
+    /// needs longer than a query, see [`Db::lock_wait_deadline`]), however many
+    /// statements `future` sends. When `deadline` passes without one, every connection
+    /// of the store is closed and the error is [`StoreError::Unavailable`].
     pub(crate) fn run_within<T, F>(&self, deadline: Duration, future: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -160,19 +162,15 @@ impl Db {
     {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.handle.spawn(async move {
-            let _ = tx.send(tokio::time::timeout(deadline, future).await);
+            let _ = tx.send(answered_within(deadline, future).await);
         });
-        // The runtime's own timer ends the wait; this one only guards against a runtime
-        // that stopped turning.
-        match rx.recv_timeout(deadline + SERVER_HEADSTART) {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) | Err(RecvTimeoutError::Timeout) => {
+        match rx.recv() {
+            Ok(Some(result)) => result,
+            Ok(None) => {
                 self.close_all();
                 Err(self.unavailable(deadline, "a query"))
             }
-            Err(RecvTimeoutError::Disconnected) => {
-                Err(self.failure("the store's runtime stopped; run the command again".into()))
-            }
+            Err(_) => Err(self.runtime_stopped()),
         }
     }
 
@@ -245,7 +243,7 @@ impl Db {
                 .map(|done| done.map_err(|e| error(&location, &e, "connect")));
             let _ = tx.send(connected);
         });
-        match rx.recv_timeout(step + SERVER_HEADSTART) {
+        match rx.recv() {
             Ok(Ok(Ok((client, task)))) => {
                 let mut live = self
                     .live
@@ -259,13 +257,11 @@ impl Db {
                 Ok(client)
             }
             Ok(Ok(Err(e))) => Err(e),
-            Ok(Err(_)) | Err(RecvTimeoutError::Timeout) => {
+            Ok(Err(_)) => {
                 self.close_all();
                 Err(self.unavailable(step, "the connection request"))
             }
-            Err(RecvTimeoutError::Disconnected) => {
-                Err(self.failure("the store's runtime stopped; run the command again".into()))
-            }
+            Err(_) => Err(self.runtime_stopped()),
         }
     }
 
@@ -299,6 +295,11 @@ impl Db {
                 .any(|l| std::ptr::eq(l.client.as_ptr(), Arc::as_ptr(client)))
     }
 
+    /// The error for a store whose runtime ended (it cannot while the store exists).
+    fn runtime_stopped(&self) -> StoreError {
+        self.failure("the store's runtime stopped; run the command again".into())
+    }
+
     /// The error for a step that got no answer within `waited`.
     fn unavailable(&self, waited: Duration, step: &str) -> StoreError {
         StoreError::Unavailable {
@@ -326,7 +327,7 @@ impl Db {
     }
 
     /// Runs `work` with a connection from the pool, giving it back afterwards; waits at
-    /// most the step bound.
+    /// most the step bound for each answer of the server.
     pub(crate) fn with<T, F, Fut>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -360,6 +361,25 @@ impl Db {
             reason,
         }
     }
+}
+
+/// `future`'s output, or `None` when `idle` passes without it being woken: the
+/// futures run here wait only for the server (a statement's answer, rows), so a wake is
+/// an answer, and each one gives `future` another `idle` for the next.
+async fn answered_within<F: Future>(idle: Duration, future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut silence = std::pin::pin!(tokio::time::sleep(idle));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(output) = future.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        if silence.is_elapsed() {
+            return Poll::Ready(None);
+        }
+        silence.as_mut().reset(tokio::time::Instant::now() + idle);
+        silence.as_mut().poll(cx).map(|()| None)
+    })
+    .await
 }
 
 /// The rustls configuration for servers on other hosts: the web's root certificates.
@@ -501,6 +521,28 @@ mod tests {
         );
         let db = Db::open("postgres://u:p@localhost/db?hostaddr=192.0.2.2").expect("opens lazily");
         assert!(db.tls.is_some(), "TLS is required");
+    }
+
+    #[test]
+    fn a_run_lasts_as_long_as_answers_keep_coming_and_ends_when_they_stop() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a runtime");
+        let idle = Duration::from_millis(200);
+        // Five answers 100 ms apart: twice the idle bound in all, never silent for it.
+        let answered = runtime.block_on(answered_within(idle, async {
+            for _ in 0..5 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            "done"
+        }));
+        assert_eq!(answered, Some("done"));
+        // No answer at all: given up after the idle bound, not before.
+        let started = std::time::Instant::now();
+        let silent = runtime.block_on(answered_within(idle, std::future::pending::<()>()));
+        assert_eq!(silent, None);
+        assert!(started.elapsed() >= idle, "{:?}", started.elapsed());
     }
 
     #[test]

@@ -13,10 +13,10 @@
 //! - preauth creates and migrates its own tables (`migrations/`), under an advisory
 //!   lock.
 //! - Every database step is bounded: connecting (with the startup and TLS handshakes)
-//!   and each query wait at most the store URL's `connect_timeout` ([`DEFAULT_STEP`]
-//!   unless set, see [`with_step_bound`]), a lock wait at most the lock wait on top; a
-//!   server that does not answer is [`StoreError::Unavailable`], and TCP keepalives
-//!   find a peer that went away.
+//!   and each answer to a query wait at most the store URL's `connect_timeout`
+//!   ([`DEFAULT_STEP`] unless set, see [`with_step_bound`]), a lock wait at most the
+//!   lock wait on top; a server that does not answer is [`StoreError::Unavailable`],
+//!   and TCP keepalives find a peer that went away.
 //!
 //! [`StoreError::Unavailable`]: preauth_core::store::StoreError::Unavailable
 #![deny(missing_docs)]
