@@ -231,7 +231,8 @@ pub struct Common {
 
     /// Longest wait, in seconds, for a shared store (--store) that does not answer (a
     /// frozen server, a network that drops packets): connecting (with the TLS handshake)
-    /// and each query give up after it, and `preauth check` as a whole prints UNKNOWN
+    /// and each answer to a query are waited for that long at most, and `preauth check`
+    /// as a whole prints UNKNOWN
     /// after at most this; a connection another process is refreshing is waited for
     /// under --lock-timeout [default: $PREAUTH_STORE_TIMEOUT when set and not empty,
     /// else 8].
@@ -415,8 +416,8 @@ Exit codes: 0 the token is on standard output, 1 it could not be had (the reason
 standard error).
 
 A shared store (--store) that does not answer makes it exit 1 after --store-timeout
-(8 s unless set): each step (connecting with the TLS handshake, each query) gives up
-after that long. A connection another process is refreshing is waited for up to
+(8 s unless set): connecting (with the TLS handshake) and each answer to a query are
+waited for that long at most. A connection another process is refreshing is waited for up to
 --lock-timeout, and the platform's answer to a refresh up to 30 s.
 
 Examples:
