@@ -20,7 +20,7 @@ use serde_json::Value;
 /// derivation, a loaded machine.
 const MARGIN: Duration = Duration::from_secs(3);
 
-/// How long the lock holder of a test holds the row.
+/// How long the lock holder of a test holds the table.
 const HOLD: Duration = Duration::from_secs(6);
 
 /// The store timeout when none is given (`--store-timeout`).
@@ -269,22 +269,22 @@ fn a_server_frozen_mid_session_bounds_each_query_and_the_pool_starts_afresh() {
 }
 
 #[test]
-fn a_lock_wait_outlasts_the_store_timeout_but_not_the_lock_timeout() {
+fn a_lock_wait_outlasts_the_store_timeout_but_a_plain_query_does_not() {
     let Some(Acme {
         cluster, ws, token, ..
     }) = Acme::new()
     else {
         return;
     };
-    // Another session holds the connection's row for a while (as a refresh on another
-    // machine does), longer than the store timeout.
+    // Another session holds the connections' table for a while (a migration, or an
+    // operator's maintenance), longer than the store timeout.
     let mut holder = cluster
         .psql("test")
         .args([
             "-c",
             "BEGIN",
             "-c",
-            "SELECT 1 FROM preauth_connections WHERE folded = 'acme' FOR UPDATE",
+            "LOCK TABLE preauth_connections IN ACCESS EXCLUSIVE MODE",
             "-c",
             "SELECT pg_sleep(6)",
             "-c",
@@ -293,15 +293,24 @@ fn a_lock_wait_outlasts_the_store_timeout_but_not_the_lock_timeout() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("psql starts");
-    // The sleep shows in pg_stat_activity once the row is held.
+    // The sleep shows in pg_stat_activity once the table is held.
     let deadline = Instant::now() + Duration::from_secs(10);
     let holding = "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(6)'";
     while !cluster_says(&cluster, holding, "1") {
-        assert!(Instant::now() < deadline, "the holder never held the row");
+        assert!(Instant::now() < deadline, "the holder never held the table");
         std::thread::sleep(Duration::from_millis(20));
     }
-    // A lock wait shorter than the holder's: the lock is given up, with the lock's
-    // own sentence, not the store's.
+    // Reading is a query: the server cancels it at the statement timeout, and check
+    // says so (UNKNOWN) within the store timeout.
+    let (check, _) = timed(
+        ws.preauth().args(["--store-timeout", "2", "check"]),
+        Duration::from_secs(2),
+    );
+    check
+        .exits(3)
+        .says(&["PREAUTH UNKNOWN - ", "cancelled", "statement timeout"]);
+    // Waiting for a connection is a lock wait: given up after the lock wait, with the
+    // lock's own sentence, not the store's.
     let (gave_up, _) = timed(
         ws.preauth().args([
             "--store-timeout",

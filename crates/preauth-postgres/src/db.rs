@@ -437,6 +437,15 @@ pub fn location_of(url: &str) -> String {
 /// One sentence for a database error during `what`, never with a secret (the server's
 /// messages hold none of ours: values are sealed).
 pub(crate) fn error(location: &str, e: &tokio_postgres::Error, what: &str) -> StoreError {
+    if e.code() == Some(&SqlState::QUERY_CANCELED) {
+        // statement_timeout: slow, not refusing.
+        return StoreError::Unavailable {
+            location: location.to_string(),
+            reason: format!(
+                "the server cancelled the statement to {what} at preauth's statement timeout (an overloaded server, or a lock another session holds on a table); try again later, or allow a longer wait with --store-timeout"
+            ),
+        };
+    }
     let reason = match e.code() {
         Some(code) if *code == SqlState::LOCK_NOT_AVAILABLE => {
             "the connection stayed locked by another process (on this or another machine) longer than the lock wait; if one hangs, end it (pg_stat_activity names it), or allow a longer wait with --lock-timeout".to_string()
