@@ -7,10 +7,11 @@
 //! (the store URL's `connect_timeout`, else [`DEFAULT_STEP`]), and the server cancels a
 //! statement a little before that (`statement_timeout`), so a live but slow server
 //! answers with its own error first. A run of many statements (an import) may take
-//! longer in all, as long as each is answered in time. TCP keepalives find a peer that went away. A statement that
-//! waits for a row lock gets the lock wait on top ([`Db::run_within`],
-//! [`Db::lock_wait_settings`]). When a deadline passes, every connection of the store
-//! is closed: their state is unknown, so none goes back into the pool.
+//! longer in all, as long as each is answered in time. TCP keepalives find a peer that
+//! went away. A statement that waits for a lock gets the lock wait on top
+//! ([`Db::run_within`], [`Db::lock_wait_settings`]). When a deadline passes, every
+//! connection of the store is closed: their state is unknown, so none goes back into
+//! the pool.
 //!
 //! The [`Store`](preauth_core::store::Store) trait is synchronous: the lifecycle calls
 //! it on blocking threads, statements sometimes on a runtime thread. So every query
@@ -40,7 +41,7 @@ pub(crate) struct Db {
     /// Every connection made and not yet dropped, with the task that drives it.
     live: Mutex<Vec<Live>>,
     location: String,
-    /// The longest wait for one step: connecting, or one query.
+    /// The longest wait for one step: connecting, or one answer of the server.
     step: Duration,
 }
 
@@ -48,6 +49,17 @@ pub(crate) struct Db {
 struct Live {
     client: Weak<Client>,
     task: tokio::task::AbortHandle,
+}
+
+/// Aborts the task of a connection being set up when dropped, unless taken out.
+struct AbortOnDrop(Option<tokio::task::AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
 }
 
 /// Idle connections kept for reuse (a keep-alive holds up to its concurrency at once).
@@ -65,7 +77,9 @@ const SERVER_HEADSTART: Duration = Duration::from_secs(1);
 /// [`KEEPALIVE_INTERVAL`], [`KEEPALIVE_RETRIES`] times: a vanished peer is noticed
 /// within about 25 s, also on a pooled connection that waits for work.
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
+/// See [`KEEPALIVE_IDLE`].
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+/// See [`KEEPALIVE_IDLE`].
 const KEEPALIVE_RETRIES: u32 = 3;
 
 impl Db {
@@ -229,14 +243,12 @@ impl Db {
                         (client, tokio::spawn(connection))
                     }
                 };
-                let task = task.abort_handle();
-                match client.batch_execute(&set_timeout).await {
-                    Ok(()) => Ok((Arc::new(client), task)),
-                    Err(e) => {
-                        task.abort();
-                        Err(e)
-                    }
-                }
+                // Until the client is handed out, a failure or the deadline ends the
+                // connection too.
+                let mut setting_up = AbortOnDrop(Some(task.abort_handle()));
+                client.batch_execute(&set_timeout).await?;
+                setting_up.0 = None;
+                Ok((Arc::new(client), task.abort_handle()))
             };
             let connected = tokio::time::timeout(step, connecting)
                 .await
