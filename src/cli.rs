@@ -275,8 +275,9 @@ pub const CREDENTIALS_DIRECTORY_ENV: &str = "CREDENTIALS_DIRECTORY";
 pub const STORE_TIMEOUT_ENV: &str = "PREAUTH_STORE_TIMEOUT";
 
 /// The store timeout when neither `--store-timeout` nor `$PREAUTH_STORE_TIMEOUT` gives
-/// one: `preauth check` answers within a monitoring system's usual 10 s plugin timeout.
-pub const DEFAULT_STORE_TIMEOUT: u64 = 8;
+/// one (the store's own default): `preauth check` answers within a monitoring system's
+/// usual 10 s plugin timeout.
+pub const DEFAULT_STORE_TIMEOUT: u64 = preauth_postgres::DEFAULT_STEP.as_secs();
 
 /// The longest store timeout accepted (a day): longer is a typo, not a wish.
 const MAX_STORE_TIMEOUT: u64 = 86_400;
