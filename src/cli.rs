@@ -1,6 +1,7 @@
 //! The command line: what was typed, checked by clap, before anything runs.
 
 use std::path::{Component, PathBuf};
+use std::time::Duration;
 
 use clap::error::ErrorKind;
 use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -37,6 +38,8 @@ Environment:
   PREAUTH_STORE_TIMEOUT longest wait for a shared store that does not answer, in seconds (default 8)
   DEVICEKEY_SECRET_DIR  folder of the device key's host secret
   PREAUTH_KEY_FILE      key file instead of the device key (--key-file wins; empty = unset)
+  PREAUTH_KEY_CACHE     seconds the derived device key stays in the user keyring (default 600,
+                        0 = off; --key-cache wins; empty = unset)
   CREDENTIALS_DIRECTORY folder where a --key-file name without a slash is looked up (systemd)
   PREAUTH_STORE         a shared PostgreSQL store, postgres://… (--store wins; empty = unset)
   PREAUTH_MACHINE       this machine's name in a shared store (--machine wins; default user@host)
@@ -246,6 +249,13 @@ pub struct Common {
     #[arg(long, global = true, value_name = "FILE", value_parser = parse_key_file)]
     pub key_file: Option<PathBuf>,
 
+    /// Seconds the derived device key stays in this user's kernel keyring (Linux), so that
+    /// the next preauth within that time opens connections without deriving it again (about
+    /// 25 ms); readable by this user only, like the host secret; 0 turns it off
+    /// [default: $PREAUTH_KEY_CACHE when set and not empty, else 600].
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub key_cache: Option<u64>,
+
     /// Keep connections in a PostgreSQL database shared by enrolled machines
     /// (postgres://user:password@host/database) instead of the settings folder
     /// [default: $PREAUTH_STORE when set and not empty].
@@ -285,20 +295,40 @@ const MAX_STORE_TIMEOUT: u64 = 86_400;
 /// The variable that sets the lock wait when `--lock-timeout` is not given.
 pub const LOCK_TIMEOUT_ENV: &str = "PREAUTH_LOCK_TIMEOUT";
 
+/// The variable that sets how long the derived device key is cached when `--key-cache` is
+/// not given.
+pub const KEY_CACHE_ENV: &str = "PREAUTH_KEY_CACHE";
+
+/// How long the derived device key is cached by default: a job run every few minutes keeps
+/// finding it, and it never outlives a working session by much.
+const KEY_CACHE_DEFAULT_SECS: u64 = 600;
+
+/// `given`, else the whole seconds in `$variable` when set and not empty (like
+/// `PREAUTH_SETTINGS_DIR`, an empty variable counts as unset), else `default`.
+fn seconds(given: Option<u64>, variable: &str, default: u64) -> Result<Duration, String> {
+    let seconds = match given {
+        Some(seconds) => seconds,
+        None => match std::env::var(variable) {
+            Ok(text) if !text.trim().is_empty() => text.trim().parse().map_err(|_| {
+                format!("{variable} must be a whole number of seconds, not '{text}'")
+            })?,
+            _ => default,
+        },
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
 impl Common {
     /// The lock wait: `--lock-timeout`, else `$PREAUTH_LOCK_TIMEOUT` when set and not
-    /// empty (like `PREAUTH_SETTINGS_DIR`, an empty variable counts as unset), else 60 s.
-    pub fn lock_wait(&self) -> Result<std::time::Duration, String> {
-        let seconds = match self.lock_timeout {
-            Some(seconds) => seconds,
-            None => match std::env::var(LOCK_TIMEOUT_ENV) {
-                Ok(text) if !text.trim().is_empty() => text.trim().parse().map_err(|_| {
-                    format!("{LOCK_TIMEOUT_ENV} must be a whole number of seconds, not '{text}'")
-                })?,
-                _ => 60,
-            },
-        };
-        Ok(std::time::Duration::from_secs(seconds))
+    /// empty, else 60 s.
+    pub fn lock_wait(&self) -> Result<Duration, String> {
+        seconds(self.lock_timeout, LOCK_TIMEOUT_ENV, 60)
+    }
+
+    /// How long the derived device key stays in the user keyring: `--key-cache`, else
+    /// `$PREAUTH_KEY_CACHE` when set and not empty, else 600 s; zero turns the cache off.
+    pub fn key_cache(&self) -> Result<Duration, String> {
+        seconds(self.key_cache, KEY_CACHE_ENV, KEY_CACHE_DEFAULT_SECS)
     }
 
     /// The store timeout: `--store-timeout`, else `$PREAUTH_STORE_TIMEOUT` when set and

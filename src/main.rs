@@ -13,17 +13,18 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use preauth_core::api_keys::API_KEYS_FILE;
 use preauth_core::clock::{Clock, SystemClock};
+use preauth_core::documents::{Documents, FolderDocuments, adopt};
 use preauth_core::monitor::{self as check, Thresholds};
-use preauth_core::platform::Registry;
+use preauth_core::platform::{PLATFORMS_FILE, Registry};
 use preauth_core::protector::Protector;
 use preauth_core::settings::{SettingsFolder, resolve_dir};
+use preauth_core::spool::Spool;
 use preauth_core::store::Store;
 use preauth_core::token_client::{TokenClient, TokenClientConfig};
 use preauth_postgres::{Access, MachineKey, PgStore, location_of, with_step_bound};
-use preauth_script::interpreter::{
-    Environment, PLATFORMS_FILE, UserAgent, access_token_output, exit,
-};
+use preauth_script::interpreter::{Environment, UserAgent, access_token_output, exit};
 
 use crate::cli::{Cli, Command, Common};
 use crate::protector::DeviceProtector;
@@ -31,11 +32,19 @@ use crate::protector::KeySource;
 
 fn main() -> ExitCode {
     let cli = Cli::parse_checked();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    // `token` and `check` run one request and exit (a job may ask before every API call):
+    // a runtime on this thread spares them starting worker threads each time.
+    let mut builder = match cli.subcommand {
+        Some(Command::Token { .. } | Command::Check(_)) => {
+            tokio::runtime::Builder::new_current_thread()
+        }
+        _ => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(2);
+            builder
+        }
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -85,17 +94,24 @@ fn open_environment(
         .map_err(|e| e.to_string())?;
     let dir = resolve_dir(common.settings_dir.clone());
     let key_source = common.key_source();
-    let protector: Arc<dyn Protector> = Arc::new(DeviceProtector::new(key_source.clone()));
-    // User-defined platforms are in the settings folder's platforms.xml, whatever the store.
-    let platforms_file = dir.join(PLATFORMS_FILE);
-    let registry = Registry::load_file(&platforms_file).map_err(|e| e.to_string())?;
+    let protector: Arc<dyn Protector> = Arc::new(DeviceProtector::new(
+        key_source.clone(),
+        common.key_cache()?,
+    ));
+    let local = Arc::new(FolderDocuments::new(&dir));
+    let registry = Registry::builtin();
     let lock_wait = common.lock_wait()?;
     let store: Arc<dyn Store> = match common.store_url() {
-        None => Arc::new(
-            SettingsFolder::open(&dir, registry.clone(), Some(Arc::clone(&protector)))
-                .map_err(|e| e.to_string())?
-                .with_lock_wait(lock_wait),
-        ),
+        None => {
+            registry
+                .add_user_defined(local.as_ref())
+                .map_err(|e| e.to_string())?;
+            Arc::new(
+                SettingsFolder::open(&dir, registry.clone(), Some(Arc::clone(&protector)))
+                    .map_err(|e| e.to_string())?
+                    .with_lock_wait(lock_wait),
+            )
+        }
         Some(url) => {
             let mut machine = match key_source {
                 KeySource::Device => MachineKey::device(Arc::clone(&protector)),
@@ -111,19 +127,35 @@ fn open_environment(
                     registry.clone(),
                     machine,
                     lock_wait,
+                    Spool::in_settings(&dir),
                 )
                 .map_err(|e| e.to_string())?,
             )
         }
     };
+    // A shared store keeps the platforms and API keys itself, so every machine and
+    // replica sees the same ones.
+    let documents: Arc<dyn Documents> = match store.documents() {
+        Some(shared) => {
+            if access == Access::Create {
+                let adopted = adopt(shared.as_ref(), &local, &[PLATFORMS_FILE, API_KEYS_FILE])
+                    .map_err(|e| e.to_string())?;
+                for name in adopted {
+                    eprintln!(
+                        "note: {name} of {} is now kept in the shared store, where every machine finds it",
+                        dir.display()
+                    );
+                }
+            }
+            registry
+                .add_user_defined(shared.as_ref())
+                .map_err(|e| e.to_string())?;
+            shared
+        }
+        None => local,
+    };
     let mut env = Environment::new(
-        store,
-        registry,
-        platforms_file,
-        protector,
-        clock,
-        http,
-        user_agent,
+        store, registry, documents, protector, clock, http, user_agent,
     );
     env.format = common.format;
     Ok(env)

@@ -6,9 +6,15 @@
 //! wrong or no `DEVICEKEY_SECRET_DIR` reports the missing secret instead of creating a new one
 //! that opens nothing. A key file (`--key-file`, `PREAUTH_KEY_FILE`) is never created: it is a
 //! secret the platform mounts, the same for every container or service given it.
+//!
+//! The device key shares what it derives with this user's next processes through the kernel's
+//! user keyring for a while (`--key-cache`, `PREAUTH_KEY_CACHE`; see
+//! [`DeviceKey::with_session_cache`]), so that a job asking for a token before every API call
+//! does not pay the Argon2id derivation each time.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use devicekey::{DeviceKey, Envelope, Error as KeyError, Mode};
 use preauth_core::protector::{ProtectError, ProtectErrorKind, Protector};
@@ -38,16 +44,20 @@ pub struct KeyFile {
 #[derive(Default)]
 pub struct DeviceProtector {
     source: KeySource,
+    /// How long derived device keys stay in the user keyring (zero: not at all).
+    key_cache: Duration,
     /// The key once loaded (or created); failures are not kept, so that a seal after a
     /// failed open may still create the host secret.
     key: OnceLock<DeviceKey>,
 }
 
 impl DeviceProtector {
-    /// A protector whose key comes from `source`, loaded on first use.
-    pub fn new(source: KeySource) -> DeviceProtector {
+    /// A protector whose key comes from `source`, loaded on first use; a device key shares
+    /// its derived keys with this user's next processes for `key_cache` (zero: off).
+    pub fn new(source: KeySource, key_cache: Duration) -> DeviceProtector {
         DeviceProtector {
             source,
+            key_cache,
             key: OnceLock::new(),
         }
     }
@@ -71,7 +81,9 @@ impl DeviceProtector {
             return Ok(key);
         }
         let key = match &self.source {
-            KeySource::Device => load_device().map_err(device_key_error)?,
+            KeySource::Device => load_device()
+                .map_err(device_key_error)?
+                .with_session_cache(self.key_cache),
             KeySource::KeyFile(file) => {
                 DeviceKey::from_key_file(&file.path).map_err(|e| key_file_error(file, e))?
             }

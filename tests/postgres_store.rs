@@ -90,6 +90,16 @@ fn two_enrolled_machines_refresh_a_shared_connection_exactly_once() {
     beta.run_c("show machines")
         .exits(0)
         .says(&["alpha", "beta", "device"]);
+    // The store finds a refresh token's holder by its hash: the other machine cannot
+    // register a second connection on the token 'acme' holds.
+    beta.run_c(&format!(
+        "register connection 'copy' platform exact {} access token '{}' refresh token '{}'",
+        demo_app(&sandbox.url, WEB_REDIRECT),
+        tokens[0].access_token,
+        tokens[0].refresh_token
+    ))
+    .exits(1)
+    .warns(&["is the one connection 'acme' holds already"]);
     // Into the refresh window; 16 processes, half on each machine, all at once.
     sandbox.advance(600);
     let before = refreshes(&sandbox);
@@ -181,18 +191,22 @@ fn a_machine_that_is_not_enrolled_is_told_how_to_enroll() {
     alpha.register_issued("acme", &sandbox, &tokens[0], DAY);
     let stranger = machine(&url, "gamma");
     for outcome in [
-        stranger.run_c("show connections"),
         stranger.run(&["token", "acme"]),
+        stranger.run_c("refresh connection 'acme'"),
+        stranger.run_c("export settings 'acme'"),
     ] {
         outcome.exits(1).warns(&[
             "this machine (gamma) is not enrolled",
             "enroll machine with code",
         ]);
     }
+    // Listing and monitoring read the rows' outlines, which hold no secret and open
+    // nothing: a monitoring host needs no key slot.
     stranger
-        .run(&["check"])
-        .exits(3)
-        .says(&["UNKNOWN", "not enrolled"]);
+        .run_c("show connections")
+        .exits(0)
+        .says(&["acme", "needs refresh"]);
+    stranger.run(&["check"]).exits(0).says(&["OK"]);
     // A used or mistyped code is refused, and spent.
     let code = alpha.run_c("enroll machine").stdout.trim().to_string();
     let wrong = format!("{}x", code);
@@ -207,7 +221,7 @@ fn a_machine_that_is_not_enrolled_is_told_how_to_enroll() {
 }
 
 #[test]
-fn a_refresh_holder_killed_with_sigkill_releases_its_row_lock() {
+fn a_refresh_holder_killed_with_sigkill_leaves_its_lease_to_its_machine() {
     let Some(url) = database("killed_holder") else {
         return;
     };
@@ -216,7 +230,7 @@ fn a_refresh_holder_killed_with_sigkill_releases_its_row_lock() {
     let tokens = sandbox.issue_tokens(1);
     alpha.register_issued("acme", &sandbox, &tokens[0], DAY);
     sandbox.advance(600);
-    // The holder's refresh request hangs at the sandbox; it holds the row lock meanwhile.
+    // The holder's refresh request hangs at the sandbox; it holds a lease meanwhile.
     sandbox.fault(r#"{"fault": "delay", "millis": 20000}"#);
     let mut holder = alpha
         .preauth()
@@ -235,7 +249,8 @@ fn a_refresh_holder_killed_with_sigkill_releases_its_row_lock() {
     }
     holder.kill().expect("SIGKILL");
     holder.wait().expect("reaped");
-    // The next process proceeds (the lock went with the session) and the chain holds.
+    // The next process of the same machine sees the lease's holder dead and proceeds
+    // (another machine would wait for the lease to expire); the chain holds.
     let started = Instant::now();
     let next = Outcome::of(
         alpha
@@ -405,11 +420,9 @@ fn two_serve_processes_on_one_store_refresh_once_for_32_concurrent_requests() {
     else {
         return;
     };
-    // Each machine's API keys are its own (api-keys.json in its settings folder).
-    let keys = [
-        serve::api_key(&alpha, "jobs", "token"),
-        serve::api_key(&beta, "jobs", "token"),
-    ];
+    // The store keeps the API keys: one key made on alpha works on both replicas.
+    let key = serve::api_key(&alpha, "jobs", "token");
+    let keys = [key.clone(), key];
     let mut servers = [
         serve::Server::start(&alpha, &[]),
         serve::Server::start(&beta, &[]),
@@ -491,4 +504,227 @@ fn a_login_started_on_one_servers_pages_is_exchanged_on_the_others() {
     assert!(result.body.contains("dk1:"), "sealed: {}", result.body);
     assert!(on_alpha.get("/connections").body.contains(">shop</a>"));
     alpha.run(&["token", "shop"]).exits(0);
+}
+
+/// Waits until the sandbox has taken the fault set before (the request reached it).
+fn wait_for_fault(sandbox: &SandboxProcess) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sandbox.counters()["faults_applied"] == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the refresh never reached the sandbox"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The spool files (answers waiting for the store) in a machine's settings folder.
+fn spooled(ws: &Workspace) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(ws.settings().join("spool"))
+        .map(|dir| dir.filter_map(|e| Some(e.ok()?.path())).collect())
+        .unwrap_or_default()
+}
+
+/// Connection 'acme' on a cluster of the test's own (it is crashed and restarted), shared
+/// by two enrolled machines and in the refresh window.
+fn restartable(
+    name: &str,
+) -> Option<(pg_throwaway::Cluster, SandboxProcess, Workspace, Workspace)> {
+    let cluster = pg_throwaway::start_or_skip()?;
+    let url = cluster.try_new_database(name).expect("a database");
+    let sandbox = SandboxProcess::start(&[]);
+    let (alpha, beta) = (machine(&url, "alpha"), machine(&url, "beta"));
+    let tokens = sandbox.issue_tokens(1);
+    alpha.register_issued("acme", &sandbox, &tokens[0], DAY);
+    enroll(&alpha, &beta);
+    sandbox.advance(600);
+    Some((cluster, sandbox, alpha, beta))
+}
+
+#[test]
+fn a_database_restart_while_a_refresh_is_on_its_way_loses_nothing() {
+    let Some((mut cluster, sandbox, alpha, beta)) = restartable("restart_in_flight") else {
+        return;
+    };
+    let before = refreshes(&sandbox);
+    // The platform answers after 3 s; the database crashes and is back meanwhile, so the
+    // session that leased the connection is gone when the answer arrives.
+    sandbox.fault(r#"{"fault": "delay", "millis": 3000}"#);
+    let holder = alpha
+        .preauth()
+        .args(["token", "acme"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("preauth starts");
+    wait_for_fault(&sandbox);
+    assert!(cluster.crash(), "the server stops");
+    std::thread::sleep(Duration::from_millis(300));
+    cluster.start_again().expect("the server starts again");
+    // Meanwhile the other machine waits for the lease: it never sends the token.
+    let waiting = Outcome::of(
+        beta.preauth()
+            .args(["--lock-timeout", "1", "token", "acme"]),
+    );
+    waiting.exits(1).warns(&["is being refreshed by alpha"]);
+    let out = holder.wait_with_output().expect("preauth ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!token.is_empty());
+    assert!(spooled(&alpha).is_empty(), "written, so nothing waits");
+    // Both machines now hand out the same, working token; one refresh, no spent token.
+    beta.run(&["token", "acme"]).exits(0).says(&[&token]);
+    assert_eq!(refreshes(&sandbox), before + 1);
+    // The chain goes on from the answer that arrived during the restart (the sandbox's
+    // clock is past the new access token's life, preauth's is not: hence force).
+    sandbox.advance(600);
+    beta.run_c("refresh connection 'acme' force").exits(0);
+    assert_eq!(refreshes(&sandbox), before + 2);
+    assert_eq!(sandbox.counters()["spent_refresh_token_reuses"], 0);
+}
+
+#[test]
+fn an_answer_the_database_cannot_take_waits_on_this_machine_and_is_written_later() {
+    let Some((mut cluster, sandbox, alpha, beta)) = restartable("restart_after_answer") else {
+        return;
+    };
+    let before = refreshes(&sandbox);
+    sandbox.fault(r#"{"fault": "delay", "millis": 1500}"#);
+    let holder = alpha
+        .preauth()
+        .args(["--lock-timeout", "2", "token", "acme"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("preauth starts");
+    wait_for_fault(&sandbox);
+    assert!(cluster.crash(), "the server stops");
+    // The answer arrives while the server is down, and it stays down longer than the
+    // holder tries: the answer is kept on alpha, and the holder says so.
+    let out = holder.wait_with_output().expect("preauth ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty(), "no token before it is stored");
+    assert!(
+        stderr.contains("they are safe") && stderr.contains("kept on this machine"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("run the command again"), "{stderr}");
+    assert_eq!(spooled(&alpha).len(), 1, "{stderr}");
+    assert_eq!(refreshes(&sandbox), before + 1);
+    cluster.start_again().expect("the server starts again");
+    // The lease from before the crash keeps beta from spending the old token.
+    Outcome::of(
+        beta.preauth()
+            .args(["--lock-timeout", "1", "token", "acme"]),
+    )
+    .exits(1)
+    .warns(&["is being refreshed by alpha"]);
+    assert_eq!(refreshes(&sandbox), before + 1, "beta sent nothing");
+    // Any preauth on alpha writes the waiting answer first.
+    let token = alpha
+        .run(&["token", "acme"])
+        .exits(0)
+        .stdout
+        .trim()
+        .to_string();
+    assert!(spooled(&alpha).is_empty(), "written, so nothing waits");
+    beta.run(&["token", "acme"]).exits(0).says(&[&token]);
+    assert_eq!(
+        refreshes(&sandbox),
+        before + 1,
+        "the answer was used, not a new refresh"
+    );
+    sandbox.advance(600);
+    beta.run_c("refresh connection 'acme' force").exits(0);
+    assert_eq!(refreshes(&sandbox), before + 2);
+    assert_eq!(sandbox.counters()["spent_refresh_token_reuses"], 0);
+}
+
+#[test]
+fn platforms_and_api_keys_live_in_the_store_for_every_machine() {
+    let Some(url) = database("documents") else {
+        return;
+    };
+    let (alpha, beta) = (machine(&url, "alpha"), machine(&url, "beta"));
+    // Alpha used the store before stores kept documents: its API keys are a file of its
+    // settings folder. The first statement hands them to the store, once.
+    let before = Workspace::new();
+    before
+        .run_c("create api key 'old-jobs' scope token")
+        .exits(0);
+    std::fs::create_dir_all(alpha.settings()).expect("settings folder");
+    std::fs::copy(
+        before.settings().join("api-keys.json"),
+        alpha.settings().join("api-keys.json"),
+    )
+    .expect("copied");
+    alpha
+        .run_c("show machines")
+        .exits(0)
+        .warns(&["api-keys.json", "now kept in the shared store"]);
+    enroll(&alpha, &beta);
+    alpha
+        .run_c(
+            "create platform 'idp' authorize url 'http://127.0.0.1:9/a' token url 'http://127.0.0.1:9/t' issuer 'http://127.0.0.1:9'",
+        )
+        .exits(0)
+        .says(&["document platforms.xml"]);
+    alpha.run_c("create api key 'jobs' scope token").exits(0);
+    // Beta knows both, and neither is a file of its own folder.
+    beta.run_c("show platform 'idp'")
+        .exits(0)
+        .says(&["http://127.0.0.1:9/t"]);
+    beta.run_c("show api keys")
+        .exits(0)
+        .says(&["old-jobs", "jobs"]);
+    assert!(!beta.settings().join("platforms.xml").exists());
+    assert!(!beta.settings().join("api-keys.json").exists());
+    // A key dropped on beta is gone for alpha too.
+    beta.run_c("drop api key 'old-jobs'").exits(0);
+    let listed = alpha.run_c("show api keys");
+    assert!(
+        !listed.exits(0).stdout.contains("old-jobs"),
+        "{}",
+        listed.stdout
+    );
+}
+
+#[test]
+fn rows_written_before_outlines_are_opened_instead() {
+    let Some(Shared {
+        sandbox,
+        alpha,
+        tokens,
+        ..
+    }) = Shared::new("legacy_rows")
+    else {
+        return;
+    };
+    // As a store of version 1 leaves its rows: no outline, no token hash.
+    let cleared = pg_throwaway::shared()
+        .expect("the cluster")
+        .psql("legacy_rows")
+        .args([
+            "-c",
+            "UPDATE preauth_connections SET outline = NULL, refresh_hash = NULL",
+        ])
+        .status()
+        .expect("psql runs");
+    assert!(cleared.success());
+    alpha
+        .run_c("show connections")
+        .exits(0)
+        .says(&["acme", "needs refresh"]);
+    alpha.run(&["check"]).exits(0).says(&["OK"]);
+    alpha
+        .run_c(&format!(
+            "register connection 'copy' platform exact {} access token '{}' refresh token '{}'",
+            demo_app(&sandbox.url, WEB_REDIRECT),
+            tokens[0].access_token,
+            tokens[0].refresh_token
+        ))
+        .exits(1)
+        .warns(&["is the one connection 'acme' holds already"]);
 }

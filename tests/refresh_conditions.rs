@@ -6,9 +6,9 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use common::{DAY, DEMO_CLIENT_SECRET, IssuedTokens, Outcome, SandboxProcess, Workspace, demo_app};
 
@@ -386,38 +386,79 @@ fn dead_pid() -> u32 {
     pid
 }
 
-#[test]
-fn temporaries_of_killed_writers_are_removed_and_live_ones_kept() {
-    let sandbox = SandboxProcess::start(&[]);
-    let ws = Workspace::new();
-    let tokens = sandbox.issue_tokens(1);
-    ws.register_issued("acme", &sandbox, &tokens[0], DAY);
-    let dir = ws.settings();
-    let stale = dir.join(format!(
-        ".settings-acme.xml.tmp-{}-00aa11bb22cc33dd",
-        dead_pid()
-    ));
-    let live = dir.join(format!(
-        ".settings-acme.xml.tmp-{}-00aa11bb22cc33dd",
-        std::process::id()
-    ));
-    for path in [&stale, &live] {
-        fs::write(path, "partial").expect("leftover");
-    }
-    sandbox.advance(600);
-    ws.run_c("refresh connection 'acme' force").exits(0);
-    assert!(!stale.exists(), "a dead writer's temporary file is removed");
-    assert!(live.exists(), "a live writer's temporary file is kept");
-    assert_no_other_temporaries(&dir, &live);
+/// Writes `name` in `dir` with a modification time of `modified`; returns its path.
+fn plant(dir: &Path, name: &str, modified: SystemTime) -> PathBuf {
+    let path = dir.join(name);
+    fs::write(&path, "partial").expect("leftover");
+    fs::File::options()
+        .write(true)
+        .open(&path)
+        .and_then(|f| f.set_modified(modified))
+        .expect("backdated");
+    path
 }
 
-fn assert_no_other_temporaries(dir: &Path, except: &Path) {
-    let left: Vec<String> = fs::read_dir(dir)
-        .expect("list")
-        .filter_map(Result::ok)
-        .filter(|e| e.path() != except)
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains(".tmp-"))
-        .collect();
-    assert!(left.is_empty(), "{left:?}");
+#[test]
+fn temporaries_of_killed_writers_are_removed_once_old_and_nothing_else() {
+    let sandbox = SandboxProcess::start(&[]);
+    let ws = Workspace::new();
+    let tokens = sandbox.issue_tokens(2);
+    ws.register_issued("acme", &sandbox, &tokens[0], DAY);
+    let dir = ws.settings();
+    let (now, old) = (
+        SystemTime::now(),
+        SystemTime::now() - Duration::from_secs(2 * 3600),
+    );
+    let (dead, live) = (dead_pid(), std::process::id());
+    let random = "00aa11bb22cc33dd";
+    // Left by writers killed over an hour ago: preauth's own names, today's and those
+    // of older versions (without a process id).
+    let stale = [
+        format!(".settings-acme.xml.tmp.tmp-{dead}-{random}"),
+        format!(".settings-acme.xml.bak.tmp-{dead}-{random}"),
+        format!(".pending-authorizations.xml.tmp.tmp-{dead}-{random}"),
+        format!(".settings-acme.xml.tmp-{random}"),
+    ]
+    .map(|name| plant(&dir, &name, old));
+    let kept = [
+        // Young: its writer may live where this process id means nothing (another
+        // container on the same folder).
+        plant(
+            &dir,
+            &format!(".settings-acme.xml.tmp.tmp-{dead}-11bb22cc33dd44ee"),
+            now,
+        ),
+        // Old, but its process lives here: a writer paused (SIGSTOP, a suspended laptop).
+        plant(
+            &dir,
+            &format!(".settings-acme.xml.tmp.tmp-{live}-{random}"),
+            old,
+        ),
+        // Not preauth's naming, however close.
+        plant(&dir, ".settings-acme.xml.tmp-notours", old),
+        plant(&dir, &format!("settings-acme.xml.tmp-{dead}-{random}"), old),
+        plant(&dir, ".settings-acme.xml.tmp-1-00AA11BB22CC33DD", old),
+        plant(&dir, "notes.txt", old),
+    ];
+    // Reading changes nothing.
+    ws.run_c("show connections").exits(0);
+    assert!(stale.iter().all(|p| p.exists()), "a reader removed files");
+    // A writer removes the stale ones, from the listing it makes anyway.
+    sandbox.advance(600);
+    ws.run_c("refresh connection 'acme' force").exits(0);
+    for path in &stale {
+        assert!(!path.exists(), "{} stays", path.display());
+    }
+    for path in &kept {
+        assert!(path.exists(), "{} was removed", path.display());
+    }
+    // So does adding a connection.
+    let another = plant(
+        &dir,
+        &format!(".settings-beta.xml.tmp.tmp-{dead}-{random}"),
+        old,
+    );
+    ws.register_issued("beta", &sandbox, &tokens[1], DAY);
+    assert!(!another.exists(), "{} stays", another.display());
+    assert!(kept.iter().all(|p| p.exists()));
 }

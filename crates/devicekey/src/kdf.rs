@@ -95,7 +95,8 @@ impl fmt::Display for KdfParams {
     }
 }
 
-const KEY_LEN: usize = 32;
+/// Bytes of a derived key.
+pub(crate) const KEY_LEN: usize = 32;
 /// Bytes of the key id stored in the envelope.
 pub(crate) const KEY_ID_LEN: usize = 8;
 /// Bytes of the KDF salt stored in the envelope.
@@ -118,8 +119,15 @@ pub(crate) struct DerivedKey {
     pub key_id: [u8; KEY_ID_LEN],
 }
 
-/// Runs Argon2id over `material` and wipes every intermediate buffer.
+/// The key for `material` and `spec`, derived without any cache (for tests).
+#[cfg(test)]
 pub(crate) fn derive(material: &[u8], spec: KeySpec) -> Result<DerivedKey> {
+    Ok(DerivedKey::from_raw(spec, &*derive_raw(material, spec)?))
+}
+
+/// Runs Argon2id over `material` and wipes every intermediate buffer: the raw key for
+/// `spec`, wiped on drop.
+pub(crate) fn derive_raw(material: &[u8], spec: KeySpec) -> Result<Zeroizing<[u8; KEY_LEN]>> {
     let invalid = |e: argon2::Error| Error::InvalidKdfParams {
         params: spec.params,
         reason: e.to_string(),
@@ -129,17 +137,24 @@ pub(crate) fn derive(material: &[u8], spec: KeySpec) -> Result<DerivedKey> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
         .hash_password_into(material, &spec.salt, &mut key[..])
         .map_err(invalid)?;
-    let digest = Sha256::new()
-        .chain_update(b"devicekey/v1/key-id\0")
-        .chain_update(&key[..])
-        .finalize();
-    let mut key_id = [0u8; KEY_ID_LEN];
-    key_id.copy_from_slice(&digest[..KEY_ID_LEN]);
-    Ok(DerivedKey {
-        spec,
-        cipher: XChaCha20Poly1305::new(Key::from_slice(&key[..])),
-        key_id,
-    })
+    Ok(key)
+}
+
+impl DerivedKey {
+    /// The cipher and key id for the raw key `key` (made by [`derive_raw`] for `spec`).
+    pub(crate) fn from_raw(spec: KeySpec, key: &[u8; KEY_LEN]) -> DerivedKey {
+        let digest = Sha256::new()
+            .chain_update(b"devicekey/v1/key-id\0")
+            .chain_update(&key[..])
+            .finalize();
+        let mut key_id = [0u8; KEY_ID_LEN];
+        key_id.copy_from_slice(&digest[..KEY_ID_LEN]);
+        DerivedKey {
+            spec,
+            cipher: XChaCha20Poly1305::new(Key::from_slice(&key[..])),
+            key_id,
+        }
+    }
 }
 
 /// The derived keys of one [`DeviceKey`](crate::DeviceKey), most recently used first.

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::path::Path;
+use std::time::Duration;
 
 use base64::Engine as _;
 use chacha20poly1305::XNonce;
@@ -12,9 +13,10 @@ use zeroize::Zeroizing;
 use crate::envelope::{AEAD_TAG_LEN, Envelope, MAX_PLAINTEXT_LEN, NONCE_LEN};
 use crate::error::{Change, Error, Result};
 use crate::fingerprint::{Fingerprint, HINTS_LEN, Source, compare_hints};
-use crate::kdf::{DerivedKey, KEY_ID_LEN, KdfParams, KeyCache, KeySpec, SALT_LEN, derive};
+use crate::kdf::{DerivedKey, KEY_ID_LEN, KdfParams, KeyCache, KeySpec, SALT_LEN, derive_raw};
 use crate::key_file::KeyFile;
 use crate::secret::{self, HostSecret};
+use crate::session_cache::SessionCache;
 
 /// The length of a shared store's data key in bytes.
 pub const DATA_KEY_LEN: usize = 32;
@@ -82,6 +84,8 @@ pub struct DeviceKey {
     params: KdfParams,
     seal_salt: [u8; SALT_LEN],
     cache: KeyCache,
+    /// Derived device keys shared with this user's next processes, when turned on.
+    session: Option<SessionCache>,
 }
 
 impl DeviceKey {
@@ -172,6 +176,38 @@ impl DeviceKey {
         Ok(self)
     }
 
+    /// Shares the keys this device key derives with this user's other processes on this
+    /// machine for `ttl`, so that a process started within `ttl` of another skips the Argon2id
+    /// derivation (about 26 ms) and opens at once. Off by default; a zero `ttl` turns it off.
+    ///
+    /// The keys are kept in the Linux kernel's user keyring (see keyrings(7)), as "user" keys
+    /// described `devicekey:v1:` and a hash of everything that determines the key (host
+    /// secret, fingerprint values, salt, KDF parameters; the hash reveals none of them). They
+    /// are readable by this user only (possessor and owner; nothing for group or others), the
+    /// same boundary as the host secret file, and the kernel removes each `ttl` (rounded up to
+    /// whole seconds) after it was stored; a reboot removes them all. A changed host secret or
+    /// another machine's envelope never finds a cached key, so errors such as
+    /// [`Error::AnotherDevice`] stay as they are. One `DeviceKey` stores at most 16 keys, so a
+    /// batch over many salts does not fill the user's key quota. User keyrings are per user
+    /// and user namespace, not per container: containers that run as the same uid in the
+    /// same user namespace (root in containers without user namespaces) share one, so leave
+    /// the cache off there (Docker's and Podman's default seccomp profiles already refuse
+    /// the syscalls, which turns it off).
+    ///
+    /// Where no keyring is usable (other systems, a kernel without keys, a seccomp filter that
+    /// forbids the syscalls, a full quota) keys are derived as before, without an error. Only
+    /// the device key's derivations are shared: keys from a passphrase are not kept beyond the
+    /// process, and key files and data keys derive in about a millisecond anyway, so for them
+    /// this does nothing. Inside the process, derived keys stay in the `DeviceKey` and are
+    /// wiped on drop either way.
+    pub fn with_session_cache(mut self, ttl: Duration) -> DeviceKey {
+        self.session = match self.material {
+            Material::Device { .. } => SessionCache::new(ttl),
+            _ => None,
+        };
+        self
+    }
+
     pub(crate) fn device(secret: HostSecret, fingerprint: Fingerprint) -> Result<DeviceKey> {
         let hints = fingerprint.hints(&secret);
         let sources = fingerprint.sources();
@@ -192,6 +228,7 @@ impl DeviceKey {
             params: KdfParams::DEFAULT,
             seal_salt,
             cache: KeyCache::default(),
+            session: None,
         })
     }
 
@@ -322,8 +359,17 @@ impl DeviceKey {
     }
 
     fn with_key<R>(&self, spec: KeySpec, use_key: impl FnOnce(&DerivedKey) -> R) -> Result<R> {
-        self.cache
-            .with_key(spec, || derive(&self.material(spec.mask), spec), use_key)
+        self.cache.with_key(spec, || self.derive(spec), use_key)
+    }
+
+    /// Derives the key for `spec`, or takes it from the session cache when one is in use.
+    fn derive(&self, spec: KeySpec) -> Result<DerivedKey> {
+        let material = self.material(spec.mask);
+        let key = match &self.session {
+            Some(session) => session.key(&material, spec, || derive_raw(&material, spec))?,
+            None => derive_raw(&material, spec)?,
+        };
+        Ok(DerivedKey::from_raw(spec, &key))
     }
 
     /// The Argon2id input: a domain, then the host secret and the values of the sources in

@@ -44,7 +44,9 @@
 //!   A copied secret file therefore opens nothing on another machine.
 //! - **Argon2id** over both, with a 16-byte salt and the parameters [`KdfParams::DEFAULT`]
 //!   (m = 19 MiB, t = 2, p = 1, the OWASP recommendation); salt and parameters are recorded in
-//!   every envelope. The derived key is cached inside the [`DeviceKey`] and wiped on drop.
+//!   every envelope. The derived key is cached inside the [`DeviceKey`] and wiped on drop;
+//!   [`DeviceKey::with_session_cache`] also shares it, for a limited time, with this user's
+//!   next processes through the Linux kernel's user keyring.
 //! - **XChaCha20-Poly1305** with a random 24-byte nonce; the associated data is the prefix, the
 //!   whole header and the caller's label.
 //!
@@ -93,7 +95,9 @@ mod fingerprint;
 mod kdf;
 mod key;
 mod key_file;
+mod keyring;
 mod secret;
+mod session_cache;
 
 pub use envelope::{Envelope, MAX_ENVELOPE_LEN, MAX_PLAINTEXT_LEN, PREFIX, is_envelope};
 pub use error::{Change, Error, Result};

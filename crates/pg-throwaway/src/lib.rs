@@ -361,6 +361,56 @@ impl Cluster {
         stopped
     }
 
+    /// Stop the server as a crash would (`pg_ctl stop -m immediate`: every session cut, no
+    /// shutdown checkpoint), and say whether it stopped. [`Cluster::start_again`] brings it
+    /// back on the same port, as a restarted or failed-over server comes back.
+    pub fn crash(&mut self) -> bool {
+        if !self.running {
+            return true;
+        }
+        let stopped = self
+            .command(&self.tool("pg_ctl"), true)
+            .arg("stop")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .args(["-m", "immediate", "-w", "-t", "60"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        self.running = !stopped;
+        stopped
+    }
+
+    /// Start a stopped server again on the port it had (crash recovery runs first when it
+    /// was crashed).
+    pub fn start_again(&mut self) -> Result<(), Unavailable> {
+        if self.running {
+            return Ok(());
+        }
+        let output = self
+            .command(&self.tool("pg_ctl"), true)
+            .arg("start")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .arg("-l")
+            .arg(&self.log_file)
+            .args(["-w", "-t", "60", "-o"])
+            .arg(format!("-p {}", self.port))
+            .output()
+            .map_err(|e| Unavailable::new(format!("cannot run pg_ctl: {e}")))?;
+        if !output.status.success() {
+            return Err(Unavailable::new(format!(
+                "pg_ctl start on port {} failed ({}): {}",
+                self.port,
+                output.status,
+                tail(&String::from_utf8_lossy(&output.stderr))
+            )));
+        }
+        self.running = true;
+        Ok(())
+    }
+
     /// A command for one of the binaries, with no `PG…` variables inherited (they would
     /// redirect the tools elsewhere), in the cluster's directory, and, when `as_server` and
     /// this process is root, as the server's user: `std` calls setgroups/setgid/setuid in

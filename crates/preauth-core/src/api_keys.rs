@@ -1,15 +1,17 @@
-//! API keys of `preauth serve`: bearer keys, each with a name and a scope, kept in
-//! `api-keys.json` in the settings folder as SHA-256 hashes only.
+//! API keys of `preauth serve`: bearer keys, each with a name and a scope, kept as
+//! SHA-256 hashes only in the document `api-keys.json` of the store (a file in the
+//! settings folder, or a row of a shared store, so that every replica accepts the same
+//! keys; see [`crate::documents`]).
 //!
 //! A key is printed once when it is created (`pak_` and 256 random bits, base64url) and
-//! never stored: a stolen file lets nobody call the API. The file is written durably
-//! (temporary file, fsync, rename, fsync of the folder) and read again for every check,
-//! so a dropped key stops working at once, also in a server already running.
+//! never stored: a stolen file lets nobody call the API. The document is written durably
+//! and read again for every check, so a dropped key stops working at once, also in a
+//! server already running.
 
 use std::fmt;
-use std::io;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -17,13 +19,11 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::connection::fold_name;
+use crate::documents::{Documents, FolderDocuments};
 use crate::flow::random_token;
-use crate::settings::durable::{self, FileLock};
+use crate::store::StoreError;
 
-/// How long a change of the keys waits for another one to finish.
-const LOCK_WAIT: Duration = Duration::from_secs(10);
-
-/// The file, in the settings folder, that holds the API keys' hashes.
+/// The document (a file in the settings folder) that holds the API keys' hashes.
 pub const API_KEYS_FILE: &str = "api-keys.json";
 
 /// What a key may do. Each scope includes the ones before it: `token` ⊂ `register` ⊂
@@ -105,24 +105,21 @@ impl fmt::Debug for NewApiKey {
 /// Why the API keys could not be read or changed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiKeyError {
-    /// The file could not be read or written.
-    #[error("cannot {action} {}: {source}", .path.display())]
-    Io {
+    /// The document could not be read or written.
+    #[error("cannot {action} the API keys: {source}")]
+    Store {
         /// "read" or "write".
         action: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: io::Error,
+        /// The cause (names the file or the store).
+        source: StoreError,
     },
-    /// The file is not what preauth writes.
+    /// The document is not what preauth writes.
     #[error(
-        "{} is damaged ({reason}); move it aside (mv {} {}.damaged) and create the keys again, e.g. preauth -c \"create api key 'jobs' scope token\"",
-        .path.display(), .path.display(), .path.display()
+        "{location} is damaged ({reason}); move it aside (mv {location} {location}.damaged) and create the keys again, e.g. preauth -c \"create api key 'jobs' scope token\""
     )]
     Damaged {
-        /// The file.
-        path: PathBuf,
+        /// The file (or the store's document).
+        location: String,
         /// What is wrong.
         reason: String,
     },
@@ -146,23 +143,34 @@ pub enum ApiKeyError {
     Random(String),
 }
 
-/// The API keys of one settings folder.
-#[derive(Debug, Clone)]
+/// The API keys of one store.
+#[derive(Clone)]
 pub struct ApiKeys {
-    path: PathBuf,
+    docs: Arc<dyn Documents>,
+}
+
+impl fmt::Debug for ApiKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKeys")
+            .field("location", &self.location())
+            .finish()
+    }
 }
 
 impl ApiKeys {
     /// The keys in `settings_dir`.
     pub fn in_folder(settings_dir: &Path) -> ApiKeys {
-        ApiKeys {
-            path: settings_dir.join(API_KEYS_FILE),
-        }
+        ApiKeys::in_documents(Arc::new(FolderDocuments::new(settings_dir)))
     }
 
-    /// The file they are kept in.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The keys among a store's documents.
+    pub fn in_documents(docs: Arc<dyn Documents>) -> ApiKeys {
+        ApiKeys { docs }
+    }
+
+    /// Where they are kept, for people.
+    pub fn location(&self) -> String {
+        self.docs.location_of(API_KEYS_FILE)
     }
 
     /// Creates a key named `name` with `scope`; returns it (to print once).
@@ -227,47 +235,46 @@ impl ApiKeys {
     }
 
     fn read(&self) -> Result<KeyFile, ApiKeyError> {
-        let bytes = match std::fs::read(&self.path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(KeyFile::default()),
-            Err(source) => {
-                return Err(ApiKeyError::Io {
-                    action: "read",
-                    path: self.path.clone(),
-                    source,
-                });
-            }
-        };
-        serde_json::from_slice(&bytes).map_err(|e| self.damaged(e.to_string()))
+        let bytes = self
+            .docs
+            .read(API_KEYS_FILE)
+            .map_err(|source| ApiKeyError::Store {
+                action: "read",
+                source,
+            })?;
+        self.parse(bytes)
     }
 
-    /// Applies `change` to the keys and writes them, under a lock file next to them
-    /// (two statements at once must not lose a key); nothing is written when it fails.
+    fn parse(&self, bytes: Option<Vec<u8>>) -> Result<KeyFile, ApiKeyError> {
+        match bytes {
+            None => Ok(KeyFile::default()),
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| self.damaged(e.to_string())),
+        }
+    }
+
+    /// Applies `change` to the keys and writes them, under the document's lock (two
+    /// statements at once must not lose a key); nothing is written when it fails.
     fn change<T>(
         &self,
         change: impl FnOnce(&mut KeyFile) -> Result<T, ApiKeyError>,
     ) -> Result<T, ApiKeyError> {
-        let io = |source| ApiKeyError::Io {
+        let failed = |source| ApiKeyError::Store {
             action: "write",
-            path: self.path.clone(),
             source,
         };
-        // With a PostgreSQL store nothing else may have made the settings folder yet.
-        durable::create_dir(self.path.parent().unwrap_or(Path::new("."))).map_err(io)?;
-        let _lock = FileLock::acquire(&durable::sibling(&self.path, ".", ".lock"), LOCK_WAIT)
-            .map_err(io)?;
-        let mut file = self.read()?;
+        let mut locked = self.docs.lock(API_KEYS_FILE).map_err(failed)?;
+        let mut file = self.parse(locked.read().map_err(failed)?)?;
         let done = change(&mut file)?;
         let mut bytes =
             serde_json::to_vec_pretty(&file).map_err(|e| self.damaged(e.to_string()))?;
         bytes.push(b'\n');
-        durable::replace(&self.path, &bytes, false).map_err(io)?;
+        locked.write(&bytes).map_err(failed)?;
         Ok(done)
     }
 
     fn damaged(&self, reason: String) -> ApiKeyError {
         ApiKeyError::Damaged {
-            path: self.path.clone(),
+            location: self.location(),
             reason,
         }
     }
@@ -306,6 +313,8 @@ mod rfc3339 {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -315,7 +324,7 @@ mod tests {
         let keys = ApiKeys::in_folder(&dir.path().join("settings"));
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let key = keys.create("jobs", Scope::Token, now).unwrap();
-        let stored = std::fs::read_to_string(keys.path()).unwrap();
+        let stored = std::fs::read_to_string(keys.location()).unwrap();
         assert!(!stored.contains(key.secret()), "{stored}");
         assert!(stored.contains(&hash(key.secret())));
         let info = keys.verify(key.secret()).unwrap().unwrap();

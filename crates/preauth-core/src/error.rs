@@ -326,6 +326,17 @@ pub enum LifecycleError {
         /// Why the save failed.
         source: StoreError,
     },
+    /// The platform issued new tokens that the store on a server could not take; they
+    /// are kept durably on this machine and reach the store later: the chain is intact.
+    #[error(
+        "the platform issued new tokens for '{name}' and they are safe, though not yet in the store: {source}"
+    )]
+    TokensSpooled {
+        /// The connection.
+        name: String,
+        /// The store's error, naming the spool file.
+        source: StoreError,
+    },
     /// A refresh is not sent because the last one with the same refresh token failed
     /// in a way that sending it again cannot repair.
     #[error(

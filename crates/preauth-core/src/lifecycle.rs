@@ -357,6 +357,12 @@ impl Lifecycle {
                 .await?;
                 match saved {
                     Ok(()) => return Ok((grant(updated, platform, true), true)),
+                    Err(source @ StoreError::Spooled { .. }) => {
+                        return Err(LifecycleError::TokensSpooled {
+                            name: connection.name.clone(),
+                            source,
+                        });
+                    }
                     Err(source) => (
                         LifecycleError::TokensNotStored {
                             name: connection.name.clone(),

@@ -97,16 +97,16 @@ pub struct CheckReport {
 
 const DAY: u64 = 24 * 3600;
 
-/// Checks every connection in `store` at `now`, read in one pass. A settings file
-/// that cannot be read is an UNKNOWN line of its own; the other connections are
-/// judged all the same.
+/// Checks every connection in `store` at `now`, read in one pass of outlines (no
+/// secret is opened where the store keeps outlines). A settings file that cannot be read
+/// is an UNKNOWN line of its own; the other connections are judged all the same.
 pub fn check(
     store: &dyn Store,
     registry: &Registry,
     now: SystemTime,
     thresholds: Thresholds,
 ) -> CheckReport {
-    match store.list() {
+    match store.outlines() {
         Ok(listing) => check_listing(listing, registry, now, thresholds),
         Err(error) => CheckReport {
             connections: Vec::new(),

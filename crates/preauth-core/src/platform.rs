@@ -11,12 +11,14 @@ use std::time::{Duration, SystemTime};
 
 use url::Url;
 
+use crate::documents::Documents;
+
 mod discovery;
 mod file;
 mod generic;
 
 pub use discovery::{DiscoveryError, ProviderMetadata, discovery_url};
-pub use file::append as append_to_file;
+pub use file::{PLATFORMS_FILE, append as append_to_documents};
 pub use generic::GenericPlatform;
 
 /// How the client authenticates at the token endpoint.
@@ -256,25 +258,26 @@ impl Default for Registry {
 }
 
 impl Registry {
-    /// The built-in platforms plus the ones defined in a platforms file (see
-    /// [`Registry::parse_platforms`] for its shape). A file that does not exist defines
-    /// no platforms; a malformed one is an error naming its line and column.
-    pub fn load_file(path: &std::path::Path) -> Result<Registry, PlatformError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::builtin()),
-            Err(source) => {
-                return Err(PlatformError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
+    /// Adds the user-defined platforms of the store's platforms document (see
+    /// [`Registry::parse_platforms`] for its shape) to this set. A document that does not
+    /// exist defines no platforms; a malformed one is an error naming its line and
+    /// column, and adds none.
+    pub fn add_user_defined(&self, docs: &dyn Documents) -> Result<(), PlatformError> {
+        let Some(bytes) = docs
+            .read(PLATFORMS_FILE)
+            .map_err(|e| PlatformError::Store {
+                action: "read",
+                source: Box::new(e),
+            })?
+        else {
+            return Ok(());
         };
-        let registry = Self::builtin();
-        for platform in file::parse(&text, path)? {
-            registry.add(platform);
+        let text = String::from_utf8_lossy(&bytes);
+        let location = docs.location_of(PLATFORMS_FILE);
+        for platform in file::parse(&text, std::path::Path::new(&location))? {
+            self.add(platform);
         }
-        Ok(registry)
+        Ok(())
     }
 
     /// Parses the text of a platforms file: one element per platform, for example
@@ -416,13 +419,13 @@ pub enum PlatformError {
         /// What is wrong.
         message: String,
     },
-    /// The platforms file could not be read.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+    /// The platforms document could not be read or written.
+    #[error("cannot {action} the user-defined platforms: {source}")]
+    Store {
+        /// "read" or "write".
+        action: &'static str,
+        /// The cause (names the file or the store).
+        source: Box<crate::store::StoreError>,
     },
 }
 

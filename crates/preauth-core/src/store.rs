@@ -14,12 +14,14 @@
 //! drop of the guard to `COMMIT`; the lifecycle code does not change.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use zeroize::Zeroizing;
 
 use crate::connection::Connection;
-use crate::secret::{PkceVerifier, StateToken};
+use crate::documents::Documents;
+use crate::secret::{PkceVerifier, RefreshToken, StateToken};
 
 /// An authorization that was started (URL shown to the user) and waits for its return
 /// URL. Kept in the store so that another process can finish it; used at most once.
@@ -150,6 +152,20 @@ pub enum StoreError {
         /// What was not answered, and within how long.
         reason: String,
     },
+    /// A token answer could not be written to a store on a server; it is kept durably
+    /// on this machine (see [`crate::spool`]) and written to the store by the next
+    /// process here that touches the connection.
+    #[error(
+        "the answer for '{name}' could not be written to the store ({cause}); it is kept on this machine in {} and goes to the store as soon as it can be reached: any preauth command here that uses '{name}' writes it first", .path.display()
+    )]
+    Spooled {
+        /// The connection.
+        name: String,
+        /// The spool file holding the answer.
+        path: PathBuf,
+        /// Why the store could not be written (the store's error, naming the store).
+        cause: String,
+    },
     /// Reading, writing or locking failed.
     #[error("{path}: {source}")]
     Io {
@@ -245,6 +261,13 @@ pub trait Store: Send + Sync {
         None
     }
 
+    /// The documents (user-defined platforms, API keys) this store keeps itself, so that
+    /// every machine using it shares them (`None`: they are files in this machine's
+    /// settings folder, see [`crate::documents::FolderDocuments`]).
+    fn documents(&self) -> Option<Arc<dyn Documents>> {
+        None
+    }
+
     /// Where the connections are, for people: a folder, or a database without its
     /// password.
     fn location(&self) -> String;
@@ -255,6 +278,28 @@ pub trait Store: Send + Sync {
     /// Every connection, read in one pass (for listings, monitoring and keep-alive:
     /// nothing that works over many connections reads the store once per connection).
     fn list(&self) -> Result<Listing, StoreError>;
+
+    /// Every connection as its outline (no secret: see
+    /// [`crate::settings::keys::outline`]), read in one pass: what listings and monitoring
+    /// need. A store that keeps outlines beside the sealed text lists them without opening
+    /// anything; this default opens every connection ([`Store::list`]).
+    fn outlines(&self) -> Result<Listing, StoreError> {
+        let mut listing = self.list()?;
+        for listed in &mut listing.connections {
+            if let Ok(connection) = &mut listed.connection {
+                *connection = crate::settings::keys::outline(connection);
+            }
+        }
+        Ok(listing)
+    }
+
+    /// The names of the connections whose refresh token is `token`, when the store can
+    /// find them without opening every connection (it keeps a hash of each refresh
+    /// token); `None` when it cannot, and the caller looks through [`Store::list`].
+    fn holders_of(&self, token: &RefreshToken) -> Result<Option<Vec<String>>, StoreError> {
+        let _ = token;
+        Ok(None)
+    }
 
     /// Reads one connection without locking (for display and checks).
     fn load(&self, name: &str) -> Result<Connection, StoreError>;

@@ -472,7 +472,7 @@ pub(crate) fn error(location: &str, e: &tokio_postgres::Error, what: &str) -> St
         }
         Some(_) => format!("the server refused to {what}: {}", db_message(e)),
         None if e.is_closed() => {
-            "the server closed the connection; run the command again".to_string()
+            "the server closed the connection (it restarted, or the network broke)".to_string()
         }
         None => format!(
             "cannot {what} ({e}); check that the server runs and that the store URL is right"

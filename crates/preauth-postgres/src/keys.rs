@@ -6,6 +6,13 @@
 //! with that machine's device key or with a key file ([`MachineKey`]), and once per
 //! unused enrollment code, with a key derived from the code by Argon2id. A copy of the
 //! database alone opens nothing.
+//!
+//! Every change to the slots (the first slot of a new store, an enrollment code, an
+//! enrollment, a dropped machine) runs in a transaction holding one advisory lock
+//! ([`SLOTS_LOCK`]), so that counts taken inside it stay true until it commits: the
+//! last machine slot can never go, however many machines drop each other at once. A
+//! store that holds anything sealed but no machine slot is broken, not new: it is never
+//! given a new data key.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -25,7 +32,7 @@ const DATA_KEY_LABEL: &str = "preauth data key";
 /// The prefix of an enrollment code (`enroll1.<id>.<secret>`).
 const CODE_PREFIX: &str = "enroll1";
 
-/// The advisory lock key that serializes the first machine's setup ("slots").
+/// The advisory lock key that serialises every change to the key slots ("slots").
 const SLOTS_LOCK: i64 = 0x0073_6c6f_7473;
 
 /// How this machine holds its key slot.
@@ -208,32 +215,135 @@ pub(crate) async fn unlock(
             })?;
         return data_key(&text, location);
     }
+    // No machine slot at all, yet sealed rows: a broken store, not this machine's fault.
+    check_openable(client, location).await?;
     Err(not_enrolled(location, machine))
 }
 
-/// The first machine's setup, serialized by an advisory lock: when no machine holds a
-/// slot yet, a new data key and this machine's slot (returned); otherwise nothing.
+/// Fails with the broken-store sentence when no machine holds a slot yet something is
+/// sealed: what reads outlines (no key needed) still reports a store nobody can open.
+pub(crate) async fn check_openable(client: &Client, location: &str) -> Result<(), StoreError> {
+    if machine_slots(client, location).await? == 0 {
+        let remains = Remains::count(client, location).await?;
+        if !remains.is_empty() {
+            return Err(broken(location, &remains));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `change` in a transaction that holds [`SLOTS_LOCK`], committed when `keep`
+/// says so (else rolled back): every change to the key slots goes through here, so
+/// that what `change` counts stays true until it commits.
+async fn serialised<T, E>(
+    client: &Client,
+    failed: impl Fn(tokio_postgres::Error) -> E,
+    change: impl Future<Output = Result<T, E>>,
+    keep: impl FnOnce(&Result<T, E>) -> bool,
+) -> Result<T, E> {
+    client.batch_execute("BEGIN").await.map_err(&failed)?;
+    let result = async {
+        client
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&SLOTS_LOCK])
+            .await
+            .map_err(&failed)?;
+        change.await
+    }
+    .await;
+    let end = if keep(&result) { "COMMIT" } else { "ROLLBACK" };
+    client.batch_execute(end).await.map_err(failed)?;
+    result
+}
+
+/// How many machine slots (device or key file) the store has.
+async fn machine_slots(client: &Client, location: &str) -> Result<i64, StoreError> {
+    Ok(client
+        .query_one(
+            "SELECT count(*) FROM preauth_key_slots WHERE kind <> 'enrollment'",
+            &[],
+        )
+        .await
+        .map_err(|e| error(location, &e, "read the key slots"))?
+        .get(0))
+}
+
+/// What a store holds sealed with its data key, besides the machine slots.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Remains {
+    connections: i64,
+    pending: i64,
+    codes: i64,
+}
+
+impl Remains {
+    /// Counts what the store holds.
+    async fn count(client: &Client, location: &str) -> Result<Remains, StoreError> {
+        let row = client
+            .query_one(
+                "SELECT (SELECT count(*) FROM preauth_connections),
+                        (SELECT count(*) FROM preauth_pending),
+                        (SELECT count(*) FROM preauth_key_slots WHERE kind = 'enrollment')",
+                &[],
+            )
+            .await
+            .map_err(|e| error(location, &e, "read the store"))?;
+        Ok(Remains {
+            connections: row.get(0),
+            pending: row.get(1),
+            codes: row.get(2),
+        })
+    }
+
+    /// Whether nothing is sealed with the data key: a store that may get a new one.
+    fn is_empty(&self) -> bool {
+        *self == Remains::default()
+    }
+}
+
+impl std::fmt::Display for Remains {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let counted = [
+            (self.connections, "sealed connection", "sealed connections"),
+            (self.pending, "pending login", "pending logins"),
+            (self.codes, "enrollment code", "enrollment codes"),
+        ];
+        let parts: Vec<String> = counted
+            .iter()
+            .filter(|(n, _, _)| *n > 0)
+            .map(|(n, one, many)| format!("{n} {}", if *n == 1 { one } else { many }))
+            .collect();
+        match parts.split_last() {
+            Some((last, [])) => f.write_str(last),
+            Some((last, rest)) => write!(f, "{} and {last}", rest.join(", ")),
+            None => f.write_str("nothing"),
+        }
+    }
+}
+
+/// The sentence for a store that holds sealed rows but no machine slot.
+fn broken(location: &str, remains: &Remains) -> StoreError {
+    backend(
+        location,
+        format!(
+            "this shared store holds {remains} but no machine's key slot, so nothing in it can be opened (its slots were dropped or deleted) and preauth will not seal it over with a new data key; restore the table preauth_key_slots from a backup of the database (a key file's slot opens again wherever that key file is given), or redeem an unused enrollment code here with `enroll machine with code '…'`"
+        ),
+    )
+}
+
+/// The first machine's setup, serialised with every slot change: when the store is
+/// new (no machine slot and nothing sealed), a new data key and this machine's slot
+/// (returned); otherwise nothing. A store that holds sealed rows but no machine slot is
+/// left as it is: [`unlock`] then says that it is broken and how to restore it.
 pub(crate) async fn claim_if_empty(
     client: &Client,
     location: &str,
     machine: &MachineKey,
 ) -> Result<Option<Arc<DataKey>>, StoreError> {
     let failed = |e: tokio_postgres::Error| error(location, &e, "set up the key slots");
-    client.batch_execute("BEGIN").await.map_err(failed)?;
-    let result = async {
-        client
-            .execute("SELECT pg_advisory_xact_lock($1)", &[&SLOTS_LOCK])
-            .await
-            .map_err(failed)?;
-        let holders: i64 = client
-            .query_one(
-                "SELECT count(*) FROM preauth_key_slots WHERE kind <> 'enrollment'",
-                &[],
-            )
-            .await
-            .map_err(failed)?
-            .get(0);
-        if holders > 0 {
+    let claim = async {
+        if machine_slots(client, location).await? > 0
+            || !Remains::count(client, location).await?.is_empty()
+        {
             return Ok(None);
         }
         let text = devicekey::new_data_key()
@@ -251,11 +361,8 @@ pub(crate) async fn claim_if_empty(
             .await
             .map_err(failed)?;
         data_key(&text, location).map(Some)
-    }
-    .await;
-    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-    client.batch_execute(end).await.map_err(failed)?;
-    result
+    };
+    serialised(client, failed, claim, Result::is_ok).await
 }
 
 /// A new one-time enrollment code for the data key `text` of this store, valid for
@@ -275,21 +382,24 @@ pub(crate) async fn create_code(
         .encrypt(&data_key_text, DATA_KEY_LABEL)
         .map_err(|e| backend(location, format!("cannot seal for the code ({e})")))?;
     let expires = SystemTime::now() + valid_for;
-    client
-        .execute(
-            "DELETE FROM preauth_key_slots WHERE kind = 'enrollment' AND expires_at < now()",
-            &[],
-        )
-        .await
-        .map_err(failed)?;
-    client
-        .execute(
-            "INSERT INTO preauth_key_slots (slot, kind, sealed_key, expires_at)
-             VALUES ($1, 'enrollment', $2, $3)",
-            &[&format!("enrollment {}", id.as_str()), &sealed, &expires],
-        )
-        .await
-        .map_err(failed)?;
+    let store = async {
+        client
+            .execute(
+                "DELETE FROM preauth_key_slots WHERE kind = 'enrollment' AND expires_at < now()",
+                &[],
+            )
+            .await
+            .map_err(failed)?;
+        client
+            .execute(
+                "INSERT INTO preauth_key_slots (slot, kind, sealed_key, expires_at)
+                 VALUES ($1, 'enrollment', $2, $3)",
+                &[&format!("enrollment {}", id.as_str()), &sealed, &expires],
+            )
+            .await
+            .map_err(failed)
+    };
+    serialised(client, failed, store, Result::is_ok).await?;
     Ok(Zeroizing::new(format!(
         "{CODE_PREFIX}.{}.{}",
         id.as_str(),
@@ -316,16 +426,16 @@ pub(crate) async fn enroll(
             "that is not an enrollment code (it looks like enroll1.….…); copy it again from the machine that printed it".into(),
         ));
     };
-    client.batch_execute("BEGIN").await.map_err(failed)?;
-    let result = redeem(client, location, machine, id, secret).await;
     // The code's slot is gone whether or not the code opened it; only a failure of the
     // database itself keeps it (the transaction rolls back).
-    let end = match &result {
-        Err(Redeem::Database(_)) => "ROLLBACK",
-        _ => "COMMIT",
-    };
-    client.batch_execute(end).await.map_err(failed)?;
-    result.map_err(|e| match e {
+    serialised(
+        client,
+        |e| Redeem::Database(failed(e)),
+        redeem(client, location, machine, id, secret),
+        |result| !matches!(result, Err(Redeem::Database(_))),
+    )
+    .await
+    .map_err(|e| match e {
         Redeem::Database(e) | Redeem::Refused(e) => e,
     })
 }
@@ -384,6 +494,44 @@ async fn redeem(
         .await
         .map_err(failed)?;
     data_key(&text, location).map_err(Redeem::Database)
+}
+
+/// Removes slot `name` (a machine or an unused enrollment code); returns whether it
+/// existed. Serialised with every slot change, so that the last machine slot stays
+/// however many machines drop each other at once: without it nothing opens the store.
+pub(crate) async fn drop_slot(
+    client: &Client,
+    location: &str,
+    name: &str,
+) -> Result<bool, StoreError> {
+    let failed = |e: tokio_postgres::Error| error(location, &e, "drop the machine");
+    let change = async {
+        let kind: Option<String> = client
+            .query_opt(
+                "SELECT kind FROM preauth_key_slots WHERE slot = $1",
+                &[&name],
+            )
+            .await
+            .map_err(failed)?
+            .map(|row| row.get(0));
+        let Some(kind) = kind else {
+            return Ok(false);
+        };
+        if kind != "enrollment" && machine_slots(client, location).await? <= 1 {
+            return Err(backend(
+                location,
+                format!(
+                    "'{name}' holds the last key slot that opens this store; enroll another machine first"
+                ),
+            ));
+        }
+        client
+            .execute("DELETE FROM preauth_key_slots WHERE slot = $1", &[&name])
+            .await
+            .map_err(failed)?;
+        Ok(true)
+    };
+    serialised(client, failed, change, Result::is_ok).await
 }
 
 /// `count` random bytes as unpadded base64url.

@@ -22,8 +22,10 @@
 #![deny(missing_docs)]
 
 mod db;
+mod documents;
 mod keys;
 mod locked;
+mod outline;
 mod schema;
 mod store;
 

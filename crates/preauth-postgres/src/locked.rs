@@ -1,21 +1,94 @@
-//! A connection under a row lock: the refresh cycle on PostgreSQL.
+//! A connection under a row lock and, while its refresh is on its way, a lease: the
+//! refresh cycle on PostgreSQL, made to survive a database restart.
 //!
-//! `BEGIN; SELECT … FOR UPDATE` (waiting at most the lock wait, `lock_timeout`), re-read,
-//! refresh only if still needed, `UPDATE`, `COMMIT` with `synchronous_commit = on`; only
-//! then does the lifecycle hand out the access token. The lock belongs to the
-//! transaction, so a process killed while it holds it releases it with its database
-//! session, and the next one proceeds with the chain as last committed.
+//! A row lock dies with its session, and a session dies when the server restarts or
+//! fails over, which can happen while a refresh is on its way to the platform. So:
+//!
+//! 1. [`RowLock::take`]: `BEGIN; SELECT … FOR UPDATE` (waiting at most the lock wait).
+//!    A row under a live lease of another holder is let go and waited for (the
+//!    keep-alive skips it); a lease of a dead process of this host is abandoned and
+//!    taken over. An answer this machine spooled for the connection is written first.
+//! 2. `load` re-reads the row under the lock.
+//! 3. `prepare_save`, just before the refresh token is sent, commits a **lease** in the
+//!    row: the holder, until when, and the hash of the refresh token it will spend. The
+//!    row lock ends with that commit; the lease does not end with a session.
+//! 4. `save` of the answer: first into this machine's spool (sealed, fsync), then an
+//!    `UPDATE` fenced on the leased token (it applies only while the row still holds
+//!    it) on a working session, trying again over a restart for at most the lock wait.
+//!    The write ends the lease; then the spool entry goes. If the store stays
+//!    unreachable, the answer waits in the spool and the lease keeps others from
+//!    spending the old token meanwhile.
+//! 5. Dropped without a save, the lease is ended (best effort, bounded); one that could
+//!    not be ended expires after [`LEASE`].
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use preauth_core::connection::{Connection, fold_name};
 use preauth_core::platform::Registry;
 use preauth_core::sealing::Sealer;
+use preauth_core::spool::{Spool, Spooled, refresh_fence};
 use preauth_core::store::{LockedConnection, StoreError};
 use tokio_postgres::Client;
 
 use crate::db::{Db, error};
+use crate::outline::outline_text;
+
+/// How long a lease lasts: the token client's 30 s for the platform's answer, and time
+/// to write it over a restarting server. A holder that dies leaves its lease to expire
+/// (or, on its own host, to be seen dead at once).
+pub(crate) const LEASE: Duration = Duration::from_secs(90);
+
+/// The longest a best-effort step (ending a lease, rolling back) may take.
+const BEST_EFFORT: Duration = Duration::from_secs(3);
+
+/// Who holds a lease: for people (`lease_holder`), and for telling a dead holder on
+/// this host (`lease_host`, `lease_pid`).
+#[derive(Debug, Clone)]
+pub(crate) struct Holder {
+    /// The machine's key slot name.
+    pub(crate) slot: String,
+    /// This host: its name and boot id (a process id means something only there).
+    pub(crate) host: String,
+    /// This process.
+    pub(crate) pid: i32,
+}
+
+impl Holder {
+    /// This process on this host, as machine `slot`.
+    pub(crate) fn this_process(slot: &str) -> Holder {
+        let read = |path: &str| {
+            std::fs::read_to_string(path)
+                .map(|t| t.trim().to_string())
+                .unwrap_or_default()
+        };
+        Holder {
+            slot: slot.to_string(),
+            host: format!(
+                "{} {}",
+                read("/proc/sys/kernel/hostname"),
+                read("/proc/sys/kernel/random/boot_id")
+            ),
+            pid: i32::try_from(std::process::id()).unwrap_or(i32::MAX),
+        }
+    }
+}
+
+/// What a connection's stored state needs besides the row: where answers wait, and who
+/// this process is.
+#[derive(Debug, Clone)]
+pub(crate) struct Refreshing {
+    pub(crate) spool: Spool,
+    pub(crate) holder: Holder,
+}
+
+/// A lease this lock committed.
+#[derive(Debug, Clone)]
+struct Lease {
+    id: Vec<u8>,
+    /// The hash of the refresh token it spends.
+    fence: Option<[u8; 32]>,
+}
 
 /// A connection locked by this process until dropped.
 pub(crate) struct RowLock {
@@ -25,22 +98,29 @@ pub(crate) struct RowLock {
     registry: Registry,
     sealer: Sealer,
     lock_wait: Duration,
-    /// Whether the transaction that holds the lock is open (a save commits it).
+    refreshing: Refreshing,
+    /// Whether the transaction that holds the row lock is open.
     open: bool,
+    /// The lease committed before a refresh was sent, until a save ends it.
+    lease: Option<Lease>,
 }
 
 impl RowLock {
     /// Locks connection `name` on a connection of its own; `NotFound` when there is none.
-    /// With `skip_held`, `None` at once when another session holds the row (`SKIP
-    /// LOCKED`) instead of waiting.
+    /// With `skip_held`, `None` at once when another session holds the row or another
+    /// process a live lease, instead of waiting.
     pub(crate) fn take(
         db: Arc<Db>,
         name: &str,
         registry: Registry,
         sealer: Sealer,
         lock_wait: Duration,
+        refreshing: Refreshing,
         skip_held: bool,
     ) -> Result<Option<RowLock>, StoreError> {
+        if let Some(waiting) = refreshing.spool.find(db.location(), name)? {
+            replay(&db, &refreshing.spool, &waiting)?;
+        }
         let client = db.client()?;
         let mut lock = RowLock {
             db,
@@ -49,37 +129,85 @@ impl RowLock {
             registry,
             sealer,
             lock_wait,
+            refreshing,
             open: false,
+            lease: None,
         };
         Ok(lock.lock_row(skip_held)?.then_some(lock))
     }
 
-    /// Opens the transaction and locks the row (again after a save committed).
-    fn relock(&mut self) -> Result<(), StoreError> {
-        self.lock_row(false).map(|_| ())
+    /// Opens the transaction and locks the row; `false` when `skip_held` and another
+    /// session holds it or another process a live lease. Waits for a live lease of
+    /// another process at most the lock wait.
+    fn lock_row(&mut self, skip_held: bool) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(10);
+        loop {
+            let left = self.lock_wait.saturating_sub(started.elapsed());
+            match self.try_lock_row(skip_held, left)? {
+                Locking::Locked => {
+                    self.open = true;
+                    return Ok(true);
+                }
+                Locking::Held => return Ok(false),
+                Locking::Absent => {
+                    return Err(StoreError::NotFound {
+                        name: self.name.clone(),
+                    });
+                }
+                Locking::Leased(_) if skip_held => return Ok(false),
+                Locking::Leased(lease) => {
+                    if started.elapsed() >= self.lock_wait {
+                        return Err(self
+                            .db
+                            .failure(lease.waited_out(&self.name, self.lock_wait)));
+                    }
+                    std::thread::sleep(pause.min(self.lock_wait.saturating_sub(started.elapsed())));
+                    pause = (pause * 2).min(Duration::from_millis(250));
+                }
+            }
+        }
     }
 
-    /// Opens the transaction and locks the row; `false` when `skip_held` and another
-    /// session holds it.
-    fn lock_row(&mut self, skip_held: bool) -> Result<bool, StoreError> {
+    /// One try: `BEGIN`, lock the row (waiting at most `wait` for another session's
+    /// row lock), look at its lease.
+    fn try_lock_row(&mut self, skip_held: bool, wait: Duration) -> Result<Locking, StoreError> {
         let client = Arc::clone(&self.client);
         let folded = fold_name(&self.name);
-        let wait = self.db.lock_wait_settings(self.lock_wait);
+        let begin = format!(
+            "BEGIN; {}; SET LOCAL synchronous_commit = on",
+            self.db.lock_wait_settings(wait)
+        );
         let location = self.db.location().to_string();
-        let deadline = self.db.lock_wait_deadline(self.lock_wait);
-        let found = self.db.run_within(deadline, async move {
+        let own = self.lease.as_ref().map(|l| l.id.clone());
+        let holder = self.refreshing.holder.clone();
+        let deadline = self.db.lock_wait_deadline(wait);
+        self.db.run_within(deadline, async move {
             let failed = |e: tokio_postgres::Error| error(&location, &e, "lock the connection");
-            client
-                .batch_execute(&format!("BEGIN; {wait}; SET LOCAL synchronous_commit = on"))
-                .await
-                .map_err(failed)?;
+            client.batch_execute(&begin).await.map_err(failed)?;
             let lock = if skip_held {
-                "SELECT 1 FROM preauth_connections WHERE folded = $1 FOR UPDATE SKIP LOCKED"
+                "SELECT lease_id, lease_holder, lease_host, lease_pid, lease_until,
+                        lease_until > now() FROM preauth_connections
+                 WHERE folded = $1 FOR UPDATE SKIP LOCKED"
             } else {
-                "SELECT 1 FROM preauth_connections WHERE folded = $1 FOR UPDATE"
+                "SELECT lease_id, lease_holder, lease_host, lease_pid, lease_until,
+                        lease_until > now() FROM preauth_connections
+                 WHERE folded = $1 FOR UPDATE"
             };
             let row = client.query_opt(lock, &[&folded]).await;
-            if matches!(row, Ok(Some(_))) {
+            if let Ok(Some(row)) = &row {
+                let lease = LeaseSeen {
+                    id: row.get(0),
+                    holder: row.get(1),
+                    host: row.get(2),
+                    pid: row.get(3),
+                    until: row.get(4),
+                    live: row.get::<_, Option<bool>>(5).unwrap_or(false),
+                };
+                if lease.blocks(own.as_deref(), &holder) {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                    return Ok(Locking::Leased(lease));
+                }
                 return Ok(Locking::Locked);
             }
             let _ = client.batch_execute("ROLLBACK").await;
@@ -98,22 +226,228 @@ impl RowLock {
             } else {
                 Locking::Absent
             })
-        })?;
-        match found {
-            Locking::Locked => {
-                self.open = true;
-                Ok(true)
-            }
-            Locking::Held => Ok(false),
-            Locking::Absent => Err(StoreError::NotFound {
-                name: self.name.clone(),
-            }),
-        }
+        })
     }
 
     fn ensure_open(&mut self) -> Result<(), StoreError> {
-        if self.open { Ok(()) } else { self.relock() }
+        if self.open {
+            Ok(())
+        } else {
+            self.lock_row(false).map(|_| ())
+        }
     }
+
+    /// Ends the open transaction (and with it the row lock), best effort.
+    fn roll_back(&mut self) {
+        if !std::mem::take(&mut self.open) {
+            return;
+        }
+        let client = Arc::clone(&self.client);
+        let _ = self.db.run(async move {
+            let _ = tokio::time::timeout(BEST_EFFORT, client.batch_execute("ROLLBACK")).await;
+            Ok(())
+        });
+    }
+
+    /// Writes the answer `connection` (sealed as `sealed`) under this lock's lease:
+    /// spooled first when it holds a new refresh token, then written fenced.
+    fn save_leased(
+        &mut self,
+        lease: Lease,
+        connection: &Connection,
+        provider: String,
+        sealed: String,
+    ) -> Result<(), StoreError> {
+        self.roll_back();
+        let location = self.db.location().to_string();
+        let entry = Spooled {
+            store: location.clone(),
+            name: self.name.clone(),
+            provider,
+            sealed,
+            outline: outline_text(connection, &self.registry, &location)?,
+            fence: lease.fence,
+            holds: refresh_fence(connection),
+        };
+        // A new refresh token is the only copy of the chain: on this machine's disk first.
+        let spooled = entry.holds != lease.fence;
+        if spooled {
+            self.refreshing.spool.put(&entry)?;
+        }
+        match self.write_patiently(&entry) {
+            Ok(_) => {
+                self.lease = None;
+                if spooled {
+                    // Written, or the row moved on without it: either way it is done.
+                    let _ = self.refreshing.spool.remove(&location, &self.name);
+                }
+                Ok(())
+            }
+            Err(e) if spooled => {
+                // The lease stays in the row until it expires: nobody may spend the old
+                // token while the answer waits here.
+                self.lease = None;
+                Err(StoreError::Spooled {
+                    name: self.name.clone(),
+                    path: self.refreshing.spool.path_of(&entry.store, &entry.name),
+                    cause: e.to_string(),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The fenced write, tried again on new sessions while the server restarts, for at
+    /// most the lock wait. `true` when written, `false` when the row no longer holds the
+    /// fenced token.
+    fn write_patiently(&mut self, entry: &Spooled) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let client = Arc::clone(&self.client);
+            let (entry, location) = (entry.clone(), self.db.location().to_string());
+            let written = self.db.run(async move {
+                Ok(write_fenced(&client, &entry).await.map_err(|e| {
+                    // Without an SQL state the session or server went away: a new
+                    // session may succeed where this one failed.
+                    let session_lost = e.code().is_none();
+                    (session_lost, error(&location, &e, "store the connection"))
+                }))
+            })?;
+            let failed = match written {
+                Ok(done) => return Ok(done),
+                Err((true, e)) if started.elapsed() < self.lock_wait => e,
+                Err((_, e)) => return Err(e),
+            };
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_secs(1));
+            // The failed session's state is unknown: never reuse it.
+            match self.db.client() {
+                Ok(client) => self.client = client,
+                Err(_) if started.elapsed() < self.lock_wait => {}
+                Err(_) => return Err(failed),
+            }
+        }
+    }
+}
+
+/// Writes a spooled answer to the store (fenced on the token it replaced) and removes
+/// it from the spool when the store holds it or something newer. When the store cannot
+/// be written, the entry stays and the error says where it waits.
+pub(crate) fn replay(db: &Db, spool: &Spool, entry: &Spooled) -> Result<(), StoreError> {
+    let copy = entry.clone();
+    let written = db.with(|client, location| async move {
+        write_fenced(&client, &copy)
+            .await
+            .map_err(|e| error(&location, &e, "write the spooled answer"))
+    });
+    match written {
+        Ok(_) => spool.remove(&entry.store, &entry.name),
+        Err(e) => Err(StoreError::Spooled {
+            name: entry.name.clone(),
+            path: spool.path_of(&entry.store, &entry.name),
+            cause: e.to_string(),
+        }),
+    }
+}
+
+/// `UPDATE` of the row, only while it holds the refresh token `entry.fence`; ends any
+/// lease. `true` when written.
+async fn write_fenced(client: &Client, entry: &Spooled) -> Result<bool, tokio_postgres::Error> {
+    let folded = fold_name(&entry.name);
+    let fence = entry.fence.map(|f| f.to_vec());
+    let hash = entry.holds.map(|h| h.to_vec());
+    client
+        .batch_execute("BEGIN; SET LOCAL synchronous_commit = on")
+        .await?;
+    let updated = client
+        .execute(
+            "UPDATE preauth_connections
+             SET provider = $2, sealed = $3, refresh_hash = $4, outline = $6,
+                 updated_at = now(), lease_id = NULL, lease_holder = NULL, lease_host = NULL,
+                 lease_pid = NULL, lease_until = NULL
+             WHERE folded = $1 AND refresh_hash IS NOT DISTINCT FROM $5",
+            &[
+                &folded,
+                &entry.provider,
+                &entry.sealed,
+                &hash,
+                &fence,
+                &entry.outline,
+            ],
+        )
+        .await;
+    match updated {
+        Ok(n) => {
+            client.batch_execute("COMMIT").await?;
+            Ok(n == 1)
+        }
+        Err(e) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(e)
+        }
+    }
+}
+
+/// What trying to lock a row found.
+enum Locking {
+    Locked,
+    Held,
+    Absent,
+    /// Another process's live lease.
+    Leased(LeaseSeen),
+}
+
+/// A lease as found in a row.
+struct LeaseSeen {
+    id: Option<Vec<u8>>,
+    holder: Option<String>,
+    host: Option<String>,
+    pid: Option<i32>,
+    until: Option<std::time::SystemTime>,
+    live: bool,
+}
+
+impl LeaseSeen {
+    /// Whether this lease keeps `holder` (holding lease `own`, if any) from the row: it
+    /// is live, not `own`, and its holder is not a dead process of this machine's slot on
+    /// this host (whose spooled answer, if any, was written before the row was locked).
+    fn blocks(&self, own: Option<&[u8]>, holder: &Holder) -> bool {
+        let Some(id) = &self.id else {
+            return false;
+        };
+        if !self.live || own == Some(id.as_slice()) {
+            return false;
+        }
+        let here = self.host.as_deref() == Some(holder.host.as_str())
+            && self.holder.as_deref() == Some(holder.slot.as_str());
+        let dead = here
+            && self
+                .pid
+                .is_some_and(|pid| pid != holder.pid && !process_alive(pid));
+        !dead
+    }
+
+    /// The sentence when the lease outlasted the wait.
+    fn waited_out(&self, name: &str, waited: Duration) -> String {
+        let until = self
+            .until
+            .map(|t| humantime::format_rfc3339_seconds(t).to_string())
+            .unwrap_or_default();
+        format!(
+            "connection '{name}' is being refreshed by {} (process {}), whose lease lasts until {until}; it was waited for {} s: try again after that, or allow a longer wait with --lock-timeout",
+            self.holder.as_deref().unwrap_or("another machine"),
+            self.pid.unwrap_or_default(),
+            waited.as_secs()
+        )
+    }
+}
+
+/// Whether a process with this id exists on this host.
+fn process_alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks for existence and permission; nothing is sent.
+    let result = unsafe { libc::kill(pid, 0) };
+    result == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
 impl LockedConnection for RowLock {
@@ -143,20 +477,56 @@ impl LockedConnection for RowLock {
 
     fn prepare_save(&mut self, connection: &Connection) -> Result<(), StoreError> {
         self.ensure_open()?;
-        // Sealing once derives the data key's sealing key, so that after the platform
-        // answers only the UPDATE and the COMMIT remain; the round trip proves the
-        // session (and with it the lock) is still there.
+        // Sealing once derives the data key's sealing key, and the spool folder is made,
+        // so that after the platform answers only the writes remain.
         self.sealer
             .seal_connection(connection, &self.registry)
             .map_err(|e| e.at(self.db.location(), &self.name))?;
+        self.refreshing.spool.prepare()?;
+        let mut id = vec![0u8; 16];
+        getrandom::fill(&mut id)
+            .map_err(|e| self.db.failure(format!("no random numbers ({e})")))?;
+        let fence = refresh_fence(connection);
         let client = Arc::clone(&self.client);
+        let folded = fold_name(&self.name);
         let location = self.db.location().to_string();
+        let holder = self.refreshing.holder.clone();
+        let lease_id = id.clone();
+        // The lease is committed (synchronously) before the refresh token is sent.
+        self.open = false;
         self.db.run(async move {
-            client
-                .batch_execute("SELECT 1")
-                .await
-                .map_err(|e| error(&location, &e, "reach the server"))
-        })
+            let failed = |e: tokio_postgres::Error| error(&location, &e, "lease the connection");
+            let leased = client
+                .execute(
+                    "UPDATE preauth_connections
+                     SET refresh_hash = $2, lease_id = $3, lease_holder = $4, lease_host = $5,
+                         lease_pid = $6, lease_until = now() + $7 * interval '1 second'
+                     WHERE folded = $1",
+                    &[
+                        &folded,
+                        &fence.map(|f| f.to_vec()),
+                        &lease_id,
+                        &holder.slot,
+                        &holder.host,
+                        &holder.pid,
+                        &(LEASE.as_secs() as f64),
+                    ],
+                )
+                .await;
+            match leased {
+                Ok(1) => client.batch_execute("COMMIT").await.map_err(failed),
+                Ok(_) => {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                    Err(error_gone(&location))
+                }
+                Err(e) => {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                    Err(failed(e))
+                }
+            }
+        })?;
+        self.lease = Some(Lease { id, fence });
+        Ok(())
     }
 
     fn save(&mut self, connection: &Connection) -> Result<(), StoreError> {
@@ -166,23 +536,30 @@ impl LockedConnection for RowLock {
                 self.name, connection.name
             )));
         }
-        self.ensure_open()?;
         let sealed = self
             .sealer
             .seal_connection(connection, &self.registry)
             .map_err(|e| e.at(self.db.location(), &self.name))?;
+        if let Some(lease) = self.lease.clone() {
+            return self.save_leased(lease, connection, sealed.provider, sealed.text);
+        }
+        self.ensure_open()?;
         let client = Arc::clone(&self.client);
         let folded = fold_name(&self.name);
         let location = self.db.location().to_string();
+        let hash = refresh_fence(connection).map(|h| h.to_vec());
+        let outline = outline_text(connection, &self.registry, &location)?;
         // Whatever happens now, the transaction is over.
         self.open = false;
         self.db.run(async move {
             let failed = |e: tokio_postgres::Error| error(&location, &e, "store the connection");
             let updated = client
                 .execute(
-                    "UPDATE preauth_connections SET provider = $2, sealed = $3, updated_at = now()
+                    "UPDATE preauth_connections
+                     SET provider = $2, sealed = $3, refresh_hash = $4, outline = $5,
+                         updated_at = now()
                      WHERE folded = $1",
-                    &[&folded, &sealed.provider, &sealed.text],
+                    &[&folded, &sealed.provider, &sealed.text, &hash, &outline],
                 )
                 .await;
             match updated {
@@ -200,13 +577,6 @@ impl LockedConnection for RowLock {
     }
 }
 
-/// What trying to lock a row found.
-enum Locking {
-    Locked,
-    Held,
-    Absent,
-}
-
 /// The row was deleted while locked (cannot happen under the lock; said if it does).
 fn error_gone(location: &str) -> StoreError {
     StoreError::Backend {
@@ -217,10 +587,25 @@ fn error_gone(location: &str) -> StoreError {
 
 impl Drop for RowLock {
     fn drop(&mut self) {
-        if self.open {
+        self.roll_back();
+        if let Some(lease) = self.lease.take() {
+            // No answer was saved: the refresh was not sent, or its outcome is recorded.
+            // Ending the lease lets the next process go on at once; if this fails, the
+            // lease expires.
             let client = Arc::clone(&self.client);
+            let folded = fold_name(&self.name);
             let _ = self.db.run(async move {
-                let _ = client.batch_execute("ROLLBACK").await;
+                let _ = tokio::time::timeout(
+                    BEST_EFFORT,
+                    client.execute(
+                        "UPDATE preauth_connections
+                         SET lease_id = NULL, lease_holder = NULL, lease_host = NULL,
+                             lease_pid = NULL, lease_until = NULL
+                         WHERE folded = $1 AND lease_id = $2",
+                        &[&folded, &lease.id],
+                    ),
+                )
+                .await;
                 Ok(())
             });
         }

@@ -2,14 +2,19 @@
 //! transaction under an advisory lock, so that two machines starting at once do not
 //! race, and refused when the database is newer than this preauth.
 
-use tokio_postgres::Client;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, SimpleQueryMessage};
 
 use preauth_core::store::StoreError;
 
 use crate::db::error;
 
 /// Every migration, in order: version and SQL. Released files never change.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../migrations/0001_store.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../migrations/0001_store.sql")),
+    (2, include_str!("../migrations/0002_refresh_lease.sql")),
+    (3, include_str!("../migrations/0003_documents.sql")),
+];
 
 /// The advisory lock key that serializes migrations ("preauth" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0070_7265_6175_7468;
@@ -68,26 +73,25 @@ async fn apply(client: &Client, location: &str) -> Result<(), StoreError> {
 }
 
 /// Checks that preauth's tables are there and at the version this preauth knows,
-/// changing nothing.
+/// changing nothing. This runs before every `preauth token` and `preauth check`, so it is
+/// one round trip: a simple query (no statement to prepare) reading the newest migration;
+/// a database without the table has no store.
 pub(crate) async fn check(client: &Client, location: &str) -> Result<(), StoreError> {
-    let failed = |e: tokio_postgres::Error| error(location, &e, "read preauth's tables");
-    let exists: bool = client
-        .query_one("SELECT to_regclass('preauth_migrations') IS NOT NULL", &[])
+    let messages = match client
+        .simple_query("SELECT coalesce(max(version), 0) FROM preauth_migrations")
         .await
-        .map_err(failed)?
-        .get(0);
-    let current: i32 = if exists {
-        client
-            .query_one(
-                "SELECT coalesce(max(version), 0) FROM preauth_migrations",
-                &[],
-            )
-            .await
-            .map_err(failed)?
-            .get(0)
-    } else {
-        0
+    {
+        Ok(messages) => messages,
+        Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Vec::new(),
+        Err(e) => return Err(error(location, &e, "read preauth's tables")),
     };
+    let current: i32 = messages
+        .iter()
+        .find_map(|message| match message {
+            SimpleQueryMessage::Row(row) => row.get(0)?.parse().ok(),
+            _ => None,
+        })
+        .unwrap_or(0);
     let newest = MIGRATIONS.last().map_or(0, |(v, _)| *v);
     let reason = match current {
         0 => "there is no preauth store in this database; create it by running any statement with --store (such as `show connections`), or check the URL".to_string(),

@@ -5,9 +5,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use preauth_core::connection::{Connection, fold_name};
+use preauth_core::documents::Documents;
 use preauth_core::platform::Registry;
 use preauth_core::sealing::Sealer;
+use preauth_core::secret::RefreshToken;
 use preauth_core::settings::{SettingsFolder, standalone_file, validate_name};
+use preauth_core::spool::{Spool, refresh_fence, token_fence};
 use preauth_core::store::{
     Fleet, Listed, Listing, LockedConnection, Machine, PendingAuthorization, Store, StoreError,
 };
@@ -15,8 +18,10 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::db::{Db, error};
+use crate::documents::PgDocuments;
 use crate::keys::{self, DataKey, MachineKey};
-use crate::locked::RowLock;
+use crate::locked::{Holder, Refreshing, RowLock, replay};
+use crate::outline::{outline_text, read_outline};
 use crate::schema;
 
 /// What opening a store may do.
@@ -42,6 +47,8 @@ pub struct PgStore {
     /// Reads settings files here (for `import settings`) with this machine's key.
     local: Sealer,
     lock_wait: Duration,
+    /// Where refresh answers wait for the store, and who this process is in a lease.
+    refreshing: Refreshing,
     /// The data key once unlocked, as the sealer of connection strings and its text
     /// (for enrollment codes).
     unlocked: Mutex<Option<Unlocked>>,
@@ -67,13 +74,16 @@ impl PgStore {
     /// TLS for anything but this machine), creates or migrates preauth's tables (only
     /// checks that they are there and current when `access` is [`Access::Existing`]),
     /// and returns the store for `machine`, waiting at most `lock_wait` for a
-    /// connection another process holds.
+    /// connection another process holds. Refresh answers that the store could not take
+    /// wait in `spool` (this machine's settings folder) until it can; opening writes
+    /// those of this store first.
     pub fn open(
         url: &str,
         access: Access,
         registry: Registry,
         machine: MachineKey,
         lock_wait: Duration,
+        spool: Spool,
     ) -> Result<PgStore, StoreError> {
         let db = Arc::new(Db::open(url)?);
         db.with(|client, location| async move {
@@ -92,7 +102,16 @@ impl PgStore {
             }
             Access::Existing => None,
         };
+        // Answers spooled on this machine go to the store before anything reads it. One
+        // that still cannot be written waits for the next lock of its connection.
+        for waiting in spool.all(db.location())? {
+            let _ = replay(&db, &spool, &waiting);
+        }
         let local = Sealer::new(Some(Arc::clone(&machine.protector)));
+        let refreshing = Refreshing {
+            spool,
+            holder: Holder::this_process(&machine.slot),
+        };
         Ok(PgStore {
             db,
             access,
@@ -100,6 +119,7 @@ impl PgStore {
             machine,
             local,
             lock_wait,
+            refreshing,
             unlocked: Mutex::new(claimed.map(unlock_with)),
         })
     }
@@ -179,6 +199,7 @@ impl PgStore {
             self.registry.clone(),
             sealer,
             self.lock_wait,
+            self.refreshing.clone(),
             skip_held,
         )?;
         Ok(lock.map(|l| Box::new(l) as Box<dyn LockedConnection>))
@@ -199,18 +220,21 @@ impl PgStore {
                 c.name.clone(),
                 sealed.provider,
                 sealed.text,
+                refresh_fence(c).map(|h| h.to_vec()),
+                outline_text(c, &self.registry, self.location())?,
             ));
         }
         let taken_in = std::path::PathBuf::from(self.location());
         self.db.with(|client, location| async move {
             let failed = |e: tokio_postgres::Error| error(&location, &e, "store the connection");
             client.batch_execute("BEGIN").await.map_err(failed)?;
-            for (folded, name, provider, sealed) in &rows {
+            for (folded, name, provider, sealed, hash, outline) in &rows {
                 let inserted = client
                     .execute(
-                        "INSERT INTO preauth_connections (folded, name, provider, sealed)
-                         VALUES ($1, $2, $3, $4) ON CONFLICT (folded) DO NOTHING",
-                        &[folded, name, provider, sealed],
+                        "INSERT INTO preauth_connections
+                             (folded, name, provider, sealed, refresh_hash, outline)
+                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (folded) DO NOTHING",
+                        &[folded, name, provider, sealed, hash, outline],
                     )
                     .await;
                 let taken = match inserted {
@@ -244,6 +268,13 @@ fn state_hash(state: &str) -> Vec<u8> {
 }
 
 impl Store for PgStore {
+    fn documents(&self) -> Option<Arc<dyn Documents>> {
+        Some(Arc::new(PgDocuments {
+            db: Arc::clone(&self.db),
+            lock_wait: self.lock_wait,
+        }))
+    }
+
     fn location(&self) -> String {
         self.db.location().to_string()
     }
@@ -275,6 +306,80 @@ impl Store for PgStore {
         Ok(Listing {
             connections,
             problems: Vec::new(),
+        })
+    }
+
+    fn outlines(&self) -> Result<Listing, StoreError> {
+        let rows = self.db.with(|client, location| async move {
+            keys::check_openable(&client, &location).await?;
+            let rows = client
+                .query(
+                    "SELECT name, provider, outline,
+                            CASE WHEN outline IS NULL THEN sealed END
+                     FROM preauth_connections ORDER BY folded",
+                    &[],
+                )
+                .await
+                .map_err(|e| error(&location, &e, "read the connections"))?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    let (name, provider): (String, String) = (r.get(0), r.get(1));
+                    (
+                        name,
+                        provider,
+                        r.get::<_, Option<String>>(2),
+                        r.get::<_, Option<String>>(3),
+                    )
+                })
+                .collect::<Vec<_>>())
+        })?;
+        let location = self.location().to_string();
+        let connections = rows
+            .into_iter()
+            .map(|(name, provider, outline, sealed)| {
+                let connection = match (outline, sealed) {
+                    (Some(text), _) => {
+                        read_outline(&name, &provider, &text, &self.registry, &location)
+                    }
+                    // Written before outlines were kept: opened, once per listing.
+                    (None, sealed) => self.sealer().and_then(|sealer| {
+                        let row = (name.clone(), provider, sealed.unwrap_or_default());
+                        self.open_row(&sealer, &row)
+                            .map(|c| preauth_core::settings::keys::outline(&c))
+                    }),
+                };
+                Listed {
+                    connection,
+                    name,
+                    location: location.clone(),
+                    sealed: true,
+                }
+            })
+            .collect();
+        Ok(Listing {
+            connections,
+            problems: Vec::new(),
+        })
+    }
+
+    fn holders_of(&self, token: &RefreshToken) -> Result<Option<Vec<String>>, StoreError> {
+        let hash = token_fence(token.secret()).to_vec();
+        self.db.with(|client, location| async move {
+            // Rows written before version 2 have no hash yet: then the caller looks
+            // through the listing (a NULL name here says so).
+            let rows = client
+                .query(
+                    "SELECT name FROM preauth_connections WHERE refresh_hash = $1
+                     UNION ALL
+                     SELECT NULL WHERE EXISTS
+                         (SELECT 1 FROM preauth_connections WHERE outline IS NULL)",
+                    &[&hash],
+                )
+                .await
+                .map_err(|e| error(&location, &e, "read the connections"))?;
+            let names: Option<Vec<String>> = rows.iter().map(|r| r.get(0)).collect();
+            Ok(names)
         })
     }
 
@@ -478,35 +583,8 @@ impl Fleet for PgStore {
 
     fn drop_machine(&self, name: &str) -> Result<bool, StoreError> {
         let name = name.to_string();
-        self.db.with(|client, location| async move {
-            let failed = |e: tokio_postgres::Error| error(&location, &e, "drop the machine");
-            // The last slot that opens the store stays: without it nothing opens it.
-            let deleted = client
-                .execute(
-                    "DELETE FROM preauth_key_slots WHERE slot = $1
-                     AND (kind = 'enrollment'
-                          OR (SELECT count(*) FROM preauth_key_slots WHERE kind <> 'enrollment') > 1)",
-                    &[&name],
-                )
-                .await
-                .map_err(failed)?;
-            if deleted > 0 {
-                return Ok(true);
-            }
-            let exists = client
-                .query_opt("SELECT 1 FROM preauth_key_slots WHERE slot = $1", &[&name])
-                .await
-                .map_err(failed)?
-                .is_some();
-            if exists {
-                return Err(StoreError::Backend {
-                    location: location.clone(),
-                    reason: format!(
-                        "'{name}' holds the last key slot that opens this store; enroll another machine first"
-                    ),
-                });
-            }
-            Ok(false)
-        })
+        self.db.with(
+            |client, location| async move { keys::drop_slot(&client, &location, &name).await },
+        )
     }
 }

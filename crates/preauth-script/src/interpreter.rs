@@ -29,7 +29,7 @@ use crate::substitute::Defines;
 
 pub use authorize::{UserAgent, UserAgentFuture};
 pub use connections::{finish_login, login_again, new_login, register_connection};
-pub use environment::{Environment, PLATFORMS_FILE, TimeMachine};
+pub use environment::{Environment, TimeMachine};
 pub use show::{
     access_token_json, access_token_output, connection_table, connections_table, listing_table,
 };

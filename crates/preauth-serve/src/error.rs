@@ -158,7 +158,18 @@ fn without_quoted(text: &str) -> String {
 
 impl From<ApiKeyError> for ApiError {
     fn from(error: ApiKeyError) -> ApiError {
-        ApiError::internal(error.to_string())
+        match &error {
+            // A shared store that keeps the keys and does not answer: try again later.
+            ApiKeyError::Store {
+                source: StoreError::Unavailable { .. },
+                ..
+            } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                error.to_string(),
+            ),
+            _ => ApiError::internal(error.to_string()),
+        }
     }
 }
 
@@ -172,6 +183,7 @@ impl From<StoreError> for ApiError {
             StoreError::Unavailable { .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
             }
+            StoreError::Spooled { .. } => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "store_failed"),
         };
         ApiError::new(status, code, error.to_string())
@@ -186,6 +198,7 @@ impl From<LifecycleError> for ApiError {
             other => other,
         };
         let (status, code) = match &error {
+            E::TokensSpooled { .. } => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             E::SaveNotReady { .. } | E::TokensNotStored { .. } => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "store_failed")
             }

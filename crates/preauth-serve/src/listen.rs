@@ -238,7 +238,7 @@ impl Bound {
         keys: ApiKeys,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        let keys_file = keys.path().to_path_buf();
+        let keys_location = keys.location();
         let (app, login) =
             router(env, keys, &self.options, &self.base).map_err(ServeError::Serve)?;
         {
@@ -264,8 +264,7 @@ impl Bound {
             None => "",
         };
         eprintln!(
-            "preauth serve: API keys in {}; {pages}; stop with Ctrl-C or SIGTERM{reload}",
-            keys_file.display(),
+            "preauth serve: API keys in {keys_location}; {pages}; stop with Ctrl-C or SIGTERM{reload}"
         );
         match self.tls {
             None => {

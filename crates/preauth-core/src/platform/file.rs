@@ -18,20 +18,27 @@ use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
 use super::{ClientAuth, GenericPlatform, Platform, PlatformError};
+use crate::documents::Documents;
 
-/// Adds `spec` to the platforms file at `path` (created when missing), durably and
-/// only when the whole file still parses afterwards; the previous version is kept as
-/// the backup. Attributes not given keep their defaults.
-pub fn append(path: &Path, spec: &GenericPlatform) -> Result<(), PlatformError> {
-    let io = |source| PlatformError::Io {
-        path: path.to_path_buf(),
-        source,
+/// The document (a file in the settings folder, or a row of a shared store) that holds
+/// the user-defined platforms.
+pub const PLATFORMS_FILE: &str = "platforms.xml";
+
+/// Adds `spec` to the platforms document of `docs` (created when missing), durably and
+/// only when the whole document still parses afterwards. Attributes not given keep their
+/// defaults.
+pub fn append(docs: &dyn Documents, spec: &GenericPlatform) -> Result<(), PlatformError> {
+    let failed = |e| PlatformError::Store {
+        action: "write",
+        source: Box::new(e),
     };
-    let previous = match std::fs::read_to_string(path) {
-        Ok(text) => Some(text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(io(e)),
-    };
+    let location = docs.location_of(PLATFORMS_FILE);
+    let path = Path::new(&location);
+    let mut locked = docs.lock(PLATFORMS_FILE).map_err(failed)?;
+    let previous = locked
+        .read()
+        .map_err(failed)?
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
     let element = element(spec);
     let text = match &previous {
         None => format!(
@@ -50,7 +57,7 @@ pub fn append(path: &Path, spec: &GenericPlatform) -> Result<(), PlatformError> 
         },
     };
     parse(&text, path)?;
-    crate::settings::durable::replace(path, text.as_bytes(), previous.is_some()).map_err(io)
+    locked.write(text.as_bytes()).map_err(failed)
 }
 
 /// One `<platform …/>` line for `spec`.
@@ -293,7 +300,7 @@ mod tests {
         spec.scopes = vec!["openid".into(), "offline_access".into()];
         spec.consent_for_offline_access = false;
         spec.issues_refresh_tokens = false;
-        append(&path, &spec).expect("written");
+        append(&crate::documents::FolderDocuments::new(dir.path()), &spec).expect("written");
         let text = std::fs::read_to_string(&path).expect("read");
         assert!(text.contains("promptConsent=\"false\""), "{text}");
         let read = parse(&text, &path).expect("parses");

@@ -9,8 +9,9 @@
 //!
 //! The temporary file can be made (and its space allocated) before the content is
 //! known ([`Reserved`]), so that everything but the write itself is done before a
-//! token is spent. Temporary names carry the writer's process id; leftovers of dead
-//! processes are removed by [`remove_stale_temps`].
+//! token is spent. Temporary names carry the writer's process id; leftovers of writers
+//! that are gone are removed by [`remove_stale_temps`] once they are old enough that no
+//! live writer can own them.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Write};
@@ -174,13 +175,16 @@ fn allocate(file: &File, len: u64) -> io::Result<()> {
     Ok(())
 }
 
-/// Marks temporary files: `.<file>.<kind>-<pid>-<random>`.
+/// Marks temporary files: `.<file>.<kind>.tmp-<pid>-<random>`.
 const TEMP_MARK: &str = ".tmp-";
 
+/// Hex digits of the random part of a temporary name.
+const TEMP_RANDOM_DIGITS: usize = 16;
+
 /// A fresh temporary name next to `target`, carrying this process's id so that
-/// [`remove_stale_temps`] can tell a dead writer's leftovers from a live one's.
+/// [`remove_stale_temps`] can tell a paused writer's file from a dead one's.
 fn temp_path(target: &Path, kind: &str) -> io::Result<PathBuf> {
-    let mut random = [0u8; 8];
+    let mut random = [0u8; TEMP_RANDOM_DIGITS / 2];
     getrandom::fill(&mut random).map_err(|e| io::Error::other(e.to_string()))?;
     let tag: String = random.iter().map(|b| format!("{b:02x}")).collect();
     Ok(sibling(
@@ -190,37 +194,71 @@ fn temp_path(target: &Path, kind: &str) -> io::Result<PathBuf> {
     ))
 }
 
-/// Temporary files without a process id (written by older versions) are removed once
-/// they are this old.
-const STALE_UNTAGGED: std::time::Duration = std::time::Duration::from_secs(3600);
+/// A temporary file is left alone until it is this old (by its modification time).
+/// Its writer holds it from before a refresh request until the answer is saved: a
+/// lock wait and one HTTP exchange (30 s at most), far less than this. Its age, not
+/// its process id, is what proves that no writer owns it: a folder may be shared by
+/// containers or machines whose process ids mean nothing here.
+const STALE_AFTER: Duration = Duration::from_secs(3600);
 
-/// Removes the temporary files in `dir` left by processes that are gone (a SIGKILL
-/// between creating and renaming them). Returns how many were removed. Files of live
-/// processes are left alone.
-pub(crate) fn remove_stale_temps(dir: &Path) -> io::Result<usize> {
-    let mut removed = 0;
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        let Some((_, tail)) = name.rsplit_once(TEMP_MARK) else {
-            continue;
-        };
-        if !name.starts_with('.') {
-            continue;
-        }
-        let stale = match tail.split_once('-') {
-            Some((pid, _)) => pid.parse::<u32>().is_ok_and(|pid| !process_alive(pid)),
-            None => entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .is_ok_and(|at| at.elapsed().unwrap_or_default() > STALE_UNTAGGED),
-        };
-        if stale && fs::remove_file(entry.path()).is_ok() {
-            removed += 1;
+/// Whether `name` is one of preauth's own temporary names: `.<file>.tmp-<random>`
+/// (older versions) or `.<file>.<kind>.tmp-<pid>-<random>`, the random part 16
+/// lower-case hex digits. Returns the writer's process id when the name has one.
+fn temp_writer(name: &str) -> Option<Option<u32>> {
+    let (file, tail) = name.strip_prefix('.')?.rsplit_once(TEMP_MARK)?;
+    let is_random = |text: &str| {
+        text.len() == TEMP_RANDOM_DIGITS
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    if file.is_empty() {
+        return None;
+    }
+    match tail.split_once('-') {
+        None => is_random(tail).then_some(None),
+        Some((pid, random)) => {
+            let pid = pid
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| pid.parse::<u32>().ok())
+                .flatten()?;
+            is_random(random).then_some(Some(pid))
         }
     }
-    Ok(removed)
+}
+
+/// Whether the file name `name` is one of preauth's own temporary names.
+pub(crate) fn is_temp_name(name: &str) -> bool {
+    temp_writer(name).is_some()
+}
+
+/// Removes those of `paths` that are preauth's own temporary files left behind by a
+/// writer that is gone (a SIGKILL between creating and renaming them): regular files of
+/// its naming ([`is_temp_name`]), older than [`STALE_AFTER`], whose process id (when
+/// the name has one) is not a live process here (a paused writer keeps its file).
+/// Anything else stays.
+pub(crate) fn remove_stale_temps(paths: &[PathBuf]) {
+    let stale = |path: &Path| {
+        let Some(writer) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(temp_writer)
+        else {
+            return false;
+        };
+        let old = fs::symlink_metadata(path).is_ok_and(|meta| {
+            meta.is_file()
+                && meta
+                    .modified()
+                    .is_ok_and(|at| at.elapsed().unwrap_or_default() > STALE_AFTER)
+        });
+        old && !writer.is_some_and(process_alive)
+    };
+    for path in paths.iter().filter(|path| stale(path)) {
+        // Gone already (another process removed it) or not removable: nothing to do.
+        let _ = fs::remove_file(path);
+    }
 }
 
 /// Whether a process with this id exists (on Unix; elsewhere always assumed alive).
@@ -387,4 +425,35 @@ fn still_linked(file: &File, path: &Path) -> io::Result<bool> {
 #[cfg(not(unix))]
 fn still_linked(_file: &File, path: &Path) -> io::Result<bool> {
     Ok(path.exists())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporary_names_are_told_apart_from_everything_else() {
+        let target = Path::new("/x/settings-acme.xml");
+        let made = temp_path(target, "tmp").expect("a name");
+        let made = made.file_name().and_then(|n| n.to_str()).expect("UTF-8");
+        assert_eq!(temp_writer(made), Some(Some(std::process::id())));
+        assert_eq!(
+            temp_writer(".settings-acme.xml.tmp-00aa11bb22cc33dd"),
+            Some(None),
+            "older versions' names"
+        );
+        for foreign in [
+            "settings-acme.xml.tmp-1-00aa11bb22cc33dd",
+            ".settings-acme.xml.tmp-1-00AA11BB22CC33DD",
+            ".settings-acme.xml.tmp-1-00aa11bb22cc33d",
+            ".settings-acme.xml.tmp-x1-00aa11bb22cc33dd",
+            ".settings-acme.xml.tmp--00aa11bb22cc33dd",
+            ".settings-acme.xml.tmp-notours",
+            ".tmp-00aa11bb22cc33dd",
+            ".settings-acme.xml.lock",
+            "settings-acme.xml.bak",
+        ] {
+            assert_eq!(temp_writer(foreign), None, "{foreign}");
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use zeroize::Zeroizing;
@@ -44,8 +44,6 @@ struct Shared {
     lock_wait: Duration,
     /// Which file holds which connection (a hint; see [`super::index`]).
     index: Mutex<Index>,
-    /// Set once leftovers of dead writers were cleared (before the first write).
-    cleaned: OnceLock<()>,
 }
 
 impl fmt::Debug for SettingsFolder {
@@ -79,7 +77,6 @@ impl SettingsFolder {
                 sealer: Sealer::new(protector),
                 lock_wait: DEFAULT_LOCK_WAIT,
                 index: Mutex::new(Index::default()),
-                cleaned: OnceLock::new(),
             }),
         })
     }
@@ -104,7 +101,6 @@ impl SettingsFolder {
                 sealer,
                 lock_wait,
                 index: Mutex::new(Index::default()),
-                cleaned: OnceLock::new(),
             }),
         }
     }
@@ -130,10 +126,12 @@ impl SettingsFolder {
     /// memory at a time), and returns the files that could not be read. Updates the
     /// index on the way.
     fn scan(&self, each: &mut dyn FnMut(&SettingsFile)) -> Result<Vec<StoreError>, StoreError> {
-        let mut candidates = index::candidates(self.dir())?;
+        let mut listed = index::candidates(self.dir())?;
         // File names, not paths: comparing paths parses them component by component.
-        candidates.sort_by(|a, b| a.path.file_name().cmp(&b.path.file_name()));
-        for candidate in &candidates {
+        listed
+            .files
+            .sort_by(|a, b| a.path.file_name().cmp(&b.path.file_name()));
+        for candidate in &listed.files {
             let read = SettingsFile::read(&candidate.path);
             let content = match &read {
                 Ok(Some(file)) => Ok(file.connections.iter().map(|l| l.name.clone()).collect()),
@@ -146,7 +144,7 @@ impl SettingsFolder {
             }
         }
         let mut index = self.index();
-        index.finish_pass(&candidates);
+        index.finish_pass(listed);
         Ok(index.problems())
     }
 
@@ -278,13 +276,19 @@ impl SettingsFolder {
         read
     }
 
+    /// Removes the temporary files that writers left behind (killed before renaming
+    /// them) among those the last listing of the folder came across: no listing of its
+    /// own, and each file looked at once per listing.
+    fn remove_leftovers(&self) {
+        let leftovers = self.index().take_leftovers();
+        durable::remove_stale_temps(&leftovers);
+    }
+
     /// Locks the settings file at `path` (through `.<file name>.lock`, lowercased so
     /// that names differing in case share one lock), waiting at most the folder's lock
-    /// wait. Before the first lock of this process, leftovers of dead writers go.
+    /// wait. A writer first removes the leftovers of writers that are gone.
     pub(super) fn lock_path(&self, path: &Path, what: &str) -> Result<FileLock, StoreError> {
-        self.shared.cleaned.get_or_init(|| {
-            let _ = durable::remove_stale_temps(self.dir());
-        });
+        self.remove_leftovers();
         let name = path
             .file_name()
             .map(|n| fold_name(&n.to_string_lossy()))
@@ -467,6 +471,9 @@ impl SettingsFolder {
                 });
             }
         }
+        // This call took its locks before it listed the folder: what the listing came
+        // across goes now.
+        self.remove_leftovers();
         let unrepresentable = |c| unrepresentable(&path, name, c);
         let mut file = match self.read_file(&path)? {
             Some(file) => file,

@@ -136,6 +136,9 @@ pub(super) struct Index {
     files: HashMap<PathBuf, Indexed>,
     /// Folded name -> the files holding it (more than one is an error).
     by_name: HashMap<String, Vec<PathBuf>>,
+    /// preauth's temporary files that the last listing came across, not yet looked at
+    /// (see [`Index::take_leftovers`]).
+    leftovers: Vec<PathBuf>,
 }
 
 /// A settings file in the folder and its inode.
@@ -144,15 +147,24 @@ pub(super) struct Candidate {
     pub ino: u64,
 }
 
+/// What one listing of the folder found.
+pub(super) struct Found {
+    /// The settings files.
+    pub files: Vec<Candidate>,
+    /// preauth's own temporary files (by their names only), live or left behind.
+    pub leftovers: Vec<PathBuf>,
+}
+
 impl Index {
     /// Lists `dir` and reads the settings files that are new or changed (by `check`)
     /// since the last sync; forgets files that are gone.
     pub fn sync(&mut self, dir: &Path, check: Check) -> Result<(), StoreError> {
         // Read before listing, so that a change during the listing shows next time.
         self.listed_at = modified(dir);
-        let candidates = candidates(dir)?;
-        let mut seen = std::collections::HashSet::with_capacity(candidates.len());
-        for Candidate { path, ino } in candidates {
+        let Found { files, leftovers } = candidates(dir)?;
+        self.leftovers = leftovers;
+        let mut seen = std::collections::HashSet::with_capacity(files.len());
+        for Candidate { path, ino } in files {
             seen.insert(path.clone());
             let known = self.files.get(&path).filter(|f| f.ino == ino);
             let stamp = match (check, known) {
@@ -272,8 +284,10 @@ impl Index {
     }
 
     /// Marks the index complete after a caller's own pass over every candidate.
-    pub fn finish_pass(&mut self, listed: &[Candidate]) {
-        let seen: std::collections::HashSet<&PathBuf> = listed.iter().map(|c| &c.path).collect();
+    pub fn finish_pass(&mut self, listed: Found) {
+        self.leftovers = listed.leftovers;
+        let seen: std::collections::HashSet<&PathBuf> =
+            listed.files.iter().map(|c| &c.path).collect();
         let gone: Vec<PathBuf> = self
             .files
             .keys()
@@ -284,6 +298,12 @@ impl Index {
             self.remove(&path);
         }
         self.synced = true;
+    }
+
+    /// preauth's temporary files the last listing came across, handed out once: a
+    /// writer removes the stale ones without listing the folder again.
+    pub fn take_leftovers(&mut self) -> Vec<PathBuf> {
+        std::mem::take(&mut self.leftovers)
     }
 
     /// The files holding connection `name` (by the one case rule).
@@ -356,16 +376,22 @@ impl Index {
 }
 
 /// The settings files (`settings*.xml`, regular files or links to them) in `dir`, in
-/// the order the folder lists them, with their inodes.
-pub(super) fn candidates(dir: &Path) -> Result<Vec<Candidate>, StoreError> {
+/// the order the folder lists them, with their inodes; and, from the same listing,
+/// preauth's own temporary files.
+pub(super) fn candidates(dir: &Path) -> Result<Found, StoreError> {
     let io = |path: &Path, source| StoreError::Io {
         path: path.to_path_buf(),
         source,
     };
     let mut found = Vec::new();
+    let mut leftovers = Vec::new();
     for entry in fs::read_dir(dir).map_err(|e| io(dir, e))? {
         let entry = entry.map_err(|e| io(dir, e))?;
         let name = entry.file_name();
+        if name.to_str().is_some_and(super::durable::is_temp_name) {
+            leftovers.push(entry.path());
+            continue;
+        }
         let lower = name.to_string_lossy().to_ascii_lowercase();
         if !(lower.starts_with("settings") && lower.ends_with(".xml")) {
             continue;
@@ -384,7 +410,10 @@ pub(super) fn candidates(dir: &Path) -> Result<Vec<Candidate>, StoreError> {
         };
         found.push(Candidate { path, ino });
     }
-    Ok(found)
+    Ok(Found {
+        files: found,
+        leftovers,
+    })
 }
 
 /// The modification time of `dir`, if it can be read.

@@ -74,7 +74,7 @@ pub const PREAUTH_NONCE: &str = "preauth-nonce";
 pub const KEYS: &[KeyDoc] = &[
     KeyDoc {
         key: API_URL,
-        meaning: "Base URL of the platform (Invantive key), e.g. https://start.exactonline.nl.",
+        meaning: "Base URL of the platform (Invantive key), e.g. https://start.exactonline.nl; may be left out before the first login on a platform with one server (Twinfield), which is then used.",
         required: Required::Always,
     },
     KeyDoc {
@@ -236,7 +236,16 @@ pub fn to_connection(
                 platform: platform.display_name.clone(),
             })
     };
-    let api_url = required(API_URL, None)?;
+    let tokens = tokens(cs)?;
+    let api_url = match required(API_URL, None) {
+        Ok(url) => url,
+        // A platform with one server (Twinfield's login.twinfield.com) needs none named
+        // before the first login; tokens belong to the server they came from.
+        Err(missing) => match platform.hosts.as_slice() {
+            [only] if tokens.is_none() => only.base_url.clone(),
+            _ => return Err(missing),
+        },
+    };
     let client_id = required(API_CLIENT_ID, None)?;
     let redirect_url = required(API_REDIRECT_URL, Some(API_REDIRECT_URI_ALIAS))?;
     let client_secret = match cs.get(API_CLIENT_SECRET).filter(|v| !v.is_empty()) {
@@ -256,13 +265,60 @@ pub fn to_connection(
         client_id,
         client_secret,
         redirect_url,
-        tokens: tokens(cs)?,
+        tokens,
         extra: cs
             .iter()
             .filter(|(k, _)| !is_known(k))
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
     })
+}
+
+/// What an outline holds in place of each secret that is set.
+pub const OUTLINE_SECRET: &str = "(sealed)";
+
+/// `connection` without its secrets, safe to keep unsealed beside the sealed text: names,
+/// platform, URLs, client id, token times and the lifecycle's own records (the keys that
+/// [`KEYS`] marks [`Required::Lifecycle`]) are kept; each secret that is set becomes
+/// [`OUTLINE_SECRET`], so that listings and monitoring still see that it is set. Extra
+/// keys preauth does not know are left out: they may hold a secret. An outline is for
+/// reading only; nothing is ever sent with it.
+pub fn outline(connection: &Connection) -> Connection {
+    let lifecycle_key = |key: &str| {
+        KEYS.iter()
+            .any(|doc| doc.required == Required::Lifecycle && doc.key.eq_ignore_ascii_case(key))
+    };
+    Connection {
+        name: connection.name.clone(),
+        platform: connection.platform.clone(),
+        api_url: connection.api_url.clone(),
+        client_id: connection.client_id.clone(),
+        client_secret: connection
+            .client_secret
+            .as_ref()
+            .map(|_| ClientSecret::new(OUTLINE_SECRET)),
+        redirect_url: connection.redirect_url.clone(),
+        tokens: connection.tokens.as_ref().map(|t| Tokens {
+            access_token: AccessToken::new(if t.access_token.secret().is_empty() {
+                ""
+            } else {
+                OUTLINE_SECRET
+            }),
+            access_token_issued_at: t.access_token_issued_at,
+            access_token_expires_at: t.access_token_expires_at,
+            refresh_token: t
+                .refresh_token
+                .as_ref()
+                .map(|_| RefreshToken::new(OUTLINE_SECRET)),
+            refresh_token_issued_at: t.refresh_token_issued_at,
+        }),
+        extra: connection
+            .extra
+            .iter()
+            .filter(|(k, _)| lifecycle_key(k))
+            .cloned()
+            .collect(),
+    }
 }
 
 fn tokens(cs: &ConnectionString) -> Result<Option<Tokens>, KeyError> {
@@ -473,6 +529,29 @@ mod tests {
         );
         let err = to_connection("a", "SqlServer", &cs, &registry()).expect_err("unknown");
         assert!(matches!(err, KeyError::UnknownProvider { .. }), "{err}");
+    }
+
+    #[test]
+    fn twinfield_needs_no_api_url_before_its_first_login() {
+        let app = "api-client-id=i;api-client-secret=s;api-redirect-url=https://r";
+        let cs = ConnectionString::parse(app).expect("valid");
+        let c = to_connection("tw", "TwinfieldAll", &cs, &registry()).expect("usable");
+        assert_eq!(c.api_url, "https://login.twinfield.com");
+        assert!(c.tokens.is_none());
+        // Tokens came from some server: which one is not guessed.
+        let cs = ConnectionString::parse(&format!("{app};api-refresh-token=rt")).expect("valid");
+        let err = to_connection("tw", "TwinfieldAll", &cs, &registry()).expect_err("no url");
+        assert_eq!(
+            err.to_string(),
+            "the connection string has no api-url, which Twinfield needs; add api-url=… to it"
+        );
+        // Exact Online runs in several countries: the one must be named.
+        let cs = ConnectionString::parse(app).expect("valid");
+        let err = to_connection("e", "ExactOnlineAll", &cs, &registry()).expect_err("no url");
+        assert!(
+            matches!(err, KeyError::Missing { key: API_URL, .. }),
+            "{err}"
+        );
     }
 
     #[test]

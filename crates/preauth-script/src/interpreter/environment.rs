@@ -4,15 +4,15 @@
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use preauth_core::api_keys::ApiKeys;
 use preauth_core::clock::Clock;
 use preauth_core::connection::Connection;
+use preauth_core::documents::Documents;
 use preauth_core::error::Quoted;
 use preauth_core::lifecycle::Lifecycle;
-use preauth_core::platform::{ClientAuth, GenericPlatform, Platform, Registry};
+use preauth_core::platform::{ClientAuth, GenericPlatform, PLATFORMS_FILE, Platform, Registry};
 use preauth_core::protector::Protector;
 use preauth_core::secret::{ClientSecret, RefreshToken};
 use preauth_core::settings::validate_name;
@@ -25,15 +25,13 @@ use crate::ast::{App, ClientAuthentication, CreatePlatform, PlatformEndpoints, R
 use crate::output::OutputFormat;
 use crate::repl::ConnectionNames;
 
-/// The file in the settings folder that holds user-defined platforms.
-pub const PLATFORMS_FILE: &str = "platforms.xml";
-
 /// Everything a statement needs from outside the script: the store (built once by the
 /// caller, over any [`Store`]), the platforms (one shared set), the lifecycle over both,
 /// the protector for `encrypt` statements, the user agent and output options.
 pub struct Environment {
-    /// Where `create platform` keeps user-defined platforms.
-    platforms_file: PathBuf,
+    /// Where `create platform` keeps user-defined platforms and API keys are kept: the
+    /// store's own documents, or files in the settings folder.
+    documents: Arc<dyn Documents>,
     registry: Registry,
     http: TokenClient,
     protector: Arc<dyn Protector>,
@@ -88,12 +86,12 @@ pub trait TimeMachine: Send + Sync {
 
 impl Environment {
     /// The environment over `store`, whose connections name platforms of `registry`
-    /// (the same set the store was built with); `create platform` appends to
-    /// `platforms_file`. `protector` seals what `encrypt` statements print.
+    /// (the same set the store was built with); `create platform` and API keys go to
+    /// `documents`. `protector` seals what `encrypt` statements print.
     pub fn new(
         store: Arc<dyn Store>,
         registry: Registry,
-        platforms_file: PathBuf,
+        documents: Arc<dyn Documents>,
         protector: Arc<dyn Protector>,
         clock: Arc<dyn Clock>,
         http: TokenClient,
@@ -101,7 +99,7 @@ impl Environment {
     ) -> Environment {
         let lifecycle = Lifecycle::new(Arc::clone(&store), registry.clone(), clock, http.clone());
         Environment {
-            platforms_file,
+            documents,
             registry,
             http,
             protector,
@@ -128,15 +126,14 @@ impl Environment {
         Arc::new(move || store.names().unwrap_or_default())
     }
 
-    /// The file user-defined platforms are kept in.
-    pub fn platforms_file(&self) -> &Path {
-        &self.platforms_file
+    /// Where user-defined platforms are kept, for people.
+    pub fn platforms_location(&self) -> String {
+        self.documents.location_of(PLATFORMS_FILE)
     }
 
-    /// The API keys of `preauth serve`: in the settings folder (the folder of
-    /// [`Environment::platforms_file`]), whatever the store.
+    /// The API keys of `preauth serve`, kept with the store's documents.
     pub fn api_keys(&self) -> ApiKeys {
-        ApiKeys::in_folder(self.platforms_file.parent().unwrap_or(Path::new(".")))
+        ApiKeys::in_documents(Arc::clone(&self.documents))
     }
 
     /// The token lifecycle.
@@ -178,6 +175,26 @@ impl Environment {
     /// The stored connection that holds `token` as its refresh token now, if any
     /// (connections that cannot be opened here are not looked at).
     pub(super) fn holder_of(&self, token: &RefreshToken) -> Result<Option<String>, ExecError> {
+        let candidates = match self.lifecycle.store().holders_of(token)? {
+            Some(names) => names,
+            None => self.held_candidates(token)?,
+        };
+        for name in candidates {
+            let holds = self.lifecycle.store().load(&name).ok().is_some_and(|c| {
+                c.tokens
+                    .and_then(|t| t.refresh_token)
+                    .is_some_and(|stored| stored.ct_eq(token))
+            });
+            if holds {
+                return Ok(Some(name));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The connections that may hold `token`, from one listing of the store kept for the
+    /// session (for stores that cannot find a token's holders themselves).
+    fn held_candidates(&self, token: &RefreshToken) -> Result<Vec<String>, ExecError> {
         let mut held = self
             .held
             .lock()
@@ -198,25 +215,10 @@ impl Environment {
             }
             *held = Some(tokens);
         }
-        let Some(tokens) = held.as_ref() else {
-            return Ok(None);
-        };
-        let candidates = tokens
-            .by_hash
-            .get(&tokens.hash(token))
-            .cloned()
-            .unwrap_or_default();
-        for name in candidates {
-            let holds = self.lifecycle.store().load(&name).ok().is_some_and(|c| {
-                c.tokens
-                    .and_then(|t| t.refresh_token)
-                    .is_some_and(|stored| stored.ct_eq(token))
-            });
-            if holds {
-                return Ok(Some(name));
-            }
-        }
-        Ok(None)
+        Ok(held
+            .as_ref()
+            .and_then(|tokens| tokens.by_hash.get(&tokens.hash(token)).cloned())
+            .unwrap_or_default())
     }
 
     /// Forgets which refresh tokens the stored connections hold, so that the next
@@ -321,13 +323,13 @@ impl Environment {
         spec.extra_authorize_params
             .extend(p.parameters.iter().cloned());
         let platform = Platform::generic(spec.clone())?;
-        preauth_core::platform::append_to_file(&self.platforms_file, &spec)?;
+        preauth_core::platform::append_to_documents(self.documents.as_ref(), &spec)?;
         let id = platform.id.clone();
         // One shared set: the store and the lifecycle know the platform from now on.
         self.registry.add(platform);
         self.note(&format!(
             "platform '{id}' created in {}; see it with `show platform {}`\n",
-            self.platforms_file.display(),
+            self.platforms_location(),
             Quoted(&id)
         ))
     }

@@ -77,7 +77,7 @@ pub(super) fn connections(env: &Environment) -> Result<(), ExecError> {
 /// The table of `show connections`, and the problems of the listing (a file that does
 /// not parse), for the statement and the API of `preauth serve`.
 pub fn connections_table(env: &Environment) -> Result<(Table, Vec<String>), ExecError> {
-    let listing = env.lifecycle().store().list()?;
+    let listing = env.lifecycle().store().outlines()?;
     Ok(listing_table(env, &listing))
 }
 
@@ -254,7 +254,7 @@ pub(super) fn platform(env: &Environment, id: &str) -> Result<(), ExecError> {
     let defined_in = if Registry::builtin().get(&p.id).is_some() {
         "built in".to_string()
     } else {
-        env.platforms_file().display().to_string()
+        env.platforms_location()
     };
     let mut table = Table::new(&["property", "value"]);
     for (key, value) in [
@@ -334,7 +334,7 @@ pub(super) fn check(
     };
     // Like `show connections`: a folder that cannot be read fails the statement with the
     // store's error (`preauth check` reports it as UNKNOWN instead).
-    let listing = env.lifecycle().store().list()?;
+    let listing = env.lifecycle().store().outlines()?;
     let report = check::check_listing(listing, env.registry(), env.lifecycle().now(), thresholds);
     let mut table = check_table(&report);
     let text = match env.format {

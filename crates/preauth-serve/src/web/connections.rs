@@ -40,7 +40,7 @@ pub(crate) async fn list(
 ) -> Result<Response, PageError> {
     let thresholds = state.thresholds;
     let (rows, problems, verdict) = on_store(&state.env, move |env| {
-        let listing = env.store().list()?;
+        let listing = env.store().outlines()?;
         let (table, problems) = listing_table(env, &listing);
         let report =
             monitor::check_listing(listing, env.registry(), env.lifecycle().now(), thresholds);
