@@ -35,6 +35,7 @@ Exit codes:
 Environment:
   PREAUTH_SETTINGS_DIR  settings folder (default ~/.preauth; --settings-dir wins; empty = unset)
   PREAUTH_LOCK_TIMEOUT  longest wait for a locked connection, in seconds (default 60)
+  PREAUTH_STORE_TIMEOUT longest wait for a shared store that does not answer, in seconds (default 8)
   DEVICEKEY_SECRET_DIR  folder of the device key's host secret
   PREAUTH_KEY_FILE      key file instead of the device key (--key-file wins; empty = unset)
   PREAUTH_KEY_CACHE     seconds the derived device key stays in the user keyring (default 600,
@@ -214,7 +215,7 @@ impl Cli {
 }
 
 /// Options every command shares.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Common {
     /// The settings folder [default: $PREAUTH_SETTINGS_DIR when set and not empty, else
     /// ~/.preauth].
@@ -230,6 +231,16 @@ pub struct Common {
     /// and not empty, else 60].
     #[arg(long, global = true, value_name = "SECONDS")]
     pub lock_timeout: Option<u64>,
+
+    /// Longest wait, in seconds, for a shared store (--store) that does not answer (a
+    /// frozen server, a network that drops packets): connecting (with the TLS handshake)
+    /// and each answer to a query are waited for that long at most, and `preauth check`
+    /// as a whole prints UNKNOWN
+    /// after at most this; a connection another process is refreshing is waited for
+    /// under --lock-timeout [default: $PREAUTH_STORE_TIMEOUT when set and not empty,
+    /// else 8].
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=MAX_STORE_TIMEOUT))]
+    pub store_timeout: Option<u64>,
 
     /// Seal and open connection strings with this key file instead of this machine's device
     /// key: a secret the platform mounts (Docker, Kubernetes, systemd), for containers and
@@ -270,6 +281,17 @@ pub const KEY_FILE_ENV: &str = "PREAUTH_KEY_FILE";
 /// by a bare name is looked up.
 pub const CREDENTIALS_DIRECTORY_ENV: &str = "CREDENTIALS_DIRECTORY";
 
+/// The variable that sets the store timeout when `--store-timeout` is not given.
+pub const STORE_TIMEOUT_ENV: &str = "PREAUTH_STORE_TIMEOUT";
+
+/// The store timeout when neither `--store-timeout` nor `$PREAUTH_STORE_TIMEOUT` gives
+/// one (the store's own default): `preauth check` answers within a monitoring system's
+/// usual 10 s plugin timeout.
+pub const DEFAULT_STORE_TIMEOUT: u64 = preauth_postgres::DEFAULT_STEP.as_secs();
+
+/// The longest store timeout accepted (a day): longer is a typo, not a wish.
+const MAX_STORE_TIMEOUT: u64 = 86_400;
+
 /// The variable that sets the lock wait when `--lock-timeout` is not given.
 pub const LOCK_TIMEOUT_ENV: &str = "PREAUTH_LOCK_TIMEOUT";
 
@@ -307,6 +329,26 @@ impl Common {
     /// `$PREAUTH_KEY_CACHE` when set and not empty, else 600 s; zero turns the cache off.
     pub fn key_cache(&self) -> Result<Duration, String> {
         seconds(self.key_cache, KEY_CACHE_ENV, KEY_CACHE_DEFAULT_SECS)
+    }
+
+    /// The store timeout: `--store-timeout`, else `$PREAUTH_STORE_TIMEOUT` when set and
+    /// not empty, else 8 s; at least a second.
+    pub fn store_timeout(&self) -> Result<std::time::Duration, String> {
+        let seconds = match self.store_timeout {
+            Some(seconds) => seconds,
+            None => match std::env::var(STORE_TIMEOUT_ENV) {
+                Ok(text) if !text.trim().is_empty() => text
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|s| (1..=MAX_STORE_TIMEOUT).contains(s))
+                    .ok_or_else(|| {
+                        format!("{STORE_TIMEOUT_ENV} must be a whole number of seconds from 1 to {MAX_STORE_TIMEOUT}, not '{text}'")
+                    })?,
+                _ => DEFAULT_STORE_TIMEOUT,
+            },
+        };
+        Ok(std::time::Duration::from_secs(seconds))
     }
 
     /// The shared store's URL: `--store`, else `$PREAUTH_STORE` when set and not empty;
@@ -404,6 +446,11 @@ const TOKEN_HELP: &str = "\
 Exit codes: 0 the token is on standard output, 1 it could not be had (the reason is on
 standard error).
 
+A shared store (--store) that does not answer makes it exit 1 after --store-timeout
+(8 s unless set): connecting (with the TLS handshake) and each answer to a query are
+waited for that long at most. A connection another process is refreshing is waited for up to
+--lock-timeout, and the platform's answer to a refresh up to 30 s.
+
 Examples:
   preauth token acme-books
   curl -H \"Authorization: Bearer $(preauth token acme-books)\" https://start.exactonline.nl/api/v1/current/Me
@@ -412,6 +459,9 @@ Examples:
 const CHECK_HELP: &str = "\
 Exit codes (monitoring-plugin convention): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 A settings folder that does not exist is UNKNOWN and is not created.
+A store that does not answer (a frozen database or file system, a network that drops
+packets) is UNKNOWN after at most --store-timeout in all (8 s unless set: within the usual
+10 s plugin timeout).
 
 Examples:
   preauth check

@@ -11,6 +11,7 @@ mod user_agent;
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use preauth_core::api_keys::API_KEYS_FILE;
 use preauth_core::clock::{Clock, SystemClock};
@@ -22,7 +23,7 @@ use preauth_core::settings::{SettingsFolder, resolve_dir};
 use preauth_core::spool::Spool;
 use preauth_core::store::Store;
 use preauth_core::token_client::{TokenClient, TokenClientConfig};
-use preauth_postgres::{Access, MachineKey, PgStore};
+use preauth_postgres::{Access, MachineKey, PgStore, location_of, with_step_bound};
 use preauth_script::interpreter::{Environment, UserAgent, access_token_output, exit};
 
 use crate::cli::{Cli, Command, Common};
@@ -71,12 +72,21 @@ pub(crate) fn environment(
     clock: Arc<dyn Clock>,
     user_agent: Arc<dyn UserAgent>,
 ) -> Result<Environment, String> {
-    open_environment(common, Access::Create, clock, user_agent)
+    open_environment(
+        common,
+        Access::Create,
+        common.store_timeout()?,
+        clock,
+        user_agent,
+    )
 }
 
+/// The environment over the store of `common`; a shared store waits at most `step` for
+/// each database step.
 fn open_environment(
     common: &Common,
     access: Access,
+    step: Duration,
     clock: Arc<dyn Clock>,
     user_agent: Arc<dyn UserAgent>,
 ) -> Result<Environment, String> {
@@ -112,7 +122,7 @@ fn open_environment(
             }
             Arc::new(
                 PgStore::open(
-                    &url,
+                    &with_step_bound(&url, step),
                     access,
                     registry.clone(),
                     machine,
@@ -153,11 +163,13 @@ fn open_environment(
 
 /// The environment over a store that must exist already: commands that only use
 /// connections (`token`, `check`) never create one, so a wrong path or URL is reported.
-fn existing_environment(common: &Common) -> Result<Environment, String> {
+/// A shared store waits at most `step` for each database step.
+fn existing_environment(common: &Common, step: Duration) -> Result<Environment, String> {
     let existing = |common| {
         open_environment(
             common,
             Access::Existing,
+            step,
             Arc::new(SystemClock),
             Arc::new(user_agent::SystemBrowser),
         )
@@ -183,7 +195,10 @@ fn existing_environment(common: &Common) -> Result<Environment, String> {
 /// `preauth token NAME`: the access token on standard output and nothing else; the
 /// reason on standard error otherwise.
 async fn token(common: &Common, name: &str) -> i32 {
-    let env = match existing_environment(common) {
+    let env = match common
+        .store_timeout()
+        .and_then(|step| existing_environment(common, step))
+    {
         Ok(env) => env,
         Err(error) => {
             eprintln!("error: {error}");
@@ -207,20 +222,12 @@ async fn token(common: &Common, name: &str) -> i32 {
 
 /// `preauth check`: the plugin status line, then one line per connection that is not OK.
 /// It only reads: a settings folder that is missing is UNKNOWN (a wrong path in the
-/// monitoring configuration must not look healthy), and is not created.
+/// monitoring configuration must not look healthy), and is not created. A store that
+/// does not answer within the store timeout is UNKNOWN too.
 fn check(common: &Common, thresholds: Thresholds) -> i32 {
-    let opened = existing_environment(common);
-    let report = match opened {
-        Ok(env) => check::check(
-            env.store(),
-            env.registry(),
-            env.lifecycle().now(),
-            thresholds,
-        ),
-        Err(error) => check::CheckReport {
-            connections: Vec::new(),
-            unknown: Some(error),
-        },
+    let report = match common.store_timeout() {
+        Ok(bound) => check_within(common, thresholds, bound),
+        Err(error) => unknown(error),
     };
     println!("{}", report.status_line());
     for c in report
@@ -231,4 +238,54 @@ fn check(common: &Common, thresholds: Thresholds) -> i32 {
         println!("{} {}: {}", c.state, c.name, c.reason);
     }
     report.state().exit_code()
+}
+
+/// The check's report, or UNKNOWN once `bound` has passed, whatever it was waiting for
+/// (opening the store included). Each database step gets half of `bound`, so a server
+/// that does not answer at all is reported with the step it failed at; the whole bound
+/// catches one that answers too slowly. The check only reads, so it can be left behind
+/// at any point.
+fn check_within(common: &Common, thresholds: Thresholds, bound: Duration) -> check::CheckReport {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let (owned, runtime) = (common.clone(), tokio::runtime::Handle::current());
+    let checking = std::thread::Builder::new()
+        .name("check".into())
+        .spawn(move || {
+            let _runtime = runtime.enter();
+            let _ = tx.send(check_report(&owned, thresholds, bound / 2));
+        });
+    if let Err(error) = checking {
+        return unknown(format!("cannot start the check ({error})"));
+    }
+    rx.recv_timeout(bound).unwrap_or_else(|_| {
+        let store = match common.store_url() {
+            Some(url) => location_of(&url),
+            None => resolve_dir(common.settings_dir.clone()).display().to_string(),
+        };
+        unknown(format!(
+            "{store}: the store did not answer within {} s (a frozen database or file system, or a network that drops packets); the check gave up, --store-timeout sets how long it waits",
+            bound.as_secs()
+        ))
+    })
+}
+
+/// The report of `preauth check`, each database step waiting at most `step`.
+fn check_report(common: &Common, thresholds: Thresholds, step: Duration) -> check::CheckReport {
+    match existing_environment(common, step) {
+        Ok(env) => check::check(
+            env.store(),
+            env.registry(),
+            env.lifecycle().now(),
+            thresholds,
+        ),
+        Err(error) => unknown(error),
+    }
+}
+
+/// A check that could not look at the connections, with why.
+fn unknown(why: String) -> check::CheckReport {
+    check::CheckReport {
+        connections: Vec::new(),
+        unknown: Some(why),
+    }
 }

@@ -169,6 +169,54 @@ fn expired_and_unopenable_connections_are_critical() {
 }
 
 #[test]
+fn a_store_that_never_answers_is_unknown_within_the_store_timeout() {
+    // platforms.xml as a named pipe without a writer: reading it blocks for ever, as a
+    // file on a hung network file system does. The check still ends, UNKNOWN, at
+    // --store-timeout, naming the folder.
+    let ws = Workspace::new();
+    std::fs::create_dir_all(ws.settings()).expect("the settings folder");
+    let pipe = ws.settings().join("platforms.xml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&pipe)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {}", pipe.display());
+    let started = std::time::Instant::now();
+    let outcome = Outcome::within(
+        ws.preauth().args(["--store-timeout", "2", "check"]),
+        Duration::from_secs(5),
+    );
+    outcome.exits(3);
+    let line = status_line(&outcome);
+    assert!(line.starts_with("PREAUTH UNKNOWN - "), "{line}");
+    assert!(
+        line.contains(&format!(
+            "{}: the store did not answer within 2 s",
+            ws.settings().display()
+        )),
+        "{line}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "it gave up early: {:?}",
+        started.elapsed()
+    );
+    // The default bound stays under a monitoring system's usual 10 s plugin timeout.
+    let outcome = Outcome::within(ws.preauth().arg("check"), Duration::from_secs(10));
+    outcome.exits(3).says(&["within 8 s", "--store-timeout"]);
+    // A bound that is no number of seconds is said, before anything is waited for.
+    ws.run(&["--store-timeout", "0", "check"]).exits(2);
+    let outcome = Outcome::of(
+        ws.preauth()
+            .env("PREAUTH_STORE_TIMEOUT", "soon")
+            .arg("check"),
+    );
+    outcome
+        .exits(3)
+        .says(&["PREAUTH UNKNOWN - PREAUTH_STORE_TIMEOUT must be a whole number of seconds from 1 to 86400, not 'soon'"]);
+}
+
+#[test]
 fn an_unreadable_settings_folder_is_unknown() {
     // A settings file that is not XML: exit 3, the file named with line and column on
     // the status line and on a line of its own.

@@ -142,6 +142,16 @@ pub enum StoreError {
         /// What happened and what to do.
         reason: String,
     },
+    /// A store on a server did not answer in time (a frozen or overloaded server, or a
+    /// network that drops packets): unavailable, as opposed to refusing; `reason` says
+    /// how long was waited for what.
+    #[error("{location}: {reason}")]
+    Unavailable {
+        /// The store, without its password.
+        location: String,
+        /// What was not answered, and within how long.
+        reason: String,
+    },
     /// A token answer could not be written to a store on a server; it is kept durably
     /// on this machine (see [`crate::spool`]) and written to the store by the next
     /// process here that touches the connection.

@@ -43,12 +43,13 @@ impl Documents for PgDocuments {
     fn lock(&self, name: &str) -> Result<Box<dyn LockedDocument + '_>, StoreError> {
         let client = self.db.client()?;
         let begin = format!(
-            "BEGIN; SET LOCAL lock_timeout = '{}ms'; SET LOCAL synchronous_commit = on",
-            self.lock_wait.as_millis().max(1)
+            "BEGIN; {}; SET LOCAL synchronous_commit = on",
+            self.db.lock_wait_settings(self.lock_wait)
         );
         let (locking, owned) = (Arc::clone(&client), name.to_string());
         let location = self.db.location().to_string();
-        self.db.run(async move {
+        let deadline = self.db.lock_wait_deadline(self.lock_wait);
+        self.db.run_within(deadline, async move {
             let failed = |e: tokio_postgres::Error| error(&location, &e, &format!("lock {owned}"));
             locking.batch_execute(&begin).await.map_err(&failed)?;
             let locked = locking

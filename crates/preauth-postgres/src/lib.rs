@@ -12,6 +12,13 @@
 //!   join with a one-time enrollment code.
 //! - preauth creates and migrates its own tables (`migrations/`), under an advisory
 //!   lock.
+//! - Every database step is bounded: connecting (with the startup and TLS handshakes)
+//!   and each answer to a query wait at most the store URL's `connect_timeout`
+//!   ([`DEFAULT_STEP`] unless set, see [`with_step_bound`]), a lock wait at most the
+//!   lock wait on top; a server that does not answer is [`StoreError::Unavailable`],
+//!   and TCP keepalives find a peer that went away.
+//!
+//! [`StoreError::Unavailable`]: preauth_core::store::StoreError::Unavailable
 #![deny(missing_docs)]
 
 mod db;
@@ -22,5 +29,6 @@ mod outline;
 mod schema;
 mod store;
 
+pub use db::{DEFAULT_STEP, location_of, with_step_bound};
 pub use keys::{MachineKey, SlotKind};
 pub use store::{Access, PgStore};

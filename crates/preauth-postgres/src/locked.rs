@@ -175,13 +175,14 @@ impl RowLock {
         let client = Arc::clone(&self.client);
         let folded = fold_name(&self.name);
         let begin = format!(
-            "BEGIN; SET LOCAL lock_timeout = '{}ms'; SET LOCAL synchronous_commit = on",
-            wait.as_millis().max(1)
+            "BEGIN; {}; SET LOCAL synchronous_commit = on",
+            self.db.lock_wait_settings(wait)
         );
         let location = self.db.location().to_string();
         let own = self.lease.as_ref().map(|l| l.id.clone());
         let holder = self.refreshing.holder.clone();
-        self.db.run(async move {
+        let deadline = self.db.lock_wait_deadline(wait);
+        self.db.run_within(deadline, async move {
             let failed = |e: tokio_postgres::Error| error(&location, &e, "lock the connection");
             client.batch_execute(&begin).await.map_err(failed)?;
             let lock = if skip_held {

@@ -410,28 +410,30 @@ impl Store for PgStore {
 
     fn drop_connection(&self, name: &str) -> Result<bool, StoreError> {
         let folded = fold_name(name);
-        let wait = self.lock_wait.as_millis().max(1);
-        self.db.with(|client, location| async move {
-            let failed = |e: tokio_postgres::Error| error(&location, &e, "drop the connection");
-            // Waits (at most the lock wait) for a refresh that holds the row.
-            client
-                .batch_execute(&format!("BEGIN; SET LOCAL lock_timeout = '{wait}ms'"))
-                .await
-                .map_err(failed)?;
-            let deleted = client
-                .execute(
-                    "DELETE FROM preauth_connections WHERE folded = $1",
-                    &[&folded],
-                )
-                .await;
-            let end = if deleted.is_ok() {
-                "COMMIT"
-            } else {
-                "ROLLBACK"
-            };
-            client.batch_execute(end).await.map_err(failed)?;
-            Ok(deleted.map_err(failed)? > 0)
-        })
+        let wait = self.db.lock_wait_settings(self.lock_wait);
+        let deadline = self.db.lock_wait_deadline(self.lock_wait);
+        self.db
+            .with_within(deadline, |client, location| async move {
+                let failed = |e: tokio_postgres::Error| error(&location, &e, "drop the connection");
+                // Waits (at most the lock wait) for a refresh that holds the row.
+                client
+                    .batch_execute(&format!("BEGIN; {wait}"))
+                    .await
+                    .map_err(failed)?;
+                let deleted = client
+                    .execute(
+                        "DELETE FROM preauth_connections WHERE folded = $1",
+                        &[&folded],
+                    )
+                    .await;
+                let end = if deleted.is_ok() {
+                    "COMMIT"
+                } else {
+                    "ROLLBACK"
+                };
+                client.batch_execute(end).await.map_err(failed)?;
+                Ok(deleted.map_err(failed)? > 0)
+            })
     }
 
     fn put_pending(&self, pending: &PendingAuthorization) -> Result<(), StoreError> {

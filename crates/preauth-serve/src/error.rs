@@ -158,7 +158,18 @@ fn without_quoted(text: &str) -> String {
 
 impl From<ApiKeyError> for ApiError {
     fn from(error: ApiKeyError) -> ApiError {
-        ApiError::internal(error.to_string())
+        match &error {
+            // A shared store that keeps the keys and does not answer: try again later.
+            ApiKeyError::Store {
+                source: StoreError::Unavailable { .. },
+                ..
+            } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                error.to_string(),
+            ),
+            _ => ApiError::internal(error.to_string()),
+        }
     }
 }
 
@@ -169,6 +180,9 @@ impl From<StoreError> for ApiError {
             StoreError::AlreadyExists { .. } => (StatusCode::CONFLICT, "name_taken"),
             StoreError::InvalidName { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             StoreError::LockTimeout { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            StoreError::Unavailable { .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
+            }
             StoreError::Spooled { .. } => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "store_failed"),
         };
