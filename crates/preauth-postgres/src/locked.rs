@@ -30,6 +30,7 @@ use preauth_core::sealing::Sealer;
 use preauth_core::spool::{Spool, Spooled, refresh_fence};
 use preauth_core::store::{LockedConnection, StoreError};
 use tokio_postgres::Client;
+use tokio_postgres::error::SqlState;
 
 use crate::db::{Db, error};
 use crate::outline::outline_text;
@@ -38,6 +39,9 @@ use crate::outline::outline_text;
 /// to write it over a restarting server. A holder that dies leaves its lease to expire
 /// (or, on its own host, to be seen dead at once).
 pub(crate) const LEASE: Duration = Duration::from_secs(90);
+
+/// The longest one try waits for another session's row lock.
+const ROW_LOCK_TRY: Duration = Duration::from_secs(2);
 
 /// The longest a best-effort step (ending a lease, rolling back) may take.
 const BEST_EFFORT: Duration = Duration::from_secs(3);
@@ -165,13 +169,18 @@ impl RowLock {
                     std::thread::sleep(pause.min(self.lock_wait.saturating_sub(started.elapsed())));
                     pause = (pause * 2).min(Duration::from_millis(250));
                 }
+                Locking::Busy(error) if started.elapsed() >= self.lock_wait => return Err(error),
+                Locking::Busy(_) => {}
             }
         }
     }
 
-    /// One try: `BEGIN`, lock the row (waiting at most `wait` for another session's
-    /// row lock), look at its lease.
-    fn try_lock_row(&mut self, skip_held: bool, wait: Duration) -> Result<Locking, StoreError> {
+    /// One try: `BEGIN`, lock the row (waiting at most [`ROW_LOCK_TRY`], or `left`, for
+    /// another session's row lock: row locks are held briefly, while a refresh is on its
+    /// way the lease keeps others off; so a server that freezes meanwhile is noticed
+    /// within a try, not at the end of the whole lock wait), look at its lease.
+    fn try_lock_row(&mut self, skip_held: bool, left: Duration) -> Result<Locking, StoreError> {
+        let wait = left.min(ROW_LOCK_TRY);
         let client = Arc::clone(&self.client);
         let folded = fold_name(&self.name);
         let begin = format!(
@@ -211,7 +220,12 @@ impl RowLock {
                 return Ok(Locking::Locked);
             }
             let _ = client.batch_execute("ROLLBACK").await;
-            row.map_err(failed)?;
+            match row {
+                Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+                    return Ok(Locking::Busy(failed(e)));
+                }
+                other => other.map_err(failed)?,
+            };
             // Not locked: absent, or (skipping) held by another session.
             let exists = client
                 .query_opt(
@@ -396,6 +410,9 @@ enum Locking {
     Absent,
     /// Another process's live lease.
     Leased(LeaseSeen),
+    /// Another session held the row lock for the whole try (the error, should the lock
+    /// wait end so).
+    Busy(StoreError),
 }
 
 /// A lease as found in a row.
