@@ -728,3 +728,16 @@ fn rows_written_before_outlines_are_opened_instead() {
         .exits(1)
         .warns(&["is the one connection 'acme' holds already"]);
 }
+
+#[test]
+fn the_listing_is_paged_and_searchable_on_a_shared_store() {
+    let Some(url) = database("paging") else {
+        return;
+    };
+    let alpha = machine(&url, "alpha");
+    serve::add_paging_connections(&alpha);
+    let admin = serve::api_key(&alpha, "admin", "admin");
+    let server = serve::Server::start(&alpha, &[]);
+    serve::pages_through_the_api(&server, &admin);
+    serve::pages_through_the_connections_page(&server);
+}

@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
-use common::serve::{Keys, Server, api_key, tokens_at_once};
+use common::serve::{self, Keys, Server, api_key, tokens_at_once};
 use common::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, IssuedTokens, SandboxProcess, Workspace};
 use serde_json::{Value, json};
 
@@ -661,4 +661,14 @@ fn check_answers_503_and_metrics_count_a_connection_that_needs_a_login_soon() {
     let (status, check) = server.call("GET", "/api/v1/check", Some(&keys.admin), None);
     assert_eq!((status, &check["state"]), (200, &json!("OK")), "{check}");
     assert_eq!(setup.server.stop().code, 0);
+}
+
+#[test]
+fn the_listing_is_paged_and_searchable_on_a_settings_folder() {
+    let ws = Workspace::new();
+    serve::add_paging_connections(&ws);
+    let keys = Keys::create(&ws);
+    let server = Server::start(&ws, &[]);
+    serve::pages_through_the_api(&server, &keys.admin);
+    serve::pages_through_the_connections_page(&server);
 }

@@ -312,3 +312,97 @@ impl Pages {
 fn encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
+
+/// Connections `page-1` … `page-5` and `other`, without tokens, added to `ws`'s store by
+/// `import settings` of a hand-written file (so that either store gets them the same way).
+pub fn add_paging_connections(ws: &Workspace) {
+    let connection = |name: &str| {
+        format!(
+            "<connection name=\"{name}\"><database order=\"10\" provider=\"ExactOnlineAll\" \
+             connectionString=\"api-url=https://start.exactonline.nl;api-client-id=id;\
+             api-client-secret=secret;api-redirect-url=https://app.example/cb\"/></connection>"
+        )
+    };
+    let names = ["page-1", "page-2", "page-3", "page-4", "page-5", "other"];
+    let file = ws.write(
+        "to-import/settings-many.xml",
+        &format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<settings version=\"5\">\
+             <group name=\"Exact Online\">{}</group></settings>\n",
+            names.map(connection).concat()
+        ),
+    );
+    ws.run_c(&format!("import settings '{}'", file.display()))
+        .exits(0);
+}
+
+/// Pages through `GET /api/v1/connections` of `server` (holding the connections of
+/// [`add_paging_connections`]) with `admin`: every page as asked, the total, the next
+/// page's `after`, a search, and a bad limit named.
+pub fn pages_through_the_api(server: &Server, admin: &str) {
+    let names = |body: &serde_json::Value| -> Vec<String> {
+        body["connections"]
+            .as_array()
+            .expect("an array")
+            .iter()
+            .map(|c| c["name"].as_str().expect("a name").to_string())
+            .collect()
+    };
+    let get = |query: &str| {
+        let (status, body) = server.call(
+            "GET",
+            &format!("/api/v1/connections{query}"),
+            Some(admin),
+            None,
+        );
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+    let first = get("?limit=2");
+    assert_eq!(names(&first), ["other", "page-1"]);
+    assert_eq!(first["total"], 6);
+    assert_eq!(first["next"], "page-1");
+    let second = get("?limit=2&after=page-1");
+    assert_eq!(names(&second), ["page-2", "page-3"]);
+    let last = get("?limit=2&after=page-3");
+    assert_eq!(names(&last), ["page-4", "page-5"]);
+    assert!(last["next"].is_null(), "{last}");
+    let found = get("?q=PAGE&limit=3");
+    assert_eq!(names(&found), ["page-1", "page-2", "page-3"]);
+    assert_eq!(found["total"], 5, "the search's total");
+    assert_eq!(names(&get("")).len(), 6, "no limit: up to 1,000");
+    let (status, body) = server.call("GET", "/api/v1/connections?limit=0", Some(admin), None);
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"], "invalid");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("limit:")),
+        "{body}"
+    );
+}
+
+/// The connections page of `server` (holding the connections of
+/// [`add_paging_connections`]), searched and paged as a person would.
+pub fn pages_through_the_connections_page(server: &Server) {
+    let mut pages = server.pages();
+    let found = pages.get("/connections?q=PAGE");
+    assert_eq!(found.status, 200, "{found:?}");
+    assert!(
+        found
+            .body
+            .contains("Showing 5 of 5 connections whose names contain it")
+    );
+    assert!(found.body.contains("page-5") && !found.body.contains(">other<"));
+    let all = pages.get("/connections");
+    assert!(
+        all.body.contains("Showing 6 of 6 connections"),
+        "{}",
+        all.body
+    );
+    assert!(!all.body.contains("Next page"), "one page holds them all");
+    let none = pages.get("/connections?q=nosuch");
+    assert!(none.body.contains("No connection's name contains that."));
+    // A hand-edited query shows the first page rather than an error.
+    assert_eq!(pages.get("/connections?limit=zero").status, 200);
+}

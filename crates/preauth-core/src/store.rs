@@ -199,6 +199,39 @@ pub struct Listing {
     pub problems: Vec<StoreError>,
 }
 
+/// Which connections a page of a listing holds: those whose names contain `containing`
+/// (ignoring case), after `after` in name order, at most `limit`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    /// Only names after this one (in [`fold_name`](crate::connection::fold_name) order).
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: usize,
+    /// Only names that contain this (ignoring case).
+    pub containing: Option<String>,
+}
+
+impl Page {
+    /// Whether `name` may be on this page (`after` aside from the order).
+    pub fn matches(&self, name: &str) -> bool {
+        let folded = crate::connection::fold_name(name);
+        self.containing
+            .as_deref()
+            .is_none_or(|part| folded.contains(&crate::connection::fold_name(part)))
+    }
+}
+
+/// One page of outlines, and how many connections match the page's filter in all.
+#[derive(Debug, Default)]
+pub struct PagedListing {
+    /// The page (its `problems` are the whole store's).
+    pub listing: Listing,
+    /// How many connections match the filter, on every page.
+    pub total: usize,
+    /// The `after` of the next page, when there is one.
+    pub next: Option<String>,
+}
+
 /// A connection held under an exclusive, cross-process lock. Dropping it unlocks.
 pub trait LockedConnection: Send {
     /// Reads the connection as stored now (never a cached copy).
@@ -291,6 +324,37 @@ pub trait Store: Send + Sync {
             }
         }
         Ok(listing)
+    }
+
+    /// One page of [`Store::outlines`]: a store on a server reads only that page (and a
+    /// count); this default filters the whole listing.
+    fn outline_page(&self, page: &Page) -> Result<PagedListing, StoreError> {
+        let listing = self.outlines()?;
+        let after = page.after.as_deref().map(crate::connection::fold_name);
+        let mut matching: Vec<Listed> = listing
+            .connections
+            .into_iter()
+            .filter(|l| page.matches(&l.name))
+            .collect();
+        let total = matching.len();
+        matching.retain(|l| {
+            after
+                .as_deref()
+                .is_none_or(|after| crate::connection::fold_name(&l.name).as_str() > after)
+        });
+        let more = matching.len() > page.limit;
+        matching.truncate(page.limit);
+        let next = more
+            .then(|| matching.last().map(|l| l.name.clone()))
+            .flatten();
+        Ok(PagedListing {
+            listing: Listing {
+                connections: matching,
+                problems: listing.problems,
+            },
+            total,
+            next,
+        })
     }
 
     /// The names of the connections whose refresh token is `token`, when the store can

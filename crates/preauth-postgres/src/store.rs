@@ -12,7 +12,8 @@ use preauth_core::secret::RefreshToken;
 use preauth_core::settings::{SettingsFolder, standalone_file, validate_name};
 use preauth_core::spool::{Spool, refresh_fence, token_fence};
 use preauth_core::store::{
-    Fleet, Listed, Listing, LockedConnection, Machine, PendingAuthorization, Store, StoreError,
+    Fleet, Listed, Listing, LockedConnection, Machine, Page, PagedListing, PendingAuthorization,
+    Store, StoreError,
 };
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -255,6 +256,94 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// The outlines of every connection, or of `page` (one more than its limit, to tell
+    /// whether a next page exists) with the count of all that match its filter. Rows
+    /// written before outlines were kept are opened instead.
+    fn outline_rows(&self, page: Option<&Page>) -> Result<(Listing, Option<usize>), StoreError> {
+        let page = page.map(|p| {
+            (
+                p.after.as_deref().map(fold_name),
+                p.containing.as_deref().map(fold_name),
+                i64::try_from(p.limit.saturating_add(1)).unwrap_or(i64::MAX),
+            )
+        });
+        let (rows, total) = self.db.with(|client, location| async move {
+            let failed = |e: tokio_postgres::Error| error(&location, &e, "read the connections");
+            keys::check_openable(&client, &location).await?;
+            const COLUMNS: &str = "SELECT name, provider, outline,
+                                          CASE WHEN outline IS NULL THEN sealed END
+                                   FROM preauth_connections";
+            let (rows, total) = match &page {
+                None => (
+                    client
+                        .query(&format!("{COLUMNS} ORDER BY folded"), &[])
+                        .await
+                        .map_err(failed)?,
+                    None,
+                ),
+                Some((after, containing, limit)) => {
+                    let rows = client
+                        .query(
+                            &format!(
+                                "{COLUMNS}
+                                 WHERE ($1::text IS NULL OR folded > $1)
+                                   AND ($2::text IS NULL OR strpos(folded, $2) > 0)
+                                 ORDER BY folded LIMIT $3"
+                            ),
+                            &[after, containing, limit],
+                        )
+                        .await
+                        .map_err(failed)?;
+                    let total: i64 = client
+                        .query_one(
+                            "SELECT count(*) FROM preauth_connections
+                             WHERE $1::text IS NULL OR strpos(folded, $1) > 0",
+                            &[containing],
+                        )
+                        .await
+                        .map_err(failed)?
+                        .get(0);
+                    (rows, Some(usize::try_from(total).unwrap_or_default()))
+                }
+            };
+            let rows: Vec<(String, String, Option<String>, Option<String>)> = rows
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+                .collect();
+            Ok((rows, total))
+        })?;
+        let location = self.location().to_string();
+        let connections = rows
+            .into_iter()
+            .map(|(name, provider, outline, sealed)| {
+                let connection = match (outline, sealed) {
+                    (Some(text), _) => {
+                        read_outline(&name, &provider, &text, &self.registry, &location)
+                    }
+                    // Written before outlines were kept: opened, once per listing.
+                    (None, sealed) => self.sealer().and_then(|sealer| {
+                        let row = (name.clone(), provider, sealed.unwrap_or_default());
+                        self.open_row(&sealer, &row)
+                            .map(|c| preauth_core::settings::keys::outline(&c))
+                    }),
+                };
+                Listed {
+                    connection,
+                    name,
+                    location: location.clone(),
+                    sealed: true,
+                }
+            })
+            .collect();
+        let listing = Listing {
+            connections,
+            problems: Vec::new(),
+        };
+        Ok((listing, total))
+    }
+}
+
 fn unlock_with(data_key: Arc<DataKey>) -> Unlocked {
     Unlocked {
         sealer: Sealer::new(Some(Arc::clone(&data_key) as _)),
@@ -310,56 +399,20 @@ impl Store for PgStore {
     }
 
     fn outlines(&self) -> Result<Listing, StoreError> {
-        let rows = self.db.with(|client, location| async move {
-            keys::check_openable(&client, &location).await?;
-            let rows = client
-                .query(
-                    "SELECT name, provider, outline,
-                            CASE WHEN outline IS NULL THEN sealed END
-                     FROM preauth_connections ORDER BY folded",
-                    &[],
-                )
-                .await
-                .map_err(|e| error(&location, &e, "read the connections"))?;
-            Ok(rows
-                .iter()
-                .map(|r| {
-                    let (name, provider): (String, String) = (r.get(0), r.get(1));
-                    (
-                        name,
-                        provider,
-                        r.get::<_, Option<String>>(2),
-                        r.get::<_, Option<String>>(3),
-                    )
-                })
-                .collect::<Vec<_>>())
-        })?;
-        let location = self.location().to_string();
-        let connections = rows
-            .into_iter()
-            .map(|(name, provider, outline, sealed)| {
-                let connection = match (outline, sealed) {
-                    (Some(text), _) => {
-                        read_outline(&name, &provider, &text, &self.registry, &location)
-                    }
-                    // Written before outlines were kept: opened, once per listing.
-                    (None, sealed) => self.sealer().and_then(|sealer| {
-                        let row = (name.clone(), provider, sealed.unwrap_or_default());
-                        self.open_row(&sealer, &row)
-                            .map(|c| preauth_core::settings::keys::outline(&c))
-                    }),
-                };
-                Listed {
-                    connection,
-                    name,
-                    location: location.clone(),
-                    sealed: true,
-                }
-            })
-            .collect();
-        Ok(Listing {
-            connections,
-            problems: Vec::new(),
+        Ok(self.outline_rows(None)?.0)
+    }
+
+    fn outline_page(&self, page: &Page) -> Result<PagedListing, StoreError> {
+        let (mut listing, total) = self.outline_rows(Some(page))?;
+        let more = listing.connections.len() > page.limit;
+        listing.connections.truncate(page.limit);
+        let next = more
+            .then(|| listing.connections.last().map(|l| l.name.clone()))
+            .flatten();
+        Ok(PagedListing {
+            listing,
+            total: total.unwrap_or_default(),
+            next,
         })
     }
 

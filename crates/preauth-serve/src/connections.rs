@@ -1,28 +1,47 @@
 //! The handlers of connections: register, list, show, drop, and access tokens.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use preauth_script::ast::{App, Register, SecretText};
 use preauth_script::interpreter::{
-    access_token_json, connection_table, connections_table, register_connection,
+    access_token_json, connection_table, listing_table, register_connection,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::paging;
 use crate::routes::{AppState, blocking, detached};
 
-/// `GET /api/v1/connections`: the table of `show connections`.
-pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let (table, problems) = blocking(&state.env, |env| Ok(connections_table(env)?)).await?;
+/// `GET /api/v1/connections?limit=&after=&q=`: a page of the table of `show
+/// connections` (at most [`paging::MAX_LIMIT`], the default), how many match in all, and
+/// the `after` of the next page.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let invalid =
+        |message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message);
+    let Query(params) =
+        params.map_err(|_| invalid("the query string cannot be read".to_string()))?;
+    let page = paging::page_of(&params, paging::MAX_LIMIT).map_err(invalid)?;
+    let (table, problems, total, next) = blocking(&state.env, move |env| {
+        let paged = env.store().outline_page(&page)?;
+        let (table, problems) = listing_table(env, &paged.listing);
+        Ok((table, problems, paged.total, paged.next))
+    })
+    .await?;
     Ok(Json(json!({
         "connections": table.to_json(),
         "problems": problems,
+        "total": total,
+        "next": next,
     })))
 }
 

@@ -22,6 +22,7 @@ mod error;
 mod listen;
 mod metrics;
 mod monitoring;
+mod paging;
 mod rate;
 mod routes;
 mod web;

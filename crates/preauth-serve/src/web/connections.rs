@@ -5,7 +5,8 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
@@ -13,7 +14,7 @@ use preauth_core::error::Quoted;
 use preauth_core::monitor::{self, CheckState};
 use preauth_core::sealing::SealError;
 use preauth_core::settings::keys::to_connection_string;
-use preauth_core::store::StoreError;
+use preauth_core::store::{Page, StoreError};
 use preauth_script::interpreter::{
     Environment, ExecError, connection_table, listing_table, login_again,
 };
@@ -25,6 +26,7 @@ use super::layout::{Section, csrf_field, page};
 use super::preauthenticate::continue_login;
 use super::session::{Signed, Visitor};
 use super::{PageError, PageResult, audit, connection_path, on_store, respond, see_other};
+use crate::paging;
 use crate::routes::AppState;
 
 /// One row of the connections page.
@@ -33,17 +35,37 @@ struct Row {
     check: Option<(CheckState, String)>,
 }
 
-/// `GET /connections`.
+/// How many connections the connections page shows at a time.
+const PAGE_SIZE: usize = 100;
+
+/// `GET /connections?q=&after=`: a page of the connections whose names contain `q`, with
+/// the verdict over all of them.
 pub(crate) async fn list(
     State(state): State<AppState>,
     Signed(visitor): Signed,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let thresholds = state.thresholds;
-    let (rows, problems, verdict) = on_store(&state.env, move |env| {
-        let listing = env.store().outlines()?;
-        let (table, problems) = listing_table(env, &listing);
-        let report =
-            monitor::check_listing(listing, env.registry(), env.lifecycle().now(), thresholds);
+    // A bad query (a hand-edited URL) shows the first page.
+    let params = params.map(|Query(p)| p).unwrap_or_default();
+    let wanted = paging::page_of(&params, PAGE_SIZE).unwrap_or(Page {
+        limit: PAGE_SIZE,
+        ..Page::default()
+    });
+    let search = wanted.containing.clone().unwrap_or_default();
+    let (rows, problems, verdict, total, next) = on_store(&state.env, move |env| {
+        let now = env.lifecycle().now();
+        // The verdict covers every connection (outlines only: nothing is opened).
+        let overall = monitor::check(env.store(), env.registry(), now, thresholds);
+        if let Some(unknown) = &overall.unknown {
+            return Err(ExecError::Store(StoreError::Backend {
+                location: env.store().location(),
+                reason: unknown.clone(),
+            }));
+        }
+        let paged = env.store().outline_page(&wanted)?;
+        let (table, problems) = listing_table(env, &paged.listing);
+        let report = monitor::check_listing(paged.listing, env.registry(), now, thresholds);
         let mut checks: HashMap<String, (CheckState, String)> = report
             .connections
             .iter()
@@ -59,7 +81,13 @@ pub(crate) async fn list(
                 Row { cells, check }
             })
             .collect();
-        Ok((rows, problems, (report.state(), report.summary())))
+        Ok((
+            rows,
+            problems,
+            (overall.state(), overall.summary()),
+            paged.total,
+            paged.next,
+        ))
     })
     .await?
     .map_err(not_found)?;
@@ -73,8 +101,16 @@ pub(crate) async fn list(
             a.button href="/preauthenticate" { "Preauthenticate" }
             a.button.secondary href="/register" { "Register tokens" }
         }
-        @if rows.is_empty() {
+        form.search method="get" action="/connections" role="search" {
+            label for="q" { "Name contains" }
+            input id="q" name="q" type="search" value=(search) aria-describedby="q-help";
+            button.secondary type="submit" { "Search" }
+            p.help id="q-help" { (shown_of(rows.len(), total, &search)) }
+        }
+        @if rows.is_empty() && search.is_empty() {
             p { "No connections yet." }
+        } @else if rows.is_empty() {
+            p { "No connection's name contains that." }
         } @else {
             div.table-wrap {
                 table {
@@ -108,6 +144,9 @@ pub(crate) async fn list(
                     }
                 }
             }
+            @if let Some(next) = &next {
+                p.actions { a.button.secondary href=(next_page(next, &search)) { "Next page" } }
+            }
         }
     };
     Ok(respond(
@@ -115,6 +154,26 @@ pub(crate) async fn list(
         StatusCode::OK,
         page("Connections", Section::Connections, Some(&visitor), body),
     ))
+}
+
+/// "Showing 100 of 2,345 connections" (whose names contain `search`).
+fn shown_of(shown: usize, total: usize, search: &str) -> String {
+    let matching = if search.is_empty() {
+        String::new()
+    } else {
+        " whose names contain it".to_string()
+    };
+    format!("Showing {shown} of {total} connections{matching}, in name order.")
+}
+
+/// The connections page after `after`, with the same search.
+fn next_page(after: &str, search: &str) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("after", after);
+    if !search.is_empty() {
+        query.append_pair("q", search);
+    }
+    format!("/connections?{}", query.finish())
 }
 
 /// The buttons of a connection: log in again, drop.
