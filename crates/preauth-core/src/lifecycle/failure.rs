@@ -126,6 +126,17 @@ impl RefreshFailure {
         }
     }
 
+    /// This record as it reads beside `stand_in`, a refresh token that stands in for the
+    /// one `connection` holds (an outline's placeholder): about the stand-in when it was
+    /// about the token held, as it was otherwise.
+    pub fn for_stand_in(&self, connection: &Connection, stand_in: &RefreshToken) -> RefreshFailure {
+        let mut record = self.clone();
+        if self.token_tag.is_some() && self.is_about_current_token(connection) {
+            record.token_tag = Some(tag(stand_in));
+        }
+        record
+    }
+
     /// Puts this record into `connection`, replacing an earlier one.
     pub fn store_in(&self, connection: &mut Connection) {
         clear(connection);

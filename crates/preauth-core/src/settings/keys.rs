@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::connection::{Connection, Tokens};
 use crate::connstr::{ConnStrError, ConnectionString};
+use crate::lifecycle::RefreshFailure;
 use crate::platform::{Platform, Registry};
 use crate::secret::{AccessToken, ClientSecret, RefreshToken};
 
@@ -288,7 +289,8 @@ pub fn outline(connection: &Connection) -> Connection {
         KEYS.iter()
             .any(|doc| doc.required == Required::Lifecycle && doc.key.eq_ignore_ascii_case(key))
     };
-    Connection {
+    let stand_in = RefreshToken::new(OUTLINE_SECRET);
+    let mut outlined = Connection {
         name: connection.name.clone(),
         platform: connection.platform.clone(),
         api_url: connection.api_url.clone(),
@@ -306,10 +308,7 @@ pub fn outline(connection: &Connection) -> Connection {
             }),
             access_token_issued_at: t.access_token_issued_at,
             access_token_expires_at: t.access_token_expires_at,
-            refresh_token: t
-                .refresh_token
-                .as_ref()
-                .map(|_| RefreshToken::new(OUTLINE_SECRET)),
+            refresh_token: t.refresh_token.as_ref().map(|_| stand_in.clone()),
             refresh_token_issued_at: t.refresh_token_issued_at,
         }),
         extra: connection
@@ -318,7 +317,15 @@ pub fn outline(connection: &Connection) -> Connection {
             .filter(|(k, _)| lifecycle_key(k))
             .cloned()
             .collect(),
+    };
+    // A failure record names its token by a hash: it must name the stand-in when it was
+    // about the token held, or the outline would look healthy.
+    if let Some(failure) = RefreshFailure::of(connection) {
+        failure
+            .for_stand_in(connection, &stand_in)
+            .store_in(&mut outlined);
     }
+    outlined
 }
 
 fn tokens(cs: &ConnectionString) -> Result<Option<Tokens>, KeyError> {
@@ -489,6 +496,62 @@ mod tests {
 
     fn registry() -> Registry {
         Registry::builtin()
+    }
+
+    #[test]
+    fn an_outline_holds_no_secret_and_keeps_what_monitoring_judges() {
+        use crate::lifecycle::{FailureKind, RefreshFailure};
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let held = RefreshToken::new("the-refresh-token");
+        let mut connection = Connection {
+            name: "acme".into(),
+            platform: "exact-online".into(),
+            api_url: "https://start.exactonline.nl".into(),
+            client_id: "id".into(),
+            client_secret: Some(ClientSecret::new("the-client-secret")),
+            redirect_url: "https://app.example/cb".into(),
+            tokens: Some(Tokens {
+                access_token: AccessToken::new("the-access-token"),
+                access_token_issued_at: now,
+                access_token_expires_at: now + Duration::from_secs(600),
+                refresh_token: Some(held.clone()),
+                refresh_token_issued_at: Some(now),
+            }),
+            extra: vec![("password".into(), "a-user-secret".into())],
+        };
+        RefreshFailure::new(now, FailureKind::Refused, Some(&held), "spent".into())
+            .store_in(&mut connection);
+        let outlined = outline(&connection);
+        let text = to_connection_string(&outlined, None)
+            .expect("a string")
+            .to_text();
+        for secret in [
+            "the-refresh-token",
+            "the-access-token",
+            "the-client-secret",
+            "a-user-secret",
+        ] {
+            assert!(!text.contains(secret), "{secret} in {}", text.as_str());
+        }
+        let tokens = outlined.tokens.as_ref().expect("tokens");
+        assert_eq!(
+            tokens.access_token_expires_at,
+            now + Duration::from_secs(600)
+        );
+        assert_eq!(
+            tokens.refresh_token.as_ref().map(|t| t.secret()),
+            Some(OUTLINE_SECRET)
+        );
+        assert!(
+            RefreshFailure::blocking(&outlined).is_some(),
+            "the failure about the held token still blocks in the outline"
+        );
+        // A record about another (older) token does not.
+        let mut renewed = connection.clone();
+        if let Some(t) = renewed.tokens.as_mut() {
+            t.refresh_token = Some(RefreshToken::new("a-newer-token"));
+        }
+        assert!(RefreshFailure::blocking(&outline(&renewed)).is_none());
     }
 
     #[test]
