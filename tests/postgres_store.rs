@@ -518,6 +518,26 @@ fn wait_for_fault(sandbox: &SandboxProcess) {
     }
 }
 
+/// Starts `preauth ARGS` on `ws` (a refresh held up by the sandbox's delay fault), and
+/// crashes the database once the refresh reached the sandbox: the answer is on its way.
+fn refresh_then_crash(
+    ws: &Workspace,
+    args: &[&str],
+    sandbox: &SandboxProcess,
+    cluster: &mut pg_throwaway::Cluster,
+) -> std::process::Child {
+    let holder = ws
+        .preauth()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("preauth starts");
+    wait_for_fault(sandbox);
+    assert!(cluster.crash(), "the server stops");
+    holder
+}
+
 /// The spool files (answers waiting for the store) in a machine's settings folder.
 fn spooled(ws: &Workspace) -> Vec<std::path::PathBuf> {
     std::fs::read_dir(ws.settings().join("spool"))
@@ -550,15 +570,7 @@ fn a_database_restart_while_a_refresh_is_on_its_way_loses_nothing() {
     // The platform answers after 3 s; the database crashes and is back meanwhile, so the
     // session that leased the connection is gone when the answer arrives.
     sandbox.fault(r#"{"fault": "delay", "millis": 3000}"#);
-    let holder = alpha
-        .preauth()
-        .args(["token", "acme"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("preauth starts");
-    wait_for_fault(&sandbox);
-    assert!(cluster.crash(), "the server stops");
+    let holder = refresh_then_crash(&alpha, &["token", "acme"], &sandbox, &mut cluster);
     std::thread::sleep(Duration::from_millis(300));
     cluster.start_again().expect("the server starts again");
     // Meanwhile the other machine waits for the lease: it never sends the token.
@@ -591,15 +603,12 @@ fn an_answer_the_database_cannot_take_waits_on_this_machine_and_is_written_later
     };
     let before = refreshes(&sandbox);
     sandbox.fault(r#"{"fault": "delay", "millis": 1500}"#);
-    let holder = alpha
-        .preauth()
-        .args(["--lock-timeout", "2", "token", "acme"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("preauth starts");
-    wait_for_fault(&sandbox);
-    assert!(cluster.crash(), "the server stops");
+    let holder = refresh_then_crash(
+        &alpha,
+        &["--lock-timeout", "2", "token", "acme"],
+        &sandbox,
+        &mut cluster,
+    );
     // The answer arrives while the server is down, and it stays down longer than the
     // holder tries: the answer is kept on alpha, and the holder says so.
     let out = holder.wait_with_output().expect("preauth ends");

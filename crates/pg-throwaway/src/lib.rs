@@ -344,27 +344,17 @@ impl Cluster {
     /// Stop the server now (`pg_ctl stop -m fast`), and say whether it stopped; the directory
     /// stays until the cluster is dropped.
     pub fn stop(&mut self) -> bool {
-        if !self.running {
-            return true;
-        }
-        let stopped = self
-            .command(&self.tool("pg_ctl"), true)
-            .arg("stop")
-            .arg("-D")
-            .arg(&self.data_dir)
-            .args(["-m", "fast", "-w", "-t", "60"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success());
-        self.running = !stopped;
-        stopped
+        self.stop_with("fast")
     }
 
     /// Stop the server as a crash would (`pg_ctl stop -m immediate`: every session cut, no
     /// shutdown checkpoint), and say whether it stopped. [`Cluster::start_again`] brings it
     /// back on the same port, as a restarted or failed-over server comes back.
     pub fn crash(&mut self) -> bool {
+        self.stop_with("immediate")
+    }
+
+    fn stop_with(&mut self, mode: &str) -> bool {
         if !self.running {
             return true;
         }
@@ -373,7 +363,7 @@ impl Cluster {
             .arg("stop")
             .arg("-D")
             .arg(&self.data_dir)
-            .args(["-m", "immediate", "-w", "-t", "60"])
+            .args(["-m", mode, "-w", "-t", "60"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()

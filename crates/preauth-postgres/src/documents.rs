@@ -28,16 +28,8 @@ impl Documents for PgDocuments {
 
     fn read(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let name = name.to_string();
-        self.db.with(|client, location| async move {
-            let row = client
-                .query_opt(
-                    "SELECT body FROM preauth_documents WHERE name = $1",
-                    &[&name],
-                )
-                .await
-                .map_err(|e| error(&location, &e, &format!("read {name}")))?;
-            Ok(row.map(|r| r.get(0)))
-        })
+        self.db
+            .with(|client, location| async move { read(&client, &name, &location).await })
     }
 
     fn lock(&self, name: &str) -> Result<Box<dyn LockedDocument + '_>, StoreError> {
@@ -73,6 +65,18 @@ impl Documents for PgDocuments {
     }
 }
 
+/// Document `name` as stored now.
+async fn read(client: &Client, name: &str, location: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    let row = client
+        .query_opt(
+            "SELECT body FROM preauth_documents WHERE name = $1",
+            &[&name],
+        )
+        .await
+        .map_err(|e| error(location, &e, &format!("read {name}")))?;
+    Ok(row.map(|r| r.get(0)))
+}
+
 /// A document under its advisory lock, in an open transaction.
 struct PgLockedDocument<'a> {
     db: &'a Db,
@@ -86,16 +90,8 @@ impl LockedDocument for PgLockedDocument<'_> {
     fn read(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
         let (client, name) = (Arc::clone(&self.client), self.name.clone());
         let location = self.db.location().to_string();
-        self.db.run(async move {
-            let row = client
-                .query_opt(
-                    "SELECT body FROM preauth_documents WHERE name = $1",
-                    &[&name],
-                )
-                .await
-                .map_err(|e| error(&location, &e, &format!("read {name}")))?;
-            Ok(row.map(|r| r.get(0)))
-        })
+        self.db
+            .run(async move { read(&client, &name, &location).await })
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), StoreError> {

@@ -512,7 +512,6 @@ impl LockedConnection for RowLock {
         // The lease is committed (synchronously) before the refresh token is sent.
         self.open = false;
         self.db.run(async move {
-            let failed = |e: tokio_postgres::Error| error(&location, &e, "lease the connection");
             let leased = client
                 .execute(
                     "UPDATE preauth_connections
@@ -530,17 +529,7 @@ impl LockedConnection for RowLock {
                     ],
                 )
                 .await;
-            match leased {
-                Ok(1) => client.batch_execute("COMMIT").await.map_err(failed),
-                Ok(_) => {
-                    let _ = client.batch_execute("ROLLBACK").await;
-                    Err(error_gone(&location))
-                }
-                Err(e) => {
-                    let _ = client.batch_execute("ROLLBACK").await;
-                    Err(failed(e))
-                }
-            }
+            commit_one_row(&client, leased, &location, "lease the connection").await
         })?;
         self.lease = Some(Lease { id, fence });
         Ok(())
@@ -569,7 +558,6 @@ impl LockedConnection for RowLock {
         // Whatever happens now, the transaction is over.
         self.open = false;
         self.db.run(async move {
-            let failed = |e: tokio_postgres::Error| error(&location, &e, "store the connection");
             let updated = client
                 .execute(
                     "UPDATE preauth_connections
@@ -579,18 +567,30 @@ impl LockedConnection for RowLock {
                     &[&folded, &sealed.provider, &sealed.text, &hash, &outline],
                 )
                 .await;
-            match updated {
-                Ok(1) => client.batch_execute("COMMIT").await.map_err(failed),
-                Ok(_) => {
-                    let _ = client.batch_execute("ROLLBACK").await;
-                    Err(error_gone(&location))
-                }
-                Err(e) => {
-                    let _ = client.batch_execute("ROLLBACK").await;
-                    Err(failed(e))
-                }
-            }
+            commit_one_row(&client, updated, &location, "store the connection").await
         })
+    }
+}
+
+/// Commits the open transaction when `changed` changed exactly the locked row; rolls
+/// it back otherwise.
+async fn commit_one_row(
+    client: &Client,
+    changed: Result<u64, tokio_postgres::Error>,
+    location: &str,
+    what: &str,
+) -> Result<(), StoreError> {
+    let failed = |e: tokio_postgres::Error| error(location, &e, what);
+    match changed {
+        Ok(1) => client.batch_execute("COMMIT").await.map_err(failed),
+        Ok(_) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(error_gone(location))
+        }
+        Err(e) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(failed(e))
+        }
     }
 }
 
