@@ -32,6 +32,29 @@
 //! Prints the peak memory of each command next to the targets (`check` at most
 //! 2 s and `/metrics` at most 200 ms at 100,000, the keep-alive at least 1,000
 //! refreshes/s, `preauth serve` at most 100 MB); the targets are printed, not asserted.
+//!
+//! Figures of 5 December 2026 (`cargo bench --bench fleet_scale`, 2 cores shared with other
+//! builds, load average 5 to 7, so noisy; the whole run took 9 minutes), at 10,000 and
+//! 100,000, and what grows faster than N:
+//!
+//! | step                                  | 10,000               | 100,000               |
+//! |---------------------------------------|----------------------|-----------------------|
+//! | register (script), connections/s      | 3,796 (43 MiB)       | 2,046 (256 MiB)       |
+//! | register (API, 200 requests), req/s   | 10.5 (serve 256 MiB) | 1.3 (serve 2,617 MiB) |
+//! | `show connections` (csv)              | 125 ms (41 MiB)      | 1.09 s (324 MiB)      |
+//! | `preauth check`                       | 135 ms (42 MiB)      | 1.01 s (285 MiB)      |
+//! | `GET /metrics`                        | 92 ms                | 830 ms                |
+//! | `GET /api/v1/connections` (not paged) | 135 ms               | 1.07 s                |
+//! | connections page (not paged)          | 150 ms               | 1.37 s                |
+//! | `preauth serve` peak after the GETs   | 121 MiB              | 1,033 MiB             |
+//! | keep-alive on 2 machines, refreshes/s | 742 (73 MiB)         | 792 (571 MiB)         |
+//!
+//! Each API registration reads and opens every stored connection (the refresh tokens
+//! held), so its cost grows with N and registering N through the API grows as N². The
+//! rest grows linearly (the script's rate at 10,000 was 1,459 to 3,796/s over three runs),
+//! but at 100,000 `/metrics` (830 ms), the server's memory (1 GiB) and the keep-alive
+//! (792/s) miss the targets, and every process's memory grows with N (each holds the
+//! whole listing).
 
 mod support;
 
