@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use support::common::serve::{Server, api_key};
 use support::common::{SandboxProcess, Workspace};
-use support::{REFRESH_WINDOW_REACHED, connection_name, issue, register_script};
+use support::{REFRESH_WINDOW_REACHED, connection_name, issue, peak_kib, register_script};
 
 const CLIENTS: usize = 32;
 const REQUESTS_PER_CLIENT: usize = 50;
@@ -100,19 +100,6 @@ fn report(what: &str, mut latencies: Vec<Duration>, took: Duration, peak_kib: u6
         at(1.0),
         peak_kib as f64 / 1024.0
     );
-}
-
-/// The peak resident memory of process `pid`, in KiB.
-fn peak_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn valid_token(c: &mut Criterion) {

@@ -45,6 +45,20 @@ pub fn run_measured(command: &mut Command, out: &std::path::Path) -> (Duration, 
     (elapsed, usage.ru_maxrss as u64, stdout)
 }
 
+/// The peak resident memory (VmHWM) of running process `pid`, in KiB; 0 when it
+/// cannot be read.
+pub fn peak_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// A sandbox without limits and `n` token pairs it issued to the demo app after real
 /// logins.
 pub fn issue(rt: &tokio::runtime::Runtime, n: usize) -> (Sandbox, Vec<(String, String)>) {
