@@ -750,3 +750,22 @@ fn the_listing_is_paged_and_searchable_on_a_shared_store() {
     serve::pages_through_the_api(&server, &admin);
     serve::pages_through_the_connections_page(&server);
 }
+
+#[test]
+fn check_reads_a_large_store_a_batch_at_a_time_and_misses_none() {
+    let Some(url) = database("large_check") else {
+        return;
+    };
+    let alpha = machine(&url, "alpha");
+    // More than one batch of outlines (2,000), and a name at the batch's edge twice over.
+    let names: Vec<String> = (0..4_101).map(|i| format!("c{i:05}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    alpha.import_without_tokens(&names);
+    alpha.run(&["check"]).exits(2).says(&[
+        "CRITICAL",
+        "connections=4101",
+        "c00000",
+        "c04100",
+        "c02000",
+    ]);
+}

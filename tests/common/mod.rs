@@ -387,6 +387,31 @@ impl Workspace {
         path
     }
 
+    /// Adds Exact Online connections `names`, without tokens, to this workspace's store
+    /// by `import settings` of one hand-written file (so that either store gets them the
+    /// same way, in one transaction).
+    pub fn import_without_tokens(&self, names: &[&str]) {
+        let connections: String = names
+            .iter()
+            .map(|name| {
+                format!(
+                    "<connection name=\"{name}\"><database order=\"10\" provider=\"ExactOnlineAll\" \
+                     connectionString=\"api-url=https://start.exactonline.nl;api-client-id=id;\
+                     api-client-secret=secret;api-redirect-url=https://app.example/cb\"/></connection>\n"
+                )
+            })
+            .collect();
+        let file = self.write(
+            "to-import/settings-many.xml",
+            &format!(
+                "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<settings version=\"5\">\
+                 <group name=\"Exact Online\">\n{connections}</group></settings>\n"
+            ),
+        );
+        self.run_c(&format!("import settings '{}'", file.display()))
+            .exits(0);
+    }
+
     /// Every file of the settings folder with its bytes, sorted (empty when it is absent).
     pub fn settings_snapshot(&self) -> Vec<(String, Vec<u8>)> {
         let Ok(entries) = std::fs::read_dir(self.settings()) else {

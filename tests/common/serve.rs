@@ -313,27 +313,9 @@ fn encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// Connections `page-1` … `page-5` and `other`, without tokens, added to `ws`'s store by
-/// `import settings` of a hand-written file (so that either store gets them the same way).
+/// Connections `page-1` … `page-5` and `other`, without tokens, in `ws`'s store.
 pub fn add_paging_connections(ws: &Workspace) {
-    let connection = |name: &str| {
-        format!(
-            "<connection name=\"{name}\"><database order=\"10\" provider=\"ExactOnlineAll\" \
-             connectionString=\"api-url=https://start.exactonline.nl;api-client-id=id;\
-             api-client-secret=secret;api-redirect-url=https://app.example/cb\"/></connection>"
-        )
-    };
-    let names = ["page-1", "page-2", "page-3", "page-4", "page-5", "other"];
-    let file = ws.write(
-        "to-import/settings-many.xml",
-        &format!(
-            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<settings version=\"5\">\
-             <group name=\"Exact Online\">{}</group></settings>\n",
-            names.map(connection).concat()
-        ),
-    );
-    ws.run_c(&format!("import settings '{}'", file.display()))
-        .exits(0);
+    ws.import_without_tokens(&["page-1", "page-2", "page-3", "page-4", "page-5", "other"]);
 }
 
 /// Pages through `GET /api/v1/connections` of `server` (holding the connections of

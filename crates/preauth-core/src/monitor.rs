@@ -14,7 +14,7 @@ use crate::connection::Connection;
 use crate::error::{Quoted, When, is_registered};
 use crate::lifecycle::{ConnectionStatus, RefreshFailure, TokenState, connection_status};
 use crate::platform::Registry;
-use crate::store::{Listing, Store, StoreError};
+use crate::store::{Listed, Listing, Store, StoreError};
 
 /// A check result, ordered from good to bad.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -97,17 +97,28 @@ pub struct CheckReport {
 
 const DAY: u64 = 24 * 3600;
 
-/// Checks every connection in `store` at `now`, read in one pass of outlines (no
-/// secret is opened where the store keeps outlines). A settings file that cannot be read
-/// is an UNKNOWN line of its own; the other connections are judged all the same.
+/// Checks every connection in `store` at `now`, from their outlines (no secret is opened
+/// where the store keeps outlines), read a batch at a time so that memory stays bounded
+/// by the verdicts. A settings file that cannot be read is an UNKNOWN line of its own;
+/// the other connections are judged all the same.
 pub fn check(
     store: &dyn Store,
     registry: &Registry,
     now: SystemTime,
     thresholds: Thresholds,
 ) -> CheckReport {
-    match store.outlines() {
-        Ok(listing) => check_listing(listing, registry, now, thresholds),
+    let mut connections = Vec::new();
+    let read = store.for_each_outline(&mut |listed| {
+        connections.push(check_one(listed, registry, now, thresholds));
+    });
+    match read {
+        Ok(problems) => {
+            connections.extend(problems.into_iter().map(check_problem));
+            CheckReport {
+                connections,
+                unknown: None,
+            }
+        }
         Err(error) => CheckReport {
             connections: Vec::new(),
             unknown: Some(error.to_string()),
@@ -125,54 +136,69 @@ pub fn check_listing(
     let mut connections: Vec<ConnectionCheck> = listing
         .connections
         .into_iter()
-        .map(|listed| match listed.connection {
-            Ok(connection) => {
-                let Some(platform) = registry.get(&connection.platform) else {
-                    return ConnectionCheck {
-                        name: connection.name.clone(),
-                        platform: connection.platform.clone(),
-                        state: CheckState::Critical,
-                        reason: format!("unknown platform '{}'", connection.platform),
-                        refresh_token_expires_at: None,
-                    };
-                };
-                let status = connection_status(&platform, &connection, now);
-                // A recorded failure outweighs the dates: the token chain is broken, not
-                // expiring (so it counts as failed, not expiring).
-                let (state, reason, expires) = match refresh_failure(&connection) {
-                    Some(failure) => (CheckState::Critical, failure, None),
-                    None => {
-                        let (state, reason) = judge(&status, &cure(&connection), now, thresholds);
-                        (state, reason, status.refresh_token_expires_at)
-                    }
-                };
-                ConnectionCheck {
-                    name: connection.name,
-                    platform: platform.id.clone(),
-                    state,
-                    reason,
-                    refresh_token_expires_at: expires,
-                }
-            }
-            Err(error) => ConnectionCheck {
-                name: listed.name,
-                platform: String::new(),
-                state: CheckState::Critical,
-                reason: error.to_string(),
-                refresh_token_expires_at: None,
-            },
-        })
+        .map(|listed| check_one(listed, registry, now, thresholds))
         .collect();
-    connections.extend(listing.problems.into_iter().map(|problem| ConnectionCheck {
+    connections.extend(listing.problems.into_iter().map(check_problem));
+    CheckReport {
+        connections,
+        unknown: None,
+    }
+}
+
+/// The verdict on one listed connection.
+fn check_one(
+    listed: Listed,
+    registry: &Registry,
+    now: SystemTime,
+    thresholds: Thresholds,
+) -> ConnectionCheck {
+    match listed.connection {
+        Ok(connection) => {
+            let Some(platform) = registry.get(&connection.platform) else {
+                return ConnectionCheck {
+                    name: connection.name.clone(),
+                    platform: connection.platform.clone(),
+                    state: CheckState::Critical,
+                    reason: format!("unknown platform '{}'", connection.platform),
+                    refresh_token_expires_at: None,
+                };
+            };
+            let status = connection_status(&platform, &connection, now);
+            // A recorded failure outweighs the dates: the token chain is broken, not
+            // expiring (so it counts as failed, not expiring).
+            let (state, reason, expires) = match refresh_failure(&connection) {
+                Some(failure) => (CheckState::Critical, failure, None),
+                None => {
+                    let (state, reason) = judge(&status, &cure(&connection), now, thresholds);
+                    (state, reason, status.refresh_token_expires_at)
+                }
+            };
+            ConnectionCheck {
+                name: connection.name,
+                platform: platform.id.clone(),
+                state,
+                reason,
+                refresh_token_expires_at: expires,
+            }
+        }
+        Err(error) => ConnectionCheck {
+            name: listed.name,
+            platform: String::new(),
+            state: CheckState::Critical,
+            reason: error.to_string(),
+            refresh_token_expires_at: None,
+        },
+    }
+}
+
+/// The UNKNOWN line of a part of the store that could not be read at all.
+fn check_problem(problem: StoreError) -> ConnectionCheck {
+    ConnectionCheck {
         name: problem_file(&problem),
         platform: String::new(),
         state: CheckState::Unknown,
         reason: problem.to_string(),
         refresh_token_expires_at: None,
-    }));
-    CheckReport {
-        connections,
-        unknown: None,
     }
 }
 

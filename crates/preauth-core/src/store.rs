@@ -326,6 +326,19 @@ pub trait Store: Send + Sync {
         Ok(listing)
     }
 
+    /// Hands every connection's outline to `each`, in name order, and returns the
+    /// store's problems (files that cannot be read): for work over every connection that
+    /// keeps only a little of each (monitoring). A store on a server reads a batch at a
+    /// time, so memory does not grow with the store; this default reads one listing.
+    fn for_each_outline(
+        &self,
+        each: &mut dyn FnMut(Listed),
+    ) -> Result<Vec<StoreError>, StoreError> {
+        let listing = self.outlines()?;
+        listing.connections.into_iter().for_each(each);
+        Ok(listing.problems)
+    }
+
     /// One page of [`Store::outlines`]: a store on a server reads only that page (and a
     /// count); this default filters the whole listing.
     fn outline_page(&self, page: &Page) -> Result<PagedListing, StoreError> {

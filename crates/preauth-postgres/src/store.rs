@@ -25,6 +25,9 @@ use crate::locked::{Holder, Refreshing, RowLock, replay};
 use crate::outline::{outline_text, read_outline};
 use crate::schema;
 
+/// How many outlines [`Store::for_each_outline`] reads at a time.
+const OUTLINE_BATCH: usize = 2_000;
+
 /// What opening a store may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -258,9 +261,13 @@ impl PgStore {
 
 impl PgStore {
     /// The outlines of every connection, or of `page` (one more than its limit, to tell
-    /// whether a next page exists) with the count of all that match its filter. Rows
-    /// written before outlines were kept are opened instead.
-    fn outline_rows(&self, page: Option<&Page>) -> Result<(Listing, Option<usize>), StoreError> {
+    /// whether a next page exists), with the count of all that match its filter when
+    /// `count`. Rows written before outlines were kept are opened instead.
+    fn outline_rows(
+        &self,
+        page: Option<&Page>,
+        count: bool,
+    ) -> Result<(Listing, Option<usize>), StoreError> {
         let page = page.map(|p| {
             (
                 p.after.as_deref().map(fold_name),
@@ -270,7 +277,9 @@ impl PgStore {
         });
         let (rows, total) = self.db.with(|client, location| async move {
             let failed = |e: tokio_postgres::Error| error(&location, &e, "read the connections");
-            keys::check_openable(&client, &location).await?;
+            if page.as_ref().is_none_or(|(after, ..)| after.is_none()) {
+                keys::check_openable(&client, &location).await?;
+            }
             const COLUMNS: &str = "SELECT name, provider, outline,
                                           CASE WHEN outline IS NULL THEN sealed END
                                    FROM preauth_connections";
@@ -295,6 +304,9 @@ impl PgStore {
                         )
                         .await
                         .map_err(failed)?;
+                    if !count {
+                        return Ok((rows_of(&rows), None));
+                    }
                     let total: i64 = client
                         .query_one(
                             "SELECT count(*) FROM preauth_connections
@@ -307,11 +319,7 @@ impl PgStore {
                     (rows, Some(usize::try_from(total).unwrap_or_default()))
                 }
             };
-            let rows: Vec<(String, String, Option<String>, Option<String>)> = rows
-                .iter()
-                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-                .collect();
-            Ok((rows, total))
+            Ok((rows_of(&rows), total))
         })?;
         let location = self.location().to_string();
         let connections = rows
@@ -342,6 +350,13 @@ impl PgStore {
         };
         Ok((listing, total))
     }
+}
+
+/// `(name, provider, outline, sealed when there is no outline)` of outline rows.
+fn rows_of(rows: &[tokio_postgres::Row]) -> Vec<(String, String, Option<String>, Option<String>)> {
+    rows.iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect()
 }
 
 fn unlock_with(data_key: Arc<DataKey>) -> Unlocked {
@@ -399,11 +414,33 @@ impl Store for PgStore {
     }
 
     fn outlines(&self) -> Result<Listing, StoreError> {
-        Ok(self.outline_rows(None)?.0)
+        Ok(self.outline_rows(None, false)?.0)
+    }
+
+    fn for_each_outline(
+        &self,
+        each: &mut dyn FnMut(Listed),
+    ) -> Result<Vec<StoreError>, StoreError> {
+        let mut page = Page {
+            after: None,
+            limit: OUTLINE_BATCH,
+            containing: None,
+        };
+        loop {
+            let (listing, _) = self.outline_rows(Some(&page), false)?;
+            let more = listing.connections.len() > OUTLINE_BATCH;
+            let mut batch = listing.connections;
+            batch.truncate(OUTLINE_BATCH);
+            page.after = batch.last().map(|l| l.name.clone());
+            batch.into_iter().for_each(&mut *each);
+            if !more {
+                return Ok(Vec::new());
+            }
+        }
     }
 
     fn outline_page(&self, page: &Page) -> Result<PagedListing, StoreError> {
-        let (mut listing, total) = self.outline_rows(Some(page))?;
+        let (mut listing, total) = self.outline_rows(Some(page), true)?;
         let more = listing.connections.len() > page.limit;
         listing.connections.truncate(page.limit);
         let next = more
