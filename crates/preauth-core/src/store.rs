@@ -326,6 +326,18 @@ pub trait Store: Send + Sync {
         Ok(listing)
     }
 
+    /// Connection `name` as [`Store::list`] would list it (where it is kept, whether
+    /// sealed), or why it cannot be used; [`StoreError::NotFound`] when there is none. A
+    /// store that can read one connection alone does; this default reads the listing.
+    fn listed(&self, name: &str) -> Result<Listed, StoreError> {
+        let folded = crate::connection::fold_name(name);
+        self.list()?
+            .connections
+            .into_iter()
+            .find(|l| crate::connection::fold_name(&l.name) == folded)
+            .ok_or_else(|| StoreError::NotFound { name: name.into() })
+    }
+
     /// Hands every connection's outline to `each`, in name order, and returns the
     /// store's problems (files that cannot be read): for work over every connection that
     /// keeps only a little of each (monitoring). A store on a server reads a batch at a

@@ -473,13 +473,22 @@ impl Store for PgStore {
         })
     }
 
-    fn load(&self, name: &str) -> Result<Connection, StoreError> {
+    fn listed(&self, name: &str) -> Result<Listed, StoreError> {
         let sealer = self.sealer()?;
         let rows = self.rows(Some(fold_name(name)))?;
         let row = rows.first().ok_or_else(|| StoreError::NotFound {
             name: name.to_string(),
         })?;
-        self.open_row(&sealer, row)
+        Ok(Listed {
+            connection: self.open_row(&sealer, row),
+            name: row.0.clone(),
+            location: self.location().to_string(),
+            sealed: true,
+        })
+    }
+
+    fn load(&self, name: &str) -> Result<Connection, StoreError> {
+        self.listed(name)?.connection
     }
 
     fn create(&self, connection: &Connection) -> Result<(), StoreError> {

@@ -3,7 +3,6 @@
 use std::time::SystemTime;
 
 use preauth_core::connection::Connection;
-use preauth_core::connection::fold_name;
 use preauth_core::error::LifecycleError;
 use preauth_core::error::When;
 use preauth_core::lifecycle::{
@@ -143,14 +142,7 @@ pub(super) fn connection(env: &Environment, name: &str) -> Result<(), ExecError>
 /// The table of `show connection '…'` (never a secret's value), for the statement and
 /// the API of `preauth serve`.
 pub fn connection_table(env: &Environment, name: &str) -> Result<Table, ExecError> {
-    let entry = env
-        .lifecycle()
-        .store()
-        .list()?
-        .connections
-        .into_iter()
-        .find(|e| fold_name(&e.name) == fold_name(name))
-        .ok_or_else(|| preauth_core::store::StoreError::NotFound { name: name.into() })?;
+    let entry = env.lifecycle().store().listed(name)?;
     let connection = entry.connection?;
     let now = env.lifecycle().now();
     let platform = env.lifecycle().platform_of(&connection).ok();
