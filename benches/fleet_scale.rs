@@ -74,7 +74,7 @@ use support::{REFRESH_WINDOW_REACHED, connection_name, peak_kib, register_script
 const SIZES: [usize; 2] = [10_000, 100_000];
 
 /// The most connections registered through the API (the rest by the script).
-const API_SAMPLE: usize = 200;
+const API_SAMPLE: usize = 1_000;
 
 /// The clients that register through the API at once.
 const API_CLIENTS: usize = 8;
@@ -377,26 +377,27 @@ fn bench(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 (0..iters)
                     .map(|_| {
+                        // The first page, of the default 1,000, with the total.
                         let (took, answer) = get(&server, "/api/v1/connections", &admin);
-                        assert!(answer.body.contains(&connection_name(n - 1)));
+                        assert!(answer.body.contains(&format!("\"total\":{n}")));
                         took
                     })
                     .sum()
             })
         });
-        let (_, page) = get(&server, "/api/v1/connections?limit=100", &admin);
-        let listed = page.body.matches("\"name\"").count();
-        if listed <= 100 {
-            group.bench_function(format!("serve api list limit 100/{n}"), |b| {
-                b.iter_custom(|iters| {
-                    (0..iters)
-                        .map(|_| get(&server, "/api/v1/connections?limit=100", &admin).0)
-                        .sum()
-                })
-            });
-        } else {
-            println!("fleet serve api list limit 100/{n}: not paged ({listed} connections listed)");
-        }
+        let middle = connection_name(n / 2);
+        let after_middle = format!("/api/v1/connections?limit=100&after={middle}");
+        group.bench_function(format!("serve api list limit 100/{n}"), |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        let (took, answer) = get(&server, &after_middle, &admin);
+                        assert!(answer.body.contains(&connection_name(n / 2 + 1)));
+                        took
+                    })
+                    .sum()
+            })
+        });
         let mut pages = server.visitor();
         let signed = pages.get(server.login_path());
         assert!(
@@ -412,6 +413,21 @@ fn bench(c: &mut Criterion) {
                         let answer = pages.get("/connections");
                         let took = started.elapsed();
                         assert_eq!(answer.status, 200, "{}", answer.body);
+                        assert!(answer.body.contains(&format!("Showing 100 of {n} connections")));
+                        took
+                    })
+                    .sum()
+            })
+        });
+        let search = format!("/connections?q={}", connection_name(n - 1));
+        group.bench_function(format!("serve connections search/{n}"), |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        let started = Instant::now();
+                        let answer = pages.get(&search);
+                        let took = started.elapsed();
+                        assert!(answer.body.contains("Showing 1 of 1 connections"));
                         took
                     })
                     .sum()
