@@ -413,7 +413,11 @@ fn bench(c: &mut Criterion) {
                         let answer = pages.get("/connections");
                         let took = started.elapsed();
                         assert_eq!(answer.status, 200, "{}", answer.body);
-                        assert!(answer.body.contains(&format!("Showing 100 of {n} connections")));
+                        assert!(
+                            answer
+                                .body
+                                .contains(&format!("Showing 100 of {n} connections"))
+                        );
                         took
                     })
                     .sum()

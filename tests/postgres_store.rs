@@ -769,3 +769,24 @@ fn check_reads_a_large_store_a_batch_at_a_time_and_misses_none() {
         "c02000",
     ]);
 }
+
+#[test]
+fn a_spool_that_is_not_a_folder_stops_everything_before_a_refresh_is_sent() {
+    let Some(Shared { sandbox, alpha, .. }) = Shared::new("spool_not_ready") else {
+        return;
+    };
+    sandbox.advance(600);
+    let before = refreshes(&sandbox);
+    // A file where the spool folder belongs: no answer could be kept on this machine.
+    std::fs::create_dir_all(alpha.settings()).expect("the settings folder");
+    std::fs::write(alpha.settings().join("spool"), b"in the way").expect("a file");
+    alpha.run(&["token", "acme"]).exits(1).warns(&[
+        "settings/spool",
+        "is not a folder",
+        "move it aside",
+    ]);
+    assert_eq!(refreshes(&sandbox), before, "nothing was sent");
+    std::fs::remove_file(alpha.settings().join("spool")).expect("removed");
+    alpha.run(&["token", "acme"]).exits(0);
+    assert_eq!(refreshes(&sandbox), before + 1);
+}

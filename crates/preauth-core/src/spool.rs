@@ -167,6 +167,16 @@ impl Spool {
     }
 
     fn io(&self, path: &Path, source: io::Error) -> StoreError {
+        let not_a_folder = source.kind() == io::ErrorKind::NotADirectory
+            || (source.kind() == io::ErrorKind::AlreadyExists && !self.dir.is_dir());
+        if not_a_folder {
+            return StoreError::Io {
+                path: self.dir.clone(),
+                source: io::Error::other(
+                    "is not a folder, and preauth keeps refresh answers there until their store has them: move it aside",
+                ),
+            };
+        }
         StoreError::Io {
             path: path.to_path_buf(),
             source,

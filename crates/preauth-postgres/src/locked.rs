@@ -284,10 +284,15 @@ impl RowLock {
             holds: refresh_fence(connection),
         };
         // A new refresh token is the only copy of the chain: on this machine's disk first.
-        let spooled = entry.holds != lease.fence;
-        if spooled {
-            self.refreshing.spool.put(&entry)?;
-        }
+        // Should that fail (a full disk), the store is still tried: it may take it.
+        let (spooled, unspooled) = if entry.holds == lease.fence {
+            (false, None)
+        } else {
+            match self.refreshing.spool.put(&entry) {
+                Ok(_) => (true, None),
+                Err(e) => (false, Some(e)),
+            }
+        };
         match self.write_patiently(&entry) {
             Ok(_) => {
                 self.lease = None;
@@ -307,7 +312,12 @@ impl RowLock {
                     cause: e.to_string(),
                 })
             }
-            Err(e) => Err(e),
+            Err(e) => Err(match unspooled {
+                Some(spool) => self.db.failure(format!(
+                    "neither the store ({e}) nor this machine's spool ({spool}) took the answer"
+                )),
+                None => e,
+            }),
         }
     }
 
