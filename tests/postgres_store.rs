@@ -717,7 +717,8 @@ fn rows_written_before_outlines_are_opened_instead() {
         .psql("legacy_rows")
         .args([
             "-c",
-            "UPDATE preauth_connections SET outline = NULL, refresh_hash = NULL",
+            "UPDATE preauth_connections SET outline = NULL, refresh_hash = NULL,
+                 platform = NULL, secrets = NULL, records = NULL",
         ])
         .status()
         .expect("psql runs");
@@ -789,4 +790,35 @@ fn a_spool_that_is_not_a_folder_stops_everything_before_a_refresh_is_sent() {
     std::fs::remove_file(alpha.settings().join("spool")).expect("removed");
     alpha.run(&["token", "acme"]).exits(0);
     assert_eq!(refreshes(&sandbox), before + 1);
+}
+
+#[test]
+fn a_refused_refresh_token_is_critical_for_every_machine_that_checks() {
+    let Some(Shared {
+        sandbox,
+        alpha,
+        beta,
+        tokens,
+        ..
+    }) = Shared::new("refused_everywhere")
+    else {
+        return;
+    };
+    // Another program spends the refresh token first; alpha's forced refresh is refused
+    // and recorded in the row.
+    let elsewhere = Workspace::new();
+    elsewhere.register_issued("acme", &sandbox, &tokens[0], DAY);
+    sandbox.advance(600);
+    elsewhere.run(&["token", "acme"]).exits(0);
+    alpha
+        .run_c("refresh connection 'acme' force")
+        .exits(1)
+        .warns(&["already used"]);
+    // Beta's monitoring, from the row's summary, sees it; so does a listing.
+    beta.run(&["check"])
+        .exits(2)
+        .says(&["CRITICAL", "acme", "already used"]);
+    beta.run_c("show connections")
+        .exits(0)
+        .says(&["refresh token refused"]);
 }

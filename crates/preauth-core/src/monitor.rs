@@ -97,9 +97,9 @@ pub struct CheckReport {
 
 const DAY: u64 = 24 * 3600;
 
-/// Checks every connection in `store` at `now`, from their outlines (no secret is opened
-/// where the store keeps outlines), read a batch at a time so that memory stays bounded
-/// by the verdicts. A settings file that cannot be read is an UNKNOWN line of its own;
+/// Checks every connection in `store` at `now`, from their summaries (no secret is
+/// opened where the store keeps them), read a batch at a time so that memory stays
+/// bounded by the verdicts. A settings file that cannot be read is an UNKNOWN line of its own;
 /// the other connections are judged all the same.
 pub fn check(
     store: &dyn Store,
@@ -108,7 +108,7 @@ pub fn check(
     thresholds: Thresholds,
 ) -> CheckReport {
     let mut connections = Vec::new();
-    let read = store.for_each_outline(&mut |listed| {
+    let read = store.for_each_summary(&mut |listed| {
         connections.push(check_one(listed, registry, now, thresholds));
     });
     match read {

@@ -338,11 +338,14 @@ pub trait Store: Send + Sync {
             .ok_or_else(|| StoreError::NotFound { name: name.into() })
     }
 
-    /// Hands every connection's outline to `each`, in name order, and returns the
+    /// Hands every connection's *summary* to `each`, in name order, and returns the
     /// store's problems (files that cannot be read): for work over every connection that
-    /// keeps only a little of each (monitoring). A store on a server reads a batch at a
-    /// time, so memory does not grow with the store; this default reads one listing.
-    fn for_each_outline(
+    /// judges only a little of each (monitoring). A summary is an outline (see
+    /// [`Store::outlines`]) that may lack what monitoring does not judge (URLs, client
+    /// id). A store on a server reads a batch at a time from plain columns, so neither
+    /// time nor memory go to opening or parsing; this default reads one listing of
+    /// outlines.
+    fn for_each_summary(
         &self,
         each: &mut dyn FnMut(Listed),
     ) -> Result<Vec<StoreError>, StoreError> {

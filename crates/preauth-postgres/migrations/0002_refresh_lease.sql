@@ -13,8 +13,20 @@
 -- times, the lifecycle's records; each secret that is set replaced by a placeholder):
 -- `show connections`, `preauth check` and `/metrics` read it and open nothing. NULL on
 -- rows written before version 2, which are opened instead until their next write.
+--
+-- The summary columns (`platform` … `records`) hold what monitoring judges, typed, so
+-- that `preauth check` and `/metrics` over 100,000 rows parse nothing: the platform, the
+-- token times, which secrets are set (bits: 1 client secret, 2 access token, 4 refresh
+-- token, 8 tokens at all) and the lifecycle's records (failure, registration). NULL on
+-- rows written before version 2.
 ALTER TABLE preauth_connections
     ADD COLUMN outline       text,
+    ADD COLUMN platform      text,
+    ADD COLUMN access_issued_at  timestamptz,
+    ADD COLUMN access_expires_at timestamptz,
+    ADD COLUMN refresh_issued_at timestamptz,
+    ADD COLUMN secrets       smallint,
+    ADD COLUMN records       text,
     ADD COLUMN refresh_hash  bytea,
     ADD COLUMN lease_id      bytea,
     ADD COLUMN lease_holder  text,

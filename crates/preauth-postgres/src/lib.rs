@@ -28,6 +28,7 @@ mod locked;
 mod outline;
 mod schema;
 mod store;
+mod summary;
 
 pub use db::{DEFAULT_STEP, location_of, with_step_bound};
 pub use keys::{MachineKey, SlotKind};

@@ -33,7 +33,8 @@ use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
 use crate::db::{Db, error};
-use crate::outline::outline_text;
+use crate::outline::{outline_text, read_outline};
+use crate::summary::{self, Summary};
 
 /// How long a lease lasts: the token client's 30 s for the platform's answer, and time
 /// to write it over a restarting server. A holder that dies leaves its lease to expire
@@ -123,7 +124,7 @@ impl RowLock {
         skip_held: bool,
     ) -> Result<Option<RowLock>, StoreError> {
         if let Some(waiting) = refreshing.spool.find(db.location(), name)? {
-            replay(&db, &refreshing.spool, &waiting)?;
+            replay(&db, &refreshing.spool, &waiting, &registry)?;
         }
         let client = db.client()?;
         let mut lock = RowLock {
@@ -279,7 +280,7 @@ impl RowLock {
             name: self.name.clone(),
             provider,
             sealed,
-            outline: outline_text(connection, &self.registry, &location)?,
+            outline: outline_text(connection, &self.registry, &location)?.0,
             fence: lease.fence,
             holds: refresh_fence(connection),
         };
@@ -330,8 +331,9 @@ impl RowLock {
         loop {
             let client = Arc::clone(&self.client);
             let (entry, location) = (entry.clone(), self.db.location().to_string());
+            let summary = summary_of(&entry, &self.registry)?;
             let written = self.db.run(async move {
-                Ok(write_fenced(&client, &entry).await.map_err(|e| {
+                Ok(write_fenced(&client, &entry, &summary).await.map_err(|e| {
                     // Without an SQL state the session or server went away: a new
                     // session may succeed where this one failed.
                     let session_lost = e.code().is_none();
@@ -358,10 +360,16 @@ impl RowLock {
 /// Writes a spooled answer to the store (fenced on the token it replaced) and removes
 /// it from the spool when the store holds it or something newer. When the store cannot
 /// be written, the entry stays and the error says where it waits.
-pub(crate) fn replay(db: &Db, spool: &Spool, entry: &Spooled) -> Result<(), StoreError> {
+pub(crate) fn replay(
+    db: &Db,
+    spool: &Spool,
+    entry: &Spooled,
+    registry: &Registry,
+) -> Result<(), StoreError> {
     let copy = entry.clone();
+    let summary = summary_of(entry, registry)?;
     let written = db.with(|client, location| async move {
-        write_fenced(&client, &copy)
+        write_fenced(&client, &copy, &summary)
             .await
             .map_err(|e| error(&location, &e, "write the spooled answer"))
     });
@@ -375,30 +383,53 @@ pub(crate) fn replay(db: &Db, spool: &Spool, entry: &Spooled) -> Result<(), Stor
     }
 }
 
+/// The summary of a spooled answer, from its outline.
+fn summary_of(entry: &Spooled, registry: &Registry) -> Result<Summary, StoreError> {
+    let provider = &entry.provider;
+    read_outline(
+        &entry.name,
+        provider,
+        &entry.outline,
+        registry,
+        &entry.store,
+    )
+    .map(|outlined| Summary::of(&outlined))
+}
+
 /// `UPDATE` of the row, only while it holds the refresh token `entry.fence`; ends any
 /// lease. `true` when written.
-async fn write_fenced(client: &Client, entry: &Spooled) -> Result<bool, tokio_postgres::Error> {
+async fn write_fenced(
+    client: &Client,
+    entry: &Spooled,
+    summary: &Summary,
+) -> Result<bool, tokio_postgres::Error> {
     let folded = fold_name(&entry.name);
     let fence = entry.fence.map(|f| f.to_vec());
     let hash = entry.holds.map(|h| h.to_vec());
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![
+        &folded,
+        &entry.provider,
+        &entry.sealed,
+        &hash,
+        &fence,
+        &entry.outline,
+    ];
+    params.extend(summary.params());
     client
         .batch_execute("BEGIN; SET LOCAL synchronous_commit = on")
         .await?;
     let updated = client
         .execute(
-            "UPDATE preauth_connections
-             SET provider = $2, sealed = $3, refresh_hash = $4, outline = $6,
-                 updated_at = now(), lease_id = NULL, lease_holder = NULL, lease_host = NULL,
-                 lease_pid = NULL, lease_until = NULL
-             WHERE folded = $1 AND refresh_hash IS NOT DISTINCT FROM $5",
-            &[
-                &folded,
-                &entry.provider,
-                &entry.sealed,
-                &hash,
-                &fence,
-                &entry.outline,
-            ],
+            &format!(
+                "UPDATE preauth_connections
+                 SET provider = $2, sealed = $3, refresh_hash = $4, outline = $6,
+                     ({}) = ($7, $8, $9, $10, $11, $12),
+                     updated_at = now(), lease_id = NULL, lease_holder = NULL,
+                     lease_host = NULL, lease_pid = NULL, lease_until = NULL
+                 WHERE folded = $1 AND refresh_hash IS NOT DISTINCT FROM $5",
+                summary::COLUMNS
+            ),
+            &params,
         )
         .await;
     match updated {
@@ -564,17 +595,23 @@ impl LockedConnection for RowLock {
         let folded = fold_name(&self.name);
         let location = self.db.location().to_string();
         let hash = refresh_fence(connection).map(|h| h.to_vec());
-        let outline = outline_text(connection, &self.registry, &location)?;
+        let (outline, summary) = outline_text(connection, &self.registry, &location)?;
         // Whatever happens now, the transaction is over.
         self.open = false;
         self.db.run(async move {
+            let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                vec![&folded, &sealed.provider, &sealed.text, &hash, &outline];
+            params.extend(summary.params());
             let updated = client
                 .execute(
-                    "UPDATE preauth_connections
-                     SET provider = $2, sealed = $3, refresh_hash = $4, outline = $5,
-                         updated_at = now()
-                     WHERE folded = $1",
-                    &[&folded, &sealed.provider, &sealed.text, &hash, &outline],
+                    &format!(
+                        "UPDATE preauth_connections
+                         SET provider = $2, sealed = $3, refresh_hash = $4, outline = $5,
+                             ({}) = ($6, $7, $8, $9, $10, $11), updated_at = now()
+                         WHERE folded = $1",
+                        summary::COLUMNS
+                    ),
+                    &params,
                 )
                 .await;
             commit_one_row(&client, updated, &location, "store the connection").await

@@ -8,16 +8,21 @@ use preauth_core::sealing::Sealer;
 use preauth_core::settings::keys::outline;
 use preauth_core::store::StoreError;
 
-/// The outline of `connection` as the text the row keeps (a plain connection string).
+use crate::summary::Summary;
+
+/// The outline of `connection` as the text the row keeps (a plain connection string),
+/// and its summary.
 pub(crate) fn outline_text(
     connection: &Connection,
     registry: &Registry,
     location: &str,
-) -> Result<String, StoreError> {
-    Sealer::new(None)
-        .seal_connection(&outline(connection), registry)
+) -> Result<(String, Summary), StoreError> {
+    let outlined = outline(connection);
+    let text = Sealer::new(None)
+        .seal_connection(&outlined, registry)
         .map(|sealed| sealed.text)
-        .map_err(|e| e.at(location, &connection.name))
+        .map_err(|e| e.at(location, &connection.name))?;
+    Ok((text, Summary::of(&outlined)))
 }
 
 /// The connection an outline text describes (its secrets placeholders).

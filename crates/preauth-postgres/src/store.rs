@@ -24,9 +24,10 @@ use crate::keys::{self, DataKey, MachineKey};
 use crate::locked::{Holder, Refreshing, RowLock, replay};
 use crate::outline::{outline_text, read_outline};
 use crate::schema;
+use crate::summary::{self, Summary};
 
-/// How many outlines [`Store::for_each_outline`] reads at a time.
-const OUTLINE_BATCH: usize = 2_000;
+/// How many summaries [`Store::for_each_summary`] reads at a time.
+const SUMMARY_BATCH: usize = 2_000;
 
 /// What opening a store may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +110,7 @@ impl PgStore {
         // Answers spooled on this machine go to the store before anything reads it. One
         // that still cannot be written waits for the next lock of its connection.
         for waiting in spool.all(db.location())? {
-            let _ = replay(&db, &spool, &waiting);
+            let _ = replay(&db, &spool, &waiting, &registry);
         }
         let local = Sealer::new(Some(Arc::clone(&machine.protector)));
         let refreshing = Refreshing {
@@ -232,13 +233,20 @@ impl PgStore {
         self.db.with(|client, location| async move {
             let failed = |e: tokio_postgres::Error| error(&location, &e, "store the connection");
             client.batch_execute("BEGIN").await.map_err(failed)?;
-            for (folded, name, provider, sealed, hash, outline) in &rows {
+            for (folded, name, provider, sealed, hash, (outline, summary)) in &rows {
+                let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                    vec![folded, name, provider, sealed, hash, outline];
+                params.extend(summary.params());
                 let inserted = client
                     .execute(
-                        "INSERT INTO preauth_connections
-                             (folded, name, provider, sealed, refresh_hash, outline)
-                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (folded) DO NOTHING",
-                        &[folded, name, provider, sealed, hash, outline],
+                        &format!(
+                            "INSERT INTO preauth_connections
+                                 (folded, name, provider, sealed, refresh_hash, outline, {})
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                             ON CONFLICT (folded) DO NOTHING",
+                            summary::COLUMNS
+                        ),
+                        &params,
                     )
                     .await;
                 let taken = match inserted {
@@ -261,13 +269,9 @@ impl PgStore {
 
 impl PgStore {
     /// The outlines of every connection, or of `page` (one more than its limit, to tell
-    /// whether a next page exists), with the count of all that match its filter when
-    /// `count`. Rows written before outlines were kept are opened instead.
-    fn outline_rows(
-        &self,
-        page: Option<&Page>,
-        count: bool,
-    ) -> Result<(Listing, Option<usize>), StoreError> {
+    /// whether a next page exists) with the count of all that match its filter. Rows
+    /// written before outlines were kept are opened instead.
+    fn outline_rows(&self, page: Option<&Page>) -> Result<(Listing, Option<usize>), StoreError> {
         let page = page.map(|p| {
             (
                 p.after.as_deref().map(fold_name),
@@ -304,9 +308,6 @@ impl PgStore {
                         )
                         .await
                         .map_err(failed)?;
-                    if !count {
-                        return Ok((rows_of(&rows), None));
-                    }
                     let total: i64 = client
                         .query_one(
                             "SELECT count(*) FROM preauth_connections
@@ -321,27 +322,10 @@ impl PgStore {
             };
             Ok((rows_of(&rows), total))
         })?;
-        let location = self.location().to_string();
         let connections = rows
             .into_iter()
             .map(|(name, provider, outline, sealed)| {
-                let connection = match (outline, sealed) {
-                    (Some(text), _) => {
-                        read_outline(&name, &provider, &text, &self.registry, &location)
-                    }
-                    // Written before outlines were kept: opened, once per listing.
-                    (None, sealed) => self.sealer().and_then(|sealer| {
-                        let row = (name.clone(), provider, sealed.unwrap_or_default());
-                        self.open_row(&sealer, &row)
-                            .map(|c| preauth_core::settings::keys::outline(&c))
-                    }),
-                };
-                Listed {
-                    connection,
-                    name,
-                    location: location.clone(),
-                    sealed: true,
-                }
+                self.outline_listed(name, provider, outline, sealed)
             })
             .collect();
         let listing = Listing {
@@ -349,6 +333,34 @@ impl PgStore {
             problems: Vec::new(),
         };
         Ok((listing, total))
+    }
+}
+
+impl PgStore {
+    /// A row's outline as listed: read from its text, or (a row written before outlines
+    /// were kept) opened from its sealed text.
+    fn outline_listed(
+        &self,
+        name: String,
+        provider: String,
+        outline: Option<String>,
+        sealed: Option<String>,
+    ) -> Listed {
+        let location = self.location().to_string();
+        let connection = match outline {
+            Some(text) => read_outline(&name, &provider, &text, &self.registry, &location),
+            None => self.sealer().and_then(|sealer| {
+                let row = (name.clone(), provider, sealed.unwrap_or_default());
+                self.open_row(&sealer, &row)
+                    .map(|c| preauth_core::settings::keys::outline(&c))
+            }),
+        };
+        Listed {
+            connection,
+            name,
+            location,
+            sealed: true,
+        }
     }
 }
 
@@ -414,33 +426,76 @@ impl Store for PgStore {
     }
 
     fn outlines(&self) -> Result<Listing, StoreError> {
-        Ok(self.outline_rows(None, false)?.0)
+        Ok(self.outline_rows(None)?.0)
     }
 
-    fn for_each_outline(
+    fn for_each_summary(
         &self,
         each: &mut dyn FnMut(Listed),
     ) -> Result<Vec<StoreError>, StoreError> {
-        let mut page = Page {
-            after: None,
-            limit: OUTLINE_BATCH,
-            containing: None,
-        };
+        let mut after: Option<String> = None;
         loop {
-            let (listing, _) = self.outline_rows(Some(&page), false)?;
-            let more = listing.connections.len() > OUTLINE_BATCH;
-            let mut batch = listing.connections;
-            batch.truncate(OUTLINE_BATCH);
-            page.after = batch.last().map(|l| l.name.clone());
-            batch.into_iter().for_each(&mut *each);
-            if !more {
+            let (from, limit) = (after.clone(), i64::try_from(SUMMARY_BATCH).unwrap_or(1));
+            let rows = self.db.with(|client, location| async move {
+                if from.is_none() {
+                    keys::check_openable(&client, &location).await?;
+                }
+                // Rows written before summaries were kept bring what lists them instead.
+                let rows = client
+                    .query(
+                        &format!(
+                            "SELECT folded, name, {},
+                                    CASE WHEN platform IS NULL THEN provider END,
+                                    CASE WHEN platform IS NULL THEN outline END,
+                                    CASE WHEN platform IS NULL AND outline IS NULL
+                                         THEN sealed END
+                             FROM preauth_connections
+                             WHERE $1::text IS NULL OR folded > $1
+                             ORDER BY folded LIMIT $2",
+                            summary::COLUMNS
+                        ),
+                        &[&from, &limit],
+                    )
+                    .await
+                    .map_err(|e| error(&location, &e, "read the connections"))?;
+                Ok(rows)
+            })?;
+            let full = rows.len() == SUMMARY_BATCH;
+            after = rows.last().map(|r| r.get(0));
+            for row in rows {
+                let name: String = row.get(1);
+                let listed = match row.get::<_, Option<String>>(2) {
+                    Some(platform) => Listed {
+                        connection: Ok(Summary {
+                            platform,
+                            access_issued_at: row.get(3),
+                            access_expires_at: row.get(4),
+                            refresh_issued_at: row.get(5),
+                            secrets: row.get::<_, Option<i16>>(6).unwrap_or_default(),
+                            records: row.get(7),
+                        }
+                        .connection(name.clone())),
+                        name,
+                        location: self.location().to_string(),
+                        sealed: true,
+                    },
+                    None => self.outline_listed(
+                        name,
+                        row.get::<_, Option<String>>(8).unwrap_or_default(),
+                        row.get(9),
+                        row.get(10),
+                    ),
+                };
+                each(listed);
+            }
+            if !full {
                 return Ok(Vec::new());
             }
         }
     }
 
     fn outline_page(&self, page: &Page) -> Result<PagedListing, StoreError> {
-        let (mut listing, total) = self.outline_rows(Some(page), true)?;
+        let (mut listing, total) = self.outline_rows(Some(page))?;
         let more = listing.connections.len() > page.limit;
         listing.connections.truncate(page.limit);
         let next = more
