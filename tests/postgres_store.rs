@@ -750,6 +750,17 @@ fn the_listing_is_paged_and_searchable_on_a_shared_store() {
     let server = serve::Server::start(&alpha, &[]);
     serve::pages_through_the_api(&server, &admin);
     serve::pages_through_the_connections_page(&server);
+    // /metrics counts as preauth check judges: six connections without tokens.
+    let (status, metrics) = common::http("GET", &format!("{}/metrics", server.url), None);
+    assert_eq!(status, 200);
+    for line in [
+        "preauth_store_up 1",
+        "preauth_connections{state=\"critical\"} 6",
+        "preauth_connections{state=\"ok\"} 0",
+    ] {
+        assert!(metrics.contains(line), "{line} not in {metrics}");
+    }
+    alpha.run(&["check"]).exits(2).says(&["connections=6", "failed=6"]);
 }
 
 #[test]

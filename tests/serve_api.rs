@@ -168,6 +168,7 @@ fn register_list_show_token_check_metrics_and_drop_over_the_api() {
     let (status, metrics) = common::http("GET", &format!("{}/metrics", server.url), None);
     assert_eq!(status, 200);
     for line in [
+        "preauth_store_up 1",
         "preauth_connections{state=\"ok\"} 1",
         "preauth_connections{state=\"critical\"} 0",
         "preauth_tokens_served_total 2",

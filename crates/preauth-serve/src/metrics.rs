@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use preauth_core::monitor::{CheckReport, CheckState};
+use preauth_core::monitor::{CheckState, Tally};
 
 /// Counters of this process since it started.
 #[derive(Debug, Default)]
@@ -32,9 +32,20 @@ impl Counters {
         self.refusals.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The metrics text for `report` (taken at `now`) and these counters.
-    pub(crate) fn render(&self, report: &CheckReport, now: SystemTime) -> String {
+    /// The metrics text for `tally` (taken at `now`) and these counters.
+    pub(crate) fn render(&self, tally: &Tally, now: SystemTime) -> String {
         let mut out = String::new();
+        metric(
+            &mut out,
+            "preauth_store_up",
+            "gauge",
+            "1 when the store could be read for these metrics, 0 when not (the counts are then 0).",
+        );
+        let _ = writeln!(
+            out,
+            "preauth_store_up {}",
+            u8::from(tally.unknown.is_none())
+        );
         metric(
             &mut out,
             "preauth_connections",
@@ -47,23 +58,14 @@ impl Counters {
             CheckState::Critical,
             CheckState::Unknown,
         ] {
-            let count = report
-                .connections
-                .iter()
-                .filter(|c| c.state == state)
-                .count();
             let _ = writeln!(
                 out,
-                "preauth_connections{{state=\"{}\"}} {count}",
-                state.to_string().to_lowercase()
+                "preauth_connections{{state=\"{}\"}} {}",
+                state.to_string().to_lowercase(),
+                tally.count(state)
             );
         }
-        let first = report
-            .connections
-            .iter()
-            .filter_map(|c| c.refresh_token_expires_at)
-            .min();
-        if let Some(at) = first {
+        if let Some(at) = tally.first_refresh_expiry {
             metric(
                 &mut out,
                 "preauth_refresh_token_days_left_min",
@@ -102,4 +104,21 @@ impl Counters {
 
 fn metric(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_that_cannot_be_read_is_down_not_empty() {
+        let down = Tally {
+            unknown: Some("the database did not answer".into()),
+            ..Tally::default()
+        };
+        let text = Counters::default().render(&down, SystemTime::now());
+        assert!(text.contains("preauth_store_up 0"), "{text}");
+        let up = Counters::default().render(&Tally::default(), SystemTime::now());
+        assert!(up.contains("preauth_store_up 1"), "{up}");
+    }
 }

@@ -40,7 +40,9 @@ fn report(env: &Environment, thresholds: Thresholds) -> CheckReport {
 pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let (counters, thresholds) = (Arc::clone(&state.counters), state.thresholds);
     let text = blocking(&state.env, move |env| {
-        Ok(counters.render(&report(env, thresholds), env.lifecycle().now()))
+        let now = env.lifecycle().now();
+        let tally = monitor::tally(env.store(), env.registry(), now, thresholds);
+        Ok(counters.render(&tally, now))
     })
     .await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
