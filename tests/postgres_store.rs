@@ -760,7 +760,10 @@ fn the_listing_is_paged_and_searchable_on_a_shared_store() {
     ] {
         assert!(metrics.contains(line), "{line} not in {metrics}");
     }
-    alpha.run(&["check"]).exits(2).says(&["connections=6", "failed=6"]);
+    alpha
+        .run(&["check"])
+        .exits(2)
+        .says(&["connections=6", "failed=6"]);
 }
 
 #[test]

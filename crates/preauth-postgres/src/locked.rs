@@ -31,6 +31,7 @@ use preauth_core::spool::{Spool, Spooled, refresh_fence};
 use preauth_core::store::{LockedConnection, StoreError};
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{ToSql, Type};
 
 use crate::db::{Db, error};
 use crate::outline::{outline_text, read_outline};
@@ -204,7 +205,7 @@ impl RowLock {
                         lease_until > now() FROM preauth_connections
                  WHERE folded = $1 FOR UPDATE"
             };
-            let row = client.query_opt(lock, &[&folded]).await;
+            let row = client.query_typed_opt(lock, &[(&folded, Type::TEXT)]).await;
             if let Ok(Some(row)) = &row {
                 let lease = LeaseSeen {
                     id: row.get(0),
@@ -406,20 +407,20 @@ async fn write_fenced(
     let folded = fold_name(&entry.name);
     let fence = entry.fence.map(|f| f.to_vec());
     let hash = entry.holds.map(|h| h.to_vec());
-    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![
-        &folded,
-        &entry.provider,
-        &entry.sealed,
-        &hash,
-        &fence,
-        &entry.outline,
+    let mut params: Vec<(&(dyn ToSql + Sync), Type)> = vec![
+        (&folded, Type::TEXT),
+        (&entry.provider, Type::TEXT),
+        (&entry.sealed, Type::TEXT),
+        (&hash, Type::BYTEA),
+        (&fence, Type::BYTEA),
+        (&entry.outline, Type::TEXT),
     ];
     params.extend(summary.params());
     client
         .batch_execute("BEGIN; SET LOCAL synchronous_commit = on")
         .await?;
     let updated = client
-        .execute(
+        .execute_typed(
             &format!(
                 "UPDATE preauth_connections
                  SET provider = $2, sealed = $3, refresh_hash = $4, outline = $6,
@@ -516,9 +517,9 @@ impl LockedConnection for RowLock {
         let location = self.db.location().to_string();
         let (name, provider, sealed) = self.db.run(async move {
             let row = client
-                .query_one(
+                .query_typed_one(
                     "SELECT name, provider, sealed FROM preauth_connections WHERE folded = $1",
-                    &[&folded],
+                    &[(&folded, Type::TEXT)],
                 )
                 .await
                 .map_err(|e| error(&location, &e, "read the connection"))?;
@@ -553,20 +554,22 @@ impl LockedConnection for RowLock {
         // The lease is committed (synchronously) before the refresh token is sent.
         self.open = false;
         self.db.run(async move {
+            let fence = fence.map(|f| f.to_vec());
+            let seconds = LEASE.as_secs() as f64;
             let leased = client
-                .execute(
+                .execute_typed(
                     "UPDATE preauth_connections
                      SET refresh_hash = $2, lease_id = $3, lease_holder = $4, lease_host = $5,
                          lease_pid = $6, lease_until = now() + $7 * interval '1 second'
                      WHERE folded = $1",
                     &[
-                        &folded,
-                        &fence.map(|f| f.to_vec()),
-                        &lease_id,
-                        &holder.slot,
-                        &holder.host,
-                        &holder.pid,
-                        &(LEASE.as_secs() as f64),
+                        (&folded, Type::TEXT),
+                        (&fence, Type::BYTEA),
+                        (&lease_id, Type::BYTEA),
+                        (&holder.slot, Type::TEXT),
+                        (&holder.host, Type::TEXT),
+                        (&holder.pid, Type::INT4),
+                        (&seconds, Type::FLOAT8),
                     ],
                 )
                 .await;
@@ -599,11 +602,16 @@ impl LockedConnection for RowLock {
         // Whatever happens now, the transaction is over.
         self.open = false;
         self.db.run(async move {
-            let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                vec![&folded, &sealed.provider, &sealed.text, &hash, &outline];
+            let mut params: Vec<(&(dyn ToSql + Sync), Type)> = vec![
+                (&folded, Type::TEXT),
+                (&sealed.provider, Type::TEXT),
+                (&sealed.text, Type::TEXT),
+                (&hash, Type::BYTEA),
+                (&outline, Type::TEXT),
+            ];
             params.extend(summary.params());
             let updated = client
-                .execute(
+                .execute_typed(
                     &format!(
                         "UPDATE preauth_connections
                          SET provider = $2, sealed = $3, refresh_hash = $4, outline = $5,

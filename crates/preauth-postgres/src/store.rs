@@ -16,6 +16,7 @@ use preauth_core::store::{
     Store, StoreError,
 };
 use sha2::{Digest, Sha256};
+use tokio_postgres::types::{ToSql, Type};
 use zeroize::Zeroizing;
 
 use crate::db::{Db, error};
@@ -234,11 +235,17 @@ impl PgStore {
             let failed = |e: tokio_postgres::Error| error(&location, &e, "store the connection");
             client.batch_execute("BEGIN").await.map_err(failed)?;
             for (folded, name, provider, sealed, hash, (outline, summary)) in &rows {
-                let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                    vec![folded, name, provider, sealed, hash, outline];
+                let mut params: Vec<(&(dyn ToSql + Sync), Type)> = vec![
+                    (folded, Type::TEXT),
+                    (name, Type::TEXT),
+                    (provider, Type::TEXT),
+                    (sealed, Type::TEXT),
+                    (hash, Type::BYTEA),
+                    (outline, Type::TEXT),
+                ];
                 params.extend(summary.params());
                 let inserted = client
-                    .execute(
+                    .execute_typed(
                         &format!(
                             "INSERT INTO preauth_connections
                                  (folded, name, provider, sealed, refresh_hash, outline, {})

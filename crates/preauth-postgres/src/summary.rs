@@ -9,6 +9,7 @@ use preauth_core::connection::{Connection, Tokens};
 use preauth_core::connstr::ConnectionString;
 use preauth_core::secret::{AccessToken, ClientSecret, RefreshToken};
 use preauth_core::settings::keys::OUTLINE_SECRET;
+use tokio_postgres::types::{ToSql, Type};
 
 /// The columns a summary is kept in, in the order of [`Summary::params`].
 pub(crate) const COLUMNS: &str =
@@ -69,15 +70,16 @@ impl Summary {
         }
     }
 
-    /// The values of [`COLUMNS`], in order.
-    pub(crate) fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 6] {
+    /// The values of [`COLUMNS`], in order, with their types (for statements sent in
+    /// one round trip).
+    pub(crate) fn params(&self) -> [(&(dyn ToSql + Sync), Type); 6] {
         [
-            &self.platform,
-            &self.access_issued_at,
-            &self.access_expires_at,
-            &self.refresh_issued_at,
-            &self.secrets,
-            &self.records,
+            (&self.platform, Type::TEXT),
+            (&self.access_issued_at, Type::TIMESTAMPTZ),
+            (&self.access_expires_at, Type::TIMESTAMPTZ),
+            (&self.refresh_issued_at, Type::TIMESTAMPTZ),
+            (&self.secrets, Type::INT2),
+            (&self.records, Type::TEXT),
         ]
     }
 
