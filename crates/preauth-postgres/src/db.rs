@@ -225,8 +225,10 @@ impl Db {
         }
         let (config, tls, location) =
             (self.config.clone(), self.tls.clone(), self.location.clone());
+        // Every commit is synchronous (durable before it returns), whatever the server's
+        // default: a commit of new tokens is what the answer's safety rests on.
         let set_timeout = format!(
-            "SET statement_timeout = '{}ms'",
+            "SET statement_timeout = '{}ms'; SET synchronous_commit = on",
             self.statement_timeout().as_millis()
         );
         let (tx, rx) = std::sync::mpsc::sync_channel(1);

@@ -109,6 +109,8 @@ pub(crate) struct RowLock {
     open: bool,
     /// The lease committed before a refresh was sent, until a save ends it.
     lease: Option<Lease>,
+    /// The row as the lock read it, for the first load in the same transaction.
+    read: Option<StoredRow>,
 }
 
 impl RowLock {
@@ -138,6 +140,7 @@ impl RowLock {
             refreshing,
             open: false,
             lease: None,
+            read: None,
         };
         Ok(lock.lock_row(skip_held)?.then_some(lock))
     }
@@ -151,8 +154,9 @@ impl RowLock {
         loop {
             let left = self.lock_wait.saturating_sub(started.elapsed());
             match self.try_lock_row(skip_held, left)? {
-                Locking::Locked => {
+                Locking::Locked(row) => {
                     self.open = true;
+                    self.read = Some(row);
                     return Ok(true);
                 }
                 Locking::Held => return Ok(false),
@@ -196,13 +200,14 @@ impl RowLock {
         self.db.run_within(deadline, async move {
             let failed = |e: tokio_postgres::Error| error(&location, &e, "lock the connection");
             client.batch_execute(&begin).await.map_err(failed)?;
+            // The row comes along, so that the first load under this lock needs no query.
             let lock = if skip_held {
                 "SELECT lease_id, lease_holder, lease_host, lease_pid, lease_until,
-                        lease_until > now() FROM preauth_connections
+                        lease_until > now(), name, provider, sealed FROM preauth_connections
                  WHERE folded = $1 FOR UPDATE SKIP LOCKED"
             } else {
                 "SELECT lease_id, lease_holder, lease_host, lease_pid, lease_until,
-                        lease_until > now() FROM preauth_connections
+                        lease_until > now(), name, provider, sealed FROM preauth_connections
                  WHERE folded = $1 FOR UPDATE"
             };
             let row = client.query_typed_opt(lock, &[(&folded, Type::TEXT)]).await;
@@ -219,7 +224,11 @@ impl RowLock {
                     let _ = client.batch_execute("ROLLBACK").await;
                     return Ok(Locking::Leased(lease));
                 }
-                return Ok(Locking::Locked);
+                return Ok(Locking::Locked(StoredRow {
+                    name: row.get(6),
+                    provider: row.get(7),
+                    sealed: row.get(8),
+                }));
             }
             let _ = client.batch_execute("ROLLBACK").await;
             match row {
@@ -255,6 +264,7 @@ impl RowLock {
 
     /// Ends the open transaction (and with it the row lock), best effort.
     fn roll_back(&mut self) {
+        self.read = None;
         if !std::mem::take(&mut self.open) {
             return;
         }
@@ -416,9 +426,8 @@ async fn write_fenced(
         (&entry.outline, Type::TEXT),
     ];
     params.extend(summary.params());
-    client
-        .batch_execute("BEGIN; SET LOCAL synchronous_commit = on")
-        .await?;
+    // One statement, committed on its own (sessions commit synchronously, see
+    // `Db::client`).
     let updated = client
         .execute_typed(
             &format!(
@@ -432,22 +441,21 @@ async fn write_fenced(
             ),
             &params,
         )
-        .await;
-    match updated {
-        Ok(n) => {
-            client.batch_execute("COMMIT").await?;
-            Ok(n == 1)
-        }
-        Err(e) => {
-            let _ = client.batch_execute("ROLLBACK").await;
-            Err(e)
-        }
-    }
+        .await?;
+    Ok(updated == 1)
+}
+
+/// A connection's row as read under its lock.
+struct StoredRow {
+    name: String,
+    provider: String,
+    sealed: String,
 }
 
 /// What trying to lock a row found.
 enum Locking {
-    Locked,
+    /// Locked, and the row as it is.
+    Locked(StoredRow),
     Held,
     Absent,
     /// Another process's live lease.
@@ -512,6 +520,12 @@ fn process_alive(pid: i32) -> bool {
 impl LockedConnection for RowLock {
     fn load(&mut self) -> Result<Connection, StoreError> {
         self.ensure_open()?;
+        if let Some(row) = self.read.take() {
+            return self
+                .sealer
+                .open_connection(&row.name, &row.provider, &row.sealed, &self.registry)
+                .map_err(|e| e.at(self.db.location(), &row.name));
+        }
         let client = Arc::clone(&self.client);
         let folded = fold_name(&self.name);
         let location = self.db.location().to_string();
@@ -553,6 +567,7 @@ impl LockedConnection for RowLock {
         let lease_id = id.clone();
         // The lease is committed (synchronously) before the refresh token is sent.
         self.open = false;
+        self.read = None;
         self.db.run(async move {
             let fence = fence.map(|f| f.to_vec());
             let seconds = LEASE.as_secs() as f64;
@@ -601,6 +616,7 @@ impl LockedConnection for RowLock {
         let (outline, summary) = outline_text(connection, &self.registry, &location)?;
         // Whatever happens now, the transaction is over.
         self.open = false;
+        self.read = None;
         self.db.run(async move {
             let mut params: Vec<(&(dyn ToSql + Sync), Type)> = vec![
                 (&folded, Type::TEXT),
