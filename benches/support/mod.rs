@@ -17,9 +17,15 @@ use preauth_sandbox::{App, Sandbox};
 
 /// Runs `command` with standard output into a file; returns its wall time, its peak
 /// memory in KiB and its standard output. Panics unless it succeeds.
+///
+/// The peak is the child's own: its `VmHWM`, sampled every millisecond while it runs
+/// (so the time may be up to a millisecond late). (The
+/// `ru_maxrss` that `wait4` reports would not do: Linux carries the high-water mark of
+/// the memory a child had before `exec` into it, and a child spawned from this large
+/// benchmark process starts out sharing this process's memory.)
 #[expect(
     clippy::zombie_processes,
-    reason = "the child is reaped by wait4, which also reports its peak memory"
+    reason = "the child is reaped by waitpid in the loop"
 )]
 pub fn run_measured(command: &mut Command, out: &std::path::Path) -> (Duration, u64, String) {
     let started = Instant::now();
@@ -30,19 +36,25 @@ pub fn run_measured(command: &mut Command, out: &std::path::Path) -> (Duration, 
         .spawn()
         .expect("preauth starts");
     let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    let mut peak = 0;
     let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is our own child, not yet waited for; both pointers are valid.
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    loop {
+        peak = peak.max(peak_kib(child.id()));
+        // SAFETY: `pid` is our own child, not yet reaped; `status` is valid.
+        let waited = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if waited == pid {
+            break;
+        }
+        assert_eq!(waited, 0, "waitpid");
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let elapsed = started.elapsed();
-    assert_eq!(waited, pid, "wait4");
     assert!(
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
         "preauth failed (status {status})"
     );
     let stdout = std::fs::read_to_string(out).expect("output");
-    (elapsed, usage.ru_maxrss as u64, stdout)
+    (elapsed, peak, stdout)
 }
 
 /// The peak resident memory (VmHWM) of running process `pid`, in KiB; 0 when it
