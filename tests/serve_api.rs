@@ -321,11 +321,19 @@ fn bad_input_on_every_route_is_a_json_error_and_stores_nothing() {
     let taken = registration("ACME-NL", sandbox, &issued[1], 0).to_string();
     assert_error(&register(&taken), 409, "name_taken", "a taken name");
     let held = registration("other", sandbox, &issued[0], 0).to_string();
+    let answer = register(&held);
+    assert_error(&answer, 409, "token_held", "a refresh token another holds");
+    assert!(
+        !answer.1.to_string().to_lowercase().contains("acme-nl"),
+        "the holder's name is not told: {answer:?}"
+    );
+    // A name with an invisible right-to-left override reads as another name.
+    let disguised = registration("evil\u{202e}lmx", sandbox, &issued[1], 0).to_string();
     assert_error(
-        &register(&held),
-        409,
-        "token_held",
-        "a refresh token another holds",
+        &register(&disguised),
+        422,
+        "invalid",
+        "a bidi override in a name",
     );
     let held_elsewhere = registration("other", sandbox, &issued[2], 0).to_string();
     assert_error(

@@ -173,7 +173,15 @@ fn create_load_lock_save_and_drop() {
         }
         other => panic!("expected AlreadyExists, got {other:?}"),
     }
-    for bad in ["../evil", ".hidden", "a\nb", &"x".repeat(101)] {
+    for bad in [
+        "../evil",
+        ".hidden",
+        "a\nb",
+        &"x".repeat(101),
+        "evil\u{202e}lmx",
+        "zero\u{200b}width",
+        "\u{feff}bom",
+    ] {
         assert!(
             matches!(
                 store.create(&connection(bad, t0())),

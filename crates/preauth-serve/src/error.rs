@@ -226,9 +226,15 @@ impl From<ExecError> for ApiError {
             ExecError::RegisterNameTaken { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "name_taken", error.to_string())
             }
-            ExecError::TokenHeld { .. } => {
-                ApiError::new(StatusCode::CONFLICT, "token_held", error.to_string())
-            }
+            // A caller that may only register learns nothing of the other connections,
+            // not even the holder's name.
+            ExecError::TokenHeld { connection, .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "token_held",
+                format!(
+                    "the refresh token handed over for '{connection}' is held by another connection already; nothing was stored: obtain new tokens for '{connection}' from the partner application (one pair per connection)"
+                ),
+            ),
             ExecError::UnknownCountry { .. }
             | ExecError::UnknownPlatform { .. }
             | ExecError::BadTime { .. }
