@@ -157,6 +157,13 @@ fn public_url(options: &Options, scheme: &str, local: SocketAddr) -> Result<Stri
             "browsers on other machines must reach the pages over https",
         ));
     }
+    // Plain HTTP on an address other machines reach is only for a proxy in front that
+    // serves https: tokens and cookies must not cross the network in clear text.
+    if url.scheme() == "http" && !local.ip().is_loopback() && options.tls.is_none() {
+        return Err(bad(
+            "the server listens on an address other machines reach without TLS of its own, so the proxy in front must serve https: give an https URL (or listen on 127.0.0.1)",
+        ));
+    }
     Ok(given.trim_end_matches('/').to_string())
 }
 
@@ -370,5 +377,12 @@ mod tests {
             );
         }
         assert!(base("127.0.0.1:8440", true, Some("http://localhost:8080")).is_ok());
+        // Plain HTTP to every address behind a "proxy" would serve tokens in clear text.
+        let clear = base("0.0.0.0:8440", true, Some("http://localhost:8080")).unwrap_err();
+        assert!(
+            matches!(clear, ServeError::BadPublicUrl { .. }) && clear.to_string().contains("https"),
+            "{clear}"
+        );
+        assert!(base("0.0.0.0:8440", true, Some("https://preauth.example.com")).is_ok());
     }
 }
