@@ -292,6 +292,22 @@ fn bad_input_on_every_route_is_a_json_error_and_stores_nothing() {
         !answer.1.to_string().contains(&issued[1].refresh_token),
         "{answer:?}"
     );
+    assert_eq!(
+        (&answer.1["field"], &answer.1["expected"]),
+        (&json!("verify"), &json!("a boolean")),
+        "{answer:?}"
+    );
+    // An escaped quote inside the value does not let its tail through either.
+    wrong_type["verify"] = json!("SECRET\"TAILLEAK");
+    let answer = register(&wrong_type.to_string());
+    assert!(
+        !answer.1.to_string().contains("TAILLEAK") && !answer.1.to_string().contains("SECRET"),
+        "{answer:?}"
+    );
+    let mut missing_name = registration("other", sandbox, &issued[1], 0);
+    missing_name.as_object_mut().unwrap().remove("name");
+    let answer = register(&missing_name.to_string());
+    assert_eq!(answer.1["field"], "name", "{answer:?}");
     let mut unknown = registration("other", sandbox, &issued[1], 0);
     unknown["colour"] = json!("blue");
     assert_error(

@@ -25,6 +25,9 @@ pub struct ApiError {
     pub message: String,
     /// For 429: when to try again (sent as `Retry-After`, in whole seconds).
     pub retry_after: Option<Duration>,
+    /// For a body that does not fit: the field (as a path) and what it should be, sent as
+    /// `field` and `expected`.
+    pub misfit: Option<(String, Option<String>)>,
 }
 
 impl ApiError {
@@ -35,6 +38,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            misfit: None,
         }
     }
 
@@ -76,7 +80,11 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() {
             log_failure(self.status, &self.message);
         }
-        let body = serde_json::json!({"error": self.code, "message": self.message});
+        let mut body = serde_json::json!({"error": self.code, "message": self.message});
+        if let Some((field, expected)) = &self.misfit {
+            body["field"] = serde_json::json!(field);
+            body["expected"] = serde_json::json!(expected);
+        }
         let mut response = (self.status, Json(body)).into_response();
         let headers = response.headers_mut();
         if self.status == StatusCode::UNAUTHORIZED {
@@ -109,14 +117,13 @@ impl From<JsonRejection> for ApiError {
                 "unsupported_media_type",
                 "the body must be JSON, sent with Content-Type: application/json".to_string(),
             ),
-            JsonRejection::JsonDataError(_) => (
-                StatusCode::BAD_REQUEST,
-                "invalid_body",
-                format!(
-                    "the body has a missing field, an unknown one or a value of the wrong type ({})",
-                    without_quoted(&rejection.body_text())
-                ),
-            ),
+            JsonRejection::JsonDataError(_) => {
+                let misfit = Misfit::of(&rejection.body_text());
+                let mut error =
+                    ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", misfit.sentence());
+                error.misfit = misfit.field.map(|field| (field, misfit.expected));
+                return error;
+            }
             _ => (
                 StatusCode::BAD_REQUEST,
                 "malformed_json",
@@ -137,23 +144,79 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-/// `text` with every quoted part (serde quotes the values it did not expect, which may
-/// be secrets) replaced by `…`.
-fn without_quoted(text: &str) -> String {
-    let mut out = String::new();
-    let mut open: Option<char> = None;
-    for c in text.chars() {
-        match open {
-            Some(q) if c == q => open = None,
-            Some(_) => {}
-            None if c == '"' || c == '`' => {
-                open = Some(c);
-                out.push('…');
-            }
-            None => out.push(c),
+/// What was wrong with a body that is JSON but does not fit, read from serde's words
+/// without a byte of the body: serde quotes the values it did not expect, and a quoted
+/// value may be a secret (with escaped quotes inside), so only the field's path (the
+/// text before the first `: `, made of our own field names) and what serde expected
+/// (after the last `, expected `, from our own types) are kept.
+#[derive(Debug, PartialEq, Eq)]
+struct Misfit {
+    field: Option<String>,
+    expected: Option<String>,
+    /// A field the body lacks (the name is ours).
+    missing: Option<String>,
+    /// A field the body has and the API does not know.
+    unknown: bool,
+}
+
+impl Misfit {
+    fn of(text: &str) -> Misfit {
+        let text = text
+            .strip_prefix("Failed to deserialize the JSON body into the target type: ")
+            .unwrap_or(text);
+        let text = text.rfind(" at line ").map_or(text, |at| &text[..at]);
+        let (path, words) = match text.split_once(": ") {
+            Some((path, words)) if is_path(path) => (Some(path), words),
+            _ => (None, text),
+        };
+        let ours = |word: &str| word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let missing = words
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(name, _)| name)
+            .filter(|name| ours(name))
+            .map(str::to_string);
+        let unknown = words.starts_with("unknown field");
+        let expected = (!unknown && missing.is_none())
+            .then(|| words.rfind(", expected ").map(|at| &words[at + 11..]))
+            .flatten()
+            .map(str::to_string);
+        // The path of an unknown field is the caller's own key: never said back.
+        let path = path.filter(|p| *p != "." && !unknown);
+        Misfit {
+            field: missing.clone().or_else(|| path.map(str::to_string)),
+            expected,
+            missing,
+            unknown,
         }
     }
-    out
+
+    /// The sentence for people.
+    fn sentence(&self) -> String {
+        match (&self.missing, self.unknown, &self.field, &self.expected) {
+            (Some(name), ..) => format!("the body has no field '{name}', which is required"),
+            (None, true, ..) => {
+                "the body has a field the API does not know; see openapi.json for the fields"
+                    .to_string()
+            }
+            (None, false, Some(field), Some(expected)) => {
+                format!("the body's field '{field}' must be {expected}")
+            }
+            (None, false, Some(field), None) => {
+                format!("the body's field '{field}' has a value that does not fit")
+            }
+            (None, false, None, Some(expected)) => format!("the body must be {expected}"),
+            (None, false, None, None) => "the body does not fit the request's fields".to_string(),
+        }
+    }
+}
+
+/// Whether `text` is a field path as serde_path_to_error writes it (`a`, `a.b`, `a[0]`, `.`).
+fn is_path(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'))
 }
 
 impl From<ApiKeyError> for ApiError {
@@ -253,11 +316,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quoted_values_are_cut_out() {
-        assert_eq!(
-            without_quoted("verify: invalid type: string \"s3cret\", expected a boolean"),
-            "verify: invalid type: string …, expected a boolean"
+    fn a_misfit_names_the_field_and_never_a_value() {
+        let prefix = "Failed to deserialize the JSON body into the target type: ";
+        let wrong = Misfit::of(&format!(
+            "{prefix}verify: invalid type: string \"SECRET\\\", expected a number TAILLEAK\", expected a boolean at line 1 column 60"
+        ));
+        assert_eq!(wrong.field.as_deref(), Some("verify"));
+        assert_eq!(wrong.expected.as_deref(), Some("a boolean"));
+        let sentence = wrong.sentence();
+        assert!(
+            !sentence.contains("SECRET") && !sentence.contains("TAIL"),
+            "{sentence}"
         );
-        assert_eq!(without_quoted("a `x` b"), "a … b");
+        let missing = Misfit::of(&format!(
+            "{prefix}missing field `refresh_token` at line 1 column 12"
+        ));
+        assert_eq!(missing.field.as_deref(), Some("refresh_token"));
+        assert!(missing.sentence().contains("'refresh_token'"));
+        let unknown = Misfit::of(&format!(
+            "{prefix}colour: unknown field `colour`, expected one of `name`, `platform` at line 1 column 9"
+        ));
+        assert!(unknown.unknown && unknown.expected.is_none() && unknown.field.is_none());
+        assert!(!unknown.sentence().contains("colour"));
     }
 }
