@@ -167,7 +167,8 @@ fn public_url(options: &Options, scheme: &str, local: SocketAddr) -> Result<Stri
     Ok(given.trim_end_matches('/').to_string())
 }
 
-fn is_loopback_host(host: &str) -> bool {
+/// Whether `host` (a name or an IP literal, bracketed or not) is this machine.
+pub(crate) fn is_loopback_host(host: &str) -> bool {
     host == "localhost"
         || host
             .trim_matches(['[', ']'])

@@ -241,6 +241,16 @@ fn stored_message(name: &str) -> String {
     format!("Connection '{name}' is stored, encrypted.")
 }
 
+/// Whether `url` is an address a link may point to: https, or http on this machine (the
+/// sandbox). Anything else (`javascript:`, `data:`) is not.
+fn is_web_address(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| match u.scheme() {
+        "https" => u.host().is_some(),
+        "http" => u.host_str().is_some_and(crate::listen::is_loopback_host),
+        _ => false,
+    })
+}
+
 /// The Exchange Code form of a login at `login_url` that returns to `redirect`.
 fn exchange_page(
     visitor: &Visitor,
@@ -249,6 +259,12 @@ fn exchange_page(
     redirect: &str,
     error: Option<&str>,
 ) -> Response {
+    // The login URL comes back in a posted form: only a web address becomes a link.
+    let login_url = if is_web_address(login_url) {
+        login_url
+    } else {
+        ""
+    };
     let field = Field {
         name: "return_url",
         label: "Code return URL",
@@ -341,4 +357,26 @@ fn form_page(
             body,
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_web_addresses_become_links() {
+        assert!(is_web_address(
+            "https://start.exactonline.nl/api/oauth2/auth?x=1"
+        ));
+        assert!(is_web_address("http://127.0.0.1:8080/auth"));
+        for bad in [
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "http://evil.example/auth",
+            "//evil.example",
+            "",
+        ] {
+            assert!(!is_web_address(bad), "{bad}");
+        }
+    }
 }
