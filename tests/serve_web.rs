@@ -152,8 +152,23 @@ fn the_login_url_works_once_an_admin_key_logs_in_and_pages_need_a_login() {
     let csrf = Pages::csrf(&page);
     assert_eq!(person.post("/logout", &[("csrf", &csrf)]).status, 303);
     assert_eq!(person.get("/connections").status, 303);
+
+    // A session lasts only as long as the key that opened it: dropped, or dropped and
+    // made again under its name, the key no longer opens the pages.
+    let temp = api_key(&ws, "temp-admin", "admin");
+    let form = person.get("/login");
+    let csrf = Pages::csrf(&form);
+    let signed = person.post("/login", &[("csrf", &csrf), ("api_key", &temp)]);
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    assert_eq!(person.get("/connections").status, 200);
+    ws.run_c("drop api key 'temp-admin'").exits(0);
+    api_key(&ws, "temp-admin", "admin");
+    let after = person.get("/connections");
+    assert_eq!(after.status, 303, "the dropped key's session ended");
+    assert_eq!(after.header("location"), "/login");
+    server.wait_for_stderr(0, "the API key that opened the session is gone");
     let outcome = server.stop();
-    outcome.keeps_secret(&[&admin, &jobs]);
+    outcome.keeps_secret(&[&admin, &jobs, &temp]);
 }
 
 #[test]

@@ -86,6 +86,24 @@ struct KeyFile {
     keys: Vec<StoredKey>,
 }
 
+/// What identifies a key without being it: the SHA-256 its store keeps. A key dropped
+/// and made again under the same name has another.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyFingerprint(String);
+
+impl KeyFingerprint {
+    /// The fingerprint of the presented key `key`.
+    pub fn of(key: &str) -> KeyFingerprint {
+        KeyFingerprint(hash(key))
+    }
+}
+
+impl fmt::Debug for KeyFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyFingerprint([redacted])")
+    }
+}
+
 /// A key just created: the only time it exists outside its holder.
 pub struct NewApiKey(Zeroizing<String>);
 
@@ -225,12 +243,17 @@ impl ApiKeys {
 
     /// The key that `presented` is, if any (compared in constant time).
     pub fn verify(&self, presented: &str) -> Result<Option<ApiKeyInfo>, ApiKeyError> {
-        let presented = hash(presented);
+        self.find(&KeyFingerprint::of(presented))
+    }
+
+    /// The stored key with `fingerprint`, if it is still there: what a session opened
+    /// with a key checks, without keeping the key itself.
+    pub fn find(&self, fingerprint: &KeyFingerprint) -> Result<Option<ApiKeyInfo>, ApiKeyError> {
         Ok(self
             .read()?
             .keys
             .into_iter()
-            .find(|k| bool::from(k.sha256.as_bytes().ct_eq(presented.as_bytes())))
+            .find(|k| bool::from(k.sha256.as_bytes().ct_eq(fingerprint.0.as_bytes())))
             .map(|k| k.info))
     }
 

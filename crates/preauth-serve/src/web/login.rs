@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use maud::html;
-use preauth_core::api_keys::Scope;
+use preauth_core::api_keys::{KeyFingerprint, Scope};
 use serde::Deserialize;
 
 use super::forms::{Button, Posted};
@@ -31,7 +31,7 @@ pub(crate) async fn show(
     let sessions = &state.web.sessions;
     if let Some(token) = query.token {
         if sessions.spend_login_token(&token) {
-            let visitor = sessions.log_in(&headers, "the login link".into())?;
+            let visitor = sessions.log_in(&headers, "the login link".into(), None)?;
             return Ok(signed_in(&visitor));
         }
         let visitor = sessions.visitor(&headers)?;
@@ -76,7 +76,8 @@ pub(crate) async fn with_key(
         .map_err(|e| PageError::Internal(e.to_string()))?;
     let error = match key {
         Some(key) if key.scope.allows(Scope::Admin) => {
-            let visitor = sessions.log_in(&headers, format!("API key '{}'", key.name))?;
+            let user = format!("API key '{}'", key.name);
+            let visitor = sessions.log_in(&headers, user, Some(KeyFingerprint::of(presented)))?;
             return Ok(signed_in(&visitor));
         }
         Some(key) => format!(

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
+use preauth_core::api_keys::{KeyFingerprint, Scope};
 use preauth_core::flow::random_token;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -50,6 +51,9 @@ struct Session {
     csrf: String,
     /// Who logged in (`login link` or `API key 'name'`); `None` before the login.
     user: Option<String>,
+    /// The API key that opened the session, which must still be there (and admin) for
+    /// the session to go on.
+    key: Option<KeyFingerprint>,
     expires: Instant,
     /// A message for the next page shown (set after a redirect).
     flash: Option<String>,
@@ -64,6 +68,8 @@ pub(crate) struct Visitor {
     pub(crate) csrf: String,
     /// Who logged in, when someone did.
     pub(crate) user: Option<String>,
+    /// The API key that opened the session, if one did.
+    key: Option<KeyFingerprint>,
     /// The message left for this page, taken from the session.
     pub(crate) flash: Option<String>,
     /// A `Set-Cookie` value when this request started the session.
@@ -127,6 +133,7 @@ impl Sessions {
             id: id.to_string(),
             csrf: session.csrf.clone(),
             user: session.user.clone(),
+            key: session.key.clone(),
             flash: session.flash.take(),
             set_cookie: None,
         })
@@ -136,14 +143,20 @@ impl Sessions {
     pub(crate) fn visitor(&self, headers: &HeaderMap) -> Result<Visitor, PageError> {
         match self.find(headers) {
             Some(visitor) => Ok(visitor),
-            None => self.start(None, ANONYMOUS_LIFETIME),
+            None => self.start(None, None, ANONYMOUS_LIFETIME),
         }
     }
 
-    /// A new session for `user` (the old one of this browser, if any, ends).
-    pub(crate) fn log_in(&self, headers: &HeaderMap, user: String) -> Result<Visitor, PageError> {
+    /// A new session for `user`, opened with API key `key` if one (the old session of
+    /// this browser, if any, ends).
+    pub(crate) fn log_in(
+        &self,
+        headers: &HeaderMap,
+        user: String,
+        key: Option<KeyFingerprint>,
+    ) -> Result<Visitor, PageError> {
         self.end(headers);
-        self.start(Some(user), SESSION_LIFETIME)
+        self.start(Some(user), key, SESSION_LIFETIME)
     }
 
     /// Spends the one-time login token: whether `token` is it and still works.
@@ -177,7 +190,12 @@ impl Sessions {
         self.cookie_value("", 0)
     }
 
-    fn start(&self, user: Option<String>, lifetime: Duration) -> Result<Visitor, PageError> {
+    fn start(
+        &self,
+        user: Option<String>,
+        key: Option<KeyFingerprint>,
+        lifetime: Duration,
+    ) -> Result<Visitor, PageError> {
         let (id, csrf) = (random()?, random()?);
         let now = Instant::now();
         let mut sessions = self.lock();
@@ -192,6 +210,7 @@ impl Sessions {
             Session {
                 csrf: csrf.clone(),
                 user: user.clone(),
+                key: key.clone(),
                 expires: now + lifetime,
                 flash: None,
             },
@@ -201,6 +220,7 @@ impl Sessions {
             id,
             csrf,
             user,
+            key,
             flash: None,
         })
     }
@@ -239,10 +259,27 @@ impl FromRequestParts<AppState> for Signed {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Signed, PageError> {
-        match state.web.sessions.find(&parts.headers) {
-            Some(visitor) if visitor.user.is_some() => Ok(Signed(visitor)),
-            _ => Err(PageError::LoginNeeded),
+        let visitor = match state.web.sessions.find(&parts.headers) {
+            Some(visitor) if visitor.user.is_some() => visitor,
+            _ => return Err(PageError::LoginNeeded),
+        };
+        // A session opened with an API key lasts only as long as that key (the same key,
+        // not a new one of its name) is there with scope admin.
+        if let Some(opened_with) = &visitor.key {
+            let key = state
+                .keys
+                .find(opened_with)
+                .map_err(|e| PageError::Internal(e.to_string()))?;
+            if !key.is_some_and(|k| k.scope.allows(Scope::Admin)) {
+                state.web.sessions.end(&parts.headers);
+                super::audit(
+                    visitor.who(),
+                    format_args!("was logged out: the API key that opened the session is gone"),
+                );
+                return Err(PageError::LoginNeeded);
+            }
         }
+        Ok(Signed(visitor))
     }
 }
 
@@ -277,7 +314,7 @@ mod tests {
         assert!(cookie.ends_with("; Secure"));
         let old = with_cookie(&format!("a=b; {COOKIE}={}", anonymous.id));
         assert!(sessions.find(&old).unwrap().user.is_none());
-        let signed = sessions.log_in(&old, "login link".into()).unwrap();
+        let signed = sessions.log_in(&old, "login link".into(), None).unwrap();
         assert_ne!(signed.id, anonymous.id);
         assert_ne!(signed.csrf, anonymous.csrf);
         assert!(sessions.find(&old).is_none());
@@ -291,7 +328,9 @@ mod tests {
     #[test]
     fn a_flash_message_is_shown_once() {
         let sessions = Sessions::new(false, false).unwrap().0;
-        let visitor = sessions.log_in(&HeaderMap::new(), "x".into()).unwrap();
+        let visitor = sessions
+            .log_in(&HeaderMap::new(), "x".into(), None)
+            .unwrap();
         sessions.flash(&visitor, "dropped".into());
         let headers = with_cookie(&format!("{COOKIE}={}", visitor.id));
         assert_eq!(
