@@ -197,6 +197,9 @@ fn register_list_show_token_check_metrics_and_drop_over_the_api() {
     );
     assert_eq!(status, 204);
     assert!(!ws.settings().join("settings-acme-nl.xml").exists());
+    // Every change through the API is in the log, with the key's name.
+    server.wait_for_stderr(0, "API key 'partner': registered connection 'acme-nl'");
+    server.wait_for_stderr(0, "API key 'admin': dropped connection 'acme-nl'");
     let gone = server.call(
         "GET",
         "/api/v1/connections/acme-nl",

@@ -136,6 +136,7 @@ fn the_login_url_works_once_an_admin_key_logs_in_and_pages_need_a_login() {
         !wrong.body.contains("pak_not-a-key"),
         "a key is never sent back"
     );
+    server.wait_for_stderr(0, "was refused the pages with an API key that is not known");
     let token_scope = person.post("/login", &[("csrf", &csrf), ("api_key", &jobs)]);
     assert_eq!(token_scope.status, 401);
     assert!(
@@ -143,6 +144,7 @@ fn the_login_url_works_once_an_admin_key_logs_in_and_pages_need_a_login() {
         "{}",
         token_scope.body
     );
+    server.wait_for_stderr(0, "was refused the pages with API key 'jobs' (scope token)");
     let signed = person.post("/login", &[("csrf", &csrf), ("api_key", &admin)]);
     assert_eq!(signed.status, 303, "{}", signed.body);
     let page = person.get("/connections");

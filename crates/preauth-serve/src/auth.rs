@@ -9,6 +9,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use preauth_core::api_keys::Scope;
 
+use crate::audit::Caller;
 use crate::error::ApiError;
 use crate::routes::AppState;
 
@@ -16,7 +17,7 @@ use crate::routes::AppState;
 /// so that a caller without a valid key learns nothing about the route's input.
 pub(crate) async fn require(
     State((state, scope)): State<(AppState, Scope)>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
     let presented = request
@@ -53,5 +54,6 @@ pub(crate) async fn require(
             .take(&key.name, Instant::now())
             .map_err(|wait| ApiError::rate_limited(&key.name, wait))?;
     }
+    request.extensions_mut().insert(Caller(key.name));
     Ok(next.run(request).await)
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use preauth_script::ast::{App, Register, SecretText};
@@ -15,6 +15,7 @@ use preauth_script::interpreter::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::audit::{Caller, audit};
 use crate::error::ApiError;
 use crate::paging;
 use crate::routes::{AppState, blocking, detached};
@@ -58,12 +59,16 @@ pub(crate) async fn show(
 /// `DELETE /api/v1/connections/{name}`.
 pub(crate) async fn drop_connection(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     name: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
     let Path(name) = name?;
     blocking(&state.env, move |env| {
         match env.lifecycle().store().drop_connection(&name)? {
-            true => Ok(StatusCode::NO_CONTENT),
+            true => {
+                audit(&caller.who(), format_args!("dropped connection '{name}'"));
+                Ok(StatusCode::NO_CONTENT)
+            }
             false => Err(preauth_core::store::StoreError::NotFound { name }.into()),
         }
     })
@@ -111,6 +116,7 @@ impl From<RegisterBody> for Register {
 /// `POST /api/v1/connections`: `register connection` from JSON.
 pub(crate) async fn register(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<RegisterBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body?;
@@ -123,7 +129,12 @@ pub(crate) async fn register(
         // The store changes between requests: the refresh tokens held are read afresh.
         env.forget_held_tokens();
         let registration = runtime.block_on(register_connection(env, &request))?;
-        Ok(connection_table(env, &registration.connection.name)?.to_json_object())
+        let name = &registration.connection.name;
+        audit(
+            &caller.who(),
+            format_args!("registered connection '{name}'"),
+        );
+        Ok(connection_table(env, name)?.to_json_object())
     })
     .await?;
     Ok((StatusCode::CREATED, Json(stored)).into_response())

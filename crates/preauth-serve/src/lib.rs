@@ -16,6 +16,7 @@
 
 #![deny(missing_docs)]
 
+mod audit;
 mod auth;
 mod connections;
 mod error;

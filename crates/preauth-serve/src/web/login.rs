@@ -74,6 +74,20 @@ pub(crate) async fn with_key(
         .keys
         .verify(presented)
         .map_err(|e| PageError::Internal(e.to_string()))?;
+    match &key {
+        Some(key) if !key.scope.allows(Scope::Admin) => audit(
+            visitor.who(),
+            format_args!(
+                "was refused the pages with API key '{}' (scope {})",
+                key.name, key.scope
+            ),
+        ),
+        None if !presented.is_empty() => audit(
+            visitor.who(),
+            format_args!("was refused the pages with an API key that is not known"),
+        ),
+        _ => {}
+    }
     let error = match key {
         Some(key) if key.scope.allows(Scope::Admin) => {
             let user = format!("API key '{}'", key.name);

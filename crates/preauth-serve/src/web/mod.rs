@@ -30,6 +30,7 @@ use maud::{Markup, html};
 use preauth_script::interpreter::{Environment, ExecError};
 use std::sync::Arc;
 
+pub(crate) use crate::audit::audit;
 use crate::routes::{AppState, blocking};
 use layout::Section;
 use session::{Sessions, Visitor};
@@ -180,12 +181,6 @@ async fn on_store<T: Send + 'static>(
     work: impl FnOnce(&Environment) -> Result<T, ExecError> + Send + 'static,
 ) -> Result<Result<T, ExecError>, PageError> {
     Ok(blocking(env, move |env| Ok(work(env))).await?)
-}
-
-/// Writes one line about what `who` did to standard error, the service's log: names
-/// and actions only, never a secret.
-fn audit(who: &str, what: std::fmt::Arguments<'_>) {
-    eprintln!("preauth serve: {who}: {what}");
 }
 
 /// `markup` as an HTML response body.
