@@ -30,8 +30,7 @@ pub(crate) async fn show(
 ) -> Result<Response, PageError> {
     let sessions = &state.web.sessions;
     if let Some(token) = query.token {
-        if sessions.spend_login_token(&token) {
-            let visitor = sessions.log_in(&headers, "the login link".into(), None)?;
+        if let Some(visitor) = sessions.log_in_with_token(&headers, &token)? {
             return Ok(signed_in(&visitor));
         }
         let visitor = sessions.visitor(&headers)?;

@@ -159,8 +159,25 @@ impl Sessions {
         self.start(Some(user), key, SESSION_LIFETIME)
     }
 
+    /// Logs in with the one-time login token: a new session when `token` is it and still
+    /// works (the old session of this browser ends), else `None`. The session is made
+    /// before the token is spent, so that a server too busy for a session keeps the link.
+    pub(crate) fn log_in_with_token(
+        &self,
+        headers: &HeaderMap,
+        token: &str,
+    ) -> Result<Option<Visitor>, PageError> {
+        let visitor = self.start(Some("the login link".into()), None, SESSION_LIFETIME)?;
+        if !self.spend_login_token(token) {
+            self.lock().remove(&digest(&visitor.id));
+            return Ok(None);
+        }
+        self.end(headers);
+        Ok(Some(visitor))
+    }
+
     /// Spends the one-time login token: whether `token` is it and still works.
-    pub(crate) fn spend_login_token(&self, token: &str) -> bool {
+    fn spend_login_token(&self, token: &str) -> bool {
         let mut login = self.login.lock().unwrap_or_else(|e| e.into_inner());
         let valid = login.as_ref().is_some_and(|(hash, until)| {
             bool::from(hash.ct_eq(&digest(token))) && Instant::now() < *until
@@ -201,9 +218,23 @@ impl Sessions {
         let mut sessions = self.lock();
         if sessions.len() >= MAX_SESSIONS {
             sessions.retain(|_, s| s.expires > now);
-            if sessions.len() >= MAX_SESSIONS {
-                return Err(PageError::Busy);
+        }
+        // A flood of visitors who never log in must not lock out the ones who do: the
+        // oldest anonymous sessions make room (their forms simply ask again).
+        if sessions.len() >= MAX_SESSIONS {
+            let mut anonymous: Vec<(Digest32, Instant)> = sessions
+                .iter()
+                .filter(|(_, s)| s.user.is_none())
+                .map(|(id, s)| (*id, s.expires))
+                .collect();
+            anonymous.sort_by_key(|(_, expires)| *expires);
+            let excess = sessions.len() + 1 - MAX_SESSIONS;
+            for (id, _) in anonymous.into_iter().take(excess.max(MAX_SESSIONS / 10)) {
+                sessions.remove(&id);
             }
+        }
+        if sessions.len() >= MAX_SESSIONS {
+            return Err(PageError::Busy);
         }
         sessions.insert(
             digest(&id),
@@ -292,6 +323,29 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::COOKIE, HeaderValue::from_str(value).unwrap());
         headers
+    }
+
+    #[test]
+    fn a_flood_of_anonymous_visitors_leaves_the_login_link_working() {
+        let (sessions, token) = Sessions::new(false, true).unwrap();
+        for _ in 0..MAX_SESSIONS + 50 {
+            sessions.visitor(&HeaderMap::new()).expect("room is made");
+        }
+        let signed = sessions
+            .log_in_with_token(&HeaderMap::new(), &token.unwrap())
+            .unwrap()
+            .expect("the link still logs in");
+        assert!(signed.user.is_some());
+        assert!(sessions.lock().len() <= MAX_SESSIONS);
+        // A wrong token spends nothing and leaves no session behind.
+        let before = sessions.lock().len();
+        assert!(
+            sessions
+                .log_in_with_token(&HeaderMap::new(), "wrong")
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(sessions.lock().len(), before);
     }
 
     #[test]
