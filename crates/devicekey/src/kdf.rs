@@ -221,22 +221,30 @@ impl KeyCache {
     }
 }
 
+/// Argon2id parameters cheap enough for unit tests.
+#[cfg(test)]
+pub(crate) const CHEAP: KdfParams = KdfParams {
+    memory_kib: 64,
+    iterations: 1,
+    parallelism: 1,
+};
+
+/// A key spec of the [`CHEAP`] parameters whose salt is `salt` repeated.
+#[cfg(test)]
+pub(crate) fn cheap_spec(salt: u8) -> KeySpec {
+    KeySpec {
+        salt: [salt; SALT_LEN],
+        params: CHEAP,
+        mask: 1,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const CHEAP: KdfParams = KdfParams {
-        memory_kib: 64,
-        iterations: 1,
-        parallelism: 1,
-    };
-
     fn spec(salt: u8) -> KeySpec {
-        KeySpec {
-            salt: [salt; SALT_LEN],
-            params: CHEAP,
-            mask: 1,
-        }
+        cheap_spec(salt)
     }
 
     #[test]

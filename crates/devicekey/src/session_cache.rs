@@ -111,21 +111,7 @@ mod tests {
     use std::cell::Cell;
 
     use super::*;
-    use crate::kdf::{KdfParams, SALT_LEN, derive_raw};
-
-    const CHEAP: KdfParams = KdfParams {
-        memory_kib: 64,
-        iterations: 1,
-        parallelism: 1,
-    };
-
-    fn spec(salt: u8) -> KeySpec {
-        KeySpec {
-            salt: [salt; SALT_LEN],
-            params: CHEAP,
-            mask: 1,
-        }
-    }
+    use crate::kdf::{cheap_spec as spec, derive_raw};
 
     /// A cache in a keyring of its own, or `None` (with a line) where keyrings are unusable.
     fn private_cache(test: &str, ttl: Duration) -> Option<SessionCache> {

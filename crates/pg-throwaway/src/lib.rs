@@ -378,17 +378,7 @@ impl Cluster {
         if self.running {
             return Ok(());
         }
-        let output = self
-            .command(&self.tool("pg_ctl"), true)
-            .arg("start")
-            .arg("-D")
-            .arg(&self.data_dir)
-            .arg("-l")
-            .arg(&self.log_file)
-            .args(["-w", "-t", "60", "-o"])
-            .arg(format!("-p {}", self.port))
-            .output()
-            .map_err(|e| Unavailable::new(format!("cannot run pg_ctl: {e}")))?;
+        let output = self.pg_ctl_start(self.port)?;
         if !output.status.success() {
             return Err(Unavailable::new(format!(
                 "pg_ctl start on port {} failed ({}): {}",
@@ -505,22 +495,26 @@ rm -rf "$dir"
             .map_err(|e| Unavailable::new(format!("cannot write {}: {e}", conf.display())))
     }
 
+    /// `pg_ctl start` of the data directory on `port`, waited for.
+    fn pg_ctl_start(&self, port: u16) -> Result<std::process::Output, Unavailable> {
+        self.command(&self.tool("pg_ctl"), true)
+            .arg("start")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .arg("-l")
+            .arg(&self.log_file)
+            .args(["-w", "-t", "60", "-o"])
+            .arg(format!("-p {port}"))
+            .output()
+            .map_err(|e| Unavailable::new(format!("cannot run pg_ctl: {e}")))
+    }
+
     fn start_server(&mut self) -> Result<(), Unavailable> {
         let mut why = String::new();
         for _ in 0..PORT_ATTEMPTS {
             let port = free_port()?;
             let log_before = std::fs::metadata(&self.log_file).map_or(0, |m| m.len());
-            let output = self
-                .command(&self.tool("pg_ctl"), true)
-                .arg("start")
-                .arg("-D")
-                .arg(&self.data_dir)
-                .arg("-l")
-                .arg(&self.log_file)
-                .args(["-w", "-t", "60", "-o"])
-                .arg(format!("-p {port}"))
-                .output()
-                .map_err(|e| Unavailable::new(format!("cannot run pg_ctl: {e}")))?;
+            let output = self.pg_ctl_start(port)?;
             if output.status.success() {
                 self.port = port;
                 self.running = true;
