@@ -105,6 +105,10 @@ fn register_list_show_token_check_metrics_and_drop_over_the_api() {
     let (status, connection) = setup.register("acme-nl", 0, 580);
     assert_eq!(status, 201, "{connection}");
     assert_eq!(connection["name"], "acme-nl");
+    assert!(
+        connection.get("stored_in").is_none(),
+        "no server path: {connection}"
+    );
     assert_eq!(connection["client_secret"], "(set)");
     assert_eq!(connection["refresh_token"], "(set)");
     assert!(ws.settings().join("settings-acme-nl.xml").is_file());

@@ -134,7 +134,12 @@ pub(crate) async fn register(
             &caller.who(),
             format_args!("registered connection '{name}'"),
         );
-        Ok(connection_table(env, name)?.to_json_object())
+        let mut stored = connection_table(env, name)?.to_json_object();
+        // A partner's key learns nothing of this server's files or database.
+        if let Some(fields) = stored.as_object_mut() {
+            fields.remove("stored_in");
+        }
+        Ok(stored)
     })
     .await?;
     Ok((StatusCode::CREATED, Json(stored)).into_response())
