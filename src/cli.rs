@@ -590,6 +590,10 @@ pub struct ServeArgs {
     /// log in with an API key of scope admin instead.
     #[arg(long)]
     pub no_login_url: bool,
+    /// A host (HOST or HOST:PORT) that connections registered through the API may name in
+    /// their api_url besides the platforms' own hosts, such as a sandbox (repeatable).
+    #[arg(long, value_name = "HOST")]
+    pub allow_api_host: Vec<preauth_serve::ApiHost>,
     /// Access tokens each API key may get per second, and at once (0: no limit).
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub token_rate: u32,

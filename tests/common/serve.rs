@@ -24,9 +24,18 @@ pub struct Server {
 }
 
 impl Server {
-    /// `preauth serve --listen 127.0.0.1:0 ARGS` in `ws` (ARGS may add `--tls-cert` and
-    /// `--tls-key`), once it prints its URL.
+    /// `preauth serve --listen 127.0.0.1:0 --allow-api-host 127.0.0.1 ARGS` in `ws` (ARGS
+    /// may add `--tls-cert` and `--tls-key`), once it prints its URL: connections
+    /// registered through its API may point at a sandbox on this machine.
     pub fn start(ws: &Workspace, args: &[&str]) -> Server {
+        let mut all = vec!["--allow-api-host", "127.0.0.1"];
+        all.extend_from_slice(args);
+        Server::start_strict(ws, &all)
+    }
+
+    /// `preauth serve --listen 127.0.0.1:0 ARGS` in `ws`: through its API, connections
+    /// may name only the platforms' own hosts unless ARGS say otherwise.
+    pub fn start_strict(ws: &Workspace, args: &[&str]) -> Server {
         let mut child = ws
             .preauth()
             .args(["serve", "--listen", "127.0.0.1:0"])
@@ -224,11 +233,12 @@ pub fn tokens_at_once(connection: &str, askers: &[(&str, &str)]) -> Vec<String> 
     })
 }
 
-/// A client of the web pages without a browser: it keeps the session cookie, as a
-/// browser would.
+/// A client of the web pages without a browser: it keeps the cookies it is given (the
+/// session's, the one that ties a login to this browser), as a browser would.
 pub struct Pages {
     base: String,
-    cookie: Option<String>,
+    /// Each cookie as `name=value`.
+    cookies: Vec<String>,
 }
 
 impl Server {
@@ -237,7 +247,10 @@ impl Server {
         let mut pages = self.visitor();
         let answer = pages.get(self.login_path());
         assert_eq!(answer.status, 303, "the login URL logs in: {answer:?}");
-        assert!(pages.cookie.is_some(), "the login sets the session cookie");
+        assert!(
+            pages.cookie("preauth_session").is_some(),
+            "the login sets the session cookie"
+        );
         pages
     }
 
@@ -251,7 +264,7 @@ impl Server {
     pub fn visitor(&self) -> Pages {
         Pages {
             base: self.url.clone(),
-            cookie: None,
+            cookies: Vec::new(),
         }
     }
 }
@@ -287,22 +300,32 @@ impl Pages {
             .to_string()
     }
 
+    /// The value of cookie `name`, when it holds one.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies
+            .iter()
+            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+    }
+
     fn request(&mut self, method: &str, path: &str, body: &str) -> super::Answer {
         let mut headers = String::new();
-        if let Some(cookie) = &self.cookie {
-            headers += &format!("Cookie: {cookie}\r\n");
+        if !self.cookies.is_empty() {
+            headers += &format!("Cookie: {}\r\n", self.cookies.join("; "));
         }
         if method == "POST" {
             headers += "Content-Type: application/x-www-form-urlencoded\r\n";
         }
         let answer = super::exchange(method, &format!("{}{path}", self.base), &headers, body);
-        let set = answer.header("set-cookie");
-        if let Some(pair) = set
-            .split(';')
-            .next()
-            .filter(|p| p.starts_with("preauth_session="))
-        {
-            self.cookie = Some(pair.to_string()).filter(|p| p != "preauth_session=");
+        for (_, set) in answer.headers.iter().filter(|(n, _)| n == "set-cookie") {
+            let pair = set.split(';').next().unwrap_or_default().trim();
+            let Some((name, value)) = pair.split_once('=') else {
+                continue;
+            };
+            self.cookies
+                .retain(|kept| kept.split_once('=').is_none_or(|(n, _)| n != name));
+            if !value.is_empty() {
+                self.cookies.push(pair.to_string());
+            }
         }
         answer
     }

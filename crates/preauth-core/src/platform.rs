@@ -113,6 +113,29 @@ impl Platform {
         .map(|h| h.base_url.as_str())
     }
 
+    /// `api_url` checked as a connection's base URL on this platform (see
+    /// [`parse_base_url`]: https, or plain http on loopback only; a host; no query,
+    /// fragment or credentials), without its trailing slash: the form it is stored in.
+    /// Every route that stores an `api_url` checks it here first, so that nothing
+    /// unusable (`javascript:…`, `http://10.0.0.1`) is ever stored.
+    pub fn check_api_url(&self, api_url: &str) -> Result<String, PlatformError> {
+        let trimmed = api_url.trim().trim_end_matches('/');
+        parse_base_url(&self.id, trimmed)?;
+        Ok(trimmed.to_string())
+    }
+
+    /// Whether `api_url` is on one of this platform's own hosts: the same scheme, host
+    /// and port as one of [`Platform::hosts`] (Exact's country hosts, Twinfield's login
+    /// host, a user-defined platform's endpoints).
+    pub fn is_own_host(&self, api_url: &str) -> bool {
+        let Ok(url) = Url::parse(api_url) else {
+            return false;
+        };
+        self.hosts
+            .iter()
+            .any(|host| Url::parse(&host.base_url).is_ok_and(|own| own.origin() == url.origin()))
+    }
+
     /// The URL of one endpoint of this platform (`authorize_path`, `token_path`,
     /// `me_path`, …) on `base_url` (a connection's `api-url`).
     ///

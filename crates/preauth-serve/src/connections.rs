@@ -120,6 +120,11 @@ pub(crate) async fn register(
     body: Result<Json<RegisterBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body?;
+    if let (Some(api_url), Some(platform)) =
+        (&body.api_url, state.env.registry().get(&body.platform))
+    {
+        crate::api_hosts::check(&platform, api_url, &state.api_hosts)?;
+    }
     let request = Register::from(body);
     // A registration reads the store (the name, the refresh tokens held) with calls that
     // may wait, so all of it runs on a blocking thread; it finishes even if the client

@@ -277,7 +277,38 @@ impl From<LifecycleError> for ApiError {
             | E::Unparseable { .. } => (StatusCode::BAD_GATEWAY, "platform_unavailable"),
             _ => (StatusCode::BAD_GATEWAY, "platform_refused"),
         };
-        ApiError::new(status, code, error.to_string())
+        ApiError::new(status, code, sentence(&error))
+    }
+}
+
+/// What an API answer or a page says of `error`: its message, except that the
+/// beginning of a platform answer that cannot be read goes only to this server's log
+/// (the platform may be a host that a partner's key pointed at, and its answer no
+/// business of the caller's).
+pub(crate) fn sentence(error: &LifecycleError) -> String {
+    match error {
+        LifecycleError::Unparseable {
+            name,
+            status,
+            reason,
+            excerpt,
+        } => {
+            eprintln!(
+                "preauth serve: the platform's answer for '{name}' (HTTP {status}, {reason}) began: {excerpt}"
+            );
+            format!(
+                "the platform's answer for '{name}' cannot be read (HTTP {status}, {reason}); its beginning is in this server's log"
+            )
+        }
+        other => other.to_string(),
+    }
+}
+
+/// [`sentence`] of a statement's error.
+pub(crate) fn exec_sentence(error: &ExecError) -> String {
+    match error {
+        ExecError::Lifecycle(error) => sentence(error),
+        other => other.to_string(),
     }
 }
 

@@ -16,6 +16,7 @@
 
 #![deny(missing_docs)]
 
+mod api_hosts;
 mod audit;
 mod auth;
 mod connections;
@@ -28,6 +29,7 @@ mod rate;
 mod routes;
 mod web;
 
+pub use api_hosts::ApiHost;
 pub use error::ApiError;
 pub use listen::{
     Bound, Certificates, Options, ServeError, TlsError, TlsFile, TlsFiles, bind, check_listen,

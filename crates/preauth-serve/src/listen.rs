@@ -124,6 +124,9 @@ pub struct Options {
     pub token_rate: u32,
     /// When `/api/v1/check` and `/metrics` count a refresh token as expiring.
     pub thresholds: Thresholds,
+    /// Hosts besides the platforms' own that a registration through the API may name
+    /// in its `api_url` (`--allow-api-host`).
+    pub api_hosts: Vec<crate::ApiHost>,
 }
 
 /// The base URL of the pages: `--public-url`, checked, or the address listened on
@@ -338,6 +341,7 @@ mod tests {
             login_link: true,
             token_rate: 0,
             thresholds: Thresholds::default(),
+            api_hosts: Vec::new(),
         }
     }
 

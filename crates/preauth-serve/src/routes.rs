@@ -17,7 +17,6 @@ use preauth_core::api_keys::{ApiKeys, Scope};
 use preauth_core::monitor::Thresholds;
 use preauth_script::interpreter::Environment;
 
-use crate::Options;
 use crate::auth;
 use crate::connections::{drop_connection, list, register, show, token};
 use crate::error::ApiError;
@@ -25,6 +24,7 @@ use crate::metrics::Counters;
 use crate::monitoring::{check, healthz, metrics, openapi};
 use crate::rate::RateLimit;
 use crate::web::{self, Web};
+use crate::{ApiHost, Options};
 
 /// The largest request body accepted, in bytes.
 pub(crate) const BODY_LIMIT: usize = 64 * 1024;
@@ -48,6 +48,8 @@ pub(crate) struct AppState {
     pub(crate) counters: Arc<Counters>,
     /// The web pages' sessions and base URL.
     pub(crate) web: Arc<Web>,
+    /// Hosts besides the platforms' own that API registrations may name.
+    pub(crate) api_hosts: Arc<[ApiHost]>,
 }
 
 /// A route of the server.
@@ -133,6 +135,7 @@ pub fn router(
         thresholds: options.thresholds,
         counters: Arc::default(),
         web: Arc::new(web),
+        api_hosts: options.api_hosts.clone().into(),
     };
     let mut router = Router::new();
     for (endpoint, handler) in table() {

@@ -99,7 +99,9 @@ pub(super) fn classify(
     if status >= 500 && grant != Grant::Bearer {
         return TokenError::OutcomeUnknown {
             url: "the token endpoint".into(),
-            reason: format!("HTTP {status}: {}", excerpt(body)),
+            // Only the status: the body of a failing server (an error page, a stack trace)
+            // is no message for the people and programs this reaches.
+            reason: format!("HTTP {status}"),
         };
     }
     let Some((error, description)) = read_error(body) else {

@@ -407,7 +407,7 @@ pub(super) fn alter(env: &Environment, a: &AlterConnection) -> Result<(), ExecEr
         changed.push("redirect url");
     }
     if let Some(url) = &a.api_url {
-        connection.api_url = url.trim_end_matches('/').to_string();
+        connection.api_url = env.platform(&connection.platform)?.check_api_url(url)?;
         changed.push("api url");
     }
     locked.save(&connection)?;

@@ -248,7 +248,7 @@ impl Environment {
         validate_name(name)?;
         let platform = self.platform(&app.platform)?;
         let api_url = match (&app.api_url, &app.country) {
-            (Some(url), _) => url.trim_end_matches('/').to_string(),
+            (Some(url), _) => platform.check_api_url(url)?,
             (None, country) => platform
                 .base_url(country.as_deref())
                 .ok_or_else(|| ExecError::UnknownCountry {
