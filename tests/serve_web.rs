@@ -177,7 +177,7 @@ fn the_login_url_works_once_an_admin_key_logs_in_and_pages_need_a_login() {
 fn form_errors_are_shown_beside_their_field_and_store_nothing() {
     let sandbox = SandboxProcess::start(&[]);
     let ws = Workspace::new();
-    let server = Server::start(&ws, &[]);
+    let mut server = Server::start(&ws, &[]);
     let own = format!("{}/callback", server.url);
     let mut pages = server.pages();
     let form = pages.get("/preauthenticate");
@@ -235,11 +235,34 @@ fn form_errors_are_shown_beside_their_field_and_store_nothing() {
 
     assert_eq!(ws.settings_snapshot(), before, "nothing changed on disk");
 
-    // A callback with a state nobody started: an error page, nothing stored.
+    // Callbacks with a state nobody started: an error page each, nothing stored, and
+    // a flood of them does not flood the log.
     let mut stranger = server.visitor();
-    let answer = stranger.get("/callback?code=abc&state=nobody-started-this");
-    assert_eq!(answer.status, 400);
-    assert!(answer.body.contains(r#"role="alert""#), "{}", answer.body);
+    let logged = server.stderr_lines();
+    for i in 0..300 {
+        let answer = stranger.get(&format!("/callback?code=abc&state=forged-{i}"));
+        assert_eq!(answer.status, 400);
+        assert!(answer.body.contains(r#"role="alert""#), "{}", answer.body);
+    }
+    let refusals = server.wait_for_stderr(logged, "/callback: refused");
+    assert!(!refusals.contains("forged-"), "{refusals}");
+    let outcome = server.stop();
+    let about_callback: Vec<&str> = outcome
+        .stderr
+        .lines()
+        .filter(|l| l.contains("/callback"))
+        .collect();
+    assert_eq!(
+        about_callback.len(),
+        21,
+        "20 refusals one by one, then a sum: {about_callback:#?}"
+    );
+    assert!(
+        about_callback
+            .last()
+            .is_some_and(|l| l.contains("280 more refused")),
+        "{about_callback:#?}"
+    );
     let stored: Vec<String> = ws
         .settings_snapshot()
         .into_iter()
@@ -251,7 +274,9 @@ fn form_errors_are_shown_beside_their_field_and_store_nothing() {
 
 #[test]
 fn a_login_through_the_own_callback_then_the_result_page_seals_until_asked() {
-    let sandbox = SandboxProcess::start(&[]);
+    // Auto-approve: the platform's first answer is the redirect back to the callback,
+    // which this test delivers from one browser or another.
+    let sandbox = SandboxProcess::start(&["--auto-approve"]);
     let ws = Workspace::new();
     let mut server = Server::start(&ws, &[]);
     let own = format!("{}/callback", server.url);
@@ -265,8 +290,23 @@ fn a_login_through_the_own_callback_then_the_result_page_seals_until_asked() {
     assert_eq!(started.status, 200, "{}", started.body);
     let login = meta_refresh(&started.body);
     assert!(login.starts_with(&sandbox.url), "{login}");
-    // The scripted login of the sandbox follows the redirect to the own callback.
-    common::approve(&login).exits(0);
+    let back = common::exchange("GET", &login, "", "")
+        .header("location")
+        .to_string();
+    let back = back
+        .strip_prefix(&server.url)
+        .unwrap_or_else(|| panic!("back to the own callback: {back}"));
+    // The return of a login started in this browser does not complete in another.
+    let elsewhere = server.visitor().get(back);
+    assert_eq!(elsewhere.status, 400, "{}", elsewhere.body);
+    assert!(
+        elsewhere.body.contains("started in another browser"),
+        "{}",
+        elsewhere.body
+    );
+    assert!(pages.cookie("preauth_browser").is_some());
+    let done = pages.get(back);
+    assert_eq!(done.status, 200, "{}", done.body);
     let connections = pages.get("/connections");
     assert!(
         connections.body.contains(">Demo</a>"),

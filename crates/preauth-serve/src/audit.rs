@@ -18,3 +18,77 @@ impl Caller {
         format!("API key '{}'", self.0)
     }
 }
+
+/// Refusals logged one by one per minute; more are counted and summed up in one line.
+const REFUSALS_PER_MINUTE: u32 = 20;
+
+/// Keeps a flood of refused requests (forged returns to `/callback`, say) from flooding
+/// the log: the first [`REFUSALS_PER_MINUTE`] of a minute are logged one by one, the
+/// rest are counted, and the count is logged with the next refusal after that minute
+/// (or when the server stops).
+#[derive(Debug)]
+pub(crate) struct Throttle {
+    /// Who is refused, as the log names it.
+    who: &'static str,
+    window: std::sync::Mutex<Window>,
+}
+
+#[derive(Debug, Default)]
+struct Window {
+    start: Option<std::time::Instant>,
+    logged: u32,
+    held_back: u64,
+}
+
+impl Throttle {
+    /// A throttle for the refusals of `who`.
+    pub(crate) fn new(who: &'static str) -> Throttle {
+        Throttle {
+            who,
+            window: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Logs what was refused, unless the minute's share is used up.
+    pub(crate) fn refused(&self, what: std::fmt::Arguments<'_>) {
+        let now = std::time::Instant::now();
+        let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        let over = window
+            .start
+            .is_none_or(|start| now.duration_since(start) >= std::time::Duration::from_secs(60));
+        if over {
+            self.sum_up(&mut window);
+            *window = Window {
+                start: Some(now),
+                ..Window::default()
+            };
+        }
+        if window.logged < REFUSALS_PER_MINUTE {
+            window.logged += 1;
+            audit(self.who, what);
+        } else {
+            window.held_back += 1;
+        }
+    }
+
+    /// Logs how many refusals were held back, if any.
+    fn sum_up(&self, window: &mut Window) {
+        if window.held_back > 0 {
+            audit(
+                self.who,
+                format_args!(
+                    "{} more refused in the minute after the last {REFUSALS_PER_MINUTE} logged (not logged one by one)",
+                    window.held_back
+                ),
+            );
+            window.held_back = 0;
+        }
+    }
+}
+
+impl Drop for Throttle {
+    fn drop(&mut self) {
+        let mut window = std::mem::take(self.window.get_mut().unwrap_or_else(|e| e.into_inner()));
+        self.sum_up(&mut window);
+    }
+}

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use maud::{Markup, html};
 use preauth_core::error::Quoted;
@@ -332,6 +332,7 @@ fn not_found(error: ExecError) -> PageError {
 pub(crate) async fn log_in_again(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    headers: HeaderMap,
     Posted { visitor, .. }: Posted<Button>,
 ) -> PageResult {
     let started = on_store(&state.env, move |env| {
@@ -340,7 +341,7 @@ pub(crate) async fn log_in_again(
     })
     .await?
     .map_err(not_found)?;
-    Ok(continue_login(&state, &visitor, &started))
+    continue_login(&state, &headers, &visitor, &started)
 }
 
 /// `GET /connections/{name}/drop`: asks before dropping.

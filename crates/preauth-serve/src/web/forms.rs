@@ -163,7 +163,7 @@ impl Errors {
             other => more(other).unwrap_or(""),
         };
         let mut errors = Errors::default();
-        errors.set(field, capitalized(&error.to_string()));
+        errors.set(field, capitalized(&crate::error::exec_sentence(error)));
         errors
     }
 }

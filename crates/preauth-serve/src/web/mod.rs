@@ -11,6 +11,7 @@
 //! Every form carries the session's CSRF token; every response carries a strict
 //! Content-Security-Policy (see [`security_headers`]).
 
+mod binding;
 mod connections;
 mod forms;
 mod layout;
@@ -41,6 +42,10 @@ pub(crate) struct Web {
     pub(crate) sessions: Sessions,
     /// The URL browsers use, without a trailing slash (`http://127.0.0.1:8440`).
     pub(crate) base: String,
+    /// The logins the pages started, and the browsers that started them.
+    pub(crate) bindings: binding::Bindings,
+    /// Refused returns to `/callback`, logged without flooding the log.
+    pub(crate) callback_refusals: crate::audit::Throttle,
 }
 
 impl Web {
@@ -50,7 +55,13 @@ impl Web {
         let base = base.trim_end_matches('/').to_string();
         let (sessions, token) = Sessions::new(base.starts_with("https://"), login_link)?;
         let login = token.map(|token| format!("{base}/login?token={token}"));
-        Ok((Web { sessions, base }, login))
+        let web = Web {
+            sessions,
+            bindings: binding::Bindings::new(base.starts_with("https://")),
+            callback_refusals: crate::audit::Throttle::new("the platform's return to /callback"),
+            base,
+        };
+        Ok((web, login))
     }
 
     /// The redirect URI of this server's own callback.

@@ -7,7 +7,7 @@
 //!   lands on the app's own redirect URI and pastes that whole URL.
 
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use maud::{Markup, html};
 use preauth_core::flow::StartedAuthorization;
@@ -15,10 +15,14 @@ use preauth_script::ast::Preauthenticate;
 use preauth_script::interpreter::{finish_login, new_login};
 use serde::Deserialize;
 
+use super::binding::Verdict;
 use super::forms::{AppFields, Errors, Posted, capitalized};
 use super::layout::{Field, Section, alert, csrf_field, page, page_then};
 use super::session::{Signed, Visitor};
-use super::{PageResult, audit, connection_path, on_store, platforms, respond, see_other};
+use super::{
+    PageResult, audit, connection_path, on_store, platforms, respond, see_other, set_cookie,
+};
+use crate::error::exec_sentence;
 use crate::routes::AppState;
 
 /// The form's fields (secrets are never sent back into a page).
@@ -45,6 +49,7 @@ pub(crate) async fn form(State(state): State<AppState>, Signed(visitor): Signed)
 /// browser to the platform (or shows the Exchange Code form).
 pub(crate) async fn start(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Posted { visitor, form }: Posted<PreauthForm>,
 ) -> PageResult {
     let own = state.web.callback();
@@ -79,7 +84,7 @@ pub(crate) async fn start(
     })
     .await?;
     match started {
-        Ok(started) => Ok(continue_login(&state, &visitor, &started)),
+        Ok(started) => continue_login(&state, &headers, &visitor, &started),
         Err(error) => {
             let errors = Errors::from_exec(&error, |_| None);
             Ok(form_response(&state, &visitor, &form, &errors))
@@ -88,12 +93,14 @@ pub(crate) async fn start(
 }
 
 /// After an authorization started: on to the platform's login page, or (for a
-/// deviating redirect URI) the Exchange Code form.
+/// deviating redirect URI) the Exchange Code form. A login that comes back to this
+/// server's callback is tied to the browser of `headers` (see [`super::binding`]).
 pub(crate) fn continue_login(
     state: &AppState,
+    headers: &HeaderMap,
     visitor: &Visitor,
     started: &StartedAuthorization,
-) -> Response {
+) -> PageResult {
     let url = started.url.as_str();
     let name = &started.pending.connection.name;
     audit(
@@ -106,13 +113,19 @@ pub(crate) fn continue_login(
             p { "Opening the login page of " (host(url)) " for connection '" (name) "'…" }
             p { a.button href=(url) { "Continue to the login page" } }
         };
-        return respond(
+        let browser = state
+            .web
+            .bindings
+            .bind(headers, started.pending.state.secret())?;
+        let mut response = respond(
             visitor,
             StatusCode::OK,
             page_then("Log in at the platform", Some(visitor), url, body),
         );
+        set_cookie(&mut response, browser.as_deref());
+        return Ok(response);
     }
-    exchange_page(visitor, StatusCode::OK, url, redirect, None)
+    Ok(exchange_page(visitor, StatusCode::OK, url, redirect, None))
 }
 
 fn host(url: &str) -> String {
@@ -176,7 +189,7 @@ pub(crate) async fn exchange(
             Ok(see_other(&connection_path(&connection.name)))
         }
         Err(error) => {
-            let error = capitalized(&error.to_string());
+            let error = capitalized(&exec_sentence(&error));
             Ok(exchange_page(
                 &visitor,
                 StatusCode::BAD_REQUEST,
@@ -191,8 +204,25 @@ pub(crate) async fn exchange(
 /// `GET /callback`: the platform sent the browser back with a code (or an error).
 /// The `state` it carries is what authenticates it: the `SameSite=Strict` cookie does
 /// not come along on a navigation from the platform's site.
-pub(crate) async fn callback(State(state): State<AppState>, uri: Uri) -> PageResult {
-    let return_url = format!("{}/callback?{}", state.web.base, uri.query().unwrap_or(""));
+pub(crate) async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> PageResult {
+    let query = uri.query().unwrap_or("");
+    let returned_state = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(key, _)| key == "state")
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default();
+    if state.web.bindings.judge(&headers, &returned_state) == Verdict::OtherBrowser {
+        state.web.callback_refusals.refused(format_args!(
+            "refused: a login started from the pages came back in another browser"
+        ));
+        return Ok(callback_refused(
+            "This login was started in another browser: finish it there, or start a new login here.",
+        ));
+    }
+    let return_url = format!("{}/callback?{query}", state.web.base);
     let runtime = tokio::runtime::Handle::current();
     let finished = on_store(&state.env, move |env| {
         runtime.block_on(finish_login(env, &return_url))
@@ -213,23 +243,31 @@ pub(crate) async fn callback(State(state): State<AppState>, uri: Uri) -> PageRes
             ))
         }
         Err(error) => {
-            let who = "the platform's return to /callback";
-            audit(who, format_args!("refused: {error}"));
-            let body = html! {
-                p.alert role="alert" { (capitalized(&error.to_string())) }
-                p { a href="/preauthenticate" { "Start a new login" } }
-            };
-            Ok(respond_anonymous(
-                StatusCode::BAD_REQUEST,
-                page(
-                    "The login did not complete",
-                    Section::Preauthenticate,
-                    None,
-                    body,
-                ),
-            ))
+            let error = exec_sentence(&error);
+            state
+                .web
+                .callback_refusals
+                .refused(format_args!("refused: {error}"));
+            Ok(callback_refused(&capitalized(&error)))
         }
     }
+}
+
+/// The page of a return to `/callback` that did not complete, saying why.
+fn callback_refused(why: &str) -> Response {
+    let body = html! {
+        p.alert role="alert" { (why) }
+        p { a href="/preauthenticate" { "Start a new login" } }
+    };
+    respond_anonymous(
+        StatusCode::BAD_REQUEST,
+        page(
+            "The login did not complete",
+            Section::Preauthenticate,
+            None,
+            body,
+        ),
+    )
 }
 
 fn respond_anonymous(status: StatusCode, markup: Markup) -> Response {

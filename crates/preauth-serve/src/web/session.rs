@@ -266,12 +266,12 @@ impl Sessions {
     }
 }
 
-fn random() -> Result<String, PageError> {
+pub(super) fn random() -> Result<String, PageError> {
     random_token(32).map_err(|e| PageError::Internal(format!("no random bytes: {e}")))
 }
 
 /// The value of cookie `name` in `headers`.
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+pub(super) fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
