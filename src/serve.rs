@@ -22,6 +22,7 @@ pub async fn run(common: &Common, args: &ServeArgs) -> i32 {
         login_link: !args.no_login_url,
         token_rate: args.token_rate,
         thresholds: args.thresholds.thresholds(),
+        trusted_proxies: args.trusted_proxies.clone(),
     };
     let bound = match preauth_serve::bind(options).await {
         Ok(bound) => bound,

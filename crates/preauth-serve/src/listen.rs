@@ -12,8 +12,10 @@ use axum::http::HeaderValue;
 use axum::http::header::STRICT_TRANSPORT_SECURITY;
 use axum::middleware;
 use axum::response::Response;
+use axum::serve::ListenerExt as _;
 use preauth_core::api_keys::ApiKeys;
 use preauth_core::monitor::Thresholds;
+use preauth_core::network::Network;
 use preauth_script::interpreter::Environment;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -124,6 +126,9 @@ pub struct Options {
     pub token_rate: u32,
     /// When `/api/v1/check` and `/metrics` count a refresh token as expiring.
     pub thresholds: Thresholds,
+    /// The reverse proxies trusted to name the client in `X-Forwarded-For`
+    /// (`--trusted-proxy`); from any other peer the header is ignored.
+    pub trusted_proxies: Vec<Network>,
 }
 
 /// The base URL of the pages: `--public-url`, checked, or the address listened on
@@ -274,8 +279,11 @@ impl Bound {
         eprintln!(
             "preauth serve: API keys in {keys_location}; {pages}; stop with Ctrl-C or SIGTERM{reload}"
         );
+        // Every request carries its TCP peer as `ConnectInfo<SocketAddr>`: API keys
+        // limited to networks are checked against it (see `crate::client_addr`).
         match self.tls {
             None => {
+                let app = app.into_make_service_with_connect_info::<SocketAddr>();
                 axum::serve(self.listener, app)
                     .with_graceful_shutdown(shutdown)
                     .await
@@ -283,7 +291,11 @@ impl Bound {
             Some((_, acceptor)) => {
                 let listener =
                     TlsListener::new(self.listener, acceptor).map_err(ServeError::Serve)?;
-                axum::serve(listener, app.layer(middleware::map_response(hsts)))
+                let app = app
+                    .layer(middleware::map_response(hsts))
+                    .into_make_service_with_connect_info::<SocketAddr>();
+                // axum gives a listener's `Addr` as connect info through `tap_io`.
+                axum::serve(listener.tap_io(|_| {}), app)
                     .with_graceful_shutdown(shutdown)
                     .await
             }
@@ -338,6 +350,7 @@ mod tests {
             login_link: true,
             token_rate: 0,
             thresholds: Thresholds::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 

@@ -19,6 +19,7 @@ use preauth_script::interpreter::Environment;
 
 use crate::Options;
 use crate::auth;
+use crate::client_addr::ClientAddresses;
 use crate::connections::{drop_connection, list, register, show, token};
 use crate::error::ApiError;
 use crate::metrics::Counters;
@@ -48,6 +49,8 @@ pub(crate) struct AppState {
     pub(crate) counters: Arc<Counters>,
     /// The web pages' sessions and base URL.
     pub(crate) web: Arc<Web>,
+    /// How a request's client address is found (`--trusted-proxy`).
+    pub(crate) clients: ClientAddresses,
 }
 
 /// A route of the server.
@@ -133,6 +136,7 @@ pub fn router(
         thresholds: options.thresholds,
         counters: Arc::default(),
         web: Arc::new(web),
+        clients: ClientAddresses::new(options.trusted_proxies.clone()),
     };
     let mut router = Router::new();
     for (endpoint, handler) in table() {
