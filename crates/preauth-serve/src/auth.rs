@@ -125,7 +125,7 @@ impl fmt::Display for AddressRefused {
         )?;
         let Some(client) = self.client else {
             return f.write_str(
-                "when the server is behind a reverse proxy, ask the operator to name it with --trusted-proxy",
+                "a reverse proxy in front must be named with --trusted-proxy and write the client's address in X-Forwarded-For",
             );
         };
         let quoted: Vec<String> = networks
