@@ -69,9 +69,7 @@ pub(crate) async fn require(
 /// A key used from an address outside its networks (or from one that cannot be known).
 #[derive(Debug)]
 pub(crate) struct AddressRefused {
-    key: String,
-    scope: Scope,
-    networks: Vec<Network>,
+    key: ApiKeyInfo,
     client: Option<IpAddr>,
 }
 
@@ -87,9 +85,7 @@ pub(crate) fn check_address(
         return Ok(());
     }
     let refused = AddressRefused {
-        key: key.name.clone(),
-        scope: key.scope,
-        networks: key.networks.clone(),
+        key: key.clone(),
         client,
     };
     audit(
@@ -115,30 +111,33 @@ impl AddressRefused {
 
 impl fmt::Display for AddressRefused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let networks: Vec<String> = self.networks.iter().map(Network::to_string).collect();
+        let key = &self.key;
         write!(
             f,
             "the API key '{}' is not allowed from {}; its networks are {}; ",
-            self.key,
+            key.name,
             self.from(),
-            networks.join(", ")
+            key.networks_text()
         )?;
         let Some(client) = self.client else {
             return f.write_str(
                 "a reverse proxy in front must be named with --trusted-proxy and write the client's address in X-Forwarded-For",
             );
         };
-        let quoted: Vec<String> = networks
+        // The statement that makes the key again with this address among its networks.
+        let networks: Vec<String> = key
+            .networks
             .iter()
-            .map(|n| Quoted(n).to_string())
-            .chain([Quoted(&client.to_string()).to_string()])
+            .map(Network::to_string)
+            .chain([client.to_string()])
+            .map(|n| Quoted(&n).to_string())
             .collect();
         write!(
             f,
             "ask the operator to add this network with `drop api key {name}` and `create api key {name} scope {} from {}` (which makes a new key)",
-            self.scope,
-            quoted.join(", "),
-            name = Quoted(&self.key),
+            key.scope,
+            networks.join(", "),
+            name = Quoted(&key.name),
         )
     }
 }
