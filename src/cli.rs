@@ -484,11 +484,16 @@ Behind a proxy, or on every address (0.0.0.0), --public-url gives the address br
 use. A certificate or key that cannot be used, or another address without either, is a
 usage error (exit code 2).
 
+API keys may be limited to networks (`create api key 'jobs' scope token from
+'10.0.0.0/8'`): used from elsewhere, they are answered 403 address_not_allowed. The client
+is the TCP peer; behind a reverse proxy, give the proxy's address with --trusted-proxy, and
+the client is read from X-Forwarded-For (its right-most entry that is no trusted proxy).
+
 Examples:
   preauth serve
   preauth serve --listen 127.0.0.1:0
   preauth serve --listen 0.0.0.0:8443 --public-url https://preauth.example.com:8443 --tls-cert /etc/preauth/tls/fullchain.pem --tls-key /etc/preauth/tls/key.pem
-  preauth serve --listen 127.0.0.1:8440 --behind-proxy --public-url https://preauth.example.com";
+  preauth serve --listen 127.0.0.1:8440 --behind-proxy --trusted-proxy 127.0.0.1 --public-url https://preauth.example.com";
 
 const SANDBOX_HELP: &str = "\
 The sandbox speaks Exact Online's and Twinfield's OAuth2 dialects on 127.0.0.1 only: login
@@ -597,6 +602,11 @@ pub struct ServeArgs {
     /// Access tokens each API key may get per second, and at once (0: no limit).
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub token_rate: u32,
+    /// A reverse proxy (address or network, such as 10.0.0.5 or 10.0.0.0/24) trusted to
+    /// name the client in X-Forwarded-For, which API keys limited to networks are checked
+    /// against; repeatable. From any other peer the header is ignored.
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    pub trusted_proxies: Vec<preauth_core::network::Network>,
     /// When `/api/v1/check` counts a refresh token as expiring.
     #[command(flatten)]
     pub thresholds: ThresholdArgs,

@@ -23,6 +23,7 @@ pub async fn run(common: &Common, args: &ServeArgs) -> i32 {
         token_rate: args.token_rate,
         thresholds: args.thresholds.thresholds(),
         api_hosts: args.allow_api_host.clone(),
+        trusted_proxies: args.trusted_proxies.clone(),
     };
     let bound = match preauth_serve::bind(options).await {
         Ok(bound) => bound,

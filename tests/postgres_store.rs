@@ -680,14 +680,16 @@ fn platforms_and_api_keys_live_in_the_store_for_every_machine() {
         )
         .exits(0)
         .says(&["document platforms.xml"]);
-    alpha.run_c("create api key 'jobs' scope token").exits(0);
+    alpha
+        .run_c("create api key 'jobs' scope token from '10.0.0.0/8'")
+        .exits(0);
     // Beta knows both, and neither is a file of its own folder.
     beta.run_c("show platform 'idp'")
         .exits(0)
         .says(&["http://127.0.0.1:9/t"]);
     beta.run_c("show api keys")
         .exits(0)
-        .says(&["old-jobs", "jobs"]);
+        .says(&["old-jobs", "jobs", "10.0.0.0/8"]);
     assert!(!beta.settings().join("platforms.xml").exists());
     assert!(!beta.settings().join("api-keys.json").exists());
     // A key dropped on beta is gone for alpha too.

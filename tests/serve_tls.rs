@@ -126,6 +126,21 @@ fn serves_https_with_hsts_and_a_stalled_handshake_holds_no_one_up() {
             listing.headers()["strict-transport-security"],
             "max-age=31536000"
         );
+        // Keys limited to networks are checked against the TLS client's address too.
+        for (name, networks, status) in [("here", "'127.0.0.1'", 200), ("ten", "'10.0.0.0/8'", 403)]
+        {
+            let outcome = ws.run_c(&format!(
+                "create api key '{name}' scope admin from {networks}"
+            ));
+            let limited = outcome.exits(0).stdout.trim().to_string();
+            let answer = client
+                .get(format!("{}/api/v1/connections", server.url))
+                .bearer_auth(&limited)
+                .send()
+                .await
+                .expect("an HTTPS answer");
+            assert_eq!(answer.status(), status, "{networks}");
+        }
         // Another certificate than the one served is not trusted: the client checks.
         let stranger = Pem::new(ws.path(), "stranger");
         let refused = self::client(&stranger.cert_pem)

@@ -30,15 +30,21 @@ impl Server {
     pub fn start(ws: &Workspace, args: &[&str]) -> Server {
         let mut all = vec!["--allow-api-host", "127.0.0.1"];
         all.extend_from_slice(args);
-        Server::start_strict(ws, &all)
+        Server::start_on(ws, "127.0.0.1:0", &all)
     }
 
     /// `preauth serve --listen 127.0.0.1:0 ARGS` in `ws`: through its API, connections
     /// may name only the platforms' own hosts unless ARGS say otherwise.
     pub fn start_strict(ws: &Workspace, args: &[&str]) -> Server {
+        Server::start_on(ws, "127.0.0.1:0", args)
+    }
+
+    /// `preauth serve --listen LISTEN ARGS` in `ws` on a loopback `listen` (`[::1]:0`),
+    /// once it prints its URL.
+    pub fn start_on(ws: &Workspace, listen: &str, args: &[&str]) -> Server {
         let mut child = ws
             .preauth()
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -50,7 +56,9 @@ impl Server {
         stdout.read_line(&mut line).expect("the URL is printed");
         let url = line.trim().to_string();
         assert!(
-            url.starts_with("http://127.0.0.1:") || url.starts_with("https://127.0.0.1:"),
+            ["http://127.0.0.1:", "https://127.0.0.1:", "http://[::1]:"]
+                .iter()
+                .any(|start| url.starts_with(start)),
             "first line {url:?}"
         );
         line.clear();
@@ -239,6 +247,8 @@ pub struct Pages {
     base: String,
     /// Each cookie as `name=value`.
     cookies: Vec<String>,
+    /// `X-Forwarded-For` sent with every request, as a reverse proxy in front would.
+    forwarded_for: Option<String>,
 }
 
 impl Server {
@@ -265,11 +275,17 @@ impl Server {
         Pages {
             base: self.url.clone(),
             cookies: Vec::new(),
+            forwarded_for: None,
         }
     }
 }
 
 impl Pages {
+    /// Sends `X-Forwarded-For: chain` from now on (a reverse proxy in front).
+    pub fn forward_for(&mut self, chain: &str) {
+        self.forwarded_for = Some(chain.to_string());
+    }
+
     /// `GET path`.
     pub fn get(&mut self, path: &str) -> super::Answer {
         self.request("GET", path, "")
@@ -314,6 +330,9 @@ impl Pages {
         }
         if method == "POST" {
             headers += "Content-Type: application/x-www-form-urlencoded\r\n";
+        }
+        if let Some(chain) = &self.forwarded_for {
+            headers += &format!("X-Forwarded-For: {chain}\r\n");
         }
         let answer = super::exchange(method, &format!("{}{path}", self.base), &headers, body);
         for (_, set) in answer.headers.iter().filter(|(n, _)| n == "set-cookie") {

@@ -7,8 +7,12 @@
 //! never stored: a stolen file lets nobody call the API. The document is written durably
 //! and read again for every check, so a dropped key stops working at once, also in a
 //! server already running.
+//!
+//! A key may be limited to networks ([`ApiKeyInfo::networks`]); a key without any (all
+//! keys made before networks existed) works from anywhere.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -21,6 +25,7 @@ use zeroize::Zeroizing;
 use crate::connection::fold_name;
 use crate::documents::{Documents, FolderDocuments};
 use crate::flow::random_token;
+use crate::network::{self, Network};
 use crate::store::StoreError;
 
 /// The document (a file in the settings folder) that holds the API keys' hashes.
@@ -71,6 +76,33 @@ pub struct ApiKeyInfo {
     /// When it was created.
     #[serde(with = "rfc3339")]
     pub created_at: SystemTime,
+    /// The networks it may be used from; empty: any address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<Network>,
+}
+
+impl ApiKeyInfo {
+    /// Whether the key may be used by a client at `addr`: always when it has no
+    /// networks; otherwise only from inside one of them, and never from an address that
+    /// is not known (`None`).
+    pub fn allows_address(&self, addr: Option<IpAddr>) -> bool {
+        if self.networks.is_empty() {
+            return true;
+        }
+        addr.is_some_and(|addr| network::any_contains(&self.networks, addr))
+    }
+
+    /// The networks for people: `10.0.0.0/8, 2001:db8::/32`, or `any`.
+    pub fn networks_text(&self) -> String {
+        if self.networks.is_empty() {
+            return "any".to_string();
+        }
+        self.networks
+            .iter()
+            .map(Network::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -191,11 +223,13 @@ impl ApiKeys {
         self.docs.location_of(API_KEYS_FILE)
     }
 
-    /// Creates a key named `name` with `scope`; returns it (to print once).
+    /// Creates a key named `name` with `scope`, usable from `networks` (none: from
+    /// anywhere); returns it (to print once).
     pub fn create(
         &self,
         name: &str,
         scope: Scope,
+        networks: Vec<Network>,
         now: SystemTime,
     ) -> Result<NewApiKey, ApiKeyError> {
         if name.trim().is_empty() {
@@ -216,6 +250,7 @@ impl ApiKeys {
                     name: name.to_string(),
                     scope,
                     created_at: now,
+                    networks,
                 },
                 sha256: hash(key.secret()),
             });
@@ -346,7 +381,7 @@ mod tests {
         // A settings folder nothing made yet (a PostgreSQL store) is made.
         let keys = ApiKeys::in_folder(&dir.path().join("settings"));
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let key = keys.create("jobs", Scope::Token, now).unwrap();
+        let key = keys.create("jobs", Scope::Token, Vec::new(), now).unwrap();
         let stored = std::fs::read_to_string(keys.location()).unwrap();
         assert!(!stored.contains(key.secret()), "{stored}");
         assert!(stored.contains(&hash(key.secret())));
@@ -354,7 +389,7 @@ mod tests {
         assert_eq!((info.name.as_str(), info.scope), ("jobs", Scope::Token));
         assert!(keys.verify("pak_wrong").unwrap().is_none());
         assert!(matches!(
-            keys.create("JOBS", Scope::Admin, now),
+            keys.create("JOBS", Scope::Admin, Vec::new(), now),
             Err(ApiKeyError::NameTaken { name }) if name == "jobs"
         ));
         keys.drop_key("Jobs").unwrap();
@@ -373,12 +408,61 @@ mod tests {
             for i in 0..8 {
                 let keys = &keys;
                 scope.spawn(move || {
-                    keys.create(&format!("job-{i}"), Scope::Token, SystemTime::now())
-                        .unwrap()
+                    keys.create(
+                        &format!("job-{i}"),
+                        Scope::Token,
+                        Vec::new(),
+                        SystemTime::now(),
+                    )
+                    .unwrap()
                 });
             }
         });
         assert_eq!(keys.list().unwrap().len(), 8);
+    }
+
+    #[test]
+    fn a_key_limited_to_networks_is_refused_elsewhere_and_old_keys_work_anywhere() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file written before keys had networks.
+        std::fs::write(
+            dir.path().join(API_KEYS_FILE),
+            format!(
+                r#"{{"keys":[{{"name":"old","scope":"token","created_at":"2026-01-01T00:00:00Z","sha256":"{}"}}]}}"#,
+                hash("pak_old")
+            ),
+        )
+        .unwrap();
+        let keys = ApiKeys::in_folder(dir.path());
+        let old = keys.verify("pak_old").unwrap().unwrap();
+        assert!(old.networks.is_empty() && old.networks_text() == "any");
+        assert!(old.allows_address(Some("192.0.2.7".parse().unwrap())));
+        assert!(old.allows_address(None));
+        let networks = vec![
+            "10.0.0.0/8".parse().unwrap(),
+            "2001:db8::/32".parse().unwrap(),
+        ];
+        let key = keys
+            .create("p", Scope::Token, networks, SystemTime::now())
+            .unwrap();
+        let info = keys.verify(key.secret()).unwrap().unwrap();
+        assert_eq!(info.networks_text(), "10.0.0.0/8, 2001:db8::/32");
+        for inside in ["10.1.2.3", "::ffff:10.1.2.3", "2001:db8::7"] {
+            assert!(
+                info.allows_address(Some(inside.parse().unwrap())),
+                "{inside}"
+            );
+        }
+        for outside in ["192.0.2.7", "::1", "2001:db9::1"] {
+            assert!(
+                !info.allows_address(Some(outside.parse().unwrap())),
+                "{outside}"
+            );
+        }
+        assert!(!info.allows_address(None), "an unknown address is refused");
+        let stored = std::fs::read_to_string(keys.location()).unwrap();
+        assert!(stored.contains(r#""10.0.0.0/8""#), "{stored}");
+        assert_eq!(keys.list().unwrap().len(), 2);
     }
 
     #[test]

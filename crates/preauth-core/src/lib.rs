@@ -23,6 +23,7 @@ pub mod flow;
 pub mod lifecycle;
 pub mod loopback;
 pub mod monitor;
+pub mod network;
 pub mod platform;
 pub mod protector;
 pub mod sealing;

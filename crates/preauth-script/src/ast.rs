@@ -13,6 +13,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 pub use preauth_core::api_keys::Scope;
+pub use preauth_core::network::Network;
 use zeroize::Zeroizing;
 
 /// Where a statement starts in its script.
@@ -246,15 +247,17 @@ pub enum StatementKind {
         /// The slot's name.
         name: String,
     },
-    /// `create api key '<name>' scope token|register|admin`: a key for `preauth serve`,
-    /// printed once.
+    /// `create api key '<name>' scope token|register|admin [from '<cidr>', …]`: a key for
+    /// `preauth serve`, printed once.
     CreateApiKey {
         /// The key's name.
         name: String,
         /// What it may do.
         scope: Scope,
+        /// The networks it may be used from; empty: anywhere.
+        networks: Vec<Network>,
     },
-    /// `show api keys`: the keys' names, scopes and creation times.
+    /// `show api keys`: the keys' names, scopes, networks and creation times.
     ShowApiKeys,
     /// `drop api key '<name>'`: revoke a key.
     DropApiKey {

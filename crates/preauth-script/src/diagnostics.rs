@@ -81,6 +81,9 @@ pub enum ParseErrorKind {
         /// The missing option's keywords.
         option: String,
     },
+    /// A network (`from '…'` of `create api key`) that is none.
+    #[error(transparent)]
+    BadNetwork(preauth_core::network::NetworkError),
     /// The grammar matched something the parser does not know: a bug, reported not panicked.
     #[error("the parser met an unexpected construct (a bug in preauth); please report it")]
     Internal,

@@ -226,14 +226,14 @@ pub static STATEMENTS: &[StatementHelp] = &[
     ),
     entry(
         "create api key",
-        "create api key 'name' scope token|register|admin",
-        "a key for preauth serve's API, printed once and kept only as a hash",
-        "create api key 'nightly-jobs' scope token",
+        "create api key 'name' scope token|register|admin [from 'cidr', …]",
+        "a key for preauth serve's API, printed once and kept only as a hash; `from` limits it to networks (a bare address is one address)",
+        "create api key 'nightly-jobs' scope token from '10.0.0.0/8', '2001:db8::/32'",
     ),
     entry(
         "show api keys",
         "show api keys",
-        "the API keys of preauth serve: name, scope and when created",
+        "the API keys of preauth serve: name, scope, networks (any when not limited) and when created",
         "show api keys",
     ),
     entry(

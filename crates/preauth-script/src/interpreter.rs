@@ -454,7 +454,11 @@ impl Interpreter {
             K::EnrollMachine => machines::enrollment_code(&self.env)?,
             K::EnrollWithCode { code } => machines::enroll(&self.env, code.secret())?,
             K::DropMachine { name } => machines::drop(&self.env, name)?,
-            K::CreateApiKey { name, scope } => api_keys::create(&self.env, name, *scope)?,
+            K::CreateApiKey {
+                name,
+                scope,
+                networks,
+            } => api_keys::create(&self.env, name, *scope, networks)?,
             K::ShowApiKeys => api_keys::show(&self.env)?,
             K::DropApiKey { name } => api_keys::drop(&self.env, name)?,
             K::ShowConnection { name } => show::connection(&self.env, name)?,

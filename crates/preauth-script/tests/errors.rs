@@ -189,3 +189,11 @@ fn a_parse_error_never_shows_a_secret() {
         assert!(!format!("{error:?}").contains("hunter2"), "{error:?}");
     }
 }
+
+#[test]
+fn a_bad_network_is_named_with_an_example_and_pointed_at() {
+    assert_eq!(
+        rendered("create api key 'p' scope token from '10.0.0.0/8', '10.0.0.0/33'"),
+        "job.sql:1:51: '10.0.0.0/33' is not a network: write an address with a prefix length, such as '10.0.0.0/8' or '2001:db8::/32', or one address, such as '192.0.2.7'\n  |\n1 | create api key '*' scope token from '**********', '***********'\n  |                                                   ^"
+    );
+}

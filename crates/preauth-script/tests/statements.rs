@@ -447,3 +447,39 @@ fn comments_are_white_space_between_words_but_part_of_a_bare_value() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn create_api_key_with_and_without_networks() {
+    match one("create api key 'jobs' scope token") {
+        StatementKind::CreateApiKey {
+            name,
+            scope,
+            networks,
+        } => {
+            assert_eq!((name.as_str(), scope.as_str()), ("jobs", "token"));
+            assert!(networks.is_empty(), "no networks: any address");
+        }
+        other => panic!("{other:?}"),
+    }
+    let source = "CREATE API KEY 'p' SCOPE register FROM '10.0.0.0/8' , \"2001:db8::/32\", /* one */ '192.0.2.7'";
+    match one(source) {
+        StatementKind::CreateApiKey { networks, .. } => {
+            let texts: Vec<String> = networks.iter().map(ToString::to_string).collect();
+            assert_eq!(texts, ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7/32"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    for bad in [
+        "create api key 'p' scope token from '10.0.0.0/33'",
+        "create api key 'p' scope token from '10.0.0.0/8', 'intranet'",
+        "create api key 'p' scope token from '10.1.2.3/8'",
+    ] {
+        let error = parse(bad, "x").unwrap_err();
+        assert!(
+            matches!(error.kind(), ParseErrorKind::BadNetwork(_)),
+            "{bad}: {error}"
+        );
+    }
+    assert!(parse("create api key 'p' scope token from", "x").is_err());
+    assert!(parse("create api key 'p' scope token from '10.0.0.0/8',", "x").is_err());
+}

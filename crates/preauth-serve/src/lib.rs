@@ -5,7 +5,9 @@
 //! - Routes are listed once, in [`endpoints`]: the router is built from that list, and
 //!   `openapi.json` next to this crate is checked against it by a test.
 //! - Every `/api/v1` route needs a bearer API key (see [`preauth_core::api_keys`]) whose
-//!   scope covers the route; `/healthz` and `/metrics` need none.
+//!   scope covers the route, used from one of its networks when it is limited to some
+//!   (behind a proxy, the client is read from `X-Forwarded-For` only when the proxy is
+//!   in [`Options::trusted_proxies`]); `/healthz` and `/metrics` need none.
 //! - Work that touches the store or the platform runs in a task of its own, so a client
 //!   that goes away, a timeout or a shutdown never cuts a refresh between the
 //!   platform's answer and the write.
@@ -19,6 +21,7 @@
 mod api_hosts;
 mod audit;
 mod auth;
+mod client_addr;
 mod connections;
 mod error;
 mod listen;

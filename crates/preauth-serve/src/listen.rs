@@ -12,8 +12,10 @@ use axum::http::HeaderValue;
 use axum::http::header::STRICT_TRANSPORT_SECURITY;
 use axum::middleware;
 use axum::response::Response;
+use axum::serve::ListenerExt as _;
 use preauth_core::api_keys::ApiKeys;
 use preauth_core::monitor::Thresholds;
+use preauth_core::network::Network;
 use preauth_script::interpreter::Environment;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -127,6 +129,9 @@ pub struct Options {
     /// Hosts besides the platforms' own that a registration through the API may name
     /// in its `api_url` (`--allow-api-host`).
     pub api_hosts: Vec<crate::ApiHost>,
+    /// The reverse proxies trusted to name the client in `X-Forwarded-For`
+    /// (`--trusted-proxy`); from any other peer the header is ignored.
+    pub trusted_proxies: Vec<Network>,
 }
 
 /// The base URL of the pages: `--public-url`, checked, or the address listened on
@@ -277,8 +282,11 @@ impl Bound {
         eprintln!(
             "preauth serve: API keys in {keys_location}; {pages}; stop with Ctrl-C or SIGTERM{reload}"
         );
+        // Every request carries its TCP peer as `ConnectInfo<SocketAddr>`: API keys
+        // limited to networks are checked against it (see `crate::client_addr`).
         match self.tls {
             None => {
+                let app = app.into_make_service_with_connect_info::<SocketAddr>();
                 axum::serve(self.listener, app)
                     .with_graceful_shutdown(shutdown)
                     .await
@@ -286,7 +294,11 @@ impl Bound {
             Some((_, acceptor)) => {
                 let listener =
                     TlsListener::new(self.listener, acceptor).map_err(ServeError::Serve)?;
-                axum::serve(listener, app.layer(middleware::map_response(hsts)))
+                let app = app
+                    .layer(middleware::map_response(hsts))
+                    .into_make_service_with_connect_info::<SocketAddr>();
+                // axum gives a listener's `Addr` as connect info through `tap_io`.
+                axum::serve(listener.tap_io(|_| {}), app)
                     .with_graceful_shutdown(shutdown)
                     .await
             }
@@ -342,6 +354,7 @@ mod tests {
             token_rate: 0,
             thresholds: Thresholds::default(),
             api_hosts: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 

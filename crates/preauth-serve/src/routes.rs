@@ -18,6 +18,7 @@ use preauth_core::monitor::Thresholds;
 use preauth_script::interpreter::Environment;
 
 use crate::auth;
+use crate::client_addr::ClientAddresses;
 use crate::connections::{drop_connection, list, register, show, token};
 use crate::error::ApiError;
 use crate::metrics::Counters;
@@ -50,6 +51,8 @@ pub(crate) struct AppState {
     pub(crate) web: Arc<Web>,
     /// Hosts besides the platforms' own that API registrations may name.
     pub(crate) api_hosts: Arc<[ApiHost]>,
+    /// How a request's client address is found (`--trusted-proxy`).
+    pub(crate) clients: ClientAddresses,
 }
 
 /// A route of the server.
@@ -136,6 +139,7 @@ pub fn router(
         counters: Arc::default(),
         web: Arc::new(web),
         api_hosts: options.api_hosts.clone().into(),
+        clients: ClientAddresses::new(options.trusted_proxies.clone()),
     };
     let mut router = Router::new();
     for (endpoint, handler) in table() {

@@ -47,3 +47,24 @@ fn routes_without_a_key_are_documented_as_such() {
         );
     }
 }
+
+#[test]
+fn every_route_with_a_key_documents_the_403_of_a_key_used_outside_its_networks() {
+    let doc = document();
+    let codes = doc["components"]["schemas"]["Error"]["properties"]["error"]["description"]
+        .as_str()
+        .expect("the codes");
+    assert!(codes.contains("address_not_allowed"), "{codes}");
+    for endpoint in preauth_serve::endpoints()
+        .into_iter()
+        .filter(|e| e.scope.is_some())
+    {
+        let operation = &doc["paths"][endpoint.path][endpoint.method.as_str().to_lowercase()];
+        assert!(
+            operation["responses"]["403"].is_object(),
+            "{} {}",
+            endpoint.method,
+            endpoint.path
+        );
+    }
+}

@@ -1,19 +1,33 @@
-//! Statements about the API keys of `preauth serve`: `create api key '…' scope …`, `show
-//! api keys`, `drop api key '…'`.
+//! Statements about the API keys of `preauth serve`: `create api key '…' scope … [from
+//! '<cidr>', …]`, `show api keys`, `drop api key '…'`.
 
 use preauth_core::api_keys::Scope;
 use preauth_core::error::Quoted;
+use preauth_core::network::Network;
 
 use super::{Environment, ExecError};
 use crate::output::{Cell, Table};
 
-/// `create api key '…' scope …`: the key alone on standard output (printed this once;
-/// only its hash is kept), how to use it on standard error.
-pub(super) fn create(env: &Environment, name: &str, scope: Scope) -> Result<(), ExecError> {
-    let key = env.api_keys().create(name, scope, env.lifecycle().now())?;
+/// `create api key '…' scope … [from …]`: the key alone on standard output (printed this
+/// once; only its hash is kept), how to use it on standard error.
+pub(super) fn create(
+    env: &Environment,
+    name: &str,
+    scope: Scope,
+    networks: &[Network],
+) -> Result<(), ExecError> {
+    let key = env
+        .api_keys()
+        .create(name, scope, networks.to_vec(), env.lifecycle().now())?;
     env.print(&format!("{}\n", key.secret()))?;
+    let from = if networks.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<String> = networks.iter().map(Network::to_string).collect();
+        format!(", usable from {} only", list.join(", "))
+    };
     eprintln!(
-        "API key {} ({scope}) created; it is shown this once: give it to the program as the header `Authorization: Bearer <key>`",
+        "API key {} ({scope}{from}) created; it is shown this once: give it to the program as the header `Authorization: Bearer <key>`",
         Quoted(name)
     );
     Ok(())
@@ -21,11 +35,12 @@ pub(super) fn create(env: &Environment, name: &str, scope: Scope) -> Result<(), 
 
 /// `show api keys`.
 pub(super) fn show(env: &Environment) -> Result<(), ExecError> {
-    let mut table = Table::new(&["name", "scope", "created"]);
+    let mut table = Table::new(&["name", "scope", "networks", "created"]);
     for key in env.api_keys().list()? {
         table.push(vec![
-            key.name.into(),
+            key.name.as_str().into(),
             key.scope.as_str().into(),
+            key.networks_text().into(),
             Cell::Time(key.created_at),
         ]);
     }

@@ -8,7 +8,7 @@ use pest::iterators::Pair;
 
 use super::explain::Failure;
 use crate::ast::{
-    AlterConnection, App, ClientAuthentication, CreatePlatform, ExportMode, OnErrorMode,
+    AlterConnection, App, ClientAuthentication, CreatePlatform, ExportMode, Network, OnErrorMode,
     PlatformEndpoints, Preauthenticate, RefreshTokens, Register, Scope, SecretText, StatementKind,
 };
 use crate::diagnostics::ParseErrorKind;
@@ -144,6 +144,7 @@ impl Builder {
                 } else {
                     Scope::Token
                 },
+                networks: networks(inner.take(Rule::api_key_from))?,
             },
             Rule::show_api_keys => StatementKind::ShowApiKeys,
             Rule::drop_api_key => StatementKind::DropApiKey {
@@ -358,6 +359,21 @@ fn on_error_mode(inner: &mut Children<'_>) -> Built<OnErrorMode> {
     } else {
         OnErrorMode::ExitFailure
     })
+}
+
+/// The networks of `from '10.0.0.0/8', …`, each checked; none without it.
+fn networks(from: Option<Pair<'_, Rule>>) -> Built<Vec<Network>> {
+    let Some(from) = from else {
+        return Ok(Vec::new());
+    };
+    from.into_inner()
+        .filter(|pair| pair.as_rule() == Rule::string)
+        .map(|pair| {
+            unquote(pair.as_str()).parse().map_err(|error| {
+                Failure::new(pair.as_span().start(), ParseErrorKind::BadNetwork(error))
+            })
+        })
+        .collect()
 }
 
 /// `local echo 'text'` prints the string; anything else prints the text as written.

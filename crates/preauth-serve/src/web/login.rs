@@ -3,7 +3,7 @@
 
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::Response;
 use maud::html;
 use preauth_core::api_keys::{KeyFingerprint, Scope};
@@ -13,6 +13,7 @@ use super::forms::{Button, Posted};
 use super::layout::{Field, Section, alert, csrf_field, page};
 use super::session::Visitor;
 use super::{PageError, audit, respond, see_other, set_cookie};
+use crate::auth::check_address;
 use crate::routes::AppState;
 
 /// The query of `GET /login`.
@@ -63,6 +64,7 @@ pub(crate) struct KeyForm {
 pub(crate) async fn with_key(
     State(state): State<AppState>,
     headers: HeaderMap,
+    extensions: Extensions,
     Form(form): Form<KeyForm>,
 ) -> Result<Response, PageError> {
     let sessions = &state.web.sessions;
@@ -89,6 +91,9 @@ pub(crate) async fn with_key(
     }
     let error = match key {
         Some(key) if key.scope.allows(Scope::Admin) => {
+            // A key limited to networks opens the pages only from them.
+            let client = state.clients.of_request(&extensions, &headers);
+            check_address(&key, client, "the pages")?;
             let user = format!("API key '{}'", key.name);
             let visitor = sessions.log_in(&headers, user, Some(KeyFingerprint::of(presented)))?;
             return Ok(signed_in(&visitor));

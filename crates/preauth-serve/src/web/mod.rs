@@ -137,6 +137,9 @@ pub(crate) enum PageError {
     /// Too many sessions at once.
     #[error("too many sessions at once; try again in a few minutes")]
     Busy,
+    /// The API key of the login or of the session may not be used from here.
+    #[error("{0}")]
+    AddressNotAllowed(String),
     /// What was asked for does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -146,6 +149,12 @@ pub(crate) enum PageError {
     /// The server failed.
     #[error("{0}")]
     Internal(String),
+}
+
+impl From<crate::auth::AddressRefused> for PageError {
+    fn from(refused: crate::auth::AddressRefused) -> PageError {
+        PageError::AddressNotAllowed(refused.to_string())
+    }
 }
 
 impl From<crate::error::ApiError> for PageError {
@@ -162,7 +171,7 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let status = match &self {
             PageError::LoginNeeded => return Redirect::to("/login").into_response(),
-            PageError::Csrf => StatusCode::FORBIDDEN,
+            PageError::Csrf | PageError::AddressNotAllowed(_) => StatusCode::FORBIDDEN,
             PageError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             PageError::NotFound(_) => StatusCode::NOT_FOUND,
             PageError::BadRequest(_) => StatusCode::BAD_REQUEST,

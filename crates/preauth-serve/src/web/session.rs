@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::PageError;
+use crate::auth::check_address;
 use crate::routes::AppState;
 
 /// The name of the session cookie.
@@ -295,20 +296,23 @@ impl FromRequestParts<AppState> for Signed {
             _ => return Err(PageError::LoginNeeded),
         };
         // A session opened with an API key lasts only as long as that key (the same key,
-        // not a new one of its name) is there with scope admin.
+        // not a new one of its name) is there with scope admin, and serves only the
+        // key's networks.
         if let Some(opened_with) = &visitor.key {
             let key = state
                 .keys
                 .find(opened_with)
                 .map_err(|e| PageError::Internal(e.to_string()))?;
-            if !key.is_some_and(|k| k.scope.allows(Scope::Admin)) {
+            let Some(key) = key.filter(|k| k.scope.allows(Scope::Admin)) else {
                 state.web.sessions.end(&parts.headers);
                 super::audit(
                     visitor.who(),
                     format_args!("was logged out: the API key that opened the session is gone"),
                 );
                 return Err(PageError::LoginNeeded);
-            }
+            };
+            let client = state.clients.of_request(&parts.extensions, &parts.headers);
+            check_address(&key, client, "the pages")?;
         }
         Ok(Signed(visitor))
     }
