@@ -260,7 +260,7 @@ fn form_errors_are_shown_beside_their_field_and_store_nothing() {
     assert!(
         about_callback
             .last()
-            .is_some_and(|l| l.contains("280 more refused")),
+            .is_some_and(|l| l.contains("280 more returns to /callback refused")),
         "{about_callback:#?}"
     );
     let stored: Vec<String> = ws

@@ -28,8 +28,8 @@ const REFUSALS_PER_MINUTE: u32 = 20;
 /// (or when the server stops).
 #[derive(Debug)]
 pub(crate) struct Throttle {
-    /// Who is refused, as the log names it.
-    who: &'static str,
+    /// What is refused, as the sum names it ("refused returns to /callback").
+    what: &'static str,
     window: std::sync::Mutex<Window>,
 }
 
@@ -41,16 +41,16 @@ struct Window {
 }
 
 impl Throttle {
-    /// A throttle for the refusals of `who`.
-    pub(crate) fn new(who: &'static str) -> Throttle {
+    /// A throttle for refusals of one kind, `what` in the sum.
+    pub(crate) fn new(what: &'static str) -> Throttle {
         Throttle {
-            who,
+            what,
             window: std::sync::Mutex::default(),
         }
     }
 
-    /// Logs what was refused, unless the minute's share is used up.
-    pub(crate) fn refused(&self, what: std::fmt::Arguments<'_>) {
+    /// Logs what `who` was refused, unless the minute's share is used up.
+    pub(crate) fn refused(&self, who: &str, what: std::fmt::Arguments<'_>) {
         let now = std::time::Instant::now();
         let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
         let over = window
@@ -65,7 +65,7 @@ impl Throttle {
         }
         if window.logged < REFUSALS_PER_MINUTE {
             window.logged += 1;
-            audit(self.who, what);
+            audit(who, what);
         } else {
             window.held_back += 1;
         }
@@ -75,10 +75,10 @@ impl Throttle {
     fn sum_up(&self, window: &mut Window) {
         if window.held_back > 0 {
             audit(
-                self.who,
+                "refusals",
                 format_args!(
-                    "{} more refused in the minute after the last {REFUSALS_PER_MINUTE} logged (not logged one by one)",
-                    window.held_back
+                    "{} more {} in the minute after the first {REFUSALS_PER_MINUTE} logged (not logged one by one)",
+                    window.held_back, self.what
                 ),
             );
             window.held_back = 0;

@@ -13,7 +13,7 @@ use preauth_core::api_keys::{ApiKeyInfo, Scope};
 use preauth_core::error::Quoted;
 use preauth_core::network::Network;
 
-use crate::audit::{Caller, audit};
+use crate::audit::{Caller, Throttle};
 use crate::error::ApiError;
 use crate::routes::AppState;
 
@@ -44,7 +44,7 @@ pub(crate) async fn require(
     let client = state
         .clients
         .of_request(request.extensions(), request.headers());
-    check_address(&key, client, "the API")?;
+    check_address(&key, client, "the API", &state.web.key_refusals)?;
     if !key.scope.allows(scope) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -80,6 +80,7 @@ pub(crate) fn check_address(
     key: &ApiKeyInfo,
     client: Option<IpAddr>,
     what: &str,
+    refusals: &Throttle,
 ) -> Result<(), AddressRefused> {
     if key.allows_address(client) {
         return Ok(());
@@ -88,7 +89,7 @@ pub(crate) fn check_address(
         key: key.clone(),
         client,
     };
-    audit(
+    refusals.refused(
         &format!("API key '{}'", key.name),
         format_args!(
             "was refused {what} from {}: its networks are {}",

@@ -76,14 +76,14 @@ pub(crate) async fn with_key(
         .verify(presented)
         .map_err(|e| PageError::Internal(e.to_string()))?;
     match &key {
-        Some(key) if !key.scope.allows(Scope::Admin) => audit(
+        Some(key) if !key.scope.allows(Scope::Admin) => state.web.key_refusals.refused(
             visitor.who(),
             format_args!(
                 "was refused the pages with API key '{}' (scope {})",
                 key.name, key.scope
             ),
         ),
-        None if !presented.is_empty() => audit(
+        None if !presented.is_empty() => state.web.key_refusals.refused(
             visitor.who(),
             format_args!("was refused the pages with an API key that is not known"),
         ),
@@ -93,7 +93,7 @@ pub(crate) async fn with_key(
         Some(key) if key.scope.allows(Scope::Admin) => {
             // A key limited to networks opens the pages only from them.
             let client = state.clients.of_request(&extensions, &headers);
-            check_address(&key, client, "the pages")?;
+            check_address(&key, client, "the pages", &state.web.key_refusals)?;
             let user = format!("API key '{}'", key.name);
             let visitor = sessions.log_in(&headers, user, Some(KeyFingerprint::of(presented)))?;
             return Ok(signed_in(&visitor));

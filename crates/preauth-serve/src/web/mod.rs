@@ -46,6 +46,8 @@ pub(crate) struct Web {
     pub(crate) bindings: binding::Bindings,
     /// Refused returns to `/callback`, logged without flooding the log.
     pub(crate) callback_refusals: crate::audit::Throttle,
+    /// Refused logins and key uses from outside a key's networks, likewise.
+    pub(crate) key_refusals: crate::audit::Throttle,
 }
 
 impl Web {
@@ -58,7 +60,8 @@ impl Web {
         let web = Web {
             sessions,
             bindings: binding::Bindings::new(base.starts_with("https://")),
-            callback_refusals: crate::audit::Throttle::new("the platform's return to /callback"),
+            callback_refusals: crate::audit::Throttle::new("returns to /callback refused"),
+            key_refusals: crate::audit::Throttle::new("API keys refused"),
             base,
         };
         Ok((web, login))

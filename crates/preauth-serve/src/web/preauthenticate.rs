@@ -215,9 +215,10 @@ pub(crate) async fn callback(
         .map(|(_, value)| value.into_owned())
         .unwrap_or_default();
     if state.web.bindings.judge(&headers, &returned_state) == Verdict::OtherBrowser {
-        state.web.callback_refusals.refused(format_args!(
-            "refused: a login started from the pages came back in another browser"
-        ));
+        state.web.callback_refusals.refused(
+            CALLBACK,
+            format_args!("refused: a login started from the pages came back in another browser"),
+        );
         return Ok(callback_refused(
             "This login was started in another browser: finish it there, or start a new login here.",
         ));
@@ -230,8 +231,10 @@ pub(crate) async fn callback(
     .await?;
     match finished {
         Ok(connection) => {
-            let who = "the platform's return to /callback";
-            audit(who, format_args!("stored connection '{}'", connection.name));
+            audit(
+                CALLBACK,
+                format_args!("stored connection '{}'", connection.name),
+            );
             let next = connection_path(&connection.name);
             let body = html! {
                 p.notice role="status" { (stored_message(&connection.name)) }
@@ -247,11 +250,14 @@ pub(crate) async fn callback(
             state
                 .web
                 .callback_refusals
-                .refused(format_args!("refused: {error}"));
+                .refused(CALLBACK, format_args!("refused: {error}"));
             Ok(callback_refused(&capitalized(&error)))
         }
     }
 }
+
+/// Who a return to `/callback` is, as the log names it.
+const CALLBACK: &str = "the platform's return to /callback";
 
 /// The page of a return to `/callback` that did not complete, saying why.
 fn callback_refused(why: &str) -> Response {

@@ -312,7 +312,7 @@ impl FromRequestParts<AppState> for Signed {
                 return Err(PageError::LoginNeeded);
             };
             let client = state.clients.of_request(&parts.extensions, &parts.headers);
-            check_address(&key, client, "the pages")?;
+            check_address(&key, client, "the pages", &state.web.key_refusals)?;
         }
         Ok(Signed(visitor))
     }
