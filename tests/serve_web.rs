@@ -477,3 +477,40 @@ fn without_a_login_url_only_an_admin_key_logs_in() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_flood_of_visitors_who_never_log_in_locks_nobody_out() {
+    let ws = Workspace::new();
+    let admin = api_key(&ws, "ops", "admin");
+    let server = Server::start(&ws, &[]);
+    // More visitors than the server keeps sessions for (10,000), from 8 clients at once.
+    let answers: Vec<u16> = std::thread::scope(|scope| {
+        let calls: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    (0..1_260)
+                        .map(|_| server.visitor().get("/login").status)
+                        .collect::<Vec<u16>>()
+                })
+            })
+            .collect();
+        calls
+            .into_iter()
+            .flat_map(|c| c.join().expect("a client"))
+            .collect()
+    });
+    assert_eq!(answers.len(), 10_080);
+    assert!(
+        answers.iter().all(|s| *s == 200),
+        "every visitor got the form"
+    );
+    // The printed login link and an admin key both still log in.
+    let mut pages = server.pages();
+    assert_eq!(pages.get("/connections").status, 200);
+    let mut visitor = server.visitor();
+    let form = visitor.get("/login");
+    let csrf = Pages::csrf(&form);
+    let signed = visitor.post("/login", &[("csrf", &csrf), ("api_key", &admin)]);
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    assert_eq!(visitor.get("/connections").status, 200);
+}

@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
 use preauth_core::api_keys::{KeyFingerprint, Scope};
 use preauth_core::flow::random_token;
 use sha2::{Digest, Sha256};
@@ -31,7 +34,11 @@ pub(crate) const COOKIE: &str = "preauth_session";
 /// How long a logged-in session lasts.
 const SESSION_LIFETIME: Duration = Duration::from_secs(8 * 3600);
 
-/// How long an anonymous session (the login form's) lasts.
+/// The cookie of a visitor who has not logged in: a random value that the login form's
+/// CSRF token is signed over. The server keeps nothing for such a visitor.
+const ANONYMOUS_COOKIE: &str = "preauth_visitor";
+
+/// How long the login form of a visitor who has not logged in can be sent.
 const ANONYMOUS_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
 /// How long the login URL printed at start can be used (once).
@@ -100,6 +107,8 @@ pub(crate) struct Sessions {
     login: Mutex<Option<(Digest32, Instant)>>,
     /// Whether cookies get `Secure`.
     secure: bool,
+    /// The key the login form's CSRF tokens are signed with (random, for this process).
+    signing_key: Hmac<Sha256>,
 }
 
 impl Sessions {
@@ -116,6 +125,8 @@ impl Sessions {
             sessions: Mutex::new(HashMap::new()),
             login: Mutex::new(login),
             secure,
+            signing_key: Hmac::new_from_slice(random()?.as_bytes())
+                .map_err(|e| PageError::Internal(format!("no signing key: {e}")))?,
         };
         Ok((sessions, token))
     }
@@ -140,12 +151,37 @@ impl Sessions {
         })
     }
 
-    /// The session of `headers`, or a new anonymous one.
+    /// The session of `headers`, or else an anonymous visitor, for whom the server keeps
+    /// nothing: the login form's CSRF token is signed over a random cookie of the
+    /// browser's, so a flood of visitors costs no memory and locks nobody out.
     pub(crate) fn visitor(&self, headers: &HeaderMap) -> Result<Visitor, PageError> {
-        match self.find(headers) {
-            Some(visitor) => Ok(visitor),
-            None => self.start(None, None, ANONYMOUS_LIFETIME),
+        if let Some(visitor) = self.find(headers) {
+            return Ok(visitor);
         }
+        let (nonce, set_cookie) = match cookie(headers, ANONYMOUS_COOKIE) {
+            Some(nonce) => (nonce.to_string(), None),
+            None => {
+                let nonce = random()?;
+                let set = self.named_cookie(ANONYMOUS_COOKIE, &nonce, ANONYMOUS_LIFETIME.as_secs());
+                (nonce, Some(set))
+            }
+        };
+        Ok(Visitor {
+            csrf: self.sign(&nonce),
+            id: nonce,
+            user: None,
+            key: None,
+            flash: None,
+            set_cookie,
+        })
+    }
+
+    /// The CSRF token of an anonymous visitor whose cookie holds `nonce`.
+    fn sign(&self, nonce: &str) -> String {
+        let mut mac = self.signing_key.clone();
+        mac.update(b"preauth login form\0");
+        mac.update(nonce.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 
     /// A new session for `user`, opened with API key `key` if one (the old session of
@@ -220,20 +256,6 @@ impl Sessions {
         if sessions.len() >= MAX_SESSIONS {
             sessions.retain(|_, s| s.expires > now);
         }
-        // A flood of visitors who never log in must not lock out the ones who do: the
-        // oldest anonymous sessions make room (their forms simply ask again).
-        if sessions.len() >= MAX_SESSIONS {
-            let mut anonymous: Vec<(Digest32, Instant)> = sessions
-                .iter()
-                .filter(|(_, s)| s.user.is_none())
-                .map(|(id, s)| (*id, s.expires))
-                .collect();
-            anonymous.sort_by_key(|(_, expires)| *expires);
-            let excess = sessions.len() + 1 - MAX_SESSIONS;
-            for (id, _) in anonymous.into_iter().take(excess.max(MAX_SESSIONS / 10)) {
-                sessions.remove(&id);
-            }
-        }
         if sessions.len() >= MAX_SESSIONS {
             return Err(PageError::Busy);
         }
@@ -258,8 +280,12 @@ impl Sessions {
     }
 
     fn cookie_value(&self, id: &str, max_age: u64) -> String {
+        self.named_cookie(COOKIE, id, max_age)
+    }
+
+    fn named_cookie(&self, name: &str, value: &str, max_age: u64) -> String {
         let secure = if self.secure { "; Secure" } else { "" };
-        format!("{COOKIE}={id}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}")
+        format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}")
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Digest32, Session>> {
@@ -330,11 +356,17 @@ mod tests {
     }
 
     #[test]
-    fn a_flood_of_anonymous_visitors_leaves_the_login_link_working() {
+    fn a_flood_of_anonymous_visitors_leaves_nothing_behind() {
         let (sessions, token) = Sessions::new(false, true).unwrap();
         for _ in 0..MAX_SESSIONS + 50 {
-            sessions.visitor(&HeaderMap::new()).expect("room is made");
+            let visitor = sessions.visitor(&HeaderMap::new()).expect("no room needed");
+            assert!(visitor.set_cookie.is_some() && visitor.user.is_none());
         }
+        assert_eq!(
+            sessions.lock().len(),
+            0,
+            "the server keeps nothing for them"
+        );
         let signed = sessions
             .log_in_with_token(&HeaderMap::new(), &token.unwrap())
             .unwrap()
@@ -368,10 +400,25 @@ mod tests {
         let sessions = Sessions::new(true, false).unwrap().0;
         let anonymous = sessions.visitor(&HeaderMap::new()).unwrap();
         let cookie = anonymous.set_cookie.clone().unwrap();
+        assert!(cookie.starts_with(ANONYMOUS_COOKIE));
         assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
         assert!(cookie.ends_with("; Secure"));
-        let old = with_cookie(&format!("a=b; {COOKIE}={}", anonymous.id));
-        assert!(sessions.find(&old).unwrap().user.is_none());
+        // The same browser gets the same signed CSRF token, without a session.
+        let browser = with_cookie(&format!("a=b; {ANONYMOUS_COOKIE}={}", anonymous.id));
+        let again = sessions.visitor(&browser).unwrap();
+        assert!(again.set_cookie.is_none() && again.check_csrf(&anonymous.csrf).is_ok());
+        let other = sessions.visitor(&HeaderMap::new()).unwrap();
+        assert!(other.check_csrf(&anonymous.csrf).is_err());
+        // A server started again signs with another key.
+        let restarted = Sessions::new(true, false).unwrap().0;
+        assert!(
+            restarted
+                .visitor(&browser)
+                .unwrap()
+                .check_csrf(&anonymous.csrf)
+                .is_err()
+        );
+        let old = with_cookie(&format!("{COOKIE}=stale"));
         let signed = sessions.log_in(&old, "login link".into(), None).unwrap();
         assert_ne!(signed.id, anonymous.id);
         assert_ne!(signed.csrf, anonymous.csrf);
