@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use preauth_actions::Context;
 use preauth_core::api_keys::API_KEYS_FILE;
 use preauth_core::clock::{Clock, SystemClock};
 use preauth_core::documents::{Documents, FolderDocuments, adopt};
@@ -154,9 +155,8 @@ fn open_environment(
         }
         None => local,
     };
-    let mut env = Environment::new(
-        store, registry, documents, protector, clock, http, user_agent,
-    );
+    let context = Context::new(store, registry, documents, protector, clock, http);
+    let mut env = Environment::new(Arc::new(context), user_agent);
     env.format = common.format;
     Ok(env)
 }

@@ -50,7 +50,10 @@ pub async fn run(common: &Common, args: &ServeArgs) -> i32 {
         return exit::FAILURE;
     }
     reload_on_hangup(bound.certificates());
-    match bound.serve(Arc::new(env), keys, stop_signal()).await {
+    match bound
+        .serve(Arc::clone(env.context()), keys, stop_signal())
+        .await
+    {
         Ok(()) => exit::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");

@@ -109,14 +109,20 @@ fn register_list_show_token_check_metrics_and_drop_over_the_api() {
         connection.get("stored_in").is_none(),
         "no server path: {connection}"
     );
-    assert_eq!(connection["client_secret"], "(set)");
-    assert_eq!(connection["refresh_token"], "(set)");
+    // Booleans say whether a secret is stored, never its value; absent values are null.
+    assert_eq!(connection["client_secret"], true);
+    assert_eq!(connection["refresh_token"], true);
+    assert_eq!(connection["encrypted"], true);
+    assert!(connection["problem"].is_null(), "{connection}");
+    assert!(connection["access_token_expires"].is_string(), "{connection}");
     assert!(ws.settings().join("settings-acme-nl.xml").is_file());
 
     let (status, listing) = server.call("GET", "/api/v1/connections", Some(&keys.admin), None);
     assert_eq!(status, 200);
     assert_eq!(listing["connections"][0]["name"], "acme-nl");
     assert_eq!(listing["connections"][0]["platform"], "exact-online");
+    assert_eq!(listing["connections"][0]["encrypted"], true);
+    assert!(listing["connections"][0]["country"].is_null(), "{listing}");
     let (status, shown) = server.call(
         "GET",
         "/api/v1/connections/ACME-NL",

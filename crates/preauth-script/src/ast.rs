@@ -12,8 +12,14 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
+use preauth_actions::AppSettings;
+use preauth_actions::connections::AppChanges;
+pub use preauth_actions::platforms::{NewPlatform, PlatformEndpoints, RefreshTokens};
+use preauth_actions::register::TokensHandedOver;
 pub use preauth_core::api_keys::Scope;
 pub use preauth_core::network::Network;
+use preauth_core::platform::ClientAuth;
+use preauth_core::secret::{AccessToken, ClientSecret, RefreshToken};
 use zeroize::Zeroizing;
 
 /// Where a statement starts in its script.
@@ -470,32 +476,65 @@ pub struct CreatePlatform {
     pub refresh_tokens: Option<RefreshTokens>,
 }
 
-/// `refresh tokens on|off|rotating` of `create platform`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RefreshTokens {
-    /// Issued, reusable (`on`).
-    On,
-    /// Never issued (`off`).
-    Off,
-    /// Issued, single use: every refresh spends the old one (`rotating`).
-    Rotating,
+impl App {
+    /// The app settings the actions take.
+    pub fn settings(&self) -> AppSettings {
+        AppSettings {
+            platform: self.platform.clone(),
+            country: self.country.clone(),
+            api_url: self.api_url.clone(),
+            client_id: self.client_id.clone(),
+            client_secret: client_secret(self.client_secret.as_ref()),
+            redirect_url: self.redirect_url.clone(),
+        }
+    }
 }
 
-/// Where `create platform` takes a platform's endpoints from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PlatformEndpoints {
-    /// `from issuer '…'`: the provider's discovery metadata.
-    Discovered {
-        /// The issuer URL.
-        issuer: String,
-    },
-    /// `authorize url '…' token url '…' [issuer '…']`.
-    Given {
-        /// The authorization endpoint.
-        authorize_url: String,
-        /// The token endpoint.
-        token_url: String,
-        /// The issuer, when given.
-        issuer: Option<String>,
-    },
+/// A client secret as typed, as the actions take it.
+fn client_secret(typed: Option<&SecretText>) -> Option<ClientSecret> {
+    typed.map(|s| ClientSecret::new(s.secret()))
+}
+
+impl Register {
+    /// The tokens handed over, as the register action takes them.
+    pub fn handed_over(&self) -> TokensHandedOver {
+        TokensHandedOver {
+            name: self.connection.clone(),
+            app: self.app.settings(),
+            access_token: AccessToken::new(self.access_token.secret()),
+            refresh_token: RefreshToken::new(self.refresh_token.secret()),
+            obtained_at: self.obtained_at.clone(),
+            verify: self.verify,
+        }
+    }
+}
+
+impl AlterConnection {
+    /// The changes, as the alter action takes them.
+    pub fn changes(&self) -> AppChanges {
+        AppChanges {
+            client_id: self.client_id.clone(),
+            client_secret: client_secret(self.client_secret.as_ref()),
+            redirect_url: self.redirect_url.clone(),
+            api_url: self.api_url.clone(),
+        }
+    }
+}
+
+impl CreatePlatform {
+    /// The platform, as the create action takes it.
+    pub fn new_platform(&self) -> NewPlatform {
+        NewPlatform {
+            id: self.id.clone(),
+            endpoints: self.endpoints.clone(),
+            client_auth: self.client_authentication.map(|auth| match auth {
+                ClientAuthentication::Basic => ClientAuth::HttpBasic,
+                ClientAuthentication::Body => ClientAuth::FormBody,
+            }),
+            scope: self.scope.clone(),
+            pkce: self.pkce,
+            parameters: self.parameters.clone(),
+            refresh_tokens: self.refresh_tokens,
+        }
+    }
 }

@@ -15,8 +15,10 @@ mod show;
 
 use std::path::{Path, PathBuf};
 
+use preauth_actions::ActionError;
+use preauth_core::api_keys::ApiKeyError;
 use preauth_core::connstr::ConnStrError;
-use preauth_core::error::{LifecycleError, Quoted};
+use preauth_core::error::LifecycleError;
 use preauth_core::loopback::LoopbackError;
 use preauth_core::platform::{DiscoveryError, PlatformError};
 use preauth_core::protector::ProtectError;
@@ -28,7 +30,6 @@ use crate::parser::{RawStatement, StatementError, split};
 use crate::substitute::Defines;
 
 pub use authorize::{UserAgent, UserAgentFuture};
-pub use connections::{finish_login, login_again, new_login, register_connection};
 pub use environment::{Environment, TimeMachine};
 pub use show::{
     access_token_json, access_token_output, connection_table, connections_table, listing_table,
@@ -54,24 +55,12 @@ pub const MAX_INCLUDE_DEPTH: usize = 16;
 /// interpreter's own causes have a variant each.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
-    /// The token lifecycle refused or failed.
+    /// An action failed (the lifecycle, the store, a check of the request).
     #[error(transparent)]
-    Lifecycle(#[from] LifecycleError),
-    /// The settings store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Sealing or opening a secret failed.
-    #[error("{0}")]
-    Protect(#[from] ProtectError),
+    Action(#[from] ActionError),
     /// `${NAME}` substitution or the substituted text failed.
     #[error(transparent)]
     Statement(#[from] StatementError),
-    /// A platform definition (`create platform`, `platforms.xml`) cannot be used.
-    #[error(transparent)]
-    Platform(#[from] PlatformError),
-    /// `create platform … from issuer` could not use the provider's metadata.
-    #[error(transparent)]
-    Discovery(#[from] DiscoveryError),
     /// The loopback listener for a redirect URL could not bind or failed.
     #[error(transparent)]
     Loopback(#[from] LoopbackError),
@@ -95,100 +84,9 @@ pub enum ExecError {
         /// The include that went too deep, as written.
         path: String,
     },
-    /// A statement about machines on a store that is not shared.
-    #[error(
-        "machines are enrolled in a shared store only: run it with --store postgres://user@host/database (or PREAUTH_STORE)"
-    )]
-    NotShared,
-    /// `drop machine` of a name that holds no key slot.
-    #[error("no machine named '{name}' holds a key slot; `show machines` lists them")]
-    UnknownMachine {
-        /// The name.
-        name: String,
-    },
-    /// An API key could not be created, listed or dropped.
-    #[error(transparent)]
-    ApiKey(#[from] preauth_core::api_keys::ApiKeyError),
     /// `advance sandbox clock` in a run without the embedded sandbox.
     #[error("advance sandbox clock works only in a run started with --sandbox")]
     NoSandboxClock,
-    /// The platform has no host for the country asked for.
-    #[error(
-        "{platform} does not run in country '{country}'; use one of: {}",
-        known.join(", ")
-    )]
-    UnknownCountry {
-        /// The platform's display name.
-        platform: String,
-        /// The country asked for.
-        country: String,
-        /// The countries it runs in.
-        known: Vec<String>,
-    },
-    /// No platform has this id.
-    #[error(
-        "unknown platform '{id}'; known platforms: {} (add one with `create platform {} from issuer '…'`)",
-        known.join(", "),
-        Quoted(id)
-    )]
-    UnknownPlatform {
-        /// The id asked for.
-        id: String,
-        /// The ids known.
-        known: Vec<String>,
-    },
-    /// `create platform` with an id that is taken.
-    #[error("a platform '{id}' exists already; pick another id")]
-    PlatformExists {
-        /// The id.
-        id: String,
-    },
-    /// `exchange code url … for connection 'x'` with a return URL of another connection.
-    #[error(
-        "the return URL belonged to connection '{stored}', not '{expected}'; it was stored as '{stored}'"
-    )]
-    OtherConnection {
-        /// The connection the URL belonged to (and was stored as).
-        stored: String,
-        /// The connection the statement named.
-        expected: String,
-    },
-    /// `preauthenticate … as connection 'x'` with a name that is taken.
-    #[error(
-        "a connection named '{existing}' exists already; log in again with the app it stores with `preauthenticate connection {q}`, change that app first with `alter connection {q} set client secret '…'`, or replace the connection after `drop connection {q}`",
-        q = Quoted(existing)
-    )]
-    NameTaken {
-        /// The stored spelling of the name.
-        existing: String,
-    },
-    /// `register connection 'x'` with a name that is taken.
-    #[error(
-        "a connection named '{existing}' exists already; to register new tokens for it, run `drop connection {}` first, or choose another name",
-        Quoted(existing)
-    )]
-    RegisterNameTaken {
-        /// The stored spelling of the name.
-        existing: String,
-    },
-    /// `obtained at '…'` is not a time.
-    #[error("obtained at '{text}' is not a time like 2026-11-20T10:00:00Z")]
-    BadTime {
-        /// The text as written.
-        text: String,
-        /// Why it does not parse.
-        source: humantime::TimestampError,
-    },
-    /// `register` with a refresh token another stored connection holds.
-    #[error(
-        "the refresh token handed over for '{connection}' is the one connection '{holder}' holds already; nothing was stored: obtain new tokens for '{connection}' from the partner application (one pair per connection)"
-    )]
-    TokenHeld {
-        /// The connection being registered.
-        connection: String,
-        /// The connection that holds the token.
-        holder: String,
-    },
     /// The keep-alive could not refresh every connection (each failure was printed).
     #[error("{failed} of {total} connections could not be refreshed{}", unread_files(*files))]
     KeepAliveFailed {
@@ -211,6 +109,26 @@ pub enum ExecError {
     #[error("cannot write the output: {0}")]
     Output(std::io::Error),
 }
+
+/// The core's errors are the actions' errors.
+macro_rules! from_action_cause {
+    ($($cause:ty),*) => {$(
+        impl From<$cause> for ExecError {
+            fn from(error: $cause) -> ExecError {
+                ExecError::Action(error.into())
+            }
+        }
+    )*};
+}
+
+from_action_cause!(
+    LifecycleError,
+    StoreError,
+    ProtectError,
+    PlatformError,
+    DiscoveryError,
+    ApiKeyError
+);
 
 /// The end of the keep-alive's failure sentence.
 fn unread_files(files: usize) -> String {
@@ -469,7 +387,14 @@ impl Interpreter {
                 warn_days,
                 critical_days,
             } => show::check(&self.env, *warn_days, *critical_days)?,
-            K::CreatePlatform(p) => self.env.create_platform(p).await?,
+            K::CreatePlatform(p) => {
+                let id = preauth_actions::platforms::create(&self.env, &p.new_platform()).await?;
+                self.env.note(&format!(
+                    "platform '{id}' created in {}; see it with `show platform {}`\n",
+                    self.env.platforms_location(),
+                    preauth_core::error::Quoted(&id)
+                ))?;
+            }
             K::AdvanceSandboxClock { seconds } => {
                 let clock = self
                     .env
@@ -527,10 +452,10 @@ mod tests {
         );
 
         let source = humantime::parse_rfc3339_weak("soon").expect_err("not a time");
-        let error = ExecError::BadTime {
+        let error = ExecError::from(ActionError::BadTime {
             text: "soon".into(),
             source,
-        };
+        });
         assert_eq!(
             error.to_string(),
             "obtained at 'soon' is not a time like 2026-11-20T10:00:00Z"
@@ -548,7 +473,7 @@ mod tests {
         .expect_err("a bad definition");
         let sentence = platform.to_string();
         let error = ExecError::from(platform);
-        assert!(matches!(error, ExecError::Platform(_)));
+        assert!(matches!(error, ExecError::Action(ActionError::Platform(_))));
         assert_eq!(error.to_string(), sentence);
     }
 

@@ -8,10 +8,11 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use preauth_script::ast::{App, Register, SecretText};
-use preauth_script::interpreter::{
-    access_token_json, connection_table, listing_table, register_connection,
-};
+use preauth_actions::AppSettings;
+use preauth_actions::overview::{details, summaries};
+use preauth_actions::register::{TokensHandedOver, register as register_tokens};
+use preauth_actions::token::access_token_json;
+use preauth_core::secret::{AccessToken, ClientSecret, RefreshToken};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -19,6 +20,7 @@ use crate::audit::{Caller, audit};
 use crate::error::ApiError;
 use crate::paging;
 use crate::routes::{AppState, blocking, detached};
+use crate::views;
 
 /// `GET /api/v1/connections?limit=&after=&q=`: a page of the table of `show
 /// connections` (at most [`paging::MAX_LIMIT`], the default), how many match in all, and
@@ -32,28 +34,30 @@ pub(crate) async fn list(
     let Query(params) =
         params.map_err(|_| invalid("the query string cannot be read".to_string()))?;
     let page = paging::page_of(&params, paging::MAX_LIMIT).map_err(invalid)?;
-    let (table, problems, total, next) = blocking(&state.env, move |env| {
+    let (rows, problems, total, next) = blocking(&state.env, move |env| {
         let paged = env.store().outline_page(&page)?;
-        let (table, problems) = listing_table(env, &paged.listing);
-        Ok((table, problems, paged.total, paged.next))
+        let (rows, problems) = summaries(env, &paged.listing);
+        Ok((rows, problems, paged.total, paged.next))
     })
     .await?;
+    let rows: Vec<Value> = rows.iter().map(views::summary_json).collect();
     Ok(Json(json!({
-        "connections": table.to_json(),
+        "connections": rows,
         "problems": problems,
         "total": total,
         "next": next,
     })))
 }
 
-/// `GET /api/v1/connections/{name}`: the properties of `show connection`, no secret.
+/// `GET /api/v1/connections/{name}`: the properties of `show connection`, no secret's
+/// value.
 pub(crate) async fn show(
     State(state): State<AppState>,
     name: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Path(name) = name?;
-    let table = blocking(&state.env, move |env| Ok(connection_table(env, &name)?)).await?;
-    Ok(Json(table.to_json_object()))
+    let details = blocking(&state.env, move |env| Ok(details(env, &name)?)).await?;
+    Ok(Json(views::details_json(&details, true)))
 }
 
 /// `DELETE /api/v1/connections/{name}`.
@@ -93,20 +97,20 @@ pub(crate) struct RegisterBody {
     verify: bool,
 }
 
-impl From<RegisterBody> for Register {
-    fn from(body: RegisterBody) -> Register {
-        Register {
-            connection: body.name,
-            app: App {
+impl From<RegisterBody> for TokensHandedOver {
+    fn from(body: RegisterBody) -> TokensHandedOver {
+        TokensHandedOver {
+            name: body.name,
+            app: AppSettings {
                 platform: body.platform,
                 country: body.country,
                 api_url: body.api_url,
                 client_id: body.client_id,
-                client_secret: body.client_secret.map(SecretText::new),
+                client_secret: body.client_secret.map(ClientSecret::new),
                 redirect_url: body.redirect_url,
             },
-            access_token: SecretText::new(body.access_token),
-            refresh_token: SecretText::new(body.refresh_token),
+            access_token: AccessToken::new(body.access_token),
+            refresh_token: RefreshToken::new(body.refresh_token),
             obtained_at: body.obtained_at,
             verify: body.verify,
         }
@@ -125,7 +129,7 @@ pub(crate) async fn register(
     {
         crate::api_hosts::check(&platform, api_url, &state.api_hosts)?;
     }
-    let request = Register::from(body);
+    let request = TokensHandedOver::from(body);
     // A registration reads the store (the name, the refresh tokens held) with calls that
     // may wait, so all of it runs on a blocking thread; it finishes even if the client
     // goes away.
@@ -133,18 +137,14 @@ pub(crate) async fn register(
     let stored = blocking(&state.env, move |env| {
         // The store changes between requests: the refresh tokens held are read afresh.
         env.forget_held_tokens();
-        let registration = runtime.block_on(register_connection(env, &request))?;
+        let registration = runtime.block_on(register_tokens(env, request))?;
         let name = &registration.connection.name;
         audit(
             &caller.who(),
             format_args!("registered connection '{name}'"),
         );
-        let mut stored = connection_table(env, name)?.to_json_object();
         // A partner's key learns nothing of this server's files or database.
-        if let Some(fields) = stored.as_object_mut() {
-            fields.remove("stored_in");
-        }
-        Ok(stored)
+        Ok(views::details_json(&details(env, name)?, false))
     })
     .await?;
     Ok((StatusCode::CREATED, Json(stored)).into_response())

@@ -8,10 +8,10 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use preauth_actions::ActionError;
 use preauth_core::api_keys::ApiKeyError;
 use preauth_core::error::LifecycleError;
 use preauth_core::store::StoreError;
-use preauth_script::interpreter::ExecError;
 
 /// An error answered to an API client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -304,35 +304,35 @@ pub(crate) fn sentence(error: &LifecycleError) -> String {
     }
 }
 
-/// [`sentence`] of a statement's error.
-pub(crate) fn exec_sentence(error: &ExecError) -> String {
+/// [`sentence`] of an action's error.
+pub(crate) fn action_sentence(error: &ActionError) -> String {
     match error {
-        ExecError::Lifecycle(error) => sentence(error),
+        ActionError::Lifecycle(error) => sentence(error),
         other => other.to_string(),
     }
 }
 
-impl From<ExecError> for ApiError {
-    fn from(error: ExecError) -> ApiError {
+impl From<ActionError> for ApiError {
+    fn from(error: ActionError) -> ApiError {
         match error {
-            ExecError::Lifecycle(e) => e.into(),
-            ExecError::Store(e) => e.into(),
-            ExecError::RegisterNameTaken { .. } => {
+            ActionError::Lifecycle(e) => e.into(),
+            ActionError::Store(e) => e.into(),
+            ActionError::RegisterNameTaken { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "name_taken", error.to_string())
             }
             // A caller that may only register learns nothing of the other connections,
             // not even the holder's name.
-            ExecError::TokenHeld { connection, .. } => ApiError::new(
+            ActionError::TokenHeld { connection, .. } => ApiError::new(
                 StatusCode::CONFLICT,
                 "token_held",
                 format!(
                     "the refresh token handed over for '{connection}' is held by another connection already; nothing was stored: obtain new tokens for '{connection}' from the partner application (one pair per connection)"
                 ),
             ),
-            ExecError::UnknownCountry { .. }
-            | ExecError::UnknownPlatform { .. }
-            | ExecError::BadTime { .. }
-            | ExecError::Platform(_) => ApiError::new(
+            ActionError::UnknownCountry { .. }
+            | ActionError::UnknownPlatform { .. }
+            | ActionError::BadTime { .. }
+            | ActionError::Platform(_) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid",
                 error.to_string(),

@@ -30,6 +30,7 @@ mod monitoring;
 mod paging;
 mod rate;
 mod routes;
+mod views;
 mod web;
 
 pub use api_hosts::ApiHost;

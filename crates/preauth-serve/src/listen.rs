@@ -13,10 +13,10 @@ use axum::http::header::STRICT_TRANSPORT_SECURITY;
 use axum::middleware;
 use axum::response::Response;
 use axum::serve::ListenerExt as _;
+use preauth_actions::Context;
 use preauth_core::api_keys::ApiKeys;
 use preauth_core::monitor::Thresholds;
 use preauth_core::network::Network;
-use preauth_script::interpreter::Environment;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
@@ -250,7 +250,7 @@ impl Bound {
     /// second (unless [`Options::login_link`] is off).
     pub async fn serve(
         self,
-        env: Arc<Environment>,
+        env: Arc<Context>,
         keys: ApiKeys,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {

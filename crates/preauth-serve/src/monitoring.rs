@@ -7,8 +7,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use preauth_actions::Context;
 use preauth_core::monitor::{self, CheckReport, CheckState, Thresholds};
-use preauth_script::interpreter::Environment;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
@@ -27,7 +27,7 @@ pub(crate) async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-fn report(env: &Environment, thresholds: Thresholds) -> CheckReport {
+fn report(env: &Context, thresholds: Thresholds) -> CheckReport {
     monitor::check(
         env.store(),
         env.registry(),

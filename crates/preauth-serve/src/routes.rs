@@ -13,9 +13,9 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
+use preauth_actions::Context;
 use preauth_core::api_keys::{ApiKeys, Scope};
 use preauth_core::monitor::Thresholds;
-use preauth_script::interpreter::Environment;
 
 use crate::auth;
 use crate::client_addr::ClientAddresses;
@@ -38,7 +38,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Clone)]
 pub(crate) struct AppState {
     /// The store, the platforms and the lifecycle.
-    pub(crate) env: Arc<Environment>,
+    pub(crate) env: Arc<Context>,
     /// The API keys.
     pub(crate) keys: ApiKeys,
     /// The per-key limit of the token route.
@@ -124,7 +124,7 @@ pub fn endpoints() -> Vec<Endpoint> {
 /// `options` say. Also returns the one-time login URL of the web pages, unless
 /// `options` turn it off.
 pub fn router(
-    env: Arc<Environment>,
+    env: Arc<Context>,
     keys: ApiKeys,
     options: &Options,
     base: &str,
@@ -205,8 +205,8 @@ async fn not_found(headers: HeaderMap) -> Response {
 
 /// Runs `work` on the blocking pool (the store's calls may wait for a lock or the disk).
 pub(crate) async fn blocking<T: Send + 'static>(
-    env: &Arc<Environment>,
-    work: impl FnOnce(&Environment) -> Result<T, ApiError> + Send + 'static,
+    env: &Arc<Context>,
+    work: impl FnOnce(&Context) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let env = Arc::clone(env);
     tokio::task::spawn_blocking(move || work(&env))

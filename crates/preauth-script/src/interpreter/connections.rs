@@ -4,15 +4,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
-use preauth_core::connection::{Connection, fold_name};
-use preauth_core::error::{LifecycleError, Quoted, REGISTERED_KEY, When, is_registered};
+use preauth_core::connection::Connection;
+use preauth_core::error::{LifecycleError, Quoted, When};
 use preauth_core::lifecycle::Lifecycle;
-use preauth_core::lifecycle::REFRESH_FAILED_KEY;
-use preauth_core::lifecycle::{
-    KeepAliveEvent, KeepAliveOutcome, Proof, RegisterRequest, Registration,
-};
-use preauth_core::secret::{AccessToken, ClientSecret, RefreshToken};
+use preauth_core::lifecycle::{KeepAliveEvent, KeepAliveOutcome, Proof};
 use preauth_core::store::StoreError;
+
+use preauth_actions::{self as actions, ActionError, login, register};
 
 use super::authorize::Return;
 use super::{Environment, ExecError};
@@ -34,7 +32,7 @@ pub(super) async fn preauthenticate(
     env: &Environment,
     p: &Preauthenticate,
 ) -> Result<(), ExecError> {
-    let connection = new_login(env, p)?;
+    let connection = login::new_login(env, &p.connection, &p.app.settings())?;
     log_in(env, connection).await
 }
 
@@ -43,42 +41,15 @@ pub(super) async fn preauthenticate(
 /// tokens replace the old ones in place (other stored keys are kept); until the login
 /// completes, the stored connection is left as it was.
 pub(super) async fn preauthenticate_again(env: &Environment, name: &str) -> Result<(), ExecError> {
-    let connection = login_again(env, name)?;
+    let connection = login::login_again(env, name)?;
     log_in(env, connection).await
-}
-
-/// The connection a new login of `p` creates, checked before anyone logs in: a valid
-/// name that is not taken, a known platform and country. Shared by the statement and
-/// the Preauthenticate page of `preauth serve`.
-pub fn new_login(env: &Environment, p: &Preauthenticate) -> Result<Connection, ExecError> {
-    let connection = env.new_connection(&p.connection, &p.app)?;
-    refuse_existing(env, &connection.name)?;
-    Ok(connection)
-}
-
-/// Stored connection `name` without its tokens, for a new login with the app it
-/// stores. Stored extras (a recorded failure, a cluster URL) stay in the store: the
-/// login merges into it and clears what applied to the old tokens.
-pub fn login_again(env: &Environment, name: &str) -> Result<Connection, ExecError> {
-    let mut connection = env.lifecycle().store().load(name)?;
-    connection.tokens = None;
-    connection.extra.clear();
-    Ok(connection)
-}
-
-/// Finishes a login from its return URL: exchanges the code, stores the connection and
-/// marks it as logged in here. Shared by `exchange code url`, the browser step of
-/// `preauthenticate` and the callback of `preauth serve`.
-pub async fn finish_login(env: &Environment, return_url: &str) -> Result<Connection, ExecError> {
-    let connection = env.lifecycle().finish_authorization(return_url).await?;
-    logged_in_here(env, connection)
 }
 
 /// The browser step and the code exchange for `connection` (a new one, or a stored one
 /// without its tokens).
 async fn log_in(env: &Environment, connection: Connection) -> Result<(), ExecError> {
     let waiting = Return::prepare(&connection.redirect_url).await?;
-    let started = env.lifecycle().start_authorization(&connection)?;
+    let started = login::start(env, &connection)?;
     eprintln!(
         "Log in to {} for connection '{}' at:\n  {}",
         connection.api_url, connection.name, started.url
@@ -97,26 +68,8 @@ async fn log_in(env: &Environment, connection: Connection) -> Result<(), ExecErr
             connection.redirect_url
         ));
     };
-    let connection = finish_login(env, &return_url).await?;
+    let connection = login::finish(env, &return_url).await?;
     report_stored(env, "authorized", &connection)
-}
-
-/// After a login here, new tokens no longer come from a partner application: removes
-/// the mark of a registered connection (see [`REGISTERED_KEY`]), so that advice for dead
-/// tokens names a login again.
-fn logged_in_here(env: &Environment, connection: Connection) -> Result<Connection, ExecError> {
-    // The login's answer was merged into the stored connection, which keeps its extra
-    // keys: the mark is in the store, not in `connection`.
-    let mut locked = env.lifecycle().store().lock(&connection.name)?;
-    let mut stored = locked.load()?;
-    if !is_registered(&stored) {
-        return Ok(connection);
-    }
-    stored
-        .extra
-        .retain(|(k, _)| !k.eq_ignore_ascii_case(REGISTERED_KEY));
-    locked.save(&stored)?;
-    Ok(stored)
 }
 
 /// `exchange code url '…' [for connection '…']`: finish a started authorization.
@@ -125,19 +78,20 @@ pub(super) async fn exchange(
     url: &str,
     expected: Option<&str>,
 ) -> Result<(), ExecError> {
-    let connection = finish_login(env, url).await?;
+    let connection = login::finish(env, url).await?;
     if let Some(expected) = expected.filter(|e| !connection.is_named(e)) {
-        return Err(ExecError::OtherConnection {
+        return Err(ActionError::OtherConnection {
             stored: connection.name.clone(),
             expected: expected.to_string(),
-        });
+        }
+        .into());
     }
     report_stored(env, "authorized", &connection)
 }
 
 /// `register connection …`: tokens obtained elsewhere (the OEM flow).
 pub(super) async fn register(env: &Environment, r: &Register) -> Result<(), ExecError> {
-    let registration = register_connection(env, r).await?;
+    let registration = register::register(env, r.handed_over()).await?;
     if let Some(proof) = &registration.proof {
         let how = match proof {
             Proof::Me(_) => "the platform's current/Me answered",
@@ -153,70 +107,6 @@ pub(super) async fn register(env: &Environment, r: &Register) -> Result<(), Exec
         }
     }
     report_stored(env, "registered", &registration.connection)
-}
-
-/// Registers tokens obtained elsewhere with every check of `register connection` (a
-/// taken name, a refresh token another connection holds, the time given, the
-/// lifecycle's validation) and prints nothing: shared by the statement and the API of
-/// `preauth serve`.
-pub async fn register_connection(
-    env: &Environment,
-    r: &Register,
-) -> Result<Registration, ExecError> {
-    // A taken name is refused here with the stored spelling and advice for new tokens
-    // (the store refuses it again when the connection is created, against a race).
-    let connection = env.new_connection(&r.connection, &r.app)?;
-    let taken = match env.lifecycle().store().load(&r.connection) {
-        Ok(existing) => Some(existing.name),
-        Err(StoreError::NotFound { .. }) => None,
-        Err(
-            StoreError::InvalidConnection { name, .. }
-            | StoreError::Protect { name, .. }
-            | StoreError::Duplicate { name, .. },
-        ) => Some(name),
-        Err(other) => return Err(other.into()),
-    };
-    if let Some(existing) = taken {
-        return Err(ExecError::RegisterNameTaken { existing });
-    }
-    let obtained_at = r
-        .obtained_at
-        .as_deref()
-        .map(|text| {
-            humantime::parse_rfc3339_weak(text).map_err(|source| ExecError::BadTime {
-                text: text.to_string(),
-                source,
-            })
-        })
-        .transpose()?;
-    let refresh_token = RefreshToken::new(r.refresh_token.secret());
-    // Two connections with one refresh token spend it twice: the second refresh finds
-    // it used, and on Exact the chain of one of them is dead.
-    if let Some(holder) = env.holder_of(&refresh_token)? {
-        return Err(ExecError::TokenHeld {
-            connection: r.connection.clone(),
-            holder,
-        });
-    }
-    let registration = env
-        .lifecycle()
-        .register(RegisterRequest {
-            connection,
-            access_token: AccessToken::new(r.access_token.secret()),
-            refresh_token,
-            obtained_at,
-            verify: r.verify,
-        })
-        .await?;
-    if let Some(stored) = registration
-        .connection
-        .tokens
-        .as_ref()
-        .and_then(|t| t.refresh_token.as_ref())
-    {
-        env.note_held(&registration.connection.name, stored);
-    }
-    Ok(registration)
 }
 
 /// `refresh connection '…' [force]`.
@@ -379,7 +269,7 @@ pub(super) fn drop_connection(
     name: &str,
     if_exists: bool,
 ) -> Result<(), ExecError> {
-    match env.lifecycle().store().drop_connection(name)? {
+    match actions::connections::drop_connection(env, name)? {
         true => env.note(&format!("connection '{name}' dropped\n")),
         false if if_exists => Ok(()),
         false => Err(StoreError::NotFound { name: name.into() }.into()),
@@ -389,51 +279,25 @@ pub(super) fn drop_connection(
 /// `alter connection '…' set …`: changes the stored app settings under the connection's
 /// lock (a rotated client secret, a corrected redirect URL); the tokens are kept.
 pub(super) fn alter(env: &Environment, a: &AlterConnection) -> Result<(), ExecError> {
-    let mut changed: Vec<&str> = Vec::new();
-    let mut locked = env.lifecycle().store().lock(&a.connection)?;
-    let mut connection = locked.load()?;
-    if let Some(id) = &a.client_id {
-        connection.client_id = id.clone();
-        changed.push("client id");
-    }
-    if let Some(secret) = &a.client_secret {
-        connection.client_secret = Some(secret.secret())
-            .filter(|s| !s.is_empty())
-            .map(ClientSecret::new);
-        changed.push("client secret");
-    }
-    if let Some(url) = &a.redirect_url {
-        connection.redirect_url = url.clone();
-        changed.push("redirect url");
-    }
-    if let Some(url) = &a.api_url {
-        connection.api_url = env.platform(&connection.platform)?.check_api_url(url)?;
-        changed.push("api url");
-    }
-    locked.save(&connection)?;
-    drop(locked);
-    let blocked = connection
-        .extra
-        .iter()
-        .any(|(k, _)| k.eq_ignore_ascii_case(REFRESH_FAILED_KEY));
-    let after = if blocked {
+    let altered = actions::connections::alter(env, &a.connection, a.changes())?;
+    let after = if altered.last_refresh_failed {
         format!(
             "; its last refresh failed: once the cause is fixed, run `refresh connection {} force`",
-            Quoted(&connection.name)
+            Quoted(&altered.name)
         )
     } else {
         String::new()
     };
     env.note(&format!(
         "connection '{}' altered: {}{after}\n",
-        connection.name,
-        changed.join(", ")
+        altered.name,
+        altered.changed.join(", ")
     ))
 }
 
 /// `import settings '…'`.
 pub(super) fn import(env: &Environment, path: &Path) -> Result<(), ExecError> {
-    let names = env.store().import_settings(path)?;
+    let names = actions::connections::import(env, path)?;
     env.note(&format!(
         "imported {} connection{} from {}: {}\n",
         names.len(),
@@ -441,17 +305,6 @@ pub(super) fn import(env: &Environment, path: &Path) -> Result<(), ExecError> {
         path.display(),
         names.join(", ")
     ))
-}
-
-/// Refuses a name that is taken before anyone logs in for it.
-fn refuse_existing(env: &Environment, name: &str) -> Result<(), ExecError> {
-    let taken = env.lifecycle().store().names()?;
-    match taken.iter().find(|n| fold_name(n) == fold_name(name)) {
-        Some(existing) => Err(ExecError::NameTaken {
-            existing: existing.clone(),
-        }),
-        None => Ok(()),
-    }
 }
 
 /// One line saying what was stored, where, and until when it lives.

@@ -6,6 +6,8 @@ use std::time::Duration;
 use preauth_core::error::{Quoted, When};
 use preauth_core::store::Fleet;
 
+use preauth_actions::ActionError;
+
 use super::{Environment, ExecError};
 use crate::output::{Cell, Table};
 
@@ -13,7 +15,7 @@ use crate::output::{Cell, Table};
 const CODE_VALID_FOR: Duration = Duration::from_secs(15 * 60);
 
 fn fleet(env: &Environment) -> Result<&dyn Fleet, ExecError> {
-    env.store().fleet().ok_or(ExecError::NotShared)
+    Ok(env.store().fleet().ok_or(ActionError::NotShared)?)
 }
 
 /// `enroll machine`: a one-time code (a secret, printed on purpose) and the statement
@@ -68,7 +70,7 @@ pub(super) fn show(env: &Environment) -> Result<(), ExecError> {
 /// `drop machine '…'`.
 pub(super) fn drop(env: &Environment, name: &str) -> Result<(), ExecError> {
     if !fleet(env)?.drop_machine(name)? {
-        return Err(ExecError::UnknownMachine { name: name.into() });
+        return Err(ActionError::UnknownMachine { name: name.into() }.into());
     }
     env.note(&format!("machine {} dropped\n", Quoted(name)))
 }

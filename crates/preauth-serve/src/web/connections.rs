@@ -10,15 +10,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use maud::{Markup, html};
+use preauth_actions::login::login_again;
+use preauth_actions::overview::{Details, Summary, details, summaries};
+use preauth_actions::{ActionError, Context};
 use preauth_core::error::Quoted;
 use preauth_core::monitor::{self, CheckState};
 use preauth_core::sealing::SealError;
 use preauth_core::settings::keys::to_connection_string;
 use preauth_core::store::{Page, StoreError};
-use preauth_script::interpreter::{
-    Environment, ExecError, connection_table, listing_table, login_again,
-};
-use preauth_script::output::OutputFormat;
 use zeroize::Zeroizing;
 
 use super::forms::{Button, Posted, capitalized};
@@ -28,10 +27,11 @@ use super::session::{Signed, Visitor};
 use super::{PageError, PageResult, audit, connection_path, on_store, respond, see_other};
 use crate::paging;
 use crate::routes::AppState;
+use crate::views;
 
 /// One row of the connections page.
 struct Row {
-    cells: HashMap<&'static str, String>,
+    summary: Summary,
     check: Option<(CheckState, String)>,
 }
 
@@ -58,27 +58,24 @@ pub(crate) async fn list(
         // The verdict covers every connection (outlines only: nothing is opened).
         let overall = monitor::check(env.store(), env.registry(), now, thresholds);
         if let Some(unknown) = &overall.unknown {
-            return Err(ExecError::Store(StoreError::Backend {
+            return Err(ActionError::Store(StoreError::Backend {
                 location: env.store().location(),
                 reason: unknown.clone(),
             }));
         }
         let paged = env.store().outline_page(&wanted)?;
-        let (table, problems) = listing_table(env, &paged.listing);
+        let (summaries, problems) = summaries(env, &paged.listing);
         let report = monitor::check_listing(paged.listing, env.registry(), now, thresholds);
         let mut checks: HashMap<String, (CheckState, String)> = report
             .connections
             .iter()
             .map(|c| (c.name.clone(), (c.state, c.reason.clone())))
             .collect();
-        let rows: Vec<Row> = table
-            .cells(OutputFormat::Table)
+        let rows: Vec<Row> = summaries
             .into_iter()
-            .map(|cells| {
-                let cells: HashMap<&'static str, String> =
-                    table.columns().iter().copied().zip(cells).collect();
-                let check = cells.get("name").and_then(|n| checks.remove(n));
-                Row { cells, check }
+            .map(|summary| Row {
+                check: checks.remove(&summary.name),
+                summary,
             })
             .collect();
         Ok((
@@ -91,7 +88,6 @@ pub(crate) async fn list(
     })
     .await?
     .map_err(not_found)?;
-    let cell = |row: &Row, column: &str| row.cells.get(column).cloned().unwrap_or_default();
     let body = html! {
         p { span class={ "state-" (verdict.0) } { (verdict.0) } " — " (verdict.1) }
         @for problem in &problems {
@@ -126,19 +122,20 @@ pub(crate) async fn list(
                     } }
                     tbody {
                         @for row in &rows {
-                            @let name = cell(row, "name");
+                            @let name = &row.summary.name;
+                            @let standing = &row.summary.standing;
                             tr {
-                                th scope="row" { a href=(connection_path(&name)) { (name) } }
-                                td { (cell(row, "platform")) " " (cell(row, "country")) }
-                                td { (cell(row, "status")) @let problem = cell(row, "problem"); @if !problem.is_empty() { br; small { (problem) } } }
-                                td { (cell(row, "access token expires")) }
-                                td { (cell(row, "refresh token expires")) }
+                                th scope="row" { a href=(connection_path(name)) { (name) } }
+                                td { (row.summary.platform.as_deref().unwrap_or_default()) " " (row.summary.country.as_deref().unwrap_or_default()) }
+                                td { (standing.status) @if let Some(problem) = &standing.problem { br; small { (problem) } } }
+                                td { (views::when(standing.access_token_expires_at)) }
+                                td { (views::refresh_expiry(standing.refresh_token_expires)) }
                                 td {
                                     @if let Some((check, reason)) = &row.check {
                                         span class={ "state-" (check) } { (check) } " " (reason)
                                     }
                                 }
-                                td { (actions(&visitor, &name)) }
+                                td { (actions(&visitor, name)) }
                             }
                         }
                     }
@@ -192,16 +189,15 @@ fn actions(visitor: &Visitor, name: &str) -> Markup {
 
 /// What the result page shows of a connection.
 struct Shown {
-    name: String,
-    properties: Vec<Vec<String>>,
+    details: Details,
     settings_file: Zeroizing<String>,
     /// The plain connection string, only when the secrets were asked for.
     connection_string: Option<Zeroizing<String>>,
     location: String,
 }
 
-fn read(env: &Environment, name: &str, secrets: bool) -> Result<Shown, ExecError> {
-    let table = connection_table(env, name)?;
+fn read(env: &Context, name: &str, secrets: bool) -> Result<Shown, ActionError> {
+    let details = details(env, name)?;
     let connection = env.lifecycle().store().load(name)?;
     let settings_file = env.store().export_settings(&connection.name, !secrets)?;
     let connection_string = if secrets {
@@ -213,8 +209,7 @@ fn read(env: &Environment, name: &str, secrets: bool) -> Result<Shown, ExecError
         None
     };
     Ok(Shown {
-        name: connection.name,
-        properties: table.cells(OutputFormat::Table),
+        details,
         settings_file,
         connection_string,
         location: env.store().location(),
@@ -254,31 +249,24 @@ async fn result_page(
     let shown = on_store(&state.env, move |env| read(env, &name, secrets))
         .await?
         .map_err(not_found)?;
-    let file_name = format!("settings-{}.xml", shown.name);
-    let path = connection_path(&shown.name);
-    let property = |key: &str| {
-        shown
-            .properties
-            .iter()
-            .find(|row| row.first().is_some_and(|k| k == key))
-            .and_then(|row| row.get(1))
-            .cloned()
-            .unwrap_or_default()
-    };
-    let problem = property("problem");
+    let name = &shown.details.name;
+    let standing = &shown.details.standing;
+    let file_name = format!("settings-{name}.xml");
+    let path = connection_path(name);
+    let properties = properties(&shown.details);
     let body = html! {
         dl.summary {
-            dt { "Status" } dd { (property("status")) @if !problem.is_empty() { " — " (problem) } }
-            dt { "Access token expires" } dd { (property("access token expires")) }
-            dt { "Refresh token expires" } dd { (property("refresh token expires")) }
+            dt { "Status" } dd { (standing.status) @if let Some(problem) = &standing.problem { " — " (problem) } }
+            dt { "Access token expires" } dd { (views::when(standing.access_token_expires_at)) }
+            dt { "Refresh token expires" } dd { (views::refresh_expiry(standing.refresh_token_expires)) }
         }
         details {
             summary { "Every property (no secret's value)" }
             div.table-wrap {
                 table {
                     tbody {
-                        @for row in &shown.properties {
-                            tr { th scope="row" { (row.first().map(String::as_str).unwrap_or_default()) } td { (row.get(1).map(String::as_str).unwrap_or_default()) } }
+                        @for (property, value) in &properties {
+                            tr { th scope="row" { (property) } td { (value) } }
                         }
                     }
                 }
@@ -308,9 +296,9 @@ async fn result_page(
             }
         }
         h2 { "Actions" }
-        (actions(visitor, &shown.name))
+        (actions(visitor, name))
     };
-    let title = format!("Connection '{}'", shown.name);
+    let title = format!("Connection '{name}'");
     Ok(respond(
         visitor,
         StatusCode::OK,
@@ -318,10 +306,10 @@ async fn result_page(
     ))
 }
 
-/// A statement error as a page error: an unknown connection is a 404.
-fn not_found(error: ExecError) -> PageError {
+/// An action's error as a page error: an unknown connection is a 404.
+fn not_found(error: ActionError) -> PageError {
     match error {
-        ExecError::Store(StoreError::NotFound { name }) => {
+        ActionError::Store(StoreError::NotFound { name }) => {
             PageError::NotFound(format!("There is no connection '{name}'."))
         }
         other => PageError::BadRequest(capitalized(&other.to_string())),
@@ -404,4 +392,40 @@ pub(crate) async fn drop_connection(
         format_args!("dropped connection '{dropped}'"),
     );
     Ok(see_other("/connections"))
+}
+
+/// Every property of a connection but its secrets' values, as the result page lists them.
+fn properties(details: &Details) -> Vec<(&'static str, String)> {
+    let set = |present: bool| if present { "(set)" } else { "(none)" }.to_string();
+    let standing = &details.standing;
+    vec![
+        ("name", details.name.clone()),
+        ("platform", details.platform.clone()),
+        ("api url", details.api_url.clone()),
+        ("client id", details.client_id.clone()),
+        ("client secret", set(details.has_client_secret)),
+        ("redirect url", details.redirect_url.clone()),
+        ("status", standing.status.clone()),
+        ("problem", standing.problem.clone().unwrap_or_default()),
+        ("access token", set(details.has_access_token)),
+        (
+            "access token expires",
+            views::when(standing.access_token_expires_at),
+        ),
+        ("refresh token", set(details.has_refresh_token)),
+        (
+            "refresh token obtained",
+            views::when(details.refresh_token_obtained_at),
+        ),
+        (
+            "refresh token expires",
+            views::refresh_expiry(standing.refresh_token_expires),
+        ),
+        (
+            "last refresh failure",
+            details.last_refresh_failure.clone().unwrap_or_default(),
+        ),
+        ("encrypted", views::yes_no(details.encrypted).to_string()),
+        ("stored in", details.stored_in.clone()),
+    ]
 }

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use preauth_script::ast::{App, SecretText};
-use preauth_script::interpreter::ExecError;
+use preauth_actions::{ActionError, AppSettings};
+use preauth_core::secret::ClientSecret;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -101,16 +101,16 @@ impl AppFields {
     }
 
     /// The connection's name and the app, with `redirect_url`.
-    pub(crate) fn app(&self, redirect_url: &str) -> (String, App) {
+    pub(crate) fn app(&self, redirect_url: &str) -> (String, AppSettings) {
         let (platform, country) = platforms::parse(&self.platform);
-        let app = App {
+        let app = AppSettings {
             platform,
             country,
             api_url: Some(self.api_url.trim().to_string()).filter(|u| !u.is_empty()),
             client_id: self.client_id.trim().to_string(),
             client_secret: Some(self.client_secret.clone())
                 .filter(|s| !s.is_empty())
-                .map(SecretText::new),
+                .map(ClientSecret::new),
             redirect_url: redirect_url.trim().to_string(),
         };
         (self.name.trim().to_string(), app)
@@ -147,23 +147,23 @@ impl Errors {
         self.0.is_empty()
     }
 
-    /// `error` of a statement beside the field of an app form it concerns; `more` names
+    /// `error` of an action beside the field of an app form it concerns; `more` names
     /// the fields of errors only one form has.
-    pub(crate) fn from_exec(
-        error: &ExecError,
-        more: impl Fn(&ExecError) -> Option<&'static str>,
+    pub(crate) fn from_action(
+        error: &ActionError,
+        more: impl Fn(&ActionError) -> Option<&'static str>,
     ) -> Errors {
         use preauth_core::store::StoreError;
         let field = match error {
-            ExecError::NameTaken { .. }
-            | ExecError::RegisterNameTaken { .. }
-            | ExecError::Store(StoreError::InvalidName { .. }) => "name",
-            ExecError::UnknownPlatform { .. } | ExecError::UnknownCountry { .. } => "platform",
-            ExecError::Platform(_) => "api_url",
+            ActionError::NameTaken { .. }
+            | ActionError::RegisterNameTaken { .. }
+            | ActionError::Store(StoreError::InvalidName { .. }) => "name",
+            ActionError::UnknownPlatform { .. } | ActionError::UnknownCountry { .. } => "platform",
+            ActionError::Platform(_) => "api_url",
             other => more(other).unwrap_or(""),
         };
         let mut errors = Errors::default();
-        errors.set(field, capitalized(&crate::error::exec_sentence(error)));
+        errors.set(field, capitalized(&crate::error::action_sentence(error)));
         errors
     }
 }

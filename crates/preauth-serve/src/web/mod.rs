@@ -28,7 +28,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
-use preauth_script::interpreter::{Environment, ExecError};
+use preauth_actions::{ActionError, Context};
 use std::sync::Arc;
 
 pub(crate) use crate::audit::audit;
@@ -196,13 +196,13 @@ impl IntoResponse for PageError {
     }
 }
 
-/// Runs `work` (statements' functions, which may wait for the store or the platform)
-/// on a blocking thread: it finishes and stores what it got even when the browser goes
-/// away. The statement's own error is the inner `Err`, for the page to show.
+/// Runs `work` (actions, which may wait for the store or the platform) on a blocking
+/// thread: it finishes and stores what it got even when the browser goes away. The
+/// action's own error is the inner `Err`, for the page to show.
 async fn on_store<T: Send + 'static>(
-    env: &Arc<Environment>,
-    work: impl FnOnce(&Environment) -> Result<T, ExecError> + Send + 'static,
-) -> Result<Result<T, ExecError>, PageError> {
+    env: &Arc<Context>,
+    work: impl FnOnce(&Context) -> Result<T, ActionError> + Send + 'static,
+) -> Result<Result<T, ActionError>, PageError> {
     Ok(blocking(env, move |env| Ok(work(env))).await?)
 }
 

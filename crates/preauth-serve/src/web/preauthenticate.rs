@@ -10,9 +10,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use maud::{Markup, html};
+use preauth_actions::login;
 use preauth_core::flow::StartedAuthorization;
-use preauth_script::ast::Preauthenticate;
-use preauth_script::interpreter::{finish_login, new_login};
 use serde::Deserialize;
 
 use super::binding::Verdict;
@@ -22,7 +21,7 @@ use super::session::{Signed, Visitor};
 use super::{
     PageResult, audit, connection_path, on_store, platforms, respond, see_other, set_cookie,
 };
-use crate::error::exec_sentence;
+use crate::error::action_sentence;
 use crate::routes::AppState;
 
 /// The form's fields (secrets are never sent back into a page).
@@ -76,17 +75,16 @@ pub(crate) async fn start(
     if !errors.is_empty() {
         return Ok(form_response(&state, &visitor, &form, &errors));
     }
-    let (connection, app) = form.app.app(&redirect);
-    let request = Preauthenticate { app, connection };
+    let (name, app) = form.app.app(&redirect);
     let started = on_store(&state.env, move |env| {
-        let connection = new_login(env, &request)?;
-        Ok(env.lifecycle().start_authorization(&connection)?)
+        let connection = login::new_login(env, &name, &app)?;
+        login::start(env, &connection)
     })
     .await?;
     match started {
         Ok(started) => continue_login(&state, &headers, &visitor, &started),
         Err(error) => {
-            let errors = Errors::from_exec(&error, |_| None);
+            let errors = Errors::from_action(&error, |_| None);
             Ok(form_response(&state, &visitor, &form, &errors))
         }
     }
@@ -170,7 +168,7 @@ pub(crate) async fn exchange(
     }
     let runtime = tokio::runtime::Handle::current();
     let finished = on_store(&state.env, move |env| {
-        runtime.block_on(finish_login(env, &pasted))
+        runtime.block_on(login::finish(env, &pasted))
     })
     .await?;
     match finished {
@@ -189,7 +187,7 @@ pub(crate) async fn exchange(
             Ok(see_other(&connection_path(&connection.name)))
         }
         Err(error) => {
-            let error = capitalized(&exec_sentence(&error));
+            let error = capitalized(&action_sentence(&error));
             Ok(exchange_page(
                 &visitor,
                 StatusCode::BAD_REQUEST,
@@ -226,7 +224,7 @@ pub(crate) async fn callback(
     let return_url = format!("{}/callback?{query}", state.web.base);
     let runtime = tokio::runtime::Handle::current();
     let finished = on_store(&state.env, move |env| {
-        runtime.block_on(finish_login(env, &return_url))
+        runtime.block_on(login::finish(env, &return_url))
     })
     .await?;
     match finished {
@@ -246,7 +244,7 @@ pub(crate) async fn callback(
             ))
         }
         Err(error) => {
-            let error = exec_sentence(&error);
+            let error = action_sentence(&error);
             state
                 .web
                 .callback_refusals

@@ -5,8 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
-use preauth_script::ast::{Register, SecretText};
-use preauth_script::interpreter::{ExecError, register_connection};
+use preauth_actions::ActionError;
+use preauth_actions::register::{TokensHandedOver, register};
+use preauth_core::secret::{AccessToken, RefreshToken};
 use serde::Deserialize;
 
 use super::forms::{AppFields, Errors, Posted};
@@ -84,19 +85,19 @@ pub(crate) async fn submit(
             StatusCode::BAD_REQUEST,
         ));
     }
-    let (connection, app) = form.app.app(&form.redirect_url);
-    let request = Register {
-        connection,
+    let (name, app) = form.app.app(&form.redirect_url);
+    let request = TokensHandedOver {
+        name,
         app,
-        access_token: SecretText::new(form.access_token.trim()),
-        refresh_token: SecretText::new(form.refresh_token.trim()),
+        access_token: AccessToken::new(form.access_token.trim()),
+        refresh_token: RefreshToken::new(form.refresh_token.trim()),
         obtained_at: Some(form.obtained_at.trim().to_string()).filter(|t| !t.is_empty()),
         verify: form.verify.is_some(),
     };
     let runtime = tokio::runtime::Handle::current();
     let registered = on_store(&state.env, move |env| {
         env.forget_held_tokens();
-        runtime.block_on(register_connection(env, &request))
+        runtime.block_on(register(env, request))
     })
     .await?;
     match registered {
@@ -113,7 +114,7 @@ pub(crate) async fn submit(
             Ok(see_other(&connection_path(&name)))
         }
         Err(error) => {
-            let errors = Errors::from_exec(&error, field_of);
+            let errors = Errors::from_action(&error, field_of);
             Ok(form_page(
                 &state,
                 &visitor,
@@ -126,10 +127,10 @@ pub(crate) async fn submit(
 }
 
 /// The field of an error only this form has.
-fn field_of(error: &ExecError) -> Option<&'static str> {
+fn field_of(error: &ActionError) -> Option<&'static str> {
     match error {
-        ExecError::TokenHeld { .. } => Some("refresh_token"),
-        ExecError::BadTime { .. } => Some("obtained_at"),
+        ActionError::TokenHeld { .. } => Some("refresh_token"),
+        ActionError::BadTime { .. } => Some("obtained_at"),
         _ => None,
     }
 }
