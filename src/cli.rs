@@ -593,6 +593,10 @@ pub struct ServeArgs {
     /// Access tokens each API key may get per second, and at once (0: no limit).
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub token_rate: u32,
+    /// Connections open at once; past this a new one is answered 503 (Retry-After) and
+    /// closed. Keep it well below the open-file limit (LimitNOFILE).
+    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
     /// When `/api/v1/check` counts a refresh token as expiring.
     #[command(flatten)]
     pub thresholds: ThresholdArgs,

@@ -22,6 +22,7 @@ pub async fn run(common: &Common, args: &ServeArgs) -> i32 {
         login_link: !args.no_login_url,
         token_rate: args.token_rate,
         thresholds: args.thresholds.thresholds(),
+        max_connections: args.max_connections as usize,
     };
     let bound = match preauth_serve::bind(options).await {
         Ok(bound) => bound,

@@ -1,6 +1,7 @@
 //! Binding, the address policy, TLS, and serving until a shutdown signal drains the
 //! requests in flight.
 
+mod http1;
 mod tls;
 
 use std::future::Future;
@@ -18,6 +19,7 @@ use preauth_script::interpreter::Environment;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use self::http1::Accepting;
 use self::tls::TlsListener;
 pub use self::tls::{Certificates, TlsError, TlsFile, TlsFiles};
 use crate::routes::router;
@@ -124,6 +126,9 @@ pub struct Options {
     pub token_rate: u32,
     /// When `/api/v1/check` and `/metrics` count a refresh token as expiring.
     pub thresholds: Thresholds,
+    /// The most connections open at once (`--max-connections`, at least 1); past it a new
+    /// connection is answered 503 and closed.
+    pub max_connections: usize,
 }
 
 /// The base URL of the pages: `--public-url`, checked, or the address listened on
@@ -235,9 +240,12 @@ impl Bound {
             .map(|(certificates, _)| Arc::clone(certificates))
     }
 
-    /// Serves the API over `env` until `shutdown` resolves; then stops accepting and
-    /// waits for the requests in flight (a refresh finishes and is stored before this
-    /// returns). The URL it listens on (`https://…` under TLS) is the first line of
+    /// Serves the API over `env` until `shutdown` resolves; then stops accepting, closes
+    /// idle connections and waits for the requests in flight (a refresh finishes and is
+    /// stored before this returns). A client has 10 seconds to send a request's header,
+    /// counted from the connection's start or the previous answer (so an idle kept-alive
+    /// connection is closed after 10 seconds), and past [`Options::max_connections`] a
+    /// new connection is answered 503. The URL it listens on (`https://…` under TLS) is the first line of
     /// standard output; the one-time login URL of the pages, on the public URL, the
     /// second (unless [`Options::login_link`] is off).
     pub async fn serve(
@@ -274,21 +282,15 @@ impl Bound {
         eprintln!(
             "preauth serve: API keys in {keys_location}; {pages}; stop with Ctrl-C or SIGTERM{reload}"
         );
+        let max = self.options.max_connections;
         match self.tls {
-            None => {
-                axum::serve(self.listener, app)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-            }
+            None => http1::serve(Accepting::new(self.listener), app, max, shutdown).await,
             Some((_, acceptor)) => {
-                let listener =
-                    TlsListener::new(self.listener, acceptor).map_err(ServeError::Serve)?;
-                axum::serve(listener, app.layer(middleware::map_response(hsts)))
-                    .with_graceful_shutdown(shutdown)
-                    .await
+                let listener = TlsListener::new(self.listener, acceptor);
+                let app = app.layer(middleware::map_response(hsts));
+                http1::serve(listener, app, max, shutdown).await;
             }
         }
-        .map_err(ServeError::Serve)?;
         eprintln!("preauth serve: stopped after the requests in flight finished");
         Ok(())
     }
@@ -338,6 +340,7 @@ mod tests {
             login_link: true,
             token_rate: 0,
             thresholds: Thresholds::default(),
+            max_connections: 1,
         }
     }
 
