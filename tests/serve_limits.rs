@@ -250,3 +250,58 @@ fn under_tls_a_connection_that_sends_no_header_after_the_handshake_is_closed() {
     assert!(is_closed, "the server still holds the TLS connection");
     is_the_header_timeout(started.elapsed());
 }
+
+#[test]
+fn out_of_file_descriptors_the_server_pauses_accepting_says_so_once_and_recovers() {
+    let ws = Workspace::new();
+    let mut server = Server::start(&ws, &[]);
+    let health = format!("{}/healthz", server.url);
+    assert_eq!(common::http("GET", &health, None).0, 200);
+    // Room for a few more descriptors than the server has open now.
+    let open = std::fs::read_dir(format!("/proc/{}/fd", server.pid()))
+        .expect("the server's descriptors")
+        .count() as u64;
+    let limit = libc::rlimit {
+        rlim_cur: open + 4,
+        rlim_max: open + 4,
+    };
+    // SAFETY: prlimit(2) on a child this test started and has not reaped, with a valid
+    // rlimit; no old limit asked for.
+    let set = unsafe {
+        libc::prlimit(
+            server.pid() as libc::pid_t,
+            libc::RLIMIT_NOFILE,
+            &limit,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(set, 0, "{}", std::io::Error::last_os_error());
+    let crowd: Vec<TcpStream> = (0..30).map(|_| connect(&server)).collect();
+    server.wait_for_stderr(0, "accepting connections fails");
+    drop(crowd);
+    // The descriptors of the crowd come free; the server accepts again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut probe = connect(&server);
+        probe
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        probe
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        let _ = probe.read_to_string(&mut answer);
+        if answer.starts_with("HTTP/1.1 200 ") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not accepting again: {answer:?}");
+    }
+    let outcome = server.stop();
+    assert_eq!(outcome.code, 0, "{outcome:#?}");
+    let said = outcome
+        .stderr
+        .matches("accepting connections fails")
+        .count();
+    assert_eq!(said, 1, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("LimitNOFILE"), "{}", outcome.stderr);
+}

@@ -14,7 +14,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -46,6 +46,10 @@ const MAX_REFUSALS: usize = 256;
 /// The most bytes of a refused client's request read (and dropped) before closing.
 const REFUSAL_DRAIN: usize = 64 * 1024;
 
+/// Events of one kind (failed accepts, refusals) closer together than this belong to
+/// one burst, which is said on standard error once.
+const BURST_GAP: Duration = Duration::from_secs(10);
+
 /// How long accepting pauses after a failure other than a client gone (out of file
 /// descriptors): short, since connections closing free descriptors all the time.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
@@ -72,11 +76,28 @@ pub(crate) trait Listener: Send + 'static {
     fn accept(&mut self) -> impl Future<Output = (Self::Io, SocketAddr)> + Send;
 }
 
+/// When an event that is said once a burst last happened.
+#[derive(Default)]
+struct Burst {
+    last: Option<Instant>,
+}
+
+impl Burst {
+    /// Notes an event now; whether it starts a new burst (none within [`BURST_GAP`]
+    /// before it), and so is to be said.
+    fn starts(&mut self) -> bool {
+        let now = Instant::now();
+        let new = self.last.is_none_or(|last| now - last > BURST_GAP);
+        self.last = Some(now);
+        new
+    }
+}
+
 /// A TCP listener whose accept failures pause it rather than end it.
 pub(crate) struct Accepting {
     tcp: TcpListener,
-    /// Whether the last accept failed for want of resources (said once per burst).
-    failing: bool,
+    /// Failed accepts for want of resources.
+    failures: Burst,
 }
 
 impl Accepting {
@@ -84,33 +105,29 @@ impl Accepting {
     pub(crate) fn new(tcp: TcpListener) -> Accepting {
         Accepting {
             tcp,
-            failing: false,
+            failures: Burst::default(),
         }
     }
 
     /// The next TCP connection. A client that went away before it was accepted costs
     /// nothing; any other failure (out of file descriptors) is said on standard error
-    /// once per burst and pauses accepting for [`ACCEPT_PAUSE`].
+    /// once a burst and pauses accepting for [`ACCEPT_PAUSE`].
     pub(crate) async fn next(&mut self) -> (TcpStream, SocketAddr) {
         use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
         loop {
             match self.tcp.accept().await {
-                Ok(accepted) => {
-                    self.failing = false;
-                    return accepted;
-                }
+                Ok(accepted) => return accepted,
                 Err(error)
                     if matches!(
                         error.kind(),
                         ConnectionAborted | ConnectionRefused | ConnectionReset
                     ) => {}
                 Err(error) => {
-                    if !self.failing {
+                    if self.failures.starts() {
                         eprintln!(
                             "preauth serve: accepting connections fails ({error}); trying again every {} ms (raise the open-file limit, LimitNOFILE, or lower --max-connections)",
                             ACCEPT_PAUSE.as_millis()
                         );
-                        self.failing = true;
                     }
                     tokio::time::sleep(ACCEPT_PAUSE).await;
                 }
@@ -145,7 +162,7 @@ pub(crate) async fn serve<L: Listener>(
     let (stop, stopping) = watch::channel(false);
     // Each connection holds a sender; `recv` answers `None` once all have ended.
     let (open, mut all_closed) = mpsc::channel::<Infallible>(1);
-    let mut full = false;
+    let mut refusals_said = Burst::default();
     let mut shutdown = pin!(shutdown);
     loop {
         let (io, peer) = tokio::select! {
@@ -154,7 +171,6 @@ pub(crate) async fn serve<L: Listener>(
         };
         match Arc::clone(&slots).try_acquire_owned() {
             Ok(slot) => {
-                full = false;
                 let connection = Connection {
                     builder: builder.clone(),
                     app: app.clone(),
@@ -166,11 +182,10 @@ pub(crate) async fn serve<L: Listener>(
                 tokio::spawn(connection.serve(io));
             }
             Err(_) => {
-                if !full {
+                if refusals_said.starts() {
                     eprintln!(
                         "preauth serve: {max_connections} connections are open, as many as --max-connections allows; new ones are answered 503 until some close"
                     );
-                    full = true;
                 }
                 refuse(io, &refusals);
             }
