@@ -212,38 +212,56 @@ fn under_tls_a_connection_that_sends_no_header_after_the_handshake_is_closed() {
     let cert = ws.write("cert.pem", &made.cert.pem());
     let key = ws.write("key.pem", &made.signing_key.serialize_pem());
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
     let server = Server::start(
         &ws,
         &[
             "--tls-cert",
-            cert.to_str().unwrap(),
+            cert,
             "--tls-key",
-            key.to_str().unwrap(),
+            key,
+            "--max-connections",
+            "1",
         ],
     );
     let mut roots = rustls::RootCertStore::empty();
     roots.add(made.cert.der().clone()).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let name = "127.0.0.1".try_into().unwrap();
-    let tls = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
-    let tcp = connect(&server);
-    let timeouts = tcp.try_clone().unwrap();
-    let mut stream = rustls::StreamOwned::new(tls, tcp);
+    let config = Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    );
+    let handshake = || {
+        let name = "127.0.0.1".try_into().unwrap();
+        let tls = rustls::ClientConnection::new(Arc::clone(&config), name).unwrap();
+        let tcp = connect(&server);
+        let timeouts = tcp.try_clone().unwrap();
+        let mut stream = rustls::StreamOwned::new(tls, tcp);
+        stream
+            .conn
+            .complete_io(&mut stream.sock)
+            .expect("the handshake");
+        assert!(!stream.conn.is_handshaking());
+        (stream, timeouts)
+    };
     let started = Instant::now();
-    stream
-        .conn
-        .complete_io(&mut stream.sock)
-        .expect("the handshake");
-    assert!(!stream.conn.is_handshaking());
+    let (mut stream, timeouts) = handshake();
     // Half a request's header, then nothing.
     stream.write_all(b"GET /healthz HTTP/1.1\r\n").unwrap();
     stream.flush().unwrap();
+    // It holds the one connection allowed: the next is answered 503, over TLS.
+    let (mut next, next_timeouts) = handshake();
+    next_timeouts
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    next.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    let refused = read_answer(&mut next);
+    assert!(refused.starts_with("HTTP/1.1 503 "), "{refused}");
     let is_closed = closed(&mut stream, CLOSED_WITHIN, |wait| {
         timeouts.set_read_timeout(Some(wait)).unwrap()
     });
