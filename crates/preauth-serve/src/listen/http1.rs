@@ -34,7 +34,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 /// sent, this is also the idle keep-alive timeout: a job that asks again within it keeps
 /// its connection, one that pauses longer opens a new one (a millisecond on a LAN),
 /// while an idle client holds a connection slot for at most this long.
-pub(crate) const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a connection refused for want of a slot gets to take its 503 and close.
 const REFUSAL_LINGER: Duration = Duration::from_secs(2);
