@@ -120,7 +120,7 @@ fn a_connection_trickling_header_lines_is_closed_after_the_header_timeout() {
         }
     };
     is_the_header_timeout(took);
-    assert!(line >= 4, "only {line} lines were sent");
+    assert!(line >= 3, "only {line} lines were sent");
 }
 
 #[test]
@@ -248,9 +248,15 @@ fn under_tls_a_connection_that_sends_no_header_after_the_handshake_is_closed() {
         assert!(!stream.conn.is_handshaking());
         (stream, timeouts)
     };
-    let started = Instant::now();
     let (mut stream, timeouts) = handshake();
-    // Half a request's header, then nothing.
+    // One request answered (so the server holds the connection), then half a request's
+    // header, then nothing.
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    let answered = read_answer(&mut stream);
+    assert!(answered.starts_with("HTTP/1.1 200 "), "{answered}");
+    let started = Instant::now();
     stream.write_all(b"GET /healthz HTTP/1.1\r\n").unwrap();
     stream.flush().unwrap();
     // It holds the one connection allowed: the next is answered 503, over TLS.
