@@ -607,6 +607,10 @@ pub struct ServeArgs {
     /// against; repeatable. From any other peer the header is ignored.
     #[arg(long = "trusted-proxy", value_name = "CIDR")]
     pub trusted_proxies: Vec<preauth_core::network::Network>,
+    /// Connections open at once; past this a new one is answered 503 (Retry-After) and
+    /// closed. Keep it well below the open-file limit (LimitNOFILE).
+    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
     /// When `/api/v1/check` counts a refresh token as expiring.
     #[command(flatten)]
     pub thresholds: ThresholdArgs,

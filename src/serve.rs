@@ -24,6 +24,7 @@ pub async fn run(common: &Common, args: &ServeArgs) -> i32 {
         thresholds: args.thresholds.thresholds(),
         api_hosts: args.allow_api_host.clone(),
         trusted_proxies: args.trusted_proxies.clone(),
+        max_connections: args.max_connections as usize,
     };
     let bound = match preauth_serve::bind(options).await {
         Ok(bound) => bound,

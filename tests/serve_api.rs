@@ -114,7 +114,10 @@ fn register_list_show_token_check_metrics_and_drop_over_the_api() {
     assert_eq!(connection["refresh_token"], true);
     assert_eq!(connection["encrypted"], true);
     assert!(connection["problem"].is_null(), "{connection}");
-    assert!(connection["access_token_expires"].is_string(), "{connection}");
+    assert!(
+        connection["access_token_expires"].is_string(),
+        "{connection}"
+    );
     assert!(ws.settings().join("settings-acme-nl.xml").is_file());
 
     let (status, listing) = server.call("GET", "/api/v1/connections", Some(&keys.admin), None);

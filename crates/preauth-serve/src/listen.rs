@@ -1,6 +1,7 @@
 //! Binding, the address policy, TLS, and serving until a shutdown signal drains the
 //! requests in flight.
 
+mod http1;
 mod tls;
 
 use std::future::Future;
@@ -12,7 +13,6 @@ use axum::http::HeaderValue;
 use axum::http::header::STRICT_TRANSPORT_SECURITY;
 use axum::middleware;
 use axum::response::Response;
-use axum::serve::ListenerExt as _;
 use preauth_actions::Context;
 use preauth_core::api_keys::ApiKeys;
 use preauth_core::monitor::Thresholds;
@@ -20,6 +20,7 @@ use preauth_core::network::Network;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use self::http1::Accepting;
 use self::tls::TlsListener;
 pub use self::tls::{Certificates, TlsError, TlsFile, TlsFiles};
 use crate::routes::router;
@@ -132,6 +133,9 @@ pub struct Options {
     /// The reverse proxies trusted to name the client in `X-Forwarded-For`
     /// (`--trusted-proxy`); from any other peer the header is ignored.
     pub trusted_proxies: Vec<Network>,
+    /// The most connections open at once (`--max-connections`, at least 1); past it a new
+    /// connection is answered 503 and closed.
+    pub max_connections: usize,
 }
 
 /// The base URL of the pages: `--public-url`, checked, or the address listened on
@@ -243,9 +247,12 @@ impl Bound {
             .map(|(certificates, _)| Arc::clone(certificates))
     }
 
-    /// Serves the API over `env` until `shutdown` resolves; then stops accepting and
-    /// waits for the requests in flight (a refresh finishes and is stored before this
-    /// returns). The URL it listens on (`https://…` under TLS) is the first line of
+    /// Serves the API over `env` until `shutdown` resolves; then stops accepting, closes
+    /// idle connections and waits for the requests in flight (a refresh finishes and is
+    /// stored before this returns). A client has 10 seconds to send a request's header,
+    /// counted from the connection's start or the previous answer (so an idle kept-alive
+    /// connection is closed after 10 seconds), and past [`Options::max_connections`] a
+    /// new connection is answered 503. The URL it listens on (`https://…` under TLS) is the first line of
     /// standard output; the one-time login URL of the pages, on the public URL, the
     /// second (unless [`Options::login_link`] is off).
     pub async fn serve(
@@ -282,28 +289,15 @@ impl Bound {
         eprintln!(
             "preauth serve: API keys in {keys_location}; {pages}; stop with Ctrl-C or SIGTERM{reload}"
         );
-        // Every request carries its TCP peer as `ConnectInfo<SocketAddr>`: API keys
-        // limited to networks are checked against it (see `crate::client_addr`).
+        let max = self.options.max_connections;
         match self.tls {
-            None => {
-                let app = app.into_make_service_with_connect_info::<SocketAddr>();
-                axum::serve(self.listener, app)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-            }
+            None => http1::serve(Accepting::new(self.listener), app, max, shutdown).await,
             Some((_, acceptor)) => {
-                let listener =
-                    TlsListener::new(self.listener, acceptor).map_err(ServeError::Serve)?;
-                let app = app
-                    .layer(middleware::map_response(hsts))
-                    .into_make_service_with_connect_info::<SocketAddr>();
-                // axum gives a listener's `Addr` as connect info through `tap_io`.
-                axum::serve(listener.tap_io(|_| {}), app)
-                    .with_graceful_shutdown(shutdown)
-                    .await
+                let listener = TlsListener::new(self.listener, acceptor);
+                let app = app.layer(middleware::map_response(hsts));
+                http1::serve(listener, app, max, shutdown).await;
             }
         }
-        .map_err(ServeError::Serve)?;
         eprintln!("preauth serve: stopped after the requests in flight finished");
         Ok(())
     }
@@ -355,6 +349,7 @@ mod tests {
             thresholds: Thresholds::default(),
             api_hosts: Vec::new(),
             trusted_proxies: Vec::new(),
+            max_connections: 1,
         }
     }
 

@@ -25,6 +25,8 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
+use super::http1::{Accepting, Listener};
+
 /// The longest a client may take over its TLS handshake before it is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -332,23 +334,19 @@ type Accepted = (TlsStream<TcpStream>, SocketAddr);
 pub(crate) struct TlsListener {
     /// Finished handshakes; the accept loop stops when this is dropped.
     streams: mpsc::Receiver<Accepted>,
-    /// The address listened on.
-    local: SocketAddr,
 }
 
 impl TlsListener {
     /// Starts accepting on `tcp`, shaking hands with `acceptor`.
-    pub(crate) fn new(tcp: TcpListener, acceptor: TlsAcceptor) -> io::Result<TlsListener> {
-        let local = tcp.local_addr()?;
+    pub(crate) fn new(tcp: TcpListener, acceptor: TlsAcceptor) -> TlsListener {
         let (sender, streams) = mpsc::channel(QUEUE);
-        tokio::spawn(accept_loop(tcp, acceptor, sender));
-        Ok(TlsListener { streams, local })
+        tokio::spawn(accept_loop(Accepting::new(tcp), acceptor, sender));
+        TlsListener { streams }
     }
 }
 
-impl axum::serve::Listener for TlsListener {
+impl Listener for TlsListener {
     type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
 
     async fn accept(&mut self) -> Accepted {
         match self.streams.recv().await {
@@ -358,15 +356,11 @@ impl axum::serve::Listener for TlsListener {
             None => std::future::pending().await,
         }
     }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.local)
-    }
 }
 
 /// Accepts connections until the server drops its [`TlsListener`]; each handshake runs
 /// in a task of its own, bounded in time and in number.
-async fn accept_loop(tcp: TcpListener, acceptor: TlsAcceptor, sender: mpsc::Sender<Accepted>) {
+async fn accept_loop(mut tcp: Accepting, acceptor: TlsAcceptor, sender: mpsc::Sender<Accepted>) {
     let handshakes = Arc::new(Semaphore::new(MAX_HANDSHAKES));
     loop {
         let permit = tokio::select! {
@@ -378,13 +372,7 @@ async fn accept_loop(tcp: TcpListener, acceptor: TlsAcceptor, sender: mpsc::Send
         };
         let (stream, peer) = tokio::select! {
             () = sender.closed() => return,
-            accepted = tcp.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    pause_after(&error).await;
-                    continue;
-                }
-            },
+            accepted = tcp.next() => accepted,
         };
         let (acceptor, sender) = (acceptor.clone(), sender.clone());
         tokio::spawn(async move {
@@ -398,20 +386,5 @@ async fn accept_loop(tcp: TcpListener, acceptor: TlsAcceptor, sender: mpsc::Send
             }
             drop(permit);
         });
-    }
-}
-
-/// After a failed accept: a client that went away costs nothing; anything else (out of
-/// file descriptors) waits a second before the next try, as axum's own listener does.
-async fn pause_after(error: &io::Error) {
-    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    if !matches!(
-        error.kind(),
-        ConnectionAborted | ConnectionRefused | ConnectionReset
-    ) {
-        eprintln!(
-            "preauth serve: accepting a connection failed ({error}); trying again in a second"
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
