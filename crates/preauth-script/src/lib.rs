@@ -43,6 +43,8 @@ mod redact;
 mod redacted;
 pub mod repl;
 mod scan;
+mod secrets_in_text;
+mod spelling;
 pub mod substitute;
 
 pub use ast::{
