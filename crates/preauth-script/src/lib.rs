@@ -38,6 +38,7 @@ pub mod interpreter;
 mod keywords;
 pub mod limits;
 pub mod output;
+mod pager;
 pub mod parser;
 mod redact;
 mod redacted;
