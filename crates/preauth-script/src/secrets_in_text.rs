@@ -7,9 +7,10 @@
 //!
 //! - in a statement whose first word is (or resembles) `encrypt`, `decrypt` or `exchange`,
 //!   or in a `local define`, every string and every word that is not a keyword is secret;
-//! - elsewhere, a string or bare word right after a word that is (or resembles) `secret`,
-//!   `token`, `passphrase`, `password`, `code`, `value` or `key` (not `api key`, which is
-//!   followed by a key's name) is secret;
+//! - elsewhere, a string or bare word right after a word that is, resembles or holds
+//!   `secret`, `token`, `passphrase`, `password`, `code`, `value` or `key` (not `api key`,
+//!   which is followed by a key's name) is secret, also with one word that is no keyword
+//!   between (`client secret = '…'`);
 //! - a string or word holding `password=`, `secret=`, `dk1:` and the like is secret wherever
 //!   it is, and so is a string that starts a statement (its context is unknown);
 //! - every other string (a connection's name, a URL, a client id) stays readable.
@@ -114,16 +115,7 @@ fn secrets_of_statement(text: &str, tokens: &[Token]) -> Vec<Range<usize>> {
     for (i, token) in tokens.iter().enumerate() {
         let value = text.get(token.span.clone()).unwrap_or("");
         let is_value = token.kind == TokenKind::Literal || (i >= leading && !is_keyword(value));
-        let follows_secret_word = i
-            .checked_sub(1)
-            .and_then(|before| tokens.get(before))
-            .is_some_and(|before| {
-                SECRET_WORDS.iter().any(|w| word_is(text, before, w))
-                    && !(word_is(text, before, "key")
-                        && i.checked_sub(2)
-                            .and_then(|b| tokens.get(b))
-                            .is_some_and(|b| word_is(text, b, "api")))
-            });
+        let follows_secret_word = secret_word_before(text, tokens, i);
         let secret = has_secret_content(value)
             || (unknown_context && token.kind == TokenKind::Literal)
             || (is_value && (all_values_secret || follows_secret_word));
@@ -132,6 +124,37 @@ fn secrets_of_statement(text: &str, tokens: &[Token]) -> Vec<Range<usize>> {
         }
     }
     spans
+}
+
+/// Whether a secret word comes right before token `i`, or before one word between (not a
+/// keyword: `client secret = 'x'`, `client secret is 'x'`).
+fn secret_word_before(text: &str, tokens: &[Token], i: usize) -> bool {
+    let at = |j: Option<usize>| j.and_then(|j| tokens.get(j));
+    let names_secret = |j: usize| {
+        at(Some(j)).is_some_and(|word| {
+            SECRET_WORDS.iter().any(|known| word_names(text, word, known))
+                // `api key 'name'`: the key's name follows.
+                && !(word_is(text, word, "key")
+                    && at(j.checked_sub(1)).is_some_and(|api| word_is(text, api, "api")))
+        })
+    };
+    let Some(before) = i.checked_sub(1) else {
+        return false;
+    };
+    names_secret(before)
+        || (at(Some(before)).is_some_and(|filler| {
+            filler.kind == TokenKind::Word && !text.get(filler.span.clone()).is_some_and(is_keyword)
+        }) && before.checked_sub(1).is_some_and(names_secret))
+}
+
+/// Whether `token` is a word that names `known` (lower case): is it, resembles it, or
+/// holds it (`clientsecret`, `client_secret=`).
+fn word_names(text: &str, token: &Token, known: &str) -> bool {
+    word_is(text, token, known)
+        || (token.kind == TokenKind::Word
+            && text
+                .get(token.span.clone())
+                .is_some_and(|word| word.to_ascii_lowercase().contains(known)))
 }
 
 /// Whether `token` is a word that is `known` or resembles it.
@@ -171,7 +194,7 @@ mod tests {
             ["'s1'"]
         );
         assert_eq!(
-            secrets("register connection 'o' access token 'a', refresh token b junk"),
+            secrets("register connection 'o' access token 'a', refresh token b obtained 'c' x"),
             ["'a'", "b"]
         );
         assert_eq!(secrets("encrpyt connection 'hunter2'"), ["'hunter2'"]);
@@ -185,6 +208,15 @@ mod tests {
             ["'a;password=p'", "'b'"]
         );
         assert_eq!(secrets("show x 'open dk1:"), ["'open dk1:"]);
+        for glued in [
+            "alter x clientsecret 'a'",
+            "alter x client_secret='a'",
+            "alter x client secret = 'a'",
+            "alter x client secret is 'a'",
+        ] {
+            assert!(secrets(glued).contains(&"'a'"), "{glued}");
+        }
+        assert!(secrets("create api key 'p' scope token from '10.0.0.0/8'").is_empty());
     }
 
     #[test]

@@ -142,6 +142,7 @@ const SECRET_TEMPLATES: &[&str] = &[
     "register connection 'o' platform exact client id 'c' redirect url 'r' access token '{S}' refresh token 'rt'",
     "register connection 'o' platform exact client id 'c' redirect url 'r' access token 'at' refresh token '{S}'",
     "alter connection 'b' set client secret '{S}'",
+    "alter connection 'b' set client_secret = '{S}'",
     "exchange code url 'http://127.0.0.1/cb?code={S}'",
     "enroll machine with code '{S}'",
 ];

@@ -98,6 +98,10 @@ const UNPARSED: &[(&str, &str)] = &[
         "alter connection 'b' set client secret '<redacted>', bogus;",
     ),
     (
+        "alter connection 'b' set clientsecret 'hunter2';",
+        "alter connection 'b' set clientsecret '<redacted>';",
+    ),
+    (
         "exchnge code url 'http://127.0.0.1/cb?code=hunter2';",
         "exchnge code url '<redacted>';",
     ),
