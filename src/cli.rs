@@ -17,6 +17,7 @@ and an interactive shell starts when standard input and output are terminals. Se
 
 Examples:
   preauth                                     the interactive shell (type help)
+  preauth -c help                             the statements; -c \"help register\" one in full
   preauth nightly.sql                         run a script
   preauth -c \"show connections\"               one statement
   preauth -D ENV=prod -f setup.sql -c \"refresh all connections\"

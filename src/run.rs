@@ -7,6 +7,7 @@ use std::sync::Arc;
 use preauth_core::clock::{Clock, SystemClock};
 use preauth_core::settings::resolve_dir;
 use preauth_sandbox::{Sandbox, SandboxConfig, VirtualClock};
+use preauth_script::help::{ShellCommand, help_text, shell_command};
 use preauth_script::interpreter::{Interpreter, TimeMachine, UserAgent, exit};
 use preauth_script::repl::{ReplExit, ReplOutcome, is_interactive, run_repl};
 
@@ -48,13 +49,21 @@ enum Input {
 
 /// Runs the statements the command line names; returns the exit code.
 pub async fn run(cli: Cli) -> i32 {
-    let input = match read_input(&cli) {
+    let mut input = match read_input(&cli) {
         Ok(input) => input,
         Err(error) => {
             eprintln!("error: {error}");
             return exit::USAGE;
         }
     };
+    // `-c help` prints the help as the shell does (no pager) and opens nothing.
+    if let Input::Scripts(sources) = &mut input {
+        let given = sources.len();
+        sources.retain(|source| !print_help_command(source));
+        if given > 0 && sources.is_empty() {
+            return exit::SUCCESS;
+        }
+    }
     // A syntax error anywhere exits 2 before anything is opened, created or started.
     if let Input::Scripts(sources) = &input {
         for source in sources {
@@ -122,6 +131,21 @@ pub async fn run(cli: Cli) -> i32 {
         sandbox.shutdown().await;
     }
     code
+}
+
+/// If `source` is a `-c` whose text is `help`, `\?` or `help <statement>`, prints that help
+/// and says so.
+fn print_help_command(source: &Source) -> bool {
+    if source.origin != "-c" {
+        return false;
+    }
+    match shell_command(&source.text, true) {
+        Some(ShellCommand::Help(topic)) => {
+            print!("{}", help_text(topic.as_deref()));
+            true
+        }
+        _ => false,
+    }
 }
 
 fn read_input(cli: &Cli) -> Result<Input, String> {

@@ -32,8 +32,18 @@ impl Repl {
     /// Starts `preauth` (no arguments) in `ws`, waits for the first prompt and hands what
     /// came before it (the banner) to `check`.
     fn start_with_banner(ws: &Workspace, check: impl FnOnce(&str)) -> Repl {
-        let mut command = ws.preauth();
+        Repl::start_command(ws.preauth(), check)
+    }
+
+    /// Starts `command` (a `preauth` without arguments) on a pseudo-terminal, waits for the
+    /// first prompt and hands what came before it (the banner) to `check`.
+    fn start_command(mut command: Command, check: impl FnOnce(&str)) -> Repl {
         command.env("TERM", "xterm");
+        // The pseudo-terminal has no size: without `LINES` nothing is paged, unless the
+        // test asks for it.
+        if !command.get_envs().any(|(name, _)| name == "LINES") {
+            command.env_remove("LINES");
+        }
         let options = Options::new()
             .timeout_ms(Some(TIMEOUT_MS))
             .strip_ansi_escape_codes(true);
@@ -86,7 +96,12 @@ impl Repl {
     /// Presses Ctrl-D at an empty prompt and returns the exit code.
     fn quit(mut self) -> i32 {
         self.session.send_control('d').expect("Ctrl-D is sent");
-        self.session.exp_eof().expect("the REPL ends on Ctrl-D");
+        self.ended()
+    }
+
+    /// Waits for the shell to end and returns its exit code.
+    fn ended(mut self) -> i32 {
+        self.session.exp_eof().expect("the shell ends");
         match self.session.process().wait().expect("preauth is reaped") {
             WaitStatus::Exited(_, code) => code,
             other => panic!("preauth did not exit normally: {other:?}"),
@@ -467,36 +482,36 @@ fn local_on_error_exit_ends_the_shell_with_its_code() {
 #[test]
 fn banner_help_and_the_way_out() {
     let ws = Workspace::new();
-    let mut command = ws.preauth();
-    command.env("TERM", "xterm");
-    let options = Options::new()
-        .timeout_ms(Some(TIMEOUT_MS))
-        .strip_ansi_escape_codes(true);
-    let session = spawn_with_options(command, options).expect("preauth runs on a pty");
-    let mut repl = Repl { session };
-    let banner = repl.expect(PROMPT);
-    assert_shows(
-        &banner,
-        &[
-            concat!("preauth ", env!("CARGO_PKG_VERSION")),
-            &ws.settings().display().to_string(),
-            "help",
-        ],
-    );
-
-    // `help` lists every statement with its syntax and an example, and the shell commands.
-    for ask in ["help", "\\?"] {
-        let all = repl.run(ask);
+    let mut repl = Repl::start_with_banner(&ws, |banner| {
         assert_shows(
-            &all,
+            banner,
             &[
-                "show connection 'name'",
-                "e.g. show connection 'books';",
-                "refresh all connections [older than N days]",
-                "exit, quit, \\q",
+                concat!("preauth ", env!("CARGO_PKG_VERSION")),
+                &ws.settings().display().to_string(),
+                "help",
             ],
         );
+    });
+
+    // `help` lists the kinds of statement and the shell commands; `help all` every
+    // statement with its syntax and an example.
+    for ask in ["help", "\\?"] {
+        let short = repl.run(ask);
+        assert_shows(
+            &short,
+            &["show ", "refresh ", "help all", "exit, quit, \\q"],
+        );
     }
+    let all = repl.run("help all");
+    assert_shows(
+        &all,
+        &[
+            "show connection 'name'",
+            "e.g. show connection 'books';",
+            "refresh all connections [older than N days]",
+            "exit, quit, \\q",
+        ],
+    );
     let one = repl.run("help drop;");
     assert_shows(&one, &["drop connection [if exists] 'name'"]);
     assert_hides(&one, &["show platforms"]);
@@ -522,11 +537,7 @@ fn banner_help_and_the_way_out() {
 
     // `exit` leaves without `;`, with exit code 0.
     repl.keys("exit\r");
-    repl.session.exp_eof().expect("exit ends the shell");
-    match repl.session.process().wait().expect("preauth is reaped") {
-        WaitStatus::Exited(_, code) => assert_eq!(code, 0),
-        other => panic!("preauth did not exit normally: {other:?}"),
-    }
+    assert_eq!(repl.ended(), 0);
     for way_out in ["quit;", "\\q", "QUIT"] {
         let mut repl = Repl::start(&ws);
         repl.keys(&format!("{way_out}\r"));
@@ -627,16 +638,14 @@ fn a_newcomers_session_from_banner_to_quit() {
         );
     });
 
-    // Asking for help lists the statements with examples.
+    // Asking for help lists the kinds of statement, and how to see one with an example.
     let help = repl.run("help");
     assert_shows(
         &help,
-        &[
-            "preauthenticate",
-            "e.g. show connection 'books';",
-            "exit, quit, \\q",
-        ],
+        &["preauthenticate", "help <statement>", "exit, quit, \\q"],
     );
+    let one = repl.run("help show connection");
+    assert_shows(&one, &["e.g. show connection 'books';"]);
 
     // A typo is pointed at and the nearest statement suggested.
     let typo = repl.run("shwo connections;");
@@ -768,4 +777,230 @@ fn a_bad_paste_asks_again_and_the_login_goes_on() {
     let stored = repl.expect(PROMPT);
     assert_shows(&stored, &["connection 'listened' authorized"]);
     assert_eq!(repl.quit(), 0);
+}
+
+/// Issue 22, items 3 and 11: a statement with a typo is kept in history (its secret
+/// redacted, its names as typed) so that Up brings it back to fix, and its error shows the
+/// names but not the secret, in the shell and in a script.
+#[test]
+fn a_statement_with_a_typo_comes_back_with_up_and_its_echo_hides_only_the_secret() {
+    let ws = Workspace::new();
+    let mut repl = Repl::start(&ws);
+
+    let typo = repl.run(
+        "preauthenticate exact client id 'my-id' client secrte 'hunter2' redirect url 'r' as connection 'books';",
+    );
+    assert_shows(
+        &typo,
+        &[
+            "client id 'my-id' client secrte '*******'",
+            "did you mean 'secret'?",
+        ],
+    );
+    assert_hides(&typo, &["hunter2"]);
+    let misspelt = repl.run("show conection 'demo';");
+    assert_shows(&misspelt, &["1 | show conection 'demo'"]);
+    let failed = repl.run("show connection 'nosuch';");
+    assert_shows(&failed, &["error:", "nosuch"]);
+
+    // Up brings back each one, the secret of the first one removed.
+    for recalled in [
+        "show connection 'nosuch';",
+        "show conection 'demo';",
+        "preauthenticate exact client id 'my-id' client secrte '<redacted>'",
+    ] {
+        repl.keys("\x1b[A");
+        repl.expect(&format!("{PROMPT}{recalled}"));
+    }
+    repl.session.send_control('c').expect("Ctrl-C is sent");
+    repl.expect(PROMPT);
+    // Fixed with Up: the typo corrected, the rest as typed.
+    repl.keys("\x1b[A\x1b[A");
+    repl.expect("preauth> show conection 'demo';");
+    repl.keys(&format!("\x1b[H{}n", "\x1b[C".repeat(8)));
+    repl.expect("show connection 'demo';");
+    repl.keys("\r");
+    repl.accepted("show connection 'demo';");
+    let fixed = repl.expect(PROMPT);
+    assert_shows(&fixed, &["error:", "'demo'"]);
+    assert_hides(&fixed, &["does not start", "expected"]);
+    assert_eq!(repl.quit(), 0);
+
+    let history = std::fs::read_to_string(ws.settings().join("history.txt")).expect("history");
+    assert_shows(
+        &history,
+        &[
+            "client secrte '<redacted>' redirect url 'r' as connection 'books';",
+            "show conection 'demo';",
+            "show connection 'demo';",
+        ],
+    );
+    assert_hides(&history, &["hunter2"]);
+
+    // A script's error echo shows the name, not the secret.
+    let out = ws
+        .preauth()
+        .args([
+            "-c",
+            "show conection 'demo'",
+            "-c",
+            "alter connection 'b' set client secrte 'hunter2'",
+        ])
+        .output()
+        .expect("preauth runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_shows(&stderr, &["1 | show conection 'demo'"]);
+    assert_hides(&stderr, &["'****'"]);
+}
+
+/// Issue 22, item 4: the shell's commands work on any line, also while a statement is
+/// unfinished, as backslash commands do in psql; unknown ones are named with the known
+/// ones; `\r` clears the statement; a backslash inside a string is text.
+#[test]
+fn shell_commands_work_while_a_statement_is_unfinished() {
+    let ws = Workspace::new();
+    let mut repl = Repl::start(&ws);
+    let continuation = "      -> ";
+
+    // `\?` and `help` show help and keep the statement typed so far.
+    repl.keys("show\r");
+    repl.expect(continuation);
+    repl.keys("\\?\r");
+    repl.accepted("\\?");
+    let help = repl.expect(continuation);
+    assert_shows(&help, &["exit, quit, \\q", "\\r"]);
+    assert_hides(&help, &[PROMPT]);
+    repl.keys("help drop\r");
+    repl.accepted("help drop");
+    let drop = repl.expect(continuation);
+    assert_shows(&drop, &["drop connection [if exists] 'name'"]);
+    let platforms = repl.run("platforms;");
+    assert_shows(&platforms, &["exact-online"]);
+
+    // Unknown commands are named, with the known ones; the statement stays.
+    repl.keys("show\r");
+    repl.expect(continuation);
+    for unknown in ["\\l", "\\h"] {
+        repl.keys(&format!("{unknown}\r"));
+        repl.accepted(unknown);
+        let refused = repl.expect(continuation);
+        assert_shows(
+            &refused,
+            &[
+                &format!("'{unknown}' is not a command of this shell"),
+                "\\q, exit or quit",
+                "\\r",
+            ],
+        );
+    }
+    // `\r` clears it: the next line starts a statement.
+    repl.keys("\\r\r");
+    repl.expect("(the statement being typed is cleared)");
+    repl.expect(PROMPT);
+    let platforms = repl.run("show platforms;");
+    assert_shows(&platforms, &["exact-online"]);
+
+    // A lone word that is no statement is an error, not the start of one.
+    let clear = repl.run("clear");
+    assert_shows(
+        &clear,
+        &["'clear' is neither a statement nor a command", "\\q"],
+    );
+    let typo = repl.run("shwo connections");
+    assert_shows(&typo, &["'shwo' does not start a statement"]);
+
+    // Inside a string, `\q` is text.
+    repl.keys("encrypt value 'line one\r");
+    repl.expect(continuation);
+    repl.keys("\\q\r");
+    repl.accepted("\\q");
+    repl.expect(continuation);
+    let sealed = repl.run("';");
+    assert_shows(&sealed, &["dk1:"]);
+
+    // `\q` and `exit` leave from the middle of a statement, with exit code 0.
+    repl.keys("drop connection\r");
+    repl.expect(continuation);
+    repl.keys("\\q\r");
+    assert_eq!(repl.ended(), 0);
+    let mut repl = Repl::start(&ws);
+    repl.keys("show\r");
+    repl.expect(continuation);
+    repl.keys("exit\r");
+    assert_eq!(repl.ended(), 0);
+}
+
+/// Issue 22, item 15: `help` is a short list that fits a terminal, `help <statement>` the
+/// full text of one, and text longer than the terminal goes through `$PAGER` (printed
+/// directly when the pager cannot start, and always in a script).
+#[test]
+fn help_is_short_and_long_help_goes_through_the_pager() {
+    let ws = Workspace::new();
+    let paged = |pager: &str| {
+        let mut command = ws.preauth();
+        command.env("PAGER", pager).env("LINES", "24");
+        Repl::start_command(command, |_| ())
+    };
+    let mut repl = paged("sed s/^/paged:/");
+
+    let short = repl.run("help");
+    assert_shows(&short, &["register ", "help all", "\\q"]);
+    assert_hides(&short, &["paged:", "e.g. register"]);
+    let lines = short.lines().filter(|l| !l.trim().is_empty()).count();
+    assert!(lines < 24, "{lines} lines: {short}");
+
+    let register = repl.run("help register");
+    assert_shows(
+        &register,
+        &[
+            "[obtained at 'RFC 3339 time'] [verify]",
+            "e.g. register connection 'books'",
+        ],
+    );
+    assert_hides(&register, &["drop connection", "paged:"]);
+
+    let all = repl.run("help all");
+    assert_shows(
+        &all,
+        &[
+            "paged:drop connection [if exists] 'name'",
+            "paged:    e.g. show connection 'books';",
+        ],
+    );
+    assert_eq!(repl.quit(), 0);
+
+    // A pager that cannot start: the text is printed directly.
+    let mut repl = paged("/nonexistent/pager");
+    let all = repl.run("help all");
+    assert_shows(
+        &all,
+        &["drop connection [if exists] 'name'", "exit, quit, \\q"],
+    );
+    assert_eq!(repl.quit(), 0);
+
+    // A script prints help without a pager and without opening the settings folder.
+    let fresh = ws.path().join("no-settings-yet");
+    for (args, shown) in [
+        (&["-c", "help"][..], "help <statement>"),
+        (
+            &["-c", "help refresh"],
+            "refresh all connections [older than N days]",
+        ),
+        (&["-c", "\\?"], "help all"),
+    ] {
+        let out = ws
+            .preauth()
+            .env("PAGER", "sed s/^/paged:/")
+            .arg("--settings-dir")
+            .arg(&fresh)
+            .args(args)
+            .output()
+            .expect("preauth runs");
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_shows(&stdout, &[shown]);
+        assert_hides(&stdout, &["paged:"]);
+    }
+    assert!(!fresh.exists(), "help created the settings folder");
 }

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::scan::mask_strings;
+use crate::secrets_in_text::mask_secrets;
 
 /// Why a script could not be parsed. Each `Display` is one sentence; [`ParseError`] adds the
 /// place, the offending line and any suggestion.
@@ -140,7 +141,11 @@ impl ParseError {
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let caret_in_line = before.get(line_start..).unwrap_or("").chars().count() + 1;
         // Masking keeps line breaks and the number of characters, so line and caret hold.
-        let masked = mask_strings(place.text);
+        let masked = if place.whole_statement {
+            mask_secrets(place.text)
+        } else {
+            mask_strings(place.text)
+        };
         let in_line = masked.split('\n').nth(newlines).unwrap_or("");
         let (full_line, full_caret, column) = if newlines == 0 {
             let lead = mask_strings(place.lead);
@@ -237,6 +242,10 @@ pub(crate) struct TextPlace<'a> {
     pub line: usize,
     /// 1-based column of the text's first character.
     pub column: usize,
+    /// Whether `text` is one whole statement as written (not cut at a line, not
+    /// substituted): then the snippet masks only its secrets and shows its names. Otherwise
+    /// a string's context is unknown and every string is masked, as is `lead` always.
+    pub whole_statement: bool,
 }
 
 /// The part of a long line around the caret (at most [`SNIPPET_CHARS`] characters, cuts
@@ -266,74 +275,4 @@ fn floor_char_boundary(text: &str, mut index: usize) -> usize {
         index -= 1;
     }
     index
-}
-
-/// The candidate nearest to `word` by edit distance (case-insensitive, a swap of neighbours
-/// counting as one edit), if near enough to be a plausible misspelling.
-pub(crate) fn nearest<'c>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'c str>,
-) -> Option<&'c str> {
-    if word.len() > 40 {
-        return None;
-    }
-    let word = word.to_ascii_lowercase();
-    let limit = match word.chars().count() {
-        0..=2 => 0,
-        3..=5 => 1,
-        _ => 2,
-    };
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(&word, &c.to_ascii_lowercase()), c))
-        .filter(|(d, _)| *d > 0 && *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-/// Optimal string alignment distance: insertions, deletions, substitutions and swaps of
-/// adjacent characters each cost one.
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    // rows[i][j] = distance between a[..i] and b[..j]; three rolling rows suffice.
-    let width = b.len() + 1;
-    let mut before_prev = vec![0usize; width];
-    let mut prev: Vec<usize> = (0..width).collect();
-    let mut current = vec![0usize; width];
-    for (i, &ca) in a.iter().enumerate() {
-        current[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            let mut best = (prev[j + 1] + 1).min(current[j] + 1).min(prev[j] + cost);
-            if i > 0 && j > 0 && a.get(i - 1) == Some(&cb) && b.get(j - 1) == Some(&ca) {
-                best = best.min(before_prev[j - 1] + 1);
-            }
-            current[j + 1] = best;
-        }
-        std::mem::swap(&mut before_prev, &mut prev);
-        std::mem::swap(&mut prev, &mut current);
-    }
-    prev[b.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn edit_distance_counts_swaps_once() {
-        assert_eq!(edit_distance("shwo", "show"), 1);
-        assert_eq!(edit_distance("show", "show"), 0);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-    }
-
-    #[test]
-    fn nearest_prefers_the_closest_and_refuses_far_words() {
-        let words = ["show", "drop", "check"];
-        assert_eq!(nearest("shwo", words), Some("show"));
-        assert_eq!(nearest("SHOW", words), None);
-        assert_eq!(nearest("banana", words), None);
-    }
 }

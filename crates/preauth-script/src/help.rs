@@ -1,10 +1,15 @@
-//! The shell's own commands (`help`, `exit`) and the one table of statements they describe.
+//! The shell's own commands (`help`, `\?`, `\r`, `exit`, `quit`, `\q`) and the tables of
+//! statements that `help` describes.
 //!
-//! [`STATEMENTS`] holds each statement's syntax and one example. `help` prints it, and the
-//! REPL's completion takes the shell's command words and the `help` topics from it; the
-//! statements' keywords themselves come from the grammar. Tests keep the table and the
-//! grammar in step: every keyword that starts a statement has an entry, and every example
-//! parses.
+//! [`STATEMENTS`] holds each statement's syntax and one example; [`KINDS`] one line per
+//! statement keyword for the short `help`. `help <statement>` and `help all` print from
+//! the first, and the REPL's completion takes the shell's command words and the `help`
+//! topics from it; the statements' keywords themselves come from the grammar. Tests keep
+//! the tables and the grammar in step: every keyword that starts a statement has a kind and
+//! an entry, and every example parses.
+
+use crate::keywords::statement_keywords;
+use crate::spelling::nearest;
 
 /// One statement as `help` shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -250,42 +255,117 @@ pub static STATEMENTS: &[StatementHelp] = &[
     ),
 ];
 
-/// The shell's own commands, as `help` lists them (they are not statements: no `;` needed).
+/// One line of the short `help`: the statements that start with `keyword`, in a few words.
+pub static KINDS: &[(&str, &str)] = &[
+    ("local", "define, undefine, echo, remark, include, on error"),
+    (
+        "encrypt",
+        "seal a connection string or a secret with the device key",
+    ),
+    ("decrypt", "show what encrypt sealed on this machine"),
+    (
+        "preauthenticate",
+        "log in with a browser and store the connection",
+    ),
+    (
+        "exchange",
+        "finish a login with the URL the browser landed on",
+    ),
+    ("register", "store tokens obtained elsewhere (the OEM flow)"),
+    ("alter", "change a stored connection's app settings"),
+    (
+        "refresh",
+        "refresh a connection's tokens, or those of all that are due",
+    ),
+    (
+        "show",
+        "connections, platforms, an access token, machines, API keys",
+    ),
+    ("check", "the monitoring status of every refresh token"),
+    ("export", "print a connection's settings file"),
+    ("import", "add a connection from an exported settings file"),
+    ("drop", "delete a connection, a machine or an API key"),
+    ("create", "add a platform or an API key"),
+    ("enroll", "shared store: give a machine a key slot"),
+    ("advance", "move the --sandbox clock forward"),
+];
+
+/// The shell's own commands, as `help` lists them (they are not statements: no `;` needed,
+/// and they work on any line, also while a statement is unfinished).
 pub static SHELL_COMMANDS: &[(&str, &str)] = &[
     (
         "help [statement], \\?",
         "this list, or the statements starting with those words",
     ),
+    ("\\r", "clear the statement being typed"),
     ("exit, quit, \\q", "leave the shell (Ctrl-D too)"),
 ];
 
 /// The words the shell takes at the start of an input besides statements (completed there).
 pub const SHELL_WORDS: &[&str] = &["help", "exit", "quit"];
 
-/// A shell command typed instead of a statement.
+/// The topic of `help` that lists every statement in full.
+pub const ALL_TOPIC: &str = "all";
+
+/// A shell command typed on a line of its own.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ShellCommand {
     /// `help`, `\?` or `help <words>`: the words, lower case and single-spaced.
     Help(Option<String>),
     /// `exit`, `quit` or `\q`.
     Exit,
+    /// `\r`: forget the statement being typed.
+    Reset,
+    /// A backslash word the shell does not know, or (at the start of a statement) a lone
+    /// word that is neither a statement nor a command: answered with [`unknown_command`].
+    Unknown(String),
 }
 
-/// The shell command `input` is, if it is one: one of the forms above, with or without a
-/// final `;`, in any case.
-pub fn shell_command(input: &str) -> Option<ShellCommand> {
-    let text = input.trim();
+/// The shell command the line `line` is, if it is one: one of the forms above, with or
+/// without a final `;`, in any case. `statement_start` tells whether no statement is
+/// unfinished: only then is a lone unknown word (`clear`) a command rather than part of a
+/// statement. The caller makes sure `line` is not inside an open string or comment.
+pub fn shell_command(line: &str, statement_start: bool) -> Option<ShellCommand> {
+    let text = line.trim();
     let text = text.strip_suffix(';').unwrap_or(text).trim_end();
     let mut words = text.split_whitespace();
     let first = words.next()?.to_ascii_lowercase();
     let rest: Vec<String> = words.map(str::to_ascii_lowercase).collect();
+    let topic = (!rest.is_empty()).then(|| rest.join(" "));
     match first.as_str() {
-        "exit" | "quit" | "\\q" if rest.is_empty() => Some(ShellCommand::Exit),
-        "help" | "\\?" => Some(ShellCommand::Help(
-            (!rest.is_empty()).then(|| rest.join(" ")),
-        )),
+        "\\q" => Some(ShellCommand::Exit),
+        "\\r" => Some(ShellCommand::Reset),
+        "\\?" | "help" => Some(ShellCommand::Help(topic)),
+        "exit" | "quit" if rest.is_empty() => Some(ShellCommand::Exit),
+        word if word.starts_with('\\') => Some(ShellCommand::Unknown(word.to_owned())),
+        word if statement_start
+            && rest.is_empty()
+            && word.chars().all(|c| c.is_ascii_alphabetic())
+            && !statement_keywords().any(|k| k == word) =>
+        {
+            Some(ShellCommand::Unknown(word.to_owned()))
+        }
         _ => None,
     }
+}
+
+/// What the shell says to a command it does not know: its name, the nearest statement or
+/// command when there is one, and the commands it knows.
+pub fn unknown_command(word: &str) -> String {
+    let what = if word.starts_with('\\') {
+        format!("'{word}' is not a command of this shell")
+    } else {
+        let known = statement_keywords().chain(SHELL_WORDS.iter().copied());
+        match nearest(word, known) {
+            Some(near) => {
+                format!("'{word}' is neither a statement nor a command; did you mean '{near}'?")
+            }
+            None => format!("'{word}' is neither a statement nor a command"),
+        }
+    };
+    format!(
+        "error: {what} The shell knows \\? or help [statement] (help), \\r (clear the statement being typed) and \\q, exit or quit (leave)."
+    )
 }
 
 /// The statements whose topic starts with the words of `topic` (all when `None`).
@@ -302,8 +382,36 @@ pub fn matching(topic: Option<&str>) -> Vec<&'static StatementHelp> {
         .collect()
 }
 
-/// What `help` (or `help <topic>`) prints.
+/// What `help` prints: without a topic a short list (one line per kind of statement, fits
+/// a 24-line terminal); with `all` every statement in full; with words (`help refresh`)
+/// the syntax, summary and example of the statements starting with them.
 pub fn help_text(topic: Option<&str>) -> String {
+    match topic {
+        None => short_help(),
+        Some(all) if all.eq_ignore_ascii_case(ALL_TOPIC) => full_help(None),
+        Some(words) => full_help(Some(words)),
+    }
+}
+
+/// The short list.
+fn short_help() -> String {
+    let mut out =
+        String::from("Statements (end each with ';'; a local statement ends at its line's end):\n");
+    for (keyword, summary) in KINDS {
+        out.push_str(&format!("  {keyword:<17}{summary}\n"));
+    }
+    out.push_str("Shell commands (no ';'; also while a statement is unfinished):\n");
+    for (syntax, summary) in SHELL_COMMANDS {
+        out.push_str(&format!("  {syntax:<23}{summary}\n"));
+    }
+    out.push_str(
+        "help <statement>: its syntax and an example (e.g. help refresh); help all: every statement\n",
+    );
+    out
+}
+
+/// The statements of `topic` (every one when `None`) in full.
+fn full_help(topic: Option<&str>) -> String {
     let found = matching(topic);
     let mut out = String::new();
     if found.is_empty() {
@@ -327,7 +435,7 @@ pub fn help_text(topic: Option<&str>) -> String {
         ));
     }
     if topic.is_none() {
-        out.push_str("\nShell commands:\n");
+        out.push_str("\nShell commands (no ';'; also while a statement is unfinished):\n");
         for (syntax, summary) in SHELL_COMMANDS {
             out.push_str(&format!("{syntax}\n    {summary}\n"));
         }
@@ -339,6 +447,9 @@ pub fn help_text(topic: Option<&str>) -> String {
 /// words already complete): the next word of each matching topic, without repeats.
 pub fn topic_words_after(typed: &[&str]) -> Vec<&'static str> {
     let mut next = Vec::new();
+    if typed.is_empty() {
+        next.push(ALL_TOPIC);
+    }
     for entry in STATEMENTS {
         let mut words = entry.topic.split_whitespace();
         if typed
@@ -359,7 +470,7 @@ mod tests {
     use crate::keywords::statement_keywords;
 
     #[test]
-    fn every_statement_keyword_has_help() {
+    fn every_statement_keyword_has_help_and_a_kind() {
         for keyword in statement_keywords() {
             assert!(
                 STATEMENTS
@@ -367,6 +478,13 @@ mod tests {
                     .any(|e| e.topic.split_whitespace().next() == Some(keyword)),
                 "no help entry starts with '{keyword}': add one to STATEMENTS"
             );
+            assert!(
+                KINDS.iter().any(|(kind, _)| *kind == keyword),
+                "no line of the short help for '{keyword}': add one to KINDS"
+            );
+        }
+        for (kind, _) in KINDS {
+            assert!(statement_keywords().any(|k| k == *kind), "{kind}");
         }
     }
 
@@ -383,23 +501,73 @@ mod tests {
 
     #[test]
     fn shell_commands_with_or_without_semicolon() {
-        for exit in ["exit", "quit;", "\\q", " EXIT ; "] {
-            assert_eq!(shell_command(exit), Some(ShellCommand::Exit), "{exit}");
+        for exit in ["exit", "quit;", "\\q", " EXIT ; ", "\\q now"] {
+            assert_eq!(
+                shell_command(exit, true),
+                Some(ShellCommand::Exit),
+                "{exit}"
+            );
+            assert_eq!(
+                shell_command(exit, false),
+                Some(ShellCommand::Exit),
+                "{exit}"
+            );
         }
-        assert_eq!(shell_command("help"), Some(ShellCommand::Help(None)));
-        assert_eq!(shell_command("\\?"), Some(ShellCommand::Help(None)));
+        assert_eq!(shell_command("help", false), Some(ShellCommand::Help(None)));
+        assert_eq!(shell_command("\\?", true), Some(ShellCommand::Help(None)));
         assert_eq!(
-            shell_command("HELP  show connection;"),
+            shell_command("HELP  show connection;", true),
             Some(ShellCommand::Help(Some("show connection".into())))
         );
-        assert_eq!(shell_command("exit now"), None);
-        assert_eq!(shell_command("show connections;"), None);
-        assert_eq!(shell_command(""), None);
+        assert_eq!(shell_command("\\r", false), Some(ShellCommand::Reset));
+        for unknown in ["\\l", "\\h", "\\x"] {
+            assert_eq!(
+                shell_command(unknown, false),
+                Some(ShellCommand::Unknown(unknown.into()))
+            );
+        }
+        assert_eq!(
+            shell_command("clear", true),
+            Some(ShellCommand::Unknown("clear".into()))
+        );
+        // In the middle of a statement a lone word is part of it.
+        assert_eq!(shell_command("clear", false), None);
+        assert_eq!(shell_command("connections;", false), None);
+        assert_eq!(shell_command("show", true), None);
+        assert_eq!(shell_command("exit now", true), None);
+        assert_eq!(shell_command("show connections;", true), None);
+        assert_eq!(shell_command("'\\q'", false), None);
+        assert_eq!(shell_command("", true), None);
     }
 
     #[test]
-    fn help_lists_every_statement_or_those_of_a_topic() {
-        let all = help_text(None);
+    fn unknown_commands_are_named_with_the_known_ones() {
+        let backslash = unknown_command("\\l");
+        assert!(backslash.contains("'\\l' is not a command"), "{backslash}");
+        for known in ["\\?", "help", "\\r", "\\q", "exit", "quit"] {
+            assert!(backslash.contains(known), "{known} in {backslash}");
+        }
+        assert!(unknown_command("shwo").contains("did you mean 'show'?"));
+        assert!(unknown_command("clear").contains("'clear' is neither a statement"));
+    }
+
+    #[test]
+    fn short_help_fits_a_terminal_and_names_every_kind() {
+        let short = help_text(None);
+        assert!(short.lines().count() < 24, "{short}");
+        assert!(
+            short.lines().all(|line| line.chars().count() <= 90),
+            "{short}"
+        );
+        for (kind, _) in KINDS {
+            assert!(short.contains(&format!("  {kind} ")), "{kind}");
+        }
+        assert!(short.contains("\\r") && short.contains("help all"));
+    }
+
+    #[test]
+    fn help_all_lists_every_statement_and_a_topic_its_own() {
+        let all = help_text(Some("all"));
         for entry in STATEMENTS {
             assert!(all.contains(entry.syntax) && all.contains(entry.example));
         }
@@ -409,13 +577,15 @@ mod tests {
         assert!(!show.contains("drop connection"));
         let one = help_text(Some("show connection"));
         assert!(one.contains("show connection 'books'") && !one.contains("show platforms"));
+        let register = help_text(Some("register"));
+        assert!(register.contains("refresh token '…'") && register.contains("e.g. register"));
         assert!(help_text(Some("frobnicate")).contains("no statement starts with 'frobnicate'"));
     }
 
     #[test]
     fn topic_words_follow_the_table() {
         let first = topic_words_after(&[]);
-        assert!(first.contains(&"show") && first.contains(&"local"));
+        assert!(first.contains(&"show") && first.contains(&"local") && first.contains(&"all"));
         let after_show = topic_words_after(&["show"]);
         assert!(after_show.contains(&"connections") && after_show.contains(&"access"));
         assert!(topic_words_after(&["show", "platforms"]).is_empty());

@@ -38,11 +38,14 @@ pub mod interpreter;
 mod keywords;
 pub mod limits;
 pub mod output;
+mod pager;
 pub mod parser;
 mod redact;
 mod redacted;
 pub mod repl;
 mod scan;
+mod secrets_in_text;
+mod spelling;
 pub mod substitute;
 
 pub use ast::{

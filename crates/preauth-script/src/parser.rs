@@ -66,6 +66,7 @@ pub fn parse(source: &str, origin: &str) -> Result<Vec<Statement>, ParseError> {
             lead: source.get(place.line_start..piece.start).unwrap_or(""),
             line: place.line,
             column: place.column,
+            whole_statement: true,
         };
         statements.push(parse_text(text_place, &origin, location, None)?);
     }
@@ -80,6 +81,7 @@ pub(crate) fn parse_one(text: &str) -> Result<Statement, ParseError> {
         lead: "",
         line: 1,
         column: 1,
+        whole_statement: true,
     };
     let location = Location {
         origin: Arc::clone(&origin),

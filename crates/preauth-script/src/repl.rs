@@ -1,7 +1,9 @@
 //! The interactive shell: a rustyline editor with multi-line input until `;` (under a
 //! continuation prompt), completion of keywords and connection names, keyword highlighting,
-//! the shell's own `help` and `exit`, and a history file that never holds a secret literal
-//! and never replays a redacted one.
+//! the shell's own commands on any line as in psql (`help`, `\?`, `\r`, `exit`, `quit`,
+//! `\q`; see [`crate::help`]), long help through a pager, and a history file that keeps
+//! every statement typed (also one that fails or does not parse) but never a secret
+//! literal, and never replays a redacted one.
 //!
 //! The interpreter is not here: [`run_repl`] hands each complete input to an executor
 //! closure. Use [`is_interactive`] to decide between the REPL and batch mode; batch input must
@@ -22,8 +24,11 @@ use rustyline::history::FileHistory;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Config, Context, Editor, Helper};
 
-use crate::help::{SHELL_WORDS, ShellCommand, help_text, shell_command, topic_words_after};
-use crate::keywords::{expected_after, is_keyword};
+use crate::help::{
+    SHELL_WORDS, ShellCommand, help_text, shell_command, topic_words_after, unknown_command,
+};
+use crate::keywords::{expected_after, is_keyword, statement_keywords};
+use crate::pager;
 use crate::redact::{holds_redacted_secret, redact_for_history};
 use crate::scan::{self, Completeness, ScanError};
 
@@ -32,6 +37,9 @@ pub const PROMPT: &str = "preauth> ";
 
 /// The prompt shown while a statement is unfinished (no `;` yet), as wide as [`PROMPT`].
 pub const CONTINUATION_PROMPT: &str = "      -> ";
+
+/// What the shell says after `\r`.
+pub const RESET_NOTICE: &str = "(the statement being typed is cleared)";
 
 /// What the shell says when an input recalled from history lacks its secret.
 pub const REDACTED_REFUSAL: &str =
@@ -329,13 +337,20 @@ fn paint(out: &mut String, text: &str, style: &str) {
 /// Runs the REPL until Ctrl-D, `exit`, or until the executor asks to exit.
 ///
 /// Lines are read until the input is complete (see [`input_is_complete`]), the further ones
-/// under [`CONTINUATION_PROMPT`]; then `help` and `exit` (see [`crate::help`]) are answered
-/// here and any other input goes to `executor`, unless it holds a secret that history
-/// redacted (it is refused with [`REDACTED_REFUSAL`]). Ctrl-C cancels the input being typed. When `history_path` is given, history is loaded from it and saved to it
-/// after each input, with owner-only permissions (0600); inputs carrying secret literals are
-/// stored redacted, and inputs that cannot be checked are not stored (see
-/// [`redact_for_history`]). A history file that cannot be read or written is reported on
-/// standard error once and otherwise ignored.
+/// under [`CONTINUATION_PROMPT`]; an unfinished statement whose first word starts no
+/// statement is complete at once. A line that is a shell command (see
+/// [`crate::help::shell_command`]) is answered here on any line, unless a string or comment
+/// is open: `\q`, `exit` and `quit` leave, `help` and `\?` print help (through the pager
+/// when longer than the terminal) and keep the unfinished statement, `\r` clears it, and an
+/// unknown `\word` gets an error naming the known commands. Any other complete input goes to
+/// `executor`, unless it holds a secret that history redacted (it is refused with
+/// [`REDACTED_REFUSAL`]). Ctrl-C cancels the input being typed.
+///
+/// When `history_path` is given, history is loaded from it and saved to it after each
+/// input, with owner-only permissions (0600); every input is stored, secret literals
+/// redacted (see [`redact_for_history`]), whether it then runs, fails or does not parse.
+/// A history file that cannot be read or written is reported on standard error once and
+/// otherwise ignored.
 pub fn run_repl(
     history_path: Option<&Path>,
     names: ConnectionNames,
@@ -373,30 +388,73 @@ pub fn run_repl(
         if pending.is_empty() && line.trim().is_empty() {
             continue;
         }
+        // A line inside an open string or comment is text, even `\q`.
+        let command = match inside_string_or_comment(&pending) {
+            true => None,
+            false => shell_command(&line, pending.is_empty()),
+        };
+        if let Some(command) = command {
+            if let Some(file) = &mut history {
+                file.record(&mut editor, &line);
+            }
+            match command {
+                ShellCommand::Exit => return Ok(ReplExit::Quit),
+                ShellCommand::Help(topic) => pager::show(&help_text(topic.as_deref())),
+                ShellCommand::Reset => {
+                    pending.clear();
+                    println!("{RESET_NOTICE}");
+                }
+                ShellCommand::Unknown(word) => eprintln!("{}", unknown_command(&word)),
+            }
+            continue;
+        }
         pending.push_str(&line);
-        let command = shell_command(&pending);
-        if command.is_none() && !input_is_complete(&pending) {
+        if !input_is_complete(&pending) && may_start_a_statement(&pending) {
             pending.push('\n');
             continue;
         }
         let input = std::mem::take(&mut pending);
+        // Kept before it runs, and whether it parses or not: a statement with a typo or one
+        // that fails is fixed with Up.
+        if let Some(file) = &mut history {
+            file.record(&mut editor, &input);
+        }
         if holds_redacted_secret(&input) {
             eprintln!("{REDACTED_REFUSAL}");
             continue;
         }
-        if let Some(file) = &mut history {
-            file.record(&mut editor, &input);
-        }
-        match command {
-            Some(ShellCommand::Exit) => return Ok(ReplExit::Quit),
-            Some(ShellCommand::Help(topic)) => print!("{}", help_text(topic.as_deref())),
-            None => {
-                if let ReplOutcome::Exit(code) = executor(&input) {
-                    return Ok(ReplExit::Requested(code));
-                }
-            }
+        if let ReplOutcome::Exit(code) = executor(&input) {
+            return Ok(ReplExit::Requested(code));
         }
     }
+}
+
+/// Whether `pending` (the lines typed so far) ends inside a string or a `/* */` comment.
+fn inside_string_or_comment(pending: &str) -> bool {
+    matches!(
+        scan::scan(pending),
+        Err(ScanError::UnterminatedString { .. } | ScanError::UnterminatedComment { .. })
+    )
+}
+
+/// Whether the unfinished statement at the end of `input` may still become one: it does not
+/// start with a word that starts no statement (`clear all`, `shwo connections`). One that
+/// cannot is run at once, so that its error shows instead of a continuation prompt.
+fn may_start_a_statement(input: &str) -> bool {
+    let Ok(pieces) = scan::scan(input) else {
+        return true;
+    };
+    let Some(text) = pieces
+        .last()
+        .and_then(|last| input.get(last.start..last.end))
+    else {
+        return true;
+    };
+    let word: String = text
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect();
+    word.is_empty() || statement_keywords().any(|k| k.eq_ignore_ascii_case(&word))
 }
 
 /// The history file: private, redacted, failures reported once.

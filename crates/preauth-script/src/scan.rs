@@ -150,6 +150,70 @@ pub(crate) fn mask_strings(text: &str) -> String {
     masked
 }
 
+/// What a [`Token`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TokenKind {
+    /// A run of characters other than white space, quotes, `;`, `,` and comments: a keyword,
+    /// a number, or a bare value.
+    Word,
+    /// A string literal, quotes included (an unclosed one runs to the end of the text).
+    Literal,
+    /// A `;`.
+    Semicolon,
+    /// A line break (which ends a `local` statement).
+    LineBreak,
+}
+
+/// A piece of text that need not parse: what the secret finder reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Token {
+    /// What it is.
+    pub kind: TokenKind,
+    /// Its bytes in the text (char boundaries: only ASCII bytes end a token).
+    pub span: std::ops::Range<usize>,
+}
+
+/// The words, string literals, `;` and line breaks of `text`, in order. Comments, commas
+/// and other white space are skipped; an unclosed comment ends the text.
+pub(crate) fn tokens(text: &str) -> Vec<Token> {
+    let scanner = Scanner {
+        bytes: text.as_bytes(),
+    };
+    let mut found = Vec::new();
+    let mut pos = 0;
+    let mut push = |kind, span| found.push(Token { kind, span });
+    while let Some(&byte) = scanner.bytes.get(pos) {
+        let start = pos;
+        pos = match byte {
+            b'\'' | b'"' => {
+                let end = scanner.string_end(pos, false).unwrap_or(text.len());
+                push(TokenKind::Literal, start..end);
+                end
+            }
+            b';' => {
+                push(TokenKind::Semicolon, start..start + 1);
+                start + 1
+            }
+            b'\n' => {
+                push(TokenKind::LineBreak, start..start + 1);
+                start + 1
+            }
+            b',' => start + 1,
+            _ if byte.is_ascii_whitespace() => start + 1,
+            _ => match scanner.comment_end(pos) {
+                Some(Ok(end)) => end,
+                Some(Err(_)) => break,
+                None => {
+                    let end = scanner.word_end(pos);
+                    push(TokenKind::Word, start..end);
+                    end
+                }
+            },
+        };
+    }
+    found
+}
+
 /// The unquoted content of a string literal: `'it''s'` gives `it's`.
 pub(crate) fn unquote(literal: &str) -> String {
     let mut chars = literal.chars();
@@ -317,6 +381,21 @@ impl Scanner<'_> {
             .map(|i| pos + i)
     }
 
+    /// The end of the word starting at `pos`: the next white space, quote, `;`, `,` or
+    /// comment start.
+    fn word_end(&self, mut pos: usize) -> usize {
+        while let Some(&byte) = self.bytes.get(pos) {
+            let ends = byte.is_ascii_whitespace()
+                || matches!(byte, b'\'' | b'"' | b';' | b',')
+                || self.comment_end(pos).is_some();
+            if ends {
+                break;
+            }
+            pos += 1;
+        }
+        pos
+    }
+
     fn skip_blanks(&self, mut pos: usize) -> usize {
         while matches!(self.bytes.get(pos), Some(b' ' | b'\t')) {
             pos += 1;
@@ -392,6 +471,36 @@ mod tests {
             "encrypt value '*****' x"
         );
         assert_eq!(mask_strings("a \"é\nz\" 'open"), "a \"*\n*\" '****");
+    }
+
+    #[test]
+    fn tokens_split_words_literals_and_ends() {
+        let text = "alter connection 'a;b' set client id x,client secret \"s\" -- c\n/* d */ show;";
+        let shown: Vec<(TokenKind, &str)> = tokens(text)
+            .into_iter()
+            .map(|t| (t.kind, &text[t.span]))
+            .collect();
+        use TokenKind::{LineBreak, Literal, Semicolon, Word};
+        assert_eq!(
+            shown,
+            [
+                (Word, "alter"),
+                (Word, "connection"),
+                (Literal, "'a;b'"),
+                (Word, "set"),
+                (Word, "client"),
+                (Word, "id"),
+                (Word, "x"),
+                (Word, "client"),
+                (Word, "secret"),
+                (Literal, "\"s\""),
+                (LineBreak, "\n"),
+                (Word, "show"),
+                (Semicolon, ";"),
+            ]
+        );
+        assert_eq!(tokens("x 'open")[1].span, 2..7);
+        assert_eq!(tokens("é-ü /* open").len(), 1);
     }
 
     #[test]

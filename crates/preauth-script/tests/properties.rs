@@ -1,5 +1,6 @@
 //! Properties over generated input: nothing panics, statements keep their text, and
-//! well-formed statements survive any mix of case, comments and white space.
+//! well-formed statements survive any mix of case, comments and white space, and a typo
+//! that breaks a statement shows its names but never its secret.
 
 use preauth_script::repl::{ScriptHelper, highlight, input_is_complete};
 use preauth_script::{Defines, parse, redact_for_history, split, substitute};
@@ -91,4 +92,66 @@ proptest! {
             other => prop_assert!(false, "{:?}", other),
         }
     }
+
+    #[test]
+    fn secrets_stay_hidden_when_a_typo_breaks_the_statement(
+        template in prop::sample::select(SECRET_TEMPLATES.to_vec()),
+        typo_at in any::<prop::sample::Index>(),
+        tail in prop::sample::select(vec!["", " bogus", " 'extra'", ", client", " as"]),
+        secret in "[a-z]{3}[0-9]{5}",
+    ) {
+        let words: Vec<&str> = template.split(' ').collect();
+        let misspelt = typo_at.index(words.len());
+        let text: Vec<String> = words
+            .iter()
+            .enumerate()
+            .map(|(i, word)| if i == misspelt { swap_first_two(word) } else { (*word).to_owned() })
+            .collect();
+        let input = format!("{}{tail};", text.join(" ").replace("{S}", &secret));
+        let kept = redact_for_history(&input);
+        prop_assert!(kept.as_deref().is_some_and(|kept| !kept.contains(&secret)), "{:?} kept as {:?}", input, kept);
+        if let Err(error) = parse(&input, "p") {
+            prop_assert!(!error.to_string().contains(&secret), "{}", error);
+        }
+    }
+
+    #[test]
+    fn names_stay_readable_when_a_typo_breaks_the_statement(
+        name in "[a-z][a-z0-9-]{2,12}",
+        statement in prop::sample::select(vec![
+            "show conection '{N}'",
+            "refresh conection '{N}' force",
+            "drop connection '{N}' now",
+            "preauthenticate exact client id 'id' as connection '{N}'",
+        ]),
+    ) {
+        let input = format!("{};", statement.replace("{N}", &name));
+        let error = parse(&input, "p").map(|_| ()).unwrap_err();
+        prop_assert!(error.to_string().contains(&format!("'{name}'")), "{}", error);
+        prop_assert_eq!(redact_for_history(&input), Some(input.clone()));
+    }
+}
+
+/// Statements with a secret at `{S}` (a typo in one of their words breaks them).
+const SECRET_TEMPLATES: &[&str] = &[
+    "encrypt value '{S}'",
+    "encrypt connection 'api=x;password={S}'",
+    "decrypt connection 'dk1:{S}'",
+    "local define encrypted PW '{S}'",
+    "preauthenticate exact client id 'cid' client secret '{S}' redirect url 'r' as connection 'n'",
+    "register connection 'o' platform exact client id 'c' redirect url 'r' access token '{S}' refresh token 'rt'",
+    "register connection 'o' platform exact client id 'c' redirect url 'r' access token 'at' refresh token '{S}'",
+    "alter connection 'b' set client secret '{S}'",
+    "alter connection 'b' set client_secret = '{S}'",
+    "exchange code url 'http://127.0.0.1/cb?code={S}'",
+    "enroll machine with code '{S}'",
+];
+
+/// `word` with its first two characters swapped (one edit), unless it is a string.
+fn swap_first_two(word: &str) -> String {
+    let mut chars: Vec<char> = word.chars().collect();
+    if chars.len() >= 2 && !word.starts_with('\'') {
+        chars.swap(0, 1);
+    }
+    chars.into_iter().collect()
 }

@@ -74,13 +74,86 @@ fn history_gets_secret_literals_replaced() {
     );
 }
 
-#[test]
-fn history_gets_nothing_when_input_cannot_be_checked() {
-    for input in [
+/// Statements that do not parse, each with a secret that its neighbouring words give away
+/// (however misspelt), and the redacted form history keeps.
+const UNPARSED: &[(&str, &str)] = &[
+    (
         "encrpyt connection 'hunter2';",
-        "encrypt connection 'hunter2",
+        "encrpyt connection '<redacted>';",
+    ),
+    (
         "show platforms; encrypt value hunter2;",
-    ] {
-        assert_eq!(redact_for_history(input), None, "{input}");
+        "show platforms; encrypt value '<redacted>';",
+    ),
+    (
+        "preauthenticate exact client id 'cid' client secrte 'hunter2' redirect url 'r' as connection 'books' now;",
+        "preauthenticate exact client id 'cid' client secrte '<redacted>' redirect url 'r' as connection 'books' now;",
+    ),
+    (
+        "register connection 'o' platform exact client id 'c' redirect url 'r' access tokn 'hunter2' refresh token 'hunter2x' obtained 'x';",
+        "register connection 'o' platform exact client id 'c' redirect url 'r' access tokn '<redacted>' refresh token '<redacted>' obtained 'x';",
+    ),
+    (
+        "alter connection 'b' set client secret \"hunter2\", bogus;",
+        "alter connection 'b' set client secret '<redacted>', bogus;",
+    ),
+    (
+        "alter connection 'b' set clientsecret 'hunter2';",
+        "alter connection 'b' set clientsecret '<redacted>';",
+    ),
+    (
+        "exchnge code url 'http://127.0.0.1/cb?code=hunter2';",
+        "exchnge code url '<redacted>';",
+    ),
+    (
+        "local defin PW \"hunter2\"",
+        "local defin '<redacted>' '<redacted>'",
+    ),
+    (
+        "show connection 'x' 'api=a;password=hunter2';",
+        "show connection 'x' '<redacted>';",
+    ),
+];
+
+#[test]
+fn history_keeps_input_that_does_not_parse_with_its_secrets_replaced() {
+    for (input, kept) in UNPARSED {
+        assert!(parse(input, "t").is_err(), "{input} parses");
+        assert_eq!(redact_for_history(input).as_deref(), Some(*kept), "{input}");
     }
+    // Names, URLs and ids stay readable, so that a typo can be fixed.
+    for input in [
+        "show conection 'demo';",
+        "drop api key 'nightly' now;",
+        "refresh conection 'books' force;",
+    ] {
+        assert_eq!(redact_for_history(input).as_deref(), Some(input));
+    }
+    // An unclosed string: the rest of the input is the string, and it is a secret here.
+    assert_eq!(
+        redact_for_history("encrypt connection 'hunter2").as_deref(),
+        Some("encrypt connection '<redacted>'")
+    );
+}
+
+#[test]
+fn parse_errors_echo_names_and_mask_only_secrets() {
+    let echo = parse("show conection 'demo';", "t")
+        .unwrap_err()
+        .to_string();
+    assert!(echo.contains("1 | show conection 'demo'"), "{echo}");
+    for (input, _) in UNPARSED {
+        let echo = parse(input, "t").unwrap_err().to_string();
+        assert!(!echo.contains(SECRET), "{echo}");
+    }
+    let echo = parse(
+        "preauthenticate exact client id 'my-id' client secrte 'hunter2' as connection 'books' x",
+        "t",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        echo.contains("client id 'my-id' client secrte '*******' as connection 'books'"),
+        "{echo}"
+    );
 }

@@ -80,6 +80,18 @@ fn completes_the_keywords_the_grammar_accepts_next() {
 }
 
 #[test]
+fn completes_help_topics_with_all() {
+    let helper = helper(&[]);
+    let (start, words) = replacements(&helper, "help a");
+    assert_eq!(start, 5);
+    for topic in ["all ", "alter ", "advance "] {
+        assert!(words.contains(&topic.to_owned()), "{topic} in {words:?}");
+    }
+    let (_, words) = replacements(&helper, "\\? refresh a");
+    assert_eq!(words, ["all "]);
+}
+
+#[test]
 fn completes_connection_names_after_connection() {
     let helper = helper(&["books", "Bank o'Brien", "payroll"]);
     assert_eq!(

@@ -82,7 +82,7 @@ impl RawStatement {
     /// Parses the text as written.
     pub fn parse(&self) -> Result<Statement, ParseError> {
         parse_text(
-            self.place(&self.text),
+            self.place(&self.text, true),
             &self.location.origin,
             self.location.clone(),
             None,
@@ -102,7 +102,8 @@ impl RawStatement {
             }
         })?);
         Ok(parse_text(
-            self.place(&substituted),
+            // A substituted value may be a secret wherever it stands.
+            self.place(&substituted, false),
             &self.location.origin,
             self.location.clone(),
             Some(&self.text),
@@ -119,12 +120,13 @@ impl RawStatement {
                 .is_some_and(|w| w.eq_ignore_ascii_case("remark"))
     }
 
-    fn place<'a>(&'a self, text: &'a str) -> TextPlace<'a> {
+    fn place<'a>(&'a self, text: &'a str, whole_statement: bool) -> TextPlace<'a> {
         TextPlace {
             text,
             lead: &self.lead,
             line: self.location.line,
             column: self.location.column,
+            whole_statement,
         }
     }
 }
@@ -152,6 +154,7 @@ pub(super) fn scan_checked(source: &str, origin: &Arc<str>) -> Result<Vec<Piece>
         lead: "",
         line: 1,
         column: 1,
+        whole_statement: false,
     };
     if source.len() > MAX_SOURCE_BYTES {
         return Err(ParseError::at(
@@ -186,6 +189,7 @@ pub(super) fn scan_checked(source: &str, origin: &Arc<str>) -> Result<Vec<Piece>
             lead: "",
             line: place.line,
             column: 1,
+            whole_statement: false,
         };
         ParseError::at(origin, from_line, at - place.line_start, kind)
     })

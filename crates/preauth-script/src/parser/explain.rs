@@ -42,9 +42,12 @@ pub(super) fn syntax_failure(error: &pest::error::Error<Rule>, text: &str) -> Fa
         .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
         .take(40)
         .collect();
-    let found = describe_found(rest, &word);
+    let in_secret = crate::secrets_in_text::secret_spans(text)
+        .iter()
+        .any(|span| span.contains(&offset));
+    let found = describe_found(rest, &word, in_secret);
     let expected_words: Vec<&'static str> = positives.iter().filter_map(|r| keyword(*r)).collect();
-    let suggestion = crate::diagnostics::nearest(&word, expected_words.iter().copied())
+    let suggestion = crate::spelling::nearest(&word, expected_words.iter().copied())
         .map(|w| format!("did you mean '{w}'?"));
     let at_statement_start =
         positives.contains(&Rule::kw_local) && positives.contains(&Rule::kw_show);
@@ -79,11 +82,13 @@ fn missing_terminator_hint(text: &str, offset: usize, word: &str) -> Option<Stri
         .then(|| "did you forget the ';' at the end of the previous statement?".to_owned())
 }
 
-/// What was found, never showing the contents of a string.
-fn describe_found(rest: &str, word: &str) -> String {
+/// What was found, never showing the contents of a string, nor a word that may be a
+/// secret (`in_secret`).
+fn describe_found(rest: &str, word: &str, in_secret: bool) -> String {
     match rest.chars().next() {
         None => "the end of the statement".to_owned(),
         Some('\'' | '"') => "a quoted string".to_owned(),
+        Some(_) if in_secret => "a value that is not shown (it may be a secret)".to_owned(),
         Some(_) if !word.is_empty() => format!("'{word}'"),
         Some(c) => format!("'{c}'"),
     }
