@@ -156,6 +156,32 @@ pub fn subcommand_like(word: &str) -> Option<String> {
         .map(|(_, name)| name)
 }
 
+/// The error for `preauth tokn acme`: clap takes `tokn` for a script FILE and refuses
+/// `acme` as an unexpected argument; when that FILE does not exist and is a typing mistake
+/// away from a subcommand, the error names the subcommand and the command line meant.
+fn misspelt_subcommand(error: &clap::Error) -> Option<clap::Error> {
+    if error.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let at = args.iter().position(|arg| {
+        !arg.starts_with('-')
+            && !std::path::Path::new(arg).exists()
+            && subcommand_like(arg).is_some()
+    })?;
+    let word = &args[at];
+    let name = subcommand_like(word)?;
+    let mut meant = args.clone();
+    meant[at] = name.clone();
+    Some(definition().error(
+        ErrorKind::InvalidSubcommand,
+        format!(
+            "'{word}' is no command (and no script file); did you mean '{name}'? `preauth {}`",
+            meant.join(" ")
+        ),
+    ))
+}
+
 /// Levenshtein distance, a swap of neighbours counting once.
 fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
@@ -187,7 +213,9 @@ impl Cli {
     /// (`preauth --settings-dir DIR check`); a script (FILE, -c, -D, --echo, --sandbox)
     /// and a subcommand exclude each other.
     pub fn parse_checked() -> Cli {
-        let matches = definition().get_matches();
+        let matches = definition()
+            .try_get_matches()
+            .unwrap_or_else(|error| misspelt_subcommand(&error).unwrap_or(error).exit());
         let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
         cli.scripts = match &cli.script {
             Some(path) => vec![Script::File(path.clone())],

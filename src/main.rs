@@ -174,12 +174,19 @@ fn existing_environment(common: &Common, step: Duration) -> Result<Environment, 
             Arc::new(user_agent::SystemBrowser),
         )
     };
-    if common.store_url().is_some() {
-        return existing(common);
+    if common.store_url().is_none() {
+        settings_folder_exists(common)?;
     }
+    existing(common)
+}
+
+/// Whether the settings folder of `common` is there, for commands and scripts that only
+/// read it: a folder that does not exist is said to be missing, not created (a typo in
+/// `--settings-dir` must not look like a folder without connections).
+pub(crate) fn settings_folder_exists(common: &Common) -> Result<(), String> {
     let dir = resolve_dir(common.settings_dir.clone());
     match std::fs::metadata(&dir) {
-        Ok(meta) if meta.is_dir() => existing(common),
+        Ok(meta) if meta.is_dir() => Ok(()),
         Ok(_) => Err(format!("settings folder {} is not a folder", dir.display())),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Err(format!(
             "settings folder {} does not exist; give --settings-dir or PREAUTH_SETTINGS_DIR",

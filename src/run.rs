@@ -7,6 +7,7 @@ use std::sync::Arc;
 use preauth_core::clock::{Clock, SystemClock};
 use preauth_core::settings::resolve_dir;
 use preauth_sandbox::{Sandbox, SandboxConfig, VirtualClock};
+use preauth_script::StatementKind;
 use preauth_script::interpreter::{Interpreter, TimeMachine, UserAgent, exit};
 use preauth_script::repl::{ReplExit, ReplOutcome, is_interactive, run_repl};
 
@@ -66,6 +67,18 @@ pub async fn run(cli: Cli) -> i32 {
             }
         }
     }
+    // Statements that only read the store (show connections, check, …) never create a
+    // settings folder: a mistyped --settings-dir is said to be missing.
+    if let Input::Scripts(sources) = &input
+        && cli.common.store_url().is_none()
+        && only_reads(sources)
+        && let Err(error) = crate::settings_folder_exists(&cli.common)
+    {
+        eprintln!(
+            "error: {error} (statements that store something, such as preauthenticate, register or import settings, create it)"
+        );
+        return exit::FAILURE;
+    }
     // The embedded sandbox lives as long as the run.
     let sandbox = if cli.sandbox {
         match Sandbox::spawn(SandboxConfig::default()).await {
@@ -122,6 +135,78 @@ pub async fn run(cli: Cli) -> i32 {
         sandbox.shutdown().await;
     }
     code
+}
+
+/// How a statement uses the store: it may write to it (and so may create the settings
+/// folder), it only reads what is there, or it does not look at it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StoreUse {
+    Writes,
+    Reads,
+    Ignores,
+}
+
+/// How `kind` uses the store. The match is exhaustive on purpose: a new statement must
+/// say whether it may create the settings folder.
+fn store_use(kind: &StatementKind) -> StoreUse {
+    use StatementKind as S;
+    match kind {
+        // An included script may hold anything.
+        S::Include { .. }
+        | S::Preauthenticate(_)
+        | S::PreauthenticateConnection { .. }
+        | S::AlterConnection(_)
+        | S::ExchangeCode { .. }
+        | S::Register(_)
+        | S::RefreshConnection { .. }
+        | S::RefreshAll { .. }
+        | S::ImportSettings { .. }
+        | S::DropConnection { .. }
+        | S::CreatePlatform(_)
+        | S::CreateApiKey { .. }
+        | S::DropApiKey { .. }
+        | S::EnrollMachine
+        | S::EnrollWithCode { .. }
+        | S::DropMachine { .. } => StoreUse::Writes,
+        S::ShowConnections
+        | S::ShowConnection { .. }
+        | S::ShowMachines
+        | S::ShowApiKeys
+        | S::ShowAccessToken { .. }
+        | S::CheckConnections { .. }
+        | S::ExportSettings { .. } => StoreUse::Reads,
+        S::Define { .. }
+        | S::DefineEncrypted { .. }
+        | S::Undefine { .. }
+        | S::Echo { .. }
+        | S::Remark { .. }
+        | S::OnError(_)
+        | S::EncryptConnection { .. }
+        | S::EncryptValue { .. }
+        | S::DecryptConnection { .. }
+        | S::ShowPlatforms
+        | S::ShowPlatform { .. }
+        | S::AdvanceSandboxClock { .. } => StoreUse::Ignores,
+    }
+}
+
+/// Whether the scripts read the store and write nothing to it. A statement that
+/// cannot be parsed before the run (it holds a `${…}` substitution) may do anything.
+fn only_reads(sources: &[Source]) -> bool {
+    let mut reads = false;
+    for source in sources {
+        let Ok(statements) = preauth_script::parse(&source.text, &source.origin) else {
+            return false;
+        };
+        for statement in &statements {
+            match store_use(&statement.kind) {
+                StoreUse::Writes => return false,
+                StoreUse::Reads => reads = true,
+                StoreUse::Ignores => {}
+            }
+        }
+    }
+    reads
 }
 
 fn read_input(cli: &Cli) -> Result<Input, String> {

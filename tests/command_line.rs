@@ -29,6 +29,7 @@ fn repeated_c_and_f_run_in_the_order_given_in_one_session() {
 #[test]
 fn a_failing_script_stops_the_run_and_a_syntax_error_anywhere_stops_it_before_anything_runs() {
     let ws = Workspace::new();
+    std::fs::create_dir_all(ws.settings()).expect("a settings folder");
     let failed = ws.run(&[
         "-c",
         "local echo first",
@@ -75,14 +76,71 @@ fn an_empty_settings_dir_variable_counts_as_unset() {
     let ws = Workspace::new();
     let home = ws.path().join("home");
     std::fs::create_dir_all(&home).expect("a home folder");
-    let run = Outcome::of(
-        ws.preauth()
-            .env("PREAUTH_SETTINGS_DIR", "")
-            .env("HOME", &home)
-            .args(["-c", "show connections"]),
-    );
-    run.exits(0);
-    assert!(home.join(".preauth").is_dir(), "{run:#?}");
+    let run = |statements: &str| {
+        Outcome::of(
+            ws.preauth()
+                .env("PREAUTH_SETTINGS_DIR", "")
+                .env("HOME", &home)
+                .args(["-c", statements]),
+        )
+    };
+    // ~/.preauth is the folder: a reader is told it is missing, a writer creates it.
+    run("show connections")
+        .exits(1)
+        .warns(&[".preauth does not exist"]);
+    run("create api key 'jobs' scope token").exits(0);
+    assert!(home.join(".preauth").is_dir());
+}
+
+#[test]
+fn statements_that_only_read_never_create_a_settings_folder() {
+    let ws = Workspace::new();
+    let typo = ws.path().join("typo");
+    let typo_arg = typo.to_str().expect("UTF-8 path");
+    for statements in [
+        "show connections",
+        "show connection 'acme'",
+        "local echo 'checking'; check connections",
+        "show api keys; show machines",
+    ] {
+        let run = ws.run(&["--settings-dir", typo_arg, "-c", statements]);
+        run.exits(1).warns(&[
+            &format!("settings folder {typo_arg} does not exist"),
+            "--settings-dir",
+        ]);
+        assert_eq!(run.stderr.lines().count(), 1, "one sentence: {run:#?}");
+        assert!(!run.stdout.contains("name"), "no table: {run:#?}");
+        assert!(!typo.exists(), "{statements}: the folder was created");
+    }
+    // Statements that store something still create it.
+    ws.run(&[
+        "--settings-dir",
+        typo_arg,
+        "-c",
+        "create api key 'jobs' scope token; show api keys",
+    ])
+    .exits(0)
+    .says(&["jobs"]);
+    assert!(typo.is_dir());
+    ws.run(&["--settings-dir", typo_arg, "-c", "show connections"])
+        .exits(0);
+}
+
+#[test]
+fn a_mistyped_subcommand_with_arguments_gets_a_suggestion() {
+    let ws = Workspace::new();
+    let typo = ws.run(&["tokn", "acme"]);
+    typo.exits(2)
+        .warns(&["did you mean 'token'?", "preauth token acme"]);
+    assert!(!typo.stderr.contains("unexpected argument"), "{typo:#?}");
+    ws.run(&["chekc", "--warn-days", "3"])
+        .exits(2)
+        .warns(&["did you mean 'check'?", "preauth check --warn-days 3"]);
+    // A script file of that name is a script, whatever it is called.
+    ws.write("tokn", "local echo ran\n");
+    let file = ws.run(&["tokn", "extra"]);
+    file.exits(2);
+    assert!(!file.stderr.contains("did you mean"), "{file:#?}");
 }
 
 #[test]
