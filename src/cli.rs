@@ -24,6 +24,17 @@ Examples:
   preauth token acme-books                    the access token, for other programs
   preauth check --warn-days 14                a monitoring check
 
+Output (--format):
+  table  for people; on a terminal, tables fit its width (COLUMNS or the terminal's) and long
+         cells end in …; -x (or \\x in the shell) prints one `name | value` block per row
+  csv    a header line and one line per row (RFC 4180), times in RFC 3339
+  json   NDJSON: each statement that prints prints one JSON document on one line (rows as an
+         array of objects, `show connection` and `check connections` as an object, a single
+         value as a string); booleans are true/false and values that are absent null. One
+         statement's output is one document; read a script's a line at a time
+         (`jq -c .`, Python: `[json.loads(l) for l in out.splitlines()]`).
+  Remarks go to standard error with csv and json, so standard output holds only data.
+
 Exit codes:
   0  success
   1  a statement failed
@@ -83,6 +94,11 @@ pub struct Cli {
     /// Print each statement (secrets redacted) before it runs.
     #[arg(long)]
     pub echo: bool,
+
+    /// Print tables in the expanded display: one `name | value` block per row, nothing
+    /// cut (as `\x` in the shell, and psql's -x).
+    #[arg(short = 'x', long)]
+    pub expanded: bool,
 
     /// Start the built-in sandbox on 127.0.0.1 for this run (demo app, scripted login),
     /// define ${SANDBOX_URL}, and run against it.
@@ -221,7 +237,11 @@ impl Cli {
             Some(path) => vec![Script::File(path.clone())],
             None => scripts_in_order(&matches),
         };
-        let script = !cli.scripts.is_empty() || !cli.defines.is_empty() || cli.echo || cli.sandbox;
+        let script = !cli.scripts.is_empty()
+            || !cli.defines.is_empty()
+            || cli.echo
+            || cli.expanded
+            || cli.sandbox;
         if let (true, Some(subcommand)) = (script, &cli.subcommand) {
             let name = match subcommand {
                 Command::Token { .. } => "token",
@@ -233,7 +253,7 @@ impl Cli {
                 .error(
                     ErrorKind::ArgumentConflict,
                     format!(
-                        "'{name}' cannot be combined with a script (FILE, -c, -f, -D, --echo, --sandbox)"
+                        "'{name}' cannot be combined with a script (FILE, -c, -f, -D, --echo, -x, --sandbox)"
                     ),
                 )
                 .exit();
@@ -250,7 +270,9 @@ pub struct Common {
     #[arg(long, global = true, value_name = "DIR")]
     pub settings_dir: Option<PathBuf>,
 
-    /// How results are printed.
+    /// How results are printed: table (for people: cut to the terminal's width, see -x),
+    /// csv, or json (NDJSON: one JSON document per statement that prints, each on one
+    /// line; a single statement's output is one document).
     #[arg(long, global = true, value_name = "FORMAT", default_value = "table", value_parser = parse_format)]
     pub format: OutputFormat,
 
@@ -486,6 +508,11 @@ Examples:
 
 const CHECK_HELP: &str = "\
 Exit codes (monitoring-plugin convention): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+The first line is the status line: the verdict, at most 3 connections that need
+attention with the first clause of why, and performance data. The lines after it (the
+plugin's long output) give each connection that is not OK with the whole reason and advice.
+With --format json it prints one JSON object instead: state, summary (the status line) and
+connections (name, platform, state, reason, refresh_token_expires_at, refresh_refused).
 A settings folder that does not exist is UNKNOWN and is not created.
 A store that does not answer (a frozen database or file system, a network that drops
 packets) is UNKNOWN after at most --store-timeout in all (8 s unless set: within the usual
@@ -494,6 +521,7 @@ packets) is UNKNOWN after at most --store-timeout in all (8 s unless set: within
 Examples:
   preauth check
   preauth check --warn-days 14 --critical-days 3
+  preauth check --format json
   preauth --settings-dir /srv/preauth check";
 
 const SERVE_HELP: &str = "\

@@ -25,6 +25,7 @@ use preauth_core::store::Store;
 use preauth_core::token_client::{TokenClient, TokenClientConfig};
 use preauth_postgres::{Access, MachineKey, PgStore, location_of, with_step_bound};
 use preauth_script::interpreter::{Environment, UserAgent, access_token_output, exit};
+use preauth_script::output::OutputFormat;
 
 use crate::cli::{Cli, Command, Common};
 use crate::protector::DeviceProtector;
@@ -227,7 +228,9 @@ async fn token(common: &Common, name: &str) -> i32 {
     }
 }
 
-/// `preauth check`: the plugin status line, then one line per connection that is not OK.
+/// `preauth check`: the plugin status line (a short summary), then one line per
+/// connection that is not OK with the whole reason (the plugin's long output); with
+/// `--format json`, one JSON object with the verdict and every connection instead.
 /// It only reads: a settings folder that is missing is UNKNOWN (a wrong path in the
 /// monitoring configuration must not look healthy), and is not created. A store that
 /// does not answer within the store timeout is UNKNOWN too.
@@ -236,6 +239,10 @@ fn check(common: &Common, thresholds: Thresholds) -> i32 {
         Ok(bound) => check_within(common, thresholds, bound),
         Err(error) => unknown(error),
     };
+    if common.format == OutputFormat::Json {
+        println!("{}", report.to_json());
+        return report.state().exit_code();
+    }
     println!("{}", report.status_line());
     for c in report
         .connections

@@ -109,8 +109,8 @@ fn register_list_show_token_check_metrics_and_drop_over_the_api() {
         connection.get("stored_in").is_none(),
         "no server path: {connection}"
     );
-    assert_eq!(connection["client_secret"], "(set)");
-    assert_eq!(connection["refresh_token"], "(set)");
+    assert_eq!(connection["client_secret"], true);
+    assert_eq!(connection["refresh_token"], true);
     assert!(ws.settings().join("settings-acme-nl.xml").is_file());
 
     let (status, listing) = server.call("GET", "/api/v1/connections", Some(&keys.admin), None);

@@ -257,6 +257,10 @@ pub static SHELL_COMMANDS: &[(&str, &str)] = &[
         "this list, or the statements starting with those words",
     ),
     ("exit, quit, \\q", "leave the shell (Ctrl-D too)"),
+    (
+        "\\x",
+        "expanded display on or off: one `name | value` block per row",
+    ),
 ];
 
 /// The words the shell takes at the start of an input besides statements (completed there).
@@ -269,6 +273,8 @@ pub enum ShellCommand {
     Help(Option<String>),
     /// `exit`, `quit` or `\q`.
     Exit,
+    /// `\x`: the expanded display on or off.
+    ToggleExpanded,
 }
 
 /// The shell command `input` is, if it is one: one of the forms above, with or without a
@@ -281,6 +287,7 @@ pub fn shell_command(input: &str) -> Option<ShellCommand> {
     let rest: Vec<String> = words.map(str::to_ascii_lowercase).collect();
     match first.as_str() {
         "exit" | "quit" | "\\q" if rest.is_empty() => Some(ShellCommand::Exit),
+        "\\x" if rest.is_empty() => Some(ShellCommand::ToggleExpanded),
         "help" | "\\?" => Some(ShellCommand::Help(
             (!rest.is_empty()).then(|| rest.join(" ")),
         )),

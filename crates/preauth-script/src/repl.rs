@@ -390,6 +390,14 @@ pub fn run_repl(
         match command {
             Some(ShellCommand::Exit) => return Ok(ReplExit::Quit),
             Some(ShellCommand::Help(topic)) => print!("{}", help_text(topic.as_deref())),
+            Some(ShellCommand::ToggleExpanded) => println!(
+                "Expanded display is {}.",
+                if crate::output::toggle_expanded() {
+                    "on"
+                } else {
+                    "off"
+                }
+            ),
             None => {
                 if let ReplOutcome::Exit(code) = executor(&input) {
                     return Ok(ReplExit::Requested(code));
