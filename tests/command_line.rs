@@ -198,3 +198,41 @@ fn the_sandbox_on_a_taken_port_says_to_give_another() {
     ]);
     assert_eq!(outcome.stdout, "");
 }
+
+#[test]
+fn a_connection_to_the_embedded_sandbox_of_an_earlier_run_is_explained_and_can_be_moved() {
+    let ws = Workspace::new();
+    let login = common::preauthenticate("${SANDBOX_URL}", &common::loopback_redirect(), "demo");
+    ws.run(&["--sandbox", "-c", &login]).exits(0);
+
+    // The next run has a new sandbox on a new port: trying again cannot help, and it says so.
+    let again = ws.run(&["--sandbox", "-c", "refresh connection 'demo' force"]);
+    again.exits(1).warns(&[
+        "note: connection 'demo' was made against a sandbox at http://127.0.0.1:",
+        "that no longer runs",
+        "so trying again will not reach it",
+    ]);
+    let advice = again
+        .stderr
+        .split('`')
+        .rev()
+        .nth(1)
+        .expect("the statement last in backquotes")
+        .to_string();
+    assert_eq!(
+        advice,
+        "alter connection 'demo' set api url '${SANDBOX_URL}'; preauthenticate connection 'demo'"
+    );
+    // The advice works, in a run of its own.
+    ws.run(&[
+        "--sandbox",
+        "-c",
+        &format!("{advice}; show connection 'demo'"),
+    ])
+    .exits(0)
+    .says(&["valid"]);
+
+    // A run that succeeds, or one without the sandbox, has nothing to explain.
+    let fine = ws.run(&["--sandbox", "-c", "show connections"]);
+    assert!(!fine.exits(0).stderr.contains("note:"), "{fine:#?}");
+}
