@@ -82,7 +82,6 @@ pub async fn run(cli: Cli) -> i32 {
     }
     // Tables fit the terminal (nothing is cut in a pipe or a file) unless expanded.
     preauth_script::output::set_expanded(cli.expanded);
-    preauth_script::output::set_width(preauth_script::output::terminal_width());
     // The embedded sandbox lives as long as the run.
     let sandbox = if cli.sandbox {
         match Sandbox::spawn(SandboxConfig::default()).await {

@@ -12,14 +12,14 @@
 //! value), so one statement's output is one document for `json.load`, and a script's is
 //! read a line at a time.
 //!
-//! On a terminal, a table fits its width (see [`set_width`]): long cells are cut with `…`
-//! and a line under the table says how to see everything; a table with too many columns
-//! for the terminal is printed expanded. The expanded display (`\x` in
-//! the shell, `--expanded` on the command line) prints one `name | value` block per row
-//! instead, as psql does.
+//! On a terminal, a table fits its width ([`terminal_width`], asked for each table, so a
+//! resized window counts): long cells are cut with `…` and a line under the table says how
+//! to see everything; a table with too many columns for the terminal is printed expanded.
+//! The expanded display (`\x` in the shell, `--expanded` on the command line) prints one
+//! `name | value` block per row instead, as psql does.
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use preauth_core::error::{Quoted, When};
@@ -60,9 +60,6 @@ impl std::str::FromStr for OutputFormat {
 /// The expanded display: one `name | value` block per row.
 static EXPANDED: AtomicBool = AtomicBool::new(false);
 
-/// The width tables are cut to; 0: none.
-static WIDTH: AtomicUsize = AtomicUsize::new(0);
-
 /// Turns the expanded display on or off (`--expanded`).
 pub fn set_expanded(on: bool) {
     EXPANDED.store(on, Ordering::Relaxed);
@@ -76,12 +73,6 @@ pub fn toggle_expanded() -> bool {
 /// Whether the expanded display is on.
 pub fn expanded() -> bool {
     EXPANDED.load(Ordering::Relaxed)
-}
-
-/// Cuts tables to `width` characters from now on; `None` cuts nothing (output that is
-/// not a terminal).
-pub fn set_width(width: Option<usize>) {
-    WIDTH.store(width.unwrap_or(0), Ordering::Relaxed);
 }
 
 /// The width of the terminal standard output is, when it is one: `$COLUMNS` when set to
@@ -269,14 +260,12 @@ impl Table {
     }
 
     /// The table in `format`, ending with a newline: text as the display settings say
-    /// (expanded, cut to the terminal), or CSV, or one line of JSON.
+    /// (expanded, or cut to the width of the terminal standard output is), or CSV, or one
+    /// line of JSON.
     pub fn render(&self, format: OutputFormat) -> String {
         match format {
             OutputFormat::Table if expanded() => self.expanded(),
-            OutputFormat::Table => self.text(match WIDTH.load(Ordering::Relaxed) {
-                0 => None,
-                width => Some(width),
-            }),
+            OutputFormat::Table => self.text(terminal_width()),
             OutputFormat::Csv => self.csv(),
             OutputFormat::Json if self.properties => self.to_json_object().to_string() + "\n",
             OutputFormat::Json => self.to_json().to_string() + "\n",
