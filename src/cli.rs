@@ -25,6 +25,17 @@ Examples:
   preauth token acme-books                    the access token, for other programs
   preauth check --warn-days 14                a monitoring check
 
+Output (--format):
+  table  for people; on a terminal, tables fit its width (COLUMNS or the terminal's) and long
+         cells end in …; -x (or \\x in the shell) prints one `name | value` block per row
+  csv    a header line and one line per row (RFC 4180), times in RFC 3339
+  json   NDJSON: each statement that prints prints one JSON document on one line (rows as an
+         array of objects, `show connection` and `check connections` as an object, a single
+         value as a string); booleans are true/false and values that are absent null. One
+         statement's output is one document; read a script's a line at a time
+         (`jq -c .`, Python: `[json.loads(l) for l in out.splitlines()]`).
+  Remarks go to standard error with csv and json, so standard output holds only data.
+
 Exit codes:
   0  success
   1  a statement failed
@@ -84,6 +95,11 @@ pub struct Cli {
     /// Print each statement (secrets redacted) before it runs.
     #[arg(long)]
     pub echo: bool,
+
+    /// Print tables in the expanded display: one `name | value` block per row, nothing
+    /// cut (as `\x` in the shell, and psql's -x).
+    #[arg(short = 'x', long)]
+    pub expanded: bool,
 
     /// Start the built-in sandbox on 127.0.0.1 for this run (demo app, scripted login),
     /// define ${SANDBOX_URL}, and run against it.
@@ -157,6 +173,32 @@ pub fn subcommand_like(word: &str) -> Option<String> {
         .map(|(_, name)| name)
 }
 
+/// The error for `preauth tokn acme`: clap takes `tokn` for a script FILE and refuses
+/// `acme` as an unexpected argument; when that FILE does not exist and is a typing mistake
+/// away from a subcommand, the error names the subcommand and the command line meant.
+fn misspelt_subcommand(error: &clap::Error) -> Option<clap::Error> {
+    if error.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let at = args.iter().position(|arg| {
+        !arg.starts_with('-')
+            && !std::path::Path::new(arg).exists()
+            && subcommand_like(arg).is_some()
+    })?;
+    let word = &args[at];
+    let name = subcommand_like(word)?;
+    let mut meant = args.clone();
+    meant[at] = name.clone();
+    Some(definition().error(
+        ErrorKind::InvalidSubcommand,
+        format!(
+            "'{word}' is no command (and no script file); did you mean '{name}'? `preauth {}`",
+            meant.join(" ")
+        ),
+    ))
+}
+
 /// Levenshtein distance, a swap of neighbours counting once.
 fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
@@ -188,13 +230,19 @@ impl Cli {
     /// (`preauth --settings-dir DIR check`); a script (FILE, -c, -D, --echo, --sandbox)
     /// and a subcommand exclude each other.
     pub fn parse_checked() -> Cli {
-        let matches = definition().get_matches();
+        let matches = definition()
+            .try_get_matches()
+            .unwrap_or_else(|error| misspelt_subcommand(&error).unwrap_or(error).exit());
         let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
         cli.scripts = match &cli.script {
             Some(path) => vec![Script::File(path.clone())],
             None => scripts_in_order(&matches),
         };
-        let script = !cli.scripts.is_empty() || !cli.defines.is_empty() || cli.echo || cli.sandbox;
+        let script = !cli.scripts.is_empty()
+            || !cli.defines.is_empty()
+            || cli.echo
+            || cli.expanded
+            || cli.sandbox;
         if let (true, Some(subcommand)) = (script, &cli.subcommand) {
             let name = match subcommand {
                 Command::Token { .. } => "token",
@@ -206,7 +254,7 @@ impl Cli {
                 .error(
                     ErrorKind::ArgumentConflict,
                     format!(
-                        "'{name}' cannot be combined with a script (FILE, -c, -f, -D, --echo, --sandbox)"
+                        "'{name}' cannot be combined with a script (FILE, -c, -f, -D, --echo, -x, --sandbox)"
                     ),
                 )
                 .exit();
@@ -223,7 +271,9 @@ pub struct Common {
     #[arg(long, global = true, value_name = "DIR")]
     pub settings_dir: Option<PathBuf>,
 
-    /// How results are printed.
+    /// How results are printed: table (for people: cut to the terminal's width, see -x),
+    /// csv, or json (NDJSON: one JSON document per statement that prints, each on one
+    /// line; a single statement's output is one document).
     #[arg(long, global = true, value_name = "FORMAT", default_value = "table", value_parser = parse_format)]
     pub format: OutputFormat,
 
@@ -459,6 +509,11 @@ Examples:
 
 const CHECK_HELP: &str = "\
 Exit codes (monitoring-plugin convention): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+The first line is the status line: the verdict, at most 3 connections that need
+attention with the first clause of why, and performance data. The lines after it (the
+plugin's long output) give each connection that is not OK with the whole reason and advice.
+With --format json it prints one JSON object instead: state, summary (the status line) and
+connections (name, platform, state, reason, refresh_token_expires_at, refresh_refused).
 A settings folder that does not exist is UNKNOWN and is not created.
 A store that does not answer (a frozen database or file system, a network that drops
 packets) is UNKNOWN after at most --store-timeout in all (8 s unless set: within the usual
@@ -467,6 +522,7 @@ packets) is UNKNOWN after at most --store-timeout in all (8 s unless set: within
 Examples:
   preauth check
   preauth check --warn-days 14 --critical-days 3
+  preauth check --format json
   preauth --settings-dir /srv/preauth check";
 
 const SERVE_HELP: &str = "\

@@ -26,6 +26,7 @@ use preauth_core::store::Store;
 use preauth_core::token_client::{TokenClient, TokenClientConfig};
 use preauth_postgres::{Access, MachineKey, PgStore, location_of, with_step_bound};
 use preauth_script::interpreter::{Environment, UserAgent, access_token_output, exit};
+use preauth_script::output::OutputFormat;
 
 use crate::cli::{Cli, Command, Common};
 use crate::protector::DeviceProtector;
@@ -174,12 +175,19 @@ fn existing_environment(common: &Common, step: Duration) -> Result<Environment, 
             Arc::new(user_agent::SystemBrowser),
         )
     };
-    if common.store_url().is_some() {
-        return existing(common);
+    if common.store_url().is_none() {
+        settings_folder_exists(common)?;
     }
+    existing(common)
+}
+
+/// Whether the settings folder of `common` is there, for commands and scripts that only
+/// read it: a folder that does not exist is said to be missing, not created (a typo in
+/// `--settings-dir` must not look like a folder without connections).
+pub(crate) fn settings_folder_exists(common: &Common) -> Result<(), String> {
     let dir = resolve_dir(common.settings_dir.clone());
     match std::fs::metadata(&dir) {
-        Ok(meta) if meta.is_dir() => existing(common),
+        Ok(meta) if meta.is_dir() => Ok(()),
         Ok(_) => Err(format!("settings folder {} is not a folder", dir.display())),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Err(format!(
             "settings folder {} does not exist; give --settings-dir or PREAUTH_SETTINGS_DIR",
@@ -220,7 +228,9 @@ async fn token(common: &Common, name: &str) -> i32 {
     }
 }
 
-/// `preauth check`: the plugin status line, then one line per connection that is not OK.
+/// `preauth check`: the plugin status line (a short summary), then one line per
+/// connection that is not OK with the whole reason (the plugin's long output); with
+/// `--format json`, one JSON object with the verdict and every connection instead.
 /// It only reads: a settings folder that is missing is UNKNOWN (a wrong path in the
 /// monitoring configuration must not look healthy), and is not created. A store that
 /// does not answer within the store timeout is UNKNOWN too.
@@ -229,6 +239,10 @@ fn check(common: &Common, thresholds: Thresholds) -> i32 {
         Ok(bound) => check_within(common, thresholds, bound),
         Err(error) => unknown(error),
     };
+    if common.format == OutputFormat::Json {
+        println!("{}", report.to_json());
+        return report.state().exit_code();
+    }
     println!("{}", report.status_line());
     for c in report
         .connections

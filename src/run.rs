@@ -5,10 +5,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use preauth_core::clock::{Clock, SystemClock};
+use preauth_core::error::Quoted;
 use preauth_core::settings::resolve_dir;
 use preauth_sandbox::{Sandbox, SandboxConfig, VirtualClock};
+use preauth_script::StatementKind;
 use preauth_script::help::{ShellCommand, help_text, shell_command};
-use preauth_script::interpreter::{Interpreter, TimeMachine, UserAgent, exit};
+use preauth_script::interpreter::{Environment, Interpreter, TimeMachine, UserAgent, exit};
 use preauth_script::repl::{ReplExit, ReplOutcome, is_interactive, run_repl};
 
 use crate::cli::{Cli, Script, subcommand_like};
@@ -75,6 +77,20 @@ pub async fn run(cli: Cli) -> i32 {
             }
         }
     }
+    // Statements that only read the store (show connections, check, …) never create a
+    // settings folder: a mistyped --settings-dir is said to be missing.
+    if let Input::Scripts(sources) = &input
+        && cli.common.store_url().is_none()
+        && only_reads(sources)
+        && let Err(error) = crate::settings_folder_exists(&cli.common)
+    {
+        eprintln!(
+            "error: {error} (statements that store something, such as preauthenticate, register or import settings, create it)"
+        );
+        return exit::FAILURE;
+    }
+    // Tables fit the terminal (nothing is cut in a pipe or a file) unless expanded.
+    preauth_script::output::set_expanded(cli.expanded);
     // The embedded sandbox lives as long as the run.
     let sandbox = if cli.sandbox {
         match Sandbox::spawn(SandboxConfig::default()).await {
@@ -117,15 +133,32 @@ pub async fn run(cli: Cli) -> i32 {
     for (name, value) in &cli.defines {
         interpreter.defines_mut().define(name, value.as_str());
     }
+    // Connections made against the embedded sandbox of an earlier run cannot reach it:
+    // said before the shell starts, and after a script that failed.
+    let gone = |interpreter: &Interpreter| match &sandbox {
+        Some(sandbox) => earlier_sandboxes(interpreter.env(), &sandbox.base_url()),
+        None => Vec::new(),
+    };
     let code = match input {
         Input::Scripts(sources) => {
             let scripts: Vec<(&str, &str, &Path)> = sources
                 .iter()
                 .map(|s| (s.text.as_str(), s.origin.as_str(), s.base.as_path()))
                 .collect();
-            interpreter.run_scripts(&scripts).await
+            let code = interpreter.run_scripts(&scripts).await;
+            if code != exit::SUCCESS {
+                gone(&interpreter)
+                    .iter()
+                    .for_each(|note| eprintln!("{note}"));
+            }
+            code
         }
-        Input::Repl => repl(&mut interpreter, &dir),
+        Input::Repl => {
+            gone(&interpreter)
+                .iter()
+                .for_each(|note| eprintln!("{note}"));
+            repl(&mut interpreter, &dir)
+        }
     };
     if let Some(sandbox) = sandbox {
         sandbox.shutdown().await;
@@ -146,6 +179,126 @@ fn print_help_command(source: &Source) -> bool {
         }
         _ => false,
     }
+}
+
+/// A note for each stored connection whose API URL is a sandbox on this machine's loopback
+/// that no longer answers, other than this run's (`current`): the embedded sandbox of an
+/// earlier `--sandbox` run, which lived as long as that run. Trying again cannot reach it;
+/// the note says how to point the connection at this run's sandbox and log in there.
+fn earlier_sandboxes(env: &Environment, current: &str) -> Vec<String> {
+    let Ok(listing) = env.lifecycle().store().outlines() else {
+        return Vec::new();
+    };
+    listing
+        .connections
+        .iter()
+        .filter_map(|listed| listed.connection.as_ref().ok())
+        .filter(|c| c.api_url.trim_end_matches('/') != current.trim_end_matches('/'))
+        .filter(|c| loopback_port(&c.api_url).is_some_and(|port| !answers(port)))
+        .map(|c| {
+            let name = Quoted(&c.name);
+            format!(
+                "note: connection {name} was made against a sandbox at {url} that no longer runs \
+                 (the embedded sandbox of an earlier `preauth --sandbox` run lives as long as that run; \
+                 this run's is a new one at {current} that knows no earlier login), so trying again \
+                 will not reach it: point the connection at this run's sandbox and log in there with \
+                 `alter connection {name} set api url '${{SANDBOX_URL}}'; preauthenticate connection {name}`",
+                url = c.api_url,
+            )
+        })
+        .collect()
+}
+
+/// The port of an `http://` URL on 127.0.0.1, `localhost` or `[::1]`.
+fn loopback_port(api_url: &str) -> Option<u16> {
+    let url = reqwest::Url::parse(api_url).ok()?;
+    let host = url.host_str()?;
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    (url.scheme() == "http" && loopback).then(|| url.port())?
+}
+
+/// Whether something listens on `port` of 127.0.0.1 (asked for at most a fifth of a
+/// second: on loopback, an answer is immediate).
+fn answers(port: u16) -> bool {
+    let at = std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port));
+    std::net::TcpStream::connect_timeout(&at, std::time::Duration::from_millis(200)).is_ok()
+}
+
+/// How a statement uses the store: it may write to it (and so may create the settings
+/// folder), it only reads what is there, or it does not look at it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StoreUse {
+    Writes,
+    Reads,
+    Ignores,
+}
+
+/// How `kind` uses the store. The match is exhaustive on purpose: a new statement must
+/// say whether it may create the settings folder.
+fn store_use(kind: &StatementKind) -> StoreUse {
+    use StatementKind as S;
+    match kind {
+        // An included script may hold anything.
+        S::Include { .. }
+        | S::Preauthenticate(_)
+        | S::PreauthenticateConnection { .. }
+        | S::AlterConnection(_)
+        | S::ExchangeCode { .. }
+        | S::Register(_)
+        | S::RefreshConnection { .. }
+        | S::RefreshAll { .. }
+        | S::ImportSettings { .. }
+        | S::DropConnection { .. }
+        | S::CreatePlatform(_)
+        | S::CreateApiKey { .. }
+        | S::DropApiKey { .. }
+        | S::EnrollMachine
+        | S::EnrollWithCode { .. }
+        | S::DropMachine { .. } => StoreUse::Writes,
+        S::ShowConnections
+        | S::ShowConnection { .. }
+        | S::ShowMachines
+        | S::ShowApiKeys
+        | S::ShowAccessToken { .. }
+        | S::CheckConnections { .. }
+        | S::ExportSettings { .. } => StoreUse::Reads,
+        S::Define { .. }
+        | S::DefineEncrypted { .. }
+        | S::Undefine { .. }
+        | S::Echo { .. }
+        | S::Remark { .. }
+        | S::OnError(_)
+        | S::EncryptConnection { .. }
+        | S::EncryptValue { .. }
+        | S::DecryptConnection { .. }
+        | S::ShowPlatforms
+        | S::ShowPlatform { .. }
+        | S::AdvanceSandboxClock { .. } => StoreUse::Ignores,
+    }
+}
+
+/// Whether the scripts read the store and write nothing to it. A statement that
+/// cannot be parsed before the run (it holds a `${…}` substitution) may do anything.
+fn only_reads(sources: &[Source]) -> bool {
+    let mut reads = false;
+    for source in sources {
+        let Ok(statements) = preauth_script::parse(&source.text, &source.origin) else {
+            return false;
+        };
+        for statement in &statements {
+            match store_use(&statement.kind) {
+                StoreUse::Writes => return false,
+                StoreUse::Reads => reads = true,
+                StoreUse::Ignores => {}
+            }
+        }
+    }
+    reads
 }
 
 fn read_input(cli: &Cli) -> Result<Input, String> {

@@ -147,12 +147,18 @@ fn expired_and_unopenable_connections_are_critical() {
     let outcome = check(&ws, &[], 2, &tokens);
     let line = status_line(&outcome);
     assert!(line.starts_with("PREAUTH CRITICAL - "), "{line}");
+    // The status line is a summary; the advice is in the long output (the lines after).
+    let expired_on = day(obtained + REFRESH_TOKEN_LIFE);
     assert!(
-        line.contains(&format!(
-            "acme-es: refresh token expired on {}; log in again with `preauthenticate connection 'acme-es'`",
-            day(obtained + REFRESH_TOKEN_LIFE)
-        )),
+        line.contains(&format!("acme-es: refresh token expired on {expired_on},")),
         "{line}"
+    );
+    assert!(!line.contains("preauthenticate"), "{line}");
+    assert!(
+        outcome.stdout.lines().skip(1).any(|l| l == format!(
+            "CRITICAL acme-es: refresh token expired on {expired_on}; log in again with `preauthenticate connection 'acme-es'`"
+        )),
+        "{outcome:#?}"
     );
     assert!(
         line.contains("acme-uk: ") && line.contains("another device"),
@@ -512,4 +518,36 @@ fn the_systemd_units_run_the_keepalive_daily_and_persistently() {
         "preauth-check.service",
         "preauth-check.timer",
     ]);
+}
+
+#[test]
+fn the_connections_page_says_a_refused_refresh_once() {
+    let Registered {
+        sandbox,
+        ws,
+        tokens,
+        ..
+    } = Registered::new(&[("acme-gone", DAY * 8), ("acme-ok", DAY)]);
+    // Another machine with the same tokens spends acme-gone's refresh token first.
+    let there = Workspace::new();
+    there.register_issued("acme-gone", &sandbox, &tokens[0], DAY * 8);
+    sandbox.advance((DAY * 8).as_secs());
+    there.run(&["token", "acme-gone"]).exits(0);
+    ws.run_c("refresh connection 'acme-gone' force").exits(1);
+
+    let server = common::serve::Server::start(&ws, &[]);
+    let page = server.pages().get("/connections");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(
+        page.body.matches("already used").count(),
+        1,
+        "the refusal is said once: {}",
+        page.body
+    );
+    assert!(
+        page.body.contains("needing attention: acme-gone"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("state-CRITICAL"), "{}", page.body);
 }

@@ -29,6 +29,7 @@ fn repeated_c_and_f_run_in_the_order_given_in_one_session() {
 #[test]
 fn a_failing_script_stops_the_run_and_a_syntax_error_anywhere_stops_it_before_anything_runs() {
     let ws = Workspace::new();
+    std::fs::create_dir_all(ws.settings()).expect("a settings folder");
     let failed = ws.run(&[
         "-c",
         "local echo first",
@@ -75,14 +76,71 @@ fn an_empty_settings_dir_variable_counts_as_unset() {
     let ws = Workspace::new();
     let home = ws.path().join("home");
     std::fs::create_dir_all(&home).expect("a home folder");
-    let run = Outcome::of(
-        ws.preauth()
-            .env("PREAUTH_SETTINGS_DIR", "")
-            .env("HOME", &home)
-            .args(["-c", "show connections"]),
-    );
-    run.exits(0);
-    assert!(home.join(".preauth").is_dir(), "{run:#?}");
+    let run = |statements: &str| {
+        Outcome::of(
+            ws.preauth()
+                .env("PREAUTH_SETTINGS_DIR", "")
+                .env("HOME", &home)
+                .args(["-c", statements]),
+        )
+    };
+    // ~/.preauth is the folder: a reader is told it is missing, a writer creates it.
+    run("show connections")
+        .exits(1)
+        .warns(&[".preauth does not exist"]);
+    run("create api key 'jobs' scope token").exits(0);
+    assert!(home.join(".preauth").is_dir());
+}
+
+#[test]
+fn statements_that_only_read_never_create_a_settings_folder() {
+    let ws = Workspace::new();
+    let typo = ws.path().join("typo");
+    let typo_arg = typo.to_str().expect("UTF-8 path");
+    for statements in [
+        "show connections",
+        "show connection 'acme'",
+        "local echo 'checking'; check connections",
+        "show api keys; show machines",
+    ] {
+        let run = ws.run(&["--settings-dir", typo_arg, "-c", statements]);
+        run.exits(1).warns(&[
+            &format!("settings folder {typo_arg} does not exist"),
+            "--settings-dir",
+        ]);
+        assert_eq!(run.stderr.lines().count(), 1, "one sentence: {run:#?}");
+        assert!(!run.stdout.contains("name"), "no table: {run:#?}");
+        assert!(!typo.exists(), "{statements}: the folder was created");
+    }
+    // Statements that store something still create it.
+    ws.run(&[
+        "--settings-dir",
+        typo_arg,
+        "-c",
+        "create api key 'jobs' scope token; show api keys",
+    ])
+    .exits(0)
+    .says(&["jobs"]);
+    assert!(typo.is_dir());
+    ws.run(&["--settings-dir", typo_arg, "-c", "show connections"])
+        .exits(0);
+}
+
+#[test]
+fn a_mistyped_subcommand_with_arguments_gets_a_suggestion() {
+    let ws = Workspace::new();
+    let typo = ws.run(&["tokn", "acme"]);
+    typo.exits(2)
+        .warns(&["did you mean 'token'?", "preauth token acme"]);
+    assert!(!typo.stderr.contains("unexpected argument"), "{typo:#?}");
+    ws.run(&["chekc", "--warn-days", "3"])
+        .exits(2)
+        .warns(&["did you mean 'check'?", "preauth check --warn-days 3"]);
+    // A script file of that name is a script, whatever it is called.
+    ws.write("tokn", "local echo ran\n");
+    let file = ws.run(&["tokn", "extra"]);
+    file.exits(2);
+    assert!(!file.stderr.contains("did you mean"), "{file:#?}");
 }
 
 #[test]
@@ -139,4 +197,42 @@ fn the_sandbox_on_a_taken_port_says_to_give_another() {
         "give --port another port, or --port 0 for a free one",
     ]);
     assert_eq!(outcome.stdout, "");
+}
+
+#[test]
+fn a_connection_to_the_embedded_sandbox_of_an_earlier_run_is_explained_and_can_be_moved() {
+    let ws = Workspace::new();
+    let login = common::preauthenticate("${SANDBOX_URL}", &common::loopback_redirect(), "demo");
+    ws.run(&["--sandbox", "-c", &login]).exits(0);
+
+    // The next run has a new sandbox on a new port: trying again cannot help, and it says so.
+    let again = ws.run(&["--sandbox", "-c", "refresh connection 'demo' force"]);
+    again.exits(1).warns(&[
+        "note: connection 'demo' was made against a sandbox at http://127.0.0.1:",
+        "that no longer runs",
+        "so trying again will not reach it",
+    ]);
+    let advice = again
+        .stderr
+        .split('`')
+        .rev()
+        .nth(1)
+        .expect("the statement last in backquotes")
+        .to_string();
+    assert_eq!(
+        advice,
+        "alter connection 'demo' set api url '${SANDBOX_URL}'; preauthenticate connection 'demo'"
+    );
+    // The advice works, in a run of its own.
+    ws.run(&[
+        "--sandbox",
+        "-c",
+        &format!("{advice}; show connection 'demo'"),
+    ])
+    .exits(0)
+    .says(&["valid"]);
+
+    // A run that succeeds, or one without the sandbox, has nothing to explain.
+    let fine = ws.run(&["--sandbox", "-c", "show connections"]);
+    assert!(!fine.exits(0).stderr.contains("note:"), "{fine:#?}");
 }

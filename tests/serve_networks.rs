@@ -121,8 +121,11 @@ fn bad_network_text_is_refused_with_an_example_and_nothing_is_stored() {
             .exits(2)
             .warns(&[says, "10.0.0.0/8"]);
     }
-    let listed = ws.run_c("show api keys");
-    assert!(!listed.exits(0).stdout.contains("bad"), "{listed:#?}");
+    // Nothing was stored: not even the settings folder, which `show api keys` says.
+    assert!(!ws.settings().exists());
+    ws.run_c("show api keys")
+        .exits(1)
+        .warns(&["does not exist"]);
     // The same parser checks --trusted-proxy before anything starts.
     ws.run(&[
         "serve",

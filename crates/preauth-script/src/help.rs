@@ -299,6 +299,10 @@ pub static SHELL_COMMANDS: &[(&str, &str)] = &[
     ),
     ("\\r", "clear the statement being typed"),
     ("exit, quit, \\q", "leave the shell (Ctrl-D too)"),
+    (
+        "\\x",
+        "expanded display on or off: one `name | value` block per row",
+    ),
 ];
 
 /// The words the shell takes at the start of an input besides statements (completed there).
@@ -319,6 +323,9 @@ pub enum ShellCommand {
     /// A backslash word the shell does not know, or (at the start of a statement) a lone
     /// word that is neither a statement nor a command: answered with [`unknown_command`].
     Unknown(String),
+
+    /// `\x`: the expanded display on or off.
+    ToggleExpanded,
 }
 
 /// The shell command the line `line` is, if it is one: one of the forms above, with or
@@ -335,6 +342,7 @@ pub fn shell_command(line: &str, statement_start: bool) -> Option<ShellCommand> 
     match first.as_str() {
         "\\q" => Some(ShellCommand::Exit),
         "\\r" => Some(ShellCommand::Reset),
+        "\\x" if rest.is_empty() => Some(ShellCommand::ToggleExpanded),
         "\\?" | "help" => Some(ShellCommand::Help(topic)),
         "exit" | "quit" if rest.is_empty() => Some(ShellCommand::Exit),
         word if word.starts_with('\\') => Some(ShellCommand::Unknown(word.to_owned())),
@@ -520,7 +528,7 @@ mod tests {
             Some(ShellCommand::Help(Some("show connection".into())))
         );
         assert_eq!(shell_command("\\r", false), Some(ShellCommand::Reset));
-        for unknown in ["\\l", "\\h", "\\x"] {
+        for unknown in ["\\l", "\\h", "\\d"] {
             assert_eq!(
                 shell_command(unknown, false),
                 Some(ShellCommand::Unknown(unknown.into()))

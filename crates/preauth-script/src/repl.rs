@@ -405,6 +405,14 @@ pub fn run_repl(
                     println!("{RESET_NOTICE}");
                 }
                 ShellCommand::Unknown(word) => eprintln!("{}", unknown_command(&word)),
+                ShellCommand::ToggleExpanded => println!(
+                    "Expanded display is {}.",
+                    if crate::output::toggle_expanded() {
+                        "on"
+                    } else {
+                        "off"
+                    }
+                ),
             }
             continue;
         }

@@ -52,33 +52,11 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, A
 pub(crate) async fn check(State(state): State<AppState>) -> Result<Response, ApiError> {
     let thresholds = state.thresholds;
     let report = blocking(&state.env, move |env| Ok(report(env, thresholds))).await?;
-    let state = report.state();
-    let connections: Vec<Value> = report
-        .connections
-        .iter()
-        .map(|c| {
-            json!({
-                "name": c.name,
-                "platform": c.platform,
-                "state": c.state.to_string(),
-                "reason": c.reason,
-                "refresh_token_expires_at": c.refresh_token_expires_at.map(rfc3339),
-            })
-        })
-        .collect();
-    let status = if state == CheckState::Ok {
+    let status = if report.state() == CheckState::Ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = json!({
-        "state": state.to_string(),
-        "summary": report.status_line(),
-        "connections": connections,
-    });
+    let body = report.to_json();
     Ok((status, Json(body)).into_response())
-}
-
-fn rfc3339(at: std::time::SystemTime) -> String {
-    humantime::format_rfc3339_seconds(at).to_string()
 }

@@ -19,7 +19,7 @@ pub(super) fn create(
     let key = env
         .api_keys()
         .create(name, scope, networks.to_vec(), env.lifecycle().now())?;
-    env.print(&format!("{}\n", key.secret()))?;
+    env.print(&crate::output::value(env.format, key.secret()))?;
     let from = if networks.is_empty() {
         String::new()
     } else {

@@ -43,13 +43,13 @@ pub(super) fn encrypt_connection(env: &Environment, text: &SecretText) -> Result
     let sealed = env
         .protector()
         .seal(text.secret(), CONNECTION_STRING_LABEL)?;
-    env.print(&format!("{sealed}\n"))
+    env.print(&crate::output::value(env.format, &sealed.to_string()))
 }
 
 /// `encrypt value '…'`: seals any secret.
 pub(super) fn encrypt_value(env: &Environment, text: &SecretText) -> Result<(), ExecError> {
     let sealed = env.protector().seal(text.secret(), SCRIPT_LABEL)?;
-    env.print(&format!("{sealed}\n"))
+    env.print(&crate::output::value(env.format, &sealed.to_string()))
 }
 
 /// `decrypt connection '…'`: prints the plain text (asked for explicitly). Opens what
@@ -63,7 +63,7 @@ pub(super) fn decrypt(env: &Environment, text: &SecretText) -> Result<(), ExecEr
     labels.extend(env.store().names().unwrap_or_default());
     let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
     let plain = open_first(env, text.secret(), &labels)?;
-    env.print(&format!("{}\n", plain.as_str()))
+    env.print(&crate::output::value(env.format, plain.as_str()))
 }
 
 /// Opens `sealed` under the first of `labels` that fits. When none fits, the error is the

@@ -25,7 +25,7 @@ pub(super) fn enrollment_code(env: &Environment) -> Result<(), ExecError> {
     let until = When(env.lifecycle().now() + CODE_VALID_FOR);
     // The code alone on standard output (for a script to pass on); how to use it on
     // standard error, whatever the output format.
-    env.print(&format!("{}\n", code.as_str()))?;
+    env.print(&crate::output::value(env.format, code.as_str()))?;
     eprintln!(
         "this code enrolls one machine until {until}; on the new machine run: preauth --store '{}' -c \"enroll machine with code '{}'\" (with the password in the URL)",
         env.store().location(),
@@ -61,7 +61,7 @@ pub(super) fn show(env: &Environment) -> Result<(), ExecError> {
             Cell::Time(m.created_at),
             Cell::time(m.last_used_at),
             Cell::time(m.expires_at),
-            (if m.this_machine { "yes" } else { "" }).into(),
+            Cell::Flag(m.this_machine),
         ]);
     }
     env.print(&table.render(env.format))

@@ -95,9 +95,10 @@ pub fn listing_table(env: &Environment, listing: &Listing) -> (Table, Vec<String
         "refresh token expires",
         "encrypted",
         "problem",
-    ]);
+    ])
+    .with_detail("show connection {}");
     for entry in &listing.connections {
-        let sealed = yes_no(entry.sealed).into();
+        let sealed = Cell::Flag(entry.sealed);
         match &entry.connection {
             Ok(connection) => {
                 let platform = env.lifecycle().platform_of(connection).ok();
@@ -147,9 +148,9 @@ pub fn connection_table(env: &Environment, name: &str) -> Result<Table, ExecErro
     let now = env.lifecycle().now();
     let platform = env.lifecycle().platform_of(&connection).ok();
     let times = times(platform.as_deref(), &connection, now);
-    let set = |present: bool| Cell::from(if present { "(set)" } else { "(none)" });
+    let set = Cell::Set;
     let tokens = connection.tokens.as_ref();
-    let mut table = Table::new(&["property", "value"]);
+    let mut table = Table::properties();
     for (key, value) in [
         ("name", connection.name.clone().into()),
         ("platform", connection.platform.clone().into()),
@@ -176,7 +177,7 @@ pub fn connection_table(env: &Environment, name: &str) -> Result<Table, ExecErro
                 .unwrap_or_default()
                 .into(),
         ),
-        ("encrypted", yes_no(entry.sealed).into()),
+        ("encrypted", Cell::Flag(entry.sealed)),
         ("stored in", entry.location.clone().into()),
     ] {
         table.push(vec![key.into(), value]);
@@ -215,7 +216,7 @@ pub(super) fn platforms(env: &Environment) -> Result<(), ExecError> {
             p.provider.clone().into(),
             countries.join(" ").into(),
             client_auth(&p).into(),
-            yes_no(p.pkce).into(),
+            Cell::Flag(p.pkce),
             format!("{} s", p.default_access_token_lifetime.as_secs()).into(),
             format!("{} s", p.refresh_window.as_secs()).into(),
             refresh_tokens(&p).into(),
@@ -248,7 +249,7 @@ pub(super) fn platform(env: &Environment, id: &str) -> Result<(), ExecError> {
     } else {
         env.platforms_location()
     };
-    let mut table = Table::new(&["property", "value"]);
+    let mut table = Table::properties();
     for (key, value) in [
         ("id", p.id.clone().into()),
         ("name", p.display_name.clone().into()),
@@ -265,10 +266,10 @@ pub(super) fn platform(env: &Environment, id: &str) -> Result<(), ExecError> {
         ("token endpoint", url(p.token_url(base).map(String::from))),
         ("client authentication", client_auth(&p).into()),
         ("scopes", p.scopes.join(" ").into()),
-        ("pkce", yes_no(p.pkce).into()),
-        ("nonce", yes_no(p.nonce).into()),
+        ("pkce", Cell::Flag(p.pkce)),
+        ("nonce", Cell::Flag(p.nonce)),
         ("authorization parameters", parameters.join(" ").into()),
-        ("return URL must carry iss", yes_no(p.iss_required).into()),
+        ("return URL must carry iss", Cell::Flag(p.iss_required)),
         ("refresh tokens", refresh_tokens(&p).into()),
         (
             "access token lifetime when unstated",
@@ -312,8 +313,8 @@ fn refresh_tokens(p: &Platform) -> String {
 
 /// `check connections [warn days N] [critical days M]`: the table with a check column,
 /// then the monitoring status line: a line of its own in a table, a last record in CSV
-/// and JSON (empty name and platform, the overall state under `check`, the status line
-/// under `reason`).
+/// (empty name and platform, the overall state under `check`, the status line under
+/// `reason`), and in JSON the one object `preauth check --format json` prints.
 pub(super) fn check(
     env: &Environment,
     warn_days: Option<u32>,
@@ -331,7 +332,8 @@ pub(super) fn check(
     let mut table = check_table(&report);
     let text = match env.format {
         OutputFormat::Table => table.render(env.format) + &report.status_line() + "\n",
-        OutputFormat::Csv | OutputFormat::Json => {
+        OutputFormat::Json => report.to_json().to_string() + "\n",
+        OutputFormat::Csv => {
             // The status line as the last record: no name (connection names are never
             // empty) and no platform, the overall state under `check` and the plugin
             // status line under `reason`.
@@ -349,7 +351,8 @@ pub(super) fn check(
 
 /// The checked connections as a table with a status column.
 fn check_table(report: &CheckReport) -> Table {
-    let mut table = Table::new(&["name", "platform", "check", "reason"]);
+    let mut table =
+        Table::new(&["name", "platform", "check", "reason"]).with_detail("show connection {}");
     for c in &report.connections {
         table.push(vec![
             c.name.clone().into(),
@@ -369,7 +372,10 @@ pub(super) fn export(
 ) -> Result<(), ExecError> {
     let sealed = mode != Some(ExportMode::Plain);
     let xml = env.store().export_settings(name, sealed)?;
-    env.print(&xml)
+    match env.format {
+        OutputFormat::Json => env.print(&crate::output::value(env.format, xml.trim_end())),
+        OutputFormat::Table | OutputFormat::Csv => env.print(&xml),
+    }
 }
 
 /// The status word of a connection that cannot be used; why is in `problem`.
@@ -388,8 +394,8 @@ fn times(platform: Option<&Platform>, connection: &Connection, now: SystemTime) 
         return Times {
             status: UNUSABLE.into(),
             problem: format!("unknown platform '{}'", connection.platform),
-            access: "".into(),
-            refresh: "".into(),
+            access: Cell::Absent,
+            refresh: Cell::Absent,
         };
     };
     let status = connection_status(platform, connection, now);
@@ -404,7 +410,7 @@ fn times(platform: Option<&Platform>, connection: &Connection, now: SystemTime) 
     let refresh = match status.refresh_token_expires_at {
         Some(at) => Cell::Time(at),
         None if status.refresh_token_issued_at.is_some() => "does not expire".into(),
-        None => "".into(),
+        None => Cell::Absent,
     };
     // A refused refresh token is the problem, whatever the access token still says.
     let (state, problem) = match RefreshFailure::blocking(connection) {
@@ -428,10 +434,6 @@ fn country(platform: &Platform, connection: &Connection) -> String {
         .find(|h| h.base_url.eq_ignore_ascii_case(&connection.api_url))
         .map(|h| h.country.clone())
         .unwrap_or_default()
-}
-
-fn yes_no(value: bool) -> &'static str {
-    if value { "yes" } else { "no" }
 }
 
 fn rfc3339(t: SystemTime) -> String {

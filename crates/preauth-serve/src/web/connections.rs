@@ -81,7 +81,7 @@ pub(crate) async fn list(
         Ok((
             rows,
             problems,
-            (overall.state(), overall.summary()),
+            (overall.state(), needing_attention(&overall)),
             paged.total,
             paged.next,
         ))
@@ -132,7 +132,9 @@ pub(crate) async fn list(
                                 td { (views::refresh_expiry(standing.refresh_token_expires)) }
                                 td {
                                     @if let Some((check, reason)) = &row.check {
-                                        span class={ "state-" (check) } { (check) } " " (reason)
+                                        span class={ "state-" (check) } { (check) }
+                                        // A refused refresh is the problem under Status already.
+                                        @if problem_of(row).is_empty() || !reason.contains(&problem_of(row)) { " " (reason) }
                                     }
                                 }
                                 td { (actions(&visitor, name)) }
@@ -151,6 +153,30 @@ pub(crate) async fn list(
         StatusCode::OK,
         page("Connections", Section::Connections, Some(&visitor), body),
     ))
+}
+
+/// The problem of a row (why it is unusable or its refresh was refused), or "".
+fn problem_of(row: &Row) -> String {
+    row.summary.standing.problem.clone().unwrap_or_default()
+}
+
+/// The verdict over all connections for the top of the page: "2 connections healthy",
+/// or the names of those that need attention, worst first (why is in their rows; the
+/// page says each reason once).
+fn needing_attention(report: &monitor::CheckReport) -> String {
+    if report.state() == CheckState::Ok || report.unknown.is_some() {
+        return report.summary();
+    }
+    let bad = report.needing_attention();
+    let mut names: Vec<String> = bad
+        .iter()
+        .take(monitor::SUMMARY_NAMED)
+        .map(|c| c.name.clone())
+        .collect();
+    if bad.len() > monitor::SUMMARY_NAMED {
+        names.push(format!("{} more", bad.len() - monitor::SUMMARY_NAMED));
+    }
+    format!("needing attention: {}", names.join(", "))
 }
 
 /// "Showing 100 of 2,345 connections" (whose names contain `search`).
