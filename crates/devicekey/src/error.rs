@@ -266,6 +266,24 @@ pub enum Error {
         mode: u32,
     },
 
+    /// A secret file (the host secret or a key file) can be read by accounts other than its
+    /// owner, SYSTEM and the Administrators (Windows: its access list says so).
+    #[error(
+        "the {what} {} can be read by other accounts ({}); run `icacls \"{}\" /inheritance:r \
+         /grant:r \"%USERNAME%\":F` so that only you can",
+        path.display(),
+        readers.join(", "),
+        path.display()
+    )]
+    ReadableByOthers {
+        /// "host secret" or "key file".
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The other accounts (SIDs, with the names of well-known groups).
+        readers: Vec<String>,
+    },
+
     /// The operating system's random number generator failed.
     #[error("the system random number generator failed: {0}")]
     Random(getrandom::Error),
