@@ -5,8 +5,11 @@ use std::io;
 use std::os::windows::ffi::OsStrExt as _;
 use std::os::windows::io::AsRawHandle as _;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
-use windows_sys::Win32::Foundation::{CloseHandle, STILL_ACTIVE};
+use windows_sys::Win32::Foundation::{
+    CloseHandle, ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION, STILL_ACTIVE,
+};
 use windows_sys::Win32::Storage::FileSystem::{
     BY_HANDLE_FILE_INFORMATION, GetFileInformationByHandle, MOVEFILE_REPLACE_EXISTING,
     MOVEFILE_WRITE_THROUGH, MoveFileExW,
@@ -20,22 +23,45 @@ pub(crate) fn wide(path: &Path) -> Vec<u16> {
     path.as_os_str().encode_wide().chain(Some(0)).collect()
 }
 
+/// How long [`replace`] keeps trying while the target is open in another process.
+const REPLACE_PATIENCE: Duration = Duration::from_secs(5);
+
 /// Moves `from` over `to` (replacing it) and returns only once the move is on disk
 /// (`MOVEFILE_WRITE_THROUGH`). Flush the file itself (`File::sync_all`) before.
+///
+/// Windows refuses to replace a file that another process has open, even one that allowed
+/// deleting it (a reader of the old version, a virus scanner): "access denied" or a sharing
+/// violation. Readers hold the file for milliseconds, so the move is tried again, with
+/// pauses growing to 20 ms, for up to 5 s before that error is returned.
 pub fn replace(from: &Path, to: &Path) -> io::Result<()> {
     let (from, to) = (wide(from), wide(to));
-    // SAFETY: both are NUL-terminated wide strings that live across the call.
-    let moved = unsafe {
-        MoveFileExW(
-            from.as_ptr(),
-            to.as_ptr(),
-            MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH,
-        )
-    };
-    if moved == 0 {
-        return Err(io::Error::last_os_error());
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        // SAFETY: both are NUL-terminated wide strings that live across the call.
+        let moved = unsafe {
+            MoveFileExW(
+                from.as_ptr(),
+                to.as_ptr(),
+                MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH,
+            )
+        };
+        if moved != 0 {
+            return Ok(());
+        }
+        let error = io::Error::last_os_error();
+        let in_use = matches!(
+            error
+                .raw_os_error()
+                .and_then(|code| u32::try_from(code).ok()),
+            Some(ERROR_ACCESS_DENIED | ERROR_SHARING_VIOLATION)
+        );
+        if !in_use || started.elapsed() >= REPLACE_PATIENCE {
+            return Err(error);
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
     }
-    Ok(())
 }
 
 /// Whether `a` and `b` are open handles of the same file.
@@ -91,6 +117,22 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&to).unwrap(), "new");
         assert!(!from.exists());
         assert!(replace(&from, &to).is_err(), "the source is gone");
+    }
+
+    #[test]
+    fn replace_waits_for_a_reader_of_the_old_file_to_close_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("new"), dir.path().join("old"));
+        std::fs::write(&from, "new").unwrap();
+        std::fs::write(&to, "old").unwrap();
+        let reader = File::open(&to).unwrap();
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            drop(reader);
+        });
+        replace(&from, &to).unwrap();
+        closer.join().unwrap();
+        assert_eq!(std::fs::read_to_string(&to).unwrap(), "new");
     }
 
     #[test]

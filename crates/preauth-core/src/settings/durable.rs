@@ -80,6 +80,9 @@ pub(crate) fn keep_backup(target: &Path) -> io::Result<()> {
     }
     #[cfg(windows)]
     let _ = winfs::restrict(&temp);
+    #[cfg(windows)]
+    let renamed = winfs::replace(&temp, &backup_path(target));
+    #[cfg(not(windows))]
     let renamed = fs::rename(&temp, backup_path(target));
     if renamed.is_err() {
         let _ = fs::remove_file(&temp);
