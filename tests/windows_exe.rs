@@ -251,3 +251,116 @@ fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
+
+/// The text between `<tag>` and `</tag>` in `examples/windows/<file>`.
+fn example_element(file: &str, tag: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/windows")
+        .join(file);
+    let text = std::fs::read_to_string(path).expect("the example");
+    let start = text.find(&format!("<{tag}>")).expect("the element") + tag.len() + 2;
+    let end = text.find(&format!("</{tag}>")).expect("its end");
+    text[start..end].to_string()
+}
+
+/// Splits a Windows command line's arguments (double quotes group, as the examples write them).
+fn split_arguments(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let (mut word, mut quoted, mut any) = (String::new(), false, false);
+    for c in line.chars() {
+        match c {
+            '"' => (quoted, any) = (!quoted, true),
+            ' ' if !quoted => {
+                if any {
+                    words.push(std::mem::take(&mut word));
+                }
+                any = false;
+            }
+            c => (word, any) = (word + &c.to_string(), true),
+        }
+    }
+    if any {
+        words.push(word);
+    }
+    words
+}
+
+#[test]
+fn the_scheduled_tasks_and_the_service_of_examples_windows_run_as_written() {
+    let Some(a) = Machine::new("a") else {
+        return;
+    };
+    let ws = Workspace::new();
+    let settings = ws.path().join("invantive");
+    let keepalive = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/keepalive.sql");
+    // The paths of the examples, moved into this test's folder.
+    let local = |argument: &str| {
+        argument
+            .replace(r"%USERPROFILE%\invantive", &windows_path(&settings))
+            .replace(r"C:\Users\svc-preauth\invantive", &windows_path(&settings))
+            .replace(
+                r"C:\ProgramData\preauth\keepalive.sql",
+                &windows_path(&keepalive),
+            )
+    };
+    let args = |line: &str| -> Vec<String> { split_arguments(&local(line)) };
+    assert_eq!(
+        example_element("preauth-keepalive.xml", "Command"),
+        r"C:\Program Files\preauth\preauth.exe"
+    );
+
+    // The keep-alive task's arguments: on a folder without connections it has nothing to do.
+    std::fs::create_dir_all(&settings).expect("the folder");
+    let task = args(&example_element("preauth-keepalive.xml", "Arguments"));
+    let task: Vec<&str> = task.iter().map(String::as_str).collect();
+    a.run(&settings, &task).exits(0).says(&["OK"]);
+
+    // The check task of install-tasks.cmd, as a monitoring agent runs it: exit code 0 (OK).
+    let install = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/windows/install-tasks.cmd"),
+    )
+    .expect("install-tasks.cmd");
+    assert!(
+        install.contains(r#"--settings-dir \"%SETTINGS%\" check --warn-days 7 --critical-days 2"#)
+    );
+    a.run(
+        &settings,
+        &[
+            "--settings-dir",
+            &windows_path(&settings),
+            "check",
+            "--warn-days",
+            "7",
+            "--critical-days",
+            "2",
+        ],
+    )
+    .exits(0)
+    .says(&["PREAUTH OK"]);
+
+    // The service's arguments, on a free port: serve prints its URL first and serves.
+    let port = common::free_port();
+    let serve = args(&example_element("preauth-serve.xml", "arguments"))
+        .into_iter()
+        .map(|a| a.replace("127.0.0.1:8750", &format!("127.0.0.1:{port}")))
+        .collect::<Vec<_>>();
+    let mut child = a
+        .preauth(&settings)
+        .args(&serve)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("preauth.exe serve starts");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("the URL");
+    assert_eq!(line.trim(), format!("http://127.0.0.1:{port}"));
+    let (status, _) = common::http("GET", &format!("http://127.0.0.1:{port}/healthz"), None);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(status, 200, "/healthz of preauth.exe serve");
+}

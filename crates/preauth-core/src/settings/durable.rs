@@ -373,7 +373,20 @@ impl FileLock {
                 use std::os::unix::fs::OpenOptionsExt;
                 options.mode(FILE_MODE);
             }
-            let file = options.open(path)?;
+            let file = match options.open(path) {
+                Ok(file) => file,
+                // Windows: the holder is removing the lock file (delete pending, which no one
+                // may open); wait for it to be gone, as for a held lock.
+                #[cfg(windows)]
+                Err(e)
+                    if e.kind() == io::ErrorKind::PermissionDenied && started.elapsed() < wait =>
+                {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(MAX_LOCK_PAUSE);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             match file.try_lock() {
                 Ok(()) => {
                     if still_linked(&file, path)? {
