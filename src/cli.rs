@@ -267,7 +267,7 @@ impl Cli {
 #[derive(Debug, Clone, Args)]
 pub struct Common {
     /// The settings folder [default: $PREAUTH_SETTINGS_DIR when set and not empty, else
-    /// ~/.preauth].
+    /// ~/.preauth; on Windows %LOCALAPPDATA%\preauth\settings].
     #[arg(long, global = true, value_name = "DIR")]
     pub settings_dir: Option<PathBuf>,
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use preauth_core::clock::SystemClock;
 use preauth_script::interpreter::exit;
 use preauth_serve::Certificates;
+#[cfg(unix)]
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::{Common, ServeArgs};
@@ -66,6 +67,7 @@ pub async fn run(common: &Common, args: &ServeArgs) -> i32 {
 /// On each SIGHUP (`systemctl reload`), reads the TLS files again, so that a renewed
 /// certificate is served without a restart; a failure keeps the certificate served. Without
 /// TLS there is nothing to read, and SIGHUP no longer ends the server either way.
+#[cfg(unix)]
 fn reload_on_hangup(certificates: Option<Arc<Certificates>>) {
     let Ok(mut hangups) = signal(SignalKind::hangup()) else {
         return;
@@ -90,7 +92,12 @@ fn reload_on_hangup(certificates: Option<Arc<Certificates>>) {
     });
 }
 
+/// Windows has no SIGHUP: a renewed certificate is served after a restart of the service.
+#[cfg(windows)]
+fn reload_on_hangup(_certificates: Option<Arc<Certificates>>) {}
+
 /// Resolves on Ctrl-C or SIGTERM.
+#[cfg(unix)]
 async fn stop_signal() {
     let terminate = async {
         match signal(SignalKind::terminate()) {
@@ -103,5 +110,29 @@ async fn stop_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         () = terminate => {}
+    }
+}
+
+/// Resolves on Ctrl-C or Ctrl-Break, or when the console is closed or Windows shuts down
+/// (what a service wrapper sends to stop a console program).
+#[cfg(windows)]
+async fn stop_signal() {
+    use tokio::signal::windows::{ctrl_break, ctrl_close, ctrl_shutdown};
+    /// The event `wait` waits for, or never when it could not be registered.
+    async fn or_never(wait: Option<impl Future<Output = Option<()>>>) {
+        match wait {
+            Some(wait) => {
+                wait.await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    }
+    let (mut breaks, mut closes, mut shutdowns) =
+        (ctrl_break().ok(), ctrl_close().ok(), ctrl_shutdown().ok());
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = or_never(breaks.as_mut().map(|s| s.recv())) => {}
+        () = or_never(closes.as_mut().map(|s| s.recv())) => {}
+        () = or_never(shutdowns.as_mut().map(|s| s.recv())) => {}
     }
 }

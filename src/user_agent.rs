@@ -1,6 +1,7 @@
 //! How authorization URLs reach a browser.
 //!
-//! - [`SystemBrowser`]: `$BROWSER` when set, else `xdg-open` on a desktop session, else
+//! - [`SystemBrowser`]: `$BROWSER` when set, else `xdg-open` on a desktop session (on
+//!   Windows the shell's handler for `https:` URLs, as `start` uses), else
 //!   an error saying there is no browser (the URL is always printed, so a person can open it
 //!   anywhere; a batch run then says how to finish instead of waiting).
 //! - [`SandboxLogin`]: the sandbox's scripted login as the demo user, for `--sandbox`
@@ -29,7 +30,11 @@ impl UserAgent for SystemBrowser {
                     command.args(words);
                     command
                 }
+                #[cfg(windows)]
+                None => return shell_open(url).map(|()| None),
+                #[cfg(not(windows))]
                 None if has_desktop() => Command::new("xdg-open"),
+                #[cfg(not(windows))]
                 None => {
                     return Err(
                         "there is no browser here (BROWSER is not set and there is no desktop session)"
@@ -50,6 +55,40 @@ impl UserAgent for SystemBrowser {
     }
 }
 
+/// Opens `url` with the shell's handler for its scheme (`ShellExecuteW`, what `start URL`
+/// does, without a command line for `cmd` to reinterpret `&` and `%` in).
+#[cfg(windows)]
+fn shell_open(url: &str) -> Result<(), String> {
+    use windows_sys::Win32::UI::Shell::ShellExecuteW;
+    use windows_sys::Win32::UI::WindowsAndMessaging::SW_SHOWNORMAL;
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err("only http and https URLs are opened in a browser".into());
+    }
+    let wide = |text: &str| text.encode_utf16().chain(Some(0)).collect::<Vec<u16>>();
+    let (verb, file) = (wide("open"), wide(url));
+    // SAFETY: both strings are NUL-terminated and outlive the call; the rest may be null.
+    let code = unsafe {
+        ShellExecuteW(
+            std::ptr::null_mut(),
+            verb.as_ptr(),
+            file.as_ptr(),
+            std::ptr::null(),
+            std::ptr::null(),
+            SW_SHOWNORMAL,
+        )
+    };
+    // Values above 32 mean success (the HINSTANCE is a legacy status code).
+    if code as usize > 32 {
+        Ok(())
+    } else {
+        Err(format!(
+            "could not open a browser (ShellExecute status {})",
+            code as usize
+        ))
+    }
+}
+
+#[cfg(not(windows))]
 fn has_desktop() -> bool {
     ["DISPLAY", "WAYLAND_DISPLAY"]
         .iter()

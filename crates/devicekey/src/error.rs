@@ -12,6 +12,14 @@ use crate::Mode;
 use crate::fingerprint::Source;
 use crate::kdf::KdfParams;
 
+/// How to give a machine without a machine id one.
+#[cfg(not(windows))]
+const MACHINE_ID_ADVICE: &str = "create one with `systemd-machine-id-setup`";
+/// How to give a machine without a machine id one.
+#[cfg(windows)]
+const MACHINE_ID_ADVICE: &str =
+    "Windows creates MachineGuid at installation: restore it from a backup of the registry";
+
 /// Everything that can go wrong while loading a key, encrypting or decrypting.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -119,7 +127,7 @@ pub enum Error {
 
     /// No machine-id could be read, so the key cannot be bound to this machine.
     #[error(
-        "no machine-id found (tried {}); create one with `systemd-machine-id-setup`, \
+        "no machine-id found (tried {}); {MACHINE_ID_ADVICE}, \
          or use a key file instead (`DeviceKey::from_key_file`), a secret file the container \
          platform mounts",
         join_paths(tried)
@@ -264,6 +272,24 @@ pub enum Error {
         path: PathBuf,
         /// Its permission bits.
         mode: u32,
+    },
+
+    /// A secret file (the host secret or a key file) can be read by accounts other than its
+    /// owner, SYSTEM and the Administrators (Windows: its access list says so).
+    #[error(
+        "the {what} {} can be read by other accounts ({}); run `icacls \"{}\" /inheritance:r \
+         /grant:r \"%USERNAME%\":F` so that only you can",
+        path.display(),
+        readers.join(", "),
+        path.display()
+    )]
+    ReadableByOthers {
+        /// "host secret" or "key file".
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The other accounts (SIDs, with the names of well-known groups).
+        readers: Vec<String>,
     },
 
     /// The operating system's random number generator failed.

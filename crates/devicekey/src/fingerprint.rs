@@ -8,6 +8,9 @@
 //! | [`Source::ProductUuid`] | `/sys/class/dmi/id/product_uuid` | used where readable (often root only) |
 //! | [`Source::CpuBrand`] | CPU brand string (sysinfo) | skipped when empty |
 //!
+//! On Windows the machine id is `MachineGuid` (`HKLM\SOFTWARE\Microsoft\Cryptography`) and
+//! the product UUID the SMBIOS system UUID (`GetSystemFirmwareTable`).
+//!
 //! Volatile facts are left out on purpose: memory size, disks and free space, MAC and IP
 //! addresses, hostname, boot id and OS version all change during the normal life of a machine
 //! (a RAM upgrade, a new network card, DHCP, a rename, a reboot, an update), and each change
@@ -19,7 +22,9 @@
 //! [`DeviceKey`]: crate::DeviceKey
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+#[cfg(not(windows))]
+use std::path::Path;
+use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -65,15 +70,26 @@ impl Source {
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            #[cfg(not(windows))]
             Source::MachineId => "machine-id",
+            #[cfg(windows)]
+            Source::MachineId => "MachineGuid",
+            #[cfg(not(windows))]
             Source::ProductUuid => "DMI product UUID",
+            #[cfg(windows)]
+            Source::ProductUuid => "SMBIOS system UUID",
             Source::CpuBrand => "CPU brand",
         })
     }
 }
 
 /// The machine-id files, in the order they are tried.
+#[cfg(not(windows))]
 const MACHINE_ID_PATHS: [&str; 2] = ["/etc/machine-id", "/var/lib/dbus/machine-id"];
+/// Where the machine id is read on Windows (for messages).
+#[cfg(windows)]
+const MACHINE_ID_PATHS: [&str; 1] = [crate::windows::MACHINE_GUID_PATH];
+#[cfg(not(windows))]
 const PRODUCT_UUID_PATH: &str = "/sys/class/dmi/id/product_uuid";
 
 /// Bytes of each keyed tag stored in the envelope's hints.
@@ -91,10 +107,17 @@ pub(crate) struct Fingerprint {
 impl Fingerprint {
     /// Reads every source from this machine.
     pub(crate) fn read() -> Result<Self> {
+        #[cfg(not(windows))]
         let machine_id = MACHINE_ID_PATHS
             .iter()
             .find_map(|path| read_trimmed(Path::new(path)).filter(|v| v != "uninitialized"));
+        #[cfg(not(windows))]
         let product_uuid = read_trimmed(Path::new(PRODUCT_UUID_PATH)).map(|v| v.to_lowercase());
+        #[cfg(windows)]
+        let (machine_id, product_uuid) = (
+            crate::windows::machine_guid(),
+            crate::windows::smbios_uuid(),
+        );
         Self::from_values(vec![
             (Source::MachineId, machine_id),
             (Source::ProductUuid, product_uuid),
@@ -214,6 +237,7 @@ fn tag(secret: &HostSecret, source: Option<(Source, &[u8])>) -> [u8; HINT_TAG_LE
 }
 
 /// The file's content without surrounding whitespace, or `None` when unreadable or blank.
+#[cfg(not(windows))]
 fn read_trimmed(path: &Path) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
     let trimmed = text.trim();

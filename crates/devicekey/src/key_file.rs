@@ -51,6 +51,8 @@ impl KeyFile {
         // Opening follows symbolic links: Kubernetes mounts each key as a link to the data.
         let (file, metadata) = crate::secret::open_regular(path, io_error)?;
         check_permissions(path, &metadata)?;
+        #[cfg(windows)]
+        crate::windows::check_private(path, &file, "key file")?;
         let too_long = |len| Error::KeyFileTooLong {
             path: path.to_owned(),
             len,
@@ -237,7 +239,28 @@ mod tests {
         fs::create_dir(&folder).unwrap();
         let err = KeyFile::read(&folder).unwrap_err();
         assert!(matches!(err, Error::KeyFileIo { .. }), "{err:?}");
+        // Windows refuses to open a folder as a file at all ("access denied").
+        #[cfg(not(windows))]
         assert!(err.to_string().contains("not a regular file"), "{err}");
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn files_everyone_can_read_are_refused_with_the_icacls_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "key file", KEY.as_bytes(), 0o600);
+        winfs::restrict(&path).unwrap();
+        assert!(KeyFile::read(&path).is_ok());
+        winfs::grant_read_to_everyone(&path).unwrap();
+        let err = KeyFile::read(&path).unwrap_err();
+        assert!(
+            matches!(err, Error::ReadableByOthers { what: "key file", ref readers, .. }
+                if readers.iter().any(|r| r.starts_with("S-1-1-0"))),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("icacls"), "{err}");
+        winfs::restrict(&path).unwrap();
+        assert!(KeyFile::read(&path).is_ok(), "restricted again");
     }
 
     #[cfg(unix)]

@@ -20,12 +20,13 @@ impl Keyring {
 
     /// A keyring that does not exist (the kernel gives serials from 3 up): every call fails,
     /// as where keyrings are unusable.
-    #[cfg(test)]
+    #[cfg(all(test, target_os = "linux"))]
     pub(crate) const NONE: Keyring = Keyring(1);
 }
 
 /// The permissions of a stored key: the possessor may view, read, write, search, link and set
 /// attributes (the timeout); the owning user may view and read; group and others nothing.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) const PERMISSIONS: u32 = 0x3f03_0000;
 
 /// The payload stored under `description` in `keyring` when it is exactly `N` bytes long;

@@ -98,6 +98,8 @@ mod key_file;
 mod keyring;
 mod secret;
 mod session_cache;
+#[cfg(windows)]
+mod windows;
 
 pub use envelope::{Envelope, MAX_ENVELOPE_LEN, MAX_PLAINTEXT_LEN, PREFIX, is_envelope};
 pub use error::{Change, Error, Result};

@@ -4,6 +4,11 @@
 //! hard-linked to its final name, which fails rather than replaces when another process got
 //! there first: the loser reads the winner's secret. A crash leaves either no secret or a
 //! whole one, never a partial file under the final name.
+//!
+//! On Windows the file holds the secret protected by DPAPI for the current user (so a copy of
+//! the file is useless to another user or machine), the folder and file get an access list
+//! for their owner alone instead of modes 0700 and 0600, and the default folder is under
+//! `%LOCALAPPDATA%`.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -38,11 +43,12 @@ impl HostSecret {
 
 /// The folder [`DeviceKey::load_or_create`](crate::DeviceKey::load_or_create) keeps the host
 /// secret in: `$DEVICEKEY_SECRET_DIR` when set and not empty, else `preauth` inside the user's
-/// data folder (`~/.local/share/preauth` on Linux).
+/// local data folder (`~/.local/share/preauth` on Linux, `%LOCALAPPDATA%\preauth` on
+/// Windows, which does not roam to other machines).
 pub fn default_secret_dir() -> Result<PathBuf> {
     match std::env::var_os(SECRET_DIR_ENV) {
         Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
-        _ => dirs::data_dir()
+        _ => dirs::data_local_dir()
             .map(|dir| dir.join("preauth"))
             .ok_or(Error::NoSecretDir),
     }
@@ -95,7 +101,18 @@ fn read(path: &Path) -> Result<HostSecret> {
         source,
     };
     let (file, metadata) = open_regular(path, io_error)?;
-    check_permissions(path, &metadata)?;
+    check_permissions(path, &file, &metadata)?;
+    read_secret(path, file, &metadata)
+}
+
+/// The secret in `file`: its 32 bytes, refused when it holds another number of bytes.
+#[cfg(not(windows))]
+fn read_secret(path: &Path, file: File, metadata: &fs::Metadata) -> Result<HostSecret> {
+    let io_error = |source| Error::HostSecretIo {
+        action: "read",
+        path: path.to_owned(),
+        source,
+    };
     if metadata.len() != SECRET_LEN as u64 {
         return Err(Error::HostSecretSize {
             path: path.to_owned(),
@@ -116,8 +133,40 @@ fn read(path: &Path) -> Result<HostSecret> {
     Ok(HostSecret(bytes))
 }
 
+/// Largest DPAPI blob read as a host secret (a blob of 32 bytes takes about 300).
+#[cfg(windows)]
+const MAX_PROTECTED_LEN: u64 = 4096;
+
+/// The secret in `file`: a DPAPI blob that this user on this machine unprotects to 32 bytes.
+#[cfg(windows)]
+fn read_secret(path: &Path, file: File, metadata: &fs::Metadata) -> Result<HostSecret> {
+    let io_error = |source| Error::HostSecretIo {
+        action: "read",
+        path: path.to_owned(),
+        source,
+    };
+    let size = |len| Error::HostSecretSize {
+        path: path.to_owned(),
+        len,
+    };
+    if metadata.len() > MAX_PROTECTED_LEN {
+        return Err(size(metadata.len()));
+    }
+    let mut blob = Vec::new();
+    file.take(MAX_PROTECTED_LEN)
+        .read_to_end(&mut blob)
+        .map_err(io_error)?;
+    let plain = crate::windows::unprotect(&blob).map_err(|source| Error::HostSecretIo {
+        action: "unprotect (DPAPI: it was protected for another user or machine, or altered)",
+        path: path.to_owned(),
+        source,
+    })?;
+    let bytes: [u8; SECRET_LEN] = plain[..].try_into().map_err(|_| size(plain.len() as u64))?;
+    Ok(HostSecret(Zeroizing::new(bytes)))
+}
+
 #[cfg(unix)]
-fn check_permissions(path: &Path, metadata: &fs::Metadata) -> Result<()> {
+fn check_permissions(path: &Path, _file: &File, metadata: &fs::Metadata) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let mode = metadata.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
@@ -129,8 +178,13 @@ fn check_permissions(path: &Path, metadata: &fs::Metadata) -> Result<()> {
     Ok(())
 }
 
-#[cfg(not(unix))]
-fn check_permissions(_path: &Path, _metadata: &fs::Metadata) -> Result<()> {
+#[cfg(windows)]
+fn check_permissions(path: &Path, file: &File, _metadata: &fs::Metadata) -> Result<()> {
+    crate::windows::check_private(path, file, "host secret")
+}
+
+#[cfg(not(any(unix, windows)))]
+fn check_permissions(_path: &Path, _file: &File, _metadata: &fs::Metadata) -> Result<()> {
     Ok(())
 }
 
@@ -180,6 +234,12 @@ fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
         options.mode(0o600);
     }
     let mut file = options.open(path)?;
+    #[cfg(windows)]
+    {
+        winfs::restrict(path)?;
+        file.write_all(&crate::windows::protect(bytes)?)?;
+    }
+    #[cfg(not(windows))]
     file.write_all(bytes)?;
     file.sync_all()
 }
@@ -192,7 +252,14 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(0o700);
     }
-    builder.create(dir)
+    #[cfg(windows)]
+    let existed = dir.is_dir();
+    builder.create(dir)?;
+    #[cfg(windows)]
+    if !existed {
+        winfs::restrict(dir)?;
+    }
+    Ok(())
 }
 
 #[cfg(unix)]

@@ -1,4 +1,7 @@
 //! The host secret file: created once with safe permissions, never overwritten, checked on load.
+//! Unix modes: on Windows the same is checked by `tests/windows_exe.rs` and the unit tests
+//! of `winfs` and `devicekey::windows`.
+#![cfg(unix)]
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

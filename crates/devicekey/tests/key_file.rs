@@ -162,7 +162,12 @@ fn a_machine_without_machine_id_is_pointed_to_key_files() {
     let err = devicekey::danger::from_parts([1; 32], Vec::new()).unwrap_err();
     assert!(matches!(err, Error::NoFingerprint { .. }));
     let text = err.to_string();
-    assert!(text.contains("/etc/machine-id"), "{text}");
+    let tried = if cfg!(windows) {
+        r"HKLM\SOFTWARE\Microsoft\Cryptography\MachineGuid"
+    } else {
+        "/etc/machine-id"
+    };
+    assert!(text.contains(tried), "{text}");
     assert!(text.contains("DeviceKey::from_key_file"), "{text}");
     assert!(!text.contains("passphrase"), "{text}");
 }

@@ -91,7 +91,16 @@ fn outcome(result: Result<Zeroizing<String>, Error>) -> String {
     match result {
         Ok(_) => "ok".to_owned(),
         Err(Error::AnotherDevice { changes }) => {
-            let changes: Vec<String> = changes.iter().map(ToString::to_string).collect();
+            // The vectors name the sources as Linux does; Windows names two after its own.
+            let changes: Vec<String> = changes
+                .iter()
+                .map(|change| {
+                    change
+                        .to_string()
+                        .replace(&Source::MachineId.to_string(), "machine-id")
+                        .replace(&Source::ProductUuid.to_string(), "DMI product UUID")
+                })
+                .collect();
             format!("another-device: {}", changes.join(", "))
         }
         Err(Error::TamperedOrWrongLabel) => "tampered-or-wrong-label".to_owned(),

@@ -415,6 +415,7 @@ fn is_local(config: &Config) -> bool {
     !hosts.is_empty()
         && config.get_hostaddrs().iter().all(|ip| ip.is_loopback())
         && hosts.iter().all(|host| match host {
+            #[cfg(unix)]
             Host::Unix(_) => true,
             Host::Tcp(name) => {
                 name == "localhost"

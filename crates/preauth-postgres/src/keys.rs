@@ -546,6 +546,7 @@ fn random_text(count: usize, location: &str) -> Result<Zeroizing<String>, StoreE
 }
 
 /// The user this process runs as: its name in the password database, else its uid.
+#[cfg(unix)]
 fn user_name() -> String {
     // SAFETY: geteuid has no preconditions.
     let uid = unsafe { libc::geteuid() };
@@ -571,12 +572,23 @@ fn user_name() -> String {
     name.unwrap_or_else(|| format!("uid {uid}"))
 }
 
+/// The user this process runs as (`%USERDOMAIN%\%USERNAME%`).
+#[cfg(windows)]
+fn user_name() -> String {
+    let user = std::env::var("USERNAME").unwrap_or_else(|_| "an unknown user".into());
+    match std::env::var("USERDOMAIN") {
+        Ok(domain) if !domain.is_empty() => format!("{domain}\\{user}"),
+        _ => user,
+    }
+}
+
 /// This machine's host name.
 fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|h| h.trim().to_string())
         .ok()
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".into())
 }

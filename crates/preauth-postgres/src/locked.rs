@@ -511,6 +511,13 @@ impl LeaseSeen {
 }
 
 /// Whether a process with this id exists on this host.
+#[cfg(windows)]
+fn process_alive(pid: i32) -> bool {
+    u32::try_from(pid).is_ok_and(winfs::process_alive)
+}
+
+/// Whether a process with this id exists on this host.
+#[cfg(unix)]
 fn process_alive(pid: i32) -> bool {
     // SAFETY: signal 0 only checks for existence and permission; nothing is sent.
     let result = unsafe { libc::kill(pid, 0) };

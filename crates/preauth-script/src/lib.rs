@@ -47,6 +47,7 @@ mod scan;
 mod secrets_in_text;
 mod spelling;
 pub mod substitute;
+mod terminal;
 
 pub use ast::{
     App, ClientAuthentication, CreatePlatform, ExportMode, Location, OnErrorMode,

@@ -89,15 +89,7 @@ pub fn terminal_width() -> Option<usize> {
     {
         return Some(columns);
     }
-    let mut size = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ writes one `winsize` into `size`, which lives for the call.
-    let asked = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) };
-    (asked == 0 && size.ws_col > 0).then_some(usize::from(size.ws_col))
+    crate::terminal::size().map(|(_, columns)| columns)
 }
 
 /// A single value a statement prints (a sealed string, a key, a code): as is for

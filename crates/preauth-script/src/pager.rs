@@ -59,23 +59,8 @@ fn terminal_rows() -> Option<usize> {
     })
 }
 
-#[cfg(unix)]
 fn terminal_rows_asked() -> Option<usize> {
-    let mut size = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ only writes a `winsize` into the struct it is given, which lives
-    // for the call; on a descriptor that is no terminal it fails and returns -1.
-    let asked = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) };
-    (asked == 0 && size.ws_row > 0).then_some(usize::from(size.ws_row))
-}
-
-#[cfg(not(unix))]
-fn terminal_rows_asked() -> Option<usize> {
-    None
+    crate::terminal::size().map(|(rows, _)| rows)
 }
 
 /// While alive, Ctrl-C (SIGINT) does not end this process; the previous handling comes

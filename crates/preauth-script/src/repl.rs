@@ -11,7 +11,7 @@
 //! last statement without `;` at the end of input).
 
 use std::borrow::Cow;
-use std::fs::{self, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -514,7 +514,8 @@ impl HistoryFile {
     }
 }
 
-/// Creates `path` if missing, with mode 0600, and narrows an existing file to 0600.
+/// Creates `path` if missing, with mode 0600 (on Windows an access list for its owner alone),
+/// and narrows an existing file to that.
 pub fn secure_history_file(path: &Path) -> io::Result<()> {
     let mut options = OpenOptions::new();
     options.create(true).append(true);
@@ -523,9 +524,14 @@ pub fn secure_history_file(path: &Path) -> io::Result<()> {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         options.mode(0o600);
         let file = options.open(path)?;
-        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    {
+        options.open(path)?;
+        winfs::restrict(path)?;
+    }
+    #[cfg(not(any(unix, windows)))]
     {
         options.open(path)?;
     }

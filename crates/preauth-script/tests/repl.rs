@@ -153,3 +153,28 @@ fn history_file_is_created_and_narrowed_to_owner_only() {
 
     assert!(secure_history_file(&dir.path().join("missing/dir/history")).is_err());
 }
+
+#[cfg(windows)]
+#[test]
+fn history_file_is_created_and_narrowed_to_owner_only() {
+    let readers = |path: &std::path::Path| {
+        winfs::readers_besides_owner(&std::fs::File::open(path).unwrap()).unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("history");
+    secure_history_file(&fresh).unwrap();
+    assert_eq!(readers(&fresh), Vec::<String>::new());
+
+    let loose = dir.path().join("loose");
+    std::fs::write(&loose, "#V2\nshow connections;\n").unwrap();
+    winfs::grant_read_to_everyone(&loose).unwrap();
+    assert!(!readers(&loose).is_empty());
+    secure_history_file(&loose).unwrap();
+    assert_eq!(readers(&loose), Vec::<String>::new());
+    assert_eq!(
+        std::fs::read_to_string(&loose).unwrap(),
+        "#V2\nshow connections;\n"
+    );
+
+    assert!(secure_history_file(&dir.path().join("missing/dir/history")).is_err());
+}

@@ -2,7 +2,9 @@
 //!
 //! A write goes to a new temporary file in the same folder (created exclusively,
 //! mode 0600), is flushed to disk, and is renamed over the target; then the folder is
-//! flushed so that the rename itself survives a crash. Readers see the old file or
+//! flushed so that the rename itself survives a crash. On Windows the mode is an access
+//! list for the owner alone, and the rename is `MoveFileExW` with write-through (which
+//! makes it durable: Windows cannot flush a folder). Readers see the old file or
 //! the new one, never a mix. The previous version is kept next to it as `<file>.bak`
 //! (a hard link to the replaced file). A symbolic link is written through: its target
 //! changes, the link stays.
@@ -76,6 +78,11 @@ pub(crate) fn keep_backup(target: &Path) -> io::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         let _ = fs::set_permissions(&temp, fs::Permissions::from_mode(FILE_MODE));
     }
+    #[cfg(windows)]
+    let _ = winfs::restrict(&temp);
+    #[cfg(windows)]
+    let renamed = winfs::replace(&temp, &backup_path(target));
+    #[cfg(not(windows))]
     let renamed = fs::rename(&temp, backup_path(target));
     if renamed.is_err() {
         let _ = fs::remove_file(&temp);
@@ -133,6 +140,9 @@ impl Reserved {
         self.file.write_all(bytes)?;
         self.file.set_len(bytes.len() as u64)?;
         self.file.sync_all()?;
+        #[cfg(windows)]
+        winfs::replace(&self.temp, &self.target)?;
+        #[cfg(not(windows))]
         fs::rename(&self.temp, &self.target)?;
         self.committed = true;
         sync_dir(&self.target)
@@ -261,7 +271,8 @@ pub(crate) fn remove_stale_temps(paths: &[PathBuf]) {
     }
 }
 
-/// Whether a process with this id exists (on Unix; elsewhere always assumed alive).
+/// Whether a process with this id exists (on Unix and Windows; elsewhere always assumed
+/// alive).
 fn process_alive(pid: u32) -> bool {
     #[cfg(unix)]
     {
@@ -272,7 +283,11 @@ fn process_alive(pid: u32) -> bool {
         let result = unsafe { libc::kill(pid, 0) };
         result == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    {
+        winfs::process_alive(pid)
+    }
+    #[cfg(not(any(unix, windows)))]
     {
         let _ = pid;
         true
@@ -288,7 +303,14 @@ fn create_private(path: &Path) -> io::Result<File> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(FILE_MODE);
     }
-    options.open(path)
+    let file = options.open(path)?;
+    #[cfg(windows)]
+    if let Err(error) = winfs::restrict(path) {
+        drop(file);
+        let _ = fs::remove_file(path);
+        return Err(error);
+    }
+    Ok(file)
 }
 
 /// Flushes the folder holding `path`, so that renames and removals in it are durable.
@@ -306,7 +328,8 @@ fn sync_dir(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Creates `dir` (and its parents) with mode 0700 if it does not exist.
+/// Creates `dir` (and its parents) with mode 0700 if it does not exist (on Windows an
+/// access list for the owner alone, inherited by what is created in it).
 pub(crate) fn create_dir(dir: &Path) -> io::Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
@@ -315,7 +338,14 @@ pub(crate) fn create_dir(dir: &Path) -> io::Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(DIR_MODE);
     }
-    builder.create(dir)
+    #[cfg(windows)]
+    let existed = dir.is_dir();
+    builder.create(dir)?;
+    #[cfg(windows)]
+    if !existed {
+        winfs::restrict(dir)?;
+    }
+    Ok(())
 }
 
 /// An exclusive lock on a lock file, held across processes until dropped.
@@ -343,7 +373,20 @@ impl FileLock {
                 use std::os::unix::fs::OpenOptionsExt;
                 options.mode(FILE_MODE);
             }
-            let file = options.open(path)?;
+            let file = match options.open(path) {
+                Ok(file) => file,
+                // Windows: the holder is removing the lock file (delete pending, which no one
+                // may open); wait for it to be gone, as for a held lock.
+                #[cfg(windows)]
+                Err(e)
+                    if e.kind() == io::ErrorKind::PermissionDenied && started.elapsed() < wait =>
+                {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(MAX_LOCK_PAUSE);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             match file.try_lock() {
                 Ok(()) => {
                     if still_linked(&file, path)? {
@@ -422,7 +465,24 @@ fn still_linked(file: &File, path: &Path) -> io::Result<bool> {
     }
 }
 
-#[cfg(not(unix))]
+#[cfg(windows)]
+fn still_linked(file: &File, path: &Path) -> io::Result<bool> {
+    match File::open(path) {
+        Ok(now) => winfs::same_file(file, &now),
+        // Removed, or removed while still open elsewhere (delete pending).
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(not(any(unix, windows)))]
 fn still_linked(_file: &File, path: &Path) -> io::Result<bool> {
     Ok(path.exists())
 }

@@ -68,13 +68,19 @@ pub const MAX_NAME_BYTES: usize = 200;
 
 /// The settings folder to use: `flag` (from `--settings-dir`) when given, else
 /// `$PREAUTH_SETTINGS_DIR` when set and non-empty, else `~/.preauth` (`./.preauth`
-/// when there is no home folder).
+/// when there is no home folder). On Windows the last is `%LOCALAPPDATA%\preauth\settings`,
+/// where Windows keeps a user's data that stays on this machine (as the device-bound
+/// tokens do).
 pub fn resolve_dir(flag: Option<PathBuf>) -> PathBuf {
     if let Some(dir) = flag {
         return dir;
     }
     if let Some(dir) = std::env::var_os(SETTINGS_DIR_ENV).filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
+    }
+    #[cfg(windows)]
+    if let Some(local) = std::env::var_os("LOCALAPPDATA").filter(|d| !d.is_empty()) {
+        return PathBuf::from(local).join("preauth").join("settings");
     }
     std::env::home_dir()
         .unwrap_or_else(|| PathBuf::from("."))

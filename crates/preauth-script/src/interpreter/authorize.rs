@@ -191,17 +191,8 @@ fn joined(
 /// `cancel` is set (the loopback listener won) without swallowing a later line.
 fn read_pasted_line(cancel: &AtomicBool) -> Option<String> {
     while !cancel.load(Ordering::Relaxed) {
-        let mut poll = libc::pollfd {
-            fd: 0,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: `poll` points to one valid pollfd for the duration of the call.
-        let ready = unsafe { libc::poll(&mut poll, 1, 200) };
-        if ready < 0 {
-            return None;
-        }
-        if ready == 0 || cancel.load(Ordering::Relaxed) {
+        let ready = stdin_ready(200)?;
+        if !ready || cancel.load(Ordering::Relaxed) {
             continue;
         }
         let mut line = String::new();
@@ -212,4 +203,37 @@ fn read_pasted_line(cancel: &AtomicBool) -> Option<String> {
         }
     }
     None
+}
+
+/// Whether standard input has something to read within `millis` milliseconds; `None` when it
+/// cannot be waited on.
+#[cfg(unix)]
+fn stdin_ready(millis: i32) -> Option<bool> {
+    let mut poll = libc::pollfd {
+        fd: 0,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: `poll` points to one valid pollfd for the duration of the call.
+    let ready = unsafe { libc::poll(&mut poll, 1, millis) };
+    (ready >= 0).then_some(ready > 0)
+}
+
+/// Whether standard input has something to read within `millis` milliseconds; `None` when it
+/// cannot be waited on. A console is signalled by any input event (a key press before Enter
+/// too), and a pipe or file is always signalled: then the read waits for a whole line, as it
+/// would without this check.
+#[cfg(windows)]
+fn stdin_ready(millis: u32) -> Option<bool> {
+    use windows_sys::Win32::Foundation::{WAIT_OBJECT_0, WAIT_TIMEOUT};
+    use windows_sys::Win32::System::Console::{GetStdHandle, STD_INPUT_HANDLE};
+    use windows_sys::Win32::System::Threading::WaitForSingleObject;
+    // SAFETY: GetStdHandle takes a constant; the handle it gives is not closed here.
+    let input = unsafe { GetStdHandle(STD_INPUT_HANDLE) };
+    // SAFETY: waiting on a handle of this process, for a bounded time.
+    match unsafe { WaitForSingleObject(input, millis) } {
+        WAIT_OBJECT_0 => Some(true),
+        WAIT_TIMEOUT => Some(false),
+        _ => None,
+    }
 }
