@@ -31,9 +31,7 @@ use crate::substitute::Defines;
 
 pub use authorize::{UserAgent, UserAgentFuture};
 pub use environment::{Environment, TimeMachine};
-pub use show::{
-    access_token_json, access_token_output, connection_table, connections_table, listing_table,
-};
+pub use show::access_token_output;
 
 /// Exit codes of a run (documented in `--help` and the README).
 pub mod exit {

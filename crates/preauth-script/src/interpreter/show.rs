@@ -1,15 +1,11 @@
 //! Statements that only read: `show …`, `check connections`, `export settings`.
 
-use std::time::SystemTime;
-
-use preauth_core::connection::Connection;
+use preauth_actions::overview::{self, RefreshExpiry};
+use preauth_actions::token::access_token_json;
 use preauth_core::error::LifecycleError;
 use preauth_core::error::When;
-use preauth_core::lifecycle::{
-    AccessGrant, Lifecycle, RefreshFailure, TokenState, connection_status,
-};
+use preauth_core::lifecycle::{Lifecycle, RefreshFailure};
 use preauth_core::platform::{ClientAuth, Platform, Registry};
-use preauth_core::store::Listing;
 
 use super::{Environment, ExecError};
 use crate::ast::ExportMode;
@@ -44,17 +40,6 @@ pub async fn access_token_output(
     })
 }
 
-/// The JSON form of an access token for a job: the token, its expiry, the connection
-/// and the platform; never the refresh token or the client secret.
-pub fn access_token_json(grant: &AccessGrant) -> serde_json::Value {
-    serde_json::json!({
-        "access_token": grant.token.secret(),
-        "expires_at": rfc3339(grant.expires_at),
-        "connection": grant.connection.name,
-        "platform": grant.platform.id,
-    })
-}
-
 /// `show access token for connection '…'`.
 pub(super) async fn access_token(env: &Environment, name: &str) -> Result<(), ExecError> {
     let text = access_token_output(env.lifecycle(), name, env.format).await?;
@@ -74,17 +59,10 @@ pub(super) fn connections(env: &Environment) -> Result<(), ExecError> {
 }
 
 /// The table of `show connections`, and the problems of the listing (a file that does
-/// not parse), for the statement and the API of `preauth serve`.
-pub fn connections_table(env: &Environment) -> Result<(Table, Vec<String>), ExecError> {
+/// not parse).
+fn connections_table(env: &Environment) -> Result<(Table, Vec<String>), ExecError> {
     let listing = env.lifecycle().store().outlines()?;
-    Ok(listing_table(env, &listing))
-}
-
-/// The table of `show connections` of a `listing` read by the caller (who may judge it
-/// with [`preauth_core::monitor::check_listing`] too, without reading it twice), and its
-/// problems.
-pub fn listing_table(env: &Environment, listing: &Listing) -> (Table, Vec<String>) {
-    let now = env.lifecycle().now();
+    let (summaries, problems) = overview::summaries(env, &listing);
     let mut table = Table::new(&[
         "name",
         "platform",
@@ -97,92 +75,71 @@ pub fn listing_table(env: &Environment, listing: &Listing) -> (Table, Vec<String
         "problem",
     ])
     .with_detail("show connection {}");
-    for entry in &listing.connections {
-        let sealed = Cell::Flag(entry.sealed);
-        match &entry.connection {
-            Ok(connection) => {
-                let platform = env.lifecycle().platform_of(connection).ok();
-                let times = times(platform.as_deref(), connection, now);
-                table.push(vec![
-                    connection.name.clone().into(),
-                    connection.platform.clone().into(),
-                    platform
-                        .map(|p| country(&p, connection))
-                        .unwrap_or_default()
-                        .into(),
-                    connection.api_url.clone().into(),
-                    times.status.into(),
-                    times.access,
-                    times.refresh,
-                    sealed,
-                    times.problem.into(),
-                ]);
-            }
-            Err(error) => table.push(vec![
-                entry.name.clone().into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                UNUSABLE.into(),
-                "".into(),
-                "".into(),
-                sealed,
-                error.to_string().into(),
-            ]),
-        }
+    for summary in summaries {
+        let standing = summary.standing;
+        table.push(vec![
+            summary.name.into(),
+            summary.platform.unwrap_or_default().into(),
+            summary.country.unwrap_or_default().into(),
+            summary.api_url.unwrap_or_default().into(),
+            standing.status.into(),
+            Cell::time(standing.access_token_expires_at),
+            refresh_expiry(standing.refresh_token_expires),
+            Cell::Flag(summary.encrypted),
+            standing.problem.unwrap_or_default().into(),
+        ]);
     }
-    let problems = listing.problems.iter().map(ToString::to_string).collect();
-    (table, problems)
+    Ok((table, problems))
 }
 
 /// `show connection '…'`: every property except the secrets' values.
 pub(super) fn connection(env: &Environment, name: &str) -> Result<(), ExecError> {
-    env.print(&connection_table(env, name)?.render(env.format))
-}
-
-/// The table of `show connection '…'` (never a secret's value), for the statement and
-/// the API of `preauth serve`.
-pub fn connection_table(env: &Environment, name: &str) -> Result<Table, ExecError> {
-    let entry = env.lifecycle().store().listed(name)?;
-    let connection = entry.connection?;
-    let now = env.lifecycle().now();
-    let platform = env.lifecycle().platform_of(&connection).ok();
-    let times = times(platform.as_deref(), &connection, now);
+    let details = overview::details(env, name)?;
+    let standing = details.standing;
     let set = Cell::Set;
-    let tokens = connection.tokens.as_ref();
     let mut table = Table::properties();
     for (key, value) in [
-        ("name", connection.name.clone().into()),
-        ("platform", connection.platform.clone().into()),
-        ("api url", connection.api_url.clone().into()),
-        ("client id", connection.client_id.clone().into()),
-        ("client secret", set(connection.client_secret.is_some())),
-        ("redirect url", connection.redirect_url.clone().into()),
-        ("status", times.status.into()),
-        ("problem", times.problem.into()),
-        ("access token", set(tokens.is_some())),
-        ("access token expires", times.access),
+        ("name", details.name.into()),
+        ("platform", details.platform.into()),
+        ("api url", details.api_url.into()),
+        ("client id", details.client_id.into()),
+        ("client secret", set(details.has_client_secret)),
+        ("redirect url", details.redirect_url.into()),
+        ("status", standing.status.into()),
+        ("problem", standing.problem.unwrap_or_default().into()),
+        ("access token", set(details.has_access_token)),
         (
-            "refresh token",
-            set(tokens.is_some_and(|t| t.refresh_token.is_some())),
+            "access token expires",
+            Cell::time(standing.access_token_expires_at),
         ),
+        ("refresh token", set(details.has_refresh_token)),
         (
             "refresh token obtained",
-            Cell::time(tokens.and_then(|t| t.refresh_token_issued_at)),
+            Cell::time(details.refresh_token_obtained_at),
         ),
-        ("refresh token expires", times.refresh),
+        (
+            "refresh token expires",
+            refresh_expiry(standing.refresh_token_expires),
+        ),
         (
             "last refresh failure",
-            check::refresh_failure(&connection)
-                .unwrap_or_default()
-                .into(),
+            details.last_refresh_failure.unwrap_or_default().into(),
         ),
-        ("encrypted", Cell::Flag(entry.sealed)),
-        ("stored in", entry.location.clone().into()),
+        ("encrypted", Cell::Flag(details.encrypted)),
+        ("stored in", details.stored_in.into()),
     ] {
         table.push(vec![key.into(), value]);
     }
-    Ok(table)
+    env.print(&table.render(env.format))
+}
+
+/// When a refresh token expires, as a cell.
+fn refresh_expiry(expiry: RefreshExpiry) -> Cell {
+    match expiry {
+        RefreshExpiry::At(at) => Cell::Time(at),
+        RefreshExpiry::Never => "does not expire".into(),
+        RefreshExpiry::Unknown => Cell::Absent,
+    }
 }
 
 /// `show platforms`.
@@ -376,66 +333,4 @@ pub(super) fn export(
         OutputFormat::Json => env.print(&crate::output::value(env.format, xml.trim_end())),
         OutputFormat::Table | OutputFormat::Csv => env.print(&xml),
     }
-}
-
-/// The status word of a connection that cannot be used; why is in `problem`.
-const UNUSABLE: &str = "unusable";
-
-/// Status, why it is unusable, and the expiries, as shown in tables.
-struct Times {
-    status: String,
-    problem: String,
-    access: Cell,
-    refresh: Cell,
-}
-
-fn times(platform: Option<&Platform>, connection: &Connection, now: SystemTime) -> Times {
-    let Some(platform) = platform else {
-        return Times {
-            status: UNUSABLE.into(),
-            problem: format!("unknown platform '{}'", connection.platform),
-            access: Cell::Absent,
-            refresh: Cell::Absent,
-        };
-    };
-    let status = connection_status(platform, connection, now);
-    let state = match status.state {
-        TokenState::NotAuthorized => "not authorized",
-        TokenState::Valid => "valid",
-        TokenState::Unrenewable => "valid, no refresh token",
-        TokenState::NeedsRefresh => "needs refresh",
-        TokenState::NoRefreshToken => "expired, no refresh token",
-        TokenState::RefreshTokenExpired => "refresh token expired",
-    };
-    let refresh = match status.refresh_token_expires_at {
-        Some(at) => Cell::Time(at),
-        None if status.refresh_token_issued_at.is_some() => "does not expire".into(),
-        None => Cell::Absent,
-    };
-    // A refused refresh token is the problem, whatever the access token still says.
-    let (state, problem) = match RefreshFailure::blocking(connection) {
-        Some(failure) => ("refresh token refused", failure.message),
-        None => (state, String::new()),
-    };
-    Times {
-        status: state.into(),
-        problem,
-        access: Cell::time(status.access_token_expires_at),
-        refresh,
-    }
-}
-
-/// The country of the platform host the connection uses; empty when its API URL is
-/// not one of the platform's hosts (an override such as the sandbox).
-fn country(platform: &Platform, connection: &Connection) -> String {
-    platform
-        .hosts
-        .iter()
-        .find(|h| h.base_url.eq_ignore_ascii_case(&connection.api_url))
-        .map(|h| h.country.clone())
-        .unwrap_or_default()
-}
-
-fn rfc3339(t: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t).to_string()
 }
