@@ -2,6 +2,7 @@
 //! folder and a user agent into the script interpreter, and maps results to exit codes.
 //! Everything else lives in the library crates.
 
+mod advice;
 mod cli;
 mod protector;
 mod run;
@@ -222,7 +223,10 @@ async fn token(common: &Common, name: &str) -> i32 {
             }
         },
         Err(error) => {
-            eprintln!("error: {error}");
+            eprintln!(
+                "error: {}",
+                advice::advised(&error.to_string(), &error.advice())
+            );
             exit::FAILURE
         }
     }
@@ -249,7 +253,12 @@ fn check(common: &Common, thresholds: Thresholds) -> i32 {
         .iter()
         .filter(|c| c.state != check::CheckState::Ok)
     {
-        println!("{} {}: {}", c.state, c.name, c.reason);
+        println!(
+            "{} {}: {}",
+            c.state,
+            c.name,
+            advice::advised(&c.reason, &c.advice)
+        );
     }
     report.state().exit_code()
 }

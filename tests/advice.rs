@@ -14,15 +14,6 @@ use common::{
     loopback_redirect, preauthenticate, rfc3339,
 };
 
-/// The statements an error text suggests: what stands between backticks.
-fn suggested(text: &str) -> Vec<String> {
-    text.split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_string)
-        .collect()
-}
-
 /// Asserts that `statement` parses: it is run after a statement that fails, so that it
 /// is parsed with the whole script (a parse error anywhere exits 2 before anything runs)
 /// but never runs itself.
@@ -46,7 +37,7 @@ fn assert_parses(statement: &str) {
 /// The suggestions of a failed run, each checked to parse.
 #[track_caller]
 fn suggestions_of(out: &Outcome) -> Vec<String> {
-    let found = suggested(&out.stderr);
+    let found = common::suggested(&out.stderr);
     assert!(!found.is_empty(), "no statement suggested: {out:#?}");
     for statement in &found {
         assert_parses(statement);
@@ -300,7 +291,7 @@ fn a_taken_name_suggests_a_new_login_under_that_name_quoted() {
         advice,
         [
             format!("preauthenticate connection {literal}"),
-            format!("alter connection {literal} set client secret '…'"),
+            format!("alter connection {literal} set client id '…', client secret '…'"),
             format!("drop connection {literal}"),
         ]
     );

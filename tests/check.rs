@@ -156,7 +156,7 @@ fn expired_and_unopenable_connections_are_critical() {
     assert!(!line.contains("preauthenticate"), "{line}");
     assert!(
         outcome.stdout.lines().skip(1).any(|l| l == format!(
-            "CRITICAL acme-es: refresh token expired on {expired_on}; log in again with `preauthenticate connection 'acme-es'`"
+            "CRITICAL acme-es: refresh token expired on {expired_on}; log in again with preauth -c \"preauthenticate connection 'acme-es'\""
         )),
         "{outcome:#?}"
     );

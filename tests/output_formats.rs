@@ -259,9 +259,9 @@ fn a_refused_connection_keeps_its_expiry_and_the_plugin_summary_stays_short() {
         "a refused token still has its expiry: {check}"
     );
     assert!(
-        gone["reason"]
-            .as_str()
-            .is_some_and(|r| r.contains("register connection 'acme-gone'")),
+        gone["advice"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|code| code == "new_tokens_from_partner")),
         "{check}"
     );
     assert_eq!(check["connections"][1]["state"], "OK");

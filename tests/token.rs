@@ -226,8 +226,8 @@ fn a_spent_refresh_token_fails_with_one_sentence() {
     assert!(spent.contains("'acme-nl'"), "{spent}");
     // Registered from a partner's tokens: new ones come from the partner, not a login here.
     assert!(
-        spent.contains("obtain new tokens there")
-            && spent.contains("`register connection 'acme-nl'"),
+        spent.contains("obtain new tokens from the partner application")
+            && spent.contains("preauth -c \"register connection 'acme-nl'"),
         "not actionable: {spent}"
     );
     assert_eq!(counter(&sandbox, "spent_refresh_token_reuses"), 1);
@@ -248,7 +248,7 @@ fn an_expired_refresh_token_fails_with_one_sentence() {
     let expired = token_fails(&ws, &["acme-nl", "--format", "json"], tokens);
     assert!(expired.contains("expired"), "{expired}");
     assert!(
-        expired.contains("obtain new tokens there"),
+        expired.contains("obtain new tokens from the partner application"),
         "not actionable: {expired}"
     );
     assert_eq!(counter(&sandbox, "spent_refresh_token_reuses"), 0);

@@ -653,3 +653,32 @@ pub fn systemd_verify(names: &[&str]) {
     assert!(out.status.success(), "systemd-analyze verify: {stderr}");
     assert!(stderr.trim().is_empty(), "systemd-analyze verify: {stderr}");
 }
+
+/// The statements an error message suggests: in backticks (the script language's advice)
+/// and in `preauth -c "…"` command lines (a shell user's), unescaped.
+pub fn suggested(text: &str) -> Vec<String> {
+    let mut found: Vec<String> = text
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect();
+    // A shell user is advised `preauth -c "…"` command lines: the statement, unescaped.
+    for (_, rest) in text
+        .match_indices("preauth -c \"")
+        .map(|(at, _)| text.split_at(at))
+    {
+        let quoted = &rest["preauth -c \"".len()..];
+        let mut statement = String::new();
+        let mut chars = quoted.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => statement.extend(chars.next()),
+                '"' => break,
+                c => statement.push(c),
+            }
+        }
+        found.push(statement);
+    }
+    found
+}

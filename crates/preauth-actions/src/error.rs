@@ -1,8 +1,9 @@
 //! Why an action failed: the core's errors with their types (and so their `source()`
 //! chains), and the causes of the actions' own checks.
 
+use preauth_core::advice::Advice;
 use preauth_core::api_keys::ApiKeyError;
-use preauth_core::error::{LifecycleError, Quoted};
+use preauth_core::error::LifecycleError;
 use preauth_core::platform::{DiscoveryError, PlatformError};
 use preauth_core::protector::ProtectError;
 use preauth_core::store::StoreError;
@@ -34,7 +35,7 @@ pub enum ActionError {
     )]
     NotShared,
     /// No machine of this name holds a key slot.
-    #[error("no machine named '{name}' holds a key slot; `show machines` lists them")]
+    #[error("no machine named '{name}' holds a key slot")]
     UnknownMachine {
         /// The name.
         name: String,
@@ -53,11 +54,7 @@ pub enum ActionError {
         known: Vec<String>,
     },
     /// No platform has this id.
-    #[error(
-        "unknown platform '{id}'; known platforms: {} (add one with `create platform {} from issuer '…'`)",
-        known.join(", "),
-        Quoted(id)
-    )]
+    #[error("unknown platform '{id}'; known platforms: {}", known.join(", "))]
     UnknownPlatform {
         /// The id asked for.
         id: String,
@@ -82,8 +79,7 @@ pub enum ActionError {
     },
     /// A new login for a name that is taken.
     #[error(
-        "a connection named '{existing}' exists already; log in again with the app it stores with `preauthenticate connection {q}`, change that app first with `alter connection {q} set client secret '…'`, or replace the connection after `drop connection {q}`",
-        q = Quoted(existing)
+        "a connection named '{existing}' exists already; log in again with the app it stores (change that app first if it changed), or replace the connection"
     )]
     NameTaken {
         /// The stored spelling of the name.
@@ -91,8 +87,7 @@ pub enum ActionError {
     },
     /// A registration for a name that is taken.
     #[error(
-        "a connection named '{existing}' exists already; to register new tokens for it, run `drop connection {}` first, or choose another name",
-        Quoted(existing)
+        "a connection named '{existing}' exists already; to register new tokens for it, drop it first, or choose another name"
     )]
     RegisterNameTaken {
         /// The stored spelling of the name.
@@ -116,4 +111,34 @@ pub enum ActionError {
         /// The connection that holds the token.
         holder: String,
     },
+}
+
+impl ActionError {
+    /// What repairs it: alternatives, each for a front end to put in its own terms.
+    pub fn advice(&self) -> Vec<Advice> {
+        match self {
+            ActionError::Lifecycle(e) => e.advice(),
+            ActionError::Store(e) => e.advice(),
+            ActionError::ApiKey(e) => e.advice(),
+            ActionError::UnknownMachine { .. } => vec![Advice::ListMachines],
+            ActionError::UnknownPlatform { id, .. } => {
+                vec![Advice::CreatePlatform { id: id.clone() }]
+            }
+            ActionError::NameTaken { existing } => vec![
+                Advice::LogInAgain {
+                    connection: existing.clone(),
+                },
+                Advice::ChangeClientCredentials {
+                    connection: existing.clone(),
+                },
+                Advice::DropOrRename {
+                    connection: existing.clone(),
+                },
+            ],
+            ActionError::RegisterNameTaken { existing } => vec![Advice::DropOrRename {
+                connection: existing.clone(),
+            }],
+            _ => Vec::new(),
+        }
+    }
 }

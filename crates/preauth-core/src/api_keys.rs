@@ -180,7 +180,7 @@ pub enum ApiKeyError {
         name: String,
     },
     /// No key of that name.
-    #[error("no API key named '{name}'; `show api keys` lists them")]
+    #[error("no API key named '{name}'")]
     Unknown {
         /// The name asked for.
         name: String,
@@ -191,6 +191,16 @@ pub enum ApiKeyError {
     /// The operating system gave no random bytes.
     #[error("cannot make a random key: {0}")]
     Random(String),
+}
+
+impl ApiKeyError {
+    /// What repairs it, for a front end to put in its own terms.
+    pub fn advice(&self) -> Vec<crate::advice::Advice> {
+        match self {
+            ApiKeyError::Unknown { .. } => vec![crate::advice::Advice::ListApiKeys],
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// The API keys of one store.

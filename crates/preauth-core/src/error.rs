@@ -4,6 +4,7 @@
 use std::fmt;
 use std::time::SystemTime;
 
+use crate::advice::Advice;
 use crate::connection::Connection;
 use crate::flow::FlowError;
 use crate::platform::PlatformError;
@@ -78,37 +79,6 @@ impl fmt::Display for Quoted<'_> {
     }
 }
 
-/// The advice for a connection that needs a new login here: "log in again with" and
-/// the statement in backticks. One text, so that [`LifecycleError::for_connection`] can
-/// find it in a recorded sentence.
-struct LoginAgain<'a>(&'a str);
-
-impl fmt::Display for LoginAgain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "log in again with `preauthenticate connection {}`",
-            Quoted(self.0)
-        )
-    }
-}
-
-/// The advice for a connection registered from a partner application's tokens whose
-/// tokens are dead: the connection's name and platform id.
-struct FromPartner<'a>(&'a str, &'a str);
-
-impl fmt::Display for FromPartner<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let q = Quoted(self.0);
-        write!(
-            f,
-            "the tokens of '{}' came from a partner application: obtain new tokens there, then run `drop connection {q}` and `register connection {q} platform {} client id '…' client secret '…' redirect url '…' access token '…' refresh token '…'`",
-            self.0,
-            Quoted(self.1)
-        )
-    }
-}
-
 /// What the token lifecycle could not do, and what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum LifecycleError {
@@ -132,15 +102,13 @@ pub enum LifecycleError {
         platform: String,
     },
     /// The connection has no tokens yet.
-    #[error("connection '{name}' has no tokens yet; log in for it with `preauthenticate connection {}`", Quoted(.name))]
+    #[error("connection '{name}' has no tokens yet")]
     NotAuthorized {
         /// The connection.
         name: String,
     },
     /// The access token expired and there is no refresh token.
-    #[error(
-        "the access token of '{name}' has expired and the platform gave no refresh token; {}", LoginAgain(.name)
-    )]
+    #[error("the access token of '{name}' has expired and the platform gave no refresh token")]
     NoRefreshToken {
         /// The connection.
         name: String,
@@ -148,7 +116,7 @@ pub enum LifecycleError {
     /// A login or registration yielded no refresh token on a platform that issues them:
     /// the connection is stored, but dies with its access token.
     #[error(
-        "the platform issued no refresh token for '{name}', so this connection stops working at {}; for an OpenID Connect provider, ask for the offline_access scope (preauth sends prompt=consent with it) and {}", When(*.dies_at), LoginAgain(.name)
+        "the platform issued no refresh token for '{name}', so this connection stops working at {}; for an OpenID Connect provider, ask for the offline_access scope (preauth sends prompt=consent with it)", When(*.dies_at)
     )]
     NoRefreshTokenIssued {
         /// The connection.
@@ -157,7 +125,7 @@ pub enum LifecycleError {
         dies_at: SystemTime,
     },
     /// The refresh token expired.
-    #[error("the refresh token of '{name}' expired{}{}; {}", On(*.expired_at), Said(.said), LoginAgain(.name))]
+    #[error("the refresh token of '{name}' expired{}{}", On(*.expired_at), Said(.said))]
     RefreshTokenExpired {
         /// The connection.
         name: String,
@@ -175,7 +143,7 @@ pub enum LifecycleError {
     },
     /// The refresh token was already used.
     #[error(
-        "the refresh token of '{name}' was already used (by another program, or in a refresh whose answer was lost){}; {}", Said(.said), LoginAgain(.name)
+        "the refresh token of '{name}' was already used (by another program, or in a refresh whose answer was lost){}", Said(.said)
     )]
     RefreshTokenSpent {
         /// The connection.
@@ -184,9 +152,7 @@ pub enum LifecycleError {
         said: Option<String>,
     },
     /// The refresh token is unknown or revoked.
-    #[error(
-        "the platform no longer accepts the refresh token of '{name}' ({detail}); {}", LoginAgain(.name)
-    )]
+    #[error("the platform no longer accepts the refresh token of '{name}' ({detail})")]
     RefreshTokenRejected {
         /// The connection.
         name: String,
@@ -213,7 +179,7 @@ pub enum LifecycleError {
     },
     /// Client id or secret wrong.
     #[error(
-        "the platform did not accept the client authentication of '{name}'{}; copy the client id and secret again from the app registration with `alter connection {} set client id '…', client secret '…'`, and for a platform of your own check that its client authentication (basic or body) is the one the app is registered with", Said(.said), Quoted(.name)
+        "the platform did not accept the client authentication of '{name}'{}; for a platform of your own, also check that its client authentication (basic or body) is the one the app is registered with", Said(.said)
     )]
     InvalidClient {
         /// The connection.
@@ -223,7 +189,7 @@ pub enum LifecycleError {
     },
     /// Redirect URI not registered or not the one used.
     #[error(
-        "the platform says the redirect URL '{redirect_url}' of '{name}' does not match the app registration{}; register exactly this URL with the app, or correct the connection with `alter connection {} set redirect url '…'`", Said(.said), Quoted(.name)
+        "the platform says the redirect URL '{redirect_url}' of '{name}' does not match the app registration{}; register exactly this URL with the app, or correct the connection's", Said(.said)
     )]
     RedirectUriMismatch {
         /// The connection.
@@ -244,9 +210,7 @@ pub enum LifecycleError {
         detail: String,
     },
     /// A bearer call refused the access token.
-    #[error(
-        "the platform rejected the access token of '{name}' ({detail}); refresh it with `refresh connection {q} force`, or log in again with `preauthenticate connection {q}`", q = Quoted(.name)
-    )]
+    #[error("the platform rejected the access token of '{name}' ({detail})")]
     AccessTokenRejected {
         /// The connection.
         name: String,
@@ -273,7 +237,7 @@ pub enum LifecycleError {
     },
     /// A refresh was sent and its answer lost: the old refresh token may be spent.
     #[error(
-        "the answer to the refresh of '{name}' was lost ({reason}); the old refresh token may be spent and was not used again: run `refresh connection {}` once later, which says what to do if the token turns out to be spent", Quoted(.name)
+        "the answer to the refresh of '{name}' was lost ({reason}); the old refresh token may be spent and was not used again: one refresh later says what to do if the token turns out to be spent"
     )]
     RefreshOutcomeUnknown {
         /// The connection.
@@ -318,7 +282,7 @@ pub enum LifecycleError {
     },
     /// The platform issued new tokens that could not be stored: the chain is broken.
     #[error(
-        "the platform issued new tokens for '{name}' but they could not be stored ({source}); the stored refresh token is now spent, so '{name}' needs a new login: fix the store, then run `preauthenticate connection {}`", Quoted(.name)
+        "the platform issued new tokens for '{name}' but they could not be stored ({source}); the stored refresh token is now spent, so '{name}' needs a new login once the store is fixed"
     )]
     TokensNotStored {
         /// The connection.
@@ -340,7 +304,7 @@ pub enum LifecycleError {
     /// A refresh is not sent because the last one with the same refresh token failed
     /// in a way that sending it again cannot repair.
     #[error(
-        "{} (recorded {}); preauth does not send this refresh token again by itself, because the platform counts every refused call against the app: after fixing the cause, run `refresh connection {} force`", .failure.message, When(.failure.at), Quoted(.name)
+        "{} (recorded {}); preauth does not send this refresh token again by itself, because the platform counts every refused call against the app", .failure.message, When(.failure.at)
     )]
     RefreshBlocked {
         /// The connection.
@@ -351,7 +315,7 @@ pub enum LifecycleError {
     /// The tokens of a connection registered from a partner application are dead: only
     /// the partner application can obtain new ones.
     #[error(
-        "{cause}; {}", FromPartner(.name, .platform)
+        "{cause}; the tokens of '{name}' came from a partner application, where new ones come from"
     )]
     PartnerTokensDead {
         /// The connection.
@@ -397,6 +361,74 @@ impl LifecycleError {
         )
     }
 
+    /// What repairs it: alternatives, each for a front end to put in its own terms
+    /// (empty when nothing a person does helps, or trying again later is all).
+    pub fn advice(&self) -> Vec<Advice> {
+        use LifecycleError as E;
+        let on = |name: &String| name.clone();
+        match self {
+            E::Store(store) => store.advice(),
+            E::NotAuthorized { name }
+            | E::NoRefreshToken { name }
+            | E::NoRefreshTokenIssued { name, .. }
+            | E::RefreshTokenExpired { name, .. }
+            | E::RefreshTokenSpent { name, .. }
+            | E::RefreshTokenRejected { name, .. }
+            | E::TokensNotStored { name, .. } => vec![Advice::LogInAgain {
+                connection: on(name),
+            }],
+            E::InvalidClient { name, .. } => vec![Advice::ChangeClientCredentials {
+                connection: on(name),
+            }],
+            E::RedirectUriMismatch { name, .. } => vec![Advice::ChangeRedirectUrl {
+                connection: on(name),
+            }],
+            E::AccessTokenRejected { name, .. } => vec![
+                Advice::ForceRefresh {
+                    connection: on(name),
+                },
+                Advice::LogInAgain {
+                    connection: on(name),
+                },
+            ],
+            E::RefreshOutcomeUnknown { name, .. } => vec![Advice::RefreshLater {
+                connection: on(name),
+            }],
+            E::RefreshBlocked { name, failure } => {
+                // New tokens from a partner need the connection's platform: the advice of
+                // such a record comes through `for_connection`, which knows it.
+                let mut advice: Vec<Advice> = failure
+                    .advice
+                    .iter()
+                    .filter(|code| *code != "new_tokens_from_partner")
+                    .filter_map(|code| Advice::for_connection(code, name, ""))
+                    .collect();
+                advice.push(Advice::ForceRefresh {
+                    connection: on(name),
+                });
+                advice
+            }
+            E::PartnerTokensDead {
+                name,
+                platform,
+                refused,
+                ..
+            } => {
+                let mut advice = vec![Advice::NewTokensFromPartner {
+                    connection: on(name),
+                    platform: platform.clone(),
+                }];
+                if matches!(**refused, E::RefreshBlocked { .. }) {
+                    advice.push(Advice::ForceRefresh {
+                        connection: on(name),
+                    });
+                }
+                advice
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// This error as advice for `connection`: when the connection was registered from a
     /// partner application's tokens (see [`REGISTERED_KEY`]), a dead refresh token is
     /// repaired by new tokens from that application, not by a login here; other errors
@@ -408,18 +440,13 @@ impl LifecycleError {
         let cause = match &self {
             // A failure recorded with the advice for a login here (the record is written
             // where the connection is not at hand): the partner's advice instead.
-            LifecycleError::RefreshBlocked { name, failure } => {
-                let login = LoginAgain(name).to_string();
-                if !failure.message.contains(&login) {
+            LifecycleError::RefreshBlocked { failure, .. } => {
+                let needs_tokens =
+                    |code: &String| code == "log_in_again" || code == "new_tokens_from_partner";
+                if !failure.advice.iter().any(needs_tokens) {
                     return self;
                 }
-                let mut failure = failure.clone();
-                let partner = FromPartner(name, &connection.platform);
-                failure.message = failure.message.replace(&login, &partner.to_string());
-                return LifecycleError::RefreshBlocked {
-                    name: name.clone(),
-                    failure,
-                };
+                self.to_string()
             }
             LifecycleError::RefreshTokenExpired {
                 name,
@@ -546,9 +573,15 @@ mod tests {
         };
         assert_eq!(
             e.to_string(),
-            "the refresh token of 'acme' expired on 2026-11-02 10:00:00 UTC; log in again with `preauthenticate connection 'acme'`"
+            "the refresh token of 'acme' expired on 2026-11-02 10:00:00 UTC"
         );
         assert!(e.needs_new_login());
+        assert_eq!(
+            e.advice(),
+            [Advice::LogInAgain {
+                connection: "acme".into()
+            }]
+        );
         let e = LifecycleError::RateLimited {
             name: "acme".into(),
             retry_at: None,

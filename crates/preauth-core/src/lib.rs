@@ -13,6 +13,7 @@
 //! - [`clock::Clock`] is injected, so tests reach expiries without waiting.
 #![deny(missing_docs)]
 
+pub mod advice;
 pub mod api_keys;
 pub mod clock;
 pub mod connection;

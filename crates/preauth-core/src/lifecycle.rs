@@ -428,13 +428,15 @@ impl Lifecycle {
                 FailureKind::Refused,
             ),
         };
-        let error = error.for_connection(&subject);
+        // The record says what happened and its advice as codes; whose new tokens repair
+        // it (a login here, the partner's) is decided where it is shown.
         if error.is_lasting() {
             let record =
-                RefreshFailure::new(self.now(), kind, Some(&refresh_token), error.to_string());
+                RefreshFailure::new(self.now(), kind, Some(&refresh_token), error.to_string())
+                    .with_advice(&error.advice());
             self.record_failure(locked, record).await;
         }
-        Err(error)
+        Err(error.for_connection(&subject))
     }
 
     /// Records a refresh failure in the stored connection, for monitoring and so that a

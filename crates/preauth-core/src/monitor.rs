@@ -10,8 +10,9 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+use crate::advice::Advice;
 use crate::connection::Connection;
-use crate::error::{Quoted, When, is_registered};
+use crate::error::{When, is_registered};
 use crate::lifecycle::{ConnectionStatus, RefreshFailure, TokenState, connection_status};
 use crate::platform::Registry;
 use crate::store::{Listed, Listing, Store, StoreError};
@@ -87,6 +88,8 @@ pub struct ConnectionCheck {
     /// The platform refused the refresh token: the chain is broken (counted as failed,
     /// not expiring, whatever its expiry).
     pub refused: bool,
+    /// What repairs it, for a front end to put in its own terms.
+    pub advice: Vec<Advice>,
 }
 
 /// The verdicts on every connection of a settings folder.
@@ -165,16 +168,28 @@ fn check_one(
                     reason: format!("unknown platform '{}'", connection.platform),
                     refresh_token_expires_at: None,
                     refused: false,
+                    advice: Vec::new(),
                 };
             };
             let status = connection_status(&platform, &connection, now);
             // A recorded failure outweighs the dates: the token chain is broken, not
             // expiring (so it counts as failed, not expiring).
-            let (state, reason, refused) = match refresh_failure(&connection) {
-                Some(failure) => (CheckState::Critical, failure, true),
+            let (state, reason, refused, advice) = match refresh_failure(&connection) {
+                Some(failure) => {
+                    let advice = recorded_advice(&connection);
+                    (CheckState::Critical, failure, true, advice)
+                }
                 None => {
-                    let (state, reason) = judge(&status, &cure(&connection), now, thresholds);
-                    (state, reason, false)
+                    let (state, reason) = judge(&status, now, thresholds);
+                    let dead = matches!(
+                        status.state,
+                        TokenState::NotAuthorized
+                            | TokenState::NoRefreshToken
+                            | TokenState::Unrenewable
+                            | TokenState::RefreshTokenExpired
+                    );
+                    let advice = if dead { cure(&connection) } else { Vec::new() };
+                    (state, reason, false, advice)
                 }
             };
             ConnectionCheck {
@@ -184,6 +199,7 @@ fn check_one(
                 reason,
                 refresh_token_expires_at: status.refresh_token_expires_at,
                 refused,
+                advice,
             }
         }
         Err(error) => ConnectionCheck {
@@ -193,6 +209,7 @@ fn check_one(
             reason: error.to_string(),
             refresh_token_expires_at: None,
             refused: false,
+            advice: Vec::new(),
         },
     }
 }
@@ -206,6 +223,7 @@ fn check_problem(problem: StoreError) -> ConnectionCheck {
         reason: problem.to_string(),
         refresh_token_expires_at: None,
         refused: false,
+        advice: Vec::new(),
     }
 }
 
@@ -233,35 +251,58 @@ fn problem_file(problem: &StoreError) -> String {
 
 /// What brings a dead connection back: a login here, or new tokens from the partner
 /// application that obtained the registered ones.
-fn cure(connection: &Connection) -> String {
+fn cure(connection: &Connection) -> Vec<Advice> {
+    let name = connection.name.clone();
     if is_registered(connection) {
-        "obtain new tokens from the partner application and register them again".into()
+        vec![Advice::NewTokensFromPartner {
+            connection: name,
+            platform: connection.platform.clone(),
+        }]
     } else {
-        format!(
-            "log in again with `preauthenticate connection {}`",
-            Quoted(&connection.name)
-        )
+        vec![Advice::LogInAgain { connection: name }]
     }
 }
 
+/// The advice kept with the refresh failure recorded in `connection` (new tokens from
+/// the partner for a registered one), and a forced refresh once its cause is fixed.
+fn recorded_advice(connection: &Connection) -> Vec<Advice> {
+    let name = &connection.name;
+    let codes = RefreshFailure::of(connection)
+        .map(|f| f.advice)
+        .unwrap_or_default();
+    let mut advice: Vec<Advice> = if is_registered(connection) {
+        cure(connection)
+    } else {
+        codes
+            .iter()
+            .filter_map(|code| Advice::for_connection(code, name, &connection.platform))
+            .collect()
+    };
+    advice.push(Advice::ForceRefresh {
+        connection: name.clone(),
+    });
+    advice
+}
+
+/// The verdict on `status` at `now` and why, in a short phrase (what repairs a dead one
+/// is the check's advice).
 fn judge(
     status: &ConnectionStatus,
-    cure: &str,
     now: SystemTime,
     thresholds: Thresholds,
 ) -> (CheckState, String) {
     let refresh_expiry = status.refresh_token_expires_at;
     match status.state {
-        TokenState::NotAuthorized => (CheckState::Critical, format!("no tokens; {cure}")),
+        TokenState::NotAuthorized => (CheckState::Critical, "no tokens".to_string()),
         TokenState::NoRefreshToken => (
             CheckState::Critical,
-            format!("access token expired and no refresh token; {cure}"),
+            "access token expired and no refresh token".to_string(),
         ),
         // Healthy for now, but nothing can renew it: monitoring must not call it OK.
         TokenState::Unrenewable => (
             CheckState::Critical,
             format!(
-                "no refresh token: stops working at {}; {cure}",
+                "no refresh token: stops working at {}",
                 status
                     .access_token_expires_at
                     .map(|t| When(t).to_string())
@@ -270,7 +311,7 @@ fn judge(
         ),
         TokenState::RefreshTokenExpired => (
             CheckState::Critical,
-            format!("refresh token expired on {}; {cure}", day(refresh_expiry)),
+            format!("refresh token expired on {}", day(refresh_expiry)),
         ),
         TokenState::Valid | TokenState::NeedsRefresh => match refresh_expiry {
             None => (CheckState::Ok, "refresh token does not expire".into()),
@@ -511,6 +552,7 @@ impl CheckReport {
                         .refresh_token_expires_at
                         .map(|at| humantime::format_rfc3339_seconds(at).to_string()),
                     "refresh_refused": c.refused,
+                    "advice": c.advice.iter().map(Advice::code).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -561,7 +603,6 @@ mod tests {
         let verdict = |days| {
             judge(
                 &status(TokenState::Valid, Some(at(days) + Duration::from_secs(60))),
-                "cure",
                 now,
                 t,
             )
@@ -575,14 +616,13 @@ mod tests {
         assert_eq!(
             judge(
                 &status(TokenState::RefreshTokenExpired, Some(at(0))),
-                "cure",
                 now,
                 t
             )
             .0,
             CheckState::Critical
         );
-        let (state, reason) = judge(&status(TokenState::Unrenewable, None), "cure", now, t);
+        let (state, reason) = judge(&status(TokenState::Unrenewable, None), now, t);
         assert_eq!(state, CheckState::Critical, "no refresh token is never OK");
         assert!(
             reason.contains("no refresh token: stops working at"),
@@ -614,6 +654,7 @@ mod tests {
             reason: format!("last refresh failed at 2027-01-01 10:00:00 UTC: refused; {advice}"),
             refresh_token_expires_at: Some(at(30)),
             refused: true,
+            advice: Vec::new(),
         };
         let report = CheckReport {
             connections: ["a", "b", "c", "d", "e"].map(broken).to_vec(),
@@ -657,6 +698,7 @@ mod tests {
                     reason: "refresh token expires in 5 days (2027-01-20)".into(),
                     refresh_token_expires_at: Some(at(5)),
                     refused: false,
+                    advice: Vec::new(),
                 },
                 ConnectionCheck {
                     name: "b".into(),
@@ -665,6 +707,7 @@ mod tests {
                     reason: "x".into(),
                     refresh_token_expires_at: Some(at(20)),
                     refused: false,
+                    advice: Vec::new(),
                 },
             ],
             unknown: None,

@@ -14,7 +14,6 @@ use zeroize::Zeroizing;
 
 use crate::connection::Connection;
 use crate::connstr::ConnectionString;
-use crate::error::Quoted;
 use crate::platform::Registry;
 use crate::protector::{CONNECTION_STRING_LABEL, ProtectError, ProtectErrorKind, Protector};
 use crate::secret::{PkceVerifier, StateToken};
@@ -134,26 +133,18 @@ impl Sealer {
         if !self.is_sealed(stored) {
             return Ok(Zeroizing::new(stored.to_string()));
         }
-        let advice = format!(
-            "on the machine that sealed it, run `export settings {q} plain` and save what it prints as a file, then run here `drop connection {q}` and `import settings '<that file>'`; or start anew here: `drop connection {q}`, then `preauthenticate exact client id '…' client secret '…' redirect url '…' as connection {q}`",
-            q = Quoted(label)
-        );
+        // What to do (move the connection here, or start anew) is the store error's
+        // advice: `StoreError::advice`.
         match &self.protector {
+            // Sealed with a key this run does not have: as if sealed elsewhere.
             None => Err(ProtectError {
-                kind: ProtectErrorKind::Key,
-                message: format!(
-                    "the connection string is sealed but no device key is in use here; {advice}"
-                ),
+                kind: ProtectErrorKind::AnotherDevice,
+                message: "the connection string is sealed but no device key is in use here"
+                    .to_string(),
             }),
             Some(p) => match p.open(stored, label) {
                 Ok(text) => Ok(text),
-                // The key itself is missing or unreadable: its own sentence says what
-                // to do (which folder, which variable); a new login would not help.
-                Err(e) if e.kind == ProtectErrorKind::Key => Err(e),
-                Err(e) => Err(ProtectError {
-                    kind: e.kind,
-                    message: format!("{}; {advice}", e.message),
-                }),
+                Err(e) => Err(e),
             },
         }
     }

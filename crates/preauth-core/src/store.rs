@@ -44,15 +44,13 @@ pub struct PendingAuthorization {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// No connection of that name.
-    #[error("no connection named '{name}'; 'show connections' lists the ones there are")]
+    #[error("no connection named '{name}'")]
     NotFound {
         /// The name asked for.
         name: String,
     },
     /// A connection of that name exists already (on create).
-    #[error(
-        "a connection named '{name}' exists already in {path}; drop it first (`drop connection {}`) or choose another name", crate::error::Quoted(.name)
-    )]
+    #[error("a connection named '{name}' exists already in {path}")]
     AlreadyExists {
         /// The name.
         name: String,
@@ -174,6 +172,29 @@ pub enum StoreError {
         /// The cause.
         source: std::io::Error,
     },
+}
+
+impl StoreError {
+    /// What repairs it, for a front end to put in its own terms (empty when there is
+    /// nothing to do but what the message says).
+    pub fn advice(&self) -> Vec<crate::advice::Advice> {
+        match self {
+            StoreError::NotFound { .. } => vec![crate::advice::Advice::ListConnections],
+            // A key that cannot be read says what to do itself (which folder, which
+            // variable); a connection sealed elsewhere is moved here or made anew.
+            StoreError::Protect { name, source, .. }
+                if source.kind != crate::protector::ProtectErrorKind::Key =>
+            {
+                vec![crate::advice::Advice::MoveSealedConnection {
+                    connection: name.clone(),
+                }]
+            }
+            StoreError::AlreadyExists { name, .. } => vec![crate::advice::Advice::DropOrRename {
+                connection: name.clone(),
+            }],
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// One connection as listed by [`Store::list`].

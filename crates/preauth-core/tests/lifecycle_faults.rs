@@ -180,8 +180,11 @@ async fn a_save_that_fails_after_the_answer_says_the_chain_is_lost_and_records_i
         text.contains("the platform issued new tokens for 'acme' but they could not be stored"),
         "{text}"
     );
-    assert!(
-        text.contains("`preauthenticate connection 'acme'`"),
+    assert_eq!(
+        err.advice(),
+        [preauth_core::advice::Advice::LogInAgain {
+            connection: "acme".into()
+        }],
         "{text}"
     );
     assert!(!text.contains(&sent));
@@ -237,8 +240,10 @@ async fn after_a_lost_answer_one_automatic_try_then_none() {
     );
     assert!(
         blocked
-            .to_string()
-            .contains("refresh connection 'acme' force"),
+            .advice()
+            .contains(&preauth_core::advice::Advice::ForceRefresh {
+                connection: "acme".into()
+            }),
         "{blocked}"
     );
     assert_eq!(sb.counters().faults_applied, 2, "nothing sent");

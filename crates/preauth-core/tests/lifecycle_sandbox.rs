@@ -276,9 +276,11 @@ async fn an_expired_refresh_token_names_its_date() {
         diff <= Duration::from_secs(1),
         "date read from Exact's message: {err}"
     );
-    assert!(
-        err.to_string()
-            .contains("; log in again with `preauthenticate connection 'acme'`")
+    assert_eq!(
+        err.advice(),
+        [preauth_core::advice::Advice::LogInAgain {
+            connection: "acme".into()
+        }]
     );
 }
 

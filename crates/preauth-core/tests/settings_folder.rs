@@ -343,8 +343,11 @@ fn sealed_connection_strings_round_trip_and_fail_clearly_elsewhere() {
                 shown.contains("settings-acme.xml") && shown.contains("'acme'"),
                 "{shown}"
             );
-            assert!(
-                shown.contains("preauthenticate") && shown.contains("plain"),
+            assert_eq!(
+                e.advice(),
+                [preauth_core::advice::Advice::MoveSealedConnection {
+                    connection: "acme".into()
+                }],
                 "{shown}"
             );
         }

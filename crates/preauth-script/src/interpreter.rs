@@ -108,6 +108,16 @@ pub enum ExecError {
     Output(std::io::Error),
 }
 
+impl ExecError {
+    /// What repairs it (see [`preauth_core::advice::Advice`]).
+    pub fn advice(&self) -> Vec<preauth_core::advice::Advice> {
+        match self {
+            ExecError::Action(action) => action.advice(),
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// The core's errors are the actions' errors.
 macro_rules! from_action_cause {
     ($($cause:ty),*) => {$(
@@ -283,7 +293,10 @@ impl Interpreter {
             ExecError::Statement(StatementError::Parse(e)) => e.to_string(),
             // Substitution errors name their place already.
             ExecError::Statement(e @ StatementError::Substitute { .. }) => format!("error: {e}"),
-            other => format!("error: {at}: {other}"),
+            other => format!(
+                "error: {at}: {}",
+                crate::advice::advised(&other.to_string(), &other.advice())
+            ),
         };
         match self.on_error {
             OnErrorMode::Ignore => {

@@ -31,6 +31,7 @@
 
 #![deny(missing_docs)]
 
+pub mod advice;
 pub mod ast;
 pub mod diagnostics;
 pub mod help;

@@ -81,7 +81,7 @@ pub(crate) fn check(
     allowed: &[ApiHost],
 ) -> Result<(), ApiError> {
     let misfit = |error: ApiError| ApiError {
-        misfit: Some(("api_url".to_string(), None)),
+        misfit: Some(Box::new(("api_url".to_string(), None))),
         ..error
     };
     let checked = platform.check_api_url(api_url).map_err(|error| {

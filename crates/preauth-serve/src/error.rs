@@ -9,6 +9,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use preauth_actions::ActionError;
+use preauth_core::advice::Advice;
 use preauth_core::api_keys::ApiKeyError;
 use preauth_core::error::LifecycleError;
 use preauth_core::store::StoreError;
@@ -27,7 +28,9 @@ pub struct ApiError {
     pub retry_after: Option<Duration>,
     /// For a body that does not fit: the field (as a path) and what it should be, sent as
     /// `field` and `expected`.
-    pub misfit: Option<(String, Option<String>)>,
+    pub misfit: Option<Box<(String, Option<String>)>>,
+    /// What repairs it, sent as `advice`: codes with the route to call.
+    pub advice: Vec<Advice>,
 }
 
 impl ApiError {
@@ -39,7 +42,13 @@ impl ApiError {
             message: message.into(),
             retry_after: None,
             misfit: None,
+            advice: Vec::new(),
         }
+    }
+
+    /// This error with `advice`.
+    pub(crate) fn advised(self, advice: Vec<Advice>) -> ApiError {
+        ApiError { advice, ..self }
     }
 
     /// 401: no key, or one that is not known.
@@ -81,7 +90,10 @@ impl IntoResponse for ApiError {
             log_failure(self.status, &self.message);
         }
         let mut body = serde_json::json!({"error": self.code, "message": self.message});
-        if let Some((field, expected)) = &self.misfit {
+        if !self.advice.is_empty() {
+            body["advice"] = crate::advice::for_api(&self.advice);
+        }
+        if let Some((field, expected)) = self.misfit.as_deref() {
             body["field"] = serde_json::json!(field);
             body["expected"] = serde_json::json!(expected);
         }
@@ -121,7 +133,7 @@ impl From<JsonRejection> for ApiError {
                 let misfit = Misfit::of(&rejection.body_text());
                 let mut error =
                     ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", misfit.sentence());
-                error.misfit = misfit.field.map(|field| (field, misfit.expected));
+                error.misfit = misfit.field.map(|field| Box::new((field, misfit.expected)));
                 return error;
             }
             _ => (
@@ -249,7 +261,8 @@ impl From<StoreError> for ApiError {
             StoreError::Spooled { .. } => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "store_failed"),
         };
-        ApiError::new(status, code, error.to_string())
+        let advice = error.advice();
+        ApiError::new(status, code, error.to_string()).advised(advice)
     }
 }
 
@@ -277,7 +290,7 @@ impl From<LifecycleError> for ApiError {
             | E::Unparseable { .. } => (StatusCode::BAD_GATEWAY, "platform_unavailable"),
             _ => (StatusCode::BAD_GATEWAY, "platform_refused"),
         };
-        ApiError::new(status, code, sentence(&error))
+        ApiError::new(status, code, sentence(&error)).advised(error.advice())
     }
 }
 
@@ -304,17 +317,20 @@ pub(crate) fn sentence(error: &LifecycleError) -> String {
     }
 }
 
-/// [`sentence`] of an action's error.
+/// What a page says of an action's error: its [`sentence`] and its advice in the pages'
+/// terms.
 pub(crate) fn action_sentence(error: &ActionError) -> String {
-    match error {
+    let message = match error {
         ActionError::Lifecycle(error) => sentence(error),
         other => other.to_string(),
-    }
+    };
+    crate::advice::for_pages(&message, &error.advice())
 }
 
 impl From<ActionError> for ApiError {
     fn from(error: ActionError) -> ApiError {
-        match error {
+        let advice = error.advice();
+        let answer = match error {
             ActionError::Lifecycle(e) => e.into(),
             ActionError::Store(e) => e.into(),
             ActionError::RegisterNameTaken { .. } => {
@@ -338,7 +354,8 @@ impl From<ActionError> for ApiError {
                 error.to_string(),
             ),
             other => ApiError::internal(other.to_string()),
-        }
+        };
+        answer.advised(advice)
     }
 }
 

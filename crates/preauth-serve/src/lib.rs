@@ -18,6 +18,7 @@
 
 #![deny(missing_docs)]
 
+mod advice;
 mod api_hosts;
 mod audit;
 mod auth;

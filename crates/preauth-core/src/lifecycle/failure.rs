@@ -2,8 +2,10 @@
 //! the connection (key `preauth-refresh-failed`) so that monitoring sees a broken chain
 //! and nothing sends a refresh token known to be dead.
 //!
-//! Stored as one line, `<RFC 3339 time> <kind> <token tag> <sentence>`, for example
-//! `2026-11-23T10:00:00Z refused 3f9a0c1b7e2d the refresh token of 'acme' was already used …`.
+//! Stored as one line, `<RFC 3339 time> <kind>[+<advice code>…] <token tag> <sentence>`, for
+//! example `2026-11-23T10:00:00Z refused+log_in_again 3f9a0c1b7e2d the refresh token of 'acme'
+//! was already used …`: the advice is kept as codes (see [`crate::advice::Advice::code`]),
+//! which every front end puts in its own terms; the sentence says what happened.
 //! The token tag is the start of the SHA-256 of the refresh token the record is about
 //! (never the token): a record only blocks while that same token is stored, so a new
 //! login, a new registration or a hand-edited token is never held back by an old record.
@@ -72,8 +74,10 @@ pub struct RefreshFailure {
     pub kind: FailureKind,
     /// The tag of the refresh token it is about (`None` in records without one).
     token_tag: Option<String>,
-    /// The sentence the user was told (with its advice).
+    /// What happened, in one sentence.
     pub message: String,
+    /// The codes of the advice that repairs it ([`crate::advice::Advice::code`]).
+    pub advice: Vec<String>,
 }
 
 /// Hex digits of the token's SHA-256 kept in a record: enough to tell tokens apart,
@@ -93,7 +97,14 @@ impl RefreshFailure {
             kind,
             token_tag: token.map(tag),
             message: message.replace(['\n', '\r'], " "),
+            advice: Vec::new(),
         }
+    }
+
+    /// This record with `advice` kept as its codes.
+    pub fn with_advice(mut self, advice: &[crate::advice::Advice]) -> Self {
+        self.advice = advice.iter().map(|a| a.code().to_string()).collect();
+        self
     }
 
     /// The record stored in `connection`, if any.
@@ -151,13 +162,16 @@ impl RefreshFailure {
         let mut words = line.splitn(4, ' ');
         let at = words.next().and_then(|w| humantime::parse_rfc3339(w).ok());
         let rest: Vec<&str> = words.collect();
-        let kind = rest.first().and_then(|w| FailureKind::from_word(w));
+        let mut kind_and_advice = rest.first().map(|w| w.split('+')).into_iter().flatten();
+        let kind = kind_and_advice.next().and_then(FailureKind::from_word);
+        let advice = kind_and_advice.map(str::to_string).collect();
         match (at, kind, rest.as_slice()) {
             (Some(at), Some(kind), [_, tag, message]) => RefreshFailure {
                 at,
                 kind,
                 token_tag: (*tag != "-").then(|| tag.to_string()),
                 message: message.to_string(),
+                advice,
             },
             (at, _, _) => RefreshFailure {
                 at: at.unwrap_or(SystemTime::UNIX_EPOCH),
@@ -167,6 +181,7 @@ impl RefreshFailure {
                     Some(_) => line.split_once(' ').map_or("", |(_, m)| m).to_string(),
                     None => line.to_string(),
                 },
+                advice: Vec::new(),
             },
         }
     }
@@ -176,9 +191,16 @@ impl fmt::Display for RefreshFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} {} {} {}",
+            "{} {}",
             humantime::format_rfc3339_seconds(self.at),
-            self.kind.word(),
+            self.kind.word()
+        )?;
+        for code in &self.advice {
+            write!(f, "+{code}")?;
+        }
+        write!(
+            f,
+            " {} {}",
             self.token_tag.as_deref().unwrap_or("-"),
             self.message
         )

@@ -202,12 +202,10 @@ pub(super) async fn refresh_all(env: &Environment, days: Option<u32>) -> Result<
                 Cell::time(None),
                 "another process (or machine) was refreshing it".to_string(),
             ),
-            KeepAliveOutcome::Failed(error) => (
-                "failed",
-                Cell::time(None),
-                Cell::time(None),
-                advised(env.lifecycle(), &name, error).to_string(),
-            ),
+            KeepAliveOutcome::Failed(error) => ("failed", Cell::time(None), Cell::time(None), {
+                let error = advised(env.lifecycle(), &name, error);
+                crate::advice::advised(&error.to_string(), &error.advice())
+            }),
         };
         table.push(vec![
             name.into(),

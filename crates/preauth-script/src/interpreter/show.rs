@@ -315,7 +315,7 @@ fn check_table(report: &CheckReport) -> Table {
             c.name.clone().into(),
             c.platform.clone().into(),
             c.state.to_string().into(),
-            c.reason.clone().into(),
+            crate::advice::advised(&c.reason, &c.advice).into(),
         ]);
     }
     table

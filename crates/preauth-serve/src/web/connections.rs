@@ -338,7 +338,7 @@ fn not_found(error: ActionError) -> PageError {
         ActionError::Store(StoreError::NotFound { name }) => {
             PageError::NotFound(format!("There is no connection '{name}'."))
         }
-        other => PageError::BadRequest(capitalized(&other.to_string())),
+        other => PageError::BadRequest(capitalized(&crate::error::action_sentence(&other))),
     }
 }
 
