@@ -132,25 +132,42 @@ pub enum StoreError {
         /// How long was waited.
         waited: Duration,
     },
-    /// A store on a server could not do what was asked (unreachable, refused, a row
-    /// lock not granted in time, this machine not enrolled); `reason` is the sentence,
-    /// with what to do.
+    /// A store on a server could not do what was asked (refused, misconfigured, this
+    /// machine not enrolled); `reason` is the sentence, with what to do.
     #[error("{location}: {reason}")]
     Backend {
         /// The store, without its password.
         location: String,
         /// What happened and what to do.
         reason: String,
+        /// The database driver's error, when there is one.
+        #[source]
+        source: Option<BackendCause>,
     },
-    /// A store on a server did not answer in time (a frozen or overloaded server, or a
-    /// network that drops packets): unavailable, as opposed to refusing; `reason` says
-    /// how long was waited for what.
+    /// A store on a server kept the connection's row locked for another session (on
+    /// this or another machine) longer than the lock wait allowed: busy, try again.
+    #[error(
+        "{location}: the connection stayed locked by another process (on this or another machine) longer than the lock wait; if one hangs, end it (pg_stat_activity names it), or allow a longer wait with --lock-timeout"
+    )]
+    RowLocked {
+        /// The store, without its password.
+        location: String,
+        /// The database driver's error.
+        #[source]
+        source: Option<BackendCause>,
+    },
+    /// A store on a server is down or did not answer in time (stopped, restarting, a
+    /// frozen or overloaded server, or a network that drops packets): unavailable, as
+    /// opposed to refusing; `reason` says what was not answered.
     #[error("{location}: {reason}")]
     Unavailable {
         /// The store, without its password.
         location: String,
         /// What was not answered, and within how long.
         reason: String,
+        /// The database driver's error, when there is one.
+        #[source]
+        source: Option<BackendCause>,
     },
     /// A token answer could not be written to a store on a server; it is kept durably
     /// on this machine (see [`crate::spool`]) and written to the store by the next
@@ -175,6 +192,10 @@ pub enum StoreError {
         source: std::io::Error,
     },
 }
+
+/// The error of a store's database driver, kept as the [`std::error::Error::source`] of
+/// a [`StoreError`] (the core knows no driver).
+pub type BackendCause = Box<dyn std::error::Error + Send + Sync>;
 
 /// One connection as listed by [`Store::list`].
 #[derive(Debug)]

@@ -42,7 +42,7 @@ impl Documents for PgDocuments {
         let location = self.db.location().to_string();
         let deadline = self.db.lock_wait_deadline(self.lock_wait);
         self.db.run_within(deadline, async move {
-            let failed = |e: tokio_postgres::Error| error(&location, &e, &format!("lock {owned}"));
+            let failed = |e: tokio_postgres::Error| error(&location, e, &format!("lock {owned}"));
             locking.batch_execute(&begin).await.map_err(&failed)?;
             let locked = locking
                 .execute(
@@ -73,7 +73,7 @@ async fn read(client: &Client, name: &str, location: &str) -> Result<Option<Vec<
             &[&name],
         )
         .await
-        .map_err(|e| error(location, &e, &format!("read {name}")))?;
+        .map_err(|e| error(location, e, &format!("read {name}")))?;
     Ok(row.map(|r| r.get(0)))
 }
 
@@ -99,7 +99,7 @@ impl LockedDocument for PgLockedDocument<'_> {
         let location = self.db.location().to_string();
         self.open = false;
         self.db.run(async move {
-            let failed = |e: tokio_postgres::Error| error(&location, &e, &format!("write {name}"));
+            let failed = |e: tokio_postgres::Error| error(&location, e, &format!("write {name}"));
             let written = client
                 .execute(
                     "INSERT INTO preauth_documents (name, body) VALUES ($1, $2)

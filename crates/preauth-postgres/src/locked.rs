@@ -198,7 +198,7 @@ impl RowLock {
         let holder = self.refreshing.holder.clone();
         let deadline = self.db.lock_wait_deadline(wait);
         self.db.run_within(deadline, async move {
-            let failed = |e: tokio_postgres::Error| error(&location, &e, "lock the connection");
+            let failed = |e: tokio_postgres::Error| error(&location, e, "lock the connection");
             client.batch_execute(&begin).await.map_err(failed)?;
             // The row comes along, so that the first load under this lock needs no query.
             let lock = if skip_held {
@@ -348,7 +348,7 @@ impl RowLock {
                     // Without an SQL state the session or server went away: a new
                     // session may succeed where this one failed.
                     let session_lost = e.code().is_none();
-                    (session_lost, error(&location, &e, "store the connection"))
+                    (session_lost, error(&location, e, "store the connection"))
                 }))
             })?;
             let failed = match written {
@@ -382,7 +382,7 @@ pub(crate) fn replay(
     let written = db.with(|client, location| async move {
         write_fenced(&client, &copy, &summary)
             .await
-            .map_err(|e| error(&location, &e, "write the spooled answer"))
+            .map_err(|e| error(&location, e, "write the spooled answer"))
     });
     match written {
         Ok(_) => spool.remove(&entry.store, &entry.name),
@@ -536,7 +536,7 @@ impl LockedConnection for RowLock {
                     &[(&folded, Type::TEXT)],
                 )
                 .await
-                .map_err(|e| error(&location, &e, "read the connection"))?;
+                .map_err(|e| error(&location, e, "read the connection"))?;
             Ok((
                 row.get::<_, String>(0),
                 row.get::<_, String>(1),
@@ -651,7 +651,7 @@ async fn commit_one_row(
     location: &str,
     what: &str,
 ) -> Result<(), StoreError> {
-    let failed = |e: tokio_postgres::Error| error(location, &e, what);
+    let failed = |e: tokio_postgres::Error| error(location, e, what);
     match changed {
         Ok(1) => client.batch_execute("COMMIT").await.map_err(failed),
         Ok(_) => {
@@ -670,6 +670,7 @@ fn error_gone(location: &str) -> StoreError {
     StoreError::Backend {
         location: location.to_string(),
         reason: "the connection's row disappeared while it was locked".into(),
+        source: None,
     }
 }
 

@@ -172,7 +172,7 @@ impl PgStore {
                     )
                     .await,
             }
-            .map_err(|e| error(&location, &e, "read the connections"))?;
+            .map_err(|e| error(&location, e, "read the connections"))?;
             Ok(rows
                 .iter()
                 .map(|r| (r.get(0), r.get(1), r.get(2)))
@@ -232,7 +232,7 @@ impl PgStore {
         }
         let taken_in = std::path::PathBuf::from(self.location());
         self.db.with(|client, location| async move {
-            let failed = |e: tokio_postgres::Error| error(&location, &e, "store the connection");
+            let failed = |e: tokio_postgres::Error| error(&location, e, "store the connection");
             client.batch_execute("BEGIN").await.map_err(failed)?;
             for (folded, name, provider, sealed, hash, (outline, summary)) in &rows {
                 let mut params: Vec<(&(dyn ToSql + Sync), Type)> = vec![
@@ -287,7 +287,7 @@ impl PgStore {
             )
         });
         let (rows, total) = self.db.with(|client, location| async move {
-            let failed = |e: tokio_postgres::Error| error(&location, &e, "read the connections");
+            let failed = |e: tokio_postgres::Error| error(&location, e, "read the connections");
             if page.as_ref().is_none_or(|(after, ..)| after.is_none()) {
                 keys::check_openable(&client, &location).await?;
             }
@@ -464,7 +464,7 @@ impl Store for PgStore {
                         &[&from, &limit],
                     )
                     .await
-                    .map_err(|e| error(&location, &e, "read the connections"))?;
+                    .map_err(|e| error(&location, e, "read the connections"))?;
                 Ok(rows)
             })?;
             let full = rows.len() == SUMMARY_BATCH;
@@ -529,7 +529,7 @@ impl Store for PgStore {
                     &[&hash],
                 )
                 .await
-                .map_err(|e| error(&location, &e, "read the connections"))?;
+                .map_err(|e| error(&location, e, "read the connections"))?;
             let names: Option<Vec<String>> = rows.iter().map(|r| r.get(0)).collect();
             Ok(names)
         })
@@ -575,7 +575,7 @@ impl Store for PgStore {
         let deadline = self.db.lock_wait_deadline(self.lock_wait);
         self.db
             .with_within(deadline, |client, location| async move {
-                let failed = |e: tokio_postgres::Error| error(&location, &e, "drop the connection");
+                let failed = |e: tokio_postgres::Error| error(&location, e, "drop the connection");
                 // Waits (at most the lock wait) for a refresh that holds the row.
                 client
                     .batch_execute(&format!("BEGIN; {wait}"))
@@ -606,7 +606,7 @@ impl Store for PgStore {
         let name = pending.connection.name.clone();
         let expires = pending.expires_at;
         self.db.with(|client, location| async move {
-            let failed = |e: tokio_postgres::Error| error(&location, &e, "keep the login");
+            let failed = |e: tokio_postgres::Error| error(&location, e, "keep the login");
             client
                 .execute("DELETE FROM preauth_pending WHERE expires_at < now()", &[])
                 .await
@@ -638,7 +638,7 @@ impl Store for PgStore {
                     &[&hash],
                 )
                 .await
-                .map_err(|e| error(&location, &e, "read the login"))?;
+                .map_err(|e| error(&location, e, "read the login"))?;
             Ok(row.map(|r| {
                 (
                     r.get::<_, String>(0),
@@ -724,7 +724,7 @@ impl Fleet for PgStore {
                     &[],
                 )
                 .await
-                .map_err(|e| error(&location, &e, "read the key slots"))?;
+                .map_err(|e| error(&location, e, "read the key slots"))?;
             Ok(rows
                 .iter()
                 .map(|r| {
