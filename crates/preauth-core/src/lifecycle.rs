@@ -37,8 +37,7 @@ pub use keepalive::{KeepAliveEvent, KeepAliveOutcome, KeepAliveReport};
 pub use register::{Proof, RegisterRequest, Registration};
 pub use status::{ConnectionStatus, TokenState, connection_status};
 
-/// The extra connection-string key where Twinfield's cluster URL is kept.
-pub const CLUSTER_URL_KEY: &str = "api-cluster-url";
+pub use crate::connection::CLUSTER_URL_KEY;
 
 /// When a platform refuses a refresh because the access token is still valid, the token
 /// is taken to live at least this long past the platform's refresh window.

@@ -472,7 +472,7 @@ fn error_chain(e: &reqwest::Error) -> String {
         }
         source = s.source();
     }
-    crate::flow::printable(&out)
+    crate::printable::printable(&out)
 }
 
 /// The time now plus a duration, for callers that hold only a clock.

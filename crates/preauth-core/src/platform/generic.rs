@@ -205,7 +205,7 @@ fn check_parameters(parameters: &[(String, String)]) -> Result<(), String> {
         if name.is_empty() || name.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err(format!(
                 "the authorization parameter name '{}' must be a non-empty word",
-                crate::flow::printable(name)
+                crate::printable::printable(name)
             ));
         }
         if value.chars().any(char::is_control) {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::response::excerpt;
 use super::{Grant, TokenError, after};
-use crate::flow::printable;
+use crate::printable::printable;
 
 /// A refusal by the platform: the request was processed (or deliberately not) and
 /// answered with an error.

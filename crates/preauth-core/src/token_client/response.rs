@@ -90,7 +90,7 @@ pub(super) fn parse_token(status: u16, body: &[u8]) -> Result<TokenResponse, Tok
     {
         return Err(unparseable(&format!(
             "token_type '{}' is not supported (only bearer)",
-            crate::flow::printable(t)
+            crate::printable::printable(t)
         )));
     }
     let expires_in = match &raw.expires_in {
