@@ -35,7 +35,9 @@ pub use failure::{FailureKind, REFRESH_FAILED_KEY, RefreshFailure};
 
 pub use keepalive::{KeepAliveEvent, KeepAliveOutcome, KeepAliveReport};
 pub use register::{Proof, RegisterRequest, Registration};
-pub use status::{ConnectionStatus, TokenState, connection_status};
+pub use status::{
+    ConnectionStatus, TokenState, connection_status, needs_refresh, refresh_token_expiry,
+};
 
 pub use crate::connection::CLUSTER_URL_KEY;
 
@@ -573,21 +575,6 @@ async fn blocking<T: Send + 'static>(
             source: std::io::Error::other(format!("a store worker stopped: {e}")),
         })
     })?
-}
-
-/// Whether the stored access token must be refreshed at `now`.
-pub fn needs_refresh(platform: &Platform, tokens: &Tokens, now: SystemTime) -> bool {
-    if tokens.access_token.secret().is_empty() {
-        return true;
-    }
-    now >= platform.refresh_allowed_from(tokens.access_token_expires_at)
-}
-
-/// When the stored refresh token expires, on platforms where they do.
-pub fn refresh_token_expiry(platform: &Platform, tokens: &Tokens) -> Option<SystemTime> {
-    let lifetime = platform.refresh_token_lifetime?;
-    tokens.refresh_token.as_ref()?;
-    tokens.refresh_token_issued_at?.checked_add(lifetime)
 }
 
 /// Tokens from a token response received at `now`. A response without a refresh token

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use super::TokenError;
+use super::error::TokenError;
 use crate::secret::{AccessToken, RefreshToken};
 
 /// Longest `expires_in` believed (ten years); larger values are treated as this.
