@@ -10,7 +10,8 @@
 use serde::Deserialize;
 use url::Url;
 
-use super::{ClientAuth, GenericPlatform};
+use super::generic::GenericPlatform;
+use super::record::ClientAuth;
 
 /// Why a provider's metadata cannot define a platform. Messages never hold a secret
 /// (the document has none) and say what to do.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::{ClientAuth, Host, Platform, PlatformError, parse_base_url};
+use super::record::{ClientAuth, Host, Platform, PlatformError, parse_base_url};
 
 /// The description of a user-defined platform, checked by [`Platform::generic`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use std::sync::{Arc, RwLock};
 
 use super::file::{self, PLATFORMS_FILE};
-use super::{Platform, PlatformError};
+use super::record::{Platform, PlatformError};
 use crate::documents::Documents;
 
 /// The platforms a run knows: the built-in ones plus user-defined ones. One set per
