@@ -13,7 +13,8 @@ use preauth_core::documents::{Documents, LockedDocument};
 use preauth_core::store::StoreError;
 use tokio_postgres::Client;
 
-use crate::db::{Db, error};
+use crate::db::Db;
+use crate::errors::error;
 
 /// The documents of one store.
 pub(crate) struct PgDocuments {

@@ -24,7 +24,7 @@ use preauth_core::store::StoreError;
 use tokio_postgres::Client;
 use zeroize::Zeroizing;
 
-use crate::db::error;
+use crate::errors::error;
 
 /// The label the data key is sealed under in a key slot.
 const DATA_KEY_LABEL: &str = "preauth data key";

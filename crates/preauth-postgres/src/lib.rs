@@ -23,6 +23,7 @@
 
 mod db;
 mod documents;
+mod errors;
 mod keys;
 mod locked;
 mod outline;

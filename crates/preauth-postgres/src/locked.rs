@@ -33,7 +33,8 @@ use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 
-use crate::db::{Db, error};
+use crate::db::Db;
+use crate::errors::error;
 use crate::outline::{outline_text, read_outline};
 use crate::summary::{self, Summary};
 

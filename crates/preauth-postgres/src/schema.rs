@@ -7,7 +7,7 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 
 use preauth_core::store::StoreError;
 
-use crate::db::error;
+use crate::errors::error;
 
 /// Every migration, in order: version and SQL. Released files never change.
 const MIGRATIONS: &[(i32, &str)] = &[

@@ -19,8 +19,9 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::types::{ToSql, Type};
 use zeroize::Zeroizing;
 
-use crate::db::{Db, error};
+use crate::db::Db;
 use crate::documents::PgDocuments;
+use crate::errors::error;
 use crate::keys::{self, DataKey, MachineKey};
 use crate::locked::{Holder, Refreshing, RowLock, replay};
 use crate::outline::{outline_text, read_outline};
