@@ -23,8 +23,10 @@ use crate::db::Db;
 use crate::documents::PgDocuments;
 use crate::errors::error;
 use crate::keys::{self, DataKey, MachineKey};
-use crate::locked::{Holder, Refreshing, RowLock, replay};
+use crate::lease::Holder;
+use crate::locked::{Refreshing, RowLock};
 use crate::outline::{outline_text, read_outline};
+use crate::replay::replay;
 use crate::schema;
 use crate::summary::{self, Summary};
 
