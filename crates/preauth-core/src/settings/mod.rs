@@ -31,7 +31,7 @@
 //! - Names compare by one rule, [`fold_name`], everywhere: lookups, duplicates, lock
 //!   files.
 //! - Locks are waited for at most [`DEFAULT_LOCK_WAIT`] (configurable); the wait ends
-//!   in [`StoreError::LockTimeout`] naming the connection and the lock file.
+//!   in [`crate::store::StoreError::LockTimeout`] naming the connection and the lock file.
 //! - With a [`Protector`](crate::protector::Protector), connection strings are
 //!   stored sealed under the connection name. A value sealed by `encrypt connection`
 //!   (under the fixed connection-string label) and pasted into a file by hand opens too,

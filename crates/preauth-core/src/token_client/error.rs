@@ -7,7 +7,7 @@ use crate::platform::PlatformError;
 /// What went wrong talking to a platform. Messages hold no secret.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
-    /// The platform answered and refused; see [`RefusalKind`] for the cause.
+    /// The platform answered and refused; see [`super::RefusalKind`] for the cause.
     #[error("{0}")]
     Refused(Refusal),
     /// The request never left (connection refused, DNS, TLS); retrying is safe.
