@@ -335,6 +335,48 @@ fn a_lock_wait_outlasts_the_store_timeout_but_a_plain_query_does_not() {
     assert!(holder.wait().expect("psql ends").success());
 }
 
+#[test]
+fn a_stopped_server_is_503_store_unavailable_for_the_api_until_it_is_back() {
+    let Some(Acme {
+        mut cluster,
+        ws,
+        token,
+        ..
+    }) = Acme::new()
+    else {
+        return;
+    };
+    let key = serve::api_key(&ws, "admin", "admin");
+    let mut server = serve::Server::start(&ws, &[]);
+    let limit = DEFAULT_BOUND + MARGIN;
+    let list = |server: &serve::Server| call(server, "GET", "/api/v1/connections", &key, limit);
+    let (status, body) = list(&server);
+    assert_eq!(status, 200, "{body}");
+
+    // The database is shut down: the connection in the pool is cut, and no new one is
+    // accepted. Each answer is "unavailable, try later", not a failure of preauth.
+    assert!(cluster.stop(), "the server stops");
+    for _ in 0..2 {
+        let (status, body) = list(&server);
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (503, Some("store_unavailable")),
+            "{body}"
+        );
+    }
+    ws.run(&["token", "acme"])
+        .exits(1)
+        .warns(&["cannot connect", "check that the server runs"]);
+
+    // Back on its port, the next call works on a new connection.
+    cluster.start_again().expect("the server starts again");
+    let (status, body) = list(&server);
+    assert_eq!(status, 200, "{body}");
+    ws.run(&["token", "acme"]).exits(0).says(&[&token]);
+    let outcome = server.stop();
+    assert_eq!(outcome.code, 0, "{outcome:#?}");
+}
+
 /// Whether `sql` on the test database of `cluster` prints `expected`.
 fn cluster_says(cluster: &Cluster, sql: &str, expected: &str) -> bool {
     cluster

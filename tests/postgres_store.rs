@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -837,4 +838,96 @@ fn a_refused_refresh_token_is_critical_for_every_machine_that_checks() {
     beta.run_c("show connections")
         .exits(0)
         .says(&["refresh token refused"]);
+}
+
+#[test]
+fn a_row_locked_by_another_session_is_busy_for_token_and_the_api() {
+    let Some(url) = database("row_locked") else {
+        return;
+    };
+    let cluster = pg_throwaway::shared().expect("started by `database`");
+    let sandbox = SandboxProcess::start(&[]);
+    let alpha = machine(&url, "alpha").with_env("PREAUTH_LOCK_TIMEOUT", "1");
+    let tokens = sandbox.issue_tokens(1);
+    // Obtained a day ago: the access token is dead, so a token needs the row's lock.
+    alpha.register_issued("acme", &sandbox, &tokens[0], DAY);
+    let key = serve::api_key(&alpha, "jobs", "token");
+    let mut server = serve::Server::start(&alpha, &[]);
+    let ask = || {
+        let url = format!("{}/api/v1/connections/acme/token", server.url);
+        let (status, body) = common::send(
+            "POST",
+            &url,
+            &format!("Authorization: Bearer {key}\r\n"),
+            "",
+        );
+        let body: serde_json::Value = serde_json::from_str(&body).expect("a JSON answer");
+        (status, body)
+    };
+
+    // Another session (an operator's psql) holds the connection's row in an open
+    // transaction, as a refresh on another machine does.
+    let mut holder = cluster
+        .psql("row_locked")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("psql starts");
+    let mut script = holder.stdin.take().expect("psql's input");
+    writeln!(
+        script,
+        "BEGIN; SELECT 1 FROM preauth_connections FOR UPDATE;"
+    )
+    .expect("sent");
+    let holding = "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cluster_says(cluster, "row_locked", holding, "1") {
+        assert!(Instant::now() < deadline, "the holder never took the row");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // The shell user is told it is busy and what to do, after the lock wait.
+    alpha
+        .run(&["token", "acme"])
+        .exits(1)
+        .warns(&["stayed locked by another process", "--lock-timeout"]);
+    // The API answers 503 busy, the same sentence: try again, nothing is broken.
+    let (status, body) = ask();
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("busy")),
+        "{body}"
+    );
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("stayed locked by another process"),
+        "{body}"
+    );
+    assert_eq!(
+        refreshes(&sandbox),
+        0,
+        "nothing was sent while the row was held"
+    );
+
+    // Released, both work and hand out the one refreshed token.
+    writeln!(script, "COMMIT;").expect("sent");
+    drop(script);
+    assert!(holder.wait().expect("psql ends").success());
+    let token = alpha.run(&["token", "acme"]);
+    token.exits(0);
+    let (status, body) = ask();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["access_token"].as_str(), Some(token.stdout.trim()));
+    assert_eq!(refreshes(&sandbox), 1);
+    let outcome = server.stop();
+    assert_eq!(outcome.code, 0, "{outcome:#?}");
+}
+
+/// Whether `sql` on database `name` of `cluster` prints `expected`.
+fn cluster_says(cluster: &pg_throwaway::Cluster, name: &str, sql: &str, expected: &str) -> bool {
+    cluster
+        .psql(name)
+        .args(["-c", sql])
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == expected)
 }

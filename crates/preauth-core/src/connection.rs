@@ -8,6 +8,16 @@ use std::time::SystemTime;
 
 use crate::secret::{AccessToken, ClientSecret, RefreshToken};
 
+/// The extra connection-string key that marks a connection registered from tokens
+/// obtained elsewhere (`register connection`, the OEM flow), with the time it was
+/// registered: new tokens for it come from the partner application that obtained them,
+/// so advice for dead tokens names that rather than a login here. A new login here
+/// (`preauthenticate connection`) removes it.
+pub const REGISTERED_KEY: &str = "preauth-registered";
+
+/// The extra connection-string key where Twinfield's cluster URL is kept.
+pub const CLUSTER_URL_KEY: &str = "api-cluster-url";
+
 /// One named connection.
 #[derive(Debug, Clone)]
 pub struct Connection {

@@ -52,12 +52,7 @@ impl fmt::Display for Said<'_> {
     }
 }
 
-/// The extra connection-string key that marks a connection registered from tokens
-/// obtained elsewhere (`register connection`, the OEM flow), with the time it was
-/// registered: new tokens for it come from the partner application that obtained them,
-/// so advice for dead tokens names that rather than a login here. A new login here
-/// (`preauthenticate connection`) removes it.
-pub const REGISTERED_KEY: &str = "preauth-registered";
+pub use crate::connection::REGISTERED_KEY;
 
 /// Whether `connection` was registered from tokens obtained elsewhere (see
 /// [`REGISTERED_KEY`]).

@@ -18,6 +18,7 @@ use url::Url;
 
 use crate::connection::Connection;
 use crate::platform::{Platform, PlatformError};
+use crate::printable::printable;
 use crate::secret::{AuthorizationCode, PkceVerifier, StateToken};
 use crate::store::PendingAuthorization;
 use crate::token_client::IdTokenClaims;
@@ -380,16 +381,6 @@ pub fn random_token(bytes: usize) -> Result<String, FlowError> {
     let mut buf = zeroize::Zeroizing::new(vec![0u8; bytes]);
     getrandom::fill(&mut buf).map_err(|e| FlowError::Random(e.to_string()))?;
     Ok(URL_SAFE_NO_PAD.encode(&*buf))
-}
-
-/// Text from the network, made safe to print: control characters removed, at most 200
-/// characters.
-pub(crate) fn printable(text: &str) -> String {
-    let mut out: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
-    if text.chars().count() > 200 {
-        out.push('…');
-    }
-    out
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ pub mod loopback;
 pub mod monitor;
 pub mod network;
 pub mod platform;
+mod printable;
 pub mod protector;
 pub mod sealing;
 pub mod secret;

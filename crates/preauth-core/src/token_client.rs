@@ -13,7 +13,7 @@
 //!   that cannot be read ([`TokenError::Unparseable`], with a secret-free excerpt).
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -24,14 +24,17 @@ use zeroize::Zeroizing;
 use crate::clock::Clock;
 use crate::connection::Connection;
 use crate::platform::{
-    ClientAuth, DiscoveryError, GenericPlatform, Platform, PlatformError, ProviderMetadata,
-    discovery_url,
+    ClientAuth, DiscoveryError, GenericPlatform, Platform, ProviderMetadata, discovery_url,
 };
 use crate::secret::{AccessToken, AuthorizationCode, PkceVerifier, RefreshToken};
 
+mod classify;
+mod error;
 mod refusal;
 mod response;
 
+pub(crate) use error::Grant;
+pub use error::TokenError;
 pub use refusal::{Refusal, RefusalKind};
 pub use response::{IdTokenClaims, MeInfo, TokenResponse, TokenValidation};
 
@@ -55,89 +58,6 @@ impl Default for TokenClientConfig {
             timeout: Duration::from_secs(30),
         }
     }
-}
-
-/// What went wrong talking to a platform. Messages hold no secret.
-#[derive(Debug, thiserror::Error)]
-pub enum TokenError {
-    /// The platform answered and refused; see [`RefusalKind`] for the cause.
-    #[error("{0}")]
-    Refused(Refusal),
-    /// The request never left (connection refused, DNS, TLS); retrying is safe.
-    #[error(
-        "the platform at {url} could not be reached ({reason}); nothing was sent, so trying again is safe"
-    )]
-    NotSent {
-        /// The endpoint (without query).
-        url: String,
-        /// Why.
-        reason: String,
-    },
-    /// The request was sent but no usable answer came back (timeout, connection dropped,
-    /// 5xx): the grant may have been used.
-    #[error(
-        "the request to {url} was sent but its answer was lost ({reason}); the grant may have been used"
-    )]
-    OutcomeUnknown {
-        /// The endpoint (without query).
-        url: String,
-        /// Why.
-        reason: String,
-    },
-    /// The answer could not be read.
-    #[error(
-        "the platform answered HTTP {status} with something that cannot be read ({reason}): {excerpt}"
-    )]
-    Unparseable {
-        /// The HTTP status.
-        status: u16,
-        /// What is wrong with it.
-        reason: String,
-        /// The beginning of the body, with anything token-like removed.
-        excerpt: String,
-    },
-    /// The platform record or base URL gives no usable endpoint.
-    #[error(transparent)]
-    Endpoint(#[from] PlatformError),
-    /// The platform has no such endpoint (no `me_path`, no token validation).
-    #[error("platform '{platform}' has no {what} endpoint")]
-    NoEndpoint {
-        /// The platform id.
-        platform: String,
-        /// Which endpoint.
-        what: &'static str,
-    },
-    /// The HTTP client could not be built (TLS roots).
-    #[error("the HTTP client cannot be set up: {0}")]
-    Client(String),
-}
-
-impl TokenError {
-    /// Whether the grant sent may have been consumed without us knowing the result.
-    pub fn outcome_unknown(&self) -> bool {
-        matches!(self, TokenError::OutcomeUnknown { .. })
-    }
-
-    /// Whether a grant sent with this outcome may have been spent without us holding
-    /// its replacement: the answer was lost, or it was a success (2xx) that cannot be read.
-    pub fn grant_may_be_spent(&self) -> bool {
-        match self {
-            TokenError::OutcomeUnknown { .. } => true,
-            TokenError::Unparseable { status, .. } => (200..300).contains(status),
-            _ => false,
-        }
-    }
-}
-
-/// Which request an answer belongs to (refusals read differently per grant).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Grant {
-    /// `grant_type=authorization_code`.
-    Code,
-    /// `grant_type=refresh_token`.
-    Refresh,
-    /// A bearer call with an access token (`current/Me`, token validation).
-    Bearer,
 }
 
 /// Talks to token endpoints. Cheap to clone.
@@ -424,7 +344,7 @@ impl TokenClient {
         if (200..300).contains(&status) {
             return Ok(());
         }
-        Err(refusal::classify(
+        Err(classify::classify(
             status,
             headers,
             body,
@@ -472,12 +392,7 @@ fn error_chain(e: &reqwest::Error) -> String {
         }
         source = s.source();
     }
-    crate::flow::printable(&out)
-}
-
-/// The time now plus a duration, for callers that hold only a clock.
-pub(crate) fn after(now: SystemTime, d: Duration) -> SystemTime {
-    now.checked_add(d).unwrap_or(now)
+    crate::printable::printable(&out)
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Talking to the server: a runtime of the store's own, connections (TLS for anything
-//! but loopback and Unix sockets), a small pool, and errors as one sentence.
+//! but loopback and Unix sockets) and a small pool; module `errors` words what fails.
 //!
 //! Every step is bounded, so a frozen server (one that accepts TCP and never answers)
 //! or a network that drops packets never hangs preauth: connecting (TCP, the startup
@@ -24,9 +24,9 @@ use std::sync::{Arc, Mutex, Weak};
 use std::task::Poll;
 use std::time::Duration;
 
+use crate::errors::error;
 use preauth_core::store::StoreError;
 use tokio_postgres::config::{Host, SslMode};
-use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config, NoTls};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -89,6 +89,7 @@ impl Db {
         let bad = |reason: String| StoreError::Backend {
             location: location.clone(),
             reason,
+            source: None,
         };
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(bad(
@@ -254,7 +255,7 @@ impl Db {
             };
             let connected = tokio::time::timeout(step, connecting)
                 .await
-                .map(|done| done.map_err(|e| error(&location, &e, "connect")));
+                .map(|done| done.map_err(|e| error(&location, e, "connect")));
             let _ = tx.send(connected);
         });
         match rx.recv() {
@@ -322,6 +323,7 @@ impl Db {
                 "the database did not answer {step} within {} s (a frozen or overloaded server, or a network that drops packets); preauth stopped waiting and closed its connections to it",
                 waited.as_secs_f64().ceil()
             ),
+            source: None,
         }
     }
 
@@ -373,6 +375,7 @@ impl Db {
         StoreError::Backend {
             location: self.location.clone(),
             reason,
+            source: None,
         }
     }
 }
@@ -447,50 +450,6 @@ pub fn location_of(url: &str) -> String {
         }
         Err(_) => "the store".to_string(),
     }
-}
-
-/// One sentence for a database error during `what`, never with a secret (the server's
-/// messages hold none of ours: values are sealed).
-pub(crate) fn error(location: &str, e: &tokio_postgres::Error, what: &str) -> StoreError {
-    if e.code() == Some(&SqlState::QUERY_CANCELED) {
-        // statement_timeout: slow, not refusing.
-        return StoreError::Unavailable {
-            location: location.to_string(),
-            reason: format!(
-                "the server cancelled the statement to {what} at preauth's statement timeout (an overloaded server, or a lock another session holds on a table); try again later, or allow a longer wait with --store-timeout"
-            ),
-        };
-    }
-    let reason = match e.code() {
-        Some(code) if *code == SqlState::LOCK_NOT_AVAILABLE => {
-            "the connection stayed locked by another process (on this or another machine) longer than the lock wait; if one hangs, end it (pg_stat_activity names it), or allow a longer wait with --lock-timeout".to_string()
-        }
-        Some(code) if *code == SqlState::INVALID_PASSWORD
-            || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
-        {
-            format!("the server refused the login ({}); check the user and password in the store URL", db_message(e))
-        }
-        Some(code) if *code == SqlState::INVALID_CATALOG_NAME => {
-            format!("{}; create the database first (createdb), preauth creates its tables itself", db_message(e))
-        }
-        Some(_) => format!("the server refused to {what}: {}", db_message(e)),
-        None if e.is_closed() => {
-            "the server closed the connection (it restarted, or the network broke)".to_string()
-        }
-        None => format!(
-            "cannot {what} ({e}); check that the server runs and that the store URL is right"
-        ),
-    };
-    StoreError::Backend {
-        location: location.to_string(),
-        reason,
-    }
-}
-
-/// The server's own message of a database error.
-fn db_message(e: &tokio_postgres::Error) -> String {
-    e.as_db_error()
-        .map_or_else(|| e.to_string(), |db| db.message().to_string())
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@ use preauth_core::documents::{Documents, LockedDocument};
 use preauth_core::store::StoreError;
 use tokio_postgres::Client;
 
-use crate::db::{Db, error};
+use crate::db::Db;
+use crate::errors::error;
 
 /// The documents of one store.
 pub(crate) struct PgDocuments {
@@ -42,7 +43,7 @@ impl Documents for PgDocuments {
         let location = self.db.location().to_string();
         let deadline = self.db.lock_wait_deadline(self.lock_wait);
         self.db.run_within(deadline, async move {
-            let failed = |e: tokio_postgres::Error| error(&location, &e, &format!("lock {owned}"));
+            let failed = |e: tokio_postgres::Error| error(&location, e, &format!("lock {owned}"));
             locking.batch_execute(&begin).await.map_err(&failed)?;
             let locked = locking
                 .execute(
@@ -73,7 +74,7 @@ async fn read(client: &Client, name: &str, location: &str) -> Result<Option<Vec<
             &[&name],
         )
         .await
-        .map_err(|e| error(location, &e, &format!("read {name}")))?;
+        .map_err(|e| error(location, e, &format!("read {name}")))?;
     Ok(row.map(|r| r.get(0)))
 }
 
@@ -99,7 +100,7 @@ impl LockedDocument for PgLockedDocument<'_> {
         let location = self.db.location().to_string();
         self.open = false;
         self.db.run(async move {
-            let failed = |e: tokio_postgres::Error| error(&location, &e, &format!("write {name}"));
+            let failed = |e: tokio_postgres::Error| error(&location, e, &format!("write {name}"));
             let written = client
                 .execute(
                     "INSERT INTO preauth_documents (name, body) VALUES ($1, $2)

@@ -24,7 +24,7 @@ use preauth_core::store::StoreError;
 use tokio_postgres::Client;
 use zeroize::Zeroizing;
 
-use crate::db::error;
+use crate::errors::error;
 
 /// The label the data key is sealed under in a key slot.
 const DATA_KEY_LABEL: &str = "preauth data key";
@@ -159,6 +159,7 @@ fn backend(location: &str, reason: String) -> StoreError {
     StoreError::Backend {
         location: location.to_string(),
         reason,
+        source: None,
     }
 }
 
@@ -181,7 +182,7 @@ pub(crate) async fn unlock(
     machine: &MachineKey,
     read_only: bool,
 ) -> Result<Arc<DataKey>, StoreError> {
-    let failed = |e: tokio_postgres::Error| error(location, &e, "read the key slots");
+    let failed = |e: tokio_postgres::Error| error(location, e, "read the key slots");
     let query = if read_only {
         "SELECT sealed_key FROM preauth_key_slots WHERE slot = $1 AND kind = $2"
     } else {
@@ -263,7 +264,7 @@ async fn machine_slots(client: &Client, location: &str) -> Result<i64, StoreErro
             &[],
         )
         .await
-        .map_err(|e| error(location, &e, "read the key slots"))?
+        .map_err(|e| error(location, e, "read the key slots"))?
         .get(0))
 }
 
@@ -286,7 +287,7 @@ impl Remains {
                 &[],
             )
             .await
-            .map_err(|e| error(location, &e, "read the store"))?;
+            .map_err(|e| error(location, e, "read the store"))?;
         Ok(Remains {
             connections: row.get(0),
             pending: row.get(1),
@@ -339,7 +340,7 @@ pub(crate) async fn claim_if_empty(
     location: &str,
     machine: &MachineKey,
 ) -> Result<Option<Arc<DataKey>>, StoreError> {
-    let failed = |e: tokio_postgres::Error| error(location, &e, "set up the key slots");
+    let failed = |e: tokio_postgres::Error| error(location, e, "set up the key slots");
     let claim = async {
         if machine_slots(client, location).await? > 0
             || !Remains::count(client, location).await?.is_empty()
@@ -373,7 +374,7 @@ pub(crate) async fn create_code(
     data_key_text: Zeroizing<String>,
     valid_for: Duration,
 ) -> Result<Zeroizing<String>, StoreError> {
-    let failed = |e: tokio_postgres::Error| error(location, &e, "store the enrollment code");
+    let failed = |e: tokio_postgres::Error| error(location, e, "store the enrollment code");
     let id = random_text(6, location)?;
     let secret = random_text(20, location)?;
     let key = DeviceKey::from_passphrase(Zeroizing::new(secret.to_string()))
@@ -417,7 +418,7 @@ pub(crate) async fn enroll(
     machine: &MachineKey,
     code: &str,
 ) -> Result<Arc<DataKey>, StoreError> {
-    let failed = |e: tokio_postgres::Error| error(location, &e, "enroll this machine");
+    let failed = |e: tokio_postgres::Error| error(location, e, "enroll this machine");
     let mut parts = code.trim().splitn(3, '.');
     let (Some(CODE_PREFIX), Some(id), Some(secret)) = (parts.next(), parts.next(), parts.next())
     else {
@@ -454,7 +455,7 @@ async fn redeem(
     secret: &str,
 ) -> Result<Arc<DataKey>, Redeem> {
     let failed =
-        |e: tokio_postgres::Error| Redeem::Database(error(location, &e, "enroll this machine"));
+        |e: tokio_postgres::Error| Redeem::Database(error(location, e, "enroll this machine"));
     let refused = |reason: &str| Redeem::Refused(backend(location, reason.to_string()));
     let unknown = "this enrollment code is unknown, used already or expired; make a new one with `enroll machine` on an enrolled machine";
     let row = client
@@ -504,7 +505,7 @@ pub(crate) async fn drop_slot(
     location: &str,
     name: &str,
 ) -> Result<bool, StoreError> {
-    let failed = |e: tokio_postgres::Error| error(location, &e, "drop the machine");
+    let failed = |e: tokio_postgres::Error| error(location, e, "drop the machine");
     let change = async {
         let kind: Option<String> = client
             .query_opt(

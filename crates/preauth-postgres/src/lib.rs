@@ -23,9 +23,12 @@
 
 mod db;
 mod documents;
+mod errors;
 mod keys;
+mod lease;
 mod locked;
 mod outline;
+mod replay;
 mod schema;
 mod store;
 mod summary;

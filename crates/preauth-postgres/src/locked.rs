@@ -33,52 +33,18 @@ use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 
-use crate::db::{Db, error};
-use crate::outline::{outline_text, read_outline};
-use crate::summary::{self, Summary};
-
-/// How long a lease lasts: the token client's 30 s for the platform's answer, and time
-/// to write it over a restarting server. A holder that dies leaves its lease to expire
-/// (or, on its own host, to be seen dead at once).
-pub(crate) const LEASE: Duration = Duration::from_secs(90);
+use crate::db::Db;
+use crate::errors::error;
+use crate::lease::{Holder, LEASE, LeaseSeen};
+use crate::outline::outline_text;
+use crate::replay::{replay, summary_of, write_fenced};
+use crate::summary;
 
 /// The longest one try waits for another session's row lock.
 const ROW_LOCK_TRY: Duration = Duration::from_secs(2);
 
 /// The longest a best-effort step (ending a lease, rolling back) may take.
 const BEST_EFFORT: Duration = Duration::from_secs(3);
-
-/// Who holds a lease: for people (`lease_holder`), and for telling a dead holder on
-/// this host (`lease_host`, `lease_pid`).
-#[derive(Debug, Clone)]
-pub(crate) struct Holder {
-    /// The machine's key slot name.
-    pub(crate) slot: String,
-    /// This host: its name and boot id (a process id means something only there).
-    pub(crate) host: String,
-    /// This process.
-    pub(crate) pid: i32,
-}
-
-impl Holder {
-    /// This process on this host, as machine `slot`.
-    pub(crate) fn this_process(slot: &str) -> Holder {
-        let read = |path: &str| {
-            std::fs::read_to_string(path)
-                .map(|t| t.trim().to_string())
-                .unwrap_or_default()
-        };
-        Holder {
-            slot: slot.to_string(),
-            host: format!(
-                "{} {}",
-                read("/proc/sys/kernel/hostname"),
-                read("/proc/sys/kernel/random/boot_id")
-            ),
-            pid: i32::try_from(std::process::id()).unwrap_or(i32::MAX),
-        }
-    }
-}
 
 /// What a connection's stored state needs besides the row: where answers wait, and who
 /// this process is.
@@ -198,7 +164,7 @@ impl RowLock {
         let holder = self.refreshing.holder.clone();
         let deadline = self.db.lock_wait_deadline(wait);
         self.db.run_within(deadline, async move {
-            let failed = |e: tokio_postgres::Error| error(&location, &e, "lock the connection");
+            let failed = |e: tokio_postgres::Error| error(&location, e, "lock the connection");
             client.batch_execute(&begin).await.map_err(failed)?;
             // The row comes along, so that the first load under this lock needs no query.
             let lock = if skip_held {
@@ -348,7 +314,7 @@ impl RowLock {
                     // Without an SQL state the session or server went away: a new
                     // session may succeed where this one failed.
                     let session_lost = e.code().is_none();
-                    (session_lost, error(&location, &e, "store the connection"))
+                    (session_lost, error(&location, e, "store the connection"))
                 }))
             })?;
             let failed = match written {
@@ -366,83 +332,6 @@ impl RowLock {
             }
         }
     }
-}
-
-/// Writes a spooled answer to the store (fenced on the token it replaced) and removes
-/// it from the spool when the store holds it or something newer. When the store cannot
-/// be written, the entry stays and the error says where it waits.
-pub(crate) fn replay(
-    db: &Db,
-    spool: &Spool,
-    entry: &Spooled,
-    registry: &Registry,
-) -> Result<(), StoreError> {
-    let copy = entry.clone();
-    let summary = summary_of(entry, registry)?;
-    let written = db.with(|client, location| async move {
-        write_fenced(&client, &copy, &summary)
-            .await
-            .map_err(|e| error(&location, &e, "write the spooled answer"))
-    });
-    match written {
-        Ok(_) => spool.remove(&entry.store, &entry.name),
-        Err(e) => Err(StoreError::Spooled {
-            name: entry.name.clone(),
-            path: spool.path_of(&entry.store, &entry.name),
-            cause: e.to_string(),
-        }),
-    }
-}
-
-/// The summary of a spooled answer, from its outline.
-fn summary_of(entry: &Spooled, registry: &Registry) -> Result<Summary, StoreError> {
-    let provider = &entry.provider;
-    read_outline(
-        &entry.name,
-        provider,
-        &entry.outline,
-        registry,
-        &entry.store,
-    )
-    .map(|outlined| Summary::of(&outlined))
-}
-
-/// `UPDATE` of the row, only while it holds the refresh token `entry.fence`; ends any
-/// lease. `true` when written.
-async fn write_fenced(
-    client: &Client,
-    entry: &Spooled,
-    summary: &Summary,
-) -> Result<bool, tokio_postgres::Error> {
-    let folded = fold_name(&entry.name);
-    let fence = entry.fence.map(|f| f.to_vec());
-    let hash = entry.holds.map(|h| h.to_vec());
-    let mut params: Vec<(&(dyn ToSql + Sync), Type)> = vec![
-        (&folded, Type::TEXT),
-        (&entry.provider, Type::TEXT),
-        (&entry.sealed, Type::TEXT),
-        (&hash, Type::BYTEA),
-        (&fence, Type::BYTEA),
-        (&entry.outline, Type::TEXT),
-    ];
-    params.extend(summary.params());
-    // One statement, committed on its own (sessions commit synchronously, see
-    // `Db::client`).
-    let updated = client
-        .execute_typed(
-            &format!(
-                "UPDATE preauth_connections
-                 SET provider = $2, sealed = $3, refresh_hash = $4, outline = $6,
-                     ({}) = ($7, $8, $9, $10, $11, $12),
-                     updated_at = now(), lease_id = NULL, lease_holder = NULL,
-                     lease_host = NULL, lease_pid = NULL, lease_until = NULL
-                 WHERE folded = $1 AND refresh_hash IS NOT DISTINCT FROM $5",
-                summary::COLUMNS
-            ),
-            &params,
-        )
-        .await?;
-    Ok(updated == 1)
 }
 
 /// A connection's row as read under its lock.
@@ -465,65 +354,6 @@ enum Locking {
     Busy(StoreError),
 }
 
-/// A lease as found in a row.
-struct LeaseSeen {
-    id: Option<Vec<u8>>,
-    holder: Option<String>,
-    host: Option<String>,
-    pid: Option<i32>,
-    until: Option<std::time::SystemTime>,
-    live: bool,
-}
-
-impl LeaseSeen {
-    /// Whether this lease keeps `holder` (holding lease `own`, if any) from the row: it
-    /// is live, not `own`, and its holder is not a dead process of this machine's slot on
-    /// this host (whose spooled answer, if any, was written before the row was locked).
-    fn blocks(&self, own: Option<&[u8]>, holder: &Holder) -> bool {
-        let Some(id) = &self.id else {
-            return false;
-        };
-        if !self.live || own == Some(id.as_slice()) {
-            return false;
-        }
-        let here = self.host.as_deref() == Some(holder.host.as_str())
-            && self.holder.as_deref() == Some(holder.slot.as_str());
-        let dead = here
-            && self
-                .pid
-                .is_some_and(|pid| pid != holder.pid && !process_alive(pid));
-        !dead
-    }
-
-    /// The sentence when the lease outlasted the wait.
-    fn waited_out(&self, name: &str, waited: Duration) -> String {
-        let until = self
-            .until
-            .map(|t| humantime::format_rfc3339_seconds(t).to_string())
-            .unwrap_or_default();
-        format!(
-            "connection '{name}' is being refreshed by {} (process {}), whose lease lasts until {until}; it was waited for {} s: try again after that, or allow a longer wait with --lock-timeout",
-            self.holder.as_deref().unwrap_or("another machine"),
-            self.pid.unwrap_or_default(),
-            waited.as_secs()
-        )
-    }
-}
-
-/// Whether a process with this id exists on this host.
-#[cfg(windows)]
-fn process_alive(pid: i32) -> bool {
-    u32::try_from(pid).is_ok_and(winfs::process_alive)
-}
-
-/// Whether a process with this id exists on this host.
-#[cfg(unix)]
-fn process_alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks for existence and permission; nothing is sent.
-    let result = unsafe { libc::kill(pid, 0) };
-    result == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
-}
-
 impl LockedConnection for RowLock {
     fn load(&mut self) -> Result<Connection, StoreError> {
         self.ensure_open()?;
@@ -543,7 +373,7 @@ impl LockedConnection for RowLock {
                     &[(&folded, Type::TEXT)],
                 )
                 .await
-                .map_err(|e| error(&location, &e, "read the connection"))?;
+                .map_err(|e| error(&location, e, "read the connection"))?;
             Ok((
                 row.get::<_, String>(0),
                 row.get::<_, String>(1),
@@ -658,7 +488,7 @@ async fn commit_one_row(
     location: &str,
     what: &str,
 ) -> Result<(), StoreError> {
-    let failed = |e: tokio_postgres::Error| error(location, &e, what);
+    let failed = |e: tokio_postgres::Error| error(location, e, what);
     match changed {
         Ok(1) => client.batch_execute("COMMIT").await.map_err(failed),
         Ok(_) => {
@@ -677,6 +507,7 @@ fn error_gone(location: &str) -> StoreError {
     StoreError::Backend {
         location: location.to_string(),
         reason: "the connection's row disappeared while it was locked".into(),
+        source: None,
     }
 }
 

@@ -7,7 +7,7 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 
 use preauth_core::store::StoreError;
 
-use crate::db::error;
+use crate::errors::error;
 
 /// Every migration, in order: version and SQL. Released files never change.
 const MIGRATIONS: &[(i32, &str)] = &[
@@ -21,7 +21,7 @@ const MIGRATION_LOCK: i64 = 0x0070_7265_6175_7468;
 
 /// Brings the database to the newest version this preauth knows.
 pub(crate) async fn migrate(client: &Client, location: &str) -> Result<(), StoreError> {
-    let failed = |e: tokio_postgres::Error| error(location, &e, "create preauth's tables");
+    let failed = |e: tokio_postgres::Error| error(location, e, "create preauth's tables");
     client
         .batch_execute(
             "BEGIN;
@@ -39,7 +39,7 @@ pub(crate) async fn migrate(client: &Client, location: &str) -> Result<(), Store
 }
 
 async fn apply(client: &Client, location: &str) -> Result<(), StoreError> {
-    let failed = |e: tokio_postgres::Error| error(location, &e, "create preauth's tables");
+    let failed = |e: tokio_postgres::Error| error(location, e, "create preauth's tables");
     client
         .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await
@@ -57,6 +57,7 @@ async fn apply(client: &Client, location: &str) -> Result<(), StoreError> {
         return Err(StoreError::Backend {
             location: location.to_string(),
             reason: too_new(current, newest),
+            source: None,
         });
     }
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
@@ -83,7 +84,7 @@ pub(crate) async fn check(client: &Client, location: &str) -> Result<(), StoreEr
     {
         Ok(messages) => messages,
         Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Vec::new(),
-        Err(e) => return Err(error(location, &e, "read preauth's tables")),
+        Err(e) => return Err(error(location, e, "read preauth's tables")),
     };
     let current: i32 = messages
         .iter()
@@ -102,6 +103,7 @@ pub(crate) async fn check(client: &Client, location: &str) -> Result<(), StoreEr
     Err(StoreError::Backend {
         location: location.to_string(),
         reason,
+        source: None,
     })
 }
 

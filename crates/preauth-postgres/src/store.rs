@@ -1,4 +1,5 @@
-//! [`PgStore`]: the [`Store`] and [`Fleet`] on PostgreSQL.
+//! [`PgStore`]: the [`Store`] on PostgreSQL; its [`Fleet`] side is in `fleet`, and
+//! listings read from outlines in `listing`.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -12,20 +13,26 @@ use preauth_core::secret::RefreshToken;
 use preauth_core::settings::{SettingsFolder, standalone_file, validate_name};
 use preauth_core::spool::{Spool, refresh_fence, token_fence};
 use preauth_core::store::{
-    Fleet, Listed, Listing, LockedConnection, Machine, Page, PagedListing, PendingAuthorization,
-    Store, StoreError,
+    Fleet, Listed, Listing, LockedConnection, Page, PagedListing, PendingAuthorization, Store,
+    StoreError,
 };
 use sha2::{Digest, Sha256};
 use tokio_postgres::types::{ToSql, Type};
 use zeroize::Zeroizing;
 
-use crate::db::{Db, error};
+use crate::db::Db;
 use crate::documents::PgDocuments;
+use crate::errors::error;
 use crate::keys::{self, DataKey, MachineKey};
-use crate::locked::{Holder, Refreshing, RowLock, replay};
-use crate::outline::{outline_text, read_outline};
+use crate::lease::Holder;
+use crate::locked::{Refreshing, RowLock};
+use crate::outline::outline_text;
+use crate::replay::replay;
 use crate::schema;
 use crate::summary::{self, Summary};
+
+mod fleet;
+mod listing;
 
 /// How many summaries [`Store::for_each_summary`] reads at a time.
 const SUMMARY_BATCH: usize = 2_000;
@@ -172,7 +179,7 @@ impl PgStore {
                     )
                     .await,
             }
-            .map_err(|e| error(&location, &e, "read the connections"))?;
+            .map_err(|e| error(&location, e, "read the connections"))?;
             Ok(rows
                 .iter()
                 .map(|r| (r.get(0), r.get(1), r.get(2)))
@@ -232,7 +239,7 @@ impl PgStore {
         }
         let taken_in = std::path::PathBuf::from(self.location());
         self.db.with(|client, location| async move {
-            let failed = |e: tokio_postgres::Error| error(&location, &e, "store the connection");
+            let failed = |e: tokio_postgres::Error| error(&location, e, "store the connection");
             client.batch_execute("BEGIN").await.map_err(failed)?;
             for (folded, name, provider, sealed, hash, (outline, summary)) in &rows {
                 let mut params: Vec<(&(dyn ToSql + Sync), Type)> = vec![
@@ -272,110 +279,6 @@ impl PgStore {
             client.batch_execute("COMMIT").await.map_err(failed)
         })
     }
-}
-
-impl PgStore {
-    /// The outlines of every connection, or of `page` (one more than its limit, to tell
-    /// whether a next page exists) with the count of all that match its filter. Rows
-    /// written before outlines were kept are opened instead.
-    fn outline_rows(&self, page: Option<&Page>) -> Result<(Listing, Option<usize>), StoreError> {
-        let page = page.map(|p| {
-            (
-                p.after.as_deref().map(fold_name),
-                p.containing.as_deref().map(fold_name),
-                i64::try_from(p.limit.saturating_add(1)).unwrap_or(i64::MAX),
-            )
-        });
-        let (rows, total) = self.db.with(|client, location| async move {
-            let failed = |e: tokio_postgres::Error| error(&location, &e, "read the connections");
-            if page.as_ref().is_none_or(|(after, ..)| after.is_none()) {
-                keys::check_openable(&client, &location).await?;
-            }
-            const COLUMNS: &str = "SELECT name, provider, outline,
-                                          CASE WHEN outline IS NULL THEN sealed END
-                                   FROM preauth_connections";
-            let (rows, total) = match &page {
-                None => (
-                    client
-                        .query(&format!("{COLUMNS} ORDER BY folded"), &[])
-                        .await
-                        .map_err(failed)?,
-                    None,
-                ),
-                Some((after, containing, limit)) => {
-                    let rows = client
-                        .query(
-                            &format!(
-                                "{COLUMNS}
-                                 WHERE ($1::text IS NULL OR folded > $1)
-                                   AND ($2::text IS NULL OR strpos(folded, $2) > 0)
-                                 ORDER BY folded LIMIT $3"
-                            ),
-                            &[after, containing, limit],
-                        )
-                        .await
-                        .map_err(failed)?;
-                    let total: i64 = client
-                        .query_one(
-                            "SELECT count(*) FROM preauth_connections
-                             WHERE $1::text IS NULL OR strpos(folded, $1) > 0",
-                            &[containing],
-                        )
-                        .await
-                        .map_err(failed)?
-                        .get(0);
-                    (rows, Some(usize::try_from(total).unwrap_or_default()))
-                }
-            };
-            Ok((rows_of(&rows), total))
-        })?;
-        let connections = rows
-            .into_iter()
-            .map(|(name, provider, outline, sealed)| {
-                self.outline_listed(name, provider, outline, sealed)
-            })
-            .collect();
-        let listing = Listing {
-            connections,
-            problems: Vec::new(),
-        };
-        Ok((listing, total))
-    }
-}
-
-impl PgStore {
-    /// A row's outline as listed: read from its text, or (a row written before outlines
-    /// were kept) opened from its sealed text.
-    fn outline_listed(
-        &self,
-        name: String,
-        provider: String,
-        outline: Option<String>,
-        sealed: Option<String>,
-    ) -> Listed {
-        let location = self.location().to_string();
-        let connection = match outline {
-            Some(text) => read_outline(&name, &provider, &text, &self.registry, &location),
-            None => self.sealer().and_then(|sealer| {
-                let row = (name.clone(), provider, sealed.unwrap_or_default());
-                self.open_row(&sealer, &row)
-                    .map(|c| preauth_core::settings::keys::outline(&c))
-            }),
-        };
-        Listed {
-            connection,
-            name,
-            location,
-            sealed: true,
-        }
-    }
-}
-
-/// `(name, provider, outline, sealed when there is no outline)` of outline rows.
-fn rows_of(rows: &[tokio_postgres::Row]) -> Vec<(String, String, Option<String>, Option<String>)> {
-    rows.iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-        .collect()
 }
 
 fn unlock_with(data_key: Arc<DataKey>) -> Unlocked {
@@ -464,7 +367,7 @@ impl Store for PgStore {
                         &[&from, &limit],
                     )
                     .await
-                    .map_err(|e| error(&location, &e, "read the connections"))?;
+                    .map_err(|e| error(&location, e, "read the connections"))?;
                 Ok(rows)
             })?;
             let full = rows.len() == SUMMARY_BATCH;
@@ -529,7 +432,7 @@ impl Store for PgStore {
                     &[&hash],
                 )
                 .await
-                .map_err(|e| error(&location, &e, "read the connections"))?;
+                .map_err(|e| error(&location, e, "read the connections"))?;
             let names: Option<Vec<String>> = rows.iter().map(|r| r.get(0)).collect();
             Ok(names)
         })
@@ -575,7 +478,7 @@ impl Store for PgStore {
         let deadline = self.db.lock_wait_deadline(self.lock_wait);
         self.db
             .with_within(deadline, |client, location| async move {
-                let failed = |e: tokio_postgres::Error| error(&location, &e, "drop the connection");
+                let failed = |e: tokio_postgres::Error| error(&location, e, "drop the connection");
                 // Waits (at most the lock wait) for a refresh that holds the row.
                 client
                     .batch_execute(&format!("BEGIN; {wait}"))
@@ -606,7 +509,7 @@ impl Store for PgStore {
         let name = pending.connection.name.clone();
         let expires = pending.expires_at;
         self.db.with(|client, location| async move {
-            let failed = |e: tokio_postgres::Error| error(&location, &e, "keep the login");
+            let failed = |e: tokio_postgres::Error| error(&location, e, "keep the login");
             client
                 .execute("DELETE FROM preauth_pending WHERE expires_at < now()", &[])
                 .await
@@ -638,7 +541,7 @@ impl Store for PgStore {
                     &[&hash],
                 )
                 .await
-                .map_err(|e| error(&location, &e, "read the login"))?;
+                .map_err(|e| error(&location, e, "read the login"))?;
             Ok(row.map(|r| {
                 (
                     r.get::<_, String>(0),
@@ -690,62 +593,5 @@ impl Store for PgStore {
         let connections = reader.connections_in(path)?;
         self.insert_all(&connections)?;
         Ok(connections.into_iter().map(|c| c.name).collect())
-    }
-}
-
-impl Fleet for PgStore {
-    fn enrollment_code(&self, valid_for: Duration) -> Result<Zeroizing<String>, StoreError> {
-        let text = self.unlocked()?.data_key.text();
-        self.db.with(|client, location| async move {
-            keys::create_code(&client, &location, text, valid_for).await
-        })
-    }
-
-    fn enroll(&self, code: &str) -> Result<String, StoreError> {
-        let machine = self.machine.clone();
-        let code = Zeroizing::new(code.to_string());
-        let data_key = self.db.with(|client, location| async move {
-            keys::enroll(&client, &location, &machine, &code).await
-        })?;
-        *self
-            .unlocked
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(unlock_with(data_key));
-        Ok(self.machine.slot.clone())
-    }
-
-    fn machines(&self) -> Result<Vec<Machine>, StoreError> {
-        let own = self.machine.slot.clone();
-        self.db.with(|client, location| async move {
-            let rows = client
-                .query(
-                    "SELECT slot, kind, created_at, last_used_at, expires_at
-                     FROM preauth_key_slots ORDER BY kind, slot",
-                    &[],
-                )
-                .await
-                .map_err(|e| error(&location, &e, "read the key slots"))?;
-            Ok(rows
-                .iter()
-                .map(|r| {
-                    let name: String = r.get(0);
-                    Machine {
-                        this_machine: name == own,
-                        name,
-                        kind: r.get(1),
-                        created_at: r.get(2),
-                        last_used_at: r.get(3),
-                        expires_at: r.get(4),
-                    }
-                })
-                .collect())
-        })
-    }
-
-    fn drop_machine(&self, name: &str) -> Result<bool, StoreError> {
-        let name = name.to_string();
-        self.db.with(
-            |client, location| async move { keys::drop_slot(&client, &location, &name).await },
-        )
     }
 }

@@ -243,6 +243,11 @@ impl From<ApiKeyError> for ApiError {
                 "store_unavailable",
                 error.to_string(),
             ),
+            // The key's row locked by another session longer than the lock wait.
+            ApiKeyError::Store {
+                source: StoreError::RowLocked { .. },
+                ..
+            } => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", error.to_string()),
             _ => ApiError::internal(error.to_string()),
         }
     }
@@ -254,7 +259,9 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
             StoreError::AlreadyExists { .. } => (StatusCode::CONFLICT, "name_taken"),
             StoreError::InvalidName { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
-            StoreError::LockTimeout { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            StoreError::LockTimeout { .. } | StoreError::RowLocked { .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "busy")
+            }
             StoreError::Unavailable { .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
             }

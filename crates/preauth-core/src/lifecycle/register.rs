@@ -2,7 +2,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::{Lifecycle, refresh_token_expiry};
+use super::handle::{Lifecycle, blocking};
+use super::status::{needs_refresh, refresh_token_expiry};
 use crate::connection::{Connection, Tokens};
 use crate::error::{LifecycleError, REGISTERED_KEY, Said, When};
 use crate::secret::{AccessToken, RefreshToken};
@@ -121,7 +122,7 @@ impl Lifecycle {
         ));
         let store = std::sync::Arc::clone(&self.inner.store);
         let created = connection.clone();
-        super::blocking(move || Ok(store.create(&created)?)).await?;
+        blocking(move || Ok(store.create(&created)?)).await?;
         if !verify {
             return Ok(Registration {
                 connection,
@@ -130,7 +131,7 @@ impl Lifecycle {
                 refresh_token_unchecked_until: None,
             });
         }
-        let access_fresh = !super::needs_refresh(&platform, &tokens, now);
+        let access_fresh = !needs_refresh(&platform, &tokens, now);
         let can_prove_access =
             platform.me_path.is_some() || platform.token_validation_path.is_some();
         let refresh_token_unchecked_until = (access_fresh && can_prove_access)

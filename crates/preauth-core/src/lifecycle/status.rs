@@ -2,8 +2,8 @@
 
 use std::time::SystemTime;
 
-use super::{needs_refresh, refresh_token_expiry};
 use crate::connection::Connection;
+use crate::connection::Tokens;
 use crate::platform::Platform;
 
 /// Where a connection's tokens stand.
@@ -71,4 +71,19 @@ pub fn connection_status(
         refresh_token_issued_at: tokens.refresh_token_issued_at,
         refresh_token_expires_at: refresh_expiry,
     }
+}
+
+/// Whether the stored access token must be refreshed at `now`.
+pub fn needs_refresh(platform: &Platform, tokens: &Tokens, now: SystemTime) -> bool {
+    if tokens.access_token.secret().is_empty() {
+        return true;
+    }
+    now >= platform.refresh_allowed_from(tokens.access_token_expires_at)
+}
+
+/// When the stored refresh token expires, on platforms where they do.
+pub fn refresh_token_expiry(platform: &Platform, tokens: &Tokens) -> Option<SystemTime> {
+    let lifetime = platform.refresh_token_lifetime?;
+    tokens.refresh_token.as_ref()?;
+    tokens.refresh_token_issued_at?.checked_add(lifetime)
 }

@@ -10,7 +10,8 @@
 use serde::Deserialize;
 use url::Url;
 
-use super::{ClientAuth, GenericPlatform};
+use super::generic::GenericPlatform;
+use super::record::ClientAuth;
 
 /// Why a provider's metadata cannot define a platform. Messages never hold a secret
 /// (the document has none) and say what to do.
@@ -78,7 +79,7 @@ pub struct ProviderMetadata {
 /// Where the discovery document of `issuer` is published.
 pub fn discovery_url(issuer: &str) -> Result<Url, DiscoveryError> {
     let invalid = || DiscoveryError::InvalidIssuer {
-        issuer: crate::flow::printable(issuer),
+        issuer: crate::printable::printable(issuer),
     };
     let url = Url::parse(issuer.trim()).map_err(|_| invalid())?;
     if !matches!(url.scheme(), "https" | "http")
@@ -108,8 +109,8 @@ impl ProviderMetadata {
         let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
         if !same(&self.issuer, asked.trim()) {
             return Err(DiscoveryError::IssuerMismatch {
-                asked: crate::flow::printable(asked),
-                got: crate::flow::printable(&self.issuer),
+                asked: crate::printable::printable(asked),
+                got: crate::printable::printable(&self.issuer),
             });
         }
         let offers = |list: &[String], item: &str| list.iter().any(|m| m == item);
@@ -120,7 +121,7 @@ impl ProviderMetadata {
             ClientAuth::FormBody
         } else {
             return Err(DiscoveryError::NoClientAuthentication {
-                methods: crate::flow::printable(&methods.join(", ")),
+                methods: crate::printable::printable(&methods.join(", ")),
             });
         };
         let mut spec = GenericPlatform::new(

@@ -17,7 +17,8 @@ use std::time::Duration;
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
-use super::{ClientAuth, GenericPlatform, Platform, PlatformError};
+use super::generic::GenericPlatform;
+use super::record::{ClientAuth, Platform, PlatformError};
 use crate::documents::Documents;
 
 /// The document (a file in the settings folder, or a row of a shared store) that holds

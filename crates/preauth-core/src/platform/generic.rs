@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::{ClientAuth, Host, Platform, PlatformError, parse_base_url};
+use super::record::{ClientAuth, Host, Platform, PlatformError, parse_base_url};
 
 /// The description of a user-defined platform, checked by [`Platform::generic`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,7 +205,7 @@ fn check_parameters(parameters: &[(String, String)]) -> Result<(), String> {
         if name.is_empty() || name.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err(format!(
                 "the authorization parameter name '{}' must be a non-empty word",
-                crate::flow::printable(name)
+                crate::printable::printable(name)
             ));
         }
         if value.chars().any(char::is_control) {

@@ -9,8 +9,10 @@ use crate::connection::Connection;
 use crate::store::{Store, StoreError};
 
 use super::file::SettingsFile;
-use super::folder::{SettingsFolder, connection_element, set_connection_string, unrepresentable};
-use super::validate_name;
+use super::file::{connection_element, set_connection_string};
+use super::folder::SettingsFolder;
+use super::invalid::unrepresentable;
+use super::name::validate_name;
 use super::xml::Element;
 
 impl SettingsFolder {

@@ -340,6 +340,27 @@ pub(crate) fn malformed(path: &Path, line: u64, column: u64, message: &str) -> S
     }
 }
 
+/// `<connection name="…"><database …/></connection>`.
+pub(super) fn connection_element(
+    name: &str,
+    database: &[(&str, &str)],
+) -> Result<Element, Unrepresentable> {
+    let mut connection = Element::new("connection", &[("name", name)])?;
+    connection.append_child(Element::new("database", database)?, 3);
+    Ok(connection)
+}
+
+/// Sets the connection string of a detached `connection` element.
+pub(super) fn set_connection_string(
+    connection: &mut Element,
+    stored: &str,
+) -> Result<(), Unrepresentable> {
+    match database_in(connection) {
+        Some(db) => db.set_attr("connectionString", stored),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

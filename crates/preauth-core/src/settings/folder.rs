@@ -1,9 +1,11 @@
-//! [`SettingsFolder`]: the [`Store`] on a folder of settings files.
+//! [`SettingsFolder`]: a folder of settings files, with the index of which file holds
+//! which connection, the locks and the reads and writes that the store (see
+//! `folder_store`) is made of.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use zeroize::Zeroizing;
 
@@ -12,15 +14,15 @@ use crate::connstr::ConnectionString;
 use crate::platform::{Platform, Registry};
 use crate::protector::Protector;
 use crate::sealing::Sealer;
-use crate::store::{Listed, Listing, LockedConnection, PendingAuthorization, Store, StoreError};
+use crate::store::{Listed, Listing, StoreError};
 
 use super::durable::{self, FileLock};
-use super::file::{Located, SettingsFile, database_in};
+use super::file::{Located, SettingsFile};
 use super::index::{self, Broken, Check, Index};
+use super::invalid::{invalid, invalid_message, protect, unrepresentable};
 use super::keys::{self, KeyError};
-use super::locked::Locked;
-use super::validate_name;
-use super::xml::{Element, Unrepresentable};
+use super::name::validate_name;
+use super::xml::Element;
 
 /// The name the folder's lock file is made from (`.settings-folder.lock`, see
 /// `SettingsFolder::lock_folder`); the file holds the folder's generation.
@@ -29,7 +31,7 @@ const FOLDER_LOCK_STEM: &str = "settings-folder";
 /// How long a lock is waited for unless configured otherwise.
 pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(60);
 
-/// A settings folder: every `settings*.xml` in it, read and written as a [`Store`].
+/// A settings folder: every `settings*.xml` in it, read and written as a [`crate::store::Store`].
 /// Cheap to clone (shared): a locked connection keeps its own handle.
 #[derive(Clone)]
 pub struct SettingsFolder {
@@ -115,7 +117,7 @@ impl SettingsFolder {
         self.shared.dir.join(format!("settings-{name}.xml"))
     }
 
-    fn index(&self) -> std::sync::MutexGuard<'_, Index> {
+    pub(super) fn index(&self) -> std::sync::MutexGuard<'_, Index> {
         self.shared
             .index
             .lock()
@@ -381,7 +383,7 @@ impl SettingsFolder {
     /// Writes `connection` into the `database` element of `at` (provider and
     /// connection string only).
     /// The platform `connection` names, or an error about connection `name` in `path`.
-    fn platform_for(
+    pub(super) fn platform_for(
         &self,
         path: &Path,
         name: &str,
@@ -495,7 +497,7 @@ impl SettingsFolder {
     /// process adding many connections lists the folder again only when another process
     /// added or removed one in between (adding stays linear in the number of
     /// connections). Taken before any connection's own lock.
-    fn lock_folder(&self, what: &str) -> Result<FileLock, StoreError> {
+    pub(super) fn lock_folder(&self, what: &str) -> Result<FileLock, StoreError> {
         self.lock_path(&self.dir().join(FOLDER_LOCK_STEM), what)
     }
 
@@ -512,7 +514,11 @@ impl SettingsFolder {
     }
 
     /// Raises the folder's generation after this process changed which names exist.
-    fn advance_generation(&self, folder: &FileLock, seen: u64) -> Result<(), StoreError> {
+    pub(super) fn advance_generation(
+        &self,
+        folder: &FileLock,
+        seen: u64,
+    ) -> Result<(), StoreError> {
         let next = seen.wrapping_add(1);
         folder
             .set_generation(next)
@@ -524,7 +530,7 @@ impl SettingsFolder {
         Ok(())
     }
 
-    fn io(&self, path: &Path, source: std::io::Error) -> StoreError {
+    pub(super) fn io(&self, path: &Path, source: std::io::Error) -> StoreError {
         StoreError::Io {
             path: path.to_path_buf(),
             source,
@@ -534,161 +540,5 @@ impl SettingsFolder {
     /// The registry providers are resolved with.
     pub(super) fn registry(&self) -> &Registry {
         &self.shared.registry
-    }
-}
-
-/// A protector's refusal for connection (or label) `name` in `path`.
-fn protect(path: &Path, name: &str, source: crate::protector::ProtectError) -> StoreError {
-    StoreError::Protect {
-        path: path.to_path_buf(),
-        name: name.to_string(),
-        source,
-    }
-}
-
-pub(super) fn invalid(path: &Path, name: &str, message: String) -> StoreError {
-    StoreError::InvalidConnection {
-        path: path.to_path_buf(),
-        name: name.to_string(),
-        message,
-    }
-}
-
-fn invalid_message(path: &Path, name: &str, message: &str) -> StoreError {
-    invalid(path, name, message.to_string())
-}
-
-pub(super) fn unrepresentable(path: &Path, name: &str, c: Unrepresentable) -> StoreError {
-    invalid(
-        path,
-        name,
-        format!(
-            "a value contains character U+{:04X}, which a settings file cannot hold; remove it",
-            u32::from(c.0)
-        ),
-    )
-}
-
-impl Store for SettingsFolder {
-    fn location(&self) -> String {
-        self.dir().display().to_string()
-    }
-
-    fn export_settings(&self, name: &str, sealed: bool) -> Result<Zeroizing<String>, StoreError> {
-        self.export_connection(name, sealed)
-    }
-
-    fn import_settings(&self, path: &Path) -> Result<Vec<String>, StoreError> {
-        self.import_file(path)
-    }
-
-    fn names(&self) -> Result<Vec<String>, StoreError> {
-        let mut index = self.index();
-        index.sync(self.dir(), Check::Metadata)?;
-        Ok(index.names())
-    }
-
-    fn list(&self) -> Result<Listing, StoreError> {
-        self.entries()
-    }
-
-    fn load(&self, name: &str) -> Result<Connection, StoreError> {
-        let (file, at) = self.find(name)?;
-        self.read_connection(&file, &at)
-    }
-
-    fn create(&self, connection: &Connection) -> Result<(), StoreError> {
-        let name = connection.name.as_str();
-        validate_name(name)?;
-        let path = self.file_for(name);
-        let platform = self.platform_for(&path, name, connection)?;
-        let cs = keys::to_connection_string(connection, None)
-            .map_err(|e| invalid(&path, name, e.to_string()))?;
-        let stored = self.seal(&path, name, &cs.to_text())?;
-        let element = connection_element(
-            name,
-            &[
-                ("order", "10"),
-                ("provider", &platform.provider),
-                ("connectionString", &stored),
-            ],
-        )
-        .map_err(|c| unrepresentable(&path, name, c))?;
-        self.add_new(name, &platform.display_name, element, None)
-    }
-
-    fn lock(&self, name: &str) -> Result<Box<dyn LockedConnection>, StoreError> {
-        for fresh in [false, true] {
-            let path = self.locate(name, fresh)?;
-            let lock = self.lock_path(&path, name)?;
-            if let Some(file) = self.read_file(&path)?
-                && file.find(name).is_some()
-            {
-                return Ok(Box::new(Locked::new(self.clone(), path, name, lock, file)));
-            }
-        }
-        Err(StoreError::NotFound {
-            name: name.to_string(),
-        })
-    }
-
-    fn drop_connection(&self, name: &str) -> Result<bool, StoreError> {
-        let path = match self.locate(name, false) {
-            Ok(path) => path,
-            Err(StoreError::NotFound { .. }) => return Ok(false),
-            Err(e) => return Err(e),
-        };
-        let folder = self.lock_folder(name)?;
-        let generation = folder.generation().map_err(|e| self.io(self.dir(), e))?;
-        let lock = self.lock_path(&path, name)?;
-        let Some(mut file) = self.read_file(&path)? else {
-            return Ok(false);
-        };
-        let Some(at) = file.find(name).cloned() else {
-            return Ok(false);
-        };
-        file.remove(&at);
-        if file.is_empty() {
-            durable::remove(&path, true).map_err(|e| self.io(&path, e))?;
-            self.index().record(&path, None);
-            lock.remove().map_err(|e| self.io(&path, e))?;
-        } else {
-            self.commit(&file)?;
-        }
-        self.advance_generation(&folder, generation)?;
-        Ok(true)
-    }
-
-    fn put_pending(&self, pending: &PendingAuthorization) -> Result<(), StoreError> {
-        super::pending::put(self, pending)
-    }
-
-    fn take_pending(
-        &self,
-        state: &str,
-        now: SystemTime,
-    ) -> Result<Option<PendingAuthorization>, StoreError> {
-        super::pending::take(self, state, now)
-    }
-}
-
-/// `<connection name="…"><database …/></connection>`.
-pub(super) fn connection_element(
-    name: &str,
-    database: &[(&str, &str)],
-) -> Result<Element, Unrepresentable> {
-    let mut connection = Element::new("connection", &[("name", name)])?;
-    connection.append_child(Element::new("database", database)?, 3);
-    Ok(connection)
-}
-
-/// Sets the connection string of a detached `connection` element.
-pub(super) fn set_connection_string(
-    connection: &mut Element,
-    stored: &str,
-) -> Result<(), Unrepresentable> {
-    match database_in(connection) {
-        Some(db) => db.set_attr("connectionString", stored),
-        None => Ok(()),
     }
 }

@@ -139,12 +139,12 @@ pub const KEYS: &[KeyDoc] = &[
         required: Required::Never,
     },
     KeyDoc {
-        key: crate::lifecycle::CLUSTER_URL_KEY,
+        key: crate::connection::CLUSTER_URL_KEY,
         meaning: "Twinfield's cluster URL, as the token validation returned it after a login (preauth).",
         required: Required::Lifecycle,
     },
     KeyDoc {
-        key: crate::error::REGISTERED_KEY,
+        key: crate::connection::REGISTERED_KEY,
         meaning: "When the connection was registered from tokens obtained elsewhere (`register connection`): new tokens for it come from that partner application, so advice for dead tokens names it rather than a login here; a login here (`preauthenticate connection`) removes it (preauth).",
         required: Required::Lifecycle,
     },

@@ -16,7 +16,8 @@ use crate::store::{LockedConnection, StoreError};
 
 use super::durable::{self, FileLock, Reserved};
 use super::file::{Located, SettingsFile};
-use super::folder::{SettingsFolder, invalid};
+use super::folder::SettingsFolder;
+use super::invalid::invalid;
 
 /// Room for new tokens larger than the old ones: two tokens of the longest accepted
 /// length (8,192 characters), sealed (base64 adds a third), and change.

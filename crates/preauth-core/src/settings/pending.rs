@@ -20,7 +20,8 @@ use crate::store::{PendingAuthorization, StoreError};
 
 use super::durable;
 use super::file::{malformed, parse_document, read_limited};
-use super::folder::{SettingsFolder, unrepresentable};
+use super::folder::SettingsFolder;
+use super::invalid::unrepresentable;
 use super::keys;
 use super::xml::{Document, Element, LineIndex};
 

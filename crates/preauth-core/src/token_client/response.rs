@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use super::TokenError;
+use super::error::TokenError;
 use crate::secret::{AccessToken, RefreshToken};
 
 /// Longest `expires_in` believed (ten years); larger values are treated as this.
@@ -90,7 +90,7 @@ pub(super) fn parse_token(status: u16, body: &[u8]) -> Result<TokenResponse, Tok
     {
         return Err(unparseable(&format!(
             "token_type '{}' is not supported (only bearer)",
-            crate::flow::printable(t)
+            crate::printable::printable(t)
         )));
     }
     let expires_in = match &raw.expires_in {

@@ -61,6 +61,7 @@ pub(crate) async fn list(
             return Err(ActionError::Store(StoreError::Backend {
                 location: env.store().location(),
                 reason: unknown.clone(),
+                source: None,
             }));
         }
         let paged = env.store().outline_page(&wanted)?;
