@@ -1,5 +1,8 @@
 //! Registering tokens obtained elsewhere (the OEM flow).
 
+use std::time::SystemTime;
+
+use preauth_core::connection::Connection;
 use preauth_core::lifecycle::{RegisterRequest, Registration};
 use preauth_core::secret::{AccessToken, RefreshToken};
 use preauth_core::store::StoreError;
@@ -83,4 +86,12 @@ pub async fn register(
         ctx.note_held(&registration.connection.name, stored);
     }
     Ok(registration)
+}
+
+/// When the access token of the registered `connection` expired, if it has already
+/// (tokens handed over long after they were obtained): front ends say so rather than
+/// quote a validity that lies in the past. The first use refreshes it.
+pub fn access_token_expired(ctx: &Context, connection: &Connection) -> Option<SystemTime> {
+    let expires_at = connection.tokens.as_ref()?.access_token_expires_at;
+    (expires_at <= ctx.lifecycle().now()).then_some(expires_at)
 }

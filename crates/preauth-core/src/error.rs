@@ -201,6 +201,15 @@ pub enum LifecycleError {
         /// From when a refresh is allowed (by our record of the access token).
         allowed_from: SystemTime,
     },
+    /// A forced refresh before the platform allows one, where it counts refused ones
+    /// towards a block: nothing was sent.
+    #[error("'{name}' cannot be refreshed before {}, not even forced: its access token is still valid, and the platform refuses an earlier refresh and counts each refused one towards blocking the app; nothing was sent", When(*.allowed_from))]
+    RefreshNotYet {
+        /// The connection.
+        name: String,
+        /// From when a refresh is allowed (by our record of the access token).
+        allowed_from: SystemTime,
+    },
     /// Too many calls.
     #[error("the platform is rate-limiting '{name}'{}; try again {}", Said(.said), .retry_at.map(|t| format!("after {}", When(t))).unwrap_or_else(|| "later".into()))]
     RateLimited {

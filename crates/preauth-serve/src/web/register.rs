@@ -6,7 +6,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
 use preauth_actions::ActionError;
-use preauth_actions::register::{TokensHandedOver, register};
+use preauth_actions::register::{TokensHandedOver, access_token_expired, register};
+use preauth_core::error::When;
 use preauth_core::secret::{AccessToken, RefreshToken};
 use serde::Deserialize;
 
@@ -102,10 +103,18 @@ pub(crate) async fn submit(
     .await?;
     match registered {
         Ok(registration) => {
+            let expired = access_token_expired(&state.env, &registration.connection)
+                .map(|at| {
+                    format!(
+                        " Its access token expired at {}, so the first use refreshes it.",
+                        When(at)
+                    )
+                })
+                .unwrap_or_default();
             let name = registration.connection.name;
             state.web.sessions.flash(
                 &visitor,
-                format!("Connection '{name}' is registered and stored, encrypted."),
+                format!("Connection '{name}' is registered and stored, encrypted.{expired}"),
             );
             audit(
                 visitor.who(),
