@@ -5,8 +5,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
-use preauth_actions::ActionError;
 use preauth_actions::register::{TokensHandedOver, access_token_expired, register};
+use preauth_actions::{ActionError, AppSetting};
 use preauth_core::error::When;
 use preauth_core::secret::{AccessToken, RefreshToken};
 use serde::Deserialize;
@@ -140,6 +140,11 @@ fn field_of(error: &ActionError) -> Option<&'static str> {
     match error {
         ActionError::TokenHeld { .. } => Some("refresh_token"),
         ActionError::BadTime { .. } => Some("obtained_at"),
+        ActionError::MissingAppSetting { setting, .. } => Some(match setting {
+            AppSetting::ClientId => "client_id",
+            AppSetting::ClientSecret => "client_secret",
+            AppSetting::RedirectUrl => "redirect_url",
+        }),
         _ => None,
     }
 }
