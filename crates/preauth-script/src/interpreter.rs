@@ -87,7 +87,7 @@ pub enum ExecError {
     /// A login that nothing can finish in this run (no terminal to paste the return URL,
     /// no browser opened, or cancelled): it stays pending in the store.
     #[error(
-        "the login for connection '{name}' did not finish: nothing brought the browser's return URL to this run; the login stays pending: after logging in at the URL above, the browser lands on {redirect_url}?code=…; finish it {within} with `exchange code url '<that whole address>'`, or start it again with `preauthenticate connection {}`", Quoted(.name)
+        "the login for connection '{name}' did not finish: nothing brought the browser's return URL to this run; the login stays pending: after logging in at the URL above, the browser lands on {redirect_url}?code=…; finish it with `exchange code url '<that whole address>'` {within}, or start it again with `preauthenticate connection {}`", Quoted(.name)
     )]
     LoginNotFinished {
         /// The connection logged in for.
