@@ -48,7 +48,7 @@ fn import_and_log_in(ws: &Workspace) {
         .warns(&["preauthenticate connection 'tw'"]);
     // The login goes to Twinfield's one login server.
     ws.run_c("preauthenticate connection 'tw'")
-        .exits(0)
+        .exits(1)
         .warns(&["https://login.twinfield.com/auth/authentication/connect/authorize?"]);
     // With the sandbox standing in for that server, the login completes and the token
     // validation gives the cluster URL.
@@ -58,7 +58,7 @@ fn import_and_log_in(ws: &Workspace) {
     ))
     .exits(0);
     let started = ws.run_c("preauthenticate connection 'tw'");
-    started.exits(0);
+    started.exits(1);
     let landed = approve(&authorization_url(&started.stderr));
     landed.exits(0);
     ws.run_c(&format!("exchange code url '{}'", landed.stdout.trim()))

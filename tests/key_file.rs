@@ -110,16 +110,22 @@ fn a_folder_sealed_with_a_key_file_opens_on_another_machine_given_the_same_file(
     token.exits(0).keeps_secret(&secrets);
     assert_eq!(token.stdout, format!("{access_token}\n"));
 
-    // A refresh there seals the new tokens with the key file again (the sandbox's clock
-    // moves to the end of the access token, which preauth's own clock has not reached).
+    // A refresh there seals the new tokens with the key file again. By the copied record
+    // the access token lives ten more minutes, before which Exact refuses a refresh and
+    // preauth sends none; so the sandbox's clock moves to its end, and the tokens are
+    // handed over again as obtained then, which the refresh of `verify` proves.
     sandbox.advance(600);
-    with_key(
-        &other,
-        &mounted,
-        &["-c", "refresh connection 'acme-nl' force"],
-    )
-    .exits(0)
-    .keeps_secret(&secrets);
+    let ten_minutes_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(600);
+    let handed_over = format!(
+        "drop connection 'acme-nl'; register connection 'acme-nl' platform exact {} \
+         access token '{access_token}' refresh token '{refresh_token}' obtained at '{}' verify",
+        demo_app(&sandbox.url, WEB_REDIRECT),
+        rfc3339(ten_minutes_ago)
+    );
+    with_key(&other, &mounted, &["-c", &handed_over])
+        .exits(0)
+        .warns(&["a refresh succeeded"])
+        .keeps_secret(&secrets);
     let refreshed = with_key(&other, &mounted, &["token", "acme-nl"]);
     refreshed.exits(0).keeps_secret(&secrets);
     assert_ne!(refreshed.stdout, token.stdout, "no refresh happened");

@@ -207,7 +207,7 @@ fn a_registered_connection_whose_token_is_spent_advises_new_tokens_from_the_part
     let plain = ws.run_c("export settings 'oem' plain");
     assert!(plain.stdout.contains("preauth-registered="), "{plain:#?}");
     let login = ws.run_c("preauthenticate connection 'oem'");
-    login.exits(0);
+    login.exits(1);
     let landed = approve(&authorization_url(&login.stderr));
     landed.exits(0);
     ws.run_c(&format!(

@@ -6,9 +6,11 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{
-    DEMO_CLIENT_SECRET, Outcome, SandboxProcess, WEB_REDIRECT, Workspace, approve,
-    authorization_url, connection_string_value, demo_app, loopback_redirect, preauthenticate,
+    DEMO_CLIENT_SECRET, IssuedTokens, Outcome, SandboxProcess, WEB_REDIRECT, Workspace, approve,
+    authorization_url, connection_string_value, demo_app,
 };
 
 /// Exact's access-token lifetime: advancing the sandbox by it makes a refresh allowed.
@@ -39,14 +41,25 @@ impl Secrets {
 /// Runs `preauthenticate` of the demo app as `name` through a loopback redirect, with
 /// `preauth sandbox --approve` as the browser.
 fn preauthenticate_loopback(ws: &Workspace, sandbox: &SandboxProcess, name: &str) -> Outcome {
-    Outcome::of(
-        ws.preauth()
-            .env("BROWSER", SandboxProcess::browser())
-            .args([
-                "-c",
-                &preauthenticate(&sandbox.url, &loopback_redirect(), name),
-            ]),
-    )
+    sandbox.log_in(ws, name)
+}
+
+/// A new workspace handed the tokens `secrets` as connection `name`, obtained an access
+/// token's life ago: by its record they are due, so a refresh is sent (the sandbox's
+/// clock must have moved that far too).
+fn handed_over_when_due(sandbox: &SandboxProcess, secrets: &Secrets, name: &str) -> Workspace {
+    let ws = Workspace::new();
+    let handed = IssuedTokens {
+        access_token: secrets.access_token.clone(),
+        refresh_token: secrets.refresh_token.clone(),
+    };
+    ws.register_issued(
+        name,
+        sandbox,
+        &handed,
+        Duration::from_secs(ACCESS_TOKEN_SECONDS),
+    );
+    ws
 }
 
 /// Starts the paste flow for `name` (web redirect, no browser) and logs in with
@@ -56,8 +69,8 @@ fn start_paste_flow(ws: &Workspace, sandbox: &SandboxProcess, app: &str, name: &
         "preauthenticate exact {app} as connection '{name}';"
     ));
     started
-        .exits(0)
-        .says(&["exchange code url '<that whole URL>';"])
+        .exits(1)
+        .warns(&["exchange code url '<that whole address>'"])
         .warns(&[&format!("for connection '{name}' at:")])
         .keeps_secret(&[DEMO_CLIENT_SECRET]);
     let url = authorization_url(&started.stderr);
@@ -220,13 +233,20 @@ fn refresh_respects_the_platform_and_refresh_all_leaves_fresh_chains_alone() {
     preauthenticate_loopback(&ws, &sandbox, "acme").exits(0);
     let first = Secrets::of(&ws, "acme");
 
-    // Too early: the sandbox refuses even a forced refresh, and the chain stays.
+    // Too early: Exact refuses even a forced refresh and counts the refusal towards a
+    // block, so none is sent, and the chain stays.
+    let refresh_calls = || sandbox.counters()["token_calls_refresh_token"].clone();
+    let calls = refresh_calls();
     ws.run_c("refresh connection 'acme' force;")
         .exits(1)
-        .warns(&["refused to refresh 'acme' because its access token is still valid"]);
+        .warns(&["'acme' cannot be refreshed before ", "nothing was sent"]);
+    assert_eq!(refresh_calls(), calls, "no refresh was sent");
     assert_eq!(Secrets::of(&ws, "acme").refresh_token, first.refresh_token);
 
+    // Ten minutes later, by the sandbox's clock and by the record of a machine handed the
+    // tokens as obtained then, the refresh is sent.
     sandbox.advance(ACCESS_TOKEN_SECONDS);
+    let ws = handed_over_when_due(&sandbox, &first, "acme");
     let refreshed = ws.run_c("refresh connection 'acme' force;");
     refreshed
         .exits(0)
@@ -247,7 +267,6 @@ fn refresh_respects_the_platform_and_refresh_all_leaves_fresh_chains_alone() {
     // Even `older than 0 days` sends no refresh that the platform refuses as too early
     // (Exact counts each such refusal towards blocking the app): this chain was renewed
     // moments ago, with an access token still outside the refresh window.
-    let refresh_calls = || sandbox.counters()["token_calls_refresh_token"].clone();
     let calls = refresh_calls();
     let all = ws.run_c("refresh all connections older than 0 days;");
     all.exits(0).says(&[
@@ -295,24 +314,31 @@ fn register_stores_tokens_obtained_elsewhere_and_refuses_old_or_taken_ones() {
         .keeps_secret(&tokens.all());
     assert_sealed(&ws, "oem", &tokens.all());
 
-    // The registered chain is usable: the next refresh spends that refresh token.
+    // The registered chain is usable: once due, a refresh spends that refresh token
+    // (here on a machine handed the tokens as obtained ten minutes ago; before its
+    // access token's end, this one sends Exact no refresh, forced or not).
     sandbox.advance(ACCESS_TOKEN_SECONDS);
     ws.run_c("refresh connection 'oem' force;")
+        .exits(1)
+        .warns(&["'oem' cannot be refreshed before "]);
+    let due = handed_over_when_due(&sandbox, &tokens, "oem");
+    due.run_c("refresh connection 'oem' force;")
         .exits(0)
         .says(&["connection 'oem' refreshed"]);
-    assert_ne!(Secrets::of(&ws, "oem").refresh_token, tokens.refresh_token);
+    assert_ne!(Secrets::of(&due, "oem").refresh_token, tokens.refresh_token);
 
     ws.run_c(&register("OEM", ""))
         .exits(1)
         .warns(&["a connection named 'oem' exists already"]);
-    let old = ws.run_c(&register("old", "obtained at '2020-01-01T00:00:00Z'"));
+    // (On the machine whose chain went on: here, 'oem' holds that refresh token still.)
+    let old = due.run_c(&register("old", "obtained at '2020-01-01T00:00:00Z'"));
     old.exits(1)
         .warns(&["the refresh token expired on", "obtain new tokens"])
         .keeps_secret(&tokens.all());
     ws.run_c(&register("when", "obtained at 'last tuesday'"))
         .exits(1)
         .warns(&["obtained at 'last tuesday' is not a time like"]);
-    assert!(!ws.settings().join("settings-old.xml").exists());
+    assert!(!due.settings().join("settings-old.xml").exists());
     assert!(!ws.settings().join("settings-when.xml").exists());
 }
 

@@ -148,6 +148,22 @@ impl SandboxProcess {
         serde_json::from_str(&body).expect("counters are JSON")
     }
 
+    /// How many refreshes (`grant_type=refresh_token` calls) the sandbox has answered.
+    pub fn refresh_calls(&self) -> u64 {
+        self.counters()["token_calls_refresh_token"]
+            .as_u64()
+            .expect("the refresh counter")
+    }
+
+    /// `preauthenticate` of the demo app as connection `name` in `ws`, through a loopback
+    /// redirect, with `preauth sandbox --approve` as the browser.
+    pub fn log_in(&self, ws: &Workspace, name: &str) -> Outcome {
+        Outcome::of(ws.preauth().env("BROWSER", Self::browser()).args([
+            "-c",
+            &preauthenticate(&self.url, &loopback_redirect(), name),
+        ]))
+    }
+
     /// The command that logs in on this sandbox as a scripted browser (for `BROWSER`).
     pub fn browser() -> String {
         let exe = assert_cmd::cargo::cargo_bin("preauth");

@@ -20,3 +20,24 @@ pub struct AppSettings {
     /// The redirect URL registered for the app.
     pub redirect_url: String,
 }
+
+/// One of the app settings a stored connection needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppSetting {
+    /// The OAuth client id.
+    ClientId,
+    /// The client secret (on the built-in platforms).
+    ClientSecret,
+    /// The redirect URL.
+    RedirectUrl,
+}
+
+impl std::fmt::Display for AppSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AppSetting::ClientId => "client id",
+            AppSetting::ClientSecret => "client secret",
+            AppSetting::RedirectUrl => "redirect URL",
+        })
+    }
+}

@@ -8,6 +8,8 @@ use preauth_core::platform::{DiscoveryError, PlatformError};
 use preauth_core::protector::ProtectError;
 use preauth_core::store::StoreError;
 
+use crate::app::AppSetting;
+
 /// Why an action failed. Each message is one sentence; none holds a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum ActionError {
@@ -100,6 +102,16 @@ pub enum ActionError {
         text: String,
         /// Why it does not parse.
         source: humantime::TimestampError,
+    },
+    /// An app setting the connection needs is empty or left out.
+    #[error(
+        "the {setting} is missing, and {platform} needs one; nothing was stored: give the one the app registration shows"
+    )]
+    MissingAppSetting {
+        /// The setting.
+        setting: AppSetting,
+        /// The platform's display name.
+        platform: String,
     },
     /// A registration with a refresh token another stored connection holds.
     #[error(

@@ -31,6 +31,6 @@ pub mod platforms;
 pub mod register;
 pub mod token;
 
-pub use app::AppSettings;
+pub use app::{AppSetting, AppSettings};
 pub use context::Context;
 pub use error::ActionError;

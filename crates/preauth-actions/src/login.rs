@@ -4,6 +4,7 @@
 use preauth_core::connection::{Connection, fold_name};
 use preauth_core::error::{REGISTERED_KEY, is_registered};
 use preauth_core::flow::StartedAuthorization;
+use preauth_core::store::StoreError;
 
 use crate::app::AppSettings;
 use crate::{ActionError, Context};
@@ -19,8 +20,23 @@ pub fn new_login(ctx: &Context, name: &str, app: &AppSettings) -> Result<Connect
 /// Stored connection `name` without its tokens, for a new login with the app it stores.
 /// Stored extras (a recorded failure, a cluster URL) stay in the store: the login merges
 /// into it and clears what applied to the old tokens.
+///
+/// A connection whose first login never finished (no browser came back, or it expired)
+/// is not stored; its app settings as typed are taken from that login while the store
+/// keeps it (see [`preauth_core::store::Store::unfinished_login`]), so that nothing,
+/// the client secret included, has to be typed again.
 pub fn login_again(ctx: &Context, name: &str) -> Result<Connection, ActionError> {
-    let mut connection = ctx.lifecycle().store().load(name)?;
+    let store = ctx.lifecycle().store();
+    let mut connection = match store.load(name) {
+        Ok(connection) => connection,
+        Err(StoreError::NotFound { name: asked }) => {
+            match store.unfinished_login(name, ctx.lifecycle().now())? {
+                Some(started) => started,
+                None => return Err(StoreError::NotFound { name: asked }.into()),
+            }
+        }
+        Err(other) => return Err(other.into()),
+    };
     connection.tokens = None;
     connection.extra.clear();
     Ok(connection)

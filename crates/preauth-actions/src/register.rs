@@ -1,10 +1,14 @@
 //! Registering tokens obtained elsewhere (the OEM flow).
 
+use std::time::SystemTime;
+
+use preauth_core::connection::Connection;
 use preauth_core::lifecycle::{RegisterRequest, Registration};
 use preauth_core::secret::{AccessToken, RefreshToken};
+use preauth_core::settings::keys::is_builtin;
 use preauth_core::store::StoreError;
 
-use crate::app::AppSettings;
+use crate::app::{AppSetting, AppSettings};
 use crate::{ActionError, Context};
 
 /// Tokens a partner application obtained, to be stored as a new connection.
@@ -64,6 +68,7 @@ pub async fn register(
             holder,
         });
     }
+    require_app_settings(ctx, &connection)?;
     let registration = ctx
         .lifecycle()
         .register(RegisterRequest {
@@ -83,4 +88,40 @@ pub async fn register(
         ctx.note_held(&registration.connection.name, stored);
     }
     Ok(registration)
+}
+
+/// When the access token of the registered `connection` expired, if it has already
+/// (tokens handed over long after they were obtained): front ends say so rather than
+/// quote a validity that lies in the past. The first use refreshes it.
+pub fn access_token_expired(ctx: &Context, connection: &Connection) -> Option<SystemTime> {
+    let expires_at = connection.tokens.as_ref()?.access_token_expires_at;
+    (expires_at <= ctx.lifecycle().now()).then_some(expires_at)
+}
+
+/// Refuses a connection without an app setting a stored connection needs (a client id,
+/// a redirect URL, and on the built-in platforms a client secret), before anything is
+/// checked at the platform or stored.
+fn require_app_settings(ctx: &Context, connection: &Connection) -> Result<(), ActionError> {
+    let secret_needed = is_builtin(&connection.platform);
+    let missing = if connection.client_id.is_empty() {
+        Some(AppSetting::ClientId)
+    } else if connection.redirect_url.is_empty() {
+        Some(AppSetting::RedirectUrl)
+    } else if secret_needed
+        && connection
+            .client_secret
+            .as_ref()
+            .is_none_or(|s| s.secret().is_empty())
+    {
+        Some(AppSetting::ClientSecret)
+    } else {
+        None
+    };
+    match missing {
+        Some(setting) => Err(ActionError::MissingAppSetting {
+            setting,
+            platform: ctx.platform(&connection.platform)?.display_name.clone(),
+        }),
+        None => Ok(()),
+    }
 }

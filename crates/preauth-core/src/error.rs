@@ -26,6 +26,24 @@ impl fmt::Display for When {
     }
 }
 
+/// One of the tokens handed over for a registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandedToken {
+    /// The access token.
+    Access,
+    /// The refresh token.
+    Refresh,
+}
+
+impl fmt::Display for HandedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HandedToken::Access => "access token",
+            HandedToken::Refresh => "refresh token",
+        })
+    }
+}
+
 /// ` on <date>` when known, else nothing.
 struct On(Option<SystemTime>);
 
@@ -157,6 +175,15 @@ pub enum LifecycleError {
     /// A refresh was refused because the access token is still valid.
     #[error("the platform refused to refresh '{name}' because its access token is still valid; it can be refreshed from {}", When(*.allowed_from))]
     RefreshTooEarly {
+        /// The connection.
+        name: String,
+        /// From when a refresh is allowed (by our record of the access token).
+        allowed_from: SystemTime,
+    },
+    /// A forced refresh before the platform allows one, where it counts refused ones
+    /// towards a block: nothing was sent.
+    #[error("'{name}' cannot be refreshed before {}, not even forced: its access token is still valid, and the platform refuses an earlier refresh and counts each refused one towards blocking the app; nothing was sent", When(*.allowed_from))]
+    RefreshNotYet {
         /// The connection.
         name: String,
         /// From when a refresh is allowed (by our record of the access token).
@@ -322,6 +349,17 @@ pub enum LifecycleError {
         /// The error as the platform's answer made it (for callers that react to the
         /// kind of refusal; its advice is the one replaced).
         refused: Box<LifecycleError>,
+    },
+    /// One token handed over for registration is unusable as given (empty, too long,
+    /// or holding characters no token has).
+    #[error("the tokens handed over for '{name}' cannot be registered: the {token} {reason}")]
+    UnusableToken {
+        /// The connection.
+        name: String,
+        /// Which token.
+        token: HandedToken,
+        /// What is wrong with it.
+        reason: String,
     },
     /// Tokens handed over for registration are unusable.
     #[error("the tokens handed over for '{name}' cannot be registered: {reason}")]

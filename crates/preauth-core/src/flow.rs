@@ -26,6 +26,41 @@ use crate::token_client::IdTokenClaims;
 /// How long a started authorization waits for its return URL.
 pub const PENDING_LIFETIME: Duration = Duration::from_secs(10 * 60);
 
+/// A lifetime for people, rounded up: `1 minute`, `10 minutes`, from two hours on in
+/// hours (`24 hours`).
+#[derive(Debug, Clone, Copy)]
+pub struct Minutes(pub Duration);
+
+impl std::fmt::Display for Minutes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let minutes = self.0.as_secs().div_ceil(60);
+        let (count, unit) = match minutes {
+            m if m >= 120 => (m.div_ceil(60), "hour"),
+            m => (m, "minute"),
+        };
+        let plural = if count == 1 { "" } else { "s" };
+        write!(f, "{count} {unit}{plural}")
+    }
+}
+
+/// How soon a started login must be finished on `platform`, in words: within the
+/// platform's code lifetime after approving the app ("a few minutes" where the platform
+/// does not say), and within [`PENDING_LIFETIME`] of starting it.
+pub fn finish_within(platform: &Platform) -> String {
+    let code = match platform.code_lifetime {
+        Some(lifetime) => format!(
+            "within {} of approving the app ({}'s codes live no longer)",
+            Minutes(lifetime),
+            platform.display_name
+        ),
+        None => "within a few minutes of approving the app (codes live only minutes)".into(),
+    };
+    format!(
+        "{code}, and within {} of starting the login",
+        Minutes(PENDING_LIFETIME)
+    )
+}
+
 /// Random bytes in a `state` (256 bits, above the 128 asked for).
 const STATE_BYTES: usize = 32;
 
@@ -117,7 +152,9 @@ pub enum FlowError {
     MissingCode,
     /// The `state` matches no pending authorization.
     #[error(
-        "the return URL does not belong to a pending authorization (its 'state' is unknown, already used or older than 10 minutes); start the authorization again"
+        "the return URL does not belong to a pending authorization (its 'state' is unknown, already used, or expired: a started login waits {}); start the authorization again: logging in again by the connection's name alone reuses the app settings it was started with, for {} after it expired",
+        Minutes(PENDING_LIFETIME),
+        Minutes(crate::store::UNFINISHED_LOGIN_KEPT)
     )]
     UnknownState,
     /// The platform refused the authorization.
@@ -501,6 +538,25 @@ mod tests {
         assert_eq!(started.pending.expires_at, now + PENDING_LIFETIME);
         let again = start(&Platform::twinfield(), &connection(), now).expect("starts");
         assert!(!again.pending.state.ct_eq(&started.pending.state));
+    }
+
+    #[test]
+    fn the_time_to_finish_quotes_the_code_and_the_pending_lifetimes() {
+        assert_eq!(
+            finish_within(&Platform::exact_online()),
+            "within 3 minutes of approving the app (Exact Online's codes live no longer), and within 10 minutes of starting the login"
+        );
+        let twinfield = finish_within(&Platform::twinfield());
+        assert!(
+            twinfield.starts_with("within a few minutes of approving"),
+            "{twinfield}"
+        );
+        assert_eq!(Minutes(Duration::from_secs(61)).to_string(), "2 minutes");
+        assert_eq!(Minutes(Duration::from_secs(60)).to_string(), "1 minute");
+        assert_eq!(
+            Minutes(Duration::from_secs(24 * 3600)).to_string(),
+            "24 hours"
+        );
     }
 
     #[test]

@@ -27,6 +27,10 @@ mod error;
 
 pub use error::{BackendCause, StoreError};
 
+/// How long a pending authorization is kept after it expired: it cannot be finished any
+/// more, but a new login can start from its app settings ([`Store::unfinished_login`]).
+pub const UNFINISHED_LOGIN_KEPT: Duration = Duration::from_secs(24 * 3600);
+
 /// An authorization that was started (URL shown to the user) and waits for its return
 /// URL. Kept in the store so that another process can finish it; used at most once.
 #[derive(Debug, Clone)]
@@ -297,6 +301,20 @@ pub trait Store: Send + Sync {
         state: &str,
         now: SystemTime,
     ) -> Result<Option<PendingAuthorization>, StoreError>;
+
+    /// The connection (app settings as typed, no tokens) of the latest login started
+    /// for `name` that never finished, expired or not, while the store still keeps it
+    /// ([`UNFINISHED_LOGIN_KEPT`] after it expired): a new login can start from it
+    /// without the client secret being typed again. A store that does not keep them
+    /// answers `None`.
+    fn unfinished_login(
+        &self,
+        name: &str,
+        now: SystemTime,
+    ) -> Result<Option<Connection>, StoreError> {
+        let _ = (name, now);
+        Ok(None)
+    }
 
     /// A complete settings file holding only connection `name` (`export settings`):
     /// its connection string plain, or sealed with this store's protector when

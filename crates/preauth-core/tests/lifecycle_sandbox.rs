@@ -285,16 +285,23 @@ async fn an_expired_refresh_token_names_its_date() {
 }
 
 #[tokio::test]
-async fn a_forced_early_refresh_on_exact_is_refused_as_too_early() {
+async fn a_forced_early_refresh_on_exact_is_not_sent() {
     let sb = sandbox().await;
     let mem = Arc::new(TempSettings::default());
     let lc = exact_connection(&sb, &mem, "acme").await;
+    let before = sb.counters().token_calls_refresh_token;
     let err = lc.refresh("acme", true).await.expect_err("too early");
+    assert!(matches!(err, LifecycleError::RefreshNotYet { .. }), "{err}");
     assert!(
-        matches!(err, LifecycleError::RefreshTooEarly { .. }),
+        err.to_string().contains("cannot be refreshed before"),
         "{err}"
     );
-    assert!(err.to_string().contains("can be refreshed from"), "{err}");
+    assert!(err.to_string().contains("nothing was sent"), "{err}");
+    assert_eq!(
+        sb.counters().token_calls_refresh_token,
+        before,
+        "nothing sent"
+    );
 }
 
 async fn obtained_elsewhere(

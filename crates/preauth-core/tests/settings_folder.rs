@@ -14,7 +14,7 @@ use preauth_core::platform::Registry;
 use preauth_core::protector::{ProtectErrorKind, Protector};
 use preauth_core::secret::{AccessToken, PkceVerifier, RefreshToken, StateToken};
 use preauth_core::settings::SettingsFolder;
-use preauth_core::store::{PendingAuthorization, Store, StoreError};
+use preauth_core::store::{PendingAuthorization, Store, StoreError, UNFINISHED_LOGIN_KEPT};
 use settings_support::*;
 
 fn folder(dir: &Path) -> SettingsFolder {
@@ -497,6 +497,32 @@ fn pending_authorizations_are_single_use_and_expire() {
         gone("state-two", t0() + Duration::from_secs(120)),
         "expired"
     );
+    // Expired, it is kept a while, so that a new login can start from its app settings;
+    // a finished login leaves nothing behind.
+    let later = t0() + Duration::from_secs(120);
+    let kept = store
+        .unfinished_login("TWO", later)
+        .expect("read")
+        .expect("kept");
+    assert_eq!(kept.name, "two");
+    assert_eq!(
+        kept.client_secret.as_ref().map(|s| s.secret().to_string()),
+        connection("two", t0())
+            .client_secret
+            .map(|s| s.secret().to_string())
+    );
+    assert!(kept.client_secret.is_some());
+    assert!(kept.tokens.is_none());
+    assert!(
+        store
+            .unfinished_login("one", later)
+            .expect("read")
+            .is_none()
+    );
+    // Then it is purged.
+    let past = t0() + Duration::from_secs(61) + UNFINISHED_LOGIN_KEPT;
+    assert!(store.unfinished_login("two", past).expect("read").is_none());
+    assert!(gone("state-none", past));
     assert!(gone("state-two", t0()), "purged");
 }
 

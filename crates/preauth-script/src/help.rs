@@ -140,7 +140,7 @@ pub static STATEMENTS: &[StatementHelp] = &[
     entry(
         "refresh connection",
         "refresh connection 'name' [force]",
-        "refresh a connection's tokens when due (force: now)",
+        "refresh a connection's tokens when due (force: before that, but never before the platform allows: Exact refuses a refresh until 30 s before the access token expires)",
         "refresh connection 'books'",
     ),
     entry(

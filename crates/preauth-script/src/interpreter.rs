@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use preauth_actions::ActionError;
 use preauth_core::api_keys::ApiKeyError;
 use preauth_core::connstr::ConnStrError;
-use preauth_core::error::LifecycleError;
+use preauth_core::error::{LifecycleError, Quoted};
 use preauth_core::loopback::LoopbackError;
 use preauth_core::platform::{DiscoveryError, PlatformError};
 use preauth_core::protector::ProtectError;
@@ -81,6 +81,19 @@ pub enum ExecError {
     IncludeTooDeep {
         /// The include that went too deep, as written.
         path: String,
+    },
+    /// A login that nothing can finish in this run (no terminal to paste the return URL,
+    /// no browser opened, or cancelled): it stays pending in the store.
+    #[error(
+        "the login for connection '{name}' did not finish: nothing brought the browser's return URL to this run; the login stays pending: after logging in at the URL above, the browser lands on {redirect_url}?code=…; finish it with `exchange code url '<that whole address>'` {within}, or start it again with `preauthenticate connection {}`", Quoted(.name)
+    )]
+    LoginNotFinished {
+        /// The connection logged in for.
+        name: String,
+        /// Where the browser lands after the login.
+        redirect_url: String,
+        /// How soon it must be finished (see [`preauth_core::flow::finish_within`]).
+        within: String,
     },
     /// `advance sandbox clock` in a run without the embedded sandbox.
     #[error("advance sandbox clock works only in a run started with --sandbox")]

@@ -8,10 +8,10 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use preauth_actions::ActionError;
+use preauth_actions::{ActionError, AppSetting};
 use preauth_core::advice::Advice;
 use preauth_core::api_keys::ApiKeyError;
-use preauth_core::error::LifecycleError;
+use preauth_core::error::{HandedToken, LifecycleError};
 use preauth_core::store::StoreError;
 
 /// An error answered to an API client.
@@ -68,6 +68,14 @@ impl ApiError {
                     wait.as_millis().max(1)
                 ),
             )
+        }
+    }
+
+    /// 422: the request's `field` holds a value the server cannot take.
+    fn invalid_field(field: &str, message: String) -> ApiError {
+        ApiError {
+            misfit: Some(Box::new((field.to_string(), None))),
+            ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
         }
     }
 
@@ -258,7 +266,9 @@ impl From<StoreError> for ApiError {
         let (status, code) = match &error {
             StoreError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
             StoreError::AlreadyExists { .. } => (StatusCode::CONFLICT, "name_taken"),
-            StoreError::InvalidName { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            StoreError::InvalidName { .. } => {
+                return ApiError::invalid_field("name", error.to_string());
+            }
             StoreError::LockTimeout { .. } | StoreError::RowLocked { .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, "busy")
             }
@@ -278,6 +288,13 @@ impl From<LifecycleError> for ApiError {
         use LifecycleError as E;
         let error = match error {
             E::Store(store) => return store.into(),
+            E::UnusableToken { token, .. } => {
+                let field = match token {
+                    HandedToken::Access => "access_token",
+                    HandedToken::Refresh => "refresh_token",
+                };
+                return ApiError::invalid_field(field, error.to_string());
+            }
             other => other,
         };
         let (status, code) = match &error {
@@ -352,14 +369,24 @@ impl From<ActionError> for ApiError {
                     "the refresh token handed over for '{connection}' is held by another connection already; nothing was stored: obtain new tokens for '{connection}' from the partner application (one pair per connection)"
                 ),
             ),
-            ActionError::UnknownCountry { .. }
-            | ActionError::UnknownPlatform { .. }
-            | ActionError::BadTime { .. }
-            | ActionError::Platform(_) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid",
-                error.to_string(),
-            ),
+            ActionError::UnknownCountry { .. } => {
+                ApiError::invalid_field("country", error.to_string())
+            }
+            ActionError::UnknownPlatform { .. } => {
+                ApiError::invalid_field("platform", error.to_string())
+            }
+            ActionError::BadTime { .. } => {
+                ApiError::invalid_field("obtained_at", error.to_string())
+            }
+            ActionError::Platform(_) => ApiError::invalid_field("api_url", error.to_string()),
+            ActionError::MissingAppSetting { setting, .. } => {
+                let field = match setting {
+                    AppSetting::ClientId => "client_id",
+                    AppSetting::ClientSecret => "client_secret",
+                    AppSetting::RedirectUrl => "redirect_url",
+                };
+                ApiError::invalid_field(field, error.to_string())
+            }
             other => ApiError::internal(other.to_string()),
         };
         answer.advised(advice)

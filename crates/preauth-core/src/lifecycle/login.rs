@@ -16,7 +16,7 @@ use crate::token_client::Grant;
 impl Lifecycle {
     /// Starts an authorization for `connection` (its name, platform, base URL, client
     /// and redirect URL; tokens are ignored): builds the URL and stores the pending
-    /// authorization for 10 minutes. Show (or open) `url`; then call
+    /// authorization for [`crate::flow::PENDING_LIFETIME`]. Show (or open) `url`; then call
     /// [`Lifecycle::finish_authorization`] with the return URL, in this or another process.
     pub fn start_authorization(
         &self,

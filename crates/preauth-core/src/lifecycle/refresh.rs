@@ -45,8 +45,9 @@ impl Lifecycle {
     }
 
     /// Like [`Lifecycle::ensure_access_token`]; with `force` it refreshes even when the
-    /// access token is still valid (platforms that refuse early refreshes, like Exact,
-    /// then answer "Access token not expired").
+    /// access token is still valid, except on a platform that refuses early refreshes
+    /// and counts them towards a block (Exact): there, before the refresh window, nothing
+    /// is sent and [`LifecycleError::RefreshNotYet`] says from when it can be.
     pub async fn refresh(&self, name: &str, force: bool) -> Result<AccessGrant, LifecycleError> {
         let need = if force { Need::Force } else { Need::IfNeeded };
         self.refresh_under_lock(name, need)
@@ -105,6 +106,14 @@ impl Lifecycle {
         };
         if !due {
             return Ok((grant(connection, platform, false), false));
+        }
+        // A platform that counts refused refreshes towards a block gets none it would
+        // refuse, forced or not.
+        if platform.refuses_early_refresh && !needs_refresh(&platform, &tokens, now) {
+            return Err(LifecycleError::RefreshNotYet {
+                name: connection.name,
+                allowed_from: platform.refresh_allowed_from(tokens.access_token_expires_at),
+            });
         }
         let Some(refresh_token) = tokens.refresh_token.clone() else {
             let name = connection.name.clone();

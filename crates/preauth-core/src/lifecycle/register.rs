@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 use super::handle::{Lifecycle, blocking};
 use super::status::{needs_refresh, refresh_token_expiry};
 use crate::connection::{Connection, Tokens};
-use crate::error::{LifecycleError, REGISTERED_KEY, Said, When};
+use crate::error::{HandedToken, LifecycleError, REGISTERED_KEY, Said, When};
 use crate::secret::{AccessToken, RefreshToken};
 use crate::token_client::{Grant, MeInfo, TokenValidation};
 
@@ -78,8 +78,16 @@ impl Lifecycle {
             reason,
         };
         let platform = self.platform_of(&connection)?;
-        check_token("access token", access_token.secret()).map_err(&invalid)?;
-        check_token("refresh token", refresh_token.secret()).map_err(&invalid)?;
+        for (token, value) in [
+            (HandedToken::Access, access_token.secret()),
+            (HandedToken::Refresh, refresh_token.secret()),
+        ] {
+            check_token(value).map_err(|reason| LifecycleError::UnusableToken {
+                name: name.clone(),
+                token,
+                reason,
+            })?;
+        }
         if access_token.secret() == refresh_token.secret() {
             return Err(invalid(
                 "the access token and the refresh token are the same; swap in the right values"
@@ -235,19 +243,19 @@ fn refused_registration(name: String, error: LifecycleError) -> LifecycleError {
 }
 
 /// A token must be 1 to 8192 visible ASCII characters.
-fn check_token(what: &str, value: &str) -> Result<(), String> {
+/// What is wrong with a token handed over, if anything (the sentence goes on after
+/// "the access token").
+fn check_token(value: &str) -> Result<(), String> {
     if value.is_empty() {
-        return Err(format!("the {what} is empty"));
+        return Err("is empty".into());
     }
     if value.len() > MAX_TOKEN_LEN {
-        return Err(format!(
-            "the {what} is longer than {MAX_TOKEN_LEN} characters"
-        ));
+        return Err(format!("is longer than {MAX_TOKEN_LEN} characters"));
     }
     if !value.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(format!(
-            "the {what} holds spaces, line breaks or non-ASCII characters; copy it again without them"
-        ));
+        return Err(
+            "holds spaces, line breaks or non-ASCII characters; copy it again without them".into(),
+        );
     }
     Ok(())
 }

@@ -174,6 +174,8 @@ impl Platform {
                 .access_token_lifetime
                 .unwrap_or(Duration::from_secs(3600)),
             refresh_window: spec.refresh_window.unwrap_or(Duration::from_secs(60)),
+            refuses_early_refresh: false,
+            code_lifetime: None,
             refresh_token_rotates: spec.refresh_token_rotates,
             issues_refresh_tokens: spec.issues_refresh_tokens,
             iss_required: spec.iss_required,

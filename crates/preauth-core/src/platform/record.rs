@@ -60,6 +60,13 @@ pub struct Platform {
     /// A new access token may be requested only this long before expiry or later
     /// (Exact: 30 s; earlier refreshes are refused and count towards a block).
     pub refresh_window: Duration,
+    /// The platform refuses a refresh before [`Platform::refresh_window`] and counts
+    /// each refused one towards blocking the app (Exact), so a forced refresh inside
+    /// that time is not sent.
+    pub refuses_early_refresh: bool,
+    /// How long an authorization code lives after the user approved the app, where the
+    /// platform says (Exact: 3 minutes); `None` when unknown.
+    pub code_lifetime: Option<Duration>,
     /// Each refresh returns a new refresh token and spends the old one.
     pub refresh_token_rotates: bool,
     /// A login yields a refresh token (without one, a connection dies with its access
@@ -200,6 +207,8 @@ impl Platform {
             issuer_path: None,
             default_access_token_lifetime: Duration::from_secs(600),
             refresh_window: Duration::from_secs(30),
+            refuses_early_refresh: true,
+            code_lifetime: Some(Duration::from_secs(3 * 60)),
             refresh_token_rotates: true,
             issues_refresh_tokens: true,
             iss_required: false,
@@ -239,6 +248,8 @@ impl Platform {
             issuer_path: Some("/auth/authentication".into()),
             default_access_token_lifetime: Duration::from_secs(3600),
             refresh_window: Duration::from_secs(60),
+            refuses_early_refresh: false,
+            code_lifetime: None,
             refresh_token_rotates: false,
             issues_refresh_tokens: true,
             iss_required: false,

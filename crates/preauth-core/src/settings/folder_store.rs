@@ -119,4 +119,12 @@ impl Store for SettingsFolder {
     ) -> Result<Option<PendingAuthorization>, StoreError> {
         super::pending::take(self, state, now)
     }
+
+    fn unfinished_login(
+        &self,
+        name: &str,
+        now: SystemTime,
+    ) -> Result<Option<Connection>, StoreError> {
+        super::pending::unfinished(self, name, now)
+    }
 }

@@ -9,14 +9,17 @@
 //! `data` is a connection string with the connection's keys plus `preauth-state`,
 //! `preauth-pkce-verifier` and `preauth-nonce` (see [`super::keys::KEYS`]), sealed under
 //! the label `pending-authorization` when a protector is in use. The file is locked
-//! like a settings file; taking an entry removes it, and expired entries are purged.
+//! like a settings file; taking an entry removes it. An expired entry cannot be taken,
+//! but is kept [`UNFINISHED_LOGIN_KEPT`] longer, so that a new login for its connection
+//! can start from the app settings it holds; then it is purged.
 
 use std::path::Path;
 use std::time::SystemTime;
 
+use crate::connection::{Connection, fold_name};
 use crate::sealing::PENDING_LABEL as LABEL;
 use crate::secret::ct_eq_str;
-use crate::store::{PendingAuthorization, StoreError};
+use crate::store::{PendingAuthorization, StoreError, UNFINISHED_LOGIN_KEPT};
 
 use super::durable;
 use super::file::{malformed, parse_document, read_limited};
@@ -68,7 +71,7 @@ pub(super) fn put(
 }
 
 /// Removes and returns the entry whose state equals `state`, unless expired at `now`;
-/// purges expired entries.
+/// purges entries expired longer than [`UNFINISHED_LOGIN_KEPT`] ago.
 pub(super) fn take(
     folder: &SettingsFolder,
     state: &str,
@@ -93,7 +96,7 @@ pub(super) fn take(
         let matches = decoded
             .as_ref()
             .is_some_and(|p| ct_eq_str(p.state.secret(), state));
-        if matches || expired {
+        if (matches && !expired) || !kept(entry, now) {
             remove.push(i);
         }
         if matches && !expired {
@@ -108,6 +111,43 @@ pub(super) fn take(
     }
     write(&path, &doc)?;
     Ok(found)
+}
+
+/// The connection of the latest entry for `name` (expired or not) that is still kept at
+/// `now`, for a new login from the app settings it holds.
+pub(super) fn unfinished(
+    folder: &SettingsFolder,
+    name: &str,
+    now: SystemTime,
+) -> Result<Option<Connection>, StoreError> {
+    let path = folder.dir().join(FILE);
+    let _lock = folder.lock_path(&path, LABEL)?;
+    let Some(doc) = read(&path)? else {
+        return Ok(None);
+    };
+    let wanted = fold_name(name);
+    let latest = doc
+        .root()
+        .into_iter()
+        .flat_map(|root| root.children.iter())
+        .filter_map(|node| node.as_element().filter(|e| e.name == ENTRY))
+        .filter(|e| kept(e, now))
+        .filter(|e| e.attr("connection").is_some_and(|n| fold_name(n) == wanted))
+        .max_by_key(|e| expires(e));
+    let Some(entry) = latest else {
+        return Ok(None);
+    };
+    let mut connection = decode(folder, &path, entry)?.connection;
+    connection.tokens = None;
+    Ok(Some(connection))
+}
+
+/// Whether `entry` is still kept at `now`: not expired longer than
+/// [`UNFINISHED_LOGIN_KEPT`] ago.
+fn kept(entry: &Element, now: SystemTime) -> bool {
+    expires(entry)
+        .and_then(|t| t.checked_add(UNFINISHED_LOGIN_KEPT))
+        .is_some_and(|until| until > now)
 }
 
 fn expires(entry: &Element) -> Option<SystemTime> {

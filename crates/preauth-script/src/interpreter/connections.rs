@@ -6,6 +6,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use preauth_core::connection::Connection;
 use preauth_core::error::{LifecycleError, Quoted, When};
+use preauth_core::flow::finish_within;
 use preauth_core::lifecycle::Lifecycle;
 use preauth_core::lifecycle::{KeepAliveEvent, KeepAliveOutcome, Proof};
 use preauth_core::store::StoreError;
@@ -63,10 +64,14 @@ async fn log_in(env: &Environment, connection: Connection) -> Result<(), ExecErr
         )
         .await?;
     let Some(return_url) = returned else {
-        return env.note(&format!(
-            "After logging in, the browser lands on {}?code=…; finish within 10 minutes with:\n  exchange code url '<that whole URL>';\n",
-            connection.redirect_url
-        ));
+        // Nothing is stored: the statement failed, and says how to finish the login,
+        // which stays pending in the store for `exchange code url`.
+        let platform = env.lifecycle().platform_of(&connection)?;
+        return Err(ExecError::LoginNotFinished {
+            within: finish_within(&platform),
+            name: connection.name,
+            redirect_url: connection.redirect_url,
+        });
     };
     let connection = login::finish(env, &return_url).await?;
     report_stored(env, "authorized", &connection)
@@ -296,6 +301,11 @@ pub(super) fn alter(env: &Environment, a: &AlterConnection) -> Result<(), ExecEr
 /// `import settings '…'`.
 pub(super) fn import(env: &Environment, path: &Path) -> Result<(), ExecError> {
     let names = actions::connections::import(env, path)?;
+    let what = match names.as_slice() {
+        [one] => format!("connection '{one}'"),
+        _ => "each imported connection".into(),
+    };
+    eprintln!("{}", super::show::two_copies(&what));
     env.note(&format!(
         "imported {} connection{} from {}: {}\n",
         names.len(),
@@ -308,10 +318,14 @@ pub(super) fn import(env: &Environment, path: &Path) -> Result<(), ExecError> {
 /// One line saying what was stored, where, and until when it lives.
 fn report_stored(env: &Environment, what: &str, connection: &Connection) -> Result<(), ExecError> {
     let status = env.lifecycle().status(connection, env.lifecycle().now())?;
-    let access = status
-        .access_token_expires_at
-        .map(|t| format!("; access token valid until {}", When(t)))
-        .unwrap_or_default();
+    let access = match status.access_token_expires_at {
+        Some(t) if t <= env.lifecycle().now() => format!(
+            "; access token expired at {}, so the first use refreshes it",
+            When(t)
+        ),
+        Some(t) => format!("; access token valid until {}", When(t)),
+        None => String::new(),
+    };
     let renewable = connection
         .tokens
         .as_ref()

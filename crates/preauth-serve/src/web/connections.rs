@@ -316,6 +316,7 @@ async fn result_page(
             Some(connection_string) => {
                 p.alert role="alert" { "Secrets shown: this page holds the refresh token and the client secret. Close it when done." }
                 pre aria-label="Settings file, plain" { (shown.settings_file.as_str()) }
+                p { strong { "Keep one copy in use:" } " the refresh token works once, so once the connection works on the other machine, drop it here; otherwise the first refresh on one machine spends the token the other holds, and that copy is broken." }
                 h2 { "Encrypt statement for the target machine" }
                 p { "Run this on the machine that will use the connection (" code { "preauth -c \"…\"" } " or the preauth shell); paste its output as the " code { "connectionString" } " of " code { (file_name) } " there." }
                 pre aria-label="Encrypt statement" { "encrypt connection " (Quoted(connection_string)) ";" }

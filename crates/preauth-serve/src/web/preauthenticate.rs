@@ -11,7 +11,8 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use maud::{Markup, html};
 use preauth_actions::login;
-use preauth_core::flow::StartedAuthorization;
+use preauth_core::flow::{Minutes, PENDING_LIFETIME, StartedAuthorization};
+use preauth_core::platform::Platform;
 use serde::Deserialize;
 
 use super::binding::Verdict;
@@ -293,6 +294,20 @@ fn is_web_address(url: &str) -> bool {
     })
 }
 
+/// How soon a login must be exchanged, for a page that does not know the platform: the
+/// code lifetime of the built-in platform that states one, and the pending login's.
+fn finish_soon() -> String {
+    let exact = Platform::exact_online();
+    let code = exact
+        .code_lifetime
+        .map(|lifetime| format!(" ({} on {})", Minutes(lifetime), exact.display_name))
+        .unwrap_or_default();
+    format!(
+        "a code lives only minutes after the app is approved{code}, and a started login waits {}",
+        Minutes(PENDING_LIFETIME)
+    )
+}
+
 /// The Exchange Code form of a login at `login_url` that returns to `redirect`.
 fn exchange_page(
     visitor: &Visitor,
@@ -323,7 +338,7 @@ fn exchange_page(
             } @else {
                 li { "The browser then lands on " code { (redirect) } "?code=…. That page need not load." }
             }
-            li { "Copy the whole address from the address bar, paste it below and exchange it within 10 minutes." }
+            li { "Copy the whole address from the address bar, paste it below and exchange it at once: " (finish_soon()) "." }
         }
         form.card method="post" action="/preauthenticate/exchange" {
             (csrf_field(visitor))

@@ -5,8 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
-use preauth_actions::ActionError;
-use preauth_actions::register::{TokensHandedOver, register};
+use preauth_actions::register::{TokensHandedOver, access_token_expired, register};
+use preauth_actions::{ActionError, AppSetting};
+use preauth_core::error::When;
 use preauth_core::secret::{AccessToken, RefreshToken};
 use serde::Deserialize;
 
@@ -102,10 +103,18 @@ pub(crate) async fn submit(
     .await?;
     match registered {
         Ok(registration) => {
+            let expired = access_token_expired(&state.env, &registration.connection)
+                .map(|at| {
+                    format!(
+                        " Its access token expired at {}, so the first use refreshes it.",
+                        When(at)
+                    )
+                })
+                .unwrap_or_default();
             let name = registration.connection.name;
             state.web.sessions.flash(
                 &visitor,
-                format!("Connection '{name}' is registered and stored, encrypted."),
+                format!("Connection '{name}' is registered and stored, encrypted.{expired}"),
             );
             audit(
                 visitor.who(),
@@ -131,6 +140,11 @@ fn field_of(error: &ActionError) -> Option<&'static str> {
     match error {
         ActionError::TokenHeld { .. } => Some("refresh_token"),
         ActionError::BadTime { .. } => Some("obtained_at"),
+        ActionError::MissingAppSetting { setting, .. } => Some(match setting {
+            AppSetting::ClientId => "client_id",
+            AppSetting::ClientSecret => "client_secret",
+            AppSetting::RedirectUrl => "redirect_url",
+        }),
         _ => None,
     }
 }
