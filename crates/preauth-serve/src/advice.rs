@@ -30,9 +30,10 @@ pub(crate) fn for_api(advice: &[Advice]) -> Value {
                     (Some("POST /api/v1/connections".to_string()), page)
                 }
                 Advice::RefreshLater { .. } => (api.map(|p| format!("POST {p}/token")), page),
+                Advice::ChangeClientCredentials { .. } | Advice::ChangeRedirectUrl { .. } => {
+                    (None, page.map(|p| format!("{p}/app")))
+                }
                 Advice::LogInAgain { .. }
-                | Advice::ChangeClientCredentials { .. }
-                | Advice::ChangeRedirectUrl { .. }
                 | Advice::ForceRefresh { .. }
                 | Advice::MoveSealedConnection { .. } => (None, page),
                 Advice::ListApiKeys | Advice::ListMachines | Advice::CreatePlatform { .. } => {
@@ -70,14 +71,14 @@ fn page_clause(advice: &Advice) -> String {
             "obtain new tokens from the partner application, drop connection '{connection}' and register them with Register tokens"
         ),
         Advice::ChangeClientCredentials { connection } => format!(
-            "copy the client id and secret again from the app registration into connection '{connection}'"
+            "copy the client id and secret again from the app registration with App settings of connection '{connection}'"
         ),
         Advice::ChangeRedirectUrl { connection } => {
-            format!("correct the redirect URL of connection '{connection}'")
+            format!("correct the redirect URL with App settings of connection '{connection}'")
         }
-        Advice::ForceRefresh { connection } => format!(
-            "once the cause is fixed, log in again for connection '{connection}' or have its next job's token request try"
-        ),
+        Advice::ForceRefresh { connection } => {
+            format!("once the cause is fixed, use Refresh now of connection '{connection}'")
+        }
         Advice::RefreshLater { .. } => "try again later".to_string(),
         Advice::DropOrRename { connection } => {
             format!(

@@ -209,6 +209,11 @@ fn actions(visitor: &Visitor, name: &str) -> Markup {
                 (csrf_field(visitor))
                 button.secondary type="submit" aria-label={ "Log in again for " (name) } { "Log in again" }
             }
+            form.inline method="post" action={ (path) "/refresh" } {
+                (csrf_field(visitor))
+                button.secondary type="submit" aria-label={ "Refresh now " (name) } { "Refresh now" }
+            }
+            a.button.secondary href={ (path) "/app" } aria-label={ "App settings of " (name) } { "App settings" }
             a.button.secondary href={ (path) "/drop" } aria-label={ "Drop " (name) } { "Drop…" }
         }
     }
@@ -335,7 +340,7 @@ async fn result_page(
 }
 
 /// An action's error as a page error: an unknown connection is a 404.
-fn not_found(error: ActionError) -> PageError {
+pub(super) fn not_found(error: ActionError) -> PageError {
     match error {
         ActionError::Store(StoreError::NotFound { name }) => {
             PageError::NotFound(format!("There is no connection '{name}'."))

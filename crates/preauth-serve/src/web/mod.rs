@@ -11,6 +11,7 @@
 //! Every form carries the session's CSRF token; every response carries a strict
 //! Content-Security-Policy (see [`security_headers`]).
 
+mod app_settings;
 mod binding;
 mod connections;
 mod forms;
@@ -83,6 +84,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/connections/{name}", get(connections::result))
         .route("/connections/{name}/secrets", post(connections::secrets))
         .route("/connections/{name}/login", post(connections::log_in_again))
+        .route(
+            "/connections/{name}/app",
+            get(app_settings::form).post(app_settings::change),
+        )
+        .route("/connections/{name}/refresh", post(app_settings::refresh))
         .route(
             "/connections/{name}/drop",
             get(connections::confirm_drop).post(connections::drop_connection),
