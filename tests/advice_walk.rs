@@ -1,14 +1,18 @@
 //! One refused refresh (the platform does not accept the app's client secret) walked
 //! through every front end: the API answers a code with the page that fixes it, `preauth
 //! token` a `preauth -c` command line, a script a statement that parses and works, and the
-//! pages a form that fixes it, then a refresh that succeeds.
+//! pages (in Chromium) a form that fixes it, then a refresh that succeeds.
 
 mod common;
 
 use std::time::{Duration, SystemTime};
 
-use common::serve::{Keys, Pages, Server};
+use common::browser::Browser;
+use common::serve::{Keys, Server};
 use common::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SandboxProcess, WEB_REDIRECT, Workspace};
+
+/// How long a page may take to appear.
+const PAGE: Duration = Duration::from_secs(10);
 
 /// Registers a sandbox token pair as `name` with a wrong client secret, obtained two hours
 /// ago (so that the next use refreshes, and the platform refuses the client).
@@ -82,34 +86,41 @@ fn a_refused_client_is_fixed_from_every_front_end_in_its_own_terms() {
         .exits(0)
         .says(&["connection 'walk-script' refreshed"]);
 
-    // The pages: the form the advice names fixes it, and a refresh follows.
-    let mut pages = server.pages();
-    let result = pages.get("/connections/walk-page");
+    // The pages, in Chromium: the form the advice names fixes it, and a refresh follows.
+    let Some(b) = Browser::start_or_skip("a_refused_client_is_fixed_from_every_front_end") else {
+        return;
+    };
+    b.goto(&server.login);
+    b.wait_for("main h1", PAGE);
+    b.goto(&format!("{}/connections/walk-page", server.url));
+    b.wait_for(r#"a[href="/connections/walk-page/app"]"#, PAGE);
+    b.click(r#"a[href="/connections/walk-page/app"]"#);
+    b.wait_for("form input#client_id", PAGE);
+    assert_eq!(
+        b.attr("#client_id", "value").as_deref(),
+        Some(DEMO_CLIENT_ID)
+    );
     assert!(
-        result.body.contains("/connections/walk-page/app"),
+        !b.source().contains("not-the-secret"),
+        "no secret in a page"
+    );
+    b.fill("#client_secret", DEMO_CLIENT_SECRET);
+    b.click(r#"form[action="/connections/walk-page/app"] button[type=submit]"#);
+    b.wait_for("p.notice", PAGE);
+    assert!(
+        b.text("p.notice")
+            .contains("App settings of connection 'walk-page' stored"),
         "{}",
-        result.body
+        b.text("p.notice")
     );
-    let form = pages.get("/connections/walk-page/app");
-    assert_eq!(form.status, 200, "{}", form.body);
-    assert!(form.body.contains(DEMO_CLIENT_ID) && !form.body.contains("not-the-secret"));
-    let csrf = Pages::csrf(&form);
-    let stored = pages.post(
-        "/connections/walk-page/app",
-        &[
-            ("csrf", &csrf),
-            ("client_id", DEMO_CLIENT_ID),
-            ("client_secret", DEMO_CLIENT_SECRET),
-            ("redirect_url", WEB_REDIRECT),
-        ],
+    b.click(r#"form[action="/connections/walk-page/refresh"] button[type=submit]"#);
+    b.wait_for("p.notice", PAGE);
+    assert!(
+        b.text("p.notice")
+            .contains("Connection 'walk-page' refreshed"),
+        "{}",
+        b.text("p.notice")
     );
-    assert_eq!(stored.status, 303, "{}", stored.body);
-    let after = pages.get("/connections/walk-page");
-    assert!(after.body.contains("Refresh now"), "{}", after.body);
-    let refreshed = pages.post("/connections/walk-page/refresh", &[("csrf", &csrf)]);
-    assert_eq!(refreshed.status, 303, "{}", refreshed.body);
-    let shown = pages.get("/connections/walk-page");
-    assert!(shown.body.contains("refreshed"), "{}", shown.body);
     let (status, answer) = server.call(
         "POST",
         "/api/v1/connections/walk-page/token",
