@@ -68,7 +68,7 @@ pub(crate) async fn drop_connection(
 ) -> Result<StatusCode, ApiError> {
     let Path(name) = name?;
     blocking(&state.env, move |env| {
-        match env.lifecycle().store().drop_connection(&name)? {
+        match preauth_actions::connections::drop_connection(env, &name)? {
             true => {
                 audit(&caller.who(), format_args!("dropped connection '{name}'"));
                 Ok(StatusCode::NO_CONTENT)

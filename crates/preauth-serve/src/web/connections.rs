@@ -407,7 +407,7 @@ pub(crate) async fn drop_connection(
 ) -> PageResult {
     let dropped = name.clone();
     let existed = on_store(&state.env, move |env| {
-        Ok(env.lifecycle().store().drop_connection(&name)?)
+        preauth_actions::connections::drop_connection(env, &name)
     })
     .await?
     .map_err(not_found)?;
