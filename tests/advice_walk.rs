@@ -71,6 +71,29 @@ fn a_refused_client_is_fixed_from_every_front_end_in_its_own_terms() {
         token.stderr
     );
 
+    // The recorded failure keeps its advice: in `show connection` and the API's show.
+    let shown = ws.run_c("show connection 'walk-page'");
+    assert!(
+        shown
+            .stdout
+            .contains("`alter connection 'walk-page' set client id '…', client secret '…'`"),
+        "{}",
+        shown.stdout
+    );
+    let (status, shown) = server.call(
+        "GET",
+        "/api/v1/connections/walk-page",
+        Some(&keys.admin),
+        None,
+    );
+    assert_eq!(status, 200, "{shown}");
+    assert!(
+        shown["advice"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["code"] == "change_client_credentials")),
+        "{shown}"
+    );
+
     // A script: a statement that parses and, with the real values, works.
     let refused = ws.run_c("refresh connection 'walk-script'");
     assert_eq!(refused.code, 1, "{refused:?}");

@@ -3,6 +3,7 @@
 
 use std::time::SystemTime;
 
+use preauth_core::advice::Advice;
 use preauth_core::connection::Connection;
 use preauth_core::lifecycle::{RefreshFailure, TokenState, connection_status};
 use preauth_core::monitor;
@@ -23,6 +24,8 @@ pub struct Standing {
     pub access_token_expires_at: Option<SystemTime>,
     /// When its refresh token expires.
     pub refresh_token_expires: RefreshExpiry,
+    /// What repairs the problem, when there is one a person can repair.
+    pub advice: Vec<Advice>,
 }
 
 /// When a refresh token expires.
@@ -57,6 +60,7 @@ pub fn standing(platform: Option<&Platform>, connection: &Connection, now: Syste
             problem: Some(format!("unknown platform '{}'", connection.platform)),
             access_token_expires_at: None,
             refresh_token_expires: RefreshExpiry::Unknown,
+            advice: Vec::new(),
         };
     };
     let status = connection_status(platform, connection, now);
@@ -74,15 +78,20 @@ pub fn standing(platform: Option<&Platform>, connection: &Connection, now: Syste
         None => RefreshExpiry::Unknown,
     };
     // A refused refresh token is the problem, whatever the access token still says.
-    let (state, problem) = match RefreshFailure::blocking(connection) {
-        Some(failure) => ("refresh token refused", Some(failure.message)),
-        None => (state, None),
+    let (state, problem, advice) = match RefreshFailure::blocking(connection) {
+        Some(failure) => (
+            "refresh token refused",
+            Some(failure.message),
+            monitor::recorded_advice(connection),
+        ),
+        None => (state, None, Vec::new()),
     };
     Standing {
         status: state.into(),
         problem,
         access_token_expires_at: status.access_token_expires_at,
         refresh_token_expires,
+        advice,
     }
 }
 
@@ -142,6 +151,7 @@ pub fn summaries(ctx: &Context, listing: &Listing) -> (Vec<Summary>, Vec<String>
                     problem: Some(error.to_string()),
                     access_token_expires_at: None,
                     refresh_token_expires: RefreshExpiry::Unknown,
+                    advice: Vec::new(),
                 },
                 encrypted: entry.sealed,
             },

@@ -12,7 +12,8 @@ mod report;
 mod tally;
 
 pub use judge::{
-    CheckReport, CheckState, ConnectionCheck, Thresholds, check, check_listing, refresh_failure,
+    CheckReport, CheckState, ConnectionCheck, Thresholds, check, check_listing, recorded_advice,
+    refresh_failure,
 };
 pub use report::SUMMARY_NAMED;
 pub use tally::{Tally, tally};

@@ -67,15 +67,16 @@ pub(crate) async fn drop_connection(
     name: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
     let Path(name) = name?;
-    blocking(&state.env, move |env| {
-        match preauth_actions::connections::drop_connection(env, &name)? {
+    blocking(
+        &state.env,
+        move |env| match preauth_actions::connections::drop_connection(env, &name)? {
             true => {
                 audit(&caller.who(), format_args!("dropped connection '{name}'"));
                 Ok(StatusCode::NO_CONTENT)
             }
             false => Err(preauth_core::store::StoreError::NotFound { name }.into()),
-        }
-    })
+        },
+    )
     .await
 }
 

@@ -16,8 +16,9 @@ fn rfc3339(at: Option<SystemTime>) -> Value {
 }
 
 /// The fields of a standing, as both JSON objects carry them.
-fn standing_fields(standing: &Standing) -> [(&'static str, Value); 5] {
+fn standing_fields(standing: &Standing) -> [(&'static str, Value); 6] {
     [
+        ("advice", crate::advice::for_api(&standing.advice)),
         ("status", json!(standing.status)),
         ("problem", json!(standing.problem)),
         (
@@ -87,6 +88,14 @@ pub(crate) fn refresh_expiry(expiry: RefreshExpiry) -> String {
         RefreshExpiry::Never => "does not expire".to_string(),
         RefreshExpiry::Unknown => String::new(),
     }
+}
+
+/// Why a connection cannot be used or renewed, with what repairs it in the pages' terms.
+pub(crate) fn problem(standing: &Standing) -> Option<String> {
+    standing
+        .problem
+        .as_deref()
+        .map(|problem| crate::advice::for_pages(problem, &standing.advice))
 }
 
 /// A yes or no for the pages.

@@ -259,19 +259,19 @@ fn cure(connection: &Connection) -> Vec<Advice> {
 
 /// The advice kept with the refresh failure recorded in `connection` (new tokens from
 /// the partner for a registered one), and a forced refresh once its cause is fixed.
-fn recorded_advice(connection: &Connection) -> Vec<Advice> {
+pub fn recorded_advice(connection: &Connection) -> Vec<Advice> {
     let name = &connection.name;
     let codes = RefreshFailure::of(connection)
         .map(|f| f.advice)
         .unwrap_or_default();
-    let mut advice: Vec<Advice> = if is_registered(connection) {
-        cure(connection)
-    } else {
-        codes
-            .iter()
-            .filter_map(|code| Advice::for_connection(code, name, &connection.platform))
-            .collect()
-    };
+    // New tokens for a registered connection come from the partner, not a login here.
+    let mut advice: Vec<Advice> = codes
+        .iter()
+        .filter_map(|code| match code.as_str() {
+            "log_in_again" | "new_tokens_from_partner" => cure(connection).pop(),
+            code => Advice::for_connection(code, name, &connection.platform),
+        })
+        .collect();
     advice.push(Advice::ForceRefresh {
         connection: name.clone(),
     });

@@ -82,11 +82,11 @@ fn connections_table(env: &Environment) -> Result<(Table, Vec<String>), ExecErro
             summary.platform.unwrap_or_default().into(),
             summary.country.unwrap_or_default().into(),
             summary.api_url.unwrap_or_default().into(),
-            standing.status.into(),
+            standing.status.clone().into(),
             Cell::time(standing.access_token_expires_at),
             refresh_expiry(standing.refresh_token_expires),
             Cell::Flag(summary.encrypted),
-            standing.problem.unwrap_or_default().into(),
+            problem(&standing).into(),
         ]);
     }
     Ok((table, problems))
@@ -105,8 +105,8 @@ pub(super) fn connection(env: &Environment, name: &str) -> Result<(), ExecError>
         ("client id", details.client_id.into()),
         ("client secret", set(details.has_client_secret)),
         ("redirect url", details.redirect_url.into()),
-        ("status", standing.status.into()),
-        ("problem", standing.problem.unwrap_or_default().into()),
+        ("status", standing.status.clone().into()),
+        ("problem", problem(&standing).into()),
         ("access token", set(details.has_access_token)),
         (
             "access token expires",
@@ -131,6 +131,15 @@ pub(super) fn connection(env: &Environment, name: &str) -> Result<(), ExecError>
         table.push(vec![key.into(), value]);
     }
     env.print(&table.render(env.format))
+}
+
+/// Why a connection cannot be used or renewed, with what repairs it; empty when it can.
+fn problem(standing: &overview::Standing) -> String {
+    standing
+        .problem
+        .as_deref()
+        .map(|problem| crate::advice::advised(problem, &standing.advice))
+        .unwrap_or_default()
 }
 
 /// When a refresh token expires, as a cell.

@@ -128,7 +128,7 @@ pub(crate) async fn list(
                             tr {
                                 th scope="row" { a href=(connection_path(name)) { (name) } }
                                 td { (row.summary.platform.as_deref().unwrap_or_default()) " " (row.summary.country.as_deref().unwrap_or_default()) }
-                                td { (standing.status) @if let Some(problem) = &standing.problem { br; small { (problem) } } }
+                                td { (standing.status) @if let Some(problem) = views::problem(standing) { br; small { (problem) } } }
                                 td { (views::when(standing.access_token_expires_at)) }
                                 td { (views::refresh_expiry(standing.refresh_token_expires)) }
                                 td {
@@ -288,7 +288,7 @@ async fn result_page(
     let properties = properties(&shown.details);
     let body = html! {
         dl.summary {
-            dt { "Status" } dd { (standing.status) @if let Some(problem) = &standing.problem { " — " (problem) } }
+            dt { "Status" } dd { (standing.status) @if let Some(problem) = views::problem(standing) { " — " (problem) } }
             dt { "Access token expires" } dd { (views::when(standing.access_token_expires_at)) }
             dt { "Refresh token expires" } dd { (views::refresh_expiry(standing.refresh_token_expires)) }
         }
@@ -439,7 +439,7 @@ fn properties(details: &Details) -> Vec<(&'static str, String)> {
         ("client secret", set(details.has_client_secret)),
         ("redirect url", details.redirect_url.clone()),
         ("status", standing.status.clone()),
-        ("problem", standing.problem.clone().unwrap_or_default()),
+        ("problem", views::problem(standing).unwrap_or_default()),
         ("access token", set(details.has_access_token)),
         (
             "access token expires",
