@@ -5,6 +5,7 @@
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
+use preauth_core::advice::Advice;
 use preauth_core::store::StoreError;
 
 use crate::errors::error;
@@ -95,8 +96,16 @@ pub(crate) async fn check(client: &Client, location: &str) -> Result<(), StoreEr
         .unwrap_or(0);
     let newest = MIGRATIONS.last().map_or(0, |(v, _)| *v);
     let reason = match current {
-        0 => "there is no preauth store in this database; create it by running any statement with --store (such as `show connections`), or check the URL".to_string(),
-        v if v < newest => format!("the store's tables are at version {v}, older than this preauth ({newest}); run any statement with --store once to upgrade them"),
+        0 => {
+            return Err(StoreError::Refused {
+                location: location.to_string(),
+                reason: "there is no preauth store in this database (check the URL)".to_string(),
+                advice: vec![Advice::CreateStore],
+            });
+        }
+        v if v < newest => format!(
+            "the store's tables are at version {v}, older than this preauth ({newest}); run any statement with --store once to upgrade them"
+        ),
         v if v > newest => too_new(v, newest),
         _ => return Ok(()),
     };
