@@ -612,3 +612,33 @@ fn host_name() -> String {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_machine_without_a_slot_and_a_spent_code_are_refused_with_their_advice() {
+        crate::testing::with_database("keys_refusals", |client| async move {
+            crate::schema::migrate(&client, "the store")
+                .await
+                .expect("created");
+            let text = devicekey::new_data_key().expect("a key");
+            let own = data_key(&text, "the store").expect("a data key");
+            let machine = MachineKey::key_file(own);
+            let advice_of = |result: Result<Arc<DataKey>, StoreError>| match result {
+                Err(StoreError::Refused { advice, .. }) => advice,
+                Err(other) => panic!("not refused with advice: {other:?}"),
+                Ok(_) => panic!("opened"),
+            };
+            assert_eq!(
+                advice_of(unlock(&client, "the store", &machine, true).await),
+                vec![Advice::EnrollMachine]
+            );
+            assert_eq!(
+                advice_of(enroll(&client, "the store", &machine, "enroll1.nosuch.secret").await),
+                vec![Advice::NewEnrollmentCode]
+            );
+        });
+    }
+}

@@ -122,3 +122,27 @@ fn too_new(current: i32, newest: i32) -> String {
         "the store's tables are at version {current}, newer than this preauth knows ({newest}); use the preauth that the other machines use"
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use preauth_core::advice::Advice;
+
+    #[test]
+    fn a_database_without_the_tables_is_refused_with_the_advice_to_create_the_store() {
+        crate::testing::with_database("schema_check_empty", |client| async move {
+            match check(&client, "the store").await {
+                Err(StoreError::Refused { reason, advice, .. }) => {
+                    assert_eq!(
+                        reason,
+                        "there is no preauth store in this database (check the URL)"
+                    );
+                    assert_eq!(advice, vec![Advice::CreateStore]);
+                }
+                other => panic!("not refused with advice: {other:?}"),
+            }
+            migrate(&client, "the store").await.expect("created");
+            check(&client, "the store").await.expect("there now");
+        });
+    }
+}
