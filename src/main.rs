@@ -132,7 +132,9 @@ fn open_environment(
                     lock_wait,
                     Spool::in_settings(&dir),
                 )
-                .map_err(|e| e.to_string())?,
+                // Opening checks the tables (`preauth token` creates none): a store that
+                // is not there says how to create it, as a command line.
+                .map_err(|e| advice::advised(&e.to_string(), &e.advice()))?,
             )
         }
     };

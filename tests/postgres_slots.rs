@@ -239,15 +239,19 @@ fn a_store_whose_slots_were_deleted_behind_its_back_is_refused_not_rekeyed() {
     let broken = "this shared store holds 1 sealed connection but no machine's key slot";
     for outcome in [
         alpha.run_c("show connections"),
-        alpha.run(&["token", "acme"]),
         machine(&acme.url, "gamma").run_c("show connections"),
     ] {
         outcome.exits(1).warns(&[
             broken,
             "will not seal it over with a new data key",
             "restore the table preauth_key_slots from a backup",
+            "; redeem an unused enrollment code here with `enroll machine with code '…'`",
         ]);
     }
+    alpha.run(&["token", "acme"]).exits(1).warns(&[
+        broken,
+        "redeem an unused enrollment code here with preauth -c \"enroll machine with code '…'\"",
+    ]);
     alpha
         .run(&["check"])
         .exits(3)
@@ -275,7 +279,7 @@ fn an_unused_enrollment_code_recovers_a_store_without_machine_slots() {
     );
     alpha.run_c("show connections").exits(1).warns(&[
         "holds 1 sealed connection and 1 enrollment code but no machine's key slot",
-        "enroll machine with code",
+        "redeem an unused enrollment code here with `enroll machine with code '…'`",
     ]);
     assert_eq!(machine_slots(database), 0, "no slot was made");
     alpha

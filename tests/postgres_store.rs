@@ -191,16 +191,21 @@ fn a_machine_that_is_not_enrolled_is_told_how_to_enroll() {
     let tokens = sandbox.issue_tokens(1);
     alpha.register_issued("acme", &sandbox, &tokens[0], DAY);
     let stranger = machine(&url, "gamma");
+    // The advice to enroll: as statements in the language, as command lines in a shell.
+    let enroll = "on an enrolled machine run `enroll machine`, then here `enroll machine with code '…'` with the code it printed";
     for outcome in [
-        stranger.run(&["token", "acme"]),
         stranger.run_c("refresh connection 'acme'"),
         stranger.run_c("export settings 'acme'"),
     ] {
         outcome.exits(1).warns(&[
-            "this machine (gamma) is not enrolled",
-            "enroll machine with code",
+            "this machine (gamma) is not enrolled in this shared store: enroll it, or give the key file the fleet uses (--key-file); ",
+            enroll,
         ]);
     }
+    stranger.run(&["token", "acme"]).exits(1).warns(&[
+        "this machine (gamma) is not enrolled",
+        "on an enrolled machine run preauth -c \"enroll machine\", then here preauth -c \"enroll machine with code '…'\" with the code it printed",
+    ]);
     // Listing and monitoring read the rows' outlines, which hold no secret and open
     // nothing: a monitoring host needs no key slot.
     stranger
@@ -214,11 +219,15 @@ fn a_machine_that_is_not_enrolled_is_told_how_to_enroll() {
     stranger
         .run_c(&format!("enroll machine with code '{wrong}'"))
         .exits(1)
-        .warns(&["does not match"]);
+        .warns(&[
+            "does not match its slot (mistyped?); it is spent now; make a new one with `enroll machine` on an enrolled machine",
+        ]);
     stranger
         .run_c(&format!("enroll machine with code '{code}'"))
         .exits(1)
-        .warns(&["unknown, used already or expired"]);
+        .warns(&[
+            "unknown, used already or expired; make a new one with `enroll machine` on an enrolled machine",
+        ]);
 }
 
 #[test]
@@ -322,9 +331,9 @@ fn check_and_token_never_create_a_store() {
     ws.run(&["check"])
         .exits(3)
         .says(&["UNKNOWN", "there is no preauth store in this database"]);
-    ws.run(&["token", "acme"])
-        .exits(1)
-        .warns(&["there is no preauth store in this database"]);
+    ws.run(&["token", "acme"]).exits(1).warns(&[
+        "there is no preauth store in this database (check the URL); create it by running any statement with --store, such as preauth -c \"show connections\"",
+    ]);
     // Still none: the first statement creates it.
     ws.run(&["check"]).exits(3);
     ws.run_c("show connections").exits(0);

@@ -63,6 +63,21 @@ pub enum Advice {
         /// The platform id asked for.
         id: String,
     },
+    /// Enroll this machine in the shared store: an enrolled machine makes an enrollment
+    /// code, this machine redeems it.
+    EnrollMachine,
+    /// Make a new enrollment code on an enrolled machine (the one given is spent or
+    /// unknown).
+    NewEnrollmentCode,
+    /// Redeem an unused enrollment code on this machine.
+    RedeemEnrollmentCode,
+    /// Drop this machine's slot on an enrolled machine, then enroll this one again.
+    ReenrollMachine {
+        /// This machine's slot name.
+        machine: String,
+    },
+    /// Create preauth's tables in the database the store names.
+    CreateStore,
 }
 
 impl Advice {
@@ -82,6 +97,11 @@ impl Advice {
             Advice::ListApiKeys => "list_api_keys",
             Advice::ListMachines => "list_machines",
             Advice::CreatePlatform { .. } => "create_platform",
+            Advice::EnrollMachine => "enroll_machine",
+            Advice::NewEnrollmentCode => "new_enrollment_code",
+            Advice::RedeemEnrollmentCode => "redeem_enrollment_code",
+            Advice::ReenrollMachine { .. } => "reenroll_machine",
+            Advice::CreateStore => "create_store",
         }
     }
 
@@ -117,7 +137,12 @@ impl Advice {
             Advice::ListConnections
             | Advice::ListApiKeys
             | Advice::ListMachines
-            | Advice::CreatePlatform { .. } => None,
+            | Advice::CreatePlatform { .. }
+            | Advice::EnrollMachine
+            | Advice::NewEnrollmentCode
+            | Advice::RedeemEnrollmentCode
+            | Advice::ReenrollMachine { .. }
+            | Advice::CreateStore => None,
         }
     }
 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use devicekey::{DeviceKey, Error as KeyError};
-use preauth_core::error::Quoted;
+use preauth_core::advice::Advice;
 use preauth_core::protector::{ProtectError, ProtectErrorKind, Protector};
 use preauth_core::store::StoreError;
 use tokio_postgres::Client;
@@ -163,14 +163,24 @@ fn backend(location: &str, reason: String) -> StoreError {
     }
 }
 
-/// The sentence for a machine that holds no slot.
+/// A refusal that `advice` repairs.
+fn refused(location: &str, reason: String, advice: Advice) -> StoreError {
+    StoreError::Refused {
+        location: location.to_string(),
+        reason,
+        advice: vec![advice],
+    }
+}
+
+/// The refusal for a machine that holds no slot.
 fn not_enrolled(location: &str, machine: &MachineKey) -> StoreError {
-    backend(
+    refused(
         location,
         format!(
-            "this machine ({}) is not enrolled in this shared store: on an enrolled machine run `enroll machine`, then here `enroll machine with code '…'` with the code it printed; or give the key file the fleet uses (--key-file)",
+            "this machine ({}) is not enrolled in this shared store: enroll it, or give the key file the fleet uses (--key-file)",
             machine.slot
         ),
+        Advice::EnrollMachine,
     )
 }
 
@@ -198,21 +208,23 @@ pub(crate) async fn unlock(
         let text = machine
             .protector
             .open(&sealed, DATA_KEY_LABEL)
-            .map_err(|e| {
-                let reason = match e.kind {
-                    // The key itself is missing (another DEVICEKEY_SECRET_DIR, an absent
-                    // key file): its own sentence says what to do.
-                    ProtectErrorKind::Key => format!(
-                        "the key of machine '{}' is unavailable: {e}",
+            .map_err(|e| match e.kind {
+                // The key itself is missing (another DEVICEKEY_SECRET_DIR, an absent
+                // key file): its own sentence says what to do.
+                ProtectErrorKind::Key => backend(
+                    location,
+                    format!("the key of machine '{}' is unavailable: {e}", machine.slot),
+                ),
+                _ => refused(
+                    location,
+                    format!(
+                        "the key slot '{}' does not open with this machine's key ({e})",
                         machine.slot
                     ),
-                    _ => format!(
-                        "the key slot '{}' does not open with this machine's key ({e}); on an enrolled machine run `drop machine {}`, then enroll this one again",
-                        machine.slot,
-                        Quoted(&machine.slot)
-                    ),
-                };
-                backend(location, reason)
+                    Advice::ReenrollMachine {
+                        machine: machine.slot.clone(),
+                    },
+                ),
             })?;
         return data_key(&text, location);
     }
@@ -321,13 +333,14 @@ impl std::fmt::Display for Remains {
     }
 }
 
-/// The sentence for a store that holds sealed rows but no machine slot.
+/// The refusal for a store that holds sealed rows but no machine slot.
 fn broken(location: &str, remains: &Remains) -> StoreError {
-    backend(
+    refused(
         location,
         format!(
-            "this shared store holds {remains} but no machine's key slot, so nothing in it can be opened (its slots were dropped or deleted) and preauth will not seal it over with a new data key; restore the table preauth_key_slots from a backup of the database (a key file's slot opens again wherever that key file is given), or redeem an unused enrollment code here with `enroll machine with code '…'`"
+            "this shared store holds {remains} but no machine's key slot, so nothing in it can be opened (its slots were dropped or deleted) and preauth will not seal it over with a new data key; restore the table preauth_key_slots from a backup of the database (a key file's slot opens again wherever that key file is given)"
         ),
+        Advice::RedeemEnrollmentCode,
     )
 }
 
@@ -456,8 +469,14 @@ async fn redeem(
 ) -> Result<Arc<DataKey>, Redeem> {
     let failed =
         |e: tokio_postgres::Error| Redeem::Database(error(location, e, "enroll this machine"));
-    let refused = |reason: &str| Redeem::Refused(backend(location, reason.to_string()));
-    let unknown = "this enrollment code is unknown, used already or expired; make a new one with `enroll machine` on an enrolled machine";
+    let spent = |reason: &str| {
+        Redeem::Refused(refused(
+            location,
+            reason.to_string(),
+            Advice::NewEnrollmentCode,
+        ))
+    };
+    let unknown = "this enrollment code is unknown, used already or expired";
     let row = client
         .query_opt(
             "DELETE FROM preauth_key_slots WHERE slot = $1 AND kind = 'enrollment'
@@ -466,16 +485,16 @@ async fn redeem(
         )
         .await
         .map_err(failed)?
-        .ok_or_else(|| refused(unknown))?;
+        .ok_or_else(|| spent(unknown))?;
     let expires: SystemTime = row.get(1);
     if expires <= SystemTime::now() {
-        return Err(refused(unknown));
+        return Err(spent(unknown));
     }
     let sealed: String = row.get(0);
     let text = DeviceKey::from_passphrase(Zeroizing::new(secret.to_string()))
         .and_then(|key| key.decrypt(&sealed, DATA_KEY_LABEL))
         .map_err(|_| {
-            refused("this enrollment code does not match its slot (mistyped?); it is spent now: make a new one with `enroll machine` on an enrolled machine")
+            spent("this enrollment code does not match its slot (mistyped?); it is spent now")
         })?;
     let own = machine.protector.seal(&text, DATA_KEY_LABEL).map_err(|e| {
         Redeem::Database(backend(
@@ -592,4 +611,34 @@ fn host_name() -> String {
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_machine_without_a_slot_and_a_spent_code_are_refused_with_their_advice() {
+        crate::testing::with_database("keys_refusals", |client| async move {
+            crate::schema::migrate(&client, "the store")
+                .await
+                .expect("created");
+            let text = devicekey::new_data_key().expect("a key");
+            let own = data_key(&text, "the store").expect("a data key");
+            let machine = MachineKey::key_file(own);
+            let advice_of = |result: Result<Arc<DataKey>, StoreError>| match result {
+                Err(StoreError::Refused { advice, .. }) => advice,
+                Err(other) => panic!("not refused with advice: {other:?}"),
+                Ok(_) => panic!("opened"),
+            };
+            assert_eq!(
+                advice_of(unlock(&client, "the store", &machine, true).await),
+                vec![Advice::EnrollMachine]
+            );
+            assert_eq!(
+                advice_of(enroll(&client, "the store", &machine, "enroll1.nosuch.secret").await),
+                vec![Advice::NewEnrollmentCode]
+            );
+        });
+    }
 }

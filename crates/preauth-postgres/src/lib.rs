@@ -32,6 +32,8 @@ mod replay;
 mod schema;
 mod store;
 mod summary;
+#[cfg(test)]
+mod testing;
 
 pub use db::{DEFAULT_STEP, location_of, with_step_bound};
 pub use keys::{MachineKey, SlotKind};

@@ -5,6 +5,7 @@
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
+use preauth_core::advice::Advice;
 use preauth_core::store::StoreError;
 
 use crate::errors::error;
@@ -95,8 +96,16 @@ pub(crate) async fn check(client: &Client, location: &str) -> Result<(), StoreEr
         .unwrap_or(0);
     let newest = MIGRATIONS.last().map_or(0, |(v, _)| *v);
     let reason = match current {
-        0 => "there is no preauth store in this database; create it by running any statement with --store (such as `show connections`), or check the URL".to_string(),
-        v if v < newest => format!("the store's tables are at version {v}, older than this preauth ({newest}); run any statement with --store once to upgrade them"),
+        0 => {
+            return Err(StoreError::Refused {
+                location: location.to_string(),
+                reason: "there is no preauth store in this database (check the URL)".to_string(),
+                advice: vec![Advice::CreateStore],
+            });
+        }
+        v if v < newest => format!(
+            "the store's tables are at version {v}, older than this preauth ({newest}); run any statement with --store once to upgrade them"
+        ),
         v if v > newest => too_new(v, newest),
         _ => return Ok(()),
     };
@@ -112,4 +121,28 @@ fn too_new(current: i32, newest: i32) -> String {
     format!(
         "the store's tables are at version {current}, newer than this preauth knows ({newest}); use the preauth that the other machines use"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use preauth_core::advice::Advice;
+
+    #[test]
+    fn a_database_without_the_tables_is_refused_with_the_advice_to_create_the_store() {
+        crate::testing::with_database("schema_check_empty", |client| async move {
+            match check(&client, "the store").await {
+                Err(StoreError::Refused { reason, advice, .. }) => {
+                    assert_eq!(
+                        reason,
+                        "there is no preauth store in this database (check the URL)"
+                    );
+                    assert_eq!(advice, vec![Advice::CreateStore]);
+                }
+                other => panic!("not refused with advice: {other:?}"),
+            }
+            migrate(&client, "the store").await.expect("created");
+            check(&client, "the store").await.expect("there now");
+        });
+    }
 }

@@ -68,6 +68,21 @@ fn statement(advice: &Advice) -> String {
             "add it with `create platform {} from issuer '…'`",
             Quoted(id)
         ),
+        Advice::EnrollMachine => "on an enrolled machine run `enroll machine`, then here `enroll machine with code '…'` with the code it printed".to_string(),
+        Advice::NewEnrollmentCode => {
+            "make a new one with `enroll machine` on an enrolled machine".to_string()
+        }
+        Advice::RedeemEnrollmentCode => {
+            "redeem an unused enrollment code here with `enroll machine with code '…'`".to_string()
+        }
+        Advice::ReenrollMachine { machine } => format!(
+            "on an enrolled machine run `drop machine {}`, then enroll this one again with `enroll machine with code '…'` and a code from `enroll machine` there",
+            Quoted(machine)
+        ),
+        Advice::CreateStore => {
+            "create it by running any statement with --store, such as `show connections`"
+                .to_string()
+        }
     }
 }
 
@@ -94,6 +109,11 @@ mod tests {
             Advice::ListApiKeys,
             Advice::ListMachines,
             Advice::CreatePlatform { id: "idp".into() },
+            Advice::EnrollMachine,
+            Advice::NewEnrollmentCode,
+            Advice::RedeemEnrollmentCode,
+            Advice::ReenrollMachine { machine: c() },
+            Advice::CreateStore,
         ];
         for advice in &all {
             let text = statement(advice);

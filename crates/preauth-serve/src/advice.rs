@@ -36,9 +36,15 @@ pub(crate) fn for_api(advice: &[Advice]) -> Value {
                 Advice::LogInAgain { .. }
                 | Advice::ForceRefresh { .. }
                 | Advice::MoveSealedConnection { .. } => (None, page),
-                Advice::ListApiKeys | Advice::ListMachines | Advice::CreatePlatform { .. } => {
-                    (None, None)
-                }
+                // Done by the operator on a machine's command line: no route, no page.
+                Advice::ListApiKeys
+                | Advice::ListMachines
+                | Advice::CreatePlatform { .. }
+                | Advice::EnrollMachine
+                | Advice::NewEnrollmentCode
+                | Advice::RedeemEnrollmentCode
+                | Advice::ReenrollMachine { .. }
+                | Advice::CreateStore => (None, None),
             };
             if let Some(route) = route {
                 entry["route"] = json!(route);
@@ -93,6 +99,22 @@ fn page_clause(advice: &Advice) -> String {
         Advice::ListMachines => "the operator lists them with show machines".to_string(),
         Advice::CreatePlatform { .. } => {
             "the operator can define it with create platform".to_string()
+        }
+        Advice::EnrollMachine => {
+            "the operator enrolls this machine with an enrollment code made on an enrolled machine"
+                .to_string()
+        }
+        Advice::NewEnrollmentCode => {
+            "the operator makes a new enrollment code on an enrolled machine".to_string()
+        }
+        Advice::RedeemEnrollmentCode => {
+            "the operator redeems an unused enrollment code on this machine".to_string()
+        }
+        Advice::ReenrollMachine { machine } => format!(
+            "the operator drops machine '{machine}' on an enrolled machine and enrolls this one again"
+        ),
+        Advice::CreateStore => {
+            "the operator creates it by running any statement with --store".to_string()
         }
     }
 }

@@ -108,6 +108,18 @@ pub enum StoreError {
         #[source]
         source: Option<BackendCause>,
     },
+    /// A store on a server refused for a reason a person repairs as `advice` says (this
+    /// machine not enrolled, an enrollment code spent, no store in the database);
+    /// `reason` is the sentence of what happened.
+    #[error("{location}: {reason}")]
+    Refused {
+        /// The store, without its password.
+        location: String,
+        /// What happened.
+        reason: String,
+        /// What repairs it.
+        advice: Vec<crate::advice::Advice>,
+    },
     /// A store on a server kept the connection's row locked for another session (on
     /// this or another machine) longer than the lock wait allowed: busy, try again.
     #[error(
@@ -175,6 +187,7 @@ impl StoreError {
             StoreError::AlreadyExists { name, .. } => vec![crate::advice::Advice::DropOrRename {
                 connection: name.clone(),
             }],
+            StoreError::Refused { advice, .. } => advice.clone(),
             _ => Vec::new(),
         }
     }
