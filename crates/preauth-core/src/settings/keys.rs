@@ -150,7 +150,7 @@ pub const KEYS: &[KeyDoc] = &[
     },
     KeyDoc {
         key: crate::lifecycle::REFRESH_FAILED_KEY,
-        meaning: "What the last refresh ran into when it needs a person: `<time> <kind> <token tag> <sentence>` with kind refused, lost, lost-again or not-stored; while it names the stored refresh token and is not `lost`, that token is not sent again until `refresh connection 'x' force` (preauth).",
+        meaning: "What the last refresh ran into when it needs a person: `<time> <kind>[+<advice code>…] <token tag> <sentence>` with kind refused, lost, lost-again or not-stored and the codes of what repairs it (log_in_again, change_client_credentials, …); while it names the stored refresh token and is not `lost`, that token is not sent again until `refresh connection 'x' force` (preauth).",
         required: Required::Lifecycle,
     },
 ];
