@@ -50,6 +50,7 @@ fn token_calls(sandbox: &SandboxProcess) -> u64 {
 
 #[test]
 fn ok_then_warning_then_critical_with_the_plugin_status_line() {
+    // Another machine with the same tokens spent acme-gone's refresh token first.
     let Registered {
         sandbox,
         ws,
@@ -523,17 +524,10 @@ fn the_systemd_units_run_the_keepalive_daily_and_persistently() {
 #[test]
 fn the_connections_page_says_a_refused_refresh_once() {
     let Registered {
-        sandbox,
+        sandbox: _sandbox,
         ws,
-        tokens,
         ..
-    } = Registered::new(&[("acme-gone", DAY * 8), ("acme-ok", DAY)]);
-    // Another machine with the same tokens spends acme-gone's refresh token first.
-    let there = Workspace::new();
-    there.register_issued("acme-gone", &sandbox, &tokens[0], DAY * 8);
-    sandbox.advance((DAY * 8).as_secs());
-    there.run(&["token", "acme-gone"]).exits(0);
-    ws.run_c("refresh connection 'acme-gone' force").exits(1);
+    } = Registered::with_a_spent_connection();
 
     let server = common::serve::Server::start(&ws, &[]);
     let page = server.pages().get("/connections");

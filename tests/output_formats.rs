@@ -24,6 +24,7 @@ fn broken_connection(ws: &Workspace, name: &str) {
 
 #[test]
 fn show_connections_has_columns_people_and_programs_can_read() {
+    // Another machine with the same tokens spent acme-gone's refresh token first.
     let Registered {
         sandbox,
         ws,
@@ -210,17 +211,11 @@ fn json_is_one_document_per_statement_on_a_line_with_booleans_and_nulls() {
 #[test]
 fn a_refused_connection_keeps_its_expiry_and_the_plugin_summary_stays_short() {
     let Registered {
-        sandbox,
+        sandbox: _sandbox,
         ws,
-        tokens,
         obtained,
-    } = Registered::new(&[("acme-gone", DAY * 8), ("acme-ok", DAY)]);
-    // Another machine with the same tokens spends acme-gone's refresh token first.
-    let there = Workspace::new();
-    there.register_issued("acme-gone", &sandbox, &tokens[0], DAY * 8);
-    sandbox.advance((DAY * 8).as_secs());
-    there.run(&["token", "acme-gone"]).exits(0);
-    ws.run_c("refresh connection 'acme-gone' force").exits(1);
+        ..
+    } = Registered::with_a_spent_connection();
 
     let plugin = ws.run(&["check"]);
     plugin.exits(2);

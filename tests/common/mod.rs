@@ -604,6 +604,28 @@ impl Registered {
             obtained,
         }
     }
+
+    /// `acme-gone`, obtained 8 days ago, whose refresh token another machine spent
+    /// first (so that its own refresh is refused and recorded), beside a healthy
+    /// `acme-ok` obtained a day ago.
+    pub fn with_a_spent_connection() -> Registered {
+        const DAY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+        let registered = Registered::new(&[("acme-gone", DAY * 8), ("acme-ok", DAY)]);
+        let there = Workspace::new();
+        there.register_issued(
+            "acme-gone",
+            &registered.sandbox,
+            &registered.tokens[0],
+            DAY * 8,
+        );
+        registered.sandbox.advance((DAY * 8).as_secs());
+        there.run(&["token", "acme-gone"]).exits(0);
+        registered
+            .ws
+            .run_c("refresh connection 'acme-gone' force")
+            .exits(1);
+        registered
+    }
 }
 
 /// `2026-11-20T10:00:00Z` (whole seconds, as `obtained at` takes it).
