@@ -546,9 +546,20 @@ API keys may be limited to networks (`create api key 'jobs' scope token from
 is the TCP peer; behind a reverse proxy, give the proxy's address with --trusted-proxy, and
 the client is read from X-Forwarded-For (its right-most entry that is no trusted proxy).
 
+With --keep-alive it renews the connections itself, so that no cron job or timer is
+needed: daily at --keep-alive-at (03:00 UTC) plus up to --keep-alive-jitter minutes (30),
+and soon after start when the store's last pass is older than a day, it refreshes every
+refresh token older than 7 days, as `refresh all connections` does. Exact Online's refresh
+tokens expire after 30 days unused, so a connection is renewed three weeks before. Replicas
+on one store (a shared settings folder, or PostgreSQL) share each pass through the record
+keep-alive.json in the store: one replica runs it, and another takes it over when that one
+stops renewing its claim (--keep-alive-lease). Serving goes on meanwhile; Ctrl-C or SIGTERM
+stops after the pass in progress. /metrics shows the last pass and the next.
+
 Examples:
   preauth serve
   preauth serve --listen 127.0.0.1:0
+  preauth serve --keep-alive --keep-alive-at 02:30
   preauth serve --listen 0.0.0.0:8443 --public-url https://preauth.example.com:8443 --tls-cert /etc/preauth/tls/fullchain.pem --tls-key /etc/preauth/tls/key.pem
   preauth serve --listen 127.0.0.1:8440 --behind-proxy --trusted-proxy 127.0.0.1 --public-url https://preauth.example.com";
 
@@ -671,6 +682,34 @@ pub struct ServeArgs {
     /// When `/api/v1/check` counts a refresh token as expiring.
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
+    /// Keep the connections alive from this server, so that no cron job is needed: daily,
+    /// every refresh token older than 7 days is renewed (as `refresh all connections`
+    /// does); replicas on one store share each pass.
+    #[arg(long)]
+    pub keep_alive: bool,
+    /// When the daily keep-alive pass starts, HH:MM in UTC; `now` runs it right at start
+    /// and then every 24 hours (for tests and trying it out).
+    #[arg(
+        long,
+        value_name = "HH:MM",
+        default_value = "03:00",
+        requires = "keep_alive"
+    )]
+    pub keep_alive_at: preauth_serve::At,
+    /// The longest random delay added to each daily pass's start, so that replicas and
+    /// other servers do not all call the platforms at the same moment.
+    #[arg(
+        long,
+        value_name = "MINUTES",
+        default_value_t = 30,
+        requires = "keep_alive"
+    )]
+    pub keep_alive_jitter: u32,
+    /// How long a replica's claim on a keep-alive pass holds unless renewed (it renews it
+    /// every third of this): another replica takes over the pass of one that died this
+    /// long after its last renewal. Short values are for tests.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u32).range(3..), requires = "keep_alive")]
+    pub keep_alive_lease: u32,
 }
 
 impl ServeArgs {
@@ -683,6 +722,19 @@ impl ServeArgs {
             }),
             _ => None,
         }
+    }
+
+    /// The keep-alive asked for, with the threshold and concurrency of `refresh all
+    /// connections`.
+    pub fn keep_alive(&self) -> Option<preauth_serve::KeepAliveOptions> {
+        const DAY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+        self.keep_alive.then(|| preauth_serve::KeepAliveOptions {
+            at: self.keep_alive_at,
+            jitter: std::time::Duration::from_secs(u64::from(self.keep_alive_jitter) * 60),
+            threshold: DAY * preauth_script::interpreter::DEFAULT_KEEP_ALIVE_DAYS,
+            concurrency: preauth_script::interpreter::KEEP_ALIVE_CONCURRENCY,
+            lease: std::time::Duration::from_secs(u64::from(self.keep_alive_lease)),
+        })
     }
 }
 

@@ -1,5 +1,6 @@
-//! `preauth serve`: the JSON API over the store, until Ctrl-C or SIGTERM; SIGHUP reads
-//! the TLS certificate and key again.
+//! `preauth serve`: the JSON API over the store (and with `--keep-alive` the daily
+//! keep-alive beside it), until Ctrl-C or SIGTERM; SIGHUP reads the TLS certificate and
+//! key again.
 
 use std::sync::Arc;
 
@@ -26,6 +27,7 @@ pub async fn run(common: &Common, args: &ServeArgs) -> i32 {
         api_hosts: args.allow_api_host.clone(),
         trusted_proxies: args.trusted_proxies.clone(),
         max_connections: args.max_connections as usize,
+        keep_alive: args.keep_alive(),
     };
     let bound = match preauth_serve::bind(options).await {
         Ok(bound) => bound,

@@ -104,6 +104,12 @@ impl Context {
         self.documents.as_ref()
     }
 
+    /// The documents, shared (for work that outlives a borrow, such as the record of
+    /// `preauth serve --keep-alive`).
+    pub fn shared_documents(&self) -> Arc<dyn Documents> {
+        Arc::clone(&self.documents)
+    }
+
     /// The API keys of `preauth serve`, kept with the store's documents.
     pub fn api_keys(&self) -> ApiKeys {
         ApiKeys::in_documents(Arc::clone(&self.documents))

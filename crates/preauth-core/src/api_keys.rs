@@ -364,16 +364,20 @@ fn hash(key: &str) -> String {
         .collect()
 }
 
-mod rfc3339 {
+/// Times in a document as RFC 3339 text to the second, for people to read (serde's
+/// `with`; also used by the keep-alive's record of `preauth serve`).
+pub mod rfc3339 {
     use std::time::SystemTime;
 
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub(super) fn serialize<S: Serializer>(at: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    /// Writes `at` as `2026-12-05T03:00:00Z`.
+    pub fn serialize<S: Serializer>(at: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(&humantime::format_rfc3339_seconds(*at))
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+    /// Reads an RFC 3339 time.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
         let text = String::deserialize(d)?;
         humantime::parse_rfc3339_weak(&text).map_err(serde::de::Error::custom)
     }

@@ -30,6 +30,7 @@ use crate::parser::{RawStatement, StatementError, split};
 use crate::substitute::Defines;
 
 pub use authorize::{UserAgent, UserAgentFuture};
+pub use connections::{DEFAULT_KEEP_ALIVE_DAYS, KEEP_ALIVE_CONCURRENCY};
 pub use environment::{Environment, TimeMachine};
 pub use show::access_token_output;
 

@@ -12,6 +12,8 @@
 //!   that goes away, a timeout or a shutdown never cuts a refresh between the
 //!   platform's answer and the write.
 //! - The token route is rate-limited per key; bodies are limited to 64 KiB.
+//! - With [`Options::keep_alive`] it keeps the connections alive itself, daily, the
+//!   replicas on one store sharing each pass (see [`KeepAliveOptions`]).
 //! - It listens on loopback unless it speaks TLS itself (rustls, PEM files checked at
 //!   start and read again by [`Certificates::reload`]) or is told it runs behind a proxy
 //!   that terminates TLS.
@@ -25,6 +27,7 @@ mod auth;
 mod client_addr;
 mod connections;
 mod error;
+mod keep_alive;
 mod listen;
 mod metrics;
 mod monitoring;
@@ -36,6 +39,7 @@ mod web;
 
 pub use api_hosts::ApiHost;
 pub use error::ApiError;
+pub use keep_alive::{At, KeepAliveOptions};
 pub use listen::{
     Bound, Certificates, Options, ServeError, TlsError, TlsFile, TlsFiles, bind, check_listen,
 };

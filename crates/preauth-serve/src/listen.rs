@@ -23,7 +23,9 @@ use tokio_rustls::TlsAcceptor;
 use self::http1::Accepting;
 use self::tls::TlsListener;
 pub use self::tls::{Certificates, TlsError, TlsFile, TlsFiles};
-use crate::routes::router;
+use crate::keep_alive::{self, Watch};
+use crate::metrics::Counters;
+use crate::routes::router_with;
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +138,9 @@ pub struct Options {
     /// The most connections open at once (`--max-connections`, at least 1); past it a new
     /// connection is answered 503 and closed.
     pub max_connections: usize,
+    /// Keep the connections alive from this server (`--keep-alive`); `None`: a cron job
+    /// or timer runs `refresh all connections` instead.
+    pub keep_alive: Option<crate::KeepAliveOptions>,
 }
 
 /// The base URL of the pages: `--public-url`, checked, or the address listened on
@@ -262,8 +267,22 @@ impl Bound {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         let keys_location = keys.location();
-        let (app, login) =
-            router(env, keys, &self.options, &self.base).map_err(ServeError::Serve)?;
+        let keep_alive = self.options.keep_alive.clone().map(|options| {
+            let watch = Arc::new(Watch::new(env.shared_documents()));
+            (options, watch)
+        });
+        let counters = match &keep_alive {
+            Some((_, watch)) => Counters::watching(Arc::clone(watch)),
+            None => Counters::default(),
+        };
+        let (app, login) = router_with(
+            Arc::clone(&env),
+            keys,
+            &self.options,
+            &self.base,
+            Arc::new(counters),
+        )
+        .map_err(ServeError::Serve)?;
         {
             let mut stdout = io::stdout().lock();
             let lines = match &login {
@@ -290,13 +309,19 @@ impl Bound {
             "preauth serve: API keys in {keys_location}; {pages}; stop with Ctrl-C or SIGTERM{reload}"
         );
         let max = self.options.max_connections;
-        match self.tls {
-            None => http1::serve(Accepting::new(self.listener), app, max, shutdown).await,
-            Some((_, acceptor)) => {
-                let listener = TlsListener::new(self.listener, acceptor);
-                let app = app.layer(middleware::map_response(hsts));
-                http1::serve(listener, app, max, shutdown).await;
+        let serving = async move {
+            match self.tls {
+                None => http1::serve(Accepting::new(self.listener), app, max, shutdown).await,
+                Some((_, acceptor)) => {
+                    let listener = TlsListener::new(self.listener, acceptor);
+                    let app = app.layer(middleware::map_response(hsts));
+                    http1::serve(listener, app, max, shutdown).await;
+                }
             }
+        };
+        match keep_alive {
+            None => serving.await,
+            Some((options, watch)) => keep_alive::alongside(env, options, watch, serving).await,
         }
         eprintln!("preauth serve: stopped after the requests in flight finished");
         Ok(())
@@ -350,6 +375,7 @@ mod tests {
             api_hosts: Vec::new(),
             trusted_proxies: Vec::new(),
             max_connections: 1,
+            keep_alive: None,
         }
     }
 

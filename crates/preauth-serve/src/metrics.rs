@@ -1,11 +1,15 @@
 //! `/metrics` in the Prometheus text format: connections by monitoring state, the days
-//! left of the refresh token that expires first, and what this process served.
+//! left of the refresh token that expires first, what this process served, and (with
+//! `--keep-alive`) the store's last keep-alive pass and this replica's next one.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use preauth_core::monitor::{CheckState, Tally};
+
+use crate::keep_alive::{Pass, Watch};
 
 /// Counters of this process since it started.
 #[derive(Debug, Default)]
@@ -16,9 +20,19 @@ pub(crate) struct Counters {
     refreshes: AtomicU64,
     /// Token requests the platform refused.
     refusals: AtomicU64,
+    /// The keep-alive, when it runs (`--keep-alive`).
+    keep_alive: Option<Arc<Watch>>,
 }
 
 impl Counters {
+    /// Counters that also show the keep-alive of `watch`.
+    pub(crate) fn watching(watch: Arc<Watch>) -> Counters {
+        Counters {
+            keep_alive: Some(watch),
+            ..Counters::default()
+        }
+    }
+
     /// An access token was handed out; `refreshed` when this request refreshed it.
     pub(crate) fn served(&self, refreshed: bool) {
         self.tokens.fetch_add(1, Ordering::Relaxed);
@@ -32,7 +46,8 @@ impl Counters {
         self.refusals.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The metrics text for `tally` (taken at `now`) and these counters.
+    /// The metrics text for `tally` (taken at `now`) and these counters (reads the
+    /// keep-alive's record in the store: call it off the async workers).
     pub(crate) fn render(&self, tally: &Tally, now: SystemTime) -> String {
         let mut out = String::new();
         metric(
@@ -98,7 +113,82 @@ impl Counters {
             metric(&mut out, name, "counter", help);
             let _ = writeln!(out, "{name} {}", counter.load(Ordering::Relaxed));
         }
+        if let Some(watch) = &self.keep_alive {
+            keep_alive(&mut out, watch.last(), watch.next());
+        }
         out
+    }
+}
+
+/// Seconds since the Unix epoch (0 for none), as Prometheus gives times.
+fn unix(at: Option<SystemTime>) -> u64 {
+    at.and_then(|at| at.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |since| since.as_secs())
+}
+
+/// The keep-alive's gauges: the last pass as the store records it (`None` when there was
+/// none yet; an error when the store could not be read: then only the next pass) and this
+/// replica's next planned pass.
+fn keep_alive(
+    out: &mut String,
+    last: Result<Option<Pass>, preauth_core::store::StoreError>,
+    next: Option<SystemTime>,
+) {
+    let up = last.is_ok();
+    metric(
+        out,
+        "preauth_keep_alive_record_up",
+        "gauge",
+        "1 when the keep-alive's record in the store could be read for these metrics, 0 when not.",
+    );
+    let _ = writeln!(out, "preauth_keep_alive_record_up {}", u8::from(up));
+    metric(
+        out,
+        "preauth_keep_alive_next_run_timestamp_seconds",
+        "gauge",
+        "When this replica plans the next keep-alive pass (Unix time); another replica may run it.",
+    );
+    let _ = writeln!(
+        out,
+        "preauth_keep_alive_next_run_timestamp_seconds {}",
+        unix(next)
+    );
+    let Ok(last) = last else {
+        return;
+    };
+    let last = last.as_ref();
+    for (name, help, at) in [
+        (
+            "preauth_keep_alive_last_run_start_timestamp_seconds",
+            "When the last keep-alive pass of any replica on this store started (Unix time; 0: none yet).",
+            last.map(|pass| pass.started_at),
+        ),
+        (
+            "preauth_keep_alive_last_run_end_timestamp_seconds",
+            "When the last keep-alive pass ended (Unix time; 0: none yet, still running, or its replica died and another takes it over).",
+            last.and_then(|pass| pass.finished_at),
+        ),
+    ] {
+        metric(out, name, "gauge", help);
+        let _ = writeln!(out, "{name} {}", unix(at));
+    }
+    metric(
+        out,
+        "preauth_keep_alive_last_run_connections",
+        "gauge",
+        "Connections of the last keep-alive pass by outcome (0 while it runs): refreshed, failed, or left alone (refresh token young, renewed moments ago, or held by another process).",
+    );
+    let finished = last.filter(|pass| pass.finished_at.is_some());
+    for (outcome, count) in [
+        ("refreshed", finished.map(|pass| pass.refreshed)),
+        ("failed", finished.map(|pass| pass.failed)),
+        ("left_alone", finished.map(|pass| pass.left_alone)),
+    ] {
+        let _ = writeln!(
+            out,
+            "preauth_keep_alive_last_run_connections{{outcome=\"{outcome}\"}} {}",
+            count.unwrap_or(0)
+        );
     }
 }
 

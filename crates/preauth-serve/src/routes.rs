@@ -129,6 +129,17 @@ pub fn router(
     options: &Options,
     base: &str,
 ) -> std::io::Result<(Router, Option<String>)> {
+    router_with(env, keys, options, base, Arc::default())
+}
+
+/// [`router`] with the metrics of `counters` (which may watch the keep-alive).
+pub(crate) fn router_with(
+    env: Arc<Context>,
+    keys: ApiKeys,
+    options: &Options,
+    base: &str,
+    counters: Arc<Counters>,
+) -> std::io::Result<(Router, Option<String>)> {
     let (web, login) =
         Web::new(base, options.login_link).map_err(|e| std::io::Error::other(e.to_string()))?;
     let state = AppState {
@@ -136,7 +147,7 @@ pub fn router(
         keys,
         rate: Arc::new(RateLimit::new(options.token_rate)),
         thresholds: options.thresholds,
-        counters: Arc::default(),
+        counters,
         web: Arc::new(web),
         api_hosts: options.api_hosts.clone().into(),
         clients: ClientAddresses::new(options.trusted_proxies.clone()),
