@@ -444,14 +444,7 @@ fn bench(c: &mut Criterion) {
 
         // 5. The keep-alive by two enrolled machines at once.
         let beta = machine(&url, "beta");
-        let code = alpha
-            .run_c("enroll machine")
-            .exits(0)
-            .stdout
-            .trim()
-            .to_string();
-        beta.run_c(&format!("enroll machine with code '{code}'"))
-            .exits(0);
+        beta.enroll_by(&alpha);
         sb.clock().advance(REFRESH_WINDOW_REACHED);
         let before = sb.counters();
         let (took, refreshed, peak) = keep_alive_on([&alpha, &beta]);

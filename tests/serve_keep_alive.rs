@@ -184,14 +184,7 @@ fn two_replicas_on_postgresql_refresh_each_due_connection_once() {
         };
         alpha.register_issued(&name, &sandbox, issued, age);
     }
-    let code = alpha
-        .run_c("enroll machine")
-        .exits(0)
-        .stdout
-        .trim()
-        .to_string();
-    beta.run_c(&format!("enroll machine with code '{code}'"))
-        .exits(0);
+    beta.enroll_by(&alpha);
     two_replicas_share_the_pass(&sandbox, [&alpha, &beta], 3, 1);
 }
 

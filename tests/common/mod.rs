@@ -393,6 +393,15 @@ impl Workspace {
         )
     }
 
+    /// Enrolls this machine in the shared store of `enrolled` (an enrolled machine of it),
+    /// with a code that `enrolled` makes.
+    pub fn enroll_by(&self, enrolled: &Workspace) {
+        let made = enrolled.run_c("enroll machine");
+        let code = made.exits(0).stdout.trim().to_string();
+        self.run_c(&format!("enroll machine with code '{code}'"))
+            .exits(0);
+    }
+
     /// Writes a file (a script, settings to import) into the workspace; returns its path.
     pub fn write(&self, relative: &str, text: &str) -> PathBuf {
         let path = self.path().join(relative);
