@@ -188,14 +188,12 @@ fn two_replicas_on_postgresql_refresh_each_due_connection_once() {
     two_replicas_share_the_pass(&sandbox, [&alpha, &beta], 3, 1);
 }
 
-#[test]
-fn a_replica_killed_mid_pass_leaves_the_rest_to_the_other_and_serving_goes_on() {
-    let aged = DAY * 8;
-    let names = ["due-1", "due-2", "due-3", "due-4", "due-5", "due-6"];
-    let mut connections: Vec<_> = names.iter().map(|n| (*n, aged)).collect();
-    connections.push(("young-1", DAY));
-    let Registered { sandbox, ws, .. } = Registered::new(&connections);
-    let keys = Keys::create(&ws);
+/// Starts a replica with the keep-alive on `ws`, once `sandbox` has moved past the access
+/// tokens' lives: of its six due connections, two answer at once and four are held at the
+/// sandbox for `millis` (the sandbox rotates a token only after the delay). Returns the
+/// replica once the pass is under way (two refreshed, four held), and the sandbox's count
+/// of refreshes before it.
+fn pass_under_way(sandbox: &SandboxProcess, ws: &Workspace, millis: u64) -> (Server, u64) {
     sandbox.advance(600);
     let (before, faults) = (
         sandbox.refresh_calls(),
@@ -203,13 +201,10 @@ fn a_replica_killed_mid_pass_leaves_the_rest_to_the_other_and_serving_goes_on() 
             .as_u64()
             .expect("a counter"),
     );
-    // Two refreshes answer at once, four are held at the sandbox for 20 s: the pass is
-    // under way when its replica is killed, and those four never reach the platform's
-    // books (the sandbox rotates a token only after the delay).
-    for millis in [0, 0, 20_000, 20_000, 20_000, 20_000] {
-        sandbox.fault(&format!(r#"{{"fault":"delay","millis":{millis}}}"#));
+    for delay in [0, 0, millis, millis, millis, millis] {
+        sandbox.fault(&format!(r#"{{"fault":"delay","millis":{delay}}}"#));
     }
-    let first = Server::start(&ws, &KEEP_ALIVE);
+    let server = Server::start(ws, &KEEP_ALIVE);
     let deadline = Instant::now() + Duration::from_secs(60);
     while sandbox.refresh_calls() < before + 2
         || sandbox.counters()["faults_applied"].as_u64() < Some(faults + 6)
@@ -217,6 +212,54 @@ fn a_replica_killed_mid_pass_leaves_the_rest_to_the_other_and_serving_goes_on() 
         assert!(Instant::now() < deadline, "the pass never got under way");
         std::thread::sleep(Duration::from_millis(50));
     }
+    (server, before)
+}
+
+/// Six due connections and a young one, registered from tokens a sandbox issued.
+fn six_due_and_one_young() -> Registered {
+    let aged = DAY * 8;
+    Registered::new(&[
+        ("due-1", aged),
+        ("due-2", aged),
+        ("due-3", aged),
+        ("due-4", aged),
+        ("due-5", aged),
+        ("due-6", aged),
+        ("young-1", DAY),
+    ])
+}
+
+#[test]
+fn sigterm_mid_pass_finishes_the_pass_before_the_server_stops() {
+    let Registered { sandbox, ws, .. } = six_due_and_one_young();
+    let (mut server, before) = pass_under_way(&sandbox, &ws, 3_000);
+    let stopped = server.stop();
+    assert_eq!(stopped.code, 0, "{stopped:#?}");
+    stopped.warns(&[
+        "keep-alive: finishing the pass in progress before stopping",
+        "keep-alive: pass done: 6 refreshed, 0 failed, 1 left alone",
+        "stopped after the requests in flight finished",
+    ]);
+    assert_eq!(
+        sandbox.refresh_calls(),
+        before + 6,
+        "each stored, none lost"
+    );
+    assert_eq!(sandbox.counters()["spent_refresh_token_reuses"], 0);
+    let record: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.settings().join("keep-alive.json")).expect("the record"),
+    )
+    .expect("JSON");
+    assert_eq!(record["refreshed"], 6, "{record}");
+    assert!(record["finished_at"].is_string(), "{record}");
+    due_ones_renewed(&ws);
+}
+
+#[test]
+fn a_replica_killed_mid_pass_leaves_the_rest_to_the_other_and_serving_goes_on() {
+    let Registered { sandbox, ws, .. } = six_due_and_one_young();
+    let keys = Keys::create(&ws);
+    let (first, before) = pass_under_way(&sandbox, &ws, 20_000);
     // Serving answers while the pass is in progress.
     let (status, health) = first.call("GET", "/healthz", None, None);
     assert_eq!((status, &health["status"]), (200, &serde_json::json!("ok")));
