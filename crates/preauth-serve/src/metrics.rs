@@ -210,5 +210,50 @@ mod tests {
         assert!(text.contains("preauth_store_up 0"), "{text}");
         let up = Counters::default().render(&Tally::default(), SystemTime::now());
         assert!(up.contains("preauth_store_up 1"), "{up}");
+        assert!(!up.contains("keep_alive"), "no keep-alive, no gauges: {up}");
+    }
+
+    #[test]
+    fn the_keep_alive_shows_its_last_pass_and_next_or_that_its_record_is_unreadable() {
+        let started = UNIX_EPOCH + std::time::Duration::from_secs(1_796_439_462);
+        let pass = Pass {
+            holder: "pid 1 (00000001)".into(),
+            started_at: started,
+            lease_until: started,
+            finished_at: Some(started + std::time::Duration::from_secs(69)),
+            refreshed: 3,
+            failed: 1,
+            left_alone: 2,
+        };
+        let mut text = String::new();
+        keep_alive(
+            &mut text,
+            Ok(Some(pass)),
+            Some(started + std::time::Duration::from_secs(86_400)),
+        );
+        for line in [
+            "preauth_keep_alive_record_up 1",
+            "preauth_keep_alive_next_run_timestamp_seconds 1796525862",
+            "preauth_keep_alive_last_run_start_timestamp_seconds 1796439462",
+            "preauth_keep_alive_last_run_end_timestamp_seconds 1796439531",
+            "preauth_keep_alive_last_run_connections{outcome=\"refreshed\"} 3",
+            "preauth_keep_alive_last_run_connections{outcome=\"failed\"} 1",
+            "preauth_keep_alive_last_run_connections{outcome=\"left_alone\"} 2",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in {text}");
+        }
+        assert!(!text.contains("pid 1"), "the holder is for the record only");
+        let mut down = String::new();
+        let unreadable = preauth_core::store::StoreError::Io {
+            path: "keep-alive.json".into(),
+            source: std::io::Error::other("the database did not answer"),
+        };
+        keep_alive(&mut down, Err(unreadable), None);
+        assert!(down.contains("preauth_keep_alive_record_up 0"), "{down}");
+        assert!(
+            down.contains("preauth_keep_alive_next_run_timestamp_seconds 0"),
+            "{down}"
+        );
+        assert!(!down.contains("last_run"), "{down}");
     }
 }
