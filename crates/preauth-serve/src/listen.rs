@@ -259,7 +259,9 @@ impl Bound {
     /// connection is closed after 10 seconds), and past [`Options::max_connections`] a
     /// new connection is answered 503. The URL it listens on (`https://…` under TLS) is the first line of
     /// standard output; the one-time login URL of the pages, on the public URL, the
-    /// second (unless [`Options::login_link`] is off).
+    /// second (unless [`Options::login_link`] is off). With [`Options::keep_alive`] the
+    /// keep-alive runs beside the server, and a pass in progress at shutdown is finished
+    /// before this returns.
     pub async fn serve(
         self,
         env: Arc<Context>,
