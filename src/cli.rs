@@ -553,8 +553,9 @@ refresh token older than 7 days, as `refresh all connections` does. Exact Online
 tokens expire after 30 days unused, so a connection is renewed three weeks before. Replicas
 on one store (a shared settings folder, or PostgreSQL) share each pass through the record
 keep-alive.json in the store: one replica runs it, and another takes it over when that one
-stops renewing its claim (--keep-alive-lease). Serving goes on meanwhile; Ctrl-C or SIGTERM
-stops after the pass in progress. /metrics shows the last pass and the next.
+stops renewing its claim (--keep-alive-lease). Serving goes on meanwhile. Ctrl-C or SIGTERM
+lets the refreshes under way finish and leaves the rest of a pass to another replica or the
+next start. /metrics shows the last pass and the next.
 
 Examples:
   preauth serve

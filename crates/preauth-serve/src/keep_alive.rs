@@ -8,7 +8,8 @@
 //!   that died mid-pass). Each connection is refreshed through the lifecycle's lock and
 //!   re-check anyway, so even overlapping passes refresh a due connection once.
 //! - It runs beside the server and never blocks it; on Ctrl-C or SIGTERM a pass in
-//!   progress is finished (each refresh stored) before the process ends.
+//!   progress starts no further refresh, the ones under way finish (each stored), and
+//!   its claim is given up, so that another replica (or the next start) goes on with it.
 //! - `/metrics` shows the store's last pass and this replica's next one.
 
 mod claim;
@@ -16,6 +17,7 @@ mod schedule;
 
 use std::future::Future;
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -95,7 +97,7 @@ impl Watch {
 }
 
 /// Runs `serving` and the keep-alive beside it until `serving` ends; then a pass in
-/// progress is finished before this returns.
+/// progress starts no further refresh, and those under way finish before this returns.
 pub(crate) async fn alongside(
     env: Arc<Context>,
     options: KeepAliveOptions,
@@ -245,15 +247,22 @@ impl KeepAlive {
             Arc::clone(&self.env),
             self.options.lease,
         ));
+        let stop = AtomicBool::new(false);
         let lifecycle = self.env.lifecycle();
-        let pass = lifecycle.refresh_all(self.options.threshold, self.options.concurrency, &|_| {});
+        let pass = lifecycle.refresh_all_until(
+            self.options.threshold,
+            self.options.concurrency,
+            &|_| {},
+            &stop,
+        );
         tokio::pin!(pass);
         let mut stopping = false;
         let report = tokio::select! {
             report = &mut pass => report,
             _ = stopped.changed() => {
                 stopping = true;
-                eprintln!("preauth serve: keep-alive: finishing the pass in progress before stopping");
+                stop.store(true, Ordering::Relaxed);
+                eprintln!("preauth serve: keep-alive: finishing the refreshes under way before stopping; the rest of the pass is left to another replica or the next start");
                 pass.await
             }
         };
@@ -266,10 +275,14 @@ impl KeepAlive {
             }
         };
         let now = self.now();
-        match self
-            .store(move |docs, holder| claim::finish(docs, holder, now, finished))
-            .await
-        {
+        let recorded = if stopping {
+            self.store(move |docs, holder| claim::release(docs, holder, now))
+                .await
+        } else {
+            self.store(move |docs, holder| claim::finish(docs, holder, now, finished))
+                .await
+        };
+        match recorded {
             Ok(true) => {}
             Ok(false) => eprintln!(
                 "preauth serve: keep-alive: another replica took the pass over meanwhile; it records the pass"
@@ -279,8 +292,9 @@ impl KeepAlive {
             ),
         }
         let [refreshed, failed, left_alone] = finished;
+        let done = if stopping { "stopped" } else { "done" };
         eprintln!(
-            "preauth serve: keep-alive: pass done: {refreshed} refreshed, {failed} failed, {left_alone} left alone"
+            "preauth serve: keep-alive: pass {done}: {refreshed} refreshed, {failed} failed, {left_alone} left alone"
         );
         stopping || *stopped.borrow()
     }

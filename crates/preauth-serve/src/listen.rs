@@ -260,8 +260,8 @@ impl Bound {
     /// new connection is answered 503. The URL it listens on (`https://…` under TLS) is the first line of
     /// standard output; the one-time login URL of the pages, on the public URL, the
     /// second (unless [`Options::login_link`] is off). With [`Options::keep_alive`] the
-    /// keep-alive runs beside the server, and a pass in progress at shutdown is finished
-    /// before this returns.
+    /// keep-alive runs beside the server; at shutdown a pass in progress starts no further
+    /// refresh, and those under way finish before this returns.
     pub async fn serve(
         self,
         env: Arc<Context>,

@@ -7,6 +7,7 @@
 //! without calling the platform again.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -43,6 +44,21 @@ impl Lifecycle {
         threshold: Duration,
         concurrency: usize,
         progress: &dyn Fn(KeepAliveEvent<'_>),
+    ) -> Result<KeepAliveReport, LifecycleError> {
+        let never = AtomicBool::new(false);
+        self.refresh_all_until(threshold, concurrency, progress, &never)
+            .await
+    }
+
+    /// [`Lifecycle::refresh_all`] that starts no further refresh once `stop` is set (a
+    /// server shutting down): the refreshes under way finish and are stored, and the
+    /// connections not started yet are missing from the report.
+    pub async fn refresh_all_until(
+        &self,
+        threshold: Duration,
+        concurrency: usize,
+        progress: &dyn Fn(KeepAliveEvent<'_>),
+        stop: &AtomicBool,
     ) -> Result<KeepAliveReport, LifecycleError> {
         let store = Arc::clone(&self.inner.store);
         let listing = blocking(move || Ok(store.list()?)).await?;
@@ -100,7 +116,7 @@ impl Lifecycle {
         let mut next = due.into_iter();
         let mut running = 0usize;
         while done < total {
-            while running < concurrency.max(1) {
+            while running < concurrency.max(1) && !stop.load(Ordering::Relaxed) {
                 let Some((index, name, client_id, seen)) = next.next() else {
                     break;
                 };
@@ -117,6 +133,9 @@ impl Lifecycle {
                     let _ = tx.send(Report::Done(index, name, outcome));
                 });
                 running += 1;
+            }
+            if running == 0 && stop.load(Ordering::Relaxed) {
+                break;
             }
             let Some(report) = rx.recv().await else { break };
             match report {

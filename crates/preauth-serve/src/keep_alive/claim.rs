@@ -152,6 +152,16 @@ pub(crate) fn renew(
     update(docs, holder, |pass| pass.lease_until = now + lease)
 }
 
+/// Gives up the claim of `holder` at `now` without recording an end (a server stopping
+/// mid-pass): another replica, or this one started again, takes the pass over at once.
+pub(crate) fn release(
+    docs: &dyn Documents,
+    holder: &str,
+    now: SystemTime,
+) -> Result<bool, StoreError> {
+    update(docs, holder, |pass| pass.lease_until = now)
+}
+
 /// Records the end of the pass of `holder` at `now` with what it did (`finished`:
 /// refreshed, failed, left alone); `false` when it was no longer its own.
 pub(crate) fn finish(
@@ -223,6 +233,21 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(!renew(&docs, "a", later, LEASE).expect("renew"));
+        // A stopping server gives its claim up: another replica need not wait the lease.
+        assert!(release(&docs, "b", later).expect("release"));
+        assert!(matches!(
+            claim(&docs, "a", later, LEASE).expect("claim"),
+            Claim::Taken { .. }
+        ));
+        assert!(matches!(
+            claim(&docs, "b", later, LEASE).expect("claim"),
+            Claim::Running { .. }
+        ));
+        assert!(release(&docs, "a", later).expect("release"));
+        assert!(matches!(
+            claim(&docs, "b", later, LEASE).expect("claim"),
+            Claim::Taken { .. }
+        ));
         assert!(renew(&docs, "b", later, LEASE).expect("renew"));
         assert!(finish(&docs, "b", later, [3, 1, 2]).expect("finish"));
         let pass = last(&docs).expect("read").expect("a pass");
