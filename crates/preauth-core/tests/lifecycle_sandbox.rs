@@ -440,3 +440,45 @@ async fn keep_alive_refreshes_old_connections_and_leaves_young_ones() {
     );
     assert_eq!(sb.counters().token_calls_refresh_token, 5);
 }
+
+#[tokio::test]
+async fn a_keep_alive_told_to_stop_finishes_the_refreshes_under_way_and_starts_none() {
+    let sb = sandbox().await;
+    let mem = Arc::new(TempSettings::default());
+    let lc = lifecycle(&sb, mem.clone());
+    for i in 0..5 {
+        let c = demo_connection(&format!("c{i}"), "exact-online", &sb);
+        authorize(&lc, &c).await;
+    }
+    sb.clock().advance(Duration::from_secs(2 * 86_400));
+    let before = sb.counters().token_calls_refresh_token;
+    // Two at a time; the first one finished stops the pass (a server shutting down).
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let progress = |e: KeepAliveEvent<'_>| {
+        if let KeepAliveEvent::Finished { .. } = e {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    };
+    let report = lc
+        .refresh_all_until(Duration::from_secs(86_400), 2, &progress, &stop)
+        .await
+        .expect("runs");
+    assert_eq!(
+        report.refreshed(),
+        2,
+        "the two under way: {:?}",
+        report.outcomes
+    );
+    assert_eq!(report.outcomes.len(), 2, "none started after the stop");
+    assert_eq!(sb.counters().token_calls_refresh_token, before + 2);
+    let rest = lc
+        .refresh_all(Duration::from_secs(86_400), 2, &|_| {})
+        .await
+        .expect("runs");
+    assert_eq!(
+        rest.refreshed(),
+        3,
+        "the next pass goes on: {:?}",
+        rest.outcomes
+    );
+}
