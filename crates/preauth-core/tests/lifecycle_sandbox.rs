@@ -403,16 +403,22 @@ async fn oem_registration_validates_age_and_proves_the_tokens() {
     assert!(err.to_string().contains("spaces"), "{err}");
 }
 
-#[tokio::test]
-async fn keep_alive_refreshes_old_connections_and_leaves_young_ones() {
-    let sb = sandbox().await;
-    let mem = Arc::new(TempSettings::default());
-    let lc = lifecycle(&sb, mem.clone());
+/// A lifecycle over a folder of its own with connections c0 … c4 of `sb`, logged in two
+/// days ago (by the sandbox's clock).
+async fn five_two_days_old(sb: &preauth_sandbox::Sandbox) -> preauth_core::lifecycle::Lifecycle {
+    let lc = lifecycle(sb, Arc::new(TempSettings::default()));
     for i in 0..5 {
-        let c = demo_connection(&format!("c{i}"), "exact-online", &sb);
+        let c = demo_connection(&format!("c{i}"), "exact-online", sb);
         authorize(&lc, &c).await;
     }
     sb.clock().advance(Duration::from_secs(2 * 86_400));
+    lc
+}
+
+#[tokio::test]
+async fn keep_alive_refreshes_old_connections_and_leaves_young_ones() {
+    let sb = sandbox().await;
+    let lc = five_two_days_old(&sb).await;
     let events = RefCell::new((0usize, 0usize));
     let progress = |e: KeepAliveEvent<'_>| {
         let mut ev = events.borrow_mut();
@@ -444,13 +450,7 @@ async fn keep_alive_refreshes_old_connections_and_leaves_young_ones() {
 #[tokio::test]
 async fn a_keep_alive_told_to_stop_finishes_the_refreshes_under_way_and_starts_none() {
     let sb = sandbox().await;
-    let mem = Arc::new(TempSettings::default());
-    let lc = lifecycle(&sb, mem.clone());
-    for i in 0..5 {
-        let c = demo_connection(&format!("c{i}"), "exact-online", &sb);
-        authorize(&lc, &c).await;
-    }
-    sb.clock().advance(Duration::from_secs(2 * 86_400));
+    let lc = five_two_days_old(&sb).await;
     let before = sb.counters().token_calls_refresh_token;
     // Two at a time; the first one finished stops the pass (a server shutting down).
     let stop = std::sync::atomic::AtomicBool::new(false);
