@@ -131,6 +131,7 @@ impl Lifecycle {
         let store = std::sync::Arc::clone(&self.inner.store);
         let created = connection.clone();
         blocking(move || Ok(store.create(&created)?)).await?;
+        self.emit_created(&connection).await;
         if !verify {
             return Ok(Registration {
                 connection,
