@@ -33,6 +33,7 @@ mod rate;
 mod routes;
 mod views;
 mod web;
+mod webhook_delivery;
 
 pub use api_hosts::ApiHost;
 pub use error::ApiError;

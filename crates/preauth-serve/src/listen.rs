@@ -262,6 +262,7 @@ impl Bound {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         let keys_location = keys.location();
+        let _delivering = crate::webhook_delivery::start(Arc::clone(&env));
         let (app, login) =
             router(env, keys, &self.options, &self.base).map_err(ServeError::Serve)?;
         {

@@ -164,7 +164,11 @@ impl Notifier {
     pub async fn deliver_due(&self) -> Result<Round, NotifyError> {
         let outbox = self.outbox.clone();
         let (now, lease) = (self.clock.now(), self.schedule.lease);
-        let taken = blocking(move || outbox.take_due(now, lease, ROUND_SIZE)).await?;
+        let taken = blocking(move || match outbox.has_pending()? {
+            true => outbox.take_due(now, lease, ROUND_SIZE),
+            false => Ok(Vec::new()),
+        })
+        .await?;
         let mut round = Round::default();
         for delivery in taken {
             let attempt = self.send(&delivery).await;

@@ -209,6 +209,12 @@ impl Outbox {
         })
     }
 
+    /// Whether any delivery is pending (read without the lock, so that a store without
+    /// webhooks is never written to by a sender).
+    pub fn has_pending(&self) -> Result<bool, NotifyError> {
+        Ok(!self.read()?.pending.is_empty())
+    }
+
     /// Whether a pending delivery is due by `by` (for a sender deciding to wait for it).
     pub fn due_by(&self, by: SystemTime) -> Result<bool, NotifyError> {
         let by = to_ms(by);
