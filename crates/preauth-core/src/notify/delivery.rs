@@ -162,6 +162,15 @@ impl Notifier {
 
     /// Sends what is due now, once each.
     pub async fn deliver_due(&self) -> Result<Round, NotifyError> {
+        self.deliver_round(None).await
+    }
+
+    /// Sends what is due now, once each; after `deadline` no further try starts (what was
+    /// taken and not tried is due again when its lease runs out).
+    async fn deliver_round(
+        &self,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Round, NotifyError> {
         let outbox = self.outbox.clone();
         let (now, lease) = (self.clock.now(), self.schedule.lease);
         let taken = blocking(move || match outbox.has_pending()? {
@@ -171,6 +180,9 @@ impl Notifier {
         .await?;
         let mut round = Round::default();
         for delivery in taken {
+            if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                break;
+            }
             let attempt = self.send(&delivery).await;
             let outbox = self.outbox.clone();
             let (now, schedule) = (self.clock.now(), self.schedule.clone());
@@ -188,12 +200,13 @@ impl Notifier {
     }
 
     /// Sends what is due, again and again, while a delivery becomes due within `bound`
-    /// (so that a short backoff is waited for), and stops after `bound` at most.
+    /// (so that a short backoff is waited for); no try starts after `bound`, so it ends
+    /// within `bound` and one try's timeout.
     pub async fn deliver_within(&self, bound: Duration) -> Result<Round, NotifyError> {
         let deadline = tokio::time::Instant::now() + bound;
         let mut total = Round::default();
         loop {
-            let round = self.deliver_due().await?;
+            let round = self.deliver_round(Some(deadline)).await?;
             total.delivered += round.delivered;
             total.given_up += round.given_up;
             total.retrying = round.retrying;
