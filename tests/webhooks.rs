@@ -159,7 +159,7 @@ fn create_webhook(ws: &Workspace, name: &str, url: &str, options: &str) -> Strin
 fn hand_written(ws: &Workspace, name: &str) {
     ws.write_settings(
         name,
-        "api-url=http://127.0.0.1:9;api-client-id=x;api-redirect-url=http://127.0.0.1:9/cb",
+        "api-url=http://127.0.0.1:9;api-client-id=x;api-client-secret=s;api-redirect-url=http://127.0.0.1:9/cb",
     );
 }
 
@@ -435,4 +435,51 @@ fn a_webhook_is_aimed_at_https_or_loopback_only_and_nothing_is_stored_otherwise(
     ws.run_c("drop webhook 'ops'")
         .exits(1)
         .warns(&["no webhook named 'ops'"]);
+}
+
+#[test]
+fn machines_sharing_a_postgres_store_send_to_its_webhooks_with_the_secret_shown_once() {
+    let Some(cluster) = pg_throwaway::shared() else {
+        return;
+    };
+    let url = cluster.new_database("webhooks_shared");
+    let machine = |name: &str| {
+        quick_workspace()
+            .with_env("PREAUTH_STORE", &url)
+            .with_env("PREAUTH_MACHINE", name)
+    };
+    let (alpha, beta) = (machine("alpha"), machine("beta"));
+    let receiver = Receiver::start(&[]);
+    let secret = create_webhook(&alpha, "ops", &receiver.url, "events connection_dropped");
+    let code = alpha.run_c("enroll machine");
+    code.exits(0);
+    beta.run_c(&format!(
+        "enroll machine with code '{}'",
+        code.stdout.trim()
+    ))
+    .exits(0);
+    hand_written(&alpha, "books");
+    let file = alpha.settings().join("settings-books.xml");
+    alpha
+        .run_c(&format!("import settings '{}'", file.display()))
+        .exits(0);
+    // The other machine sees the webhook, opens its secret and signs with it.
+    beta.run_c("show webhooks")
+        .exits(0)
+        .says(&["ops"])
+        .keeps_secret(&[&secret]);
+    beta.run_c("drop connection 'books'").exits(0);
+    let got = receiver.got();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].json()["connection"], "books");
+    assert!(verify(
+        &secret,
+        got[0].header("Preauth-Signature"),
+        &got[0].body
+    ));
+    alpha
+        .run_c("show webhook deliveries")
+        .exits(0)
+        .says(&["delivered", "books"])
+        .keeps_secret(&[&secret]);
 }

@@ -102,9 +102,13 @@ impl Context {
             Arc::clone(&clock),
             http.clone(),
         );
+        let secrets = crate::store_secrets::StoreSecrets {
+            store: Arc::clone(&store),
+            fallback: Arc::clone(&protector),
+        };
         let notifier = Arc::new(Notifier::new(
             Arc::clone(&documents),
-            Arc::clone(&protector),
+            Arc::new(secrets),
             clock,
             schedule,
         ));

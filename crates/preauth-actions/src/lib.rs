@@ -31,6 +31,7 @@ pub mod login;
 pub mod overview;
 pub mod platforms;
 pub mod register;
+mod store_secrets;
 pub mod token;
 pub mod webhooks;
 
