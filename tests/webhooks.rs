@@ -483,3 +483,33 @@ fn machines_sharing_a_postgres_store_send_to_its_webhooks_with_the_secret_shown_
         .says(&["delivered", "books"])
         .keeps_secret(&[&secret]);
 }
+
+#[test]
+fn a_refresh_token_near_its_end_is_told_as_expiring_once_a_day() {
+    let sandbox = SandboxProcess::start(&[]);
+    let ws = quick_workspace();
+    let receiver = Receiver::start(&[]);
+    let secret = create_webhook(&ws, "ops", &receiver.url, "events expiring");
+    let tokens = sandbox.issue_tokens(1);
+    // Exact's refresh tokens last 30 days: this one has 5 left.
+    ws.register_issued("acme", &sandbox, &tokens[0], DAY * 25);
+    for _ in 0..2 {
+        ws.run_c("refresh all connections older than 40 days")
+            .exits(0)
+            .says(&["left alone"]);
+    }
+    let got = receiver.got();
+    assert_eq!(got.len(), 1, "told once a day: {got:?}");
+    let event = got[0].json();
+    assert_eq!(event["type"], "expiring");
+    assert_eq!(event["connection"], "acme");
+    assert_eq!(event["advice"][0], "log_in_again");
+    assert!(verify(
+        &secret,
+        got[0].header("Preauth-Signature"),
+        &got[0].body
+    ));
+    for secret in [&tokens[0].access_token, &tokens[0].refresh_token] {
+        assert!(!got[0].body.contains(secret.as_str()));
+    }
+}
