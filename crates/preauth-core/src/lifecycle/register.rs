@@ -131,8 +131,8 @@ impl Lifecycle {
         let store = std::sync::Arc::clone(&self.inner.store);
         let created = connection.clone();
         blocking(move || Ok(store.create(&created)?)).await?;
-        self.emit_created(&connection).await;
         if !verify {
+            self.emit_created(&connection).await;
             return Ok(Registration {
                 connection,
                 refresh_token_expires_at: expires,
@@ -165,6 +165,10 @@ impl Lifecycle {
                 Proof::Refreshed
             })
         };
+        // Told once it is kept: a registration whose tokens are refused is removed again.
+        if !matches!(&proof, Err(e) if !kept_on(e)) {
+            self.emit_created(&connection).await;
+        }
         match proof {
             Ok(proof) => Ok(Registration {
                 refresh_token_expires_at: connection
@@ -176,11 +180,7 @@ impl Lifecycle {
                 refresh_token_unchecked_until,
             }),
             Err(e) => {
-                if matches!(
-                    e,
-                    LifecycleError::RefreshOutcomeUnknown { .. }
-                        | LifecycleError::Unreachable { .. }
-                ) {
+                if kept_on(&e) {
                     // Kept: the tokens may be good, and the error's advice is about
                     // the stored connection.
                     return Err(e);
@@ -192,6 +192,15 @@ impl Lifecycle {
             }
         }
     }
+}
+
+/// Whether a registration whose proof failed with `error` is kept: the tokens may be good
+/// (the answer was lost, or the platform not reached).
+fn kept_on(error: &LifecycleError) -> bool {
+    matches!(
+        error,
+        LifecycleError::RefreshOutcomeUnknown { .. } | LifecycleError::Unreachable { .. }
+    )
 }
 
 /// The error for tokens the platform refused while verifying a registration (the
