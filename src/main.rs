@@ -9,6 +9,7 @@ mod run;
 mod sandbox;
 mod serve;
 mod user_agent;
+mod webhooks;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -159,7 +160,15 @@ fn open_environment(
         }
         None => local,
     };
-    let context = Context::new(store, registry, documents, protector, clock, http);
+    let context = Context::with_webhook_schedule(
+        store,
+        registry,
+        documents,
+        protector,
+        clock,
+        http,
+        webhooks::schedule(),
+    );
     let mut env = Environment::new(Arc::new(context), user_agent);
     env.format = common.format;
     Ok(env)
@@ -216,7 +225,7 @@ async fn token(common: &Common, name: &str) -> i32 {
             return exit::FAILURE;
         }
     };
-    match access_token_output(env.lifecycle(), name, common.format).await {
+    let code = match access_token_output(env.lifecycle(), name, common.format).await {
         Ok(text) => match env.print(&text) {
             Ok(()) => exit::SUCCESS,
             Err(error) => {
@@ -231,7 +240,9 @@ async fn token(common: &Common, name: &str) -> i32 {
             );
             exit::FAILURE
         }
-    }
+    };
+    webhooks::deliver_before_exit(&env).await;
+    code
 }
 
 /// `preauth check`: the plugin status line (a short summary), then one line per

@@ -160,6 +160,7 @@ pub async fn run(cli: Cli) -> i32 {
             repl(&mut interpreter, &dir)
         }
     };
+    crate::webhooks::deliver_before_exit(interpreter.env()).await;
     if let Some(sandbox) = sandbox {
         sandbox.shutdown().await;
     }
@@ -257,6 +258,8 @@ fn store_use(kind: &StatementKind) -> StoreUse {
         | S::CreatePlatform(_)
         | S::CreateApiKey { .. }
         | S::DropApiKey { .. }
+        | S::CreateWebhook { .. }
+        | S::DropWebhook { .. }
         | S::EnrollMachine
         | S::EnrollWithCode { .. }
         | S::DropMachine { .. } => StoreUse::Writes,
@@ -264,6 +267,8 @@ fn store_use(kind: &StatementKind) -> StoreUse {
         | S::ShowConnection { .. }
         | S::ShowMachines
         | S::ShowApiKeys
+        | S::ShowWebhooks
+        | S::ShowWebhookDeliveries
         | S::ShowAccessToken { .. }
         | S::CheckConnections { .. }
         | S::ExportSettings { .. } => StoreUse::Reads,

@@ -68,9 +68,19 @@ pub fn alter(ctx: &Context, name: &str, changes: AppChanges) -> Result<Altered, 
     })
 }
 
-/// Drops connection `name`: whether there was one.
+/// Drops connection `name`: whether there was one. A dropped connection is told to the
+/// webhooks that want `connection_dropped` (best effort: the drop stands either way).
 pub fn drop_connection(ctx: &Context, name: &str) -> Result<bool, ActionError> {
-    Ok(ctx.lifecycle().store().drop_connection(name)?)
+    let platform = ctx
+        .store()
+        .load(name)
+        .map(|c| c.platform)
+        .unwrap_or_default();
+    let dropped = ctx.lifecycle().store().drop_connection(name)?;
+    if dropped {
+        crate::webhooks::tell_dropped(ctx, name, &platform);
+    }
+    Ok(dropped)
 }
 
 /// Imports the settings file at `path` into the store: the names of the connections it

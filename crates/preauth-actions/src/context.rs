@@ -10,6 +10,7 @@ use preauth_core::clock::Clock;
 use preauth_core::connection::Connection;
 use preauth_core::documents::Documents;
 use preauth_core::lifecycle::Lifecycle;
+use preauth_core::notify::{Notifier, Schedule};
 use preauth_core::platform::{PLATFORMS_FILE, Platform, Registry};
 use preauth_core::protector::Protector;
 use preauth_core::secret::RefreshToken;
@@ -33,6 +34,8 @@ pub struct Context {
     protector: Arc<dyn Protector>,
     store: Arc<dyn Store>,
     lifecycle: Lifecycle,
+    /// The webhooks, their outbox and their sender; the lifecycle's event sink.
+    notifier: Arc<Notifier>,
     /// Which stored connection holds which refresh token, for a registration to refuse a
     /// token that is held already: read in one pass on first use, then kept up to date by
     /// this context's registrations (so that N registrations read the store once, not N
@@ -72,7 +75,44 @@ impl Context {
         clock: Arc<dyn Clock>,
         http: TokenClient,
     ) -> Context {
-        let lifecycle = Lifecycle::new(Arc::clone(&store), registry.clone(), clock, http.clone());
+        Context::with_webhook_schedule(
+            store,
+            registry,
+            documents,
+            protector,
+            clock,
+            http,
+            Schedule::standard(),
+        )
+    }
+
+    /// Like [`Context::new`], delivering webhooks on `schedule` (tests shorten it).
+    pub fn with_webhook_schedule(
+        store: Arc<dyn Store>,
+        registry: Registry,
+        documents: Arc<dyn Documents>,
+        protector: Arc<dyn Protector>,
+        clock: Arc<dyn Clock>,
+        http: TokenClient,
+        schedule: Schedule,
+    ) -> Context {
+        let lifecycle = Lifecycle::new(
+            Arc::clone(&store),
+            registry.clone(),
+            Arc::clone(&clock),
+            http.clone(),
+        );
+        let secrets = crate::store_secrets::StoreSecrets {
+            store: Arc::clone(&store),
+            fallback: Arc::clone(&protector),
+        };
+        let notifier = Arc::new(Notifier::new(
+            Arc::clone(&documents),
+            Arc::new(secrets),
+            clock,
+            schedule,
+        ));
+        lifecycle.set_event_sink(Arc::clone(&notifier) as _);
         Context {
             documents,
             registry,
@@ -80,8 +120,14 @@ impl Context {
             protector,
             store,
             lifecycle,
+            notifier,
             held: Mutex::new(None),
         }
+    }
+
+    /// The webhooks, their outbox and their sender.
+    pub fn notifier(&self) -> &Arc<Notifier> {
+        &self.notifier
     }
 
     /// The store the connections live in.

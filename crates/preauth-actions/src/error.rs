@@ -4,6 +4,7 @@
 use preauth_core::advice::Advice;
 use preauth_core::api_keys::ApiKeyError;
 use preauth_core::error::LifecycleError;
+use preauth_core::notify::NotifyError;
 use preauth_core::platform::{DiscoveryError, PlatformError};
 use preauth_core::protector::ProtectError;
 use preauth_core::store::StoreError;
@@ -31,6 +32,9 @@ pub enum ActionError {
     /// An API key could not be created, listed or dropped.
     #[error(transparent)]
     ApiKey(#[from] ApiKeyError),
+    /// A webhook could not be created, listed, dropped or served.
+    #[error(transparent)]
+    Webhook(#[from] NotifyError),
     /// An action about machines on a store that is not shared.
     #[error(
         "machines are enrolled in a shared store only: run it with --store postgres://user@host/database (or PREAUTH_STORE)"

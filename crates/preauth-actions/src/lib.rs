@@ -18,6 +18,8 @@
 //! | [`overview::summaries`] | a listing of the store | [`overview::Summary`] per connection |
 //! | [`overview::details`] | a name | [`overview::Details`] |
 //! | [`token::access_token`] | a name | the access grant |
+//! | [`webhooks::create`], [`webhooks::list`], [`webhooks::drop_webhook`] | a [`preauth_core::notify::NewWebhook`] or a name | its secret (once), the webhooks |
+//! | [`webhooks::deliveries`], [`webhooks::deliver`] | nothing, or a time bound | what was sent, what one round sent |
 
 #![deny(missing_docs)]
 
@@ -29,7 +31,9 @@ pub mod login;
 pub mod overview;
 pub mod platforms;
 pub mod register;
+mod store_secrets;
 pub mod token;
+pub mod webhooks;
 
 pub use app::{AppSetting, AppSettings};
 pub use context::Context;

@@ -25,6 +25,7 @@ pub mod lifecycle;
 pub mod loopback;
 pub mod monitor;
 pub mod network;
+pub mod notify;
 pub mod platform;
 mod printable;
 pub mod protector;

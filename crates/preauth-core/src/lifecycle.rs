@@ -13,6 +13,7 @@
 //!   lost (timeout, dropped connection, 5xx), the old refresh token may be spent: the
 //!   lifecycle re-reads the store, does not send the token again, and says so.
 
+mod events;
 mod failure;
 mod handle;
 mod keepalive;

@@ -20,5 +20,5 @@ mod registry;
 pub use discovery::{DiscoveryError, ProviderMetadata, discovery_url};
 pub use file::{PLATFORMS_FILE, append as append_to_documents};
 pub use generic::GenericPlatform;
-pub use record::{ClientAuth, Host, Platform, PlatformError};
+pub use record::{ClientAuth, Host, Platform, PlatformError, outbound_url_refusal};
 pub use registry::Registry;

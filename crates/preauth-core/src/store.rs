@@ -21,6 +21,7 @@ use zeroize::Zeroizing;
 
 use crate::connection::Connection;
 use crate::documents::Documents;
+use crate::protector::Protector;
 use crate::secret::{PkceVerifier, RefreshToken, StateToken};
 
 mod error;
@@ -170,6 +171,13 @@ pub trait Store: Send + Sync {
     /// settings folder, see [`crate::documents::FolderDocuments`]).
     fn documents(&self) -> Option<Arc<dyn Documents>> {
         None
+    }
+
+    /// The protector of the secrets this store keeps besides connections (webhook
+    /// secrets), the same on every machine using it (`None`: the caller's own protector,
+    /// the device key, as for a settings folder).
+    fn secrets_protector(&self) -> Result<Option<Arc<dyn Protector>>, StoreError> {
+        Ok(None)
     }
 
     /// Where the connections are, for people: a folder, or a database without its

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use preauth_core::connection::{Connection, fold_name};
 use preauth_core::documents::Documents;
 use preauth_core::platform::Registry;
+use preauth_core::protector::Protector;
 use preauth_core::sealing::Sealer;
 use preauth_core::secret::RefreshToken;
 use preauth_core::settings::{SettingsFolder, standalone_file, validate_name};
@@ -294,6 +295,10 @@ fn state_hash(state: &str) -> Vec<u8> {
 }
 
 impl Store for PgStore {
+    fn secrets_protector(&self) -> Result<Option<Arc<dyn Protector>>, StoreError> {
+        Ok(Some(self.unlocked()?.data_key as Arc<dyn Protector>))
+    }
+
     fn documents(&self) -> Option<Arc<dyn Documents>> {
         Some(Arc::new(PgDocuments {
             db: Arc::clone(&self.db),

@@ -18,6 +18,7 @@ pub use preauth_actions::platforms::{NewPlatform, PlatformEndpoints, RefreshToke
 use preauth_actions::register::TokensHandedOver;
 pub use preauth_core::api_keys::Scope;
 pub use preauth_core::network::Network;
+pub use preauth_core::notify::{EventType, Format};
 use preauth_core::platform::ClientAuth;
 use preauth_core::secret::{AccessToken, ClientSecret, RefreshToken};
 use zeroize::Zeroizing;
@@ -270,6 +271,27 @@ pub enum StatementKind {
         /// The key's name.
         name: String,
     },
+    /// `create webhook '<name>' url '<url>' [events <type>, …] [format json|slack]`: a
+    /// webhook whose secret is printed once.
+    CreateWebhook {
+        /// The webhook's name.
+        name: String,
+        /// Where events are posted.
+        url: String,
+        /// The events it receives; empty: all.
+        events: Vec<EventType>,
+        /// The body's shape.
+        format: Format,
+    },
+    /// `show webhooks`: names, URLs, events, formats (never secrets).
+    ShowWebhooks,
+    /// `show webhook deliveries`: what was sent, when, tries, answers, state.
+    ShowWebhookDeliveries,
+    /// `drop webhook '<name>'`.
+    DropWebhook {
+        /// The webhook's name.
+        name: String,
+    },
     /// `show access token for connection '<name>'`: print the secret on purpose.
     ShowAccessToken {
         /// The connection.
@@ -345,6 +367,10 @@ impl StatementKind {
             | Self::CreateApiKey { .. }
             | Self::ShowApiKeys
             | Self::DropApiKey { .. }
+            | Self::CreateWebhook { .. }
+            | Self::ShowWebhooks
+            | Self::ShowWebhookDeliveries
+            | Self::DropWebhook { .. }
             | Self::ShowAccessToken { .. }
             | Self::CheckConnections { .. }
             | Self::ExportSettings { .. }

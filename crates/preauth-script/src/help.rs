@@ -248,6 +248,30 @@ pub static STATEMENTS: &[StatementHelp] = &[
         "drop api key 'nightly-jobs'",
     ),
     entry(
+        "create webhook",
+        "create webhook 'name' url 'https://…' [events refresh_failed|recovered|expiring|budget_low|connection_created|connection_dropped, …] [format json|slack]",
+        "post signed events to a URL (https, or http to loopback); all events when none are named; its secret is printed once",
+        "create webhook 'ops' url 'https://hooks.example.com/preauth' events refresh_failed, recovered format slack",
+    ),
+    entry(
+        "show webhooks",
+        "show webhooks",
+        "the webhooks: name, URL, events, format, when created (never the secret)",
+        "show webhooks",
+    ),
+    entry(
+        "show webhook deliveries",
+        "show webhook deliveries",
+        "what was sent to the webhooks: event, connection, tries, last answer, delivered/pending/given up",
+        "show webhook deliveries",
+    ),
+    entry(
+        "drop webhook",
+        "drop webhook 'name'",
+        "stop sending to a webhook; what it had not received is given up",
+        "drop webhook 'ops'",
+    ),
+    entry(
         "advance sandbox clock",
         "advance sandbox clock by N seconds|minutes|hours|days",
         "move the --sandbox clock forward",
@@ -279,13 +303,16 @@ pub static KINDS: &[(&str, &str)] = &[
     ),
     (
         "show",
-        "connections, platforms, an access token, machines, API keys",
+        "connections, platforms, an access token, machines, API keys, webhooks",
     ),
     ("check", "the monitoring status of every refresh token"),
     ("export", "print a connection's settings file"),
     ("import", "add a connection from an exported settings file"),
-    ("drop", "delete a connection, a machine or an API key"),
-    ("create", "add a platform or an API key"),
+    (
+        "drop",
+        "delete a connection, a machine, an API key or a webhook",
+    ),
+    ("create", "add a platform, an API key or a webhook"),
     ("enroll", "shared store: give a machine a key slot"),
     ("advance", "move the --sandbox clock forward"),
 ];

@@ -12,6 +12,7 @@ mod environment;
 mod local;
 mod machines;
 mod show;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 
@@ -404,6 +405,15 @@ impl Interpreter {
             } => api_keys::create(&self.env, name, *scope, networks)?,
             K::ShowApiKeys => api_keys::show(&self.env)?,
             K::DropApiKey { name } => api_keys::drop(&self.env, name)?,
+            K::CreateWebhook {
+                name,
+                url,
+                events,
+                format,
+            } => webhooks::create(&self.env, name, url, events, *format)?,
+            K::ShowWebhooks => webhooks::show(&self.env)?,
+            K::ShowWebhookDeliveries => webhooks::deliveries(&self.env)?,
+            K::DropWebhook { name } => webhooks::drop(&self.env, name)?,
             K::ShowConnection { name } => show::connection(&self.env, name)?,
             K::ShowPlatforms => show::platforms(&self.env)?,
             K::ShowPlatform { id } => show::platform(&self.env, id)?,

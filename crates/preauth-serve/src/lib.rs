@@ -36,6 +36,7 @@ mod rate;
 mod routes;
 mod views;
 mod web;
+mod webhook_delivery;
 
 pub use api_hosts::ApiHost;
 pub use error::ApiError;

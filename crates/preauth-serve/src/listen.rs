@@ -269,6 +269,7 @@ impl Bound {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         let keys_location = keys.location();
+        let _delivering = crate::webhook_delivery::start(Arc::clone(&env));
         let keep_alive = self.options.keep_alive.clone().map(|options| {
             let watch = Arc::new(Watch::new(env.shared_documents()));
             (options, watch)

@@ -3,7 +3,7 @@
 //! blocking threads, the grant handed out.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use super::status::{ConnectionStatus, connection_status};
@@ -62,6 +62,8 @@ pub(super) struct Inner {
     /// so that tasks of one process wanting the same connection queue here instead of
     /// each occupying a blocking thread on the store's lock.
     pub(super) local: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Where events go (webhooks' outbox), once set.
+    pub(super) sink: OnceLock<Arc<dyn crate::notify::EventSink>>,
 }
 
 impl std::fmt::Debug for Lifecycle {
@@ -85,6 +87,7 @@ impl Lifecycle {
                 clock,
                 http,
                 local: Mutex::new(HashMap::new()),
+                sink: OnceLock::new(),
             }),
         }
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::failure;
+use super::failure::{self, RefreshFailure};
 use super::handle::{Lifecycle, blocking};
 use super::refresh::{set_extra, tokens_from};
 use crate::connection::{CLUSTER_URL_KEY, Connection};
@@ -70,7 +70,10 @@ impl Lifecycle {
             flow::check_id_token(&platform, &connection, pending.nonce.as_deref(), claims)?;
         }
         connection.tokens = Some(tokens_from(&platform, response, None, self.now()));
-        self.persist_new(&connection).await?;
+        match self.persist_new(&connection).await? {
+            None => self.emit_created(&connection).await,
+            Some(before) => self.emit_recovered(before.as_ref(), &connection).await,
+        }
         self.remember_cluster_url(&platform, &mut connection).await;
         match connection.tokens.as_ref() {
             Some(t) if t.refresh_token.is_none() && platform.issues_refresh_tokens => {
@@ -83,16 +86,21 @@ impl Lifecycle {
         }
     }
 
-    /// Stores a newly authorized connection: created, or (when it exists) its tokens and
-    /// app fields replaced under the lock, keeping extra keys not set anew.
-    async fn persist_new(&self, connection: &Connection) -> Result<(), LifecycleError> {
+    /// Stores a newly authorized connection: created (`None`), or (when it exists) its
+    /// tokens and app fields replaced under the lock, keeping extra keys not set anew
+    /// (`Some`, with the refresh failure it held and no longer applies).
+    async fn persist_new(
+        &self,
+        connection: &Connection,
+    ) -> Result<Option<Option<RefreshFailure>>, LifecycleError> {
         let store = Arc::clone(&self.inner.store);
         let connection = connection.clone();
         blocking(move || match store.create(&connection) {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(None),
             Err(StoreError::AlreadyExists { .. }) => {
                 let mut locked = store.lock(&connection.name)?;
                 let existing = locked.load()?;
+                let before = RefreshFailure::blocking(&existing);
                 let mut merged = connection.clone();
                 merged.name = existing.name.clone();
                 for (k, v) in existing.extra {
@@ -103,7 +111,7 @@ impl Lifecycle {
                 // New tokens: a failure recorded for the old ones no longer applies.
                 failure::clear(&mut merged);
                 locked.save(&merged)?;
-                Ok(())
+                Ok(Some(before))
             }
             Err(e) => Err(e.into()),
         })

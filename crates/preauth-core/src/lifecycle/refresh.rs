@@ -176,7 +176,10 @@ impl Lifecycle {
                 })
                 .await?;
                 match saved {
-                    Ok(()) => return Ok((grant(updated, platform, true), true)),
+                    Ok(()) => {
+                        self.emit_recovered(previous.as_ref(), &updated).await;
+                        return Ok((grant(updated, platform, true), true));
+                    }
                     Err(source @ StoreError::Spooled { .. }) => {
                         return Err(LifecycleError::TokensSpooled {
                             name: connection.name.clone(),
@@ -240,7 +243,8 @@ impl Lifecycle {
             let record =
                 RefreshFailure::new(self.now(), kind, Some(&refresh_token), error.to_string())
                     .with_advice(&error.advice());
-            self.record_failure(locked, record).await;
+            self.record_failure(locked, record.clone()).await;
+            self.emit_refresh_failed(&subject, &record).await;
         }
         Err(error.for_connection(&subject))
     }

@@ -132,6 +132,7 @@ impl Lifecycle {
         let created = connection.clone();
         blocking(move || Ok(store.create(&created)?)).await?;
         if !verify {
+            self.emit_created(&connection).await;
             return Ok(Registration {
                 connection,
                 refresh_token_expires_at: expires,
@@ -164,6 +165,10 @@ impl Lifecycle {
                 Proof::Refreshed
             })
         };
+        // Told once it is kept: a registration whose tokens are refused is removed again.
+        if !matches!(&proof, Err(e) if !kept_on(e)) {
+            self.emit_created(&connection).await;
+        }
         match proof {
             Ok(proof) => Ok(Registration {
                 refresh_token_expires_at: connection
@@ -175,11 +180,7 @@ impl Lifecycle {
                 refresh_token_unchecked_until,
             }),
             Err(e) => {
-                if matches!(
-                    e,
-                    LifecycleError::RefreshOutcomeUnknown { .. }
-                        | LifecycleError::Unreachable { .. }
-                ) {
+                if kept_on(&e) {
                     // Kept: the tokens may be good, and the error's advice is about
                     // the stored connection.
                     return Err(e);
@@ -191,6 +192,15 @@ impl Lifecycle {
             }
         }
     }
+}
+
+/// Whether a registration whose proof failed with `error` is kept: the tokens may be good
+/// (the answer was lost, or the platform not reached).
+fn kept_on(error: &LifecycleError) -> bool {
+    matches!(
+        error,
+        LifecycleError::RefreshOutcomeUnknown { .. } | LifecycleError::Unreachable { .. }
+    )
 }
 
 /// The error for tokens the platform refused while verifying a registration (the

@@ -338,26 +338,34 @@ pub(crate) fn parse_base_url(platform: &str, base_url: &str) -> Result<Url, Plat
         reason: reason.to_string(),
     };
     let url = Url::parse(base_url).map_err(|e| invalid(&e.to_string()))?;
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback_host(&url) => {}
-        "http" => {
-            return Err(invalid(
-                "plain http is only allowed on 127.0.0.1, [::1] or localhost; use https",
-            ));
-        }
-        _ => return Err(invalid("the scheme must be https")),
-    }
-    if url.host().is_none() {
-        return Err(invalid("it has no host"));
+    if let Some(reason) = outbound_url_refusal(&url) {
+        return Err(invalid(reason));
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(invalid("a base URL takes no query or fragment"));
     }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid("a base URL takes no user name or password"));
-    }
     Ok(url)
+}
+
+/// Why preauth refuses to send anything to `url`, if it does: the one address rule of
+/// every URL preauth calls out to (a platform's base URL, a webhook). https, or plain http
+/// to loopback only; a host; no user name or password in the URL.
+pub fn outbound_url_refusal(url: &Url) -> Option<&'static str> {
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback_host(url) => {}
+        "http" => {
+            return Some("plain http is only allowed on 127.0.0.1, [::1] or localhost; use https");
+        }
+        _ => return Some("the scheme must be https"),
+    }
+    if url.host().is_none() {
+        return Some("it has no host");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Some("a URL preauth calls takes no user name or password");
+    }
+    None
 }
 
 /// Whether the URL's host is a loopback name or address.

@@ -163,6 +163,7 @@ pub(super) async fn refresh_all(env: &Environment, days: Option<u32>) -> Result<
         bar.finish_with_message("done");
     }
     let report = report?;
+    tell_webhooks(env).await;
     let mut table = Table::new(&[
         "name",
         "outcome",
@@ -233,6 +234,22 @@ pub(super) async fn refresh_all(env: &Environment, days: Option<u32>) -> Result<
         }),
     }
 }
+
+/// After a keep-alive: tells the webhooks of refresh tokens expiring within the warning
+/// days of `check` (once a day each), and sends whatever is due in the outbox, including
+/// what earlier processes could not deliver. A webhook problem is a note: the keep-alive's
+/// own outcome stands.
+async fn tell_webhooks(env: &Environment) {
+    let warn_days = preauth_core::monitor::Thresholds::default().warn_days;
+    let told = actions::webhooks::tell_expiring(env, warn_days);
+    let sent = actions::webhooks::deliver(env, WEBHOOK_DELIVERY_BOUND).await;
+    if let Some(error) = told.err().or(sent.err()) {
+        eprintln!("note: webhook events wait in the outbox, since {error}");
+    }
+}
+
+/// How long `refresh all connections` spends delivering webhook events.
+const WEBHOOK_DELIVERY_BOUND: Duration = Duration::from_secs(5);
 
 /// A refresh error of connection `name` as advice for it as stored: a connection
 /// registered from a partner application's tokens is repaired by new tokens from there

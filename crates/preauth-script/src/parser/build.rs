@@ -8,8 +8,9 @@ use pest::iterators::Pair;
 
 use super::explain::Failure;
 use crate::ast::{
-    AlterConnection, App, ClientAuthentication, CreatePlatform, ExportMode, Network, OnErrorMode,
-    PlatformEndpoints, Preauthenticate, RefreshTokens, Register, Scope, SecretText, StatementKind,
+    AlterConnection, App, ClientAuthentication, CreatePlatform, EventType, ExportMode, Format,
+    Network, OnErrorMode, PlatformEndpoints, Preauthenticate, RefreshTokens, Register, Scope,
+    SecretText, StatementKind,
 };
 use crate::diagnostics::ParseErrorKind;
 use crate::keywords::{Rule, ScriptGrammar, keyword};
@@ -148,6 +149,28 @@ impl Builder {
             },
             Rule::show_api_keys => StatementKind::ShowApiKeys,
             Rule::drop_api_key => StatementKind::DropApiKey {
+                name: inner.string()?,
+            },
+            Rule::create_webhook => StatementKind::CreateWebhook {
+                name: inner.string()?,
+                url: inner.string()?,
+                events: inner
+                    .take(Rule::webhook_events)
+                    .map(|events| {
+                        events
+                            .into_inner()
+                            .filter_map(|e| EventType::parse(e.as_str().trim()))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                format: match inner.take(Rule::webhook_format) {
+                    Some(f) if f.as_str().to_ascii_lowercase().ends_with("slack") => Format::Slack,
+                    _ => Format::Json,
+                },
+            },
+            Rule::show_webhooks => StatementKind::ShowWebhooks,
+            Rule::show_webhook_deliveries => StatementKind::ShowWebhookDeliveries,
+            Rule::drop_webhook => StatementKind::DropWebhook {
                 name: inner.string()?,
             },
             _ => return Err(Failure::internal(start)),
