@@ -18,6 +18,8 @@
 //! | [`overview::summaries`] | a listing of the store | [`overview::Summary`] per connection |
 //! | [`overview::details`] | a name | [`overview::Details`] |
 //! | [`token::access_token`] | a name | the access grant |
+//! | [`machines::enrollment_code`], [`machines::enroll`] | nothing, or a code | the code, or this machine's slot |
+//! | [`machines::list`], [`machines::drop_machine`] | nothing, or a slot's name | the slots, or nothing |
 
 #![deny(missing_docs)]
 
@@ -26,6 +28,7 @@ pub mod connections;
 mod context;
 mod error;
 pub mod login;
+pub mod machines;
 pub mod overview;
 pub mod platforms;
 pub mod register;
