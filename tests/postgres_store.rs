@@ -437,6 +437,28 @@ fn two_serve_processes_on_one_store_refresh_once_for_32_concurrent_requests() {
         serve::Server::start(&alpha, &[]),
         serve::Server::start(&beta, &[]),
     ];
+    // The API lists the machines as `show machines` does: both, beta's own marked.
+    let admin = serve::api_key(&alpha, "operator", "admin");
+    let (status, machines) = servers[1].call("GET", "/api/v1/machines", Some(&admin), None);
+    assert_eq!(status, 200, "{machines}");
+    let slots = machines.as_array().expect("an array of slots");
+    let devices: Vec<&str> = slots
+        .iter()
+        .filter(|m| m["kind"] == "device")
+        .filter_map(|m| m["name"].as_str())
+        .collect();
+    assert_eq!(devices.len(), 2, "{machines}");
+    assert!(devices.iter().any(|n| n.contains("alpha")), "{machines}");
+    let own: Vec<&serde_json::Value> = slots.iter().filter(|m| m["this_machine"] == true).collect();
+    assert_eq!(own.len(), 1, "{machines}");
+    assert!(
+        own[0]["name"].as_str().is_some_and(|n| n.contains("beta")),
+        "{machines}"
+    );
+    assert!(
+        slots.iter().all(|m| m["created_at"].is_string()),
+        "{machines}"
+    );
     sandbox.advance(600);
     let before = refreshes(&sandbox);
     let askers: Vec<(&str, &str)> = (0..32)

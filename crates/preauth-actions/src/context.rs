@@ -17,7 +17,7 @@ use preauth_core::settings::validate_name;
 use preauth_core::store::Store;
 use preauth_core::token_client::TokenClient;
 
-use crate::ActionError;
+use crate::error::ActionError;
 use crate::app::AppSettings;
 
 /// Everything an action needs from outside: the store (built once by the caller, over

@@ -378,6 +378,9 @@ impl From<ActionError> for ApiError {
                 ApiError::invalid_field("obtained_at", error.to_string())
             }
             ActionError::Platform(_) => ApiError::invalid_field("api_url", error.to_string()),
+            ActionError::NotShared => {
+                ApiError::new(StatusCode::CONFLICT, "not_shared", error.to_string())
+            }
             ActionError::MissingAppSetting { setting, .. } => {
                 let field = match setting {
                     AppSetting::ClientId => "client_id",

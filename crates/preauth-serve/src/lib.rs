@@ -29,6 +29,7 @@ mod error;
 mod key_address;
 mod limits;
 mod listen;
+mod machines;
 mod metrics;
 mod monitoring;
 mod options;

@@ -19,6 +19,7 @@ use crate::client_addr::ClientAddresses;
 use crate::connections::{drop_connection, list, register, show, token};
 use crate::error::ApiError;
 use crate::limits::{BODY_LIMIT, REQUEST_TIMEOUT};
+use crate::machines;
 use crate::monitoring::{check, healthz, metrics, openapi};
 use crate::options::Options;
 use crate::rate::RateLimit;
@@ -57,6 +58,7 @@ fn table() -> Vec<(Endpoint, MethodRouter<AppState>)> {
         route(get.clone(), "/metrics", None, metrics),
         route(get.clone(), "/api/v1/check", admin, check),
         route(get.clone(), "/api/v1/connections", admin, list),
+        route(get.clone(), "/api/v1/machines", admin, machines::list),
         route(
             post.clone(),
             "/api/v1/connections",
