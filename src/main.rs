@@ -216,7 +216,7 @@ async fn token(common: &Common, name: &str) -> i32 {
             return exit::FAILURE;
         }
     };
-    match access_token_output(env.lifecycle(), name, common.format).await {
+    match access_token_output(&env, name, common.format).await {
         Ok(text) => match env.print(&text) {
             Ok(()) => exit::SUCCESS,
             Err(error) => {

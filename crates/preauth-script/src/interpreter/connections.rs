@@ -5,9 +5,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use preauth_core::connection::Connection;
-use preauth_core::error::{LifecycleError, Quoted, When};
+use preauth_core::error::{Quoted, When};
 use preauth_core::flow::finish_within;
-use preauth_core::lifecycle::Lifecycle;
 use preauth_core::lifecycle::{KeepAliveEvent, KeepAliveOutcome, Proof};
 use preauth_core::store::StoreError;
 
@@ -116,11 +115,7 @@ pub(super) async fn register(env: &Environment, r: &Register) -> Result<(), Exec
 
 /// `refresh connection '…' [force]`.
 pub(super) async fn refresh(env: &Environment, name: &str, force: bool) -> Result<(), ExecError> {
-    let grant = env
-        .lifecycle()
-        .refresh(name, force)
-        .await
-        .map_err(|e| advised(env.lifecycle(), name, e))?;
+    let grant = actions::token::refresh(env, name, force).await?;
     let done = if grant.refreshed {
         "refreshed"
     } else {
@@ -208,7 +203,7 @@ pub(super) async fn refresh_all(env: &Environment, days: Option<u32>) -> Result<
                 "another process (or machine) was refreshing it".to_string(),
             ),
             KeepAliveOutcome::Failed(error) => ("failed", Cell::time(None), Cell::time(None), {
-                let error = advised(env.lifecycle(), &name, error);
+                let error = actions::token::for_connection(env.lifecycle(), &name, error);
                 crate::advice::advised(&error.to_string(), &error.advice())
             }),
         };
@@ -231,20 +226,6 @@ pub(super) async fn refresh_all(env: &Environment, days: Option<u32>) -> Result<
             total,
             files,
         }),
-    }
-}
-
-/// A refresh error of connection `name` as advice for it as stored: a connection
-/// registered from a partner application's tokens is repaired by new tokens from there
-/// (see [`LifecycleError::for_connection`]). Reads the connection only for errors that
-/// need new tokens.
-pub(super) fn advised(lifecycle: &Lifecycle, name: &str, error: LifecycleError) -> LifecycleError {
-    if !error.needs_new_login() && !matches!(error, LifecycleError::RefreshBlocked { .. }) {
-        return error;
-    }
-    match lifecycle.store().load(name) {
-        Ok(connection) => error.for_connection(&connection),
-        Err(_) => error,
     }
 }
 

@@ -6,18 +6,17 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use maud::html;
 use preauth_actions::connections::{AppChanges, alter};
+use preauth_actions::token::refresh as refresh_now;
 use preauth_core::secret::ClientSecret;
 use serde::Deserialize;
 
-use super::forms::{Button, Errors, Posted, action_shown, capitalized};
+use super::forms::{Button, Errors, Posted, action_shown};
 use super::layout::{Field, Section, alert, csrf_field, page};
 use super::page_error::PageResult;
 use super::respond::{connection_path, on_store, respond, see_other};
 use super::session::Visitor;
 use super::signed::Signed;
-use crate::advice::for_pages;
 use crate::audit::audit;
-use crate::error::sentence;
 use crate::state::AppState;
 use crate::work::detached;
 
@@ -140,8 +139,7 @@ pub(crate) async fn refresh(
 ) -> PageResult {
     let env = std::sync::Arc::clone(&state.env);
     let asked = name.clone();
-    let refreshed =
-        detached(async move { Ok(env.lifecycle().refresh(&asked, true).await) }).await?;
+    let refreshed = detached(async move { Ok(refresh_now(&env, &asked, true).await) }).await?;
     let message = match &refreshed {
         Ok(grant) => {
             audit(
@@ -151,7 +149,7 @@ pub(crate) async fn refresh(
             let until = preauth_core::error::When(grant.expires_at);
             html! { "Connection '" (grant.connection.name) "' refreshed; its access token is valid until " (until) "." }
         }
-        Err(error) => for_pages(&capitalized(&sentence(error)), &error.advice()),
+        Err(error) => action_shown(error),
     };
     state.web.sessions.flash(&visitor, message);
     Ok(see_other(&connection_path(&name)))
