@@ -18,6 +18,7 @@
 //! | [`overview::summaries`] | a listing of the store | [`overview::Summary`] per connection |
 //! | [`overview::details`] | a name | [`overview::Details`] |
 //! | [`token::access_token`] | a name | the access grant |
+//! | [`token::refresh`] | a name and whether to force | the access grant |
 //! | [`machines::enrollment_code`], [`machines::enroll`] | nothing, or a code | the code, or this machine's slot |
 //! | [`machines::list`], [`machines::drop_machine`] | nothing, or a slot's name | the slots, or nothing |
 
