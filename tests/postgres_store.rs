@@ -11,8 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    DAY, IssuedTokens, Outcome, SandboxProcess, WEB_REDIRECT, Workspace, approve,
-    authorization_url, connection_string_value, demo_app, serve,
+    DAY, DEMO_CLIENT_SECRET, IssuedTokens, Outcome, SandboxProcess, WEB_REDIRECT, Workspace,
+    approve, authorization_url, connection_string_value, demo_app, preauthenticate, serve,
 };
 
 /// A database of this test's own on the shared cluster, or `None` after the one skip
@@ -416,6 +416,41 @@ fn two_machines_share_one_keep_alive_run_and_refresh_each_connection_once() {
     assert_eq!(refreshed_lines, 20, "and reported once, by one of the two");
     assert_eq!(sandbox.counters()["spent_refresh_token_reuses"], 0);
     alpha.run(&["check"]).exits(0).says(&["connections=20"]);
+}
+
+#[test]
+fn a_login_not_finished_on_one_machine_starts_again_by_name_on_the_other_with_what_was_typed() {
+    let Some(Shared {
+        sandbox,
+        alpha,
+        beta,
+        ..
+    }) = Shared::new("unfinished_login")
+    else {
+        return;
+    };
+    let first = alpha.run_c(&preauthenticate(&sandbox.url, WEB_REDIRECT, "late"));
+    first.exits(1);
+    let first_url = authorization_url(&first.stderr);
+    // No secret is typed again: the store kept the unfinished login's app settings.
+    let again = beta.run_c("preauthenticate connection 'LATE'");
+    again
+        .exits(1)
+        .warns(&["the login for connection 'late' did not finish"]);
+    let url = authorization_url(&again.stderr);
+    assert_ne!(url, first_url, "a new login, with a state of its own");
+    let returned = approve(&url);
+    returned.exits(0);
+    alpha
+        .run_c(&format!("exchange code url '{}'", returned.stdout.trim()))
+        .exits(0)
+        .says(&["connection 'late' authorized"]);
+    beta.run_c("export settings 'late' plain")
+        .exits(0)
+        .says(&[DEMO_CLIENT_SECRET, WEB_REDIRECT]);
+    beta.run_c("preauthenticate connection 'never'")
+        .exits(1)
+        .warns(&["no connection named 'never'"]);
 }
 
 #[test]
