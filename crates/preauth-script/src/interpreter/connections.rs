@@ -13,7 +13,8 @@ use preauth_core::store::StoreError;
 use preauth_actions::{self as actions, ActionError, login, register};
 
 use super::authorize::Return;
-use super::{Environment, ExecError};
+use super::environment::Environment;
+use super::exec_error::ExecError;
 use crate::ast::{AlterConnection, Preauthenticate, Register};
 use crate::output::{Cell, Table};
 

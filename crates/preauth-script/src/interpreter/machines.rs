@@ -4,7 +4,8 @@
 use preauth_actions::machines::{self, CODE_VALID_FOR};
 use preauth_core::error::{Quoted, When};
 
-use super::{Environment, ExecError};
+use super::environment::Environment;
+use super::exec_error::ExecError;
 use crate::output::{Cell, Table};
 
 /// `enroll machine`: a one-time code (a secret, printed on purpose) and the statement

@@ -7,7 +7,8 @@ use preauth_core::error::When;
 use preauth_core::lifecycle::RefreshFailure;
 use preauth_core::platform::{ClientAuth, Platform, Registry};
 
-use super::{Environment, ExecError};
+use super::environment::Environment;
+use super::exec_error::ExecError;
 use crate::ast::ExportMode;
 use crate::output::{Cell, OutputFormat, Table};
 use preauth_core::monitor::{self as check, CheckReport, Thresholds};
