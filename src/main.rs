@@ -225,7 +225,7 @@ async fn token(common: &Common, name: &str) -> i32 {
             return exit::FAILURE;
         }
     };
-    let code = match access_token_output(env.lifecycle(), name, common.format).await {
+    let code = match access_token_output(&env, name, common.format).await {
         Ok(text) => match env.print(&text) {
             Ok(()) => exit::SUCCESS,
             Err(error) => {

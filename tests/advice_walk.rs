@@ -116,8 +116,16 @@ fn a_refused_client_is_fixed_from_every_front_end_in_its_own_terms() {
     b.goto(&server.login);
     b.wait_for("main h1", PAGE);
     b.goto(&format!("{}/connections/walk-page", server.url));
-    b.wait_for(r#"a[href="/connections/walk-page/app"]"#, PAGE);
-    b.click(r#"a[href="/connections/walk-page/app"]"#);
+    // The advice is a link to the form that fixes it (not words naming a button).
+    let advice = r#"span.advice a.advice[href="/connections/walk-page/app"]"#;
+    b.wait_for(advice, PAGE);
+    assert!(
+        b.text(advice)
+            .contains("app settings of connection 'walk-page'"),
+        "{}",
+        b.text(advice)
+    );
+    b.click(advice);
     b.wait_for("form input#client_id", PAGE);
     assert_eq!(
         b.attr("#client_id", "value").as_deref(),

@@ -11,8 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    DAY, IssuedTokens, Outcome, SandboxProcess, WEB_REDIRECT, Workspace, approve,
-    authorization_url, connection_string_value, demo_app, serve,
+    DAY, DEMO_CLIENT_SECRET, IssuedTokens, Outcome, SandboxProcess, WEB_REDIRECT, Workspace,
+    approve, authorization_url, connection_string_value, demo_app, preauthenticate, serve,
 };
 
 /// A database of this test's own on the shared cluster, or `None` after the one skip
@@ -419,6 +419,41 @@ fn two_machines_share_one_keep_alive_run_and_refresh_each_connection_once() {
 }
 
 #[test]
+fn a_login_not_finished_on_one_machine_starts_again_by_name_on_the_other_with_what_was_typed() {
+    let Some(Shared {
+        sandbox,
+        alpha,
+        beta,
+        ..
+    }) = Shared::new("unfinished_login")
+    else {
+        return;
+    };
+    let first = alpha.run_c(&preauthenticate(&sandbox.url, WEB_REDIRECT, "late"));
+    first.exits(1);
+    let first_url = authorization_url(&first.stderr);
+    // No secret is typed again: the store kept the unfinished login's app settings.
+    let again = beta.run_c("preauthenticate connection 'LATE'");
+    again
+        .exits(1)
+        .warns(&["the login for connection 'late' did not finish"]);
+    let url = authorization_url(&again.stderr);
+    assert_ne!(url, first_url, "a new login, with a state of its own");
+    let returned = approve(&url);
+    returned.exits(0);
+    alpha
+        .run_c(&format!("exchange code url '{}'", returned.stdout.trim()))
+        .exits(0)
+        .says(&["connection 'late' authorized"]);
+    beta.run_c("export settings 'late' plain")
+        .exits(0)
+        .says(&[DEMO_CLIENT_SECRET, WEB_REDIRECT]);
+    beta.run_c("preauthenticate connection 'never'")
+        .exits(1)
+        .warns(&["no connection named 'never'"]);
+}
+
+#[test]
 fn two_serve_processes_on_one_store_refresh_once_for_32_concurrent_requests() {
     let Some(Shared {
         sandbox,
@@ -437,6 +472,28 @@ fn two_serve_processes_on_one_store_refresh_once_for_32_concurrent_requests() {
         serve::Server::start(&alpha, &[]),
         serve::Server::start(&beta, &[]),
     ];
+    // The API lists the machines as `show machines` does: both, beta's own marked.
+    let admin = serve::api_key(&alpha, "operator", "admin");
+    let (status, machines) = servers[1].call("GET", "/api/v1/machines", Some(&admin), None);
+    assert_eq!(status, 200, "{machines}");
+    let slots = machines.as_array().expect("an array of slots");
+    let devices: Vec<&str> = slots
+        .iter()
+        .filter(|m| m["kind"] == "device")
+        .filter_map(|m| m["name"].as_str())
+        .collect();
+    assert_eq!(devices.len(), 2, "{machines}");
+    assert!(devices.iter().any(|n| n.contains("alpha")), "{machines}");
+    let own: Vec<&serde_json::Value> = slots.iter().filter(|m| m["this_machine"] == true).collect();
+    assert_eq!(own.len(), 1, "{machines}");
+    assert!(
+        own[0]["name"].as_str().is_some_and(|n| n.contains("beta")),
+        "{machines}"
+    );
+    assert!(
+        slots.iter().all(|m| m["created_at"].is_string()),
+        "{machines}"
+    );
     sandbox.advance(600);
     let before = refreshes(&sandbox);
     let askers: Vec<(&str, &str)> = (0..32)

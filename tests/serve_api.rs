@@ -195,6 +195,16 @@ fn register_list_show_token_check_metrics_and_drop_over_the_api() {
         (29.9..=30.0).contains(&days),
         "the refreshed token's 30 days: {days}"
     );
+    // Machines are those of a shared store: a settings folder has none to list.
+    let machines = server.call("GET", "/api/v1/machines", Some(&keys.admin), None);
+    assert_error(
+        &machines,
+        409,
+        "not_shared",
+        "machines of a settings folder",
+    );
+    let (status, _) = server.call("GET", "/api/v1/machines", Some(&keys.token), None);
+    assert_eq!(status, 403, "the machines need scope admin");
     let (status, document) = server.call("GET", "/openapi.json", None, None);
     assert_eq!((status, &document["openapi"]), (200, &json!("3.1.0")));
     assert_eq!(

@@ -18,8 +18,8 @@ use preauth_core::settings::validate_name;
 use preauth_core::store::Store;
 use preauth_core::token_client::TokenClient;
 
-use crate::ActionError;
 use crate::app::AppSettings;
+use crate::error::ActionError;
 
 /// Everything an action needs from outside: the store (built once by the caller, over
 /// any [`Store`]), the platforms (one shared set), the lifecycle over both, the

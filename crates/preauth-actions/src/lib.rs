@@ -18,6 +18,9 @@
 //! | [`overview::summaries`] | a listing of the store | [`overview::Summary`] per connection |
 //! | [`overview::details`] | a name | [`overview::Details`] |
 //! | [`token::access_token`] | a name | the access grant |
+//! | [`token::refresh`] | a name and whether to force | the access grant |
+//! | [`machines::enrollment_code`], [`machines::enroll`] | nothing, or a code | the code, or this machine's slot |
+//! | [`machines::list`], [`machines::drop_machine`] | nothing, or a slot's name | the slots, or nothing |
 //! | [`webhooks::create`], [`webhooks::list`], [`webhooks::drop_webhook`] | a [`preauth_core::notify::NewWebhook`] or a name | its secret (once), the webhooks |
 //! | [`webhooks::deliveries`], [`webhooks::deliver`] | nothing, or a time bound | what was sent, what one round sent |
 
@@ -28,6 +31,7 @@ pub mod connections;
 mod context;
 mod error;
 pub mod login;
+pub mod machines;
 pub mod overview;
 pub mod platforms;
 pub mod register;

@@ -1,13 +1,45 @@
-//! Access tokens for jobs.
+//! Access tokens for jobs, and refreshing a connection.
 
-use preauth_core::lifecycle::AccessGrant;
+use preauth_core::error::LifecycleError;
+use preauth_core::lifecycle::{AccessGrant, Lifecycle};
 
-use crate::{ActionError, Context};
+use crate::context::Context;
+use crate::error::ActionError;
 
 /// A usable access token for connection `name`, through the lifecycle's single entry
-/// point (lock, re-read, refresh only when needed, persist).
+/// point (lock, re-read, refresh only when needed, persist). An error carries the advice
+/// for the connection as stored (see [`for_connection`]).
 pub async fn access_token(ctx: &Context, name: &str) -> Result<AccessGrant, ActionError> {
-    Ok(ctx.lifecycle().ensure_access_token(name).await?)
+    let lifecycle = ctx.lifecycle();
+    lifecycle
+        .ensure_access_token(name)
+        .await
+        .map_err(|e| for_connection(lifecycle, name, e).into())
+}
+
+/// One refresh of connection `name` now; `force` also after a recorded failure (its
+/// cause fixed). A platform that refuses early refreshes is sent none before it allows
+/// one. An error carries the advice for the connection as stored.
+pub async fn refresh(ctx: &Context, name: &str, force: bool) -> Result<AccessGrant, ActionError> {
+    let lifecycle = ctx.lifecycle();
+    lifecycle
+        .refresh(name, force)
+        .await
+        .map_err(|e| for_connection(lifecycle, name, e).into())
+}
+
+/// A refresh error of connection `name` with the advice for it as stored: a connection
+/// registered from a partner application's tokens is repaired by new tokens from there
+/// (see [`LifecycleError::for_connection`]). Reads the connection only for errors that
+/// need new tokens.
+pub fn for_connection(lifecycle: &Lifecycle, name: &str, error: LifecycleError) -> LifecycleError {
+    if !error.needs_new_login() && !matches!(error, LifecycleError::RefreshBlocked { .. }) {
+        return error;
+    }
+    match lifecycle.store().load(name) {
+        Ok(connection) => error.for_connection(&connection),
+        Err(_) => error,
+    }
 }
 
 /// The one JSON shape of an access token handed to a job (`preauth token --format json`,

@@ -78,6 +78,11 @@ pub enum Advice {
     },
     /// Create preauth's tables in the database the store names.
     CreateStore,
+    /// Upgrade preauth's tables in the database the store names to this preauth's
+    /// version (they are older).
+    UpgradeStore,
+    /// Enroll another machine before dropping the last slot that opens the store.
+    EnrollAnotherMachine,
 }
 
 impl Advice {
@@ -102,6 +107,8 @@ impl Advice {
             Advice::RedeemEnrollmentCode => "redeem_enrollment_code",
             Advice::ReenrollMachine { .. } => "reenroll_machine",
             Advice::CreateStore => "create_store",
+            Advice::UpgradeStore => "upgrade_store",
+            Advice::EnrollAnotherMachine => "enroll_another_machine",
         }
     }
 
@@ -142,7 +149,9 @@ impl Advice {
             | Advice::NewEnrollmentCode
             | Advice::RedeemEnrollmentCode
             | Advice::ReenrollMachine { .. }
-            | Advice::CreateStore => None,
+            | Advice::CreateStore
+            | Advice::UpgradeStore
+            | Advice::EnrollAnotherMachine => None,
         }
     }
 }

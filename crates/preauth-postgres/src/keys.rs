@@ -538,11 +538,10 @@ pub(crate) async fn drop_slot(
             return Ok(false);
         };
         if kind != "enrollment" && machine_slots(client, location).await? <= 1 {
-            return Err(backend(
+            return Err(refused(
                 location,
-                format!(
-                    "'{name}' holds the last key slot that opens this store; enroll another machine first"
-                ),
+                format!("'{name}' holds the last key slot that opens this store"),
+                Advice::EnrollAnotherMachine,
             ));
         }
         client

@@ -103,9 +103,15 @@ pub(crate) async fn check(client: &Client, location: &str) -> Result<(), StoreEr
                 advice: vec![Advice::CreateStore],
             });
         }
-        v if v < newest => format!(
-            "the store's tables are at version {v}, older than this preauth ({newest}); run any statement with --store once to upgrade them"
-        ),
+        v if v < newest => {
+            return Err(StoreError::Refused {
+                location: location.to_string(),
+                reason: format!(
+                    "the store's tables are at version {v}, older than this preauth ({newest})"
+                ),
+                advice: vec![Advice::UpgradeStore],
+            });
+        }
         v if v > newest => too_new(v, newest),
         _ => return Ok(()),
     };
@@ -143,6 +149,29 @@ mod tests {
             }
             migrate(&client, "the store").await.expect("created");
             check(&client, "the store").await.expect("there now");
+        });
+    }
+
+    #[test]
+    fn tables_older_than_this_preauth_are_refused_with_the_advice_to_upgrade_them() {
+        crate::testing::with_database("schema_check_older", |client| async move {
+            migrate(&client, "the store").await.expect("created");
+            let newest = MIGRATIONS.last().map_or(0, |(v, _)| *v);
+            client
+                .execute(
+                    "DELETE FROM preauth_migrations WHERE version = $1",
+                    &[&newest],
+                )
+                .await
+                .expect("one version back");
+            match check(&client, "the store").await {
+                Err(StoreError::Refused { reason, advice, .. }) => {
+                    assert!(reason.contains("older than this preauth"), "{reason}");
+                    assert!(!reason.contains("--store"), "no advice in words: {reason}");
+                    assert_eq!(advice, vec![Advice::UpgradeStore]);
+                }
+                other => panic!("not refused with advice: {other:?}"),
+            }
         });
     }
 }

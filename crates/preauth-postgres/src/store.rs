@@ -17,7 +17,6 @@ use preauth_core::store::{
     Fleet, Listed, Listing, LockedConnection, Page, PagedListing, PendingAuthorization, Store,
     StoreError,
 };
-use sha2::{Digest, Sha256};
 use tokio_postgres::types::{ToSql, Type};
 use zeroize::Zeroizing;
 
@@ -34,6 +33,7 @@ use crate::summary::{self, Summary};
 
 mod fleet;
 mod listing;
+mod pending;
 
 /// How many summaries [`Store::for_each_summary`] reads at a time.
 const SUMMARY_BATCH: usize = 2_000;
@@ -289,11 +289,6 @@ fn unlock_with(data_key: Arc<DataKey>) -> Unlocked {
     }
 }
 
-/// The key a pending authorization is found by: the SHA-256 of its `state`.
-fn state_hash(state: &str) -> Vec<u8> {
-    Sha256::digest(state.as_bytes()).to_vec()
-}
-
 impl Store for PgStore {
     fn secrets_protector(&self) -> Result<Option<Arc<dyn Protector>>, StoreError> {
         Ok(Some(self.unlocked()?.data_key as Arc<dyn Protector>))
@@ -506,29 +501,7 @@ impl Store for PgStore {
     }
 
     fn put_pending(&self, pending: &PendingAuthorization) -> Result<(), StoreError> {
-        let sealed = self
-            .sealer()?
-            .seal_pending(pending, &self.registry)
-            .map_err(|e| e.at(self.location(), &pending.connection.name))?;
-        let hash = state_hash(pending.state.secret());
-        let name = pending.connection.name.clone();
-        let expires = pending.expires_at;
-        self.db.with(|client, location| async move {
-            let failed = |e: tokio_postgres::Error| error(&location, e, "keep the login");
-            client
-                .execute("DELETE FROM preauth_pending WHERE expires_at < now()", &[])
-                .await
-                .map_err(failed)?;
-            client
-                .execute(
-                    "INSERT INTO preauth_pending (state_hash, name, provider, sealed, expires_at)
-                     VALUES ($1, $2, $3, $4, $5)",
-                    &[&hash, &name, &sealed.provider, &sealed.text, &expires],
-                )
-                .await
-                .map_err(failed)?;
-            Ok(())
-        })
+        self.put(pending)
     }
 
     fn take_pending(
@@ -536,33 +509,15 @@ impl Store for PgStore {
         state: &str,
         now: SystemTime,
     ) -> Result<Option<PendingAuthorization>, StoreError> {
-        let sealer = self.sealer()?;
-        let hash = state_hash(state);
-        let row = self.db.with(|client, location| async move {
-            let row = client
-                .query_opt(
-                    "DELETE FROM preauth_pending WHERE state_hash = $1
-                     RETURNING name, provider, sealed, expires_at",
-                    &[&hash],
-                )
-                .await
-                .map_err(|e| error(&location, e, "read the login"))?;
-            Ok(row.map(|r| {
-                (
-                    r.get::<_, String>(0),
-                    r.get::<_, String>(1),
-                    r.get::<_, String>(2),
-                    r.get::<_, SystemTime>(3),
-                )
-            }))
-        })?;
-        match row {
-            Some((name, provider, sealed, expires)) if expires > now => sealer
-                .open_pending(&name, &provider, &sealed, expires, &self.registry)
-                .map(Some)
-                .map_err(|e| e.at(self.location(), &name)),
-            _ => Ok(None),
-        }
+        self.take(state, now)
+    }
+
+    fn unfinished_login(
+        &self,
+        name: &str,
+        now: SystemTime,
+    ) -> Result<Option<Connection>, StoreError> {
+        self.unfinished(name, now)
     }
 
     fn export_settings(&self, name: &str, sealed: bool) -> Result<Zeroizing<String>, StoreError> {

@@ -83,6 +83,11 @@ fn statement(advice: &Advice) -> String {
             "create it by running any statement with --store, such as `show connections`"
                 .to_string()
         }
+        Advice::UpgradeStore => {
+            "upgrade them by running any statement with --store once, such as `show connections`"
+                .to_string()
+        }
+        Advice::EnrollAnotherMachine => "enroll another machine first: on an enrolled machine run `enroll machine`, then on the other machine `enroll machine with code '…'` with the code it printed".to_string(),
     }
 }
 
@@ -114,6 +119,8 @@ mod tests {
             Advice::RedeemEnrollmentCode,
             Advice::ReenrollMachine { machine: c() },
             Advice::CreateStore,
+            Advice::UpgradeStore,
+            Advice::EnrollAnotherMachine,
         ];
         for advice in &all {
             let text = statement(advice);

@@ -87,6 +87,15 @@ fn parse_entry(entry: &str) -> Option<IpAddr> {
     Some(addr.to_canonical())
 }
 
+/// Whether `host` (a name or an IP literal, bracketed or not) is this machine.
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;

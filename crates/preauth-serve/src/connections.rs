@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use preauth_actions::AppSettings;
 use preauth_actions::overview::{details, summaries};
 use preauth_actions::register::{TokensHandedOver, register as register_tokens};
-use preauth_actions::token::access_token_json;
+use preauth_actions::token::{access_token, access_token_json};
 use preauth_core::secret::{AccessToken, ClientSecret, RefreshToken};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -19,8 +19,9 @@ use serde_json::{Value, json};
 use crate::audit::{Caller, audit};
 use crate::error::ApiError;
 use crate::paging;
-use crate::routes::{AppState, blocking, detached};
+use crate::state::AppState;
 use crate::views;
+use crate::work::{blocking, detached};
 
 /// `GET /api/v1/connections?limit=&after=&q=`: a page of the table of `show
 /// connections` (at most [`paging::MAX_LIMIT`], the default), how many match in all, and
@@ -160,7 +161,7 @@ pub(crate) async fn token(
     let env = Arc::clone(&state.env);
     let counters = Arc::clone(&state.counters);
     detached(async move {
-        match env.lifecycle().ensure_access_token(&name).await {
+        match access_token(&env, &name).await {
             Ok(grant) => {
                 counters.served(grant.refreshed);
                 Ok(Json(access_token_json(&grant)))

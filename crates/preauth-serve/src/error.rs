@@ -127,7 +127,7 @@ impl From<JsonRejection> for ApiError {
                 "body_too_large",
                 format!(
                     "the body is larger than {} bytes",
-                    crate::routes::BODY_LIMIT
+                    crate::limits::BODY_LIMIT
                 ),
             );
         }
@@ -341,14 +341,13 @@ pub(crate) fn sentence(error: &LifecycleError) -> String {
     }
 }
 
-/// What a page says of an action's error: its [`sentence`] and its advice in the pages'
-/// terms.
+/// What a page or the log says of an action's error: its [`sentence`], without its
+/// advice (which a page shows as links).
 pub(crate) fn action_sentence(error: &ActionError) -> String {
-    let message = match error {
+    match error {
         ActionError::Lifecycle(error) => sentence(error),
         other => other.to_string(),
-    };
-    crate::advice::for_pages(&message, &error.advice())
+    }
 }
 
 impl From<ActionError> for ApiError {
@@ -379,6 +378,9 @@ impl From<ActionError> for ApiError {
                 ApiError::invalid_field("obtained_at", error.to_string())
             }
             ActionError::Platform(_) => ApiError::invalid_field("api_url", error.to_string()),
+            ActionError::NotShared => {
+                ApiError::new(StatusCode::CONFLICT, "not_shared", error.to_string())
+            }
             ActionError::MissingAppSetting { setting, .. } => {
                 let field = match setting {
                     AppSetting::ClientId => "client_id",

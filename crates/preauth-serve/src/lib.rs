@@ -2,8 +2,9 @@
 //! partner applications that register tokens and for jobs that need access tokens
 //! without holding the store's keys.
 //!
-//! - Routes are listed once, in [`endpoints`]: the router is built from that list, and
-//!   `openapi.json` next to this crate is checked against it by a test.
+//! - Routes, the API's and the pages', are listed once, in [`endpoints`]: the router is
+//!   built from that list, and `openapi.json` next to this crate is checked against its
+//!   API routes by a test.
 //! - Every `/api/v1` route needs a bearer API key (see [`preauth_core::api_keys`]) whose
 //!   scope covers the route, used from one of its networks when it is limited to some
 //!   (behind a proxy, the client is read from `X-Forwarded-For` only when the proxy is
@@ -28,20 +29,27 @@ mod client_addr;
 mod connections;
 mod error;
 mod keep_alive;
+mod key_address;
+mod limits;
 mod listen;
+mod machines;
 mod metrics;
 mod monitoring;
+mod options;
 mod paging;
 mod rate;
 mod routes;
+mod state;
 mod views;
 mod web;
 mod webhook_delivery;
+mod work;
 
 pub use api_hosts::ApiHost;
 pub use error::ApiError;
 pub use keep_alive::{At, KeepAliveOptions};
 pub use listen::{
-    Bound, Certificates, Options, ServeError, TlsError, TlsFile, TlsFiles, bind, check_listen,
+    Bound, Certificates, ServeError, TlsError, TlsFile, TlsFiles, bind, check_listen,
 };
+pub use options::Options;
 pub use routes::{Endpoint, endpoints, router};

@@ -2,7 +2,7 @@
 //! requests in flight.
 
 mod http1;
-mod tls;
+pub(crate) mod tls;
 
 use std::future::Future;
 use std::io::{self, Write as _};
@@ -15,17 +15,18 @@ use axum::middleware;
 use axum::response::Response;
 use preauth_actions::Context;
 use preauth_core::api_keys::ApiKeys;
-use preauth_core::monitor::Thresholds;
-use preauth_core::network::Network;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use self::http1::Accepting;
 use self::tls::TlsListener;
 pub use self::tls::{Certificates, TlsError, TlsFile, TlsFiles};
+use crate::client_addr::is_loopback_host;
 use crate::keep_alive::{self, Watch};
 use crate::metrics::Counters;
+use crate::options::Options;
 use crate::routes::router_with;
+use crate::web::session::LOGIN_LINK_LIFETIME;
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -107,42 +108,6 @@ impl ServeError {
     }
 }
 
-/// How to serve.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Where to listen (port 0 takes a free port).
-    pub listen: SocketAddr,
-    /// Whether a reverse proxy in front terminates TLS (a non-loopback address needs this
-    /// or [`Options::tls`]).
-    pub behind_proxy: bool,
-    /// Serve HTTPS with these PEM files (`--tls-cert`, `--tls-key`); `None` serves plain
-    /// HTTP.
-    pub tls: Option<TlsFiles>,
-    /// The address browsers use to reach this server (`--public-url`): the pages' own
-    /// callback is on it, and cookies are `Secure` when it is https. `None`: the
-    /// address listened on.
-    pub public_url: Option<String>,
-    /// Whether to print a one-time login URL for the pages (`--no-login-url` turns it
-    /// off, for a service whose log others read: then an admin API key logs in).
-    pub login_link: bool,
-    /// Access tokens each API key may get per second (0: any number).
-    pub token_rate: u32,
-    /// When `/api/v1/check` and `/metrics` count a refresh token as expiring.
-    pub thresholds: Thresholds,
-    /// Hosts besides the platforms' own that a registration through the API may name
-    /// in its `api_url` (`--allow-api-host`).
-    pub api_hosts: Vec<crate::ApiHost>,
-    /// The reverse proxies trusted to name the client in `X-Forwarded-For`
-    /// (`--trusted-proxy`); from any other peer the header is ignored.
-    pub trusted_proxies: Vec<Network>,
-    /// The most connections open at once (`--max-connections`, at least 1); past it a new
-    /// connection is answered 503 and closed.
-    pub max_connections: usize,
-    /// Keep the connections alive from this server (`--keep-alive`); `None`: a cron job
-    /// or timer runs `refresh all connections` instead.
-    pub keep_alive: Option<crate::KeepAliveOptions>,
-}
-
 /// The base URL of the pages: `--public-url`, checked, or the address listened on
 /// (`local`, with `scheme`) when that is one browsers can use.
 fn public_url(options: &Options, scheme: &str, local: SocketAddr) -> Result<String, ServeError> {
@@ -182,15 +147,6 @@ fn public_url(options: &Options, scheme: &str, local: SocketAddr) -> Result<Stri
         ));
     }
     Ok(given.trim_end_matches('/').to_string())
-}
-
-/// Whether `host` (a name or an IP literal, bracketed or not) is this machine.
-pub(crate) fn is_loopback_host(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .trim_matches(['[', ']'])
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Refuses an address that is not loopback unless the server speaks TLS itself (`tls`)
@@ -300,7 +256,7 @@ impl Bound {
         let pages = match login {
             Some(_) => format!(
                 "the second line is a login URL for the pages, good once within {} minutes (later, log in with an API key of scope admin)",
-                crate::web::session::LOGIN_LINK_LIFETIME.as_secs() / 60
+                LOGIN_LINK_LIFETIME.as_secs() / 60
             ),
             None => "log in to the pages with an API key of scope admin".to_string(),
         };
@@ -343,6 +299,7 @@ async fn hsts(mut response: Response) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use preauth_core::monitor::Thresholds;
 
     #[test]
     fn another_address_than_loopback_needs_tls_or_a_proxy() {

@@ -12,7 +12,8 @@ use preauth_core::monitor::{self, CheckReport, CheckState, Thresholds};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-use crate::routes::{AppState, blocking};
+use crate::state::AppState;
+use crate::work::blocking;
 
 /// The OpenAPI document of the routes (tested against [`crate::endpoints`]).
 const OPENAPI: &str = include_str!("../openapi.json");

@@ -1,59 +1,33 @@
-//! The routes: one list ([`endpoints`]) that the router is built from and the OpenAPI
-//! document is checked against; the handlers are in [`crate::connections`] and
-//! [`crate::monitoring`].
+//! The routes: one table ([`table`]) of the API and the pages, that the router is built
+//! from and the OpenAPI document is checked against; the handlers are in
+//! [`crate::connections`], [`crate::monitoring`] and [`crate::web`].
 
-use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::handler::Handler;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use preauth_actions::Context;
 use preauth_core::api_keys::{ApiKeys, Scope};
-use preauth_core::monitor::Thresholds;
 
 use crate::auth;
 use crate::client_addr::ClientAddresses;
 use crate::connections::{drop_connection, list, register, show, token};
 use crate::error::ApiError;
+use crate::limits::{BODY_LIMIT, REQUEST_TIMEOUT};
+use crate::machines;
 use crate::metrics::Counters;
 use crate::monitoring::{check, healthz, metrics, openapi};
+use crate::options::Options;
 use crate::rate::RateLimit;
-use crate::web::{self, Web};
-use crate::{ApiHost, Options};
-
-/// The largest request body accepted, in bytes.
-pub(crate) const BODY_LIMIT: usize = 64 * 1024;
-
-/// How long a request may take before it is answered with 504 (work it started on the
-/// store or at the platform still finishes).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// What the handlers share.
-#[derive(Clone)]
-pub(crate) struct AppState {
-    /// The store, the platforms and the lifecycle.
-    pub(crate) env: Arc<Context>,
-    /// The API keys.
-    pub(crate) keys: ApiKeys,
-    /// The per-key limit of the token route.
-    pub(crate) rate: Arc<RateLimit>,
-    /// When a refresh token counts as expiring.
-    pub(crate) thresholds: Thresholds,
-    /// What this process served.
-    pub(crate) counters: Arc<Counters>,
-    /// The web pages' sessions and base URL.
-    pub(crate) web: Arc<Web>,
-    /// Hosts besides the platforms' own that API registrations may name.
-    pub(crate) api_hosts: Arc<[ApiHost]>,
-    /// How a request's client address is found (`--trusted-proxy`).
-    pub(crate) clients: ClientAddresses,
-}
+use crate::state::{AppState, Web};
+use crate::web::headers::security_headers;
+use crate::web::page_error::PageError;
+use crate::web::{app_settings, connections as pages, login, preauthenticate, register as oem};
 
 /// A route of the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,9 +39,12 @@ pub struct Endpoint {
     /// The scope an API key needs; `None` for a route without a key. The routes of
     /// scope token (what jobs call in loops) are rate-limited per key.
     pub scope: Option<Scope>,
+    /// Whether this is a web page (HTML for a browser, behind the pages' own login)
+    /// rather than a route of the API: pages are not in `openapi.json`.
+    pub page: bool,
 }
 
-/// Every route, with its handler.
+/// Every route, API and pages, with its handler.
 fn table() -> Vec<(Endpoint, MethodRouter<AppState>)> {
     let (admin, register_scope, token_scope) = (
         Some(Scope::Admin),
@@ -75,34 +52,99 @@ fn table() -> Vec<(Endpoint, MethodRouter<AppState>)> {
         Some(Scope::Token),
     );
     let one = "/api/v1/connections/{name}";
+    let (get, post) = (Method::GET, Method::POST);
     vec![
-        route(Method::GET, "/healthz", None, healthz),
-        route(Method::GET, "/openapi.json", None, openapi),
-        route(Method::GET, "/metrics", None, metrics),
-        route(Method::GET, "/api/v1/check", admin, check),
-        route(Method::GET, "/api/v1/connections", admin, list),
+        route(get.clone(), "/healthz", None, healthz),
+        route(get.clone(), "/openapi.json", None, openapi),
+        route(get.clone(), "/metrics", None, metrics),
+        route(get.clone(), "/api/v1/check", admin, check),
+        route(get.clone(), "/api/v1/connections", admin, list),
+        route(get.clone(), "/api/v1/machines", admin, machines::list),
         route(
-            Method::POST,
+            post.clone(),
             "/api/v1/connections",
             register_scope,
             register,
         ),
-        route(Method::GET, one, admin, show),
+        route(get.clone(), one, admin, show),
         route(Method::DELETE, one, admin, drop_connection),
         route(
-            Method::POST,
+            post.clone(),
             "/api/v1/connections/{name}/token",
             token_scope,
             token,
         ),
+        page(get.clone(), "/", || async { Redirect::to("/connections") }),
+        page(get.clone(), "/login", login::show),
+        page(post.clone(), "/login", login::with_key),
+        page(post.clone(), "/logout", login::log_out),
+        page(get.clone(), "/connections", pages::list),
+        page(get.clone(), "/connections/{name}", pages::result),
+        page(post.clone(), "/connections/{name}/secrets", pages::secrets),
+        page(
+            post.clone(),
+            "/connections/{name}/login",
+            pages::log_in_again,
+        ),
+        page(get.clone(), "/connections/{name}/app", app_settings::form),
+        page(
+            post.clone(),
+            "/connections/{name}/app",
+            app_settings::change,
+        ),
+        page(
+            post.clone(),
+            "/connections/{name}/refresh",
+            app_settings::refresh,
+        ),
+        page(get.clone(), "/connections/{name}/drop", pages::confirm_drop),
+        page(
+            post.clone(),
+            "/connections/{name}/drop",
+            pages::drop_connection,
+        ),
+        page(get.clone(), "/preauthenticate", preauthenticate::form),
+        page(post.clone(), "/preauthenticate", preauthenticate::start),
+        page(
+            get.clone(),
+            "/preauthenticate/exchange",
+            preauthenticate::exchange_form,
+        ),
+        page(
+            post.clone(),
+            "/preauthenticate/exchange",
+            preauthenticate::exchange,
+        ),
+        page(get.clone(), "/callback", preauthenticate::callback),
+        page(get, "/register", oem::form),
+        page(post, "/register", oem::submit),
     ]
 }
 
-/// One route: `handler` answers `method` on `path` for a key of `scope`.
+/// One route of the API: `handler` answers `method` on `path` for a key of `scope`.
 fn route<H: Handler<T, AppState>, T: 'static>(
     method: Method,
     path: &'static str,
     scope: Option<Scope>,
+    handler: H,
+) -> (Endpoint, MethodRouter<AppState>) {
+    endpoint(method, path, scope, false, handler)
+}
+
+/// One web page: `handler` answers `method` on `path` (its own login, no API key).
+fn page<H: Handler<T, AppState>, T: 'static>(
+    method: Method,
+    path: &'static str,
+    handler: H,
+) -> (Endpoint, MethodRouter<AppState>) {
+    endpoint(method, path, None, true, handler)
+}
+
+fn endpoint<H: Handler<T, AppState>, T: 'static>(
+    method: Method,
+    path: &'static str,
+    scope: Option<Scope>,
+    page: bool,
     handler: H,
 ) -> (Endpoint, MethodRouter<AppState>) {
     let filter = MethodFilter::try_from(method.clone()).expect("a method axum routes");
@@ -110,11 +152,13 @@ fn route<H: Handler<T, AppState>, T: 'static>(
         method,
         path,
         scope,
+        page,
     };
     (endpoint, on(filter, handler))
 }
 
-/// Every route of the server: what [`router`] serves and `openapi.json` describes.
+/// Every route of the server, API and pages: what [`router`] serves; those that are
+/// not pages are what `openapi.json` describes.
 pub fn endpoints() -> Vec<Endpoint> {
     table().into_iter().map(|(endpoint, _)| endpoint).collect()
 }
@@ -164,12 +208,11 @@ pub(crate) fn router_with(
         router = router.route(endpoint.path, handler);
     }
     let router = router
-        .merge(web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(timeout))
-        .layer(middleware::from_fn(web::security_headers))
+        .layer(middleware::from_fn(security_headers))
         .with_state(state);
     Ok((router, login))
 }
@@ -204,7 +247,7 @@ async fn not_found(headers: HeaderMap) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
     if browser {
-        return web::PageError::NotFound("There is no page here.".into()).into_response();
+        return PageError::NotFound("There is no page here.".into()).into_response();
     }
     ApiError::new(
         StatusCode::NOT_FOUND,
@@ -212,25 +255,4 @@ async fn not_found(headers: HeaderMap) -> Response {
         "no such route; the routes are described in /openapi.json",
     )
     .into_response()
-}
-
-/// Runs `work` on the blocking pool (the store's calls may wait for a lock or the disk).
-pub(crate) async fn blocking<T: Send + 'static>(
-    env: &Arc<Context>,
-    work: impl FnOnce(&Context) -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let env = Arc::clone(env);
-    tokio::task::spawn_blocking(move || work(&env))
-        .await
-        .map_err(|e| ApiError::internal(format!("the request's work failed: {e}")))?
-}
-
-/// Runs `work` as a task of its own: it finishes (and stores what the platform
-/// answered) even when the client goes away or the request times out.
-pub(crate) async fn detached<T: Send + 'static>(
-    work: impl Future<Output = Result<T, ApiError>> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::spawn(work)
-        .await
-        .map_err(|e| ApiError::internal(format!("the request's work failed: {e}")))?
 }

@@ -4,6 +4,7 @@
 
 use std::time::SystemTime;
 
+use maud::Markup;
 use preauth_actions::overview::{Details, RefreshExpiry, Standing, Summary};
 use preauth_core::error::When;
 use serde_json::{Value, json};
@@ -91,7 +92,7 @@ pub(crate) fn refresh_expiry(expiry: RefreshExpiry) -> String {
 }
 
 /// Why a connection cannot be used or renewed, with what repairs it in the pages' terms.
-pub(crate) fn problem(standing: &Standing) -> Option<String> {
+pub(crate) fn problem(standing: &Standing) -> Option<Markup> {
     standing
         .problem
         .as_deref()

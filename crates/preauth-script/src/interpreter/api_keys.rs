@@ -5,7 +5,8 @@ use preauth_core::api_keys::Scope;
 use preauth_core::error::Quoted;
 use preauth_core::network::Network;
 
-use super::{Environment, ExecError};
+use super::environment::Environment;
+use super::exec_error::ExecError;
 use crate::output::{Cell, Table};
 
 /// `create api key '…' scope … [from …]`: the key alone on standard output (printed this

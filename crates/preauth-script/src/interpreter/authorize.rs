@@ -12,7 +12,7 @@ use std::time::Duration;
 use preauth_core::loopback::{LoopbackError, LoopbackListener, loopback_target};
 use preauth_core::secret::StateToken;
 
-use super::ExecError;
+use super::exec_error::ExecError;
 
 /// How long a person gets to log in (with 2FA) before the listener gives up.
 pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(10 * 60);

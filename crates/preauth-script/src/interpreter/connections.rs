@@ -5,16 +5,16 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use preauth_core::connection::Connection;
-use preauth_core::error::{LifecycleError, Quoted, When};
+use preauth_core::error::{Quoted, When};
 use preauth_core::flow::finish_within;
-use preauth_core::lifecycle::Lifecycle;
 use preauth_core::lifecycle::{KeepAliveEvent, KeepAliveOutcome, Proof};
 use preauth_core::store::StoreError;
 
 use preauth_actions::{self as actions, ActionError, login, register};
 
 use super::authorize::Return;
-use super::{Environment, ExecError};
+use super::environment::Environment;
+use super::exec_error::ExecError;
 use crate::ast::{AlterConnection, Preauthenticate, Register};
 use crate::output::{Cell, Table};
 
@@ -116,11 +116,7 @@ pub(super) async fn register(env: &Environment, r: &Register) -> Result<(), Exec
 
 /// `refresh connection '…' [force]`.
 pub(super) async fn refresh(env: &Environment, name: &str, force: bool) -> Result<(), ExecError> {
-    let grant = env
-        .lifecycle()
-        .refresh(name, force)
-        .await
-        .map_err(|e| advised(env.lifecycle(), name, e))?;
+    let grant = actions::token::refresh(env, name, force).await?;
     let done = if grant.refreshed {
         "refreshed"
     } else {
@@ -209,7 +205,7 @@ pub(super) async fn refresh_all(env: &Environment, days: Option<u32>) -> Result<
                 "another process (or machine) was refreshing it".to_string(),
             ),
             KeepAliveOutcome::Failed(error) => ("failed", Cell::time(None), Cell::time(None), {
-                let error = advised(env.lifecycle(), &name, error);
+                let error = actions::token::for_connection(env.lifecycle(), &name, error);
                 crate::advice::advised(&error.to_string(), &error.advice())
             }),
         };
@@ -250,20 +246,6 @@ async fn tell_webhooks(env: &Environment) {
 
 /// How long `refresh all connections` spends delivering webhook events.
 const WEBHOOK_DELIVERY_BOUND: Duration = Duration::from_secs(5);
-
-/// A refresh error of connection `name` as advice for it as stored: a connection
-/// registered from a partner application's tokens is repaired by new tokens from there
-/// (see [`LifecycleError::for_connection`]). Reads the connection only for errors that
-/// need new tokens.
-pub(super) fn advised(lifecycle: &Lifecycle, name: &str, error: LifecycleError) -> LifecycleError {
-    if !error.needs_new_login() && !matches!(error, LifecycleError::RefreshBlocked { .. }) {
-        return error;
-    }
-    match lifecycle.store().load(name) {
-        Ok(connection) => error.for_connection(&connection),
-        Err(_) => error,
-    }
-}
 
 /// The keep-alive's progress bar on standard error (only made when it is a terminal):
 /// count, rate and time left, and the connection being looked at. It stays on screen,

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use preauth_actions::Context;
 
-use super::ExecError;
 use super::authorize::UserAgent;
+use super::exec_error::ExecError;
 use crate::output::OutputFormat;
 use crate::repl::ConnectionNames;
 

@@ -13,7 +13,8 @@ use preauth_core::connstr::ConnectionString;
 use preauth_core::protector::{CONNECTION_STRING_LABEL, ProtectError, ProtectErrorKind};
 use zeroize::Zeroizing;
 
-use super::{Environment, ExecError};
+use super::environment::Environment;
+use super::exec_error::ExecError;
 use crate::ast::SecretText;
 use crate::substitute::Defines;
 

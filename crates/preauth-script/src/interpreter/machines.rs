@@ -1,27 +1,17 @@
 //! Statements about the machines of a shared store: `enroll machine`, `enroll machine
 //! with code '…'`, `show machines`, `drop machine '…'`.
 
-use std::time::Duration;
-
+use preauth_actions::machines::{self, CODE_VALID_FOR};
 use preauth_core::error::{Quoted, When};
-use preauth_core::store::Fleet;
 
-use preauth_actions::ActionError;
-
-use super::{Environment, ExecError};
+use super::environment::Environment;
+use super::exec_error::ExecError;
 use crate::output::{Cell, Table};
-
-/// How long an enrollment code works.
-const CODE_VALID_FOR: Duration = Duration::from_secs(15 * 60);
-
-fn fleet(env: &Environment) -> Result<&dyn Fleet, ExecError> {
-    Ok(env.store().fleet().ok_or(ActionError::NotShared)?)
-}
 
 /// `enroll machine`: a one-time code (a secret, printed on purpose) and the statement
 /// that uses it on the new machine.
 pub(super) fn enrollment_code(env: &Environment) -> Result<(), ExecError> {
-    let code = fleet(env)?.enrollment_code(CODE_VALID_FOR)?;
+    let code = machines::enrollment_code(env)?;
     let until = When(env.lifecycle().now() + CODE_VALID_FOR);
     // The code alone on standard output (for a script to pass on); how to use it on
     // standard error, whatever the output format.
@@ -36,7 +26,7 @@ pub(super) fn enrollment_code(env: &Environment) -> Result<(), ExecError> {
 
 /// `enroll machine with code '…'`.
 pub(super) fn enroll(env: &Environment, code: &str) -> Result<(), ExecError> {
-    let slot = fleet(env)?.enroll(code)?;
+    let slot = machines::enroll(env, code)?;
     env.note(&format!(
         "this machine is enrolled as {} in {}\n",
         Quoted(&slot),
@@ -54,7 +44,7 @@ pub(super) fn show(env: &Environment) -> Result<(), ExecError> {
         "expires",
         "this machine",
     ]);
-    for m in fleet(env)?.machines()? {
+    for m in machines::list(env)? {
         table.push(vec![
             m.name.into(),
             m.kind.into(),
@@ -69,8 +59,6 @@ pub(super) fn show(env: &Environment) -> Result<(), ExecError> {
 
 /// `drop machine '…'`.
 pub(super) fn drop(env: &Environment, name: &str) -> Result<(), ExecError> {
-    if !fleet(env)?.drop_machine(name)? {
-        return Err(ActionError::UnknownMachine { name: name.into() }.into());
-    }
+    machines::drop_machine(env, name)?;
     env.note(&format!("machine {} dropped\n", Quoted(name)))
 }

@@ -1,13 +1,14 @@
 //! Statements that only read: `show …`, `check connections`, `export settings`.
 
 use preauth_actions::overview::{self, RefreshExpiry};
-use preauth_actions::token::access_token_json;
-use preauth_core::error::LifecycleError;
+use preauth_actions::token::{self, access_token_json};
+use preauth_actions::{ActionError, Context};
 use preauth_core::error::When;
-use preauth_core::lifecycle::{Lifecycle, RefreshFailure};
+use preauth_core::lifecycle::RefreshFailure;
 use preauth_core::platform::{ClientAuth, Platform, Registry};
 
-use super::{Environment, ExecError};
+use super::environment::Environment;
+use super::exec_error::ExecError;
 use crate::ast::ExportMode;
 use crate::output::{Cell, OutputFormat, Table};
 use preauth_core::monitor::{self as check, CheckReport, Thresholds};
@@ -17,14 +18,11 @@ use preauth_core::monitor::{self as check, CheckReport, Thresholds};
 /// JSON carries the token, its expiry, the connection and the platform; never the
 /// refresh token or the client secret. Shared by `show access token` and `preauth token`.
 pub async fn access_token_output(
-    lifecycle: &Lifecycle,
+    ctx: &Context,
     name: &str,
     format: OutputFormat,
-) -> Result<String, LifecycleError> {
-    let grant = lifecycle
-        .ensure_access_token(name)
-        .await
-        .map_err(|e| super::connections::advised(lifecycle, name, e))?;
+) -> Result<String, ActionError> {
+    let grant = token::access_token(ctx, name).await?;
     if let Some(failure) = RefreshFailure::blocking(&grant.connection) {
         // The access token may still work (it may also have been revoked with the
         // grant); the job gets it, the person reading standard error the truth.
@@ -42,7 +40,7 @@ pub async fn access_token_output(
 
 /// `show access token for connection '…'`.
 pub(super) async fn access_token(env: &Environment, name: &str) -> Result<(), ExecError> {
-    let text = access_token_output(env.lifecycle(), name, env.format).await?;
+    let text = access_token_output(env, name, env.format).await?;
     env.print(&text)
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use super::lines::{LineTracker, tail};
-use super::parse_text;
+use super::text::parse_text;
 use crate::ast::{Location, Statement};
 use crate::diagnostics::{ParseError, ParseErrorKind, TextPlace};
 use crate::limits::{MAX_SOURCE_BYTES, MAX_STATEMENT_BYTES};

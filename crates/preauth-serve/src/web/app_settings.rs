@@ -6,15 +6,19 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use maud::html;
 use preauth_actions::connections::{AppChanges, alter};
+use preauth_actions::token::refresh as refresh_now;
 use preauth_core::secret::ClientSecret;
 use serde::Deserialize;
 
-use super::forms::{Button, Errors, Posted, capitalized};
+use super::forms::{Button, Errors, Posted, action_shown};
 use super::layout::{Field, Section, alert, csrf_field, page};
-use super::session::{Signed, Visitor};
-use super::{PageResult, audit, connection_path, on_store, respond, see_other};
-use crate::error::action_sentence;
-use crate::routes::AppState;
+use super::page_error::PageResult;
+use super::respond::{connection_path, on_store, respond, see_other};
+use super::session::Visitor;
+use super::signed::Signed;
+use crate::audit::audit;
+use crate::state::AppState;
+use crate::work::detached;
 
 /// The form's fields (a secret is never sent back into a page).
 #[derive(Deserialize, Default)]
@@ -90,17 +94,16 @@ pub(crate) async fn change(
     let altered = on_store(&state.env, move |env| alter(env, &asked, changes)).await?;
     match altered {
         Ok(altered) => {
-            let then = if altered.last_refresh_failed {
-                " Its last refresh failed: with the cause fixed, use Refresh now."
-            } else {
-                ""
-            };
+            let failed = altered.last_refresh_failed;
             state.web.sessions.flash(
                 &visitor,
-                format!(
-                    "App settings of connection '{}' stored.{then}",
-                    altered.name
-                ),
+                html! {
+                    "App settings of connection '" (altered.name) "' stored."
+                    @if failed {
+                        " Its last refresh failed: with the cause fixed, "
+                        a.advice href="#refresh-now" { "refresh it now" } "."
+                    }
+                },
             );
             audit(
                 visitor.who(),
@@ -114,7 +117,7 @@ pub(crate) async fn change(
         }
         Err(error) => {
             let mut errors = Errors::default();
-            errors.set("", capitalized(&action_sentence(&error)));
+            errors.set_shown("", action_shown(&error));
             Ok(form_page(
                 &visitor,
                 &name,
@@ -136,25 +139,17 @@ pub(crate) async fn refresh(
 ) -> PageResult {
     let env = std::sync::Arc::clone(&state.env);
     let asked = name.clone();
-    let refreshed =
-        crate::routes::detached(async move { Ok(env.lifecycle().refresh(&asked, true).await) })
-            .await?;
+    let refreshed = detached(async move { Ok(refresh_now(&env, &asked, true).await) }).await?;
     let message = match &refreshed {
         Ok(grant) => {
             audit(
                 visitor.who(),
                 format_args!("refreshed connection '{}'", grant.connection.name),
             );
-            format!(
-                "Connection '{}' refreshed; its access token is valid until {}.",
-                grant.connection.name,
-                preauth_core::error::When(grant.expires_at)
-            )
+            let until = preauth_core::error::When(grant.expires_at);
+            html! { "Connection '" (grant.connection.name) "' refreshed; its access token is valid until " (until) "." }
         }
-        Err(error) => capitalized(&crate::advice::for_pages(
-            &crate::error::sentence(error),
-            &error.advice(),
-        )),
+        Err(error) => action_shown(error),
     };
     state.web.sessions.flash(&visitor, message);
     Ok(see_other(&connection_path(&name)))

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
 
-use super::PageError;
+use super::page_error::PageError;
 use super::session::{cookie, random};
 
 /// The name of the browser's cookie.

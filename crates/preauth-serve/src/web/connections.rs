@@ -20,13 +20,16 @@ use preauth_core::settings::keys::to_connection_string;
 use preauth_core::store::{Page, StoreError};
 use zeroize::Zeroizing;
 
-use super::forms::{Button, Posted, capitalized};
+use super::forms::{Button, Posted, action_shown, capitalized};
 use super::layout::{Section, csrf_field, page};
+use super::page_error::{PageError, PageResult};
 use super::preauthenticate::continue_login;
-use super::session::{Signed, Visitor};
-use super::{PageError, PageResult, audit, connection_path, on_store, respond, see_other};
+use super::respond::{connection_path, on_store, respond, see_other};
+use super::session::Visitor;
+use super::signed::Signed;
+use crate::audit::audit;
 use crate::paging;
-use crate::routes::AppState;
+use crate::state::AppState;
 use crate::views;
 
 /// One row of the connections page.
@@ -205,11 +208,11 @@ fn actions(visitor: &Visitor, name: &str) -> Markup {
     let path = connection_path(name);
     html! {
         div.actions {
-            form.inline method="post" action={ (path) "/login" } {
+            form.inline id="log-in-again" method="post" action={ (path) "/login" } {
                 (csrf_field(visitor))
                 button.secondary type="submit" aria-label={ "Log in again for " (name) } { "Log in again" }
             }
-            form.inline method="post" action={ (path) "/refresh" } {
+            form.inline id="refresh-now" method="post" action={ (path) "/refresh" } {
                 (csrf_field(visitor))
                 button.secondary type="submit" aria-label={ "Refresh now " (name) } { "Refresh now" }
             }
@@ -345,7 +348,7 @@ pub(super) fn not_found(error: ActionError) -> PageError {
         ActionError::Store(StoreError::NotFound { name }) => {
             PageError::NotFound(format!("There is no connection '{name}'."))
         }
-        other => PageError::BadRequest(capitalized(&crate::error::action_sentence(&other))),
+        other => PageError::Refused(action_shown(&other)),
     }
 }
 
@@ -419,7 +422,7 @@ pub(crate) async fn drop_connection(
     state
         .web
         .sessions
-        .flash(&visitor, format!("Connection '{dropped}' dropped."));
+        .flash(&visitor, html! { "Connection '" (dropped) "' dropped." });
     audit(
         visitor.who(),
         format_args!("dropped connection '{dropped}'"),
@@ -439,7 +442,7 @@ fn properties(details: &Details) -> Vec<(&'static str, String)> {
         ("client secret", set(details.has_client_secret)),
         ("redirect url", details.redirect_url.clone()),
         ("status", standing.status.clone()),
-        ("problem", views::problem(standing).unwrap_or_default()),
+        ("problem", standing.problem.clone().unwrap_or_default()),
         ("access token", set(details.has_access_token)),
         (
             "access token expires",

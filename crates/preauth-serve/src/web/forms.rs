@@ -6,16 +6,20 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use maud::{Markup, html};
 use preauth_actions::{ActionError, AppSettings};
 use preauth_core::secret::ClientSecret;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::PageError;
 use super::layout::Field;
+use super::page_error::PageError;
 use super::platforms;
-use super::session::{Signed, Visitor};
-use crate::routes::AppState;
+use super::session::Visitor;
+use super::signed::Signed;
+use crate::advice::for_pages;
+use crate::error::action_sentence;
+use crate::state::AppState;
 
 /// A form posted by a logged-in visitor, carrying this session's CSRF token (checked
 /// before the fields are read).
@@ -119,17 +123,23 @@ impl AppFields {
 
 /// Errors by field name; `""` holds the one for the whole form.
 #[derive(Default)]
-pub(crate) struct Errors(HashMap<&'static str, String>);
+pub(crate) struct Errors(HashMap<&'static str, Markup>);
 
 impl Errors {
     /// Sets the error of `field` (`""`: the whole form), unless it has one.
     pub(crate) fn set(&mut self, field: &'static str, message: impl Into<String>) {
-        self.0.entry(field).or_insert_with(|| message.into());
+        let message = message.into();
+        self.set_shown(field, html! { (message) });
+    }
+
+    /// Sets the error of `field` as shown (with its advice's links), unless it has one.
+    pub(crate) fn set_shown(&mut self, field: &'static str, shown: Markup) {
+        self.0.entry(field).or_insert(shown);
     }
 
     /// The error of `field`.
-    pub(crate) fn of(&self, field: &str) -> Option<&str> {
-        self.0.get(field).map(String::as_str)
+    pub(crate) fn of(&self, field: &str) -> Option<&Markup> {
+        self.0.get(field)
     }
 
     /// The form field `name` with its label, help text and the error beside it, if any.
@@ -163,9 +173,15 @@ impl Errors {
             other => more(other).unwrap_or(""),
         };
         let mut errors = Errors::default();
-        errors.set(field, capitalized(&crate::error::action_sentence(error)));
+        errors.set_shown(field, action_shown(error));
         errors
     }
+}
+
+/// An action's error as a page shows it: its sentence, then each advice as a link to the
+/// page or form that does it.
+pub(crate) fn action_shown(error: &ActionError) -> Markup {
+    for_pages(&capitalized(&action_sentence(error)), &error.advice())
 }
 
 /// `text` as a sentence: capital first letter, full stop.

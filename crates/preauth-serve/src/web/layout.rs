@@ -148,7 +148,7 @@ fn frame(
                 }
                 main id="main" {
                     h1 { (title) }
-                    @if let Some(flash) = visitor.and_then(|v| v.flash.as_deref()) {
+                    @if let Some(flash) = visitor.and_then(|v| v.flash.as_ref()) {
                         p.notice role="status" { (flash) }
                     }
                     (body)
@@ -164,7 +164,7 @@ pub(crate) fn csrf_field(visitor: &Visitor) -> Markup {
 }
 
 /// A form-wide error (one that concerns no single field), shown above the form.
-pub(crate) fn alert(error: Option<&str>) -> Markup {
+pub(crate) fn alert(error: Option<&Markup>) -> Markup {
     html! {
         @if let Some(error) = error {
             p.alert role="alert" id="form-error" { (error) }
@@ -182,7 +182,7 @@ pub(crate) struct Field<'a> {
     /// The help text under the label.
     pub(crate) help: &'a str,
     /// The error beside the field, if any.
-    pub(crate) error: Option<&'a str>,
+    pub(crate) error: Option<&'a Markup>,
 }
 
 impl Field<'_> {

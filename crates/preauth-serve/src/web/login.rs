@@ -11,10 +11,12 @@ use serde::Deserialize;
 
 use super::forms::{Button, Posted};
 use super::layout::{Field, Section, alert, csrf_field, page};
+use super::page_error::PageError;
+use super::respond::{respond, see_other, set_cookie};
 use super::session::Visitor;
-use super::{PageError, audit, respond, see_other, set_cookie};
-use crate::auth::check_address;
-use crate::routes::AppState;
+use crate::audit::audit;
+use crate::key_address::check_address;
+use crate::state::AppState;
 
 /// The query of `GET /login`.
 #[derive(Deserialize)]
@@ -142,14 +144,18 @@ fn login_page(
     error: Option<&str>,
     key_error: Option<&str>,
 ) -> Response {
+    let (error, key_error) = (
+        error.map(|e| html! { (e) }),
+        key_error.map(|e| html! { (e) }),
+    );
     let key = Field {
         name: "api_key",
         label: "API key",
         help: "An API key of scope admin, made on the server with `create api key 'name' scope admin`. Or open the login URL preauth serve printed when it started.",
-        error: key_error,
+        error: key_error.as_ref(),
     };
     let body = html! {
-        (alert(error))
+        (alert(error.as_ref()))
         form.card method="post" action="/login" {
             (csrf_field(visitor))
             (key.input("password", "", true))

@@ -16,14 +16,17 @@ use preauth_core::platform::Platform;
 use serde::Deserialize;
 
 use super::binding::Verdict;
-use super::forms::{AppFields, Errors, Posted, capitalized};
+use super::forms::{AppFields, Errors, Posted, action_shown};
 use super::layout::{Field, Section, alert, csrf_field, page, page_then};
-use super::session::{Signed, Visitor};
-use super::{
-    PageResult, audit, connection_path, on_store, platforms, respond, see_other, set_cookie,
-};
+use super::page_error::PageResult;
+use super::platforms;
+use super::respond::{connection_path, maud_html, on_store, respond, see_other, set_cookie};
+use super::session::Visitor;
+use super::signed::Signed;
+use crate::audit::audit;
+use crate::client_addr::is_loopback_host;
 use crate::error::action_sentence;
-use crate::routes::AppState;
+use crate::state::AppState;
 
 /// The form's fields (secrets are never sent back into a page).
 #[derive(Deserialize)]
@@ -158,13 +161,13 @@ pub(crate) async fn exchange(
 ) -> PageResult {
     let pasted = form.return_url.trim().to_string();
     if pasted.is_empty() {
-        let error = "Paste the whole URL the browser landed on after the login.";
+        let error = html! { "Paste the whole URL the browser landed on after the login." };
         return Ok(exchange_page(
             &visitor,
             StatusCode::BAD_REQUEST,
             &form.login_url,
             &form.redirect_uri,
-            Some(error),
+            Some(&error),
         ));
     }
     let runtime = tokio::runtime::Handle::current();
@@ -177,7 +180,7 @@ pub(crate) async fn exchange(
             state
                 .web
                 .sessions
-                .flash(&visitor, stored_message(&connection.name));
+                .flash(&visitor, html! { (stored_message(&connection.name)) });
             audit(
                 visitor.who(),
                 format_args!(
@@ -188,7 +191,7 @@ pub(crate) async fn exchange(
             Ok(see_other(&connection_path(&connection.name)))
         }
         Err(error) => {
-            let error = capitalized(&action_sentence(&error));
+            let error = action_shown(&error);
             Ok(exchange_page(
                 &visitor,
                 StatusCode::BAD_REQUEST,
@@ -219,7 +222,7 @@ pub(crate) async fn callback(
             format_args!("refused: a login started from the pages came back in another browser"),
         );
         return Ok(callback_refused(
-            "This login was started in another browser: finish it there, or start a new login here.",
+            &html! { "This login was started in another browser: finish it there, or start a new login here." },
         ));
     }
     let return_url = format!("{}/callback?{query}", state.web.base);
@@ -245,12 +248,12 @@ pub(crate) async fn callback(
             ))
         }
         Err(error) => {
-            let error = action_sentence(&error);
+            let sentence = action_sentence(&error);
             state
                 .web
                 .callback_refusals
-                .refused(CALLBACK, format_args!("refused: {error}"));
-            Ok(callback_refused(&capitalized(&error)))
+                .refused(CALLBACK, format_args!("refused: {sentence}"));
+            Ok(callback_refused(&action_shown(&error)))
         }
     }
 }
@@ -259,7 +262,7 @@ pub(crate) async fn callback(
 const CALLBACK: &str = "the platform's return to /callback";
 
 /// The page of a return to `/callback` that did not complete, saying why.
-fn callback_refused(why: &str) -> Response {
+fn callback_refused(why: &Markup) -> Response {
     let body = html! {
         p.alert role="alert" { (why) }
         p { a href="/preauthenticate" { "Start a new login" } }
@@ -277,7 +280,7 @@ fn callback_refused(why: &str) -> Response {
 
 fn respond_anonymous(status: StatusCode, markup: Markup) -> Response {
     use axum::response::IntoResponse;
-    (status, super::maud_html(markup)).into_response()
+    (status, maud_html(markup)).into_response()
 }
 
 fn stored_message(name: &str) -> String {
@@ -289,7 +292,7 @@ fn stored_message(name: &str) -> String {
 fn is_web_address(url: &str) -> bool {
     url::Url::parse(url).is_ok_and(|u| match u.scheme() {
         "https" => u.host().is_some(),
-        "http" => u.host_str().is_some_and(crate::listen::is_loopback_host),
+        "http" => u.host_str().is_some_and(is_loopback_host),
         _ => false,
     })
 }
@@ -314,7 +317,7 @@ fn exchange_page(
     status: StatusCode,
     login_url: &str,
     redirect: &str,
-    error: Option<&str>,
+    error: Option<&Markup>,
 ) -> Response {
     // The login URL comes back in a posted form: only a web address becomes a link.
     let login_url = if is_web_address(login_url) {

@@ -13,9 +13,13 @@ use serde::Deserialize;
 
 use super::forms::{AppFields, Errors, Posted};
 use super::layout::{Field, Section, alert, csrf_field, page};
-use super::session::{Signed, Visitor};
-use super::{PageResult, audit, connection_path, on_store, platforms, respond, see_other};
-use crate::routes::AppState;
+use super::page_error::PageResult;
+use super::platforms;
+use super::respond::{connection_path, on_store, respond, see_other};
+use super::session::Visitor;
+use super::signed::Signed;
+use crate::audit::audit;
+use crate::state::AppState;
 
 /// The form's fields (secrets are never sent back into a page).
 #[derive(Deserialize, Default)]
@@ -114,7 +118,7 @@ pub(crate) async fn submit(
             let name = registration.connection.name;
             state.web.sessions.flash(
                 &visitor,
-                format!("Connection '{name}' is registered and stored, encrypted.{expired}"),
+                html! { "Connection '" (name) "' is registered and stored, encrypted." (expired) },
             );
             audit(
                 visitor.who(),

@@ -13,20 +13,17 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
-use preauth_core::api_keys::{KeyFingerprint, Scope};
+use maud::Markup;
+use preauth_core::api_keys::KeyFingerprint;
 use preauth_core::flow::random_token;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::PageError;
-use crate::auth::check_address;
-use crate::routes::AppState;
+use super::page_error::PageError;
 
 /// The name of the session cookie.
 pub(crate) const COOKIE: &str = "preauth_session";
@@ -64,7 +61,7 @@ struct Session {
     key: Option<KeyFingerprint>,
     expires: Instant,
     /// A message for the next page shown (set after a redirect).
-    flash: Option<String>,
+    flash: Option<Markup>,
 }
 
 /// What a request learns of its session.
@@ -77,9 +74,9 @@ pub(crate) struct Visitor {
     /// Who logged in, when someone did.
     pub(crate) user: Option<String>,
     /// The API key that opened the session, if one did.
-    key: Option<KeyFingerprint>,
+    pub(super) key: Option<KeyFingerprint>,
     /// The message left for this page, taken from the session.
-    pub(crate) flash: Option<String>,
+    pub(crate) flash: Option<Markup>,
     /// A `Set-Cookie` value when this request started the session.
     pub(crate) set_cookie: Option<String>,
 }
@@ -132,7 +129,7 @@ impl Sessions {
     }
 
     /// The session of `headers`' cookie, if it is alive; its flash message is taken.
-    fn find(&self, headers: &HeaderMap) -> Option<Visitor> {
+    pub(super) fn find(&self, headers: &HeaderMap) -> Option<Visitor> {
         let id = cookie(headers, COOKIE)?;
         let mut sessions = self.lock();
         let key = digest(id);
@@ -233,7 +230,7 @@ impl Sessions {
     }
 
     /// Leaves `message` for the next page the session `visitor` sees.
-    pub(crate) fn flash(&self, visitor: &Visitor, message: String) {
+    pub(crate) fn flash(&self, visitor: &Visitor, message: Markup) {
         if let Some(session) = self.lock().get_mut(&digest(&visitor.id)) {
             session.flash = Some(message);
         }
@@ -308,40 +305,6 @@ pub(super) fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> 
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
         .filter(|v| !v.is_empty())
-}
-
-/// A logged-in visitor: pages that need one send everyone else to the login page.
-pub(crate) struct Signed(pub(crate) Visitor);
-
-impl FromRequestParts<AppState> for Signed {
-    type Rejection = PageError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Signed, PageError> {
-        let visitor = match state.web.sessions.find(&parts.headers) {
-            Some(visitor) if visitor.user.is_some() => visitor,
-            _ => return Err(PageError::LoginNeeded),
-        };
-        // A session opened with an API key lasts only as long as that key (the same key,
-        // not a new one of its name) is there with scope admin, and serves only the
-        // key's networks.
-        if let Some(opened_with) = &visitor.key {
-            let key = state
-                .keys
-                .find(opened_with)
-                .map_err(|e| PageError::Internal(e.to_string()))?;
-            let Some(key) = key.filter(|k| k.scope.allows(Scope::Admin)) else {
-                state.web.sessions.end(&parts.headers);
-                super::audit(
-                    visitor.who(),
-                    format_args!("was logged out: the API key that opened the session is gone"),
-                );
-                return Err(PageError::LoginNeeded);
-            };
-            let client = state.clients.of_request(&parts.extensions, &parts.headers);
-            check_address(&key, client, "the pages", &state.web.key_refusals)?;
-        }
-        Ok(Signed(visitor))
-    }
 }
 
 #[cfg(test)]
@@ -436,12 +399,17 @@ mod tests {
         let visitor = sessions
             .log_in(&HeaderMap::new(), "x".into(), None)
             .unwrap();
-        sessions.flash(&visitor, "dropped".into());
+        sessions.flash(&visitor, maud::html! { "dropped" });
         let headers = with_cookie(&format!("{COOKIE}={}", visitor.id));
         assert_eq!(
-            sessions.find(&headers).unwrap().flash.as_deref(),
+            sessions
+                .find(&headers)
+                .unwrap()
+                .flash
+                .map(Markup::into_string)
+                .as_deref(),
             Some("dropped")
         );
-        assert_eq!(sessions.find(&headers).unwrap().flash, None);
+        assert!(sessions.find(&headers).unwrap().flash.is_none());
     }
 }
