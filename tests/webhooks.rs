@@ -430,11 +430,11 @@ fn a_webhook_is_aimed_at_https_or_loopback_only_and_nothing_is_stored_otherwise(
     create_webhook(&ws, "ops", "https://hooks.example.com/preauth", "");
     ws.run_c("create webhook 'OPS' url 'https://hooks.example.com/other'")
         .exits(1)
-        .warns(&["exists already"]);
+        .warns(&["exists already", "run `drop webhook '"]);
     ws.run_c("drop webhook 'ops'").exits(0);
     ws.run_c("drop webhook 'ops'")
         .exits(1)
-        .warns(&["no webhook named 'ops'"]);
+        .warns(&["no webhook named 'ops'", "`show webhooks` lists them"]);
 }
 
 #[test]

@@ -136,6 +136,7 @@ impl ActionError {
             ActionError::Lifecycle(e) => e.advice(),
             ActionError::Store(e) => e.advice(),
             ActionError::ApiKey(e) => e.advice(),
+            ActionError::Webhook(e) => e.advice(),
             ActionError::UnknownMachine { .. } => vec![Advice::ListMachines],
             ActionError::UnknownPlatform { id, .. } => {
                 vec![Advice::CreatePlatform { id: id.clone() }]

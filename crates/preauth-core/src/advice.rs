@@ -83,6 +83,13 @@ pub enum Advice {
     UpgradeStore,
     /// Enroll another machine before dropping the last slot that opens the store.
     EnrollAnotherMachine,
+    /// See which webhooks there are.
+    ListWebhooks,
+    /// Drop the webhook of that name first, or choose another name.
+    DropWebhook {
+        /// The webhook.
+        name: String,
+    },
 }
 
 impl Advice {
@@ -109,6 +116,8 @@ impl Advice {
             Advice::CreateStore => "create_store",
             Advice::UpgradeStore => "upgrade_store",
             Advice::EnrollAnotherMachine => "enroll_another_machine",
+            Advice::ListWebhooks => "list_webhooks",
+            Advice::DropWebhook { .. } => "drop_webhook",
         }
     }
 
@@ -151,7 +160,9 @@ impl Advice {
             | Advice::ReenrollMachine { .. }
             | Advice::CreateStore
             | Advice::UpgradeStore
-            | Advice::EnrollAnotherMachine => None,
+            | Advice::EnrollAnotherMachine
+            | Advice::ListWebhooks
+            | Advice::DropWebhook { .. } => None,
         }
     }
 }

@@ -88,6 +88,11 @@ fn statement(advice: &Advice) -> String {
                 .to_string()
         }
         Advice::EnrollAnotherMachine => "enroll another machine first: on an enrolled machine run `enroll machine`, then on the other machine `enroll machine with code '…'` with the code it printed".to_string(),
+        Advice::ListWebhooks => "`show webhooks` lists them".to_string(),
+        Advice::DropWebhook { name } => format!(
+            "run `drop webhook {}` first, or choose another name",
+            Quoted(name)
+        ),
     }
 }
 
@@ -121,6 +126,8 @@ mod tests {
             Advice::CreateStore,
             Advice::UpgradeStore,
             Advice::EnrollAnotherMachine,
+            Advice::ListWebhooks,
+            Advice::DropWebhook { name: c() },
         ];
         for advice in &all {
             let text = statement(advice);

@@ -47,7 +47,9 @@ pub(crate) fn for_api(advice: &[Advice]) -> Value {
                 | Advice::ReenrollMachine { .. }
                 | Advice::CreateStore
                 | Advice::UpgradeStore
-                | Advice::EnrollAnotherMachine => (None, None),
+                | Advice::EnrollAnotherMachine
+                | Advice::ListWebhooks
+                | Advice::DropWebhook { .. } => (None, None),
             };
             if let Some(route) = route {
                 entry["route"] = json!(route);
@@ -151,6 +153,10 @@ fn page_advice(advice: &Advice) -> Markup {
         },
         Advice::EnrollAnotherMachine => html! {
             "The operator enrolls another machine first, with an enrollment code made on an enrolled machine."
+        },
+        Advice::ListWebhooks => html! { "The operator lists the webhooks on the command line." },
+        Advice::DropWebhook { name } => html! {
+            "The operator drops webhook '" (name) "' on the command line first, or chooses another name."
         },
     }
 }

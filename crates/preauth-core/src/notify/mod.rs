@@ -46,14 +46,14 @@ pub enum NotifyError {
     },
     /// A webhook of that name exists.
     #[error(
-        "a webhook named '{name}' exists already; drop it first (drop webhook '{name}') or choose another name"
+        "a webhook named '{name}' exists already"
     )]
     NameTaken {
         /// The name.
         name: String,
     },
     /// No webhook of that name.
-    #[error("no webhook named '{name}'; `show webhooks` lists them")]
+    #[error("no webhook named '{name}'")]
     Unknown {
         /// The name asked for.
         name: String,
@@ -81,4 +81,17 @@ pub enum NotifyError {
     /// A worker thread stopped.
     #[error("a webhook worker stopped: {0}")]
     Worker(String),
+}
+
+impl NotifyError {
+    /// What repairs it, as data for each front end to put in its own terms.
+    pub fn advice(&self) -> Vec<crate::advice::Advice> {
+        use crate::advice::Advice;
+        match self {
+            NotifyError::NameTaken { name } => vec![Advice::DropWebhook { name: name.clone() }],
+            NotifyError::Unknown { .. } => vec![Advice::ListWebhooks],
+            NotifyError::Store(e) => e.advice(),
+            _ => Vec::new(),
+        }
+    }
 }
