@@ -181,6 +181,7 @@ impl Platform {
             iss_required: spec.iss_required,
             refresh_token_lifetime: spec.refresh_token_lifetime,
             token_calls_per_day: None,
+            token_errors_per_hour_block: None,
             me_path,
             token_validation_path: None,
             id,
