@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use preauth_core::clock::{Clock, SystemClock};
+use preauth_core::clock::Clock;
 use preauth_core::error::Quoted;
 use preauth_core::settings::resolve_dir;
 use preauth_sandbox::{Sandbox, SandboxConfig, VirtualClock};
@@ -110,7 +110,7 @@ pub async fn run(cli: Cli) -> i32 {
     };
     let clock: Arc<dyn Clock> = match &sandbox_time {
         Some(time) => Arc::clone(time) as _,
-        None => Arc::new(SystemClock),
+        None => crate::system_clock(),
     };
     let mut env = match crate::environment(&cli.common, clock, user_agent) {
         Ok(env) => env,

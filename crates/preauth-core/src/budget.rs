@@ -216,10 +216,10 @@ impl Ledger {
             }
         }
         let today = now / DAY_SECS;
-        let count = self
-            .calls
-            .entry(app.to_string())
-            .or_insert(DayCount { day: today, calls: 0 });
+        let count = self.calls.entry(app.to_string()).or_insert(DayCount {
+            day: today,
+            calls: 0,
+        });
         let mut budget_low = false;
         if let Some(limit) = limits.calls_per_day {
             let reserve = limit.saturating_mul(reserve_percent) / 100;
@@ -335,7 +335,10 @@ mod tests {
             panic!("the 9th background call is refused")
         };
         assert_eq!(refusal.until(), time((NOON / DAY_SECS + 1) * DAY_SECS));
-        assert!(refusal.to_string().contains("leaves the last 2"), "{refusal}");
+        assert!(
+            refusal.to_string().contains("leaves the last 2"),
+            "{refusal}"
+        );
         // Interactive calls may use the reserve, no more.
         let interactive = calls(&mut ledger, Caller::Automatic, NOON);
         assert_eq!(interactive.iter().filter(|t| t.is_ok()).count(), 2);
@@ -380,7 +383,13 @@ mod tests {
         // An hour after the first errors, automatic calls go again; other apps never stopped.
         assert!(
             ledger
-                .take("exact a", limits, Caller::Automatic, 20, NOON + HOUR_SECS + 2)
+                .take(
+                    "exact a",
+                    limits,
+                    Caller::Automatic,
+                    20,
+                    NOON + HOUR_SECS + 2
+                )
                 .is_ok()
         );
         assert!(

@@ -28,6 +28,9 @@ pub struct AccessGrant {
     pub platform: Arc<Platform>,
     /// Whether this call refreshed it (rather than finding a valid one stored).
     pub refreshed: bool,
+    /// What the refresh counted in the budget ledger (`None`: no refresh, or a store
+    /// without a ledger).
+    pub spent: Option<crate::budget::Spent>,
 }
 
 /// When a stored access token is refreshed.
@@ -176,5 +179,6 @@ pub(super) fn grant(
         connection,
         platform,
         refreshed,
+        spent: None,
     }
 }

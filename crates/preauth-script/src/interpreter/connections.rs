@@ -126,8 +126,15 @@ pub(super) async fn refresh(env: &Environment, name: &str, force: bool) -> Resul
     } else {
         "not refreshed yet (still valid)"
     };
+    let low = match grant.spent {
+        Some(spent) if spent.budget_low => format!(
+            "; the app's {} token-endpoint calls today leave only the reserve, which background work does not use",
+            spent.calls_today
+        ),
+        _ => String::new(),
+    };
     env.note(&format!(
-        "connection '{}' {done}; access token valid until {}\n",
+        "connection '{}' {done}; access token valid until {}{low}\n",
         grant.connection.name,
         When(grant.expires_at)
     ))
