@@ -72,7 +72,13 @@ impl Context {
         clock: Arc<dyn Clock>,
         http: TokenClient,
     ) -> Context {
-        let lifecycle = Lifecycle::new(Arc::clone(&store), registry.clone(), clock, http.clone());
+        let lifecycle = Lifecycle::with_ledger(
+            Arc::clone(&store),
+            registry.clone(),
+            clock,
+            http.clone(),
+            Some(Arc::clone(&documents)),
+        );
         Context {
             documents,
             registry,

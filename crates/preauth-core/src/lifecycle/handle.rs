@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use super::status::{ConnectionStatus, connection_status};
 use crate::clock::Clock;
 use crate::connection::{Connection, fold_name};
+use crate::documents::Documents;
 use crate::error::LifecycleError;
 use crate::platform::{Platform, Registry};
 use crate::secret::{AccessToken, RefreshToken};
@@ -61,6 +62,8 @@ pub(super) struct Inner {
     pub(super) registry: Registry,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) http: TokenClient,
+    /// Where the budget ledger is kept ([`crate::budget`]): the store's documents.
+    pub(super) ledger: Option<Arc<dyn Documents>>,
     /// In-process locks per connection (by [`fold_name`]), taken before the store's lock,
     /// so that tasks of one process wanting the same connection queue here instead of
     /// each occupying a blocking thread on the store's lock.
@@ -74,12 +77,27 @@ impl std::fmt::Debug for Lifecycle {
 }
 
 impl Lifecycle {
-    /// A lifecycle over `store`, knowing the platforms in `registry`.
+    /// A lifecycle over `store`, knowing the platforms in `registry`, with the budget
+    /// ledger in the store's own documents, if it keeps any.
     pub fn new(
         store: Arc<dyn Store>,
         registry: Registry,
         clock: Arc<dyn Clock>,
         http: TokenClient,
+    ) -> Lifecycle {
+        let ledger = store.documents();
+        Lifecycle::with_ledger(store, registry, clock, http, ledger)
+    }
+
+    /// A lifecycle over `store` that keeps the budget ledger in `ledger` (the documents
+    /// that go with the store: a settings folder's files, or the shared store's own;
+    /// `None`: no ledger, nothing counted).
+    pub fn with_ledger(
+        store: Arc<dyn Store>,
+        registry: Registry,
+        clock: Arc<dyn Clock>,
+        http: TokenClient,
+        ledger: Option<Arc<dyn Documents>>,
     ) -> Lifecycle {
         Lifecycle {
             inner: Arc::new(Inner {
@@ -87,6 +105,7 @@ impl Lifecycle {
                 registry,
                 clock,
                 http,
+                ledger,
                 local: Mutex::new(HashMap::new()),
             }),
         }

@@ -159,6 +159,9 @@ impl Lifecycle {
                 reason: previous.map(|f| f.message).unwrap_or_default(),
             });
         }
+        // The ledger decides and counts before anything else is touched, so that a
+        // refused call changes nothing but the ledger.
+        let spent = self.spend(&connection, &platform, need.caller()).await?;
         let ready;
         (locked, ready) = {
             let connection = connection.clone();
@@ -174,7 +177,6 @@ impl Lifecycle {
                 source,
             });
         }
-        let spent = self.spend(&connection, &platform, need.caller()).await?;
         let answer = self
             .inner
             .http

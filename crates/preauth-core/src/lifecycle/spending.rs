@@ -33,7 +33,7 @@ impl Lifecycle {
         platform: &Arc<Platform>,
         caller: Caller,
     ) -> Result<Option<Spent>, LifecycleError> {
-        let Some(documents) = self.inner.store.documents() else {
+        let Some(documents) = self.inner.ledger.clone() else {
             return Ok(None);
         };
         let (platform, client_id, now) = (
@@ -71,7 +71,7 @@ impl Lifecycle {
         let TokenError::Refused(refusal) = error else {
             return;
         };
-        let Some(documents) = self.inner.store.documents() else {
+        let Some(documents) = self.inner.ledger.clone() else {
             return;
         };
         if !budget::counts_as_error(refusal.status) {
