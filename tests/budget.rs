@@ -232,3 +232,104 @@ fn a_passing_failure_is_transient_with_a_next_try_shown_everywhere() {
     // Nothing reached the platform: automatic tries go on, a warning meanwhile.
     assert_eq!(report["connections"][0]["state"], "WARNING", "{report}");
 }
+
+/// Runs `sql` in database `name` of the shared cluster.
+fn psql(name: &str, sql: &str) -> String {
+    let cluster = pg_throwaway::shared().expect("the shared cluster");
+    let out = cluster
+        .psql(name)
+        .args(["-c", sql])
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8")
+}
+
+#[test]
+fn two_machines_on_one_postgresql_share_the_ledger_and_its_reserve() {
+    let Some(cluster) = pg_throwaway::shared() else {
+        return;
+    };
+    let database = "budget_shared";
+    let url = cluster.new_database(database);
+    let sandbox = SandboxProcess::start(&[]);
+    let machine = |name: &str| {
+        Workspace::new()
+            .with_env("PREAUTH_STORE", &url)
+            .with_env("PREAUTH_MACHINE", name)
+    };
+    let (alpha, beta) = (machine("alpha"), machine("beta"));
+    let tokens = sandbox.issue_tokens(16);
+    for (i, t) in tokens.iter().enumerate() {
+        alpha.register_issued(&format!("c{i:02}"), &sandbox, t, 2 * DAY);
+    }
+    let made = alpha.run_c("enroll machine");
+    made.exits(0);
+    beta.run_c(&format!(
+        "enroll machine with code '{}'",
+        made.stdout.trim()
+    ))
+    .exits(0);
+    sandbox.advance(600);
+    // 150 of the day's 200 calls were made: background work may make 10 more, together.
+    let today = unix(SystemTime::now()) / DAY.as_secs();
+    let ledger = serde_json::json!({
+        "calls": { demo_app_key(): { "day": today, "calls": 150 } },
+    });
+    psql(
+        database,
+        &format!(
+            "INSERT INTO preauth_documents (name, body) VALUES ('budget-ledger.json', convert_to('{ledger}', 'UTF8'))"
+        ),
+    );
+    let before = sandbox.refresh_calls();
+    let runs: Vec<_> = [&alpha, &beta]
+        .iter()
+        .map(|ws| {
+            ws.preauth()
+                .args(["-c", "refresh all connections older than 0 days"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("preauth starts")
+        })
+        .collect();
+    let mut refused = 0;
+    for run in runs {
+        let out = run.wait_with_output().expect("preauth ends");
+        let said = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        refused += said.matches("leaves the last 40").count();
+    }
+    assert_eq!(
+        sandbox.refresh_calls() - before,
+        10,
+        "both machines together stop at the reserve"
+    );
+    assert!(
+        refused >= 6,
+        "the other connections were refused: {refused}"
+    );
+    let stored = psql(
+        database,
+        "SELECT convert_from(body, 'UTF8') FROM preauth_documents WHERE name = 'budget-ledger.json'",
+    );
+    let stored: serde_json::Value = serde_json::from_str(stored.trim()).expect("ledger JSON");
+    assert_eq!(stored["calls"][demo_app_key()]["calls"], 160);
+    // The reserve is there for a program that needs a token now, on either machine.
+    let waiting: Vec<String> = (0..16)
+        .map(|i| format!("c{i:02}"))
+        .filter(|name| {
+            beta.run_c(&format!("show connection '{name}'"))
+                .stdout
+                .contains("needs refresh")
+        })
+        .collect();
+    let name = waiting.first().expect("a connection left for later");
+    beta.run(&["token", name]).exits(0);
+    assert_eq!(sandbox.refresh_calls() - before, 11);
+}
