@@ -350,8 +350,8 @@ pub enum LifecycleError {
     RefreshBlocked {
         /// The connection.
         name: String,
-        /// The record.
-        failure: crate::lifecycle::RefreshFailure,
+        /// The record (boxed: it is the largest of these errors).
+        failure: Box<crate::lifecycle::RefreshFailure>,
     },
     /// The tokens of a connection registered from a partner application are dead: only
     /// the partner application can obtain new ones.

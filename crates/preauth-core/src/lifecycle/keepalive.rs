@@ -68,7 +68,7 @@ impl Lifecycle {
                 RefreshFailure::blocking(c).map(|failure| {
                     LifecycleError::RefreshBlocked {
                         name: c.name.clone(),
-                        failure,
+                        failure: Box::new(failure),
                     }
                     .for_connection(c)
                 })

@@ -140,7 +140,7 @@ impl Lifecycle {
         {
             return Err(LifecycleError::RefreshBlocked {
                 name: connection.name,
-                failure: failure.clone(),
+                failure: Box::new(failure),
             });
         }
         // After a passing failure, automatic tries wait for the backoff; a caller that
