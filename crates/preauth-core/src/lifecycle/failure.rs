@@ -49,9 +49,9 @@ pub enum FailureKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureClass {
     /// Stop sending; a person must act (a new login, new credentials, a forced refresh).
-    Permanent,
+    Permanent = 0,
     /// Try again automatically after the backoff.
-    Transient,
+    Transient = 1,
 }
 
 impl FailureClass {
