@@ -70,6 +70,11 @@ fn background_work_stops_at_the_reserve_and_a_person_may_use_it() {
     );
     assert_eq!(sandbox.refresh_calls() - before, 3, "{all:#?}");
     assert_eq!(ledger_calls(ws), 160);
+    assert_eq!(
+        all.stdout.matches("down to the reserve").count(),
+        1,
+        "the refresh that reached the reserve says so, once: {all:#?}"
+    );
     let said = format!("{}{}", all.stdout, all.stderr);
     assert!(
         said.contains("background work leaves the last 40 to interactive use"),

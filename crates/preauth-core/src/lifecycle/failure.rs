@@ -139,15 +139,19 @@ pub struct Retry {
 impl Retry {
     /// The retry after failed try number `attempt` at `now`: 30 s doubled per try up to
     /// an hour, less up to half of it at random (so that many connections that failed
-    /// together do not try again together), not before `not_before` (a platform's
-    /// `Retry-After`) and not after `useful_until` (when the tokens stop being useful:
-    /// later tries could not help).
+    /// together do not try again together), and not after `useful_until` (when the
+    /// tokens stop being useful: later tries could not help); or at `not_before`, when
+    /// the platform said when (`Retry-After`).
     pub fn after(
         attempt: u32,
         now: SystemTime,
         not_before: Option<SystemTime>,
         useful_until: Option<SystemTime>,
     ) -> Retry {
+        // The platform's own word (429 with `Retry-After`) decides.
+        if let Some(next_try) = not_before {
+            return Retry { attempt, next_try };
+        }
         let doubled = FIRST_BACKOFF.saturating_mul(1 << attempt.saturating_sub(1).min(16));
         let full = doubled.min(LONGEST_BACKOFF);
         let mut random = [0u8; 2];

@@ -184,6 +184,7 @@ impl Lifecycle {
             {
                 Ok((grant, true)) => {
                     return KeepAliveOutcome::Refreshed {
+                        budget_low: grant.spent.is_some_and(|s| s.budget_low),
                         refresh_token_expires_at: grant
                             .connection
                             .tokens
