@@ -257,6 +257,7 @@ fn store_use(kind: &StatementKind) -> StoreUse {
         | S::CreatePlatform(_)
         | S::CreateApiKey { .. }
         | S::DropApiKey { .. }
+        | S::AlterApp { .. }
         | S::EnrollMachine
         | S::EnrollWithCode { .. }
         | S::DropMachine { .. } => StoreUse::Writes,
@@ -264,6 +265,7 @@ fn store_use(kind: &StatementKind) -> StoreUse {
         | S::ShowConnection { .. }
         | S::ShowMachines
         | S::ShowApiKeys
+        | S::ShowLimits
         | S::ShowAccessToken { .. }
         | S::CheckConnections { .. }
         | S::ExportSettings { .. } => StoreUse::Reads,

@@ -338,3 +338,32 @@ fn two_machines_on_one_postgresql_share_the_ledger_and_its_reserve() {
     beta.run(&["token", name]).exits(0);
     assert_eq!(sandbox.refresh_calls() - before, 11);
 }
+
+#[test]
+fn an_app_the_platform_exempted_gets_its_own_budget_and_show_limits_says_so() {
+    let registered = Registered::new(&[("a", DAY * 8), ("b", DAY * 8), ("c", DAY * 8)]);
+    let (sandbox, ws) = (&registered.sandbox, &registered.ws);
+    sandbox.advance(600);
+    write_ledger(ws, 7, &[]);
+    // Ten calls a day instead of 200: background work stops at 8, after one refresh.
+    ws.run_c(&format!(
+        "alter app '{DEMO_CLIENT_ID}' set token calls per day 10"
+    ))
+    .exits(0);
+    let before = sandbox.refresh_calls();
+    let all = ws.run_c("refresh all connections");
+    assert_eq!(sandbox.refresh_calls() - before, 1, "{all:#?}");
+    let shown = ws.run(&["--format", "json", "-c", "show limits"]);
+    shown.exits(0);
+    let rows: serde_json::Value = serde_json::from_str(shown.stdout.trim()).expect("JSON");
+    let demo = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["app"] == DEMO_CLIENT_ID)
+        .expect("the demo app is listed");
+    assert_eq!(demo["platform"], "exact-online");
+    assert_eq!(demo["token_calls_per_day"], "10");
+    assert_eq!(demo["calls_today"], "8");
+    assert_eq!(demo["errors_per_hour_block"], "10");
+}

@@ -137,6 +137,10 @@ struct Ledger {
     /// Per app: the times (Unix seconds) of the error answers within the last hour.
     #[serde(default)]
     errors: BTreeMap<String, Vec<u64>>,
+    /// Per client id: the calls per day a platform allows this app instead of its usual
+    /// budget (an app Exact exempted).
+    #[serde(default)]
+    overrides: BTreeMap<String, u32>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -274,6 +278,14 @@ pub fn take(
     }
     let mut locked = documents.lock(LEDGER_DOCUMENT)?;
     let mut ledger = Ledger::parse(locked.read()?.as_deref());
+    let limits = Limits {
+        calls_per_day: ledger
+            .overrides
+            .get(client_id)
+            .copied()
+            .or(limits.calls_per_day),
+        ..limits
+    };
     let app = app(&platform.id, client_id);
     let decided = ledger.take(&app, limits, caller, DEFAULT_RESERVE_PERCENT, secs(now));
     if decided.is_ok() {
@@ -297,6 +309,73 @@ pub fn note_error(
     let mut ledger = Ledger::parse(locked.read()?.as_deref());
     ledger.note_error(&app(&platform.id, client_id), secs(now));
     locked.write(&ledger.bytes())
+}
+
+/// Lets the app `client_id` make `calls` token-endpoint calls a day instead of its
+/// platform's budget (an app the platform exempted), for every process using the store.
+pub fn set_calls_per_day(
+    documents: &dyn Documents,
+    client_id: &str,
+    calls: u32,
+) -> Result<(), StoreError> {
+    let mut locked = documents.lock(LEDGER_DOCUMENT)?;
+    let mut ledger = Ledger::parse(locked.read()?.as_deref());
+    ledger.overrides.insert(client_id.to_string(), calls);
+    locked.write(&ledger.bytes())
+}
+
+/// One app in the ledger, as [`usage`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppUsage {
+    /// The platform id (empty for an override of an app that made no call today).
+    pub platform: String,
+    /// The client id.
+    pub client_id: String,
+    /// Calls a day allowed by an override, if one is set.
+    pub calls_per_day: Option<u32>,
+    /// Calls made today.
+    pub calls_today: u32,
+    /// Error answers within the last hour.
+    pub errors_last_hour: u32,
+}
+
+/// What the ledger holds at `now`: each app that made calls today or had errors within
+/// the hour, and each app with an override, by platform and client id.
+pub fn usage(documents: &dyn Documents, now: SystemTime) -> Result<Vec<AppUsage>, StoreError> {
+    let mut ledger = Ledger::parse(documents.read(LEDGER_DOCUMENT)?.as_deref());
+    ledger.prune(secs(now));
+    let mut apps: BTreeMap<String, AppUsage> = BTreeMap::new();
+    for (key, count) in &ledger.calls {
+        row(&mut apps, key).calls_today = count.calls;
+    }
+    for (key, times) in &ledger.errors {
+        row(&mut apps, key).errors_last_hour = u32::try_from(times.len()).unwrap_or(u32::MAX);
+    }
+    for (client_id, calls) in &ledger.overrides {
+        let mut found = false;
+        for app in apps.values_mut().filter(|a| &a.client_id == client_id) {
+            app.calls_per_day = Some(*calls);
+            found = true;
+        }
+        if !found {
+            row(&mut apps, &format!(" {client_id}")).calls_per_day = Some(*calls);
+        }
+    }
+    Ok(apps.into_values().collect())
+}
+
+/// The row of ledger key `key` (`<platform> <client id>`) in `apps`, made when new.
+fn row<'a>(apps: &'a mut BTreeMap<String, AppUsage>, key: &str) -> &'a mut AppUsage {
+    apps.entry(key.to_string()).or_insert_with(|| {
+        let (platform, client_id) = key.split_once(' ').unwrap_or(("", key));
+        AppUsage {
+            platform: platform.to_string(),
+            client_id: client_id.to_string(),
+            calls_per_day: None,
+            calls_today: 0,
+            errors_last_hour: 0,
+        }
+    })
 }
 
 /// Whether an answer with HTTP `status` counts towards a platform's error block.
@@ -399,12 +478,37 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_ledger_is_shared_through_its_document_and_stays_small() {
+    /// A settings folder's documents, and Exact with `calls` a day.
+    fn folder_and_exact_with(
+        calls: u32,
+    ) -> (
+        tempfile::TempDir,
+        crate::documents::FolderDocuments,
+        Platform,
+    ) {
         let dir = tempfile::tempdir().expect("temp dir");
         let docs = crate::documents::FolderDocuments::new(dir.path());
         let mut platform = Platform::exact_online();
-        platform.token_calls_per_day = Some(5);
+        platform.token_calls_per_day = Some(calls);
+        (dir, docs, platform)
+    }
+
+    /// Whether the ledger in `docs` allows a call of `caller` for app `client_id`.
+    fn allows(
+        docs: &dyn Documents,
+        platform: &Platform,
+        client_id: &str,
+        caller: Caller,
+        at: SystemTime,
+    ) -> bool {
+        take(docs, platform, client_id, caller, at)
+            .expect("the ledger is read")
+            .is_ok()
+    }
+
+    #[test]
+    fn the_ledger_is_shared_through_its_document_and_stays_small() {
+        let (dir, docs, platform) = folder_and_exact_with(5);
         let at = time(NOON);
         for _ in 0..4 {
             let spent = take(&docs, &platform, "c", Caller::Background, at)
@@ -412,11 +516,7 @@ mod tests {
                 .expect("allowed");
             assert!(spent.calls_today <= 4);
         }
-        assert!(
-            take(&docs, &platform, "c", Caller::Background, at)
-                .expect("ledger")
-                .is_err()
-        );
+        assert!(!allows(&docs, &platform, "c", Caller::Background, at));
         note_error(&docs, &platform, "c", at).expect("noted");
         let next_day = time(NOON + DAY_SECS + 2 * HOUR_SECS);
         let spent = take(&docs, &platform, "c", Caller::Background, next_day)
@@ -429,16 +529,34 @@ mod tests {
         // A platform without limits never touches it; garbage in it starts anew.
         std::fs::write(dir.path().join(LEDGER_DOCUMENT), b"not json").expect("write");
         let generic = Platform::twinfield();
+        assert!(allows(&docs, &generic, "c", Caller::Background, at));
+        assert!(allows(&docs, &platform, "c", Caller::Background, at));
+    }
+
+    #[test]
+    fn an_override_lets_an_exempted_app_make_more_calls_and_is_listed() {
+        let (_dir, docs, platform) = folder_and_exact_with(2);
+        let at = time(NOON);
+        set_calls_per_day(&docs, "big", 10).expect("set");
+        set_calls_per_day(&docs, "idle", 5).expect("set");
+        for _ in 0..8 {
+            assert!(allows(&docs, &platform, "big", Caller::Background, at));
+        }
         assert!(
-            take(&docs, &generic, "c", Caller::Background, at)
-                .expect("ledger")
-                .is_ok()
+            !allows(&docs, &platform, "big", Caller::Background, at),
+            "the reserve of the override is kept"
         );
-        assert!(
-            take(&docs, &platform, "c", Caller::Background, at)
-                .expect("ledger")
-                .is_ok()
-        );
+        assert!(allows(&docs, &platform, "small", Caller::Automatic, at));
+        note_error(&docs, &platform, "small", at).expect("noted");
+        let listed = usage(&docs, at).expect("usage");
+        let find = |id: &str| listed.iter().find(|a| a.client_id == id).expect(id);
+        assert_eq!(find("big").calls_per_day, Some(10));
+        assert_eq!(find("big").calls_today, 8);
+        assert_eq!(find("big").platform, "exact-online");
+        assert_eq!(find("small").calls_per_day, None);
+        assert_eq!(find("small").errors_last_hour, 1);
+        assert_eq!(find("idle").platform, "");
+        assert_eq!(listed.len(), 3, "{listed:?}");
     }
 
     #[test]

@@ -265,6 +265,17 @@ pub enum StatementKind {
     },
     /// `show api keys`: the keys' names, scopes, networks and creation times.
     ShowApiKeys,
+    /// `show limits`: the token-endpoint limits of the platforms and what the budget
+    /// ledger counted today.
+    ShowLimits,
+    /// `alter app '<client id>' set token calls per day <N>`: an app the platform
+    /// exempted from its usual budget.
+    AlterApp {
+        /// The app's client id.
+        client_id: String,
+        /// Calls a day.
+        calls_per_day: u32,
+    },
     /// `drop api key '<name>'`: revoke a key.
     DropApiKey {
         /// The key's name.
@@ -344,6 +355,8 @@ impl StatementKind {
             | Self::DropMachine { .. }
             | Self::CreateApiKey { .. }
             | Self::ShowApiKeys
+            | Self::ShowLimits
+            | Self::AlterApp { .. }
             | Self::DropApiKey { .. }
             | Self::ShowAccessToken { .. }
             | Self::CheckConnections { .. }

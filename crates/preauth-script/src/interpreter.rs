@@ -7,6 +7,7 @@
 
 mod api_keys;
 mod authorize;
+mod budget;
 mod connections;
 mod environment;
 mod local;
@@ -402,6 +403,11 @@ impl Interpreter {
                 networks,
             } => api_keys::create(&self.env, name, *scope, networks)?,
             K::ShowApiKeys => api_keys::show(&self.env)?,
+            K::ShowLimits => budget::show(&self.env)?,
+            K::AlterApp {
+                client_id,
+                calls_per_day,
+            } => budget::set(&self.env, client_id, *calls_per_day)?,
             K::DropApiKey { name } => api_keys::drop(&self.env, name)?,
             K::ShowConnection { name } => show::connection(&self.env, name)?,
             K::ShowPlatforms => show::platforms(&self.env)?,

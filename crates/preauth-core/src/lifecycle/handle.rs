@@ -116,6 +116,11 @@ impl Lifecycle {
         &self.inner.store
     }
 
+    /// Where the budget ledger is kept (`None`: nothing is counted).
+    pub fn ledger(&self) -> Option<&Arc<dyn Documents>> {
+        self.inner.ledger.as_ref()
+    }
+
     /// The platform registry.
     pub fn registry(&self) -> &Registry {
         &self.inner.registry

@@ -147,6 +147,11 @@ impl Builder {
                 networks: networks(inner.take(Rule::api_key_from))?,
             },
             Rule::show_api_keys => StatementKind::ShowApiKeys,
+            Rule::show_limits => StatementKind::ShowLimits,
+            Rule::alter_app => StatementKind::AlterApp {
+                client_id: inner.string()?,
+                calls_per_day: inner.optional_number()?.unwrap_or_default(),
+            },
             Rule::drop_api_key => StatementKind::DropApiKey {
                 name: inner.string()?,
             },
