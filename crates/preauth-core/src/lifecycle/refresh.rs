@@ -270,7 +270,9 @@ impl Lifecycle {
         };
         // The record says what happened and its advice as codes; whose new tokens repair
         // it (a login here, the partner's) is decided where it is shown.
-        if error.is_lasting() || kind == FailureKind::Transient {
+        // A passing failure is recorded too, with its next try (also after a lost
+        // answer, which keeps its kind).
+        if error.is_lasting() || kind.allows_automatic_try() {
             let now = self.now();
             let mut record =
                 RefreshFailure::new(now, kind, Some(&refresh_token), error.to_string())
