@@ -353,6 +353,14 @@ fn an_app_the_platform_exempted_gets_its_own_budget_and_show_limits_says_so() {
     let before = sandbox.refresh_calls();
     let all = ws.run_c("refresh all connections");
     assert_eq!(sandbox.refresh_calls() - before, 1, "{all:#?}");
+    // A reserve of 10 % (1 call) lets background work make one more.
+    ws.run_c(&format!(
+        "alter app '{DEMO_CLIENT_ID}' set reserve 10 percent"
+    ))
+    .exits(0)
+    .says(&["may make 10 token-endpoint calls a day", "leaves 10 %"]);
+    let again = ws.run_c("refresh all connections");
+    assert_eq!(sandbox.refresh_calls() - before, 2, "{again:#?}");
     let shown = ws.run(&["--format", "json", "-c", "show limits"]);
     shown.exits(0);
     let rows: serde_json::Value = serde_json::from_str(shown.stdout.trim()).expect("JSON");
@@ -364,6 +372,7 @@ fn an_app_the_platform_exempted_gets_its_own_budget_and_show_limits_says_so() {
         .expect("the demo app is listed");
     assert_eq!(demo["platform"], "exact-online");
     assert_eq!(demo["token_calls_per_day"], "10");
-    assert_eq!(demo["calls_today"], "8");
+    assert_eq!(demo["calls_today"], "9");
+    assert_eq!(demo["reserve_percent"], "10");
     assert_eq!(demo["errors_per_hour_block"], "10");
 }

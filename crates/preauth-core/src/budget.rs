@@ -137,10 +137,20 @@ struct Ledger {
     /// Per app: the times (Unix seconds) of the error answers within the last hour.
     #[serde(default)]
     errors: BTreeMap<String, Vec<u64>>,
-    /// Per client id: the calls per day a platform allows this app instead of its usual
-    /// budget (an app Exact exempted).
+    /// Per client id: what a person set for this app (an app Exact exempted).
     #[serde(default)]
-    overrides: BTreeMap<String, u32>,
+    overrides: BTreeMap<String, AppSettings>,
+}
+
+/// What a person set for one app.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppSettings {
+    /// Calls a day instead of the platform's budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calls_per_day: Option<u32>,
+    /// The reserve in percent instead of [`DEFAULT_RESERVE_PERCENT`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserve_percent: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -278,16 +288,14 @@ pub fn take(
     }
     let mut locked = documents.lock(LEDGER_DOCUMENT)?;
     let mut ledger = Ledger::parse(locked.read()?.as_deref());
+    let set = ledger.overrides.get(client_id).copied().unwrap_or_default();
     let limits = Limits {
-        calls_per_day: ledger
-            .overrides
-            .get(client_id)
-            .copied()
-            .or(limits.calls_per_day),
+        calls_per_day: set.calls_per_day.or(limits.calls_per_day),
         ..limits
     };
+    let reserve = set.reserve_percent.unwrap_or(DEFAULT_RESERVE_PERCENT);
     let app = app(&platform.id, client_id);
-    let decided = ledger.take(&app, limits, caller, DEFAULT_RESERVE_PERCENT, secs(now));
+    let decided = ledger.take(&app, limits, caller, reserve, secs(now));
     if decided.is_ok() {
         locked.write(&ledger.bytes())?;
     }
@@ -311,17 +319,23 @@ pub fn note_error(
     locked.write(&ledger.bytes())
 }
 
-/// Lets the app `client_id` make `calls` token-endpoint calls a day instead of its
-/// platform's budget (an app the platform exempted), for every process using the store.
-pub fn set_calls_per_day(
+/// Sets what `change` gives for the app `client_id` (calls a day instead of its
+/// platform's budget, for an app the platform exempted; the reserve background work
+/// leaves), keeping what it does not give, for every process using the store. Returns
+/// the app's settings now.
+pub fn set_for_app(
     documents: &dyn Documents,
     client_id: &str,
-    calls: u32,
-) -> Result<(), StoreError> {
+    change: AppSettings,
+) -> Result<AppSettings, StoreError> {
     let mut locked = documents.lock(LEDGER_DOCUMENT)?;
     let mut ledger = Ledger::parse(locked.read()?.as_deref());
-    ledger.overrides.insert(client_id.to_string(), calls);
-    locked.write(&ledger.bytes())
+    let set = ledger.overrides.entry(client_id.to_string()).or_default();
+    set.calls_per_day = change.calls_per_day.or(set.calls_per_day);
+    set.reserve_percent = change.reserve_percent.or(set.reserve_percent);
+    let now_set = *set;
+    locked.write(&ledger.bytes())?;
+    Ok(now_set)
 }
 
 /// One app in the ledger, as [`usage`] reports it.
@@ -331,8 +345,8 @@ pub struct AppUsage {
     pub platform: String,
     /// The client id.
     pub client_id: String,
-    /// Calls a day allowed by an override, if one is set.
-    pub calls_per_day: Option<u32>,
+    /// What a person set for the app.
+    pub set: AppSettings,
     /// Calls made today.
     pub calls_today: u32,
     /// Error answers within the last hour.
@@ -351,14 +365,14 @@ pub fn usage(documents: &dyn Documents, now: SystemTime) -> Result<Vec<AppUsage>
     for (key, times) in &ledger.errors {
         row(&mut apps, key).errors_last_hour = u32::try_from(times.len()).unwrap_or(u32::MAX);
     }
-    for (client_id, calls) in &ledger.overrides {
+    for (client_id, set) in &ledger.overrides {
         let mut found = false;
         for app in apps.values_mut().filter(|a| &a.client_id == client_id) {
-            app.calls_per_day = Some(*calls);
+            app.set = *set;
             found = true;
         }
         if !found {
-            row(&mut apps, &format!(" {client_id}")).calls_per_day = Some(*calls);
+            row(&mut apps, &format!(" {client_id}")).set = *set;
         }
     }
     Ok(apps.into_values().collect())
@@ -371,7 +385,7 @@ fn row<'a>(apps: &'a mut BTreeMap<String, AppUsage>, key: &str) -> &'a mut AppUs
         AppUsage {
             platform: platform.to_string(),
             client_id: client_id.to_string(),
-            calls_per_day: None,
+            set: AppSettings::default(),
             calls_today: 0,
             errors_last_hour: 0,
         }
@@ -537,8 +551,12 @@ mod tests {
     fn an_override_lets_an_exempted_app_make_more_calls_and_is_listed() {
         let (_dir, docs, platform) = folder_and_exact_with(2);
         let at = time(NOON);
-        set_calls_per_day(&docs, "big", 10).expect("set");
-        set_calls_per_day(&docs, "idle", 5).expect("set");
+        let calls = |n| AppSettings {
+            calls_per_day: Some(n),
+            reserve_percent: None,
+        };
+        set_for_app(&docs, "big", calls(10)).expect("set");
+        set_for_app(&docs, "idle", calls(5)).expect("set");
         for _ in 0..8 {
             assert!(allows(&docs, &platform, "big", Caller::Background, at));
         }
@@ -550,13 +568,22 @@ mod tests {
         note_error(&docs, &platform, "small", at).expect("noted");
         let listed = usage(&docs, at).expect("usage");
         let find = |id: &str| listed.iter().find(|a| a.client_id == id).expect(id);
-        assert_eq!(find("big").calls_per_day, Some(10));
+        assert_eq!(find("big").set, calls(10));
         assert_eq!(find("big").calls_today, 8);
         assert_eq!(find("big").platform, "exact-online");
-        assert_eq!(find("small").calls_per_day, None);
+        assert_eq!(find("small").set, AppSettings::default());
         assert_eq!(find("small").errors_last_hour, 1);
         assert_eq!(find("idle").platform, "");
         assert_eq!(listed.len(), 3, "{listed:?}");
+        // A reserve of 50 %: background work may use 5 of the 10, 8 are used.
+        let half = AppSettings {
+            calls_per_day: None,
+            reserve_percent: Some(50),
+        };
+        let now_set = set_for_app(&docs, "big", half).expect("set");
+        assert_eq!(now_set.calls_per_day, Some(10), "kept");
+        assert!(!allows(&docs, &platform, "big", Caller::Background, at));
+        assert!(allows(&docs, &platform, "big", Caller::Automatic, at));
     }
 
     #[test]

@@ -268,13 +268,16 @@ pub enum StatementKind {
     /// `show limits`: the token-endpoint limits of the platforms and what the budget
     /// ledger counted today.
     ShowLimits,
-    /// `alter app '<client id>' set token calls per day <N>`: an app the platform
-    /// exempted from its usual budget.
+    /// `alter app '<client id>' set token calls per day <N>, reserve <P> percent`: an
+    /// app the platform exempted from its usual budget, and the share of its day's calls
+    /// that background work leaves to interactive use.
     AlterApp {
         /// The app's client id.
         client_id: String,
-        /// Calls a day.
-        calls_per_day: u32,
+        /// Calls a day, when given.
+        calls_per_day: Option<u32>,
+        /// The reserve in percent, when given.
+        reserve_percent: Option<u32>,
     },
     /// `drop api key '<name>'`: revoke a key.
     DropApiKey {

@@ -249,8 +249,8 @@ pub static STATEMENTS: &[StatementHelp] = &[
     ),
     entry(
         "alter app",
-        "alter app 'client id' set token calls per day N",
-        "let an app that the platform exempted make N token-endpoint calls a day instead of the platform's budget (kept in the store, for every machine)",
+        "alter app 'client id' set token calls per day N|reserve P percent [, …]",
+        "let an app that the platform exempted make N token-endpoint calls a day instead of the platform's budget, or change the share background work leaves to interactive use (default 20 %); kept in the store, for every machine",
         "alter app '{b81cc4de-d192-400e-bcb4-09254394c52a}' set token calls per day 1000",
     ),
     entry(

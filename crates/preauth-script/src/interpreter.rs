@@ -407,7 +407,8 @@ impl Interpreter {
             K::AlterApp {
                 client_id,
                 calls_per_day,
-            } => budget::set(&self.env, client_id, *calls_per_day)?,
+                reserve_percent,
+            } => budget::set(&self.env, client_id, *calls_per_day, *reserve_percent)?,
             K::DropApiKey { name } => api_keys::drop(&self.env, name)?,
             K::ShowConnection { name } => show::connection(&self.env, name)?,
             K::ShowPlatforms => show::platforms(&self.env)?,

@@ -148,10 +148,15 @@ impl Builder {
             },
             Rule::show_api_keys => StatementKind::ShowApiKeys,
             Rule::show_limits => StatementKind::ShowLimits,
-            Rule::alter_app => StatementKind::AlterApp {
-                client_id: inner.string()?,
-                calls_per_day: inner.optional_number()?.unwrap_or_default(),
-            },
+            Rule::alter_app => {
+                let client_id = inner.string()?;
+                let mut options = Options::collect(inner)?;
+                StatementKind::AlterApp {
+                    client_id,
+                    calls_per_day: options.number(Rule::opt_calls_per_day)?,
+                    reserve_percent: options.number(Rule::opt_reserve)?,
+                }
+            }
             Rule::drop_api_key => StatementKind::DropApiKey {
                 name: inner.string()?,
             },
