@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use preauth_actions::Context;
 use preauth_core::api_keys::API_KEYS_FILE;
-use preauth_core::clock::{Clock, SystemClock};
+use preauth_core::clock::{Clock, OffsetClock, SystemClock};
 use preauth_core::documents::{Documents, FolderDocuments, adopt};
 use preauth_core::monitor::{self as check, Thresholds};
 use preauth_core::platform::{PLATFORMS_FILE, Registry};
@@ -174,6 +174,24 @@ fn open_environment(
     Ok(env)
 }
 
+/// The hidden test hook that moves this process's clock ahead, in seconds.
+const CLOCK_OFFSET_VAR: &str = "PREAUTH_CLOCK_OFFSET_SECONDS";
+
+/// The clock `preauth` follows: the system's. A test that advanced a sandbox's virtual
+/// clock sets the hidden `PREAUTH_CLOCK_OFFSET_SECONDS` to the same offset, so that this
+/// process sees expiries and days as the sandbox does; nothing else should set it.
+pub(crate) fn system_clock() -> Arc<dyn Clock> {
+    match std::env::var(CLOCK_OFFSET_VAR)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        Some(seconds) if seconds > 0 => Arc::new(OffsetClock {
+            ahead: Duration::from_secs(seconds),
+        }),
+        _ => Arc::new(SystemClock),
+    }
+}
+
 /// The environment over a store that must exist already: commands that only use
 /// connections (`token`, `check`) never create one, so a wrong path or URL is reported.
 /// A shared store waits at most `step` for each database step.
@@ -183,7 +201,7 @@ fn existing_environment(common: &Common, step: Duration) -> Result<Environment, 
             common,
             Access::Existing,
             step,
-            Arc::new(SystemClock),
+            system_clock(),
             Arc::new(user_agent::SystemBrowser),
         )
     };

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use preauth_core::clock::{Clock, SystemClock};
+use preauth_core::clock::Clock;
 use preauth_core::error::Quoted;
 use preauth_core::settings::resolve_dir;
 use preauth_sandbox::{Sandbox, SandboxConfig, VirtualClock};
@@ -110,7 +110,7 @@ pub async fn run(cli: Cli) -> i32 {
     };
     let clock: Arc<dyn Clock> = match &sandbox_time {
         Some(time) => Arc::clone(time) as _,
-        None => Arc::new(SystemClock),
+        None => crate::system_clock(),
     };
     let mut env = match crate::environment(&cli.common, clock, user_agent) {
         Ok(env) => env,
@@ -260,6 +260,7 @@ fn store_use(kind: &StatementKind) -> StoreUse {
         | S::DropApiKey { .. }
         | S::CreateWebhook { .. }
         | S::DropWebhook { .. }
+        | S::AlterApp { .. }
         | S::EnrollMachine
         | S::EnrollWithCode { .. }
         | S::DropMachine { .. } => StoreUse::Writes,
@@ -269,6 +270,7 @@ fn store_use(kind: &StatementKind) -> StoreUse {
         | S::ShowApiKeys
         | S::ShowWebhooks
         | S::ShowWebhookDeliveries
+        | S::ShowLimits
         | S::ShowAccessToken { .. }
         | S::CheckConnections { .. }
         | S::ExportSettings { .. } => StoreUse::Reads,

@@ -142,8 +142,20 @@ fn a_lost_answer_a_spent_token_and_a_blocked_refresh_suggest_statements_that_lea
     lost.exits(1).warns(&["was lost"]);
     assert_eq!(suggestions_of(&lost), ["refresh connection 'acme'"]);
 
-    // The one later try finds the token spent (the sandbox rotated it).
-    let spent = ws.run_c("refresh connection 'acme'");
+    // Right away, nothing is sent: the one later try waits for the backoff.
+    let waiting = ws.run_c("refresh connection 'acme'");
+    waiting
+        .exits(1)
+        .warns(&["not refreshed automatically before"]);
+    assert_eq!(suggestions_of(&waiting), ["refresh connection 'acme'"]);
+
+    // The one later try (past the first backoff, at most 30 s) finds the token spent
+    // (the sandbox rotated it).
+    let spent = Outcome::of(
+        ws.preauth()
+            .env("PREAUTH_CLOCK_OFFSET_SECONDS", "31")
+            .args(["-c", "refresh connection 'acme'"]),
+    );
     spent.exits(1).warns(&["already used"]);
     assert_eq!(
         suggestions_of(&spent),

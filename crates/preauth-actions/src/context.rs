@@ -96,11 +96,12 @@ impl Context {
         http: TokenClient,
         schedule: Schedule,
     ) -> Context {
-        let lifecycle = Lifecycle::new(
+        let lifecycle = Lifecycle::with_ledger(
             Arc::clone(&store),
             registry.clone(),
             Arc::clone(&clock),
             http.clone(),
+            Some(Arc::clone(&documents)),
         );
         let secrets = crate::store_secrets::StoreSecrets {
             store: Arc::clone(&store),

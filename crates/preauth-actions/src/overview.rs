@@ -84,7 +84,17 @@ pub fn standing(platform: Option<&Platform>, connection: &Connection, now: Syste
             Some(failure.message),
             monitor::recorded_advice(connection),
         ),
-        None => (state, None, Vec::new()),
+        // A passing failure: automatic tries go on, from the next try it names.
+        None => match RefreshFailure::of(connection)
+            .filter(|f| f.is_about_current_token(connection) && f.next_try().is_some())
+        {
+            Some(_) => (
+                "refresh failing, retrying",
+                monitor::refresh_failure(connection),
+                Vec::new(),
+            ),
+            None => (state, None, Vec::new()),
+        },
     };
     Standing {
         status: state.into(),

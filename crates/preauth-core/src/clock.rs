@@ -17,3 +17,31 @@ impl Clock for SystemClock {
         SystemTime::now()
     }
 }
+
+/// The system's clock moved forward by a fixed offset: a test follows a sandbox whose
+/// virtual clock was advanced (see `PREAUTH_CLOCK_OFFSET_SECONDS` in the binary).
+#[derive(Debug, Clone, Copy)]
+pub struct OffsetClock {
+    /// How far ahead of the system's clock.
+    pub ahead: std::time::Duration,
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now() + self.ahead
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn an_offset_clock_runs_ahead_by_its_offset() {
+        let ahead = Duration::from_secs(7200);
+        let before = SystemTime::now() + ahead;
+        let now = OffsetClock { ahead }.now();
+        assert!(now >= before && now < before + Duration::from_secs(60));
+    }
+}

@@ -267,6 +267,25 @@ pub enum LifecycleError {
         /// What happened.
         reason: String,
     },
+    /// The budget ledger refused a token-endpoint call: nothing was sent.
+    #[error("nothing was sent to the token endpoint for '{name}': {refusal}")]
+    OverBudget {
+        /// The connection.
+        name: String,
+        /// Which limit, and from when the call is possible.
+        refusal: crate::budget::Refusal,
+    },
+    /// An automatic refresh waits for the next try after a passing failure: nothing was
+    /// sent.
+    #[error("'{name}' is not refreshed automatically before {} after a passing failure ({reason}); nothing was sent, and a forced refresh may try earlier", When(*.next_try))]
+    RetryLater {
+        /// The connection.
+        name: String,
+        /// When the next automatic try is.
+        next_try: SystemTime,
+        /// What failed.
+        reason: String,
+    },
     /// A code exchange was sent and its answer lost: the code is spent.
     #[error(
         "the answer to the code exchange for '{name}' was lost ({reason}); the code cannot be used twice, so start the authorization again"
@@ -331,8 +350,8 @@ pub enum LifecycleError {
     RefreshBlocked {
         /// The connection.
         name: String,
-        /// The record.
-        failure: crate::lifecycle::RefreshFailure,
+        /// The record (boxed: it is the largest of these errors).
+        failure: Box<crate::lifecycle::RefreshFailure>,
     },
     /// The tokens of a connection registered from a partner application are dead: only
     /// the partner application can obtain new ones.
@@ -424,7 +443,9 @@ impl LifecycleError {
                     connection: on(name),
                 },
             ],
-            E::RefreshOutcomeUnknown { name, .. } => vec![Advice::RefreshLater {
+            E::RefreshOutcomeUnknown { name, .. }
+            | E::OverBudget { name, .. }
+            | E::RetryLater { name, .. } => vec![Advice::RefreshLater {
                 connection: on(name),
             }],
             E::RefreshBlocked { name, failure } => {

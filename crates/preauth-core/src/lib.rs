@@ -15,6 +15,7 @@
 
 pub mod advice;
 pub mod api_keys;
+pub mod budget;
 pub mod clock;
 pub mod connection;
 pub mod connstr;

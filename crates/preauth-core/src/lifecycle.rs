@@ -21,9 +21,10 @@ mod login;
 mod outcome;
 mod refresh;
 mod register;
+mod spending;
 mod status;
 
-pub use failure::{FailureKind, REFRESH_FAILED_KEY, RefreshFailure};
+pub use failure::{FailureClass, FailureKind, REFRESH_FAILED_KEY, RefreshFailure, Retry};
 pub use handle::{AccessGrant, Lifecycle};
 
 pub use outcome::{KeepAliveEvent, KeepAliveOutcome, KeepAliveReport};

@@ -218,7 +218,22 @@ async fn after_a_lost_answer_one_automatic_try_then_none() {
         matches!(err, LifecycleError::RefreshOutcomeUnknown { .. }),
         "{err}"
     );
-    assert_eq!(record(&store).map(|r| r.kind), Some(FailureKind::Lost));
+    let lost = record(&store).expect("a record");
+    assert_eq!(lost.kind, FailureKind::Lost);
+    let next_try = lost.next_try().expect("a next try");
+
+    // Until the backoff has passed, nothing is sent.
+    let waiting = lc.ensure_access_token("acme").await.expect_err("waiting");
+    assert!(
+        matches!(waiting, LifecycleError::RetryLater { .. }),
+        "{waiting}"
+    );
+    assert_eq!(sb.counters().faults_applied, 1, "one call was sent");
+    let wait = next_try
+        .duration_since(sb.clock().now())
+        .unwrap_or_default();
+    assert!(wait <= std::time::Duration::from_secs(30), "{wait:?}");
+    sb.clock().advance(wait + std::time::Duration::from_secs(1));
 
     // Lost again on that one try: no more automatic tries.
     sb.inject(Fault::Http500);

@@ -87,6 +87,9 @@ async fn a_chain_of_100_rotations_across_the_virtual_clock() {
     assert_eq!(status.state, TokenState::Valid);
 }
 
+/// Longer than the first wait after a lost answer (at most 30 s).
+const PAST_FIRST_BACKOFF: std::time::Duration = std::time::Duration::from_secs(31);
+
 #[tokio::test]
 async fn a_lost_answer_is_reported_and_the_spent_token_not_sent_again() {
     let sb = sandbox().await;
@@ -121,7 +124,9 @@ async fn a_lost_answer_is_reported_and_the_spent_token_not_sent_again() {
         sent,
         "the store keeps what it had"
     );
-    // Asked again, the platform says the token was spent: a clear, final message.
+    // Asked again after the backoff, the platform says the token was spent: a clear,
+    // final message.
+    sb.clock().advance(PAST_FIRST_BACKOFF);
     let err = lc.ensure_access_token("acme").await.expect_err("spent");
     assert!(
         matches!(err, LifecycleError::RefreshTokenSpent { .. }),
@@ -142,6 +147,7 @@ async fn server_errors_and_unreadable_answers_are_told_apart() {
         matches!(err, LifecycleError::RefreshOutcomeUnknown { .. }),
         "{err}"
     );
+    sb.clock().advance(PAST_FIRST_BACKOFF);
     sb.inject(Fault::PlainText400);
     let err = lc
         .ensure_access_token("acme")

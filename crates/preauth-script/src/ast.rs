@@ -266,6 +266,20 @@ pub enum StatementKind {
     },
     /// `show api keys`: the keys' names, scopes, networks and creation times.
     ShowApiKeys,
+    /// `show limits`: the token-endpoint limits of the platforms and what the budget
+    /// ledger counted today.
+    ShowLimits,
+    /// `alter app '<client id>' set token calls per day <N>, reserve <P> percent`: an
+    /// app the platform exempted from its usual budget, and the share of its day's calls
+    /// that background work leaves to interactive use.
+    AlterApp {
+        /// The app's client id.
+        client_id: String,
+        /// Calls a day, when given.
+        calls_per_day: Option<u32>,
+        /// The reserve in percent, when given.
+        reserve_percent: Option<u32>,
+    },
     /// `drop api key '<name>'`: revoke a key.
     DropApiKey {
         /// The key's name.
@@ -366,6 +380,8 @@ impl StatementKind {
             | Self::DropMachine { .. }
             | Self::CreateApiKey { .. }
             | Self::ShowApiKeys
+            | Self::ShowLimits
+            | Self::AlterApp { .. }
             | Self::DropApiKey { .. }
             | Self::CreateWebhook { .. }
             | Self::ShowWebhooks

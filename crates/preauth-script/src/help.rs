@@ -242,6 +242,18 @@ pub static STATEMENTS: &[StatementHelp] = &[
         "show api keys",
     ),
     entry(
+        "show limits",
+        "show limits",
+        "the platforms' token-endpoint limits, and each app's calls today and errors in the last hour as the budget ledger counted them",
+        "show limits",
+    ),
+    entry(
+        "alter app",
+        "alter app 'client id' set token calls per day N|reserve P percent [, …]",
+        "let an app that the platform exempted make N token-endpoint calls a day instead of the platform's budget, or change the share background work leaves to interactive use (default 20 %); kept in the store, for every machine",
+        "alter app '{b81cc4de-d192-400e-bcb4-09254394c52a}' set token calls per day 1000",
+    ),
+    entry(
         "drop api key",
         "drop api key 'name'",
         "revoke an API key of preauth serve, at once",
@@ -296,14 +308,17 @@ pub static KINDS: &[(&str, &str)] = &[
         "finish a login with the URL the browser landed on",
     ),
     ("register", "store tokens obtained elsewhere (the OEM flow)"),
-    ("alter", "change a stored connection's app settings"),
+    (
+        "alter",
+        "change a connection's app settings, or an exempted app's token budget",
+    ),
     (
         "refresh",
         "refresh a connection's tokens, or those of all that are due",
     ),
     (
         "show",
-        "connections, platforms, an access token, machines, API keys, webhooks",
+        "connections, platforms, a token, machines, API keys, webhooks, limits",
     ),
     ("check", "the monitoring status of every refresh token"),
     ("export", "print a connection's settings file"),

@@ -7,6 +7,7 @@
 
 mod api_keys;
 mod authorize;
+mod budget;
 mod connections;
 mod environment;
 mod exec_error;
@@ -280,6 +281,12 @@ impl Interpreter {
                 networks,
             } => api_keys::create(&self.env, name, *scope, networks)?,
             K::ShowApiKeys => api_keys::show(&self.env)?,
+            K::ShowLimits => budget::show(&self.env)?,
+            K::AlterApp {
+                client_id,
+                calls_per_day,
+                reserve_percent,
+            } => budget::set(&self.env, client_id, *calls_per_day, *reserve_percent)?,
             K::DropApiKey { name } => api_keys::drop(&self.env, name)?,
             K::CreateWebhook {
                 name,

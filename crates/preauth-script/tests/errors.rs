@@ -30,7 +30,7 @@ fn unknown_statement_without_a_near_keyword_has_no_help() {
 fn misspelt_keyword_inside_a_statement() {
     assert_eq!(
         rendered("show platforms; show conections;"),
-        "job.sql:1:22: expected 'connection', 'connections', 'api', 'platform', 'platforms', 'access', 'machines', 'webhook' or 'webhooks', found 'conections'\n  |\n1 | show platforms; show conections\n  |                      ^\n  = help: did you mean 'connections'?"
+        "job.sql:1:22: expected 'connection', 'connections', 'api', 'platform', 'platforms', 'access', 'limits', 'machines', 'webhook' or 'webhooks', found 'conections'\n  |\n1 | show platforms; show conections\n  |                      ^\n  = help: did you mean 'connections'?"
     );
     assert_eq!(
         rendered("local on error exit sucess"),
@@ -58,7 +58,7 @@ fn missing_semicolon_between_statements_is_hinted() {
 fn incomplete_statement_points_at_its_end() {
     assert_eq!(
         rendered("show"),
-        "job.sql:1:5: expected 'connection', 'connections', 'api', 'platform', 'platforms', 'access', 'machines', 'webhook' or 'webhooks', found the end of the statement\n  |\n1 | show\n  |     ^"
+        "job.sql:1:5: expected 'connection', 'connections', 'api', 'platform', 'platforms', 'access', 'limits', 'machines', 'webhook' or 'webhooks', found the end of the statement\n  |\n1 | show\n  |     ^"
     );
     assert_eq!(
         rendered("local\n"),

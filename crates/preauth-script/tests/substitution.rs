@@ -171,6 +171,6 @@ fn a_parse_error_after_substitution_shows_the_substituted_line() {
     let error = raws[1].substitute_and_parse(&defines).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "-c:1:22: expected 'connection', 'connections', 'api', 'platform', 'platforms', 'access', 'machines', 'webhook' or 'webhooks', found 'conections'\n  |\n1 | show platforms; show conections\n  |                      ^\n  = help: did you mean 'connections'?"
+        "-c:1:22: expected 'connection', 'connections', 'api', 'platform', 'platforms', 'access', 'limits', 'machines', 'webhook' or 'webhooks', found 'conections'\n  |\n1 | show platforms; show conections\n  |                      ^\n  = help: did you mean 'connections'?"
     );
 }

@@ -307,7 +307,9 @@ impl From<LifecycleError> for ApiError {
             }
             E::NotAuthorized { .. } => (StatusCode::CONFLICT, "not_authorized"),
             E::HeldElsewhere { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
-            E::RateLimited { .. } => (StatusCode::SERVICE_UNAVAILABLE, "platform_rate_limited"),
+            E::RateLimited { .. } | E::OverBudget { .. } | E::RetryLater { .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "platform_rate_limited")
+            }
             E::Unreachable { .. }
             | E::RefreshOutcomeUnknown { .. }
             | E::CodeOutcomeUnknown { .. }

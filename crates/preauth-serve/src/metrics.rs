@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use preauth_core::lifecycle::FailureClass;
 use preauth_core::monitor::{CheckState, Tally};
 
 use crate::keep_alive::{Pass, Watch};
@@ -79,6 +80,32 @@ impl Counters {
                 state.to_string().to_lowercase(),
                 tally.count(state)
             );
+        }
+        metric(
+            &mut out,
+            "preauth_refresh_failures",
+            "gauge",
+            "Connections whose last refresh failed, by class: permanent (a person must act) or transient (tried again automatically).",
+        );
+        for class in [FailureClass::Permanent, FailureClass::Transient] {
+            let _ = writeln!(
+                out,
+                "preauth_refresh_failures{{class=\"{}\"}} {}",
+                class.word(),
+                tally.failures(class)
+            );
+        }
+        if let Some(at) = tally.first_next_try {
+            metric(
+                &mut out,
+                "preauth_refresh_next_try_timestamp_seconds",
+                "gauge",
+                "When the first automatic try after a transient failure is due (Unix time).",
+            );
+            let at = at
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let _ = writeln!(out, "preauth_refresh_next_try_timestamp_seconds {at}");
         }
         if let Some(at) = tally.first_refresh_expiry {
             metric(
@@ -211,6 +238,7 @@ mod tests {
         let up = Counters::default().render(&Tally::default(), SystemTime::now());
         assert!(up.contains("preauth_store_up 1"), "{up}");
         assert!(!up.contains("keep_alive"), "no keep-alive, no gauges: {up}");
+        assert!(!up.contains("next_try"), "{up}");
     }
 
     #[test]
@@ -255,5 +283,29 @@ mod tests {
             "{down}"
         );
         assert!(!down.contains("last_run"), "{down}");
+    }
+
+    #[test]
+    fn refresh_failures_are_shown_by_class_with_the_first_next_try() {
+        let tally = Tally {
+            failures: [2, 1],
+            first_next_try: Some(
+                SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000),
+            ),
+            ..Tally::default()
+        };
+        let text = Counters::default().render(&tally, SystemTime::now());
+        assert!(
+            text.contains("preauth_refresh_failures{class=\"permanent\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("preauth_refresh_failures{class=\"transient\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("preauth_refresh_next_try_timestamp_seconds 1800000000"),
+            "{text}"
+        );
     }
 }

@@ -2,17 +2,19 @@
 //! the connection (key `preauth-refresh-failed`) so that monitoring sees a broken chain
 //! and nothing sends a refresh token known to be dead.
 //!
-//! Stored as one line, `<RFC 3339 time> <kind>[+<advice code>…] <token tag> <sentence>`, for
+//! Stored as one line, `<RFC 3339 time> <kind>[@<attempt>@<next try>][+<advice code>…] <token tag> <sentence>`, for
 //! example `2026-11-23T10:00:00Z refused+log_in_again 3f9a0c1b7e2d the refresh token of 'acme'
 //! was already used …`: the advice is kept as codes (see [`crate::advice::Advice::code`]),
 //! which every front end puts in its own terms; the sentence says what happened.
 //! The token tag is the start of the SHA-256 of the refresh token the record is about
 //! (never the token): a record only blocks while that same token is stored, so a new
 //! login, a new registration or a hand-edited token is never held back by an old record.
+//! A transient failure (`transient`, and a lost answer) carries its failed tries in a row
+//! and the time of the next automatic try.
 //! This module is the only place that writes or reads the line.
 
 use std::fmt;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
@@ -36,7 +38,36 @@ pub enum FailureKind {
     /// The platform answered with new tokens that could not be stored: the stored
     /// refresh token is spent and only a new login helps.
     NotStored,
+    /// The request never reached the platform (network error, connection refused), or
+    /// the platform asked to come back later (429 with `Retry-After`): the refresh token
+    /// is unspent and automatic tries go on after a backoff.
+    Transient,
 }
+
+/// The two classes of failure: one that automatic tries cannot repair, and one they may,
+/// after [`RefreshFailure::next_try`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// Stop sending; a person must act (a new login, new credentials, a forced refresh).
+    Permanent = 0,
+    /// Try again automatically after the backoff.
+    Transient = 1,
+}
+
+impl FailureClass {
+    /// `permanent` or `transient`.
+    pub fn word(self) -> &'static str {
+        match self {
+            FailureClass::Permanent => "permanent",
+            FailureClass::Transient => "transient",
+        }
+    }
+}
+
+/// The first wait after a passing failure; each further one doubles it.
+const FIRST_BACKOFF: Duration = Duration::from_secs(30);
+/// The longest wait between automatic tries.
+const LONGEST_BACKOFF: Duration = Duration::from_secs(3600);
 
 impl FailureKind {
     fn word(self) -> &'static str {
@@ -45,6 +76,7 @@ impl FailureKind {
             FailureKind::Lost => "lost",
             FailureKind::LostAgain => "lost-again",
             FailureKind::NotStored => "not-stored",
+            FailureKind::Transient => "transient",
         }
     }
 
@@ -54,6 +86,7 @@ impl FailureKind {
             FailureKind::Lost,
             FailureKind::LostAgain,
             FailureKind::NotStored,
+            FailureKind::Transient,
         ]
         .into_iter()
         .find(|k| k.word() == word)
@@ -61,7 +94,18 @@ impl FailureKind {
 
     /// Whether a refresh with the same token may still be sent without `force`.
     pub fn allows_automatic_try(self) -> bool {
-        matches!(self, FailureKind::Lost)
+        self.class() == FailureClass::Transient
+    }
+
+    /// Its class: a lost answer and a passing failure are transient (one more try, or
+    /// tries, after a backoff); everything else is permanent.
+    pub fn class(self) -> FailureClass {
+        match self {
+            FailureKind::Lost | FailureKind::Transient => FailureClass::Transient,
+            FailureKind::Refused | FailureKind::LostAgain | FailureKind::NotStored => {
+                FailureClass::Permanent
+            }
+        }
     }
 }
 
@@ -78,6 +122,66 @@ pub struct RefreshFailure {
     pub message: String,
     /// The codes of the advice that repairs it ([`crate::advice::Advice::code`]).
     pub advice: Vec<String>,
+    /// For a transient failure: how many tries failed in a row, and when the next
+    /// automatic one is.
+    pub retry: Option<Retry>,
+}
+
+/// The backoff after transient failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// Failed tries in a row (1 after the first).
+    pub attempt: u32,
+    /// No automatic try before this.
+    pub next_try: SystemTime,
+}
+
+impl Retry {
+    /// The retry after failed try number `attempt` at `now`: 30 s doubled per try up to
+    /// an hour, less up to half of it at random (so that many connections that failed
+    /// together do not try again together), and not after `useful_until` (when the
+    /// tokens stop being useful: later tries could not help); or at `not_before`, when
+    /// the platform said when (`Retry-After`).
+    pub fn after(
+        attempt: u32,
+        now: SystemTime,
+        not_before: Option<SystemTime>,
+        useful_until: Option<SystemTime>,
+    ) -> Retry {
+        // The platform's own word (429 with `Retry-After`) decides.
+        if let Some(next_try) = not_before {
+            return Retry { attempt, next_try };
+        }
+        let doubled = FIRST_BACKOFF.saturating_mul(1 << attempt.saturating_sub(1).min(16));
+        let full = doubled.min(LONGEST_BACKOFF);
+        let mut random = [0u8; 2];
+        let _ = getrandom::fill(&mut random);
+        let share = f64::from(u16::from_le_bytes(random)) / f64::from(u16::MAX);
+        let wait = full.mul_f64(1.0 - share / 2.0);
+        let mut next_try = now + wait;
+        if let Some(until) = useful_until.filter(|u| *u > now) {
+            next_try = next_try.min(until);
+        }
+        if let Some(at) = not_before {
+            next_try = next_try.max(at);
+        }
+        Retry { attempt, next_try }
+    }
+
+    fn word(&self) -> String {
+        format!(
+            "@{}@{}",
+            self.attempt,
+            humantime::format_rfc3339_seconds(self.next_try)
+        )
+    }
+
+    fn parse(attempt: &str, next_try: &str) -> Option<Retry> {
+        Some(Retry {
+            attempt: attempt.parse().ok()?,
+            next_try: humantime::parse_rfc3339(next_try).ok()?,
+        })
+    }
 }
 
 /// Hex digits of the token's SHA-256 kept in a record: enough to tell tokens apart,
@@ -98,7 +202,19 @@ impl RefreshFailure {
             token_tag: token.map(tag),
             message: message.replace(['\n', '\r'], " "),
             advice: Vec::new(),
+            retry: None,
         }
+    }
+
+    /// This record with its `retry`.
+    pub fn with_retry(mut self, retry: Retry) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// When the next automatic try is, for a transient failure.
+    pub fn next_try(&self) -> Option<SystemTime> {
+        self.retry.map(|r| r.next_try)
     }
 
     /// This record with `advice` kept as its codes.
@@ -163,7 +279,12 @@ impl RefreshFailure {
         let at = words.next().and_then(|w| humantime::parse_rfc3339(w).ok());
         let rest: Vec<&str> = words.collect();
         let mut kind_and_advice = rest.first().map(|w| w.split('+')).into_iter().flatten();
-        let kind = kind_and_advice.next().and_then(FailureKind::from_word);
+        let mut kind_and_retry = kind_and_advice.next().unwrap_or_default().split('@');
+        let kind = kind_and_retry.next().and_then(FailureKind::from_word);
+        let retry = match (kind_and_retry.next(), kind_and_retry.next()) {
+            (Some(attempt), Some(next_try)) => Retry::parse(attempt, next_try),
+            _ => None,
+        };
         let advice = kind_and_advice.map(str::to_string).collect();
         match (at, kind, rest.as_slice()) {
             (Some(at), Some(kind), [_, tag, message]) => RefreshFailure {
@@ -172,6 +293,7 @@ impl RefreshFailure {
                 token_tag: (*tag != "-").then(|| tag.to_string()),
                 message: message.to_string(),
                 advice,
+                retry,
             },
             (at, _, _) => RefreshFailure {
                 at: at.unwrap_or(SystemTime::UNIX_EPOCH),
@@ -182,6 +304,7 @@ impl RefreshFailure {
                     None => line.to_string(),
                 },
                 advice: Vec::new(),
+                retry: None,
             },
         }
     }
@@ -195,6 +318,9 @@ impl fmt::Display for RefreshFailure {
             humantime::format_rfc3339_seconds(self.at),
             self.kind.word()
         )?;
+        if let Some(retry) = &self.retry {
+            write!(f, "{}", retry.word())?;
+        }
         for code in &self.advice {
             write!(f, "+{code}")?;
         }
@@ -227,7 +353,6 @@ fn tag(token: &RefreshToken) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn at() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_793_613_600)
@@ -260,8 +385,51 @@ mod tests {
     }
 
     #[test]
-    fn only_a_lost_answer_allows_another_automatic_try() {
+    fn a_transient_record_round_trips_with_its_next_try() {
+        let token = RefreshToken::new("t");
+        let record = RefreshFailure::new(at(), FailureKind::Transient, Some(&token), "x".into())
+            .with_retry(Retry {
+                attempt: 3,
+                next_try: at() + Duration::from_secs(120),
+            })
+            .with_advice(&[crate::advice::Advice::RefreshLater {
+                connection: "a".into(),
+            }]);
+        let line = record.to_string();
+        assert!(
+            line.starts_with("2026-11-02T10:00:00Z transient@3@2026-11-02T10:02:00Z+"),
+            "{line}"
+        );
+        assert_eq!(RefreshFailure::parse(&line), record);
+        assert_eq!(record.kind.class(), FailureClass::Transient);
+    }
+
+    #[test]
+    fn the_backoff_doubles_with_jitter_up_to_an_hour_within_the_tokens_usefulness() {
+        for attempt in 1..=10 {
+            let full = (30u64 << (attempt - 1)).min(3600);
+            let wait = Retry::after(attempt, at(), None, None)
+                .next_try
+                .duration_since(at())
+                .expect("later")
+                .as_secs();
+            assert!(
+                wait >= full / 2 && wait <= full,
+                "{attempt}: {wait} of {full}"
+            );
+        }
+        let useful = at() + Duration::from_secs(40);
+        let capped = Retry::after(9, at(), None, Some(useful));
+        assert_eq!(capped.next_try, useful);
+        let retry_after = at() + Duration::from_secs(7200);
+        let told = Retry::after(1, at(), Some(retry_after), None);
+        assert_eq!(told.next_try, retry_after);
+    }
+
+    #[test]
+    fn only_a_lost_answer_or_a_passing_failure_allows_another_automatic_try() {
         assert!(FailureKind::Lost.allows_automatic_try());
+        assert!(FailureKind::Transient.allows_automatic_try());
         for kind in [
             FailureKind::Refused,
             FailureKind::LostAgain,

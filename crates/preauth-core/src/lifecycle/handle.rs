@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use super::status::{ConnectionStatus, connection_status};
 use crate::clock::Clock;
 use crate::connection::{Connection, fold_name};
+use crate::documents::Documents;
 use crate::error::LifecycleError;
 use crate::platform::{Platform, Registry};
 use crate::secret::{AccessToken, RefreshToken};
@@ -28,6 +29,9 @@ pub struct AccessGrant {
     pub platform: Arc<Platform>,
     /// Whether this call refreshed it (rather than finding a valid one stored).
     pub refreshed: bool,
+    /// What the refresh counted in the budget ledger (`None`: no refresh, or a store
+    /// without a ledger).
+    pub spent: Option<crate::budget::Spent>,
 }
 
 /// When a stored access token is refreshed.
@@ -58,6 +62,8 @@ pub(super) struct Inner {
     pub(super) registry: Registry,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) http: TokenClient,
+    /// Where the budget ledger is kept ([`crate::budget`]): the store's documents.
+    pub(super) ledger: Option<Arc<dyn Documents>>,
     /// In-process locks per connection (by [`fold_name`]), taken before the store's lock,
     /// so that tasks of one process wanting the same connection queue here instead of
     /// each occupying a blocking thread on the store's lock.
@@ -73,12 +79,27 @@ impl std::fmt::Debug for Lifecycle {
 }
 
 impl Lifecycle {
-    /// A lifecycle over `store`, knowing the platforms in `registry`.
+    /// A lifecycle over `store`, knowing the platforms in `registry`, with the budget
+    /// ledger in the store's own documents, if it keeps any.
     pub fn new(
         store: Arc<dyn Store>,
         registry: Registry,
         clock: Arc<dyn Clock>,
         http: TokenClient,
+    ) -> Lifecycle {
+        let ledger = store.documents();
+        Lifecycle::with_ledger(store, registry, clock, http, ledger)
+    }
+
+    /// A lifecycle over `store` that keeps the budget ledger in `ledger` (the documents
+    /// that go with the store: a settings folder's files, or the shared store's own;
+    /// `None`: no ledger, nothing counted).
+    pub fn with_ledger(
+        store: Arc<dyn Store>,
+        registry: Registry,
+        clock: Arc<dyn Clock>,
+        http: TokenClient,
+        ledger: Option<Arc<dyn Documents>>,
     ) -> Lifecycle {
         Lifecycle {
             inner: Arc::new(Inner {
@@ -86,6 +107,7 @@ impl Lifecycle {
                 registry,
                 clock,
                 http,
+                ledger,
                 local: Mutex::new(HashMap::new()),
                 sink: OnceLock::new(),
             }),
@@ -95,6 +117,11 @@ impl Lifecycle {
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    /// Where the budget ledger is kept (`None`: nothing is counted).
+    pub fn ledger(&self) -> Option<&Arc<dyn Documents>> {
+        self.inner.ledger.as_ref()
     }
 
     /// The platform registry.
@@ -179,5 +206,6 @@ pub(super) fn grant(
         connection,
         platform,
         refreshed,
+        spent: None,
     }
 }

@@ -84,7 +84,7 @@ impl Lifecycle {
                 RefreshFailure::blocking(c).map(|failure| {
                     LifecycleError::RefreshBlocked {
                         name: c.name.clone(),
-                        failure,
+                        failure: Box::new(failure),
                     }
                     .for_connection(c)
                 })
@@ -203,6 +203,7 @@ impl Lifecycle {
             {
                 Ok((grant, true)) => {
                     return KeepAliveOutcome::Refreshed {
+                        budget_low: grant.spent.is_some_and(|s| s.budget_low),
                         refresh_token_expires_at: grant
                             .connection
                             .tokens

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::failure::{self, RefreshFailure};
 use super::handle::{Lifecycle, blocking};
 use super::refresh::{set_extra, tokens_from};
+use crate::budget::Caller;
 use crate::connection::{CLUSTER_URL_KEY, Connection};
 use crate::error::LifecycleError;
 use crate::flow::{self, Callback, FlowError, StartedAuthorization};
@@ -55,6 +56,7 @@ impl Lifecycle {
             }
             Callback::Code { code, .. } => code,
         };
+        self.spend(&connection, &platform, Caller::Person).await?;
         let response = self
             .inner
             .http
@@ -64,8 +66,11 @@ impl Lifecycle {
                 &code,
                 pending.pkce_verifier.as_ref(),
             )
-            .await
-            .map_err(|e| self.token_error(&connection, Grant::Code, e))?;
+            .await;
+        if let Err(e) = &response {
+            self.note_answer(&connection, &platform, e).await;
+        }
+        let response = response.map_err(|e| self.token_error(&connection, Grant::Code, e))?;
         if let Some(claims) = &response.id_token {
             flow::check_id_token(&platform, &connection, pending.nonce.as_deref(), claims)?;
         }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::failure::{self, FailureKind, RefreshFailure};
+use super::failure::{self, FailureKind, RefreshFailure, Retry};
 use super::handle::{AccessGrant, Lifecycle, Need, blocking, grant};
 use super::outcome::left_alone;
 use super::status::{needs_refresh, refresh_token_expiry};
@@ -140,9 +140,28 @@ impl Lifecycle {
         {
             return Err(LifecycleError::RefreshBlocked {
                 name: connection.name,
-                failure: failure.clone(),
+                failure: Box::new(failure),
             });
         }
+        // After a passing failure, automatic tries wait for the backoff; a caller that
+        // needs a token gets the stored one while it still works.
+        if let Some(next_try) = previous
+            .as_ref()
+            .and_then(RefreshFailure::next_try)
+            .filter(|at| *at > now && !matches!(need, Need::Force))
+        {
+            if matches!(need, Need::IfNeeded) && tokens.access_token_expires_at > now {
+                return Ok((grant(connection, platform, false), false));
+            }
+            return Err(LifecycleError::RetryLater {
+                name: connection.name,
+                next_try,
+                reason: previous.map(|f| f.message).unwrap_or_default(),
+            });
+        }
+        // The ledger decides and counts before anything else is touched, so that a
+        // refused call changes nothing but the ledger.
+        let spent = self.spend(&connection, &platform, need.caller()).await?;
         let ready;
         (locked, ready) = {
             let connection = connection.clone();
@@ -163,6 +182,9 @@ impl Lifecycle {
             .http
             .refresh(&platform, &connection, &refresh_token)
             .await;
+        if let Err(e) = &answer {
+            self.note_answer(&connection, &platform, e).await;
+        }
         let (error, kind) = match answer {
             Ok(response) => {
                 let mut updated = connection.clone();
@@ -178,7 +200,9 @@ impl Lifecycle {
                 match saved {
                     Ok(()) => {
                         self.emit_recovered(previous.as_ref(), &updated).await;
-                        return Ok((grant(updated, platform, true), true));
+                        let mut refreshed = grant(updated, platform, true);
+                        refreshed.spent = spent;
+                        return Ok((refreshed, true));
                     }
                     Err(source @ StoreError::Spooled { .. }) => {
                         return Err(LifecycleError::TokensSpooled {
@@ -196,7 +220,7 @@ impl Lifecycle {
                 }
             }
             Err(e) if e.grant_may_be_spent() => {
-                let kind = match previous.map(|f| f.kind) {
+                let kind = match previous.as_ref().map(|f| f.kind) {
                     Some(FailureKind::Lost) => FailureKind::LostAgain,
                     _ => FailureKind::Lost,
                 };
@@ -232,6 +256,14 @@ impl Lifecycle {
                     FailureKind::Refused,
                 )
             }
+            Err(e) if is_passing(&e) => {
+                // A lost answer before stays one: its token may be spent.
+                let kind = match previous.as_ref().map(|f| f.kind) {
+                    Some(FailureKind::Lost) => FailureKind::Lost,
+                    _ => FailureKind::Transient,
+                };
+                (self.token_error(&connection, Grant::Refresh, e), kind)
+            }
             Err(e) => (
                 self.token_error(&connection, Grant::Refresh, e),
                 FailureKind::Refused,
@@ -239,10 +271,28 @@ impl Lifecycle {
         };
         // The record says what happened and its advice as codes; whose new tokens repair
         // it (a login here, the partner's) is decided where it is shown.
-        if error.is_lasting() {
-            let record =
-                RefreshFailure::new(self.now(), kind, Some(&refresh_token), error.to_string())
+        // A passing failure is recorded too, with its next try (also after a lost
+        // answer, which keeps its kind).
+        if error.is_lasting() || kind.allows_automatic_try() {
+            let now = self.now();
+            let mut record =
+                RefreshFailure::new(now, kind, Some(&refresh_token), error.to_string())
                     .with_advice(&error.advice());
+            if kind.allows_automatic_try() {
+                let attempt = previous
+                    .as_ref()
+                    .and_then(|f| f.retry)
+                    .map_or(1, |r| r.attempt.saturating_add(1));
+                let not_before = match &error {
+                    LifecycleError::RateLimited { retry_at, .. } => *retry_at,
+                    _ => None,
+                };
+                // Past the refresh token's end (or the access token's, if later) no
+                // try can help; a refresh token without a known end bounds nothing.
+                let useful_until = refresh_token_expiry(&platform, &tokens)
+                    .map(|end| end.max(tokens.access_token_expires_at));
+                record = record.with_retry(Retry::after(attempt, now, not_before, useful_until));
+            }
             self.record_failure(locked, record.clone()).await;
             self.emit_refresh_failed(&subject, &record).await;
         }
@@ -260,6 +310,16 @@ impl Lifecycle {
             Ok(())
         })
         .await;
+    }
+}
+
+/// Whether a refresh failed for a passing reason that left its refresh token unspent:
+/// it never reached the platform, or the platform asked to come back later (429).
+fn is_passing(error: &TokenError) -> bool {
+    match error {
+        TokenError::NotSent { .. } => true,
+        TokenError::Refused(r) => matches!(r.kind, RefusalKind::RateLimited { .. }),
+        _ => false,
     }
 }
 

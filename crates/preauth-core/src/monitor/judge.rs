@@ -7,7 +7,9 @@ use std::time::{Duration, SystemTime};
 use crate::advice::Advice;
 use crate::connection::Connection;
 use crate::error::{When, is_registered};
-use crate::lifecycle::{ConnectionStatus, RefreshFailure, TokenState, connection_status};
+use crate::lifecycle::{
+    ConnectionStatus, FailureClass, FailureKind, RefreshFailure, TokenState, connection_status,
+};
 use crate::platform::Registry;
 use crate::store::{Listed, Listing, Store, StoreError};
 
@@ -82,6 +84,10 @@ pub struct ConnectionCheck {
     /// The platform refused the refresh token: the chain is broken (counted as failed,
     /// not expiring, whatever its expiry).
     pub refused: bool,
+    /// The class of the recorded refresh failure, if any.
+    pub failure_class: Option<FailureClass>,
+    /// When the next automatic try is, after a transient failure.
+    pub next_try: Option<SystemTime>,
     /// What repairs it, for a front end to put in its own terms.
     pub advice: Vec<Advice>,
 }
@@ -162,13 +168,25 @@ fn check_one(
                     reason: format!("unknown platform '{}'", connection.platform),
                     refresh_token_expires_at: None,
                     refused: false,
+                    failure_class: None,
+                    next_try: None,
                     advice: Vec::new(),
                 };
             };
             let status = connection_status(&platform, &connection, now);
             // A recorded failure outweighs the dates: the token chain is broken, not
             // expiring (so it counts as failed, not expiring).
+            let recorded = RefreshFailure::of(&connection);
+            let (failure_class, next_try) = (
+                recorded.as_ref().map(|f| f.kind.class()),
+                recorded.as_ref().and_then(RefreshFailure::next_try),
+            );
             let (state, reason, refused, advice) = match refresh_failure(&connection) {
+                // A passing failure is a warning while automatic tries go on.
+                Some(failure) if recorded.is_some_and(|f| f.kind == FailureKind::Transient) => {
+                    let advice = recorded_advice(&connection);
+                    (CheckState::Warning, failure, false, advice)
+                }
                 Some(failure) => {
                     let advice = recorded_advice(&connection);
                     (CheckState::Critical, failure, true, advice)
@@ -193,6 +211,8 @@ fn check_one(
                 reason,
                 refresh_token_expires_at: status.refresh_token_expires_at,
                 refused,
+                failure_class,
+                next_try,
                 advice,
             }
         }
@@ -203,6 +223,8 @@ fn check_one(
             reason: error.to_string(),
             refresh_token_expires_at: None,
             refused: false,
+            failure_class: None,
+            next_try: None,
             advice: Vec::new(),
         },
     }
@@ -217,16 +239,27 @@ fn check_problem(problem: StoreError) -> ConnectionCheck {
         reason: problem.to_string(),
         refresh_token_expires_at: None,
         refused: false,
+        failure_class: None,
+        next_try: None,
         advice: Vec::new(),
     }
 }
 
 /// The refresh failure the lifecycle recorded in the connection, as a phrase:
-/// `last refresh failed at 2026-11-23 10:00:00 UTC: the refresh token of 'x' was already used …`.
+/// `last refresh failed at 2026-11-23 10:00:00 UTC (permanent failure): the refresh token of
+/// 'x' was already used …`; a transient one names its try and the next automatic one.
 pub fn refresh_failure(connection: &Connection) -> Option<String> {
     let failure = RefreshFailure::of(connection)?;
+    let class = failure.kind.class().word();
+    let retry = failure.retry.map_or(String::new(), |r| {
+        format!(
+            ", try {}, next automatic try at {}",
+            r.attempt,
+            When(r.next_try)
+        )
+    });
     Some(format!(
-        "last refresh failed at {}: {}",
+        "last refresh failed at {} ({class} failure{retry}): {}",
         When(failure.at),
         failure.message
     ))

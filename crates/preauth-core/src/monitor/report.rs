@@ -3,6 +3,7 @@
 
 use super::judge::{CheckReport, CheckState, ConnectionCheck};
 use crate::advice::Advice;
+use crate::lifecycle::FailureClass;
 
 impl CheckReport {
     /// The worst verdict. A connection known to be broken (CRITICAL) outweighs a file
@@ -25,7 +26,9 @@ impl CheckReport {
             .connections
             .iter()
             .filter(|c| {
-                c.state != CheckState::Ok && c.refresh_token_expires_at.is_some() && !c.refused
+                c.state != CheckState::Ok
+                    && c.refresh_token_expires_at.is_some()
+                    && c.failure_class.is_none()
             })
             .count();
         let failed = self
@@ -89,7 +92,8 @@ impl CheckReport {
 
     /// The report for programs, one JSON object: the overall `state`, the plugin status
     /// line as `summary`, and each connection's name, platform, state, whole reason,
-    /// refresh-token expiry (RFC 3339, or null) and whether its refresh was refused.
+    /// refresh-token expiry (RFC 3339, or null), whether its refresh was refused, and the
+    /// class of a recorded refresh failure (`permanent`, `transient`) with the next try.
     /// What `preauth check --format json`, `check connections` in JSON and
     /// `/api/v1/check` print.
     pub fn to_json(&self) -> serde_json::Value {
@@ -106,6 +110,10 @@ impl CheckReport {
                         .refresh_token_expires_at
                         .map(|at| humantime::format_rfc3339_seconds(at).to_string()),
                     "refresh_refused": c.refused,
+                    "failure_class": c.failure_class.map(FailureClass::word),
+                    "next_try": c
+                        .next_try
+                        .map(|at| humantime::format_rfc3339_seconds(at).to_string()),
                     "advice": c.advice.iter().map(Advice::code).collect::<Vec<_>>(),
                 })
             })
@@ -151,6 +159,8 @@ mod tests {
             reason: format!("last refresh failed at 2027-01-01 10:00:00 UTC: refused; {advice}"),
             refresh_token_expires_at: Some(at(30)),
             refused: true,
+            failure_class: Some(FailureClass::Permanent),
+            next_try: None,
             advice: Vec::new(),
         };
         let report = CheckReport {
@@ -170,6 +180,8 @@ mod tests {
         assert_eq!(json["summary"], line.as_str());
         assert_eq!(json["connections"][4]["name"], "e");
         assert_eq!(json["connections"][4]["refresh_refused"], true);
+        assert_eq!(json["connections"][4]["failure_class"], "permanent");
+        assert_eq!(json["connections"][4]["next_try"], serde_json::Value::Null);
         assert!(
             json["connections"][0]["reason"]
                 .as_str()
@@ -195,6 +207,8 @@ mod tests {
                     reason: "refresh token expires in 5 days (2027-01-20)".into(),
                     refresh_token_expires_at: Some(at(5)),
                     refused: false,
+                    failure_class: None,
+                    next_try: None,
                     advice: Vec::new(),
                 },
                 ConnectionCheck {
@@ -204,6 +218,8 @@ mod tests {
                     reason: "x".into(),
                     refresh_token_expires_at: Some(at(20)),
                     refused: false,
+                    failure_class: None,
+                    next_try: None,
                     advice: Vec::new(),
                 },
             ],

@@ -4,7 +4,7 @@
 use std::time::SystemTime;
 
 use super::judge::{CheckState, Thresholds, judged_state};
-use crate::lifecycle::{RefreshFailure, connection_status};
+use crate::lifecycle::{FailureClass, FailureKind, RefreshFailure, connection_status};
 use crate::platform::Registry;
 use crate::store::{Listed, Store};
 
@@ -17,11 +17,20 @@ pub struct Tally {
     pub by_state: [usize; 4],
     /// The refresh-token expiry that comes first, of those that count one.
     pub first_refresh_expiry: Option<SystemTime>,
+    /// Connections with a recorded refresh failure, by class: permanent, transient.
+    pub failures: [usize; 2],
+    /// The next automatic try that comes first, of the transient failures.
+    pub first_next_try: Option<SystemTime>,
     /// Set when the store itself could not be read.
     pub unknown: Option<String>,
 }
 
 impl Tally {
+    /// How many connections have a recorded refresh failure of `class`.
+    pub fn failures(&self, class: FailureClass) -> usize {
+        self.failures[class as usize]
+    }
+
     /// How many connections are in `state`.
     pub fn count(&self, state: CheckState) -> usize {
         self.by_state
@@ -40,22 +49,14 @@ pub fn tally(
     thresholds: Thresholds,
 ) -> Tally {
     let mut tally = Tally::default();
-    let mut count = |state: CheckState, expiry: Option<SystemTime>| {
-        if let Some(slot) = tally.by_state.get_mut(state as usize) {
-            *slot += 1;
-        }
-        if let Some(at) = expiry {
-            tally.first_refresh_expiry = Some(tally.first_refresh_expiry.map_or(at, |f| f.min(at)));
-        }
-    };
     let read = store.for_each_summary(&mut |listed| {
-        let (state, expiry) = verdict(&listed, registry, now, thresholds);
-        count(state, expiry);
+        let verdict = verdict(&listed, registry, now, thresholds);
+        tally.add(verdict);
     });
     match read {
         Ok(problems) => {
             for _ in problems {
-                count(CheckState::Unknown, None);
+                tally.add(Verdict::state(CheckState::Unknown));
             }
         }
         Err(error) => tally.unknown = Some(error.to_string()),
@@ -63,26 +64,74 @@ pub fn tally(
     tally
 }
 
-/// The state of one listed connection and the refresh-token expiry its check reports,
-/// as the report judges it, without words.
+/// What one connection adds to a tally.
+struct Verdict {
+    state: CheckState,
+    refresh_expiry: Option<SystemTime>,
+    failure: Option<FailureClass>,
+    next_try: Option<SystemTime>,
+}
+
+impl Verdict {
+    fn state(state: CheckState) -> Verdict {
+        Verdict {
+            state,
+            refresh_expiry: None,
+            failure: None,
+            next_try: None,
+        }
+    }
+}
+
+impl Tally {
+    fn add(&mut self, verdict: Verdict) {
+        if let Some(slot) = self.by_state.get_mut(verdict.state as usize) {
+            *slot += 1;
+        }
+        if let Some(class) = verdict.failure {
+            self.failures[class as usize] += 1;
+        }
+        let first = |kept: Option<SystemTime>, at: Option<SystemTime>| match (kept, at) {
+            (Some(k), Some(a)) => Some(k.min(a)),
+            (k, a) => k.or(a),
+        };
+        self.first_refresh_expiry = first(self.first_refresh_expiry, verdict.refresh_expiry);
+        self.first_next_try = first(self.first_next_try, verdict.next_try);
+    }
+}
+
+/// The state of one listed connection, the refresh-token expiry its check reports and
+/// its recorded failure's class and next try, as the report judges it, without words.
 fn verdict(
     listed: &Listed,
     registry: &Registry,
     now: SystemTime,
     thresholds: Thresholds,
-) -> (CheckState, Option<SystemTime>) {
+) -> Verdict {
     let Ok(connection) = &listed.connection else {
-        return (CheckState::Critical, None);
+        return Verdict::state(CheckState::Critical);
     };
     let Some(platform) = registry.get(&connection.platform) else {
-        return (CheckState::Critical, None);
+        return Verdict::state(CheckState::Critical);
     };
-    if RefreshFailure::of(connection).is_some() {
-        return (CheckState::Critical, None);
+    if let Some(failure) = RefreshFailure::of(connection) {
+        // As the report judges: a passing failure is a warning while tries go on.
+        let state = match failure.kind {
+            FailureKind::Transient => CheckState::Warning,
+            _ => CheckState::Critical,
+        };
+        return Verdict {
+            state,
+            refresh_expiry: None,
+            failure: Some(failure.kind.class()),
+            next_try: failure.next_try(),
+        };
     }
     let status = connection_status(&platform, connection, now);
-    (
-        judged_state(&status, now, thresholds),
-        status.refresh_token_expires_at,
-    )
+    Verdict {
+        state: judged_state(&status, now, thresholds),
+        refresh_expiry: status.refresh_token_expires_at,
+        failure: None,
+        next_try: None,
+    }
 }

@@ -45,9 +45,7 @@ pub enum NotifyError {
         reason: String,
     },
     /// A webhook of that name exists.
-    #[error(
-        "a webhook named '{name}' exists already"
-    )]
+    #[error("a webhook named '{name}' exists already")]
     NameTaken {
         /// The name.
         name: String,

@@ -92,6 +92,12 @@ fn element(spec: &GenericPlatform) -> String {
     if spec.refresh_token_rotates {
         attrs.push(("rotatesRefreshTokens", "true".into()));
     }
+    if let Some(calls) = spec.token_calls_per_day {
+        attrs.push(("tokenCallsPerDay", calls.to_string()));
+    }
+    if let Some(errors) = spec.token_errors_per_hour_block {
+        attrs.push(("tokenErrorsPerHourBlock", errors.to_string()));
+    }
     if !spec.extra_authorize_params.is_empty() {
         let params = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(&spec.extra_authorize_params)
@@ -201,12 +207,17 @@ fn platform(e: &BytesStart<'_>) -> Result<Platform, String> {
             "refreshTokenDays" => {
                 spec.refresh_token_lifetime = Some(seconds(&key, &value, 24 * 3600)?)
             }
+            "tokenCallsPerDay" => spec.token_calls_per_day = Some(count(&key, &value)?),
+            "tokenErrorsPerHourBlock" => {
+                spec.token_errors_per_hour_block = Some(count(&key, &value)?)
+            }
             _ => {
                 return Err(format!(
                     "unknown attribute '{key}'; known are id, name, provider, issuer, authorizeUrl, \
                      tokenUrl, meUrl, clientAuth, scopes, pkce, nonce, extraParams, \
                      accessTokenSeconds, refreshWindowSeconds, rotatesRefreshTokens, refreshTokenDays, \
-                     promptConsent, issuesRefreshTokens, requireIss"
+                     promptConsent, issuesRefreshTokens, requireIss, tokenCallsPerDay, \
+                     tokenErrorsPerHourBlock"
                 ));
             }
         }
@@ -238,6 +249,15 @@ fn seconds(key: &str, value: &str, unit: u64) -> Result<Duration, String> {
         .filter(|n| *n > 0)
         .and_then(|n| n.checked_mul(unit))
         .map(Duration::from_secs)
+        .ok_or_else(|| format!("{key} must be a positive whole number, not '{value}'"))
+}
+
+/// A positive whole number (a limit).
+fn count(key: &str, value: &str) -> Result<u32, String> {
+    value
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n > 0)
         .ok_or_else(|| format!("{key} must be a positive whole number, not '{value}'"))
 }
 
@@ -301,17 +321,29 @@ mod tests {
         spec.scopes = vec!["openid".into(), "offline_access".into()];
         spec.consent_for_offline_access = false;
         spec.issues_refresh_tokens = false;
+        spec.token_calls_per_day = Some(500);
+        spec.token_errors_per_hour_block = Some(20);
         append(&crate::documents::FolderDocuments::new(dir.path()), &spec).expect("written");
         let text = std::fs::read_to_string(&path).expect("read");
         assert!(text.contains("promptConsent=\"false\""), "{text}");
         let read = parse(&text, &path).expect("parses");
         assert!(!read[0].issues_refresh_tokens);
+        assert_eq!(read[0].token_calls_per_day, Some(500));
+        assert_eq!(read[0].token_errors_per_hour_block, Some(20));
         assert!(
             read[0].extra_authorize_params.is_empty(),
             "no prompt=consent when switched off"
         );
         let default = parse(FILE, Path::new("platforms.xml")).expect("valid file");
         assert!(default[1].issues_refresh_tokens, "on by default");
+        assert_eq!(default[1].token_calls_per_day, None, "no limits by default");
+        let zero = "<platforms>\n  <platform id=\"x\" authorizeUrl=\"/a\" tokenUrl=\"/t\" tokenCallsPerDay=\"0\"/>\n</platforms>";
+        let err = parse(zero, Path::new("p.xml")).err().map(|e| e.to_string());
+        assert!(
+            err.unwrap_or_default()
+                .contains("tokenCallsPerDay must be a positive whole number"),
+            "a limit of 0 is refused"
+        );
     }
 
     #[test]

@@ -58,6 +58,11 @@ pub struct GenericPlatform {
     /// Every return URL must carry `iss` (RFC 9207). Off by default; discovery turns it
     /// on when the provider's metadata promises it.
     pub iss_required: bool,
+    /// Token-endpoint calls the provider allows per app and UTC day, if it says.
+    pub token_calls_per_day: Option<u32>,
+    /// Error answers of the token endpoint per app within an hour at which the provider
+    /// blocks the app, if it does.
+    pub token_errors_per_hour_block: Option<u32>,
 }
 
 impl GenericPlatform {
@@ -89,6 +94,8 @@ impl GenericPlatform {
             consent_for_offline_access: true,
             issues_refresh_tokens: true,
             iss_required: false,
+            token_calls_per_day: None,
+            token_errors_per_hour_block: None,
         }
     }
 }
@@ -180,7 +187,8 @@ impl Platform {
             issues_refresh_tokens: spec.issues_refresh_tokens,
             iss_required: spec.iss_required,
             refresh_token_lifetime: spec.refresh_token_lifetime,
-            token_calls_per_day: None,
+            token_calls_per_day: spec.token_calls_per_day,
+            token_errors_per_hour_block: spec.token_errors_per_hour_block,
             me_path,
             token_validation_path: None,
             id,

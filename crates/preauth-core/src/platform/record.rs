@@ -77,8 +77,12 @@ pub struct Platform {
     pub iss_required: bool,
     /// A refresh token unused for this long expires (Exact: 30 days).
     pub refresh_token_lifetime: Option<Duration>,
-    /// Token-endpoint calls allowed per day and app, where the platform sets a budget.
+    /// Token-endpoint calls allowed per day (UTC) and app, where the platform sets a
+    /// budget (Exact: 200).
     pub token_calls_per_day: Option<u32>,
+    /// Error answers of the token endpoint (HTTP 400/401/403/404) per app within an hour
+    /// at which the platform blocks the app, where it does (Exact: 10).
+    pub token_errors_per_hour_block: Option<u32>,
     /// A path that answers 200 to a valid bearer token (Exact: `/api/v1/current/Me`).
     pub me_path: Option<String>,
     /// Twinfield's access-token validation path, which also gives the cluster URL.
@@ -214,6 +218,7 @@ impl Platform {
             iss_required: false,
             refresh_token_lifetime: Some(Duration::from_secs(30 * 24 * 3600)),
             token_calls_per_day: Some(200),
+            token_errors_per_hour_block: Some(10),
             me_path: Some("/api/v1/current/Me".into()),
             token_validation_path: None,
         }
@@ -255,6 +260,7 @@ impl Platform {
             iss_required: false,
             refresh_token_lifetime: None,
             token_calls_per_day: None,
+            token_errors_per_hour_block: None,
             me_path: None,
             token_validation_path: Some(
                 "/auth/authentication/connect/accesstokenvalidation".into(),

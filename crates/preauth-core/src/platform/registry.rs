@@ -58,7 +58,9 @@ impl Registry {
     /// URL on the issuer's host), `issuer`, `name`, `provider`, `clientAuth`
     /// (`basic`|`body`), `scopes` (space separated), `pkce`, `nonce`, `extraParams`
     /// (`a=1&b=2`), `accessTokenSeconds`, `refreshWindowSeconds`, `rotatesRefreshTokens`,
-    /// `refreshTokenDays`, `meUrl`. `path` only names the file in errors.
+    /// `refreshTokenDays`, `meUrl`, and the provider's limits for the budget ledger
+    /// (`tokenCallsPerDay`, `tokenErrorsPerHourBlock`; none by default). `path` only
+    /// names the file in errors.
     pub fn parse_platforms(
         text: &str,
         path: &std::path::Path,

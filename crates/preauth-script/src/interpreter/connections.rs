@@ -114,6 +114,9 @@ pub(super) async fn register(env: &Environment, r: &Register) -> Result<(), Exec
     report_stored(env, "registered", &registration.connection)
 }
 
+/// Said of the refresh that left its app only the day's reserve of token calls.
+const BUDGET_LOW: &str = "the app's token-endpoint calls today are down to the reserve, which background work leaves alone";
+
 /// `refresh connection '…' [force]`.
 pub(super) async fn refresh(env: &Environment, name: &str, force: bool) -> Result<(), ExecError> {
     let grant = actions::token::refresh(env, name, force).await?;
@@ -122,8 +125,12 @@ pub(super) async fn refresh(env: &Environment, name: &str, force: bool) -> Resul
     } else {
         "not refreshed yet (still valid)"
     };
+    let low = match grant.spent {
+        Some(spent) if spent.budget_low => format!("; {BUDGET_LOW}"),
+        _ => String::new(),
+    };
     env.note(&format!(
-        "connection '{}' {done}; access token valid until {}\n",
+        "connection '{}' {done}; access token valid until {}{low}\n",
         grant.connection.name,
         When(grant.expires_at)
     ))
@@ -172,11 +179,16 @@ pub(super) async fn refresh_all(env: &Environment, days: Option<u32>) -> Result<
         let (what, obtained, expires, detail) = match outcome {
             KeepAliveOutcome::Refreshed {
                 refresh_token_expires_at,
+                budget_low,
             } => (
                 "refreshed",
                 Cell::time(None),
                 Cell::time(refresh_token_expires_at),
-                String::new(),
+                if budget_low {
+                    BUDGET_LOW.to_string()
+                } else {
+                    String::new()
+                },
             ),
             KeepAliveOutcome::Young {
                 refresh_token_issued_at,

@@ -148,6 +148,16 @@ impl Builder {
                 networks: networks(inner.take(Rule::api_key_from))?,
             },
             Rule::show_api_keys => StatementKind::ShowApiKeys,
+            Rule::show_limits => StatementKind::ShowLimits,
+            Rule::alter_app => {
+                let client_id = inner.string()?;
+                let mut options = Options::collect(inner)?;
+                StatementKind::AlterApp {
+                    client_id,
+                    calls_per_day: options.number(Rule::opt_calls_per_day)?,
+                    reserve_percent: options.number(Rule::opt_reserve)?,
+                }
+            }
             Rule::drop_api_key => StatementKind::DropApiKey {
                 name: inner.string()?,
             },
