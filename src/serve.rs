@@ -98,20 +98,27 @@ fn reload_on_hangup(certificates: Option<Arc<Certificates>>) {
 #[cfg(windows)]
 fn reload_on_hangup(_certificates: Option<Arc<Certificates>>) {}
 
-/// Resolves on Ctrl-C or SIGTERM.
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM. Both handlers are in place when this returns,
+/// before the server answers anything: a signal that came before the future's first poll
+/// would otherwise end the process at once instead of draining it.
 #[cfg(unix)]
-async fn stop_signal() {
-    let terminate = async {
-        match signal(SignalKind::terminate()) {
-            Ok(mut signal) => {
+fn stop_signal() -> impl std::future::Future<Output = ()> {
+    /// Waits for `signal`, or forever when it could not be registered.
+    async fn or_never(signal: Option<tokio::signal::unix::Signal>) {
+        match signal {
+            Some(mut signal) => {
                 signal.recv().await;
             }
-            Err(_) => std::future::pending::<()>().await,
+            None => std::future::pending::<()>().await,
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
+    }
+    let interrupt = signal(SignalKind::interrupt()).ok();
+    let terminate = signal(SignalKind::terminate()).ok();
+    async move {
+        tokio::select! {
+            () = or_never(interrupt) => {}
+            () = or_never(terminate) => {}
+        }
     }
 }
 

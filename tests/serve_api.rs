@@ -723,3 +723,15 @@ fn the_listing_is_paged_and_searchable_on_a_settings_folder() {
     serve::pages_through_the_api(&server, &keys.admin);
     serve::pages_through_the_connections_page(&server);
 }
+
+#[test]
+fn a_sigterm_the_moment_the_server_has_printed_its_address_drains_and_exits_0() {
+    // The stop signal's handler must be in place before anything is served: a SIGTERM
+    // that arrives first must not end the process by the signal's default action.
+    let ws = Workspace::new();
+    for _ in 0..5 {
+        let mut server = Server::start(&ws, &[]);
+        let stopped = server.stop();
+        stopped.exits(0);
+    }
+}
