@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use preauth_core::clock::SystemClock;
 use preauth_script::interpreter::exit;
 use preauth_serve::Certificates;
 #[cfg(unix)]
@@ -40,7 +39,7 @@ pub async fn run(common: &Common, args: &ServeArgs) -> i32 {
             };
         }
     };
-    let env = match crate::environment(common, Arc::new(SystemClock), Arc::new(SystemBrowser)) {
+    let env = match crate::environment(common, crate::system_clock(), Arc::new(SystemBrowser)) {
         Ok(env) => env,
         Err(error) => {
             eprintln!("error: {error}");
