@@ -514,3 +514,95 @@ fn a_refresh_token_near_its_end_is_told_as_expiring_once_a_day() {
         assert!(!got[0].body.contains(secret.as_str()));
     }
 }
+
+/// The receiver the README prints, as printed there.
+fn readme_receiver() -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let section = &readme[readme
+        .find("## Limits and notifications")
+        .expect("the section")..];
+    let start = section.find("```python\n").expect("a Python receiver") + "```python\n".len();
+    section[start..][..section[start..].find("```").expect("its end")].to_string()
+}
+
+/// The README's receiver on `port` with `secret`; `None` (after one skip line) when there
+/// is no `python3`.
+fn start_readme_receiver(ws: &Workspace, secret: &str, port: u16) -> Option<std::process::Child> {
+    let script = ws.write("receiver.py", &readme_receiver());
+    let child = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(port.to_string())
+        .env("PREAUTH_WEBHOOK_SECRET", secret)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(child) = child else {
+        assert!(
+            !pg_throwaway::required(),
+            "{} is set, but python3 cannot be started",
+            pg_throwaway::REQUIRE_VARIABLE
+        );
+        eprintln!("skipped: the README's webhook receiver: python3 cannot be started");
+        return None;
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the README's receiver does not listen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(child)
+}
+
+/// A webhook `ops` for `connection_dropped` to the README's receiver holding `secret`
+/// (the webhook's own when `None`); drops a hand-written connection `name`; what
+/// `show webhook deliveries` and the receiver printed.
+fn drop_told_to_readme_receiver(
+    ws: &Workspace,
+    name: &str,
+    secret: Option<&str>,
+) -> Option<(Outcome, String)> {
+    let port = common::free_port();
+    let created = create_webhook(
+        ws,
+        "ops",
+        &format!("http://127.0.0.1:{port}/preauth"),
+        "events connection_dropped",
+    );
+    let mut receiver = start_readme_receiver(ws, secret.unwrap_or(&created), port)?;
+    hand_written(ws, name);
+    ws.run_c(&format!("drop connection '{name}'")).exits(0);
+    let deliveries = ws.run_c("show webhook deliveries");
+    ws.run_c("drop webhook 'ops'").exits(0);
+    receiver.kill().expect("the receiver stops");
+    let output = receiver.wait_with_output().expect("its output");
+    let printed = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(!printed.contains(&created), "the secret is never sent");
+    Some((deliveries, printed))
+}
+
+#[test]
+fn the_readme_receiver_accepts_what_preauth_signs_and_refuses_a_wrong_secret() {
+    let ws = Workspace::new();
+    let Some((deliveries, printed)) = drop_told_to_readme_receiver(&ws, "gone", None) else {
+        return;
+    };
+    deliveries
+        .exits(0)
+        .says(&["connection_dropped", "delivered"]);
+    let event: serde_json::Value =
+        serde_json::from_str(printed.lines().next().expect("one event printed"))
+            .expect("the event is JSON");
+    assert_eq!(event["type"], "connection_dropped");
+    assert_eq!(event["connection"], "gone");
+
+    // A receiver holding another secret refuses: nothing printed, nothing delivered.
+    let (refused, printed) =
+        drop_told_to_readme_receiver(&ws, "also-gone", Some("whsec_not_this_one"))
+            .expect("python3 ran before");
+    refused.exits(0).says(&["also-gone", "HTTP 400", "pending"]);
+    assert_eq!(printed, "");
+}
