@@ -70,7 +70,11 @@ fn bench(c: &mut Criterion) {
                     &out,
                 );
                 let refreshed = stdout.matches(" refreshed ").count() as u64;
-                assert_eq!(sb.counters().token_calls_refresh_token - before, refreshed, "{stdout}");
+                assert_eq!(
+                    sb.counters().token_calls_refresh_token - before,
+                    refreshed,
+                    "{stdout}"
+                );
                 assert!(!stdout.contains(" failed "), "{stdout}");
                 calls_per_day.push(refreshed);
                 total += took;

@@ -606,3 +606,30 @@ fn the_readme_receiver_accepts_what_preauth_signs_and_refuses_a_wrong_secret() {
     refused.exits(0).says(&["also-gone", "HTTP 400", "pending"]);
     assert_eq!(printed, "");
 }
+
+#[test]
+fn serve_sends_its_own_events_at_once_not_at_its_next_look_at_the_outbox() {
+    let ws = Workspace::new();
+    let receiver = Receiver::start(&[]);
+    let secret = create_webhook(&ws, "ops", &receiver.url, "events connection_dropped");
+    let admin = common::serve::api_key(&ws, "ops-admin", "admin");
+    hand_written(&ws, "books");
+    let server = common::serve::Server::start(&ws, &[]);
+    // Past the first look at the outbox at start: the next one is 5 seconds later.
+    std::thread::sleep(Duration::from_millis(500));
+    let dropped_at = Instant::now();
+    let (status, _) = server.call("DELETE", "/api/v1/connections/books", Some(&admin), None);
+    assert_eq!(status, 204);
+    let got = receiver.wait_for(1, Duration::from_secs(20));
+    let latency = dropped_at.elapsed();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].json()["type"], "connection_dropped");
+    assert!(verify(
+        &secret,
+        got[0].header("Preauth-Signature"),
+        &got[0].body
+    ));
+    eprintln!("serve delivered its own event {latency:?} after the request began");
+    // Sent when stored, not at the next look 5 seconds on: well within half of that.
+    assert!(latency < Duration::from_millis(2500), "{latency:?}");
+}

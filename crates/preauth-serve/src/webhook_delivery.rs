@@ -1,5 +1,6 @@
-//! Webhook delivery inside `preauth serve`: a background task sends what is due in the
-//! store's outbox every few seconds, so events that this server, other processes or other
+//! Webhook delivery inside `preauth serve`: a background task sends this server's own
+//! events as soon as they are stored, and looks at the store's outbox every few seconds, so
+//! events that this server, other processes or other
 //! replicas enqueued reach their receivers without a cron job. Replicas share the work
 //! through the outbox's leases: each delivery is sent by one of them.
 
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use preauth_actions::Context;
 
-/// How often the outbox is looked at.
+/// How often the outbox is looked at when this server enqueued nothing.
 const EVERY: Duration = Duration::from_secs(5);
 
 /// How long one round may keep sending (retries that fall due meanwhile included).
@@ -37,7 +38,7 @@ pub(crate) fn start(env: Arc<Context>) -> Delivering {
                 }
                 Err(_) => {}
             }
-            tokio::time::sleep(EVERY).await;
+            env.notifier().enqueued_within(EVERY).await;
         }
     }))
 }

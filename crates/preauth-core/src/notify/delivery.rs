@@ -89,6 +89,8 @@ pub struct Notifier {
     schedule: Schedule,
     http: reqwest::Client,
     enqueued: AtomicBool,
+    /// Wakes a sender waiting in [`Notifier::enqueued_within`].
+    wake: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -121,7 +123,16 @@ impl Notifier {
             schedule,
             http,
             enqueued: AtomicBool::new(false),
+            wake: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Waits until this notifier enqueues something (or did since the last wait) or
+    /// `longest` has passed, whichever is first: a sender in a long-running process
+    /// (`preauth serve`) sends its own events at once and looks for other processes' events
+    /// every `longest`.
+    pub async fn enqueued_within(&self, longest: Duration) {
+        let _ = tokio::time::timeout(longest, self.wake.notified()).await;
     }
 
     /// The webhook definitions.
@@ -156,6 +167,7 @@ impl Notifier {
         let added = self.outbox.enqueue(events, &hooks, self.clock.now())?;
         if added > 0 {
             self.enqueued.store(true, Ordering::Relaxed);
+            self.wake.notify_one();
         }
         Ok(added)
     }
