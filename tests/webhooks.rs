@@ -633,3 +633,31 @@ fn serve_sends_its_own_events_at_once_not_at_its_next_look_at_the_outbox() {
     // Sent when stored, not at the next look 5 seconds on: well within half of that.
     assert!(latency < Duration::from_millis(2500), "{latency:?}");
 }
+
+#[test]
+fn the_keep_alive_inside_serve_tells_a_failed_refresh_and_a_refresh_token_near_its_end() {
+    // Obtained 25 days ago (5 days left) and spent by another machine: the pass is refused.
+    let registered = common::Registered::new(&[("acme", DAY * 25)]);
+    let there = Workspace::new();
+    there.register_issued("acme", &registered.sandbox, &registered.tokens[0], DAY * 25);
+    registered.sandbox.advance((DAY * 25).as_secs());
+    there.run(&["token", "acme"]).exits(0);
+    // Past the access token the other machine got (Exact refuses a refresh before).
+    registered.sandbox.advance(660);
+    let ws = &registered.ws;
+    let receiver = Receiver::start(&[]);
+    let secret = create_webhook(ws, "ops", &receiver.url, "events refresh_failed, expiring");
+    let server = common::serve::Server::start(ws, &["--keep-alive", "--keep-alive-at", "now"]);
+    let got = receiver.wait_for(2, Duration::from_secs(30));
+    drop(server);
+    let mut types: Vec<String> = got
+        .iter()
+        .map(|r| r.json()["type"].as_str().unwrap_or_default().to_string())
+        .collect();
+    types.sort();
+    assert_eq!(types, ["expiring", "refresh_failed"], "{got:?}");
+    for one in &got {
+        assert_eq!(one.json()["connection"], "acme");
+        assert!(verify(&secret, one.header("Preauth-Signature"), &one.body));
+    }
+}

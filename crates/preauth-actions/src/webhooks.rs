@@ -95,7 +95,7 @@ fn expiring(
     now: SystemTime,
 ) -> Result<Event, NotifyError> {
     let message = format!(
-        "the refresh token of connection '{name}' expires at {}; refresh it (refresh connection '{name}') or log in again before then",
+        "the refresh token of connection '{name}' expires at {}; a refresh or a new login before then keeps it",
         humantime::format_rfc3339_seconds(expires)
     );
     Ok(Event::new(

@@ -238,6 +238,22 @@ impl KeepAlive {
         }
     }
 
+    /// Tells the webhooks of refresh tokens the pass left within `check`'s warning days of
+    /// their end (once a day each), as `refresh all connections` does.
+    async fn tell_expiring(&self) {
+        let env = Arc::clone(&self.env);
+        let warn_days = preauth_core::monitor::Thresholds::default().warn_days;
+        let told = tokio::task::spawn_blocking(move || {
+            preauth_actions::webhooks::tell_expiring(&env, warn_days)
+        })
+        .await;
+        if let Ok(Err(error)) = told {
+            eprintln!(
+                "preauth serve: keep-alive: refresh tokens near their end are not told to the webhooks, since {error}"
+            );
+        }
+    }
+
     /// One pass, its claim renewed while it runs; whether the server stops meanwhile.
     async fn pass(&self, stopped: &mut watch::Receiver<bool>) -> bool {
         eprintln!("preauth serve: keep-alive: pass started ({})", self.holder);
@@ -290,6 +306,9 @@ impl KeepAlive {
             Err(error) => eprintln!(
                 "preauth serve: keep-alive: cannot record the end of the pass ({error}); its claim lapses instead"
             ),
+        }
+        if !stopping {
+            self.tell_expiring().await;
         }
         let [refreshed, failed, left_alone] = finished;
         let done = if stopping { "stopped" } else { "done" };
