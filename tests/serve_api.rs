@@ -735,3 +735,118 @@ fn a_sigterm_the_moment_the_server_has_printed_its_address_drains_and_exits_0() 
         stopped.exits(0);
     }
 }
+
+#[test]
+fn a_platform_defined_over_the_api_is_the_scripts_and_a_registration_can_use_it() {
+    let sandbox = SandboxProcess::start(&[]);
+    let ws = Workspace::new();
+    let keys = Keys::create(&ws);
+    let mut server = Server::start(&ws, &[]);
+    let base = format!("{}/auth/authentication", sandbox.url);
+    let definition = json!({
+        "id": "idp",
+        "issuer": base,
+        "authorize_url": format!("{base}/connect/authorize"),
+        "token_url": format!("{base}/connect/token"),
+        "client_authentication": "basic",
+        "scope": "openid offline_access",
+        "pkce": true,
+        "parameters": [{"name": "audience", "value": "https://api.example.invalid"}],
+        "refresh_tokens": "on",
+    });
+    let create = |key: &str, body: &Value| {
+        server.call(
+            "POST",
+            "/api/v1/platforms",
+            Some(key),
+            Some(&body.to_string()),
+        )
+    };
+    let with = |field: &str, value: Value| {
+        let mut body = definition.clone();
+        match value {
+            Value::Null => body.as_object_mut().expect("an object").remove(field),
+            value => body
+                .as_object_mut()
+                .expect("an object")
+                .insert(field.into(), value),
+        };
+        body
+    };
+
+    // Refusals name the field and store nothing.
+    for (body, field) in [
+        (with("id", json!("no spaces")), "id"),
+        (
+            with("authorize_url", json!("http://10.0.0.1/authorize")),
+            "authorize_url",
+        ),
+        (with("issuer", json!("ftp://127.0.0.1/")), "issuer"),
+        (with("token_url", Value::Null), "token_url"),
+        (
+            with(
+                "token_url",
+                json!("https://elsewhere.example.invalid/token"),
+            ),
+            "token_url",
+        ),
+        (
+            with("parameters", json!([{"name": "state", "value": "mine"}])),
+            "parameters",
+        ),
+    ] {
+        let answer = create(&keys.admin, &body);
+        assert_error(&answer, 422, "invalid", field);
+        assert_eq!(answer.1["field"], field, "{answer:?}");
+    }
+    let unknown = create(&keys.admin, &with("colour", json!("blue")));
+    assert_error(&unknown, 400, "invalid_body", "an unknown field");
+    assert_error(
+        &create(&keys.register, &definition),
+        403,
+        "forbidden",
+        "scope register",
+    );
+    assert_error(
+        &create(&keys.admin, &with("id", json!("exact"))),
+        409,
+        "platform_exists",
+        "built in",
+    );
+    let before = ws.run_c("show platforms");
+    before.exits(0).says(&["exact-online"]);
+    assert!(!before.stdout.contains("idp"), "nothing stored: {before:?}");
+
+    // Defined: the script sees it, a second one of the id is refused.
+    let created = create(&keys.admin, &definition);
+    assert_eq!(created.0, 201, "{created:?}");
+    assert_eq!(created.1, json!({"id": "idp"}));
+    assert_error(
+        &create(&keys.admin, &definition),
+        409,
+        "platform_exists",
+        "the same id",
+    );
+    ws.run_c("show platforms").exits(0).says(&["idp"]);
+
+    // A registration through the API takes it at once, and the token is handed out.
+    let registration = json!({
+        "name": "on-idp",
+        "platform": "idp",
+        "client_id": DEMO_CLIENT_ID,
+        "client_secret": DEMO_CLIENT_SECRET,
+        "redirect_url": common::WEB_REDIRECT,
+        "access_token": "idp-access",
+        "refresh_token": "idp-refresh",
+    });
+    let stored = server.call(
+        "POST",
+        "/api/v1/connections",
+        Some(&keys.register),
+        Some(&registration.to_string()),
+    );
+    assert_eq!(stored.0, 201, "{stored:?}");
+    assert_eq!(stored.1["platform"], "idp", "{stored:?}");
+    ws.run(&["token", "on-idp"]).exits(0).says(&["idp-access"]);
+    server.stop();
+}

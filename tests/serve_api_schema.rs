@@ -1,4 +1,4 @@
-//! The Register schema of `openapi.json` against `preauth serve`: every constraint it
+//! The Register and NewPlatform schemas of `openapi.json` against `preauth serve`: every constraint it
 //! states is one the server enforces (a value that breaks it is refused, naming the
 //! field), and what it allows the server takes (a schema-valid body is never refused as
 //! invalid). No platform is contacted: nothing is verified.
@@ -12,11 +12,19 @@ use common::serve::{Keys, Server};
 use regex::Regex;
 use serde_json::{Map, Value, json};
 
-/// The Register schema, as published.
-fn register_schema() -> Value {
+/// The schema `name` of openapi.json, as published.
+fn schema(name: &str) -> Value {
     let text = include_str!("../crates/preauth-serve/openapi.json");
     let doc: Value = serde_json::from_str(text).expect("openapi.json is JSON");
-    doc["components"]["schemas"]["Register"].clone()
+    doc["components"]["schemas"][name].clone()
+}
+
+/// A workspace with the three keys, a server over it, and the schema `name`.
+fn serve_with_schema(name: &str) -> (Workspace, Keys, Server, Value) {
+    let ws = Workspace::new();
+    let keys = Keys::create(&ws);
+    let server = Server::start(&ws, &[]);
+    (ws, keys, server, schema(name))
 }
 
 /// Values of one field: some the schema allows, some it does not. Breaking a length is
@@ -128,10 +136,7 @@ fn register(server: &Server, key: &str, body: Map<String, Value>) -> (u16, Value
 
 #[test]
 fn every_register_constraint_is_one_the_server_enforces_and_nothing_it_allows_is_refused() {
-    let ws = Workspace::new();
-    let keys = Keys::create(&ws);
-    let mut server = Server::start(&ws, &[]);
-    let schema = register_schema();
+    let (_ws, keys, mut server, schema) = serve_with_schema("Register");
     let properties = schema["properties"].as_object().expect("properties");
     let mut count = 0;
     let mut post = |field: &str, value: &str| {
@@ -216,6 +221,88 @@ fn every_register_constraint_is_one_the_server_enforces_and_nothing_it_allows_is
         assert_eq!(answer["field"], json!(field), "{answer}");
         let message = answer["message"].as_str().expect("a message");
         assert!(!message.contains("line 1"), "{message}");
+    }
+    server.stop();
+}
+
+#[test]
+fn every_platform_constraint_is_one_the_server_enforces_and_nothing_it_allows_is_refused() {
+    let (_ws, keys, mut server, schema) = serve_with_schema("NewPlatform");
+    let properties = schema["properties"].as_object().expect("properties");
+    // Endpoints given, so no provider is contacted.
+    let host = "https://idp.example.invalid";
+    let mut count = 0;
+    let mut post = |field: &str, value: &str| {
+        count += 1;
+        let mut body = json!({
+            "id": format!("p{count}"),
+            "authorize_url": format!("{host}/authorize"),
+            "token_url": format!("{host}/token"),
+        });
+        body[field] = json!(value);
+        server.call(
+            "POST",
+            "/api/v1/platforms",
+            Some(&keys.admin),
+            Some(&body.to_string()),
+        )
+    };
+    let walks = [
+        Walk {
+            field: "id",
+            allowed: vec!["a".into(), "Idp-2_x.y".into(), "x".repeat(64)],
+            refused: vec!["".into(), "has space".into(), "ïdp".into(), "x".repeat(65)],
+        },
+        Walk {
+            field: "authorize_url",
+            allowed: vec![format!("{host}/a/b")],
+            refused: vec![
+                "http://10.0.0.1/authorize".into(),
+                format!("{host}/authorize?x=1"),
+                format!("{host}/authorize#top"),
+                "https://user:pw@idp.example.invalid/authorize".into(),
+                "/authorize".into(),
+            ],
+        },
+        Walk {
+            field: "token_url",
+            allowed: vec![format!("{host}/oauth/token")],
+            refused: vec!["ftp://idp.example.invalid/token".into(), "token".into()],
+        },
+        Walk {
+            field: "issuer",
+            allowed: vec![host.into(), format!("{host}/realms/one")],
+            refused: vec!["http://192.168.1.1".into(), format!("{host}/?q=1")],
+        },
+    ];
+    for walk in &walks {
+        let property = &properties[walk.field];
+        for value in &walk.refused {
+            assert!(
+                !allows(property, value),
+                "'{}': the schema allows {value:?}",
+                walk.field
+            );
+            let (status, answer) = post(walk.field, value);
+            assert_eq!(status, 422, "'{}' = {value:?}: {answer}", walk.field);
+            assert_eq!(answer["field"], json!(walk.field), "{answer}");
+        }
+        for value in &walk.allowed {
+            assert!(
+                allows(property, value),
+                "'{}': the schema refuses {value:?}",
+                walk.field
+            );
+            let (status, answer) = post(walk.field, value);
+            assert_eq!(status, 201, "'{}' = {value:?}: {answer}", walk.field);
+        }
+    }
+    // Every field that states a pattern is walked.
+    for (field, property) in properties {
+        assert!(
+            property.get("pattern").is_none() || walks.iter().any(|w| w.field == field),
+            "'{field}' states a pattern no walk tries"
+        );
     }
     server.stop();
 }

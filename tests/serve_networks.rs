@@ -44,7 +44,7 @@ fn assert_refused(answer: &(u16, Value), key: &str, from: &str, networks: &str) 
     for part in [
         format!("the API key '{key}' is not allowed from {from};"),
         format!("its networks are {networks};"),
-        "create api key".to_string(),
+        "ask the operator to replace the key with a new one".to_string(),
     ] {
         assert!(message.contains(&part), "{part:?} not in {message:?}");
     }

@@ -117,6 +117,8 @@ fn the_login_url_works_once_an_admin_key_logs_in_and_pages_need_a_login() {
     let again = server.visitor().get(&login_path);
     assert_eq!(again.status, 401);
     assert!(again.body.contains("used already"), "{}", again.body);
+    // The pages speak in words: no statement of the script to type.
+    assert!(!again.body.contains("create api key"), "{}", again.body);
 
     // An admin key logs in; other keys and a missing CSRF token do not.
     let mut person = server.visitor();
@@ -135,6 +137,11 @@ fn the_login_url_works_once_an_admin_key_logs_in_and_pages_need_a_login() {
     assert!(
         !wrong.body.contains("pak_not-a-key"),
         "a key is never sent back"
+    );
+    assert!(
+        wrong.body.contains("dropped by the operator") && !wrong.body.contains("api key`"),
+        "{}",
+        wrong.body
     );
     server.wait_for_stderr(0, "was refused the pages with an API key that is not known");
     let token_scope = person.post("/login", &[("csrf", &csrf), ("api_key", &jobs)]);

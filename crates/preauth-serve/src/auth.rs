@@ -36,7 +36,7 @@ pub(crate) async fn require(
         })?;
     let key = state.keys.verify(presented)?.ok_or_else(|| {
         ApiError::unauthorized(
-            "the API key is not known: it is mistyped, or was dropped with `drop api key`",
+            "the API key is not known: it is mistyped, or was dropped by the operator of this server",
         )
     })?;
     let client = state

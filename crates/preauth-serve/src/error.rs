@@ -72,7 +72,7 @@ impl ApiError {
     }
 
     /// 422: the request's `field` holds a value the server cannot take.
-    fn invalid_field(field: &str, message: String) -> ApiError {
+    pub(crate) fn invalid_field(field: &str, message: String) -> ApiError {
         ApiError {
             misfit: Some(Box::new((field.to_string(), None))),
             ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)

@@ -6,7 +6,6 @@ use std::net::IpAddr;
 
 use axum::http::StatusCode;
 use preauth_core::api_keys::ApiKeyInfo;
-use preauth_core::error::Quoted;
 use preauth_core::network::Network;
 
 use crate::audit::Throttle;
@@ -71,20 +70,18 @@ impl fmt::Display for AddressRefused {
                 "a reverse proxy in front must be named with --trusted-proxy and write the client's address in X-Forwarded-For",
             );
         };
-        // The statement that makes the key again with this address among its networks.
+        // A key's networks are fixed when it is made: the operator makes a new one.
         let networks: Vec<String> = key
             .networks
             .iter()
             .map(Network::to_string)
             .chain([client.to_string()])
-            .map(|n| Quoted(&n).to_string())
             .collect();
         write!(
             f,
-            "ask the operator to add this network with `drop api key {name}` and `create api key {name} scope {} from {}` (which makes a new key)",
+            "ask the operator to replace the key with a new one of scope {} for the networks {} (a key's networks are fixed when it is made)",
             key.scope,
             networks.join(", "),
-            name = Quoted(&key.name),
         )
     }
 }

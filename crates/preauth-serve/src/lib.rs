@@ -37,6 +37,7 @@ mod metrics;
 mod monitoring;
 mod options;
 mod paging;
+mod platforms;
 mod rate;
 mod routes;
 mod state;

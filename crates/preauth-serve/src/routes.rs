@@ -1,6 +1,6 @@
 //! The routes: one table ([`table`]) of the API and the pages, that the router is built
 //! from and the OpenAPI document is checked against; the handlers are in
-//! [`crate::connections`], [`crate::monitoring`] and [`crate::web`].
+//! [`crate::connections`], [`crate::platforms`], [`crate::monitoring`] and [`crate::web`].
 
 use std::sync::Arc;
 
@@ -23,6 +23,7 @@ use crate::machines;
 use crate::metrics::Counters;
 use crate::monitoring::{check, healthz, metrics, openapi};
 use crate::options::Options;
+use crate::platforms;
 use crate::rate::RateLimit;
 use crate::state::{AppState, Web};
 use crate::web::headers::security_headers;
@@ -60,6 +61,12 @@ fn table() -> Vec<(Endpoint, MethodRouter<AppState>)> {
         route(get.clone(), "/api/v1/check", admin, check),
         route(get.clone(), "/api/v1/connections", admin, list),
         route(get.clone(), "/api/v1/machines", admin, machines::list),
+        route(
+            post.clone(),
+            "/api/v1/platforms",
+            admin,
+            platforms::create_platform,
+        ),
         route(
             post.clone(),
             "/api/v1/connections",

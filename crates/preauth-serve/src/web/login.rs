@@ -37,7 +37,7 @@ pub(crate) async fn show(
             return Ok(signed_in(&visitor));
         }
         let visitor = sessions.visitor(&headers)?;
-        let why = "This login link was used already or is older than an hour. Log in with an API key of scope admin (`create api key 'name' scope admin`), or restart preauth serve for a new link.";
+        let why = "This login link was used already or is older than an hour. Log in with an API key of scope admin (the operator of this server makes one), or restart preauth serve for a new link.";
         return Ok(login_page(
             &visitor,
             StatusCode::UNAUTHORIZED,
@@ -105,7 +105,7 @@ pub(crate) async fn with_key(
             key.name, key.scope
         ),
         None if presented.is_empty() => "Enter an API key of scope admin.".to_string(),
-        None => "This API key is not known: it is mistyped, or was dropped with `drop api key`."
+        None => "This API key is not known: it is mistyped, or was dropped by the operator of this server."
             .to_string(),
     };
     Ok(login_page(
@@ -151,7 +151,7 @@ fn login_page(
     let key = Field {
         name: "api_key",
         label: "API key",
-        help: "An API key of scope admin, made on the server with `create api key 'name' scope admin`. Or open the login URL preauth serve printed when it started.",
+        help: "An API key of scope admin, which the operator of this server makes. Or open the login URL preauth serve printed when it started.",
         error: key_error.as_ref(),
     };
     let body = html! {
