@@ -850,3 +850,53 @@ fn a_platform_defined_over_the_api_is_the_scripts_and_a_registration_can_use_it(
     ws.run(&["token", "on-idp"]).exits(0).says(&["idp-access"]);
     server.stop();
 }
+
+#[test]
+fn a_settings_file_posted_to_the_api_is_imported_as_import_settings_does_or_not_at_all() {
+    let there = Workspace::new();
+    there.write_settings(
+        "books",
+        "api-url=https://start.exactonline.nl;api-client-id=x;api-client-secret=s;api-redirect-url=https://example.invalid/cb",
+    );
+    let exported = there.run_c("export settings 'books' plain");
+    exported.exits(0).warns(&["now exists in two places"]);
+    let file = exported.stdout.clone();
+
+    let ws = Workspace::new();
+    let keys = Keys::create(&ws);
+    let mut server = Server::start(&ws, &[]);
+    let post = |body: &str, key: &str| {
+        common::send(
+            "POST",
+            &format!("{}/api/v1/connections/import", server.url),
+            &format!("Authorization: Bearer {key}\r\nContent-Type: application/xml\r\n"),
+            body,
+        )
+    };
+    let (status, _) = post(&file, &keys.register);
+    assert_eq!(status, 403, "an import needs scope admin");
+    let (status, _) = post("<settings><connection", &keys.admin);
+    assert_eq!(status, 422, "a damaged file");
+    let none = ws.run_c("show connections");
+    assert!(!none.exits(0).stdout.contains("books"), "nothing imported");
+
+    let (status, body) = post(&file, &keys.admin);
+    assert_eq!(status, 201, "{body}");
+    let answer: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(answer["imported"], json!(["books"]));
+    assert!(
+        answer["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("now exists in two places"),
+        "{answer}"
+    );
+    ws.run_c("show connection 'books'")
+        .exits(0)
+        .says(&["books"]);
+    let before = ws.settings_snapshot();
+    let (status, body) = post(&file, &keys.admin);
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(ws.settings_snapshot(), before, "nothing changed");
+    assert_eq!(server.stop().code, 0);
+}

@@ -88,3 +88,11 @@ pub fn drop_connection(ctx: &Context, name: &str) -> Result<bool, ActionError> {
 pub fn import(ctx: &Context, path: &Path) -> Result<Vec<String>, ActionError> {
     Ok(ctx.store().import_settings(path)?)
 }
+
+/// The warning after an export or import: the single-use refresh token of `what` now
+/// exists in two places, and one refresh spends it for both.
+pub fn two_copies(what: &str) -> String {
+    format!(
+        "the refresh token of {what} now exists in two places, and it works once: keep one copy in use and drop the other, or the first refresh of one spends the token the other holds and breaks it"
+    )
+}

@@ -28,6 +28,7 @@ mod auth;
 mod client_addr;
 mod connections;
 mod error;
+mod imports;
 mod keep_alive;
 mod key_address;
 mod limits;

@@ -18,6 +18,7 @@ use crate::auth;
 use crate::client_addr::ClientAddresses;
 use crate::connections::{drop_connection, list, register, show, token};
 use crate::error::ApiError;
+use crate::imports;
 use crate::limits::{BODY_LIMIT, REQUEST_TIMEOUT};
 use crate::machines;
 use crate::metrics::Counters;
@@ -72,6 +73,12 @@ fn table() -> Vec<(Endpoint, MethodRouter<AppState>)> {
             "/api/v1/connections",
             register_scope,
             register,
+        ),
+        route(
+            post.clone(),
+            "/api/v1/connections/import",
+            admin,
+            imports::import,
         ),
         route(get.clone(), one, admin, show),
         route(Method::DELETE, one, admin, drop_connection),

@@ -337,7 +337,6 @@ pub(super) fn export(
     let sealed = mode != Some(ExportMode::Plain);
     let xml = env.store().export_settings(name, sealed)?;
     eprintln!("{}", two_copies(&format!("connection '{name}'")));
-    eprintln!("{}", two_copies(&format!("connection '{name}'")));
     match env.format {
         OutputFormat::Json => env.print(&crate::output::value(env.format, xml.trim_end())),
         OutputFormat::Table | OutputFormat::Csv => env.print(&xml),
@@ -348,6 +347,7 @@ pub(super) fn export(
 /// exists in two places, and one refresh spends it for both.
 pub(super) fn two_copies(what: &str) -> String {
     format!(
-        "warning: the refresh token of {what} now exists in two places, and it works once: keep one copy in use and drop the other, or the first refresh of one spends the token the other holds and breaks it"
+        "warning: {}",
+        preauth_actions::connections::two_copies(what)
     )
 }
