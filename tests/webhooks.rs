@@ -558,12 +558,16 @@ fn a_connection_down_to_its_reserve_is_told_as_budget_low_once_a_day() {
     assert_eq!(event["platform"], "exact-online");
     let message = event["message"].as_str().expect("a message");
     assert!(message.contains("4 of its 5"), "{message}");
-    assert!(verify_ahead(
-        &secret,
-        got[0].header("Preauth-Signature"),
-        &got[0].body,
-        ahead
-    ));
+    // Signed at the clock of the command that delivered it (the 4th or the 5th).
+    let signed = |ahead| {
+        verify_ahead(
+            &secret,
+            got[0].header("Preauth-Signature"),
+            &got[0].body,
+            ahead,
+        )
+    };
+    assert!(signed(ahead - 600) || signed(ahead), "{:?}", got[0]);
     for secret in [&tokens[0].access_token, &tokens[0].refresh_token] {
         assert!(!got[0].body.contains(secret.as_str()));
     }
