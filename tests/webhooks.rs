@@ -114,6 +114,11 @@ fn read_request(stream: &mut std::net::TcpStream) -> Option<Received> {
 /// What a receiver does: `t=<seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`, with a
 /// `t` at most 5 minutes from now.
 fn verify(secret: &str, signature: &str, body: &str) -> bool {
+    verify_ahead(secret, signature, body, 0)
+}
+
+/// [`verify`] for a sender whose clock is `ahead` seconds ahead of the real one.
+fn verify_ahead(secret: &str, signature: &str, body: &str, ahead: u64) -> bool {
     let mut t = None;
     let mut v1 = None;
     for part in signature.split(',') {
@@ -129,7 +134,8 @@ fn verify(secret: &str, signature: &str, body: &str) -> bool {
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
-        .as_secs();
+        .as_secs()
+        + ahead;
     if now.abs_diff(t) > 300 {
         return false;
     }
@@ -659,5 +665,58 @@ fn the_keep_alive_inside_serve_tells_a_failed_refresh_and_a_refresh_token_near_i
     for one in &got {
         assert_eq!(one.json()["connection"], "acme");
         assert!(verify(&secret, one.header("Preauth-Signature"), &one.body));
+    }
+}
+
+#[test]
+fn a_connection_down_to_its_reserve_is_told_as_budget_low_once_a_day() {
+    let sandbox = SandboxProcess::start(&[]);
+    let ws = quick_workspace();
+    let receiver = Receiver::start(&[]);
+    let secret = create_webhook(&ws, "ops", &receiver.url, "events budget_low");
+    let tokens = sandbox.issue_tokens(1);
+    // Obtained just now: registering makes no token call.
+    ws.register_issued("acme", &sandbox, &tokens[0], Duration::ZERO);
+    // 5 calls a day and a reserve of 1: the 4th call reaches the reserve.
+    ws.run_c(&format!(
+        "alter app '{}' set token calls per day 5",
+        common::DEMO_CLIENT_ID
+    ))
+    .exits(0);
+    let mut ahead = 0u64;
+    for call in 1..=5 {
+        // Both clocks past the access token's 10 minutes: each `token` refreshes.
+        sandbox.advance(600);
+        ahead += 600;
+        Outcome::of(
+            ws.preauth()
+                .env("PREAUTH_CLOCK_OFFSET_SECONDS", ahead.to_string())
+                .args(["token", "acme"]),
+        )
+        .exits(0);
+        if call < 4 {
+            assert!(receiver.got().is_empty(), "call {call}: nothing yet");
+        }
+    }
+    let got = receiver.wait_for(2, Duration::from_secs(3));
+    assert_eq!(got.len(), 1, "told once: {got:?}");
+    let event = got[0].json();
+    assert_eq!(event["type"], "budget_low");
+    assert_eq!(event["connection"], "acme");
+    assert_eq!(event["platform"], "exact-online");
+    let message = event["message"].as_str().expect("a message");
+    assert!(message.contains("4 of its 5"), "{message}");
+    // Signed at the clock of the command that delivered it (the 4th or the 5th).
+    let signed = |ahead| {
+        verify_ahead(
+            &secret,
+            got[0].header("Preauth-Signature"),
+            &got[0].body,
+            ahead,
+        )
+    };
+    assert!(signed(ahead - 600) || signed(ahead), "{:?}", got[0]);
+    for secret in [&tokens[0].access_token, &tokens[0].refresh_token] {
+        assert!(!got[0].body.contains(secret.as_str()));
     }
 }

@@ -244,13 +244,13 @@ pub static STATEMENTS: &[StatementHelp] = &[
     entry(
         "show limits",
         "show limits",
-        "the platforms' token-endpoint limits, and each app's calls today and errors in the last hour as the budget ledger counted them",
+        "the platforms' token-endpoint limits (calls a day count per connection, one user of an app), and per app what was set, the most calls of one connection today, how many connections made calls today, and the errors in the last hour",
         "show limits",
     ),
     entry(
         "alter app",
         "alter app 'client id' set token calls per day N|reserve P percent [, …]",
-        "let an app that the platform exempted make N token-endpoint calls a day instead of the platform's budget, or change the share background work leaves to interactive use (default 20 %); kept in the store, for every machine",
+        "let each connection (user) of an app that the platform exempted make N token-endpoint calls a day instead of the platform's budget, or change the share background work leaves to interactive use (default 20 %); kept in the store, for every machine",
         "alter app '{b81cc4de-d192-400e-bcb4-09254394c52a}' set token calls per day 1000",
     ),
     entry(

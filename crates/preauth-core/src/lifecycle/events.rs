@@ -1,7 +1,8 @@
 //! Events the lifecycle emits to its [`EventSink`] (set once by whoever builds it): a
-//! refresh failure recorded for good, a recovery from one, a connection created. Emitting
-//! is best effort and never changes the outcome of the call that emits: the sink writes
-//! the outbox durably before the call returns.
+//! refresh failure recorded for good, a recovery from one, a connection created, a
+//! connection's token calls of the day down to the reserve. Emitting is best effort and
+//! never changes the outcome of the call that emits: the sink writes the outbox durably
+//! before the call returns.
 
 use std::sync::Arc;
 
@@ -42,6 +43,40 @@ impl Lifecycle {
         message: String,
         advice: Vec<String>,
     ) {
+        self.emit_keyed(kind, connection, state, message, advice, None)
+            .await;
+    }
+
+    /// An event of `kind` about `connection` now with `message`, said at most once a day
+    /// per `daily_key`.
+    pub(super) async fn emit_about_daily(
+        &self,
+        kind: EventType,
+        connection: &Connection,
+        state: &str,
+        message: String,
+        daily_key: String,
+    ) {
+        self.emit_keyed(
+            kind,
+            connection,
+            state,
+            message,
+            Vec::new(),
+            Some(daily_key),
+        )
+        .await;
+    }
+
+    async fn emit_keyed(
+        &self,
+        kind: EventType,
+        connection: &Connection,
+        state: &str,
+        message: String,
+        advice: Vec<String>,
+        daily_key: Option<String>,
+    ) {
         if self.inner.sink.get().is_none() {
             return;
         }
@@ -54,7 +89,7 @@ impl Lifecycle {
             message,
         );
         if let Ok(event) = made {
-            let _ = self.emit(event.with_advice(advice), None).await;
+            let _ = self.emit(event.with_advice(advice), daily_key).await;
         }
     }
 

@@ -29,8 +29,8 @@ pub struct AccessGrant {
     pub platform: Arc<Platform>,
     /// Whether this call refreshed it (rather than finding a valid one stored).
     pub refreshed: bool,
-    /// What the refresh counted in the budget ledger (`None`: no refresh, or a store
-    /// without a ledger).
+    /// What the refresh counted in the connection's calls of the day (`None`: no
+    /// refresh, or a store without a ledger).
     pub spent: Option<crate::budget::Spent>,
 }
 

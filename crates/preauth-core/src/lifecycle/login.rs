@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::failure::{self, RefreshFailure};
 use super::handle::{Lifecycle, blocking};
 use super::refresh::{set_extra, tokens_from};
-use crate::budget::Caller;
+use crate::budget::{Caller, Spent};
 use crate::connection::{CLUSTER_URL_KEY, Connection};
 use crate::error::LifecycleError;
 use crate::flow::{self, Callback, FlowError, StartedAuthorization};
@@ -56,7 +56,7 @@ impl Lifecycle {
             }
             Callback::Code { code, .. } => code,
         };
-        self.spend(&connection, &platform, Caller::Person).await?;
+        let spent = self.spend(&connection, &platform, Caller::Person).await?;
         let response = self
             .inner
             .http
@@ -75,7 +75,11 @@ impl Lifecycle {
             flow::check_id_token(&platform, &connection, pending.nonce.as_deref(), claims)?;
         }
         connection.tokens = Some(tokens_from(&platform, response, None, self.now()));
-        match self.persist_new(&connection).await? {
+        // The code exchange is the connection's first call of the day, or one more.
+        if let Some(spent) = &spent {
+            spent.store_in(&mut connection);
+        }
+        match self.persist_new(&connection, spent).await? {
             None => self.emit_created(&connection).await,
             Some(before) => self.emit_recovered(before.as_ref(), &connection).await,
         }
@@ -93,10 +97,12 @@ impl Lifecycle {
 
     /// Stores a newly authorized connection: created (`None`), or (when it exists) its
     /// tokens and app fields replaced under the lock, keeping extra keys not set anew
-    /// (`Some`, with the refresh failure it held and no longer applies).
+    /// (`Some`, with the refresh failure it held and no longer applies) and counting the
+    /// code exchange, `spent`, after the calls it made today.
     async fn persist_new(
         &self,
         connection: &Connection,
+        spent: Option<Spent>,
     ) -> Result<Option<Option<RefreshFailure>>, LifecycleError> {
         let store = Arc::clone(&self.inner.store);
         let connection = connection.clone();
@@ -108,6 +114,7 @@ impl Lifecycle {
                 let before = RefreshFailure::blocking(&existing);
                 let mut merged = connection.clone();
                 merged.name = existing.name.clone();
+                let counted = spent.map(|s| s.following(&existing));
                 for (k, v) in existing.extra {
                     if !merged.extra.iter().any(|(m, _)| m.eq_ignore_ascii_case(&k)) {
                         merged.extra.push((k, v));
@@ -115,6 +122,9 @@ impl Lifecycle {
                 }
                 // New tokens: a failure recorded for the old ones no longer applies.
                 failure::clear(&mut merged);
+                if let Some(counted) = counted {
+                    counted.store_in(&mut merged);
+                }
                 locked.save(&merged)?;
                 Ok(Some(before))
             }

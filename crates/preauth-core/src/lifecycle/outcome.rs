@@ -16,8 +16,8 @@ pub enum KeepAliveOutcome {
     Refreshed {
         /// When the new refresh token expires, on platforms where they do.
         refresh_token_expires_at: Option<SystemTime>,
-        /// This refresh left only the reserve of its app's calls today, the first time
-        /// today (see [`crate::budget::Spent::budget_low`]).
+        /// This refresh left only the reserve of the connection's calls today, the first
+        /// time today (see [`crate::budget::Spent::budget_low`]).
         budget_low: bool,
     },
     /// Its refresh token is younger than the threshold; left alone.

@@ -9,6 +9,7 @@ use super::failure::{self, FailureKind, RefreshFailure, Retry};
 use super::handle::{AccessGrant, Lifecycle, Need, blocking, grant};
 use super::outcome::left_alone;
 use super::status::{needs_refresh, refresh_token_expiry};
+use crate::budget::Spent;
 use crate::connection::{Connection, Tokens};
 use crate::error::LifecycleError;
 use crate::platform::Platform;
@@ -159,8 +160,9 @@ impl Lifecycle {
                 reason: previous.map(|f| f.message).unwrap_or_default(),
             });
         }
-        // The ledger decides and counts before anything else is touched, so that a
-        // refused call changes nothing but the ledger.
+        // The budget decides before anything else is touched, so that a refused call
+        // changes nothing; the count goes into the connection with the write that
+        // follows the call.
         let spent = self.spend(&connection, &platform, need.caller()).await?;
         let ready;
         (locked, ready) = {
@@ -190,6 +192,9 @@ impl Lifecycle {
                 let mut updated = connection.clone();
                 updated.tokens = Some(tokens_from(&platform, response, Some(&tokens), self.now()));
                 failure::clear(&mut updated);
+                if let Some(spent) = &spent {
+                    spent.store_in(&mut updated);
+                }
                 let saving = updated.clone();
                 let saved;
                 (locked, saved) = blocking(move || {
@@ -200,6 +205,7 @@ impl Lifecycle {
                 match saved {
                     Ok(()) => {
                         self.emit_recovered(previous.as_ref(), &updated).await;
+                        self.emit_budget_low(&updated, spent).await;
                         let mut refreshed = grant(updated, platform, true);
                         refreshed.spent = spent;
                         return Ok((refreshed, true));
@@ -244,8 +250,12 @@ impl Lifecycle {
                         let implied = self.now() + platform.refresh_window + STILL_VALID_MARGIN;
                         t.access_token_expires_at = t.access_token_expires_at.max(implied);
                     }
+                    if let Some(spent) = &spent {
+                        spent.store_in(&mut corrected);
+                    }
                     let saving = corrected.clone();
                     let _ = blocking(move || Ok(locked.save(&saving)?)).await;
+                    self.emit_budget_low(&corrected, spent).await;
                     return Ok((grant(corrected, platform, false), false));
                 }
                 (
@@ -272,7 +282,9 @@ impl Lifecycle {
         // The record says what happened and its advice as codes; whose new tokens repair
         // it (a login here, the partner's) is decided where it is shown.
         // A passing failure is recorded too, with its next try (also after a lost
-        // answer, which keeps its kind).
+        // answer, which keeps its kind). The call's count is written with it (or alone,
+        // when nothing is recorded).
+        let mut recorded = None;
         if error.is_lasting() || kind.allows_automatic_try() {
             let now = self.now();
             let mut record =
@@ -293,19 +305,36 @@ impl Lifecycle {
                     .map(|end| end.max(tokens.access_token_expires_at));
                 record = record.with_retry(Retry::after(attempt, now, not_before, useful_until));
             }
-            self.record_failure(locked, record.clone()).await;
-            self.emit_refresh_failed(&subject, &record).await;
+            recorded = Some(record);
         }
+        self.record_failure(locked, recorded.clone(), spent).await;
+        if let Some(record) = &recorded {
+            self.emit_refresh_failed(&subject, record).await;
+        }
+        self.emit_budget_low(&subject, spent).await;
         Err(error.for_connection(&subject))
     }
 
     /// Records a refresh failure in the stored connection, for monitoring and so that a
-    /// dead refresh token is not sent again. Best effort: when the record cannot be
-    /// written, the refresh error itself is still what the caller sees.
-    async fn record_failure(&self, mut locked: Box<dyn LockedConnection>, record: RefreshFailure) {
+    /// dead refresh token is not sent again, and the call's count. Best effort: when the
+    /// record cannot be written, the refresh error itself is still what the caller sees.
+    async fn record_failure(
+        &self,
+        mut locked: Box<dyn LockedConnection>,
+        record: Option<RefreshFailure>,
+        spent: Option<Spent>,
+    ) {
+        if record.is_none() && spent.is_none() {
+            return;
+        }
         let _ = blocking(move || {
             let mut stored = locked.load()?;
-            record.store_in(&mut stored);
+            if let Some(record) = record {
+                record.store_in(&mut stored);
+            }
+            if let Some(spent) = spent {
+                spent.store_in(&mut stored);
+            }
             locked.save(&stored)?;
             Ok(())
         })

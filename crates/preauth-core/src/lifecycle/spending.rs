@@ -1,13 +1,15 @@
-//! Every token-endpoint call asks the budget ledger first ([`crate::budget`]) and
-//! counts towards it before it is sent; an error answer the platform counts towards
-//! blocking the app is noted there afterwards.
+//! Every token-endpoint call is decided first ([`crate::budget`]): with the connection's
+//! own calls of the day, under its lock, and the app's errors of the last hour from the
+//! ledger. The count is kept in the connection by the write that follows the call; an
+//! error answer the platform counts towards blocking the app is noted in the ledger.
 
 use std::sync::Arc;
 
 use super::handle::{Lifecycle, Need, blocking};
 use crate::budget::{self, Caller, Spent};
-use crate::connection::Connection;
+use crate::connection::{Connection, fold_name};
 use crate::error::LifecycleError;
+use crate::notify::EventType;
 use crate::platform::Platform;
 use crate::token_client::TokenError;
 
@@ -24,9 +26,10 @@ impl Need {
 }
 
 impl Lifecycle {
-    /// Decides a token-endpoint call for `connection` with the ledger and counts it;
-    /// [`LifecycleError::OverBudget`] when refused. `None` when the store keeps no
-    /// documents.
+    /// Decides a token-endpoint call for `connection` (as loaded under its lock) and
+    /// counts it: the caller keeps the count in the connection it writes next
+    /// ([`Spent::store_in`]). [`LifecycleError::OverBudget`] when refused. `None` when
+    /// the store keeps no documents.
     pub(super) async fn spend(
         &self,
         connection: &Connection,
@@ -36,16 +39,12 @@ impl Lifecycle {
         let Some(documents) = self.inner.ledger.clone() else {
             return Ok(None);
         };
-        let (platform, client_id, now) = (
-            Arc::clone(platform),
-            connection.client_id.clone(),
-            self.now(),
-        );
+        let (platform, deciding, now) = (Arc::clone(platform), connection.clone(), self.now());
         let decided = blocking(move || {
             Ok(budget::take(
                 documents.as_ref(),
                 &platform,
-                &client_id,
+                &deciding,
                 caller,
                 now,
             )?)
@@ -57,6 +56,23 @@ impl Lifecycle {
                 name: connection.name.clone(),
                 refusal,
             })
+    }
+
+    /// `budget_low`, when `spent` left `connection` only the reserve of its day's calls
+    /// (once a day per connection).
+    pub(super) async fn emit_budget_low(&self, connection: &Connection, spent: Option<Spent>) {
+        let Some(spent) = spent.filter(|s| s.budget_low) else {
+            return;
+        };
+        let message = format!(
+            "connection '{}' has made {} of its {} token-endpoint calls today; background work leaves the rest to interactive use until the next UTC day",
+            connection.name,
+            spent.calls_today,
+            spent.limit.unwrap_or(spent.calls_today),
+        );
+        let key = format!("budget_low:{}", fold_name(&connection.name));
+        self.emit_about_daily(EventType::BudgetLow, connection, "ok", message, key)
+            .await;
     }
 
     /// Notes `error`, the answer to a call for `connection`, in the ledger when the

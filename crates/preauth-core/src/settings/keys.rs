@@ -153,6 +153,11 @@ pub const KEYS: &[KeyDoc] = &[
         meaning: "What the last refresh ran into when it needs a person: `<time> <kind>[+<advice code>…] <token tag> <sentence>` with kind refused, lost, lost-again or not-stored and the codes of what repairs it (log_in_again, change_client_credentials, …); while it names the stored refresh token and is not `lost`, that token is not sent again until `refresh connection 'x' force` (preauth).",
         required: Required::Lifecycle,
     },
+    KeyDoc {
+        key: crate::budget::TOKEN_CALLS_KEY,
+        meaning: "The connection's token-endpoint calls of one UTC day, `<YYYY-MM-DD> <calls>`: each connection (one user of an app) has the platform's day's budget (Exact: 200), and background work leaves a reserve of it (`show limits`) (preauth).",
+        required: Required::Lifecycle,
+    },
 ];
 
 /// Why a connection string does not make a usable connection. Values are never shown.

@@ -1,5 +1,6 @@
 //! `show limits` and `alter app '…' set token calls per day N, reserve P percent`: the platforms'
-//! token-endpoint limits and what the budget ledger counted (see
+//! token-endpoint limits (per user of an app: each connection has its own day's calls),
+//! what a person set per app, and what the connections counted today (see
 //! [`preauth_core::budget`]).
 
 use preauth_core::budget::{self, AppSettings, DEFAULT_RESERVE_PERCENT, KEPT_FOR_A_PERSON};
@@ -12,7 +13,9 @@ fn limit(value: Option<u32>) -> Cell {
     value.map_or(Cell::Absent, |n| n.to_string().into())
 }
 
-/// `show limits`: each platform's limits, then each app the ledger knows today.
+/// `show limits`: each platform's limits, then each app that made calls today, had
+/// errors within the hour, or has its own settings: its busiest connection's calls today
+/// and how many connections made calls, from one listing of the store.
 pub(super) fn show(env: &Environment) -> Result<(), ExecError> {
     let mut table = Table::new(&[
         "platform",
@@ -20,7 +23,8 @@ pub(super) fn show(env: &Environment) -> Result<(), ExecError> {
         "token calls per day",
         "errors per hour block",
         "reserve percent",
-        "calls today",
+        "most calls of one connection today",
+        "connections with calls today",
         "errors last hour",
     ]);
     let registry = env.registry();
@@ -33,10 +37,16 @@ pub(super) fn show(env: &Environment) -> Result<(), ExecError> {
             DEFAULT_RESERVE_PERCENT.to_string().into(),
             Cell::Absent,
             Cell::Absent,
+            Cell::Absent,
         ]);
     }
     if let Some(ledger) = env.lifecycle().ledger() {
-        for app in budget::usage(ledger.as_ref(), env.lifecycle().now())? {
+        let listed = env.lifecycle().store().list()?;
+        let connections = listed
+            .connections
+            .iter()
+            .filter_map(|l| l.connection.as_ref().ok());
+        for app in budget::usage(ledger.as_ref(), connections, env.lifecycle().now())? {
             let platform = registry.get(&app.platform);
             table.push(vec![
                 app.platform.into(),
@@ -52,14 +62,15 @@ pub(super) fn show(env: &Environment) -> Result<(), ExecError> {
                     .unwrap_or(DEFAULT_RESERVE_PERCENT)
                     .to_string()
                     .into(),
-                app.calls_today.to_string().into(),
+                app.most_calls_today.to_string().into(),
+                app.connections_today.to_string().into(),
                 app.errors_last_hour.to_string().into(),
             ]);
         }
     }
     env.print(&table.render(env.format))?;
     env.note(&format!(
-        "background work (refresh all connections, a keep-alive) leaves the reserve of a day's calls to interactive use; automatic calls leave the last {KEPT_FOR_A_PERSON} errors before a block to a person's explicit action\n"
+        "token calls per day count per connection (one user of an app); background work (refresh all connections, a keep-alive) leaves the reserve of a connection's day's calls to interactive use; automatic calls leave the last {KEPT_FOR_A_PERSON} errors before a block to a person's explicit action\n"
     ))
 }
 
@@ -85,7 +96,7 @@ pub(super) fn set(
         .map_or("its platform's budget of".to_string(), |n| n.to_string());
     let reserve = set.reserve_percent.unwrap_or(DEFAULT_RESERVE_PERCENT);
     env.note(&format!(
-        "app {} may make {calls} token-endpoint calls a day; background work leaves {reserve} % of them to interactive use; for every process using this store\n",
+        "each connection of app {} may make {calls} token-endpoint calls a day; background work leaves {reserve} % of them to interactive use; for every process using this store\n",
         Quoted(client_id)
     ))
 }

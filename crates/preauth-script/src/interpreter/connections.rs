@@ -114,8 +114,8 @@ pub(super) async fn register(env: &Environment, r: &Register) -> Result<(), Exec
     report_stored(env, "registered", &registration.connection)
 }
 
-/// Said of the refresh that left its app only the day's reserve of token calls.
-const BUDGET_LOW: &str = "the app's token-endpoint calls today are down to the reserve, which background work leaves alone";
+/// Said of the refresh that left its connection only the day's reserve of token calls.
+const BUDGET_LOW: &str = "the connection's token-endpoint calls today are down to the reserve, which background work leaves alone";
 
 /// `refresh connection '…' [force]`.
 pub(super) async fn refresh(env: &Environment, name: &str, force: bool) -> Result<(), ExecError> {
