@@ -326,12 +326,7 @@ fn check_within(common: &Common, thresholds: Thresholds, bound: Duration) -> che
 /// The report of `preauth check`, each database step waiting at most `step`.
 fn check_report(common: &Common, thresholds: Thresholds, step: Duration) -> check::CheckReport {
     match existing_environment(common, step) {
-        Ok(env) => check::check(
-            env.store(),
-            env.registry(),
-            env.lifecycle().now(),
-            thresholds,
-        ),
+        Ok(env) => preauth_actions::overview::check(&env, thresholds),
         Err(error) => unknown(error),
     }
 }

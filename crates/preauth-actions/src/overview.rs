@@ -225,3 +225,30 @@ pub fn details(ctx: &Context, name: &str) -> Result<Details, ActionError> {
         redirect_url: connection.redirect_url,
     })
 }
+
+/// Check: the monitoring verdict on every connection of the store now (as `preauth check`,
+/// `/api/v1/check` and `/metrics` judge). A store that cannot be read is UNKNOWN in the
+/// report, never an empty, healthy one.
+pub fn check(ctx: &Context, thresholds: monitor::Thresholds) -> monitor::CheckReport {
+    monitor::check(
+        ctx.store(),
+        ctx.registry(),
+        ctx.lifecycle().now(),
+        thresholds,
+    )
+}
+
+/// Like [`check`], for a statement: a store that cannot be read fails it with the store's
+/// error, as `show connections` does.
+pub fn check_or_fail(
+    ctx: &Context,
+    thresholds: monitor::Thresholds,
+) -> Result<monitor::CheckReport, ActionError> {
+    let listing = ctx.store().outlines()?;
+    Ok(monitor::check_listing(
+        listing,
+        ctx.registry(),
+        ctx.lifecycle().now(),
+        thresholds,
+    ))
+}

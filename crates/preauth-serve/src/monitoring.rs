@@ -29,12 +29,7 @@ pub(crate) async fn healthz() -> Json<Value> {
 }
 
 fn report(env: &Context, thresholds: Thresholds) -> CheckReport {
-    monitor::check(
-        env.store(),
-        env.registry(),
-        env.lifecycle().now(),
-        thresholds,
-    )
+    preauth_actions::overview::check(env, thresholds)
 }
 
 /// `GET /metrics`: the Prometheus text.

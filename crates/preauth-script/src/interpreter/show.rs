@@ -11,7 +11,7 @@ use super::environment::Environment;
 use super::exec_error::ExecError;
 use crate::ast::ExportMode;
 use crate::output::{Cell, OutputFormat, Table};
-use preauth_core::monitor::{self as check, CheckReport, Thresholds};
+use preauth_core::monitor::{CheckReport, Thresholds};
 
 /// The printed form of a usable access token for connection `name`, obtained through the
 /// lifecycle's single entry point (lock, re-read, refresh only when needed, persist).
@@ -291,8 +291,7 @@ pub(super) fn check(
     };
     // Like `show connections`: a folder that cannot be read fails the statement with the
     // store's error (`preauth check` reports it as UNKNOWN instead).
-    let listing = env.lifecycle().store().outlines()?;
-    let report = check::check_listing(listing, env.registry(), env.lifecycle().now(), thresholds);
+    let report = overview::check_or_fail(env, thresholds)?;
     let mut table = check_table(&report);
     let text = match env.format {
         OutputFormat::Table => table.render(env.format) + &report.status_line() + "\n",

@@ -59,7 +59,7 @@ pub(crate) async fn list(
     let (rows, problems, verdict, total, next) = on_store(&state.env, move |env| {
         let now = env.lifecycle().now();
         // The verdict covers every connection (outlines only: nothing is opened).
-        let overall = monitor::check(env.store(), env.registry(), now, thresholds);
+        let overall = preauth_actions::overview::check(env, thresholds);
         if let Some(unknown) = &overall.unknown {
             return Err(ActionError::Store(StoreError::Backend {
                 location: env.store().location(),
