@@ -24,8 +24,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::When;
 use crate::documents::Documents;
-use crate::error::When;
 use crate::platform::Platform;
 use crate::store::StoreError;
 
