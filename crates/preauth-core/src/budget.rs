@@ -24,9 +24,9 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::When;
 use crate::connection::Connection;
 use crate::documents::Documents;
-use crate::error::When;
 use crate::platform::Platform;
 use crate::store::StoreError;
 

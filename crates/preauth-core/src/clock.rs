@@ -1,5 +1,6 @@
 //! The clock, injected so that tests can reach expiries without waiting.
 
+use std::fmt;
 use std::time::SystemTime;
 
 /// A source of the current time.
@@ -29,6 +30,21 @@ pub struct OffsetClock {
 impl Clock for OffsetClock {
     fn now(&self) -> SystemTime {
         SystemTime::now() + self.ahead
+    }
+}
+
+/// A moment shown to people: `2026-11-02 10:00:00 UTC`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct When(pub SystemTime);
+
+impl fmt::Display for When {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = humantime::format_rfc3339_seconds(self.0).to_string();
+        write!(
+            f,
+            "{} UTC",
+            text.trim_end_matches('Z').replacen('T', " ", 1)
+        )
     }
 }
 

@@ -5,26 +5,12 @@ use std::fmt;
 use std::time::SystemTime;
 
 use crate::advice::Advice;
+pub use crate::clock::When;
 use crate::connection::Connection;
 use crate::flow::FlowError;
 use crate::platform::PlatformError;
 use crate::store::StoreError;
 use crate::token_client::{Grant, Refusal, RefusalKind, TokenError};
-
-/// A moment shown to people: `2026-11-02 10:00:00 UTC`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct When(pub SystemTime);
-
-impl fmt::Display for When {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = humantime::format_rfc3339_seconds(self.0).to_string();
-        write!(
-            f,
-            "{} UTC",
-            text.trim_end_matches('Z').replacen('T', " ", 1)
-        )
-    }
-}
 
 /// One of the tokens handed over for a registration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

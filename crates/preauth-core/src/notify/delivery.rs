@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use super::error::NotifyError;
 use super::event::Event;
 use super::outbox::{Attempt, Delivery, DeliveryState, Outbox, to_ms};
 use super::signing::{EVENT_ID_HEADER, SIGNATURE_HEADER, signature};
+use super::sink::EventSink;
 use super::webhooks::Webhooks;
-use super::{EventSink, NotifyError};
 use crate::clock::Clock;
 use crate::documents::Documents;
 use crate::protector::Protector;

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::NotifyError;
+use super::error::NotifyError;
 use super::event::{Event, EventType};
 use super::webhooks::Webhook;
 use crate::documents::Documents;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 use zeroize::Zeroizing;
 
-use super::NotifyError;
+use super::error::NotifyError;
 use super::event::{EventType, Format, random_hex};
 use crate::connection::fold_name;
 use crate::documents::Documents;

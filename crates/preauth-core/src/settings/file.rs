@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use crate::store::StoreError;
 
-use super::fold_name;
 use super::xml::{Document, Element, LineIndex, Unrepresentable, XmlError};
+use crate::connection::fold_name;
 
 /// Settings files larger than this are refused unread.
 pub(crate) const MAX_FILE_LEN: u64 = 16 * 1024 * 1024;
