@@ -82,7 +82,7 @@ pub async fn run(cli: Cli) -> i32 {
     if let Input::Scripts(sources) = &input
         && cli.common.store_url().is_none()
         && only_reads(sources)
-        && let Err(error) = crate::settings_folder_exists(&cli.common)
+        && let Err(error) = crate::environment::settings_folder_exists(&cli.common)
     {
         eprintln!(
             "error: {error} (statements that store something, such as preauthenticate, register or import settings, create it)"
@@ -110,9 +110,9 @@ pub async fn run(cli: Cli) -> i32 {
     };
     let clock: Arc<dyn Clock> = match &sandbox_time {
         Some(time) => Arc::clone(time) as _,
-        None => crate::system_clock(),
+        None => crate::environment::system_clock(),
     };
-    let mut env = match crate::environment(&cli.common, clock, user_agent) {
+    let mut env = match crate::environment::open(&cli.common, clock, user_agent) {
         Ok(env) => env,
         Err(error) => {
             eprintln!("error: {error}");

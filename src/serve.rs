@@ -39,7 +39,11 @@ pub async fn run(common: &Common, args: &ServeArgs) -> i32 {
             };
         }
     };
-    let env = match crate::environment(common, crate::system_clock(), Arc::new(SystemBrowser)) {
+    let env = match crate::environment::open(
+        common,
+        crate::environment::system_clock(),
+        Arc::new(SystemBrowser),
+    ) {
         Ok(env) => env,
         Err(error) => {
             eprintln!("error: {error}");

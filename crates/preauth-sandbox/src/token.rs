@@ -18,11 +18,11 @@ use serde_json::json;
 
 use crate::Fault;
 use crate::api_error::ApiError;
+use crate::cuttable::CutSwitch;
 use crate::params::Params;
 use crate::platform::{
     EXACT_REFRESH_LIFETIME, EXACT_REFRESH_WINDOW, Platform, TWINFIELD_ACCESS_SECONDS,
 };
-use crate::server::CutSwitch;
 use crate::state::{AccessGrant, RefreshGrant, SandboxState, Store};
 use crate::tokens::{self, digest, same_secret};
 
