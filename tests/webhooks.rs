@@ -161,6 +161,17 @@ fn create_webhook(ws: &Workspace, name: &str, url: &str, options: &str) -> Strin
     secret
 }
 
+/// The one event in `got`, once its signature with `secret` is checked.
+fn the_one_signed_event(got: &[Received], secret: &str) -> serde_json::Value {
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        verify(secret, got[0].header("Preauth-Signature"), &got[0].body),
+        "{:?}",
+        got[0]
+    );
+    got[0].json()
+}
+
 /// A hand-written connection `name` (no tokens), dropped later to make an event.
 fn hand_written(ws: &Workspace, name: &str) {
     ws.write_settings(
@@ -394,13 +405,7 @@ fn an_event_of_a_killed_process_is_delivered_by_a_later_refresh_all_and_by_serve
     );
     ws.run_c("refresh all connections").exits(0);
     let got = receiver.got();
-    assert_eq!(got.len(), 1, "{got:?}");
-    assert_eq!(got[0].json()["connection"], "books");
-    assert!(verify(
-        &secret,
-        got[0].header("Preauth-Signature"),
-        &got[0].body
-    ));
+    assert_eq!(the_one_signed_event(&got, &secret)["connection"], "books");
 
     kill_after_enqueue("ledger");
     let mut server = common::serve::Server::start(&ws, &[]);
@@ -477,13 +482,7 @@ fn machines_sharing_a_postgres_store_send_to_its_webhooks_with_the_secret_shown_
         .keeps_secret(&[&secret]);
     beta.run_c("drop connection 'books'").exits(0);
     let got = receiver.got();
-    assert_eq!(got.len(), 1, "{got:?}");
-    assert_eq!(got[0].json()["connection"], "books");
-    assert!(verify(
-        &secret,
-        got[0].header("Preauth-Signature"),
-        &got[0].body
-    ));
+    assert_eq!(the_one_signed_event(&got, &secret)["connection"], "books");
     alpha
         .run_c("show webhook deliveries")
         .exits(0)
@@ -628,13 +627,10 @@ fn serve_sends_its_own_events_at_once_not_at_its_next_look_at_the_outbox() {
     assert_eq!(status, 204);
     let got = receiver.wait_for(1, Duration::from_secs(20));
     let latency = dropped_at.elapsed();
-    assert_eq!(got.len(), 1, "{got:?}");
-    assert_eq!(got[0].json()["type"], "connection_dropped");
-    assert!(verify(
-        &secret,
-        got[0].header("Preauth-Signature"),
-        &got[0].body
-    ));
+    assert_eq!(
+        the_one_signed_event(&got, &secret)["type"],
+        "connection_dropped"
+    );
     eprintln!("serve delivered its own event {latency:?} after the request began");
     // Sent when stored, not at the next look 5 seconds on: well within half of that.
     assert!(latency < Duration::from_millis(2500), "{latency:?}");
